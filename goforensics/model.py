@@ -1,0 +1,547 @@
+"""The data model: the tables a goroutine dump becomes.
+
+A :class:`Dumps` object holds four pandas tables for any number of snapshots:
+
+``goroutines``
+    One row per goroutine (``debug=2`` text) or per bucket (``debug=1`` and
+    ``debug=0`` profiles, with ``count`` > 1 where the runtime aggregated).
+``frames``
+    One row per frame of each *distinct* stack, keyed by ``stack_id`` (an xxh3
+    fingerprint of the stack's functions, files and lines), so that 100,000
+    goroutines parked on the same code cost one copy of their frames.
+``snapshots``
+    One row per snapshot: where it came from, when it was taken, what kind of
+    dump it was (panic, fatal error, SIGQUIT, profile...), and its accounting
+    (goroutines parsed, the total the runtime declared, truncation).
+``warnings``
+    Everything the parser skipped or doubted, with the line it happened at.
+
+Column meanings are in :data:`GOROUTINE_COLUMNS`, :data:`FRAME_COLUMNS`,
+:data:`SNAPSHOT_COLUMNS` and :data:`WARNING_COLUMNS`.
+
+>>> split_function("net/http.(*conn).serve")
+('net/http', '*conn', 'serve')
+>>> split_function("github.com/acme/api/v2.Server.Run.func1")
+('github.com/acme/api/v2', 'Server', 'Run.func1')
+>>> frame_class("net/http", "/usr/local/go/src/net/http/server.go")
+'stdlib'
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+__all__ = [
+    "FRAME_CLASSES",
+    "FRAME_COLUMNS",
+    "GOROUTINE_COLUMNS",
+    "SNAPSHOT_COLUMNS",
+    "STATES",
+    "WARNING_COLUMNS",
+    "Dumps",
+    "classify_frames",
+    "frame_class",
+    "goroutine_frames",
+    "labels_frame",
+    "normalize_state",
+    "split_function",
+]
+
+# --- column catalogue -------------------------------------------------------
+# Each entry: column -> (pandas dtype, meaning).  The dtype strings are what
+# ``_conform`` casts to, so the tables have the same dtypes however they were
+# built (parsed, concatenated, or read back from Parquet).
+
+GOROUTINE_COLUMNS: dict[str, tuple[str, str]] = {
+    "snapshot": ("int32", "index of the snapshot in the series (0-based)"),
+    "instance": ("category", "process the snapshot came from ('' when only one)"),
+    "source": ("category", "file (or URL) the goroutine was read from"),
+    "taken_at": ("datetime64[ns, UTC]", "capture time of the snapshot, if known"),
+    "line": ("Int64", "1-based line of the goroutine header (or bucket) in the source"),
+    "goid": ("Int64", "goroutine id; missing for aggregated profiles"),
+    "count": ("int64", "goroutines this row stands for (1 for debug=2, bucket size for profiles)"),
+    "state": ("category", "normalised wait state (e.g. 'chan receive', 'sync.Mutex.Lock')"),
+    "raw_state": ("category", "the state exactly as printed, before normalisation"),
+    "state_inferred": ("bool", "state was inferred from the frames (profiles carry none)"),
+    "wait_minutes": ("Int32", "minutes blocked as printed (0: under a minute); missing where the format has none"),
+    "locked_to_thread": ("bool", "header said 'locked to thread'"),
+    "leaked": ("bool", "the runtime's goroutineleak verdict: '(leaked)' or a goroutineleak profile"),
+    "labels": ("category", "pprof labels as a JSON object string ('' when none)"),
+    "top_function": ("category", "innermost function of the stack"),
+    "entry_function": ("category", "outermost function: where the goroutine started"),
+    "created_by": ("category", "function that started the goroutine ('' for main / unknown)"),
+    "created_by_file": ("category", "file of the go statement"),
+    "created_by_line": ("Int32", "line of the go statement"),
+    "creator_goid": ("Int64", "goroutine that ran the go statement (Go 1.21+ 'in goroutine N')"),
+    "ancestors": ("category", "ids of ancestor goroutines, space separated (GODEBUG=tracebackancestors)"),
+    "elided": ("bool", "the runtime elided frames from this stack"),
+    "truncated": ("bool", "the input ended inside this goroutine"),
+    "n_frames": ("int32", "frames printed for the goroutine's own stack"),
+    "stack_id": ("uint64", "fingerprint of the stack; key into the frames table"),
+    "args": ("string", "raw arguments of each own frame, newline separated, top frame first"),
+    "m": ("Int32", "id of the M (OS thread) running it, from crash headers 'm=N'"),
+}
+
+FRAME_COLUMNS: dict[str, tuple[str, str]] = {
+    "stack_id": ("uint64", "fingerprint of the stack this frame belongs to"),
+    "section": ("int16", "0 for the goroutine's own stack, k for its k-th ancestor"),
+    "depth": ("int16", "position from the top (0 = innermost, where it blocks)"),
+    "function": ("category", "fully qualified function name"),
+    "package": ("category", "import path of the package"),
+    "receiver": ("category", "method receiver type ('*conn'), '' for plain functions"),
+    "method": ("category", "function or method name within the package, closures included"),
+    "file": ("category", "source file path as printed"),
+    "line": ("Int32", "source line"),
+    "offset": ("Int64", "PC offset within the function (+0x..), missing for inlined frames"),
+    "args": ("string", "raw arguments of the first goroutine seen with this stack (an example)"),
+    "inlined": ("bool", "printed as an inlined call '(...)'"),
+    "elided_before": ("Int64", "frames the runtime elided just above this one ('...N frames elided...')"),
+    "frame_class": ("category", "runtime / stdlib / third-party / application"),
+}
+
+SNAPSHOT_COLUMNS: dict[str, tuple[str, str]] = {
+    "snapshot": ("int32", "index of the snapshot in the series"),
+    "instance": ("category", "process the snapshot came from"),
+    "source": ("category", "file or URL it was read from"),
+    "part": ("int32", "index of this dump within its source (a file can hold several)"),
+    "taken_at": ("datetime64[ns, UTC]", "capture time, if known"),
+    "time_source": ("category", "where taken_at came from: content, manifest, filename, mtime, given"),
+    "format": ("category", "debug=2, debug=1, debug=0"),
+    "kind": ("category", "goroutine dump, panic, fatal error, signal, goroutine profile, goroutineleak profile"),
+    "message": ("string", "panic / fatal error / signal message, if any"),
+    "go_version": ("category", "Go version, exact where the paths tell, else a lower bound like '>=1.21'"),
+    "line_start": ("Int64", "first line of the dump in its source"),
+    "line_end": ("Int64", "last line of the dump in its source"),
+    "goroutines": ("int64", "goroutines parsed (sum of counts)"),
+    "rows": ("int64", "rows in the goroutines table"),
+    "declared_total": ("Int64", "total the runtime declared ('goroutine profile: total N')"),
+    "truncated": ("bool", "the dump was cut (a 64 MiB pprof limit, or the input ended mid-goroutine)"),
+    "missing": ("Int64", "goroutines known to be absent (declared total minus parsed), if known"),
+}
+
+WARNING_COLUMNS: dict[str, tuple[str, str]] = {
+    "source": ("category", "file the warning is about"),
+    "snapshot": ("Int32", "snapshot it concerns, if any"),
+    "line": ("Int64", "first line concerned"),
+    "lines": ("int64", "number of lines concerned"),
+    "kind": ("category", "skipped, race-report, truncated, malformed, ..."),
+    "message": ("string", "what happened, in words"),
+}
+
+FRAME_CLASSES = ("runtime", "stdlib", "third-party", "application")
+
+# States as Go prints them (runtime2.go waitReasonStrings + gStatusStrings).
+STATES = (
+    "running", "runnable", "syscall", "waiting", "idle", "dead", "copystack", "preempted",
+    "chan receive", "chan send", "chan receive (nil chan)", "chan send (nil chan)",
+    "select", "select (no cases)", "IO wait", "sleep", "semacquire",
+    "sync.Mutex.Lock", "sync.RWMutex.RLock", "sync.RWMutex.Lock", "sync.WaitGroup.Wait",
+    "sync.Cond.Wait", "GC assist marking", "GC assist wait", "GC sweep wait", "GC scavenge wait",
+    "GC worker (idle)", "GC worker (active)", "GC mark termination", "GC weak to strong wait",
+    "finalizer wait", "force gc (idle)", "GOMAXPROCS updater (idle)", "dumping heap",
+    "garbage collection", "garbage collection scan", "panicwait", "trace reader (blocked)",
+    "wait for GC cycle", "debug call", "stopping the world", "flushing proc caches",
+    "trace goroutine status", "trace proc status", "page trace flush", "coroutine",
+    "synctest.Run", "synctest.Wait", "chan receive (durable)", "chan send (durable)",
+    "select (durable)", "sync.WaitGroup.Wait (durable)", "sleep (durable)", "cleanup wait",
+    "unknown",
+)
+
+# --- function names -----------------------------------------------------------
+
+_CLOSURE_PART = re.compile(r"^(?:func\d+|gowrap\d+|deferwrap\d+|\d+|func·\d+)$")
+
+
+def split_function(name: str) -> tuple[str, str, str]:
+    """Split a Go symbol into (package, receiver, method).
+
+    Generic type parameters (``[...]``) stay with their type or function;
+    ``%2e`` escapes in package paths are undone.
+
+    >>> split_function("main.main.func1")
+    ('main', '', 'main.func1')
+    >>> split_function("github.com/x/y%2ev2.(*T[...]).Get")
+    ('github.com/x/y.v2', '*T[...]', 'Get')
+    >>> split_function("main.glob..func5")
+    ('main', '', 'glob..func5')
+    """
+    if not name:
+        return "", "", ""
+    # Slashes inside type parameters would fool the package split: mask them.
+    masked = name
+    if "[" in name:
+        masked = re.sub(r"\[[^\]]*\]", lambda m: "[" + "_" * (len(m.group()) - 2) + "]", name)
+    slash = masked.rfind("/")
+    dot = masked.find(".", slash + 1)
+    if dot < 0:
+        return name.replace("%2e", "."), "", ""
+    pkg = name[:dot].replace("%2e", ".")
+    rest = name[dot + 1 :]
+    if rest.startswith("("):
+        close = rest.find(")")
+        if close > 0:
+            receiver = rest[1:close]
+            return pkg, receiver, rest[close + 2 :] if close + 2 <= len(rest) else ""
+    parts = rest.split(".")
+    if (
+        len(parts) >= 2
+        and parts[0]
+        and parts[0] != "glob"
+        and parts[1]
+        and not _CLOSURE_PART.match(parts[1])
+        and parts[0][:1].isupper()
+    ):
+        return pkg, parts[0], ".".join(parts[1:])
+    return pkg, "", rest
+
+
+# Top-level directories of the standard library (GOROOT/src), all Go versions.
+_STD_TOP = frozenset(
+    "archive arena bufio builtin bytes cmp compress container context crypto database debug "
+    "embed encoding errors expvar flag fmt go hash html image index internal io iter log maps "
+    "math mime net os path plugin reflect regexp runtime simd slices sort strconv strings structs "
+    "sync syscall testing text time unicode unique unsafe uuid vendor weak "
+    # old layouts and cgo/test scaffolding
+    "_cgo_ _testmain".split()
+)
+_RUNTIME_PKGS = re.compile(r"^(?:runtime(?:/internal/.*|/cgo)?|internal/runtime/.*|internal/abi|_cgo_.*)$")
+_THIRD_PARTY_PATH = re.compile(r"(?:/pkg/mod/|@v\d|/vendor/|^vendor/|/third_party/|/external/)")
+
+
+def frame_class(package: str, file: str = "", app_modules: tuple[str, ...] = ()) -> str:
+    """Classify a frame as ``runtime``, ``stdlib``, ``third-party`` or ``application``.
+
+    ``app_modules`` are import-path prefixes that are always application code
+    (they override the inference from file paths).
+
+    >>> frame_class("runtime", "/usr/local/go/src/runtime/proc.go")
+    'runtime'
+    >>> frame_class("github.com/lib/pq", "/go/pkg/mod/github.com/lib/pq@v1.10.9/conn.go")
+    'third-party'
+    >>> frame_class("github.com/acme/api", "/src/api/server.go")
+    'application'
+    >>> frame_class("github.com/lib/pq", "/go/pkg/mod/github.com/lib/pq@v1.10.9/c.go", ("github.com/lib",))
+    'application'
+    """
+    for mod in app_modules:
+        if package == mod or package.startswith(mod.rstrip("/") + "/"):
+            return "application"
+    if _RUNTIME_PKGS.match(package):
+        return "runtime"
+    if package == "main" or package.endswith(".test") or package.startswith("main."):
+        return "application"
+    top = package.split("/", 1)[0]
+    norm_file = file.replace("\\", "/")
+    if top in _STD_TOP and "." not in top:
+        # A module named like a std directory ("net/foo") lives outside GOROOT;
+        # GOROOT paths end in /src/<package>/ or, under -trimpath, start with it.
+        if "/pkg/mod/" not in norm_file and "@v" not in norm_file:
+            return "stdlib"
+    if "." not in top and top not in _STD_TOP and not _THIRD_PARTY_PATH.search(norm_file):
+        # GOPATH-less local module ("myapp/internal/x"): application.
+        return "application"
+    if _THIRD_PARTY_PATH.search(norm_file) or top in ("golang.org", "gopkg.in", "google.golang.org"):
+        return "third-party"
+    return "application"
+
+
+def classify_frames(frames: pd.DataFrame, app_modules: tuple[str, ...] = ()) -> pd.Series:
+    """Frame class for every row of a frames table (computed once per distinct package and file).
+
+    Where every non-std frame sits in the GOPATH (so paths cannot tell code of the
+    application from its dependencies), the module holding package ``main`` is taken
+    as the application and the rest as third-party.
+    """
+    if frames.empty:
+        return pd.Series(pd.Categorical([], categories=FRAME_CLASSES), index=frames.index)
+    modules = tuple(app_modules) + _main_modules(frames)
+    pairs = frames[["package", "file"]].astype(str).drop_duplicates()
+    classes = {
+        (p, f): frame_class(p, f, modules) for p, f in zip(pairs["package"], pairs["file"], strict=True)
+    }
+    if not app_modules:
+        classes = _gopath_fixup(classes)
+    keys = list(zip(frames["package"].astype(str), frames["file"].astype(str), strict=True))
+    return pd.Series(
+        pd.Categorical([classes[k] for k in keys], categories=FRAME_CLASSES), index=frames.index
+    )
+
+
+_GOPATH_SRC = re.compile(r"^(?P<root>.*/src/)(?P<imp>[^/]+\.[^/]+/[^/]+/[^/]+)/")
+
+
+def _main_modules(frames: pd.DataFrame) -> tuple[str, ...]:
+    """Import-path roots of the files of package main, where the path is GOPATH-like."""
+    mains = frames.loc[frames["package"].astype(str) == "main", "file"].astype(str).unique()
+    roots = []
+    for f in mains:
+        m = _GOPATH_SRC.match(f.replace("\\", "/"))
+        if m:
+            roots.append(m.group("imp"))
+    return tuple(sorted(set(roots)))
+
+
+def _gopath_fixup(classes: dict[tuple[str, str], str]) -> dict[tuple[str, str], str]:
+    # In GOPATH builds every dependency looks like application code; when a
+    # main-module root was found, everything GOPATH-like outside it is third-party.
+    gopath = [k for k, c in classes.items() if c == "application" and _GOPATH_SRC.match(k[1])]
+    if not gopath:
+        return classes
+    roots = {m.group("imp") for (p, f) in classes if p == "main" and (m := _GOPATH_SRC.match(f))}
+    if not roots:
+        return classes
+    out = dict(classes)
+    for p, f in gopath:
+        if p != "main" and not any(p == r or p.startswith(r + "/") for r in roots):
+            out[(p, f)] = "third-party"
+    return out
+
+
+# --- states -------------------------------------------------------------------
+
+_OLD_SEMA = {
+    # Before Go 1.20 (or 1.24 for some), sync primitives parked as plain 'semacquire';
+    # the frame that called into the semaphore tells which primitive it was.
+    "sync.(*Mutex).Lock": "sync.Mutex.Lock",
+    "sync.(*Mutex).lockSlow": "sync.Mutex.Lock",
+    "internal/sync.(*Mutex).Lock": "sync.Mutex.Lock",
+    "internal/sync.(*Mutex).lockSlow": "sync.Mutex.Lock",
+    "sync.(*RWMutex).RLock": "sync.RWMutex.RLock",
+    "sync.(*RWMutex).Lock": "sync.RWMutex.Lock",
+    "sync.(*WaitGroup).Wait": "sync.WaitGroup.Wait",
+    "sync.(*Cond).Wait": "sync.Cond.Wait",
+}
+
+
+def normalize_state(raw: str, functions: list[str] | tuple[str, ...] = ()) -> str:
+    """Map a printed state to the modern wait-reason name.
+
+    Old dumps say ``semacquire`` where Go 1.20+ names the primitive; the caller
+    of the semaphore among ``functions`` (top first) tells which one it was.
+
+    >>> normalize_state("semacquire", ["sync.runtime_SemacquireMutex", "sync.(*Mutex).lockSlow"])
+    'sync.Mutex.Lock'
+    >>> normalize_state("chan receive (leaked)")
+    'chan receive'
+    """
+    s = raw.strip()
+    for marker in (" (leaked)", " (scan)"):
+        s = s.replace(marker, "")
+    if s in ("semacquire", "sync.Mutex.Lock", "sync.RWMutex.Lock") or s.startswith("semacquire"):
+        for fn in functions[:6]:
+            if fn in _OLD_SEMA:
+                return _OLD_SEMA[fn]
+        return s
+    if s == "sleep (durable)":
+        return "sleep"
+    if s.endswith(" (durable)"):
+        return s[: -len(" (durable)")]
+    return s or "unknown"
+
+
+# --- labels ---------------------------------------------------------------------
+
+
+def labels_frame(goroutines: pd.DataFrame) -> pd.DataFrame:
+    """Expand the JSON ``labels`` column into one column per label key.
+
+    >>> g = pd.DataFrame({"labels": ['{"handler": "/api"}', ""]})
+    >>> labels_frame(g)["handler"].tolist()
+    ['/api', None]
+    """
+    values = goroutines["labels"].astype(str).tolist()
+    parsed = {v: (json.loads(v) if v not in ("", "nan", "<NA>") else {}) for v in set(values)}
+    keys = sorted({k for d in parsed.values() for k in d})
+    return pd.DataFrame(
+        {k: pd.Series([parsed[v].get(k) for v in values], dtype=object) for k in keys},
+        index=goroutines.index,
+    )
+
+
+# --- the container ------------------------------------------------------------------
+
+
+def _empty(columns: dict[str, tuple[str, str]]) -> pd.DataFrame:
+    return _conform(pd.DataFrame({c: [] for c in columns}), columns)
+
+
+def _conform(df: pd.DataFrame, columns: dict[str, tuple[str, str]]) -> pd.DataFrame:
+    """Cast to the catalogue's dtypes, in the catalogue's column order (extra columns kept after)."""
+    out = {}
+    n = len(df)
+    for col, (dtype, _) in columns.items():
+        s = df[col] if col in df.columns else pd.Series([None] * n, index=df.index, dtype=object)
+        out[col] = _cast(s, dtype)
+    extra = [c for c in df.columns if c not in columns]
+    res = pd.DataFrame(out, index=df.index)
+    for c in extra:
+        res[c] = df[c]
+    return res.reset_index(drop=True)
+
+
+def _cast(s: pd.Series, dtype: str) -> pd.Series:
+    if dtype == "category":
+        if isinstance(s.dtype, pd.CategoricalDtype):
+            cats = s.cat.categories
+            if cats.dtype == object or str(cats.dtype) == "str" or len(cats) == 0:
+                return s
+        return s.astype("string").astype("category")
+    if dtype == "string":
+        return s.astype("string")
+    if dtype.startswith("datetime64"):
+        return pd.to_datetime(s, utc=True).astype("datetime64[ns, UTC]")
+    if dtype == "bool":
+        return s.fillna(False).astype(bool)
+    if dtype in ("int64", "int32", "int16", "uint64"):
+        if s.dtype == object:
+            s = pd.to_numeric(s)
+        return s.fillna(0).astype(dtype)
+    return s.astype(dtype)
+
+
+def _concat_categorical(frames: list[pd.DataFrame], columns: dict[str, tuple[str, str]]) -> pd.DataFrame:
+    """Concatenate tables, keeping categoricals categorical (pd.concat would fall back to str)."""
+    frames = [f for f in frames if len(f)]
+    if not frames:
+        return _empty(columns)
+    if len(frames) == 1:
+        return frames[0].reset_index(drop=True)
+    cat_cols = [c for c, (d, _) in columns.items() if d == "category"]
+    aligned = []
+    for c in cat_cols:
+        cats = pd.api.types.union_categoricals(
+            [f[c].astype("category") for f in frames], ignore_order=True
+        ).categories
+        for f in frames:
+            f[c] = f[c].astype("category").cat.set_categories(cats)
+    aligned = pd.concat(frames, ignore_index=True)
+    return _conform(aligned, columns)
+
+
+@dataclass
+class Dumps:
+    """The tables of one or many goroutine dumps.
+
+    Build one with :func:`goforensics.load` (or :func:`goforensics.parse_text`);
+    the attributes are plain pandas DataFrames, to be used as such.
+
+    >>> from goforensics import parse_text
+    >>> d = parse_text("goroutine 1 [running]:\\nmain.main()\\n\\t/app/main.go:5 +0x1d\\n")
+    >>> d.goroutines[["goid", "state", "top_function"]].values.tolist()
+    [[1, 'running', 'main.main']]
+    """
+
+    goroutines: pd.DataFrame = field(default_factory=lambda: _empty(GOROUTINE_COLUMNS))
+    frames: pd.DataFrame = field(default_factory=lambda: _empty(FRAME_COLUMNS))
+    snapshots: pd.DataFrame = field(default_factory=lambda: _empty(SNAPSHOT_COLUMNS))
+    warnings: pd.DataFrame = field(default_factory=lambda: _empty(WARNING_COLUMNS))
+
+    # -- facts ------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self.goroutines)
+
+    @property
+    def total(self) -> int:
+        """Goroutines represented (the sum of ``count``)."""
+        return int(self.goroutines["count"].sum())
+
+    def __repr__(self) -> str:
+        return (
+            f"<Dumps: {len(self.snapshots)} snapshot(s), {self.total:,} goroutines in "
+            f"{len(self.goroutines):,} rows, {self.frames['stack_id'].nunique():,} distinct stacks, "
+            f"{len(self.warnings)} warning(s)>"
+        )
+
+    def summary(self) -> str:
+        """A few lines for humans: sources, snapshots, goroutines, what was skipped and why."""
+        s = self.snapshots
+        lines = [
+            f"{s['source'].nunique()} file(s), {len(s)} snapshot(s), {self.total:,} goroutines "
+            f"({len(self.goroutines):,} rows, {self.frames['stack_id'].nunique():,} distinct stacks)"
+        ]
+        trunc = s[s["truncated"]]
+        for _, r in trunc.iterrows():
+            miss = "" if pd.isna(r["missing"]) else f", {int(r['missing']):,} goroutines missing"
+            lines.append(f"truncated: snapshot {r['snapshot']} ({r['source']}){miss}")
+        if len(self.warnings):
+            w = self.warnings
+            by = w.groupby("kind", observed=True).agg(n=("lines", "size"), lines=("lines", "sum"))
+            for kind, r in by.iterrows():
+                lines.append(f"{kind}: {int(r['n'])} place(s), {int(r['lines'])} line(s)")
+        return "\n".join(lines)
+
+    # -- views ----------------------------------------------------------------------
+    def stacks(self, goroutines: pd.DataFrame | None = None) -> pd.DataFrame:
+        """Frames of the distinct stacks used by ``goroutines`` (default: all)."""
+        g = self.goroutines if goroutines is None else goroutines
+        ids = pd.unique(g["stack_id"])
+        return self.frames[self.frames["stack_id"].isin(ids)]
+
+    def frames_of(self, row: int) -> pd.DataFrame:
+        """Frames of one goroutine (by its row label in ``goroutines``), with its own args."""
+        return goroutine_frames(self, self.goroutines.loc[[row]])
+
+    # -- combining and storage -----------------------------------------------------------
+    @classmethod
+    def concat(cls, parts: list[Dumps]) -> Dumps:
+        """Concatenate several Dumps (snapshot numbers are kept as they are)."""
+        g = _concat_categorical([p.goroutines.copy() for p in parts], GOROUTINE_COLUMNS)
+        f = _concat_categorical([p.frames.copy() for p in parts], FRAME_COLUMNS)
+        if len(f):
+            f = f.drop_duplicates(["stack_id", "section", "depth"]).reset_index(drop=True)
+        s = _concat_categorical([p.snapshots.copy() for p in parts], SNAPSHOT_COLUMNS)
+        w = _concat_categorical([p.warnings.copy() for p in parts], WARNING_COLUMNS)
+        return cls(g, f, s, w)
+
+    def to_parquet(self, path: str | Path) -> Path:
+        """Write the four tables into a directory of Parquet files; returns the directory."""
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        for name in ("goroutines", "frames", "snapshots", "warnings"):
+            table = pa.Table.from_pandas(getattr(self, name), preserve_index=False)
+            pq.write_table(table, path / f"{name}.parquet")
+        return path
+
+    @classmethod
+    def from_parquet(cls, path: str | Path) -> Dumps:
+        """Read a directory written by :meth:`to_parquet`."""
+        path = Path(path)
+        cats = {
+            "goroutines": GOROUTINE_COLUMNS,
+            "frames": FRAME_COLUMNS,
+            "snapshots": SNAPSHOT_COLUMNS,
+            "warnings": WARNING_COLUMNS,
+        }
+        tables = {}
+        for name, columns in cats.items():
+            df = pq.read_table(path / f"{name}.parquet").to_pandas()
+            tables[name] = _conform(df, columns)
+        return cls(**tables)
+
+
+def goroutine_frames(dumps: Dumps, goroutines: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The long table: one row per frame of each goroutine, with that goroutine's own args.
+
+    The index of ``goroutines`` is kept in column ``row``.
+    """
+    g = dumps.goroutines if goroutines is None else goroutines
+    g = g[["stack_id", "args"]].copy()
+    g["row"] = g.index
+    own = dumps.frames[dumps.frames["section"] == 0].drop(columns=["args"])
+    long = g.merge(own, on="stack_id", how="inner").sort_values(["row", "depth"], kind="stable")
+    split = long["args"].fillna("").str.split("\n")
+    depth = long["depth"].to_numpy()
+    long["args"] = [a[d] if d < len(a) else "" for a, d in zip(split, depth, strict=True)]
+    return long.reset_index(drop=True)
+
+
+def _as_uint64(values) -> np.ndarray:
+    return np.asarray(values, dtype=np.uint64)

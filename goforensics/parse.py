@@ -1,0 +1,1161 @@
+"""Parse goroutine dumps in text form into the tables of :mod:`goforensics.model`.
+
+One forgiving parser reads everything a Go program writes about its goroutines:
+``debug=2`` tracebacks of every Go version (panics, fatal errors, SIGQUIT and
+crash dumps with their preambles), ``debug=1`` and ``goroutineleak`` profiles
+(several per file too), and all of these inside logs (line prefixes, quoting,
+any indentation, CRLF, test2json, stacks escaped into one JSON/logfmt field).
+It never raises on bad input: what it cannot use is counted in the
+``warnings`` table with the line and the reason.
+
+It streams: the input is read in chunks, and a stack already seen (the usual
+case in a big dump: thousands of goroutines parked in the same place) is
+recognised by its file lines and not parsed again, so memory follows the size
+of the tables, not of the text.
+
+>>> d = parse_text('''goroutine 7 [chan receive, 3 minutes] {handler: /api}:
+... main.worker(0xc000012345)
+... \t/app/main.go:42 +0x1d
+... created by main.main in goroutine 1
+... \t/app/main.go:20 +0x3e
+... ''')
+>>> g = d.goroutines.iloc[0]
+>>> print(g.goid, g.state, g.wait_minutes, g.labels, g.created_by, g.creator_goid, sep=" | ")
+7 | chan receive | 3 | {"handler": "/api"} | main.main | 1
+"""
+
+from __future__ import annotations
+
+import codecs
+import gzip
+import io
+import json
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xxhash
+
+from .model import (
+    FRAME_COLUMNS,
+    GOROUTINE_COLUMNS,
+    SNAPSHOT_COLUMNS,
+    WARNING_COLUMNS,
+    Dumps,
+    _conform,
+    classify_frames,
+    normalize_state,
+    split_function,
+)
+
+__all__ = ["CHUNK_SIZE", "ParseError", "infer_state", "parse_file", "parse_text", "read_chunks"]
+
+CHUNK_SIZE = 16 << 20
+# A single line longer than this is not a line of a dump: it is skipped unless it
+# carries an escaped dump, which is searched for with linear-time scans only.
+MAX_LINE = 8 << 20
+PPROF_LIMIT = 64 << 20  # runtime/pprof stops a debug=2 dump here
+
+
+class ParseError(ValueError):
+    """An input that cannot be read at all (missing file, unreadable gzip, ...)."""
+
+
+# --- line grammar ----------------------------------------------------------------------
+
+_HEADER = re.compile(
+    rb"goroutine (\d+)(?: gp=(?:0x[0-9a-fA-F]+|nil))?(?: m=(\d+|nil))?(?: mp=(?:0x[0-9a-fA-F]+|nil))?"
+    rb" \[([^\]\n]*)\](?: (\{[^\n]*\}))?:[ \t]*$"
+)
+_PROFILE_HEADER = re.compile(rb"^(goroutine|goroutineleak) profile: total (\d+)\s*$")
+_BUCKET = re.compile(rb"^(\d+) @((?: 0x[0-9a-fA-F]+)*)\s*$")
+_BUCKET_FRAME = re.compile(
+    rb"^#\s+0x([0-9a-fA-F]+)(?:\s+(\S+?)\+0x([0-9a-fA-F]+)\s+(.*?):(\d+))?\s*$"
+)
+_BUCKET_LABELS = re.compile(rb"^# labels: (\{.*\})\s*$")
+_FILE_LINE = re.compile(
+    rb"^\s*(.*?):(\d+)(?: \+0x([0-9a-fA-F]+))?(?: fp=0x[0-9a-fA-F]+ sp=0x[0-9a-fA-F]+ pc=0x[0-9a-fA-F]+)?\s*$"
+)
+_CREATED_BY = re.compile(rb"^created by (\S+?)(?: in goroutine (\d+))?\s*$")
+_ELIDED_ALL = b"...additional frames elided..."
+_ELIDED_N = re.compile(rb"^\s*\.\.\.(\d+) frames elided\.\.\.\s*$")
+_ANCESTOR = re.compile(rb"^\[originating from goroutine (\d+)\]:\s*$")
+_FUNC_LINE = re.compile(rb"^(\S.*)\(([^()]*)\)\s*$")
+_PANIC = re.compile(rb"(?:panic: |fatal error: |SIG[A-Z]+: |unexpected fault address |runtime: )")
+_SIGNAL_DETAIL = re.compile(rb"^\[signal |^PC=0x[0-9a-f]+ m=")
+_RUNTIME_STACK = b"runtime stack:"
+_RACE_START = b"WARNING: DATA RACE"
+_RACE_END = b"=================="
+_GO_VERSION = re.compile(r"go[-/@]?(1\.\d+(?:\.\d+)?(?:rc\d+|beta\d+)?)(?:/libexec)?/src/")
+_TS_PREFIX = re.compile(
+    rb"(\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?|\d{4}/\d\d/\d\d \d\d:\d\d:\d\d(?:\.\d+)?)"
+)
+
+# States for which Go never prints frames below a header that a healthy dump
+# shows (e.g. goroutine 2 [syscall] in Go 1.1): an empty stack is legal.
+
+_STATE_FRAMES = (
+    # (function prefix, state) used to infer a state where the format prints none
+    ("runtime.chanrecv", "chan receive"),
+    ("runtime.chansend", "chan send"),
+    ("runtime.selectgo", "select"),
+    ("runtime.block", "select (no cases)"),
+    ("internal/poll.runtime_pollWait", "IO wait"),
+    ("runtime.netpollblock", "IO wait"),
+    ("time.Sleep", "sleep"),
+    ("runtime.timeSleep", "sleep"),
+    ("sync.runtime_SemacquireMutex", "semacquire"),
+    ("sync.runtime_SemacquireRWMutexR", "sync.RWMutex.RLock"),
+    ("sync.runtime_SemacquireRWMutex", "sync.RWMutex.Lock"),
+    ("sync.runtime_SemacquireWaitGroup", "sync.WaitGroup.Wait"),
+    ("internal/sync.runtime_SemacquireMutex", "semacquire"),
+    ("sync.runtime_Semacquire", "semacquire"),
+    ("sync.runtime_notifyListWait", "sync.Cond.Wait"),
+    ("syscall.Syscall", "syscall"),
+    ("syscall.RawSyscall", "syscall"),
+    ("syscall.syscall", "syscall"),
+    ("internal/runtime/syscall.Syscall", "syscall"),
+    ("runtime.gcBgMarkWorker", "GC worker (idle)"),
+    ("runtime.bgsweep", "GC sweep wait"),
+    ("runtime.bgscavenge", "GC scavenge wait"),
+    ("runtime.forcegchelper", "force gc (idle)"),
+    ("runtime.runfinq", "finalizer wait"),
+    ("os/signal.signal_recv", "chan receive"),
+)
+
+
+def infer_state(functions: list[str]) -> str:
+    """Guess the wait state of a stack that carries none (profiles), from its top frames.
+
+    >>> infer_state(["runtime.gopark", "runtime.chanrecv", "runtime.chanrecv1", "main.worker"])
+    'chan receive'
+    >>> infer_state(["main.compute"])
+    'unknown'
+    """
+    for fn in functions[:8]:
+        for prefix, state in _STATE_FRAMES:
+            if fn.startswith(prefix):
+                if state == "semacquire":
+                    return normalize_state(state, functions)
+                return state
+    return "unknown"
+
+
+_ESCAPE = re.compile(r'\\(x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|[0-7]{3}|.)')
+_SIMPLE_ESC = {"a": b"\a", "b": b"\b", "f": b"\f", "n": b"\n", "r": b"\r", "t": b"\t", "v": b"\v"}
+
+
+def _go_unquote(s: str) -> str:
+    r"""Undo Go's quoting of a label key or value (``\\xNN`` are raw UTF-8 bytes).
+
+    >>> _go_unquote(r'"a\"b\xe2\x9c\x93"')
+    'a"b✓'
+    """
+    body = s[1:-1] if len(s) >= 2 and s[0] == s[-1] == '"' else s
+    if "\\" not in body:
+        return body
+    out = bytearray()
+    pos = 0
+    for m in _ESCAPE.finditer(body):
+        out += body[pos : m.start()].encode("utf-8", "surrogateescape")
+        e = m.group(1)
+        if e[0] == "x":
+            out.append(int(e[1:], 16))
+        elif e[0] in "uU" and len(e) > 1:
+            out += chr(int(e[1:], 16)).encode("utf-8", "surrogatepass")
+        elif len(e) == 3 and e.isdigit():
+            out.append(int(e, 8) & 0xFF)
+        else:
+            out += _SIMPLE_ESC.get(e, e.encode())
+        pos = m.end()
+    out += body[pos:].encode("utf-8", "surrogateescape")
+    return out.decode("utf-8", "replace")
+
+
+_LABEL_TOKEN = re.compile(r'\s*("(?:[^"\\]|\\.)*"|[^,:{}"\s]*)\s*')
+
+
+def _parse_labels(text: str) -> str:
+    """Labels as printed, ``{k: v, k2: "quoted"}`` (debug=2) or ``{"k":"v"}`` (debug=1), as JSON.
+
+    >>> _parse_labels('{handler: /api, tenant: "t-3, b", empty: }')
+    '{"empty": "", "handler": "/api", "tenant": "t-3, b"}'
+    >>> _parse_labels('{"a":"b", "c":"d"}')
+    '{"a": "b", "c": "d"}'
+    """
+    if not text:
+        return ""
+    body = text.strip()
+    if body.startswith("{") and body.endswith("}"):
+        body = body[1:-1]
+    out: dict[str, str] = {}
+    pos, n = 0, len(body)
+    while pos < n:
+        km = _LABEL_TOKEN.match(body, pos)
+        key = _go_unquote(km.group(1))
+        pos = km.end()
+        if pos < n and body[pos] == ":":
+            vm = _LABEL_TOKEN.match(body, pos + 1)
+            value = _go_unquote(vm.group(1))
+            pos = vm.end()
+        else:
+            value = ""
+        if key or value:
+            out[key] = value
+        if pos < n and body[pos] == ",":
+            pos += 1
+        elif pos < n:  # not label syntax: keep the rest verbatim rather than lose it
+            out[key] = (value + body[pos:]).strip()
+            break
+    return json.dumps(out, ensure_ascii=False, sort_keys=True)
+
+
+@dataclass(frozen=True)
+class _Header:
+    state: str  # raw state, markers removed
+    raw: str  # bracket content minus minutes / locked / bubble
+    minutes: int
+    locked: bool
+    leaked: bool
+
+
+_header_cache: dict[bytes, _Header] = {}
+
+
+def _parse_bracket(b: bytes) -> _Header:
+    h = _header_cache.get(b)
+    if h is not None:
+        return h
+    parts = b.decode("utf-8", "replace").split(", ")
+    raw = parts[0]
+    minutes = 0
+    locked = False
+    for p in parts[1:]:
+        if p.endswith(" minutes"):
+            try:
+                minutes = int(p.split()[0])
+            except ValueError:
+                raw += ", " + p
+        elif p == "locked to thread":
+            locked = True
+        elif p.startswith("synctest bubble"):
+            pass
+        else:
+            raw += ", " + p
+    leaked = "(leaked)" in raw
+    h = _Header(raw.replace(" (leaked)", "").replace(" (scan)", ""), raw, minutes, locked, leaked)
+    if len(_header_cache) < 4096:
+        _header_cache[b] = h
+    return h
+
+
+# --- the builder: columns of one source -------------------------------------------------------
+
+
+@dataclass
+class _Frame:
+    function: str
+    args: str
+    inlined: bool
+    file: str
+    line: int | None
+    offset: int | None
+    elided_before: int | None = None
+
+
+class _Stack:
+    """A distinct stack: its frames once, plus what every goroutine on it shares."""
+
+    __slots__ = ("entry", "functions", "stack_id", "top")
+
+    def __init__(self, stack_id: int, functions: list[str]):
+        self.stack_id = stack_id
+        self.functions = functions
+        self.top = functions[0] if functions else ""
+        self.entry = functions[-1] if functions else ""
+
+
+def _fingerprint(sections: list[list[_Frame]], elided: bool) -> int:
+    h = xxhash.xxh3_64()
+    for k, frames in enumerate(sections):
+        if k:
+            h.update(b"\x01ancestor\n")
+        for f in frames:
+            h.update(f"{f.function}\t{f.file}:{f.line}\t{f.elided_before or ''}\n".encode())
+    if elided:
+        h.update(b"\x02elided\n")
+    return h.intdigest()
+
+
+class _Builder:
+    """Collects rows for one source, cutting it into snapshots (parts)."""
+
+    def __init__(self, source: str):
+        self.source = source
+        cols = (
+            "part line goid count raw_state state state_inferred wait_minutes locked leaked labels "
+            "created_by created_by_file created_by_line creator_goid ancestors elided truncated "
+            "n_frames stack_id args m top entry"
+        ).split()
+        self.cols: dict[str, list] = {c: [] for c in cols}
+        self.stacks: dict[int, tuple[list[list[_Frame]], _Stack]] = {}
+        self.parts: list[dict] = []
+        self.warnings: list[tuple] = []
+        self._goids: set[int] = set()
+        self._state_cache: dict[tuple[str, int], str] = {}
+        self.part: dict | None = None
+
+    # -- snapshots ------------------------------------------------------------------------
+    def new_part(self, line: int, fmt: str = "debug=2", kind: str = "goroutine dump", **kw) -> dict:
+        self.part = {
+            "part": len(self.parts), "format": fmt, "kind": kind, "message": None,
+            "line_start": line, "line_end": line, "goroutines": 0, "rows": 0,
+            "declared_total": None, "truncated": False, "taken_at": None,
+        }
+        self.part.update(kw)
+        self.parts.append(self.part)
+        self._goids = set()
+        return self.part
+
+    def ensure_part(self, line: int, fmt: str = "debug=2") -> dict:
+        """The current snapshot, or a new one where the format changes (text dump vs profile)."""
+        p = self.part
+        if p is None or ((p["format"] == "debug=2") != (fmt == "debug=2") and p["rows"]):
+            p = self.new_part(line, fmt, "goroutine dump" if fmt == "debug=2" else "goroutine profile")
+        elif p["format"] != fmt and not p["rows"] and (p["format"] == "debug=2") != (fmt == "debug=2"):
+            p["format"] = fmt
+        return p
+
+    def warn(self, line: int, nlines: int, kind: str, message: str) -> None:
+        part = self.part["part"] if self.part is not None else None
+        self.warnings.append((part, line, nlines, kind, message))
+
+    # -- stacks ---------------------------------------------------------------------------------
+    def stack(self, sections: list[list[_Frame]], elided: bool) -> _Stack:
+        sid = _fingerprint(sections, elided)
+        got = self.stacks.get(sid)
+        if got is None:
+            st = _Stack(sid, [f.function for f in sections[0]] if sections else [])
+            self.stacks[sid] = (sections, st)
+            return st
+        return got[1]
+
+    def state_of(self, raw: str, st: _Stack) -> str:
+        key = (raw, st.stack_id)
+        s = self._state_cache.get(key)
+        if s is None:
+            s = normalize_state(raw, st.functions)
+            self._state_cache[key] = s
+        return s
+
+    def add(
+        self, line, goid, count, hdr: _Header | None, labels, st: _Stack, args, created,
+        ancestors="", elided=False, truncated=False, m=None, state=None, inferred=False,
+        leaked=None,
+    ):
+        part = self.ensure_part(line, "debug=2" if goid is not None else "debug=1")
+        if goid is not None:
+            if goid in self._goids:
+                part = self.new_part(line, "debug=2", "goroutine dump")
+            self._goids.add(goid)
+        c = self.cols
+        c["part"].append(part["part"])
+        c["line"].append(line)
+        c["goid"].append(goid)
+        c["count"].append(count)
+        if hdr is not None:
+            c["raw_state"].append(hdr.raw)
+            c["state"].append(self.state_of(hdr.state, st))
+            c["wait_minutes"].append(hdr.minutes)
+            c["locked"].append(hdr.locked)
+            c["leaked"].append(hdr.leaked if leaked is None else leaked)
+        else:
+            c["raw_state"].append("")
+            c["state"].append(state or "unknown")
+            c["wait_minutes"].append(None)
+            c["locked"].append(False)
+            c["leaked"].append(bool(leaked))
+        c["state_inferred"].append(inferred)
+        c["labels"].append(labels)
+        fn, file, ln, cg = created
+        c["created_by"].append(fn)
+        c["created_by_file"].append(file)
+        c["created_by_line"].append(ln)
+        c["creator_goid"].append(cg)
+        c["ancestors"].append(ancestors)
+        c["elided"].append(elided)
+        c["truncated"].append(truncated)
+        c["n_frames"].append(len(st.functions))
+        c["stack_id"].append(st.stack_id)
+        c["args"].append(args)
+        c["m"].append(m)
+        c["top"].append(st.top)
+        c["entry"].append(st.entry)
+        part["goroutines"] += count
+        part["rows"] += 1
+        part["line_end"] = line
+
+    # -- output ------------------------------------------------------------------------------------
+    def tables(self) -> Dumps:
+        c = self.cols
+        n = len(c["part"])
+        g = pd.DataFrame(
+            {
+                "snapshot": np.asarray(c["part"], dtype=np.int32),
+                "instance": "",
+                "source": self.source,
+                "taken_at": pd.NaT,
+                "line": c["line"],
+                "goid": pd.array(c["goid"], dtype="Int64"),
+                "count": np.asarray(c["count"], dtype=np.int64),
+                "state": c["state"],
+                "raw_state": c["raw_state"],
+                "state_inferred": np.asarray(c["state_inferred"], dtype=bool),
+                "wait_minutes": pd.array(c["wait_minutes"], dtype="Int32"),
+                "locked_to_thread": np.asarray(c["locked"], dtype=bool),
+                "leaked": np.asarray(c["leaked"], dtype=bool),
+                "labels": c["labels"],
+                "top_function": c["top"],
+                "entry_function": c["entry"],
+                "created_by": c["created_by"],
+                "created_by_file": c["created_by_file"],
+                "created_by_line": pd.array(c["created_by_line"], dtype="Int32"),
+                "creator_goid": pd.array(c["creator_goid"], dtype="Int64"),
+                "ancestors": c["ancestors"],
+                "elided": np.asarray(c["elided"], dtype=bool),
+                "truncated": np.asarray(c["truncated"], dtype=bool),
+                "n_frames": np.asarray(c["n_frames"], dtype=np.int32),
+                "stack_id": np.asarray(c["stack_id"], dtype=np.uint64),
+                "args": pd.array(c["args"], dtype="string") if n else pd.array([], dtype="string"),
+                "m": pd.array(c["m"], dtype="Int32"),
+            }
+        )
+        g = _conform(g, GOROUTINE_COLUMNS)
+
+        rows = []
+        for sid, (sections, _st) in self.stacks.items():
+            for k, frames in enumerate(sections):
+                for d, f in enumerate(frames):
+                    pkg, recv, meth = split_function(f.function)
+                    rows.append(
+                        (sid, k, d, f.function, pkg, recv, meth, f.file, f.line, f.offset, f.args,
+                         f.inlined, f.elided_before)
+                    )
+        fcols = ["stack_id", "section", "depth", "function", "package", "receiver", "method",
+                 "file", "line", "offset", "args", "inlined", "elided_before"]
+        f = pd.DataFrame(rows, columns=fcols)
+        f["stack_id"] = f["stack_id"].astype(np.uint64)
+        f["frame_class"] = classify_frames(f) if len(f) else pd.Series([], dtype=object)
+        f = _conform(f, FRAME_COLUMNS)
+
+        snaps = pd.DataFrame([{k: v for k, v in p.items() if k != "weak"} for p in self.parts]) if self.parts else pd.DataFrame(columns=["part"])
+        if len(snaps):
+            snaps["snapshot"] = snaps["part"]
+            snaps["source"] = self.source
+            snaps["instance"] = ""
+            snaps["go_version"] = _go_version(f, g)
+            snaps["missing"] = [
+                (p["declared_total"] - p["goroutines"]) if p["declared_total"] is not None
+                and p["declared_total"] >= p["goroutines"] else None
+                for p in self.parts
+            ]
+            snaps["time_source"] = ["content" if t is not None else "" for t in snaps["taken_at"]]
+        s = _conform(snaps, SNAPSHOT_COLUMNS)
+        # Times found in the content (test2json, log prefixes) go onto the goroutines too.
+        if len(s) and s["taken_at"].notna().any() and len(g):
+            g["taken_at"] = s["taken_at"].to_numpy()[g["snapshot"].to_numpy()]
+        w = pd.DataFrame(
+            [(self.source, *x) for x in self.warnings],
+            columns=["source", "snapshot", "line", "lines", "kind", "message"],
+        )
+        w = _conform(w, WARNING_COLUMNS)
+        return Dumps(g, f, s, w)
+
+
+def _go_version(frames: pd.DataFrame, g: pd.DataFrame) -> str:
+    """Go version from GOROOT paths ('/go1.23.0/src/'), else a lower bound from format features."""
+    files = frames["file"].astype(str).unique() if len(frames) else []
+    for fpath in files:
+        m = _GO_VERSION.search(fpath)
+        if m:
+            return m.group(1)
+    bound = None
+    if len(g) and (g["labels"].astype(str) != "").any() and (g["raw_state"].astype(str) != "").any():
+        bound = "1.27"
+    elif len(g) and g["leaked"].any():
+        bound = "1.26"
+    elif len(g) and g["creator_goid"].notna().any():
+        bound = "1.21"
+    elif len(frames) and frames["args"].astype(str).str.contains("{", regex=False).any():
+        bound = "1.17"
+    return f">={bound}" if bound else ""
+
+
+# --- the reference reader -------------------------------------------------------------------
+
+
+class _Reader:
+    """The forgiving line-by-line parser; the reference for every dialect.
+
+    Modes: ``out`` (between goroutines), ``g`` (frames of a goroutine), ``ancestor``
+    (an ``[originating from goroutine N]`` block), ``bucket`` (a ``debug=1`` record),
+    ``race`` (a race report), ``rstack`` (a ``runtime stack:`` block), ``message``
+    (the lines of a panic or fatal error message).
+    """
+
+    def __init__(self, builder: _Builder):
+        self.b = builder
+        self.mode = "out"
+        self.g: dict | None = None
+        self.bucket: dict | None = None
+        self.pending: tuple | None = None  # a function line waiting for its file line
+        self.prefix: re.Pattern | None = None
+        self.skip_start: int | None = None
+        self.skip_race = False
+        self.skip_reasons: dict[str, int] = {}
+        self.skip_n = 0
+        self.json_partial = b""
+        self.last_time: str | None = None
+        self.races = 0
+        self.rejected_in_g = -1  # last line that ended a goroutine without belonging to it
+        self.last_lineno = 0
+
+    # -- skipped-line accounting ------------------------------------------------------------
+    def skip(self, lineno: int, reason: str) -> None:
+        """Count a line that is not part of any goroutine; runs of them make one warning."""
+        race = reason == "race report"
+        if self.skip_start is not None and (self.skip_race == race):
+            self.skip_reasons[reason] = self.skip_reasons.get(reason, 0) + 1
+            self.skip_n += 1
+            return
+        self.flush_skip()
+        self.skip_start, self.skip_race, self.skip_n = lineno, race, 1
+        self.skip_reasons = {reason: 1}
+
+    def flush_skip(self) -> None:
+        if self.skip_start is not None:
+            kind = "race-report" if self.skip_race else "skipped"
+            why = ", ".join(f"{n} {r}" for r, n in self.skip_reasons.items())
+            self.b.warn(self.skip_start, self.skip_n, kind, f"{self.skip_n} line(s) skipped: {why}")
+            self.skip_start = None
+
+    # -- unwrapping: the dump line inside a raw line ------------------------------------------
+    def feed(self, lineno: int, raw: bytes) -> None:
+        self.last_lineno = lineno
+        if len(raw) > MAX_LINE:
+            if b"goroutine " in raw and b"\\n" in raw:
+                self.escaped(lineno, raw)
+            else:
+                self.end_goroutine()
+                self.skip(lineno, "over-long lines")
+            return
+        if raw[:2] == b'{"' and b'"Action"' in raw:
+            self.test2json(lineno, raw)
+            return
+        if self.prefix is not None:
+            m = self.prefix.match(raw)
+            if m:
+                self.line(lineno, raw[m.end() :])
+                return
+            self.prefix = None
+        if b"\\n" in raw and b"goroutine " in raw and _ESCAPED_HEADER.search(raw):
+            self.escaped(lineno, raw)
+            return
+        self.line(lineno, raw)
+
+    def test2json(self, lineno: int, raw: bytes) -> None:
+        try:
+            ev = json.loads(raw)
+        except ValueError:
+            self.line(lineno, raw)
+            return
+        if not isinstance(ev, dict) or ev.get("Action") != "output" or "Output" not in ev:
+            self.skip(lineno, "test2json events")
+            return
+        if isinstance(ev.get("Time"), str):
+            self.last_time = ev["Time"]
+        out = self.json_partial + str(ev["Output"]).encode("utf-8", "surrogateescape")
+        lines = out.split(b"\n")
+        self.json_partial = lines.pop()
+        for ln in lines:
+            self.line(lineno, ln.rstrip(b"\r"))
+
+    def escaped(self, lineno: int, raw: bytes) -> None:
+        """Dumps escaped into one field of a log line (zap ``stack="goroutine 1 [..]:\\n..."``)."""
+        self.end_goroutine()
+        for text in _escaped_dumps(raw):
+            for ln in text.split(b"\n"):
+                self.line(lineno, ln.rstrip(b"\r"))
+            self.end_goroutine()
+
+    # -- the dump grammar ---------------------------------------------------------------------
+    def line(self, lineno: int, s: bytes) -> None:
+        stripped = s.strip()
+        mode = self.mode
+        if mode == "race":
+            self.skip(lineno, "race report")
+            if stripped.startswith(_RACE_END):
+                self.mode = "out"
+                self.flush_skip()
+            return
+        if not stripped:
+            if mode in ("g", "ancestor"):
+                self.end_goroutine()
+            elif mode == "bucket":
+                self.end_bucket()
+            elif mode in ("rstack", "message"):
+                self.mode = "out"
+            return
+        if mode in ("g", "ancestor"):
+            if self.goroutine_line(s, stripped):
+                return
+            self.rejected_in_g = lineno
+            self.end_goroutine()
+        elif mode == "bucket":
+            if self.bucket_line(stripped):
+                return
+            self.end_bucket()
+        elif mode == "rstack":
+            if _HEADER.search(s) is None:
+                self.skip(lineno, "runtime (system) stack")
+                return
+            self.mode = "out"
+        self.outside(lineno, s, stripped)
+
+    def outside(self, lineno: int, s: bytes, stripped: bytes) -> None:
+        m = _HEADER.search(s)
+        if m:
+            self.flush_skip()
+            if m.start() > 0:
+                self.learn_prefix(s[: m.start()])
+            self.start_goroutine(lineno, m)
+            return
+        m = _PROFILE_HEADER.match(stripped)
+        if m:
+            self.flush_skip()
+            leak = m.group(1) == b"goroutineleak"
+            self.b.new_part(
+                lineno, "debug=1", "goroutineleak profile" if leak else "goroutine profile",
+                declared_total=int(m.group(2)),
+            )
+            self.mode = "out"
+            return
+        if self.b.part is not None and self.b.part["format"] == "debug=1":
+            m = _BUCKET.match(stripped)
+            if m:
+                self.flush_skip()
+                self.bucket = {"line": lineno, "count": int(m.group(1)), "frames": [], "labels": ""}
+                self.mode = "bucket"
+                return
+        if stripped.startswith(_RACE_START):
+            self.races += 1
+            self.mode = "race"
+            self.skip(lineno, "race report")
+            return
+        if stripped == _RUNTIME_STACK:
+            self.mode = "rstack"
+            self.skip(lineno, "runtime (system) stack")
+            return
+        pm = _PANIC.search(stripped, 0, 96)
+        if pm and (pm.start() == 0 or _is_prefix(stripped[: pm.start()])):
+            if self.preamble(lineno, stripped[pm.start() :]):
+                if pm.start() > 0:
+                    self.learn_prefix(s[: s.find(stripped[pm.start() :])])
+                return
+        if self.mode == "message":
+            p = self.b.part
+            p["message"] = f"{p['message']}\n{stripped.decode('utf-8', 'replace')}"
+            p["line_end"] = lineno
+            return
+        self.skip(lineno, "text that is not part of a dump")
+
+    def learn_prefix(self, prefix: bytes) -> None:
+        """Text before a header: a log prefix repeated on every line, or text glued to it."""
+        ts = _TS_PREFIX.search(prefix)
+        if ts:
+            self.last_time = ts.group(1).decode()
+        pat = re.sub(rb"\d+", rb"\\d+", re.escape(prefix))
+        pat = re.sub(rb"(?:\\ |\\\t)+", rb"\\s+", pat)
+        self.prefix = re.compile(pat)
+
+    def preamble(self, lineno: int, text: bytes) -> bool:
+        """A panic / fatal error / signal line: it opens a new snapshot. False if not one here."""
+        msg = text.decode("utf-8", "replace")
+        if msg.startswith("panic: "):
+            kind = "panic"
+        elif msg.startswith("fatal error: "):
+            kind = "fatal error"
+        elif msg.startswith("runtime: "):
+            kind = ""  # a runtime diagnostic: part of the message of what follows
+        else:
+            kind = "signal"
+        p = self.b.part
+        if p is None or p["rows"] or p["format"] != "debug=2":
+            if not kind and p is not None and p["rows"]:
+                return False  # 'runtime: ...' after goroutines: noise, not a new dump
+            p = self.b.new_part(lineno, "debug=2", kind or "fatal error", message=msg, weak=not kind)
+        else:
+            if kind and (p["kind"] == "goroutine dump" or p.get("weak")):
+                p["kind"], p["weak"] = kind, False
+            p["message"] = f"{p['message']}\n{msg}" if p["message"] else msg
+        p["line_end"] = lineno
+        if self.last_time and p.get("taken_at") is None:
+            p["taken_at"] = self.last_time
+        self.mode = "message"
+        return True
+
+    # -- goroutines ------------------------------------------------------------------------------
+    def start_goroutine(self, lineno: int, m: re.Match) -> None:
+        hdr = _parse_bracket(m.group(3))
+        labels = _parse_labels(m.group(4).decode("utf-8", "replace")) if m.group(4) else ""
+        mm = m.group(2)
+        self.g = {
+            "line": lineno, "goid": int(m.group(1)), "hdr": hdr, "labels": labels,
+            "m": int(mm) if mm and mm != b"nil" else None, "sections": [[]],
+            "created": ("", "", None, None), "elided": False, "ancestors": [],
+            "after_created": False, "elided_n": None,
+        }
+        self.pending = None
+        self.mode = "g"
+        if self.last_time:
+            p = self.b.ensure_part(lineno)
+            if p.get("taken_at") is None:
+                p["taken_at"] = self.last_time
+
+    def goroutine_line(self, s: bytes, stripped: bytes) -> bool:
+        """Take one line inside a goroutine; False when the line is not part of it."""
+        g = self.g
+        pend = self.pending
+        if pend is not None:
+            fm = _FILE_LINE.match(stripped)
+            if fm:
+                self.pending = None
+                file = fm.group(1).decode("utf-8", "replace")
+                line = int(fm.group(2))
+                if pend[0] == "created":
+                    g["created"] = (pend[1], file, line, pend[2])
+                    g["after_created"] = True
+                elif pend[0] == "frame":
+                    off = int(fm.group(3), 16) if fm.group(3) else None
+                    g["sections"][-1].append(_Frame(pend[1], pend[2], pend[3], file, line, off, g["elided_n"]))
+                    g["elided_n"] = None
+                return True
+            self.flush_pending()  # a function line without its file line (cut or mangled)
+        if stripped == _ELIDED_ALL:
+            g["elided"] = True
+            return True
+        em = _ELIDED_N.match(stripped)
+        if em:
+            g["elided"] = True
+            g["elided_n"] = int(em.group(1))
+            return True
+        am = _ANCESTOR.match(stripped)
+        if am:
+            g["ancestors"].append(am.group(1).decode())
+            g["sections"].append([])
+            self.mode = "ancestor"
+            return True
+        if g["after_created"] and self.mode == "g":
+            return False
+        cm = _CREATED_BY.match(stripped)
+        if cm:
+            if self.mode == "ancestor":
+                self.pending = ("ancestor-creator",)
+            else:
+                fn = cm.group(1).decode("utf-8", "replace")
+                self.pending = ("created", fn, int(cm.group(2)) if cm.group(2) else None)
+            return True
+        fm = _FUNC_LINE.match(stripped)
+        if fm and not _PANIC.match(stripped) and _HEADER.search(s) is None:
+            args = fm.group(2).decode("utf-8", "replace")
+            self.pending = ("frame", fm.group(1).decode("utf-8", "replace"), args, args == "...")
+            return True
+        return False
+
+    def flush_pending(self) -> None:
+        pend, self.pending = self.pending, None
+        if pend is None or self.g is None:
+            return
+        g = self.g
+        if pend[0] == "created":
+            g["created"] = (pend[1], "", None, pend[2])
+            g["after_created"] = True
+        elif pend[0] == "frame":
+            g["sections"][-1].append(_Frame(pend[1], pend[2], pend[3], "", None, None, g["elided_n"]))
+            g["elided_n"] = None
+
+    def end_goroutine(self, truncated: bool = False) -> None:
+        g = self.g
+        if g is None:
+            return
+        self.flush_pending()
+        self.g = None
+        self.mode = "out"
+        sections = g["sections"]
+        st = self.b.stack(sections, g["elided"])
+        self.b.add(
+            g["line"], g["goid"], 1, g["hdr"], g["labels"], st,
+            "\n".join(f.args for f in sections[0]), g["created"],
+            " ".join(g["ancestors"]), g["elided"], truncated, g["m"],
+        )
+
+    # -- debug=1 buckets ------------------------------------------------------------------------
+    def bucket_line(self, stripped: bytes) -> bool:
+        bk = self.bucket
+        lm = _BUCKET_LABELS.match(stripped)
+        if lm:
+            bk["labels"] = _parse_labels(lm.group(1).decode("utf-8", "replace"))
+            return True
+        fm = _BUCKET_FRAME.match(stripped)
+        if not fm:
+            return False
+        if fm.group(2):
+            bk["frames"].append(
+                _Frame(fm.group(2).decode("utf-8", "replace"), "", False,
+                       fm.group(4).decode("utf-8", "replace"), int(fm.group(5)), int(fm.group(3), 16))
+            )
+        else:  # a PC the runtime could not symbolize
+            bk["frames"].append(_Frame("0x" + fm.group(1).decode(), "", False, "", None, None))
+        return True
+
+    def end_bucket(self) -> None:
+        bk, self.bucket = self.bucket, None
+        self.mode = "out"
+        if bk is None:
+            return
+        st = self.b.stack([bk["frames"]], False)
+        leak = self.b.part is not None and self.b.part["kind"] == "goroutineleak profile"
+        self.b.add(
+            bk["line"], None, bk["count"], None, bk["labels"], st, "", ("", "", None, None),
+            state=infer_state(st.functions), inferred=True, leaked=leak,
+        )
+
+    def finish(self, ends_mid_line: bool) -> bool:
+        """Close what is open; True when the input was cut inside a goroutine."""
+        if self.json_partial:
+            self.line(self.last_lineno, self.json_partial)
+            self.json_partial = b""
+        cut = ends_mid_line and (
+            (self.g is not None and self.pending is not None) or self.rejected_in_g == self.last_lineno
+        )
+        if self.mode == "bucket":
+            self.end_bucket()
+        if self.g is not None:
+            self.end_goroutine(truncated=cut)
+        elif cut and self.b.cols["truncated"]:
+            self.b.cols["truncated"][-1] = True
+        if cut and self.b.part is not None:
+            self.b.part["truncated"] = True
+        self.flush_skip()
+        if self.races:
+            self.b.warn(None, 0, "race-report",
+                        f"{self.races} race report(s): not goroutine dumps, not counted")
+        return cut
+
+
+_LOG_PREFIX = re.compile(rb"^[\W_]*" + _TS_PREFIX.pattern + rb"[\W_]*(?:[\w.:-]{1,8}[\W_]*){0,2}$")
+
+
+def _is_prefix(text: bytes) -> bool:
+    r"""Is this text before 'panic: ' a log prefix (a timestamp, quoting) rather than prose?
+
+    >>> _is_prefix(b"2026-11-30T03:21:31.5Z stderr F "), _is_prefix(b"^\\"), _is_prefix(b"we saw a ")
+    (True, True, False)
+    """
+    return re.search(rb"[A-Za-z0-9]", text) is None or _LOG_PREFIX.match(text) is not None
+
+
+_ESCAPED_HEADER = re.compile(rb"goroutine \d+ (?:gp=\S+ m=\S+ (?:mp=\S+ )?)?\[[^\]\\]*\](?: \{[^\n]*?\})?:\\[rn]")
+
+
+def _escaped_dumps(raw: bytes) -> Iterator[bytes]:
+    """Find dumps escaped inside quoted fields and unescape them (JSON / Go quoting rules)."""
+    pos = 0
+    while True:
+        m = _ESCAPED_HEADER.search(raw, pos)
+        if not m:
+            return
+        start = m.start()
+        i, end = m.end(), len(raw)
+        while True:  # the field ends at the first unescaped quote
+            q = raw.find(b'"', i)
+            if q < 0:
+                break
+            j = q - 1
+            while j >= start and raw[j] == 0x5C:
+                j -= 1
+            if (q - 1 - j) % 2 == 0:
+                end = q
+                break
+            i = q + 1
+        body = raw[start:end]
+        try:
+            text = json.loads(b'"' + body + b'"').encode("utf-8", "surrogateescape")
+        except ValueError:
+            text = (
+                body.replace(b"\\n", b"\n").replace(b"\\t", b"\t").replace(b'\\"', b'"')
+                .replace(b"\\\\", b"\\")
+            )
+        yield text
+        pos = end + 1
+
+
+# --- the fast path ---------------------------------------------------------------------------
+
+
+_FAST_HEADER = re.compile(rb"goroutine (\d+) \[([^\]\n]*)\](?: (\{[^\n]*\}))?:\Z")
+
+
+class _Fast:
+    """Standard blocks of an already-seen stack, read without the reference reader.
+
+    A standard block is ``header / func(args) / <tab>file:line +0x.. / ... [/ created by ..
+    / <tab>file:line]``. Its file lines (file, line and pc offset of every frame) identify
+    the stack, so a block whose file lines were seen before only needs its header and its
+    arguments read. Everything else goes to :class:`_Reader`, which also learns each new
+    stack here, so both paths give the same rows (a property the tests check).
+    """
+
+    def __init__(self, builder: _Builder, reader: _Reader):
+        self.b = builder
+        self.r = reader
+        self.cache: dict[bytes, tuple] = {}
+
+    def block(self, lineno: int, block: bytes) -> bool:
+        if block[:10] != b"goroutine ":
+            return False
+        r = self.r
+        if r.mode != "out" or r.prefix is not None:
+            return False
+        lines = block.split(b"\n")
+        n = len(lines)
+        if not n & 1:
+            return False
+        key = b"\n".join(lines[2::2])
+        info = self.cache.get(key)
+        if info is None or info[0] != n:
+            self.learn(lineno, lines, key)
+            return True
+        hm = _FAST_HEADER.match(lines[0])
+        if hm is None:
+            return False
+        _, st, namelens, nframes, has_created, cb_fn, cb_file, cb_line = info
+        funcs = lines[1 : 1 + 2 * nframes : 2]
+        args = b"\n".join([f[k + 1 : -1] for f, k in zip(funcs, namelens, strict=True)])
+        if has_created:
+            _, sep, gid = lines[n - 2].partition(b" in goroutine ")
+            created = (cb_fn, cb_file, cb_line, int(gid) if sep and gid.isdigit() else None)
+        else:
+            created = ("", "", None, None)
+        if r.skip_start is not None:
+            r.flush_skip()
+        labels = hm.group(3)
+        self.b.add(
+            lineno, int(hm.group(1)), 1, _parse_bracket(hm.group(2)),
+            _parse_labels(labels.decode("utf-8", "replace")) if labels else "",
+            st, args.decode("utf-8", "replace"), created,
+        )
+        return True
+
+    def learn(self, lineno: int, lines: list[bytes], key: bytes) -> None:
+        """Read the block with the reference reader; remember its shape if it is standard."""
+        r = self.r
+        for i, ln in enumerate(lines):
+            r.feed(lineno + i, ln)
+        n = len(lines)
+        standard = (
+            n >= 3
+            and _FAST_HEADER.match(lines[0]) is not None
+            and all(lines[i][:1] == b"\t" for i in range(2, n, 2))
+            and all(lines[i][:1] not in (b"\t", b" ", b"") and lines[i][-1:] == b")" for i in range(1, n - 2, 2))
+            and r.g is not None and r.pending is None and r.g["line"] == lineno
+        )
+        if not standard:
+            return
+        r.end_goroutine()
+        last = lines[n - 2]
+        has_created = last.startswith(b"created by ")
+        if not has_created and last[-1:] != b")":
+            return
+        nframes = (n - 1) // 2 - has_created
+        sections, st = self.b.stacks[self.b.cols["stack_id"][-1]]
+        if len(sections) != 1 or len(sections[0]) != nframes or self.b.cols["elided"][-1]:
+            return
+        namelens = []
+        for i in range(nframes):
+            fl = lines[1 + 2 * i]
+            k = fl.rfind(b"(")
+            if fl[:k].decode("utf-8", "replace") != sections[0][i].function:
+                return
+            namelens.append(k)
+        cols = self.b.cols
+        if has_created:
+            cb_fn, cb_file, cb_line = cols["created_by"][-1], cols["created_by_file"][-1], cols["created_by_line"][-1]
+            if cb_line is None:
+                return
+        else:
+            cb_fn, cb_file, cb_line = "", "", None
+        self.cache[key] = (n, st, namelens, nframes, has_created, cb_fn, cb_file, cb_line)
+
+
+# --- driving ---------------------------------------------------------------------------------
+
+
+def read_chunks(path: str | Path, chunk_size: int = CHUNK_SIZE) -> Iterator[bytes]:
+    """The bytes of a file in chunks; gzip (by its magic number) is decompressed on the fly."""
+    try:
+        fh = open(path, "rb")  # noqa: SIM115
+    except OSError as e:
+        raise ParseError(f"{path}: cannot open: {e.strerror or e}") from None
+    with fh:
+        stream = gzip.GzipFile(fileobj=fh) if fh.read(2) == b"\x1f\x8b" else fh
+        fh.seek(0)
+        try:
+            while chunk := stream.read(chunk_size):
+                yield chunk
+        except (OSError, EOFError, gzip.BadGzipFile) as e:
+            raise ParseError(f"{path}: unreadable gzip stream: {e}") from None
+
+
+def _parse_chunks(chunks: Iterable[bytes], source: str, fast: bool = True) -> Dumps:
+    b = _Builder(source)
+    r = _Reader(b)
+    fp = _Fast(b, r) if fast else None
+    lineno = 1
+    carry = b""
+    total = 0
+    for chunk in chunks:
+        total += len(chunk)
+        data = carry + chunk if carry else chunk
+        hold_cr = data[-1:] == b"\r"  # a CRLF may straddle two chunks
+        if hold_cr:
+            data = data[:-1]
+        if b"\r" in data:
+            data = data.replace(b"\r\n", b"\n")
+        cut = data.rfind(b"\n\n")
+        if cut < 0:
+            carry = data
+            if len(data) > 2 * MAX_LINE:  # no blank line for long: read it line by line
+                nl = data.rfind(b"\n")
+                if nl >= 0:
+                    lineno = _feed_lines(r, lineno, data[:nl])
+                    r.last_lineno = lineno - 1
+                    carry = data[nl + 1 :]
+        else:
+            lineno = _feed_blocks(r, fp, lineno, data[:cut])
+            r.line(lineno, b"")
+            lineno += 1
+            carry = data[cut + 2 :]
+        if hold_cr:
+            carry += b"\r"
+    ends_mid_line = bool(carry) and not carry.endswith(b"\n")
+    if carry:
+        carry = carry.replace(b"\r\n", b"\n").rstrip(b"\r")
+        if carry.endswith(b"\n"):
+            carry = carry[:-1]
+        lineno = _feed_blocks(r, fp, lineno, carry)
+    cut_input = r.finish(ends_mid_line)
+    if total == PPROF_LIMIT and b.parts and b.parts[-1]["format"] == "debug=2":
+        b.parts[-1]["truncated"] = True
+        b.warn(lineno, 0, "truncated",
+               "the input is exactly 64 MiB, where runtime/pprof cuts a debug=2 dump: goroutines are missing")
+    elif cut_input:
+        b.warn(lineno, 0, "truncated", "the input ends inside a goroutine")
+    return b.tables()
+
+
+def _feed_blocks(r: _Reader, fp: _Fast | None, lineno: int, data: bytes) -> int:
+    """Feed blank-line separated blocks; returns the line number after the last one."""
+    blocks = data.split(b"\n\n")
+    last = len(blocks) - 1
+    for i, block in enumerate(blocks):
+        if fp is None or not fp.block(lineno, block):
+            _feed_lines(r, lineno, block)
+        lineno += block.count(b"\n") + 1
+        r.last_lineno = lineno - 1
+        if i < last:
+            r.line(lineno, b"")
+            lineno += 1
+    return lineno
+
+
+def _feed_lines(r: _Reader, lineno: int, data: bytes) -> int:
+    for ln in data.split(b"\n"):
+        r.feed(lineno, ln)
+        lineno += 1
+    return lineno
+
+
+def parse_text(text: str | bytes, source: str = "<text>", fast: bool = True) -> Dumps:
+    """Parse dump text of any dialect (or gzipped text) into :class:`~goforensics.model.Dumps`.
+
+    >>> parse_text("no dump here").warnings[["kind", "message"]].values.tolist()
+    [['skipped', '1 line(s) skipped: 1 text that is not part of a dump']]
+    """
+    data = text.encode("utf-8", "surrogateescape") if isinstance(text, str) else bytes(text)
+    if data[:2] == b"\x1f\x8b":
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError) as e:
+            raise ParseError(f"{source}: unreadable gzip stream: {e}") from None
+    if _looks_like_proto(data[:4096]):
+        from .pprof import parse_profile
+
+        return parse_profile(data, source=source)
+    chunks = (data[i : i + CHUNK_SIZE] for i in range(0, len(data), CHUNK_SIZE))
+    return _parse_chunks(chunks, source, fast=fast)
+
+
+def parse_file(path: str | Path, source: str | None = None, fast: bool = True) -> Dumps:
+    """Parse one file: text dumps of any kind, or a ``debug=0`` protobuf profile.
+
+    Raises :class:`ParseError` only when the file cannot be read at all.
+    """
+    src = str(path) if source is None else source
+    chunks = read_chunks(path)
+    first = next(chunks, b"")
+    if _looks_like_proto(first[:4096]):
+        from .pprof import parse_profile
+
+        return parse_profile(first + b"".join(chunks), source=src)
+    return _parse_chunks(_chain(first, chunks), src, fast=fast)
+
+
+def _chain(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
+    if first:
+        yield first
+    yield from rest
+
+
+def _looks_like_proto(head: bytes) -> bool:
+    """Is this the start of a profile.proto message (binary, fields 1-14 with valid wire types)?"""
+    if not head or head[:1] in (b"g", b"p", b"f", b"{") or b"goroutine " in head[:256]:
+        return False
+    if sum(1 for c in head[:1024] if c < 9 or 13 < c < 32) * 20 < min(len(head), 1024):
+        return False
+    pos, seen = 0, 0
+    while pos < len(head) and seen < 8:
+        key, pos = _varint(head, pos)
+        num, wt = key >> 3, key & 7
+        if not 1 <= num <= 14 or wt not in (0, 2):
+            return False
+        val, pos = _varint(head, pos)
+        if wt == 2:
+            pos += val
+        seen += 1
+    return seen >= 2
+
+
+def _varint(buf: bytes, pos: int) -> tuple[int, int]:
+    result = shift = 0
+    while pos < len(buf) and shift < 64:
+        b = buf[pos]
+        pos += 1
+        result |= (b & 0x7F) << shift
+        if b < 0x80:
+            return result, pos
+        shift += 7
+    return 0, len(buf) + 1
