@@ -6,16 +6,27 @@
 ['select (no cases)']
 """
 
-from .model import Dumps, classify_frames, frame_class, goroutine_frames, labels_frame, split_function
+from .model import (
+    Dumps,
+    classify_frames,
+    frame_class,
+    goroutine_frames,
+    labels_frame,
+    split_function,
+)
 from .parse import ParseError, parse_file, parse_text
+from .series import expand_paths, lifetimes, load
 
 __all__ = [
     "Dumps",
     "ParseError",
     "classify_frames",
+    "expand_paths",
     "frame_class",
     "goroutine_frames",
     "labels_frame",
+    "lifetimes",
+    "load",
     "parse_file",
     "parse_text",
     "split_function",

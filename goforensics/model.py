@@ -125,6 +125,7 @@ SNAPSHOT_COLUMNS: dict[str, tuple[str, str]] = {
     "declared_total": ("Int64", "total the runtime declared ('goroutine profile: total N')"),
     "truncated": ("bool", "the dump was cut (a 64 MiB pprof limit, or the input ended mid-goroutine)"),
     "missing": ("Int64", "goroutines known to be absent (declared total minus parsed), if known"),
+    "round": ("Int32", "capture round from a manifest: profiles taken together share it"),
 }
 
 WARNING_COLUMNS: dict[str, tuple[str, str]] = {
@@ -389,11 +390,17 @@ def _conform(df: pd.DataFrame, columns: dict[str, tuple[str, str]]) -> pd.DataFr
 
 def _cast(s: pd.Series, dtype: str) -> pd.Series:
     if dtype == "category":
-        if isinstance(s.dtype, pd.CategoricalDtype):
-            cats = s.cat.categories
-            if cats.dtype == object or str(cats.dtype) == "str" or len(cats) == 0:
-                return s
-        return s.astype("string").astype("category")
+        # One canonical form (sorted str categories) so that tables compare equal however
+        # they were made: parsed, concatenated or read back from Parquet.
+        if not isinstance(s.dtype, pd.CategoricalDtype):
+            s = s.astype("string").astype("category")
+        cats = s.cat.categories
+        want = pd.Index(sorted(cats.astype(str)), dtype="str")
+        if cats.dtype != want.dtype or not cats.equals(want):
+            s = pd.Series(
+                pd.Categorical(s.astype(object).where(s.notna(), None), categories=want), index=s.index
+            )
+        return s
     if dtype == "string":
         return s.astype("string")
     if dtype.startswith("datetime64"):
@@ -413,9 +420,8 @@ def _concat_categorical(frames: list[pd.DataFrame], columns: dict[str, tuple[str
     if not frames:
         return _empty(columns)
     if len(frames) == 1:
-        return frames[0].reset_index(drop=True)
+        return _conform(frames[0], columns)
     cat_cols = [c for c, (d, _) in columns.items() if d == "category"]
-    aligned = []
     for c in cat_cols:
         cats = pd.api.types.union_categoricals(
             [f[c].astype("category") for f in frames], ignore_order=True

@@ -26,9 +26,7 @@ of the tables, not of the text.
 
 from __future__ import annotations
 
-import codecs
 import gzip
-import io
 import json
 import re
 from collections.abc import Iterable, Iterator
@@ -1007,7 +1005,7 @@ class _Fast:
 def read_chunks(path: str | Path, chunk_size: int = CHUNK_SIZE) -> Iterator[bytes]:
     """The bytes of a file in chunks; gzip (by its magic number) is decompressed on the fly."""
     try:
-        fh = open(path, "rb")  # noqa: SIM115
+        fh = open(path, "rb")
     except OSError as e:
         raise ParseError(f"{path}: cannot open: {e.strerror or e}") from None
     with fh:

@@ -11,9 +11,9 @@ import gzip
 import re
 
 import pytest
+from conftest import realdump_index
 
 import goforensics as gf
-from conftest import REALDUMPS, realdump_index
 
 HEADER = re.compile(r"goroutine \d+ (?:gp=\S+ m=\S+ (?:mp=\S+ )?)?\[[^\]\n\\]*\]")
 BUCKET = re.compile(r"^\s*(\d+) @(?: 0x[0-9a-f]+)+\s*$", re.M)

@@ -1,0 +1,206 @@
+"""The ``goforensics`` command: a thin door onto the library's functions.
+
+Every command reads dumps with :func:`goforensics.load`, prints its table or
+report on stdout (or ``-o FILE``) and a short account on stderr. Bad input
+gives a one-line error and a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+import pandas as pd
+
+from .model import Dumps
+from .parse import ParseError
+from .series import load
+
+__all__ = ["cli", "main"]
+
+PARSE_COLUMNS = [
+    "snapshot", "source", "instance", "taken_at", "goid", "count", "state", "wait_minutes",
+    "leaked", "locked_to_thread", "labels", "top_function", "entry_function", "created_by",
+    "creator_goid", "n_frames", "elided", "truncated", "stack_id", "line",
+]
+
+
+def _load(paths: tuple[str, ...], order: str = "given", app_modules: tuple[str, ...] = ()) -> Dumps:
+    if not paths:
+        raise click.UsageError("give at least one dump file, glob or directory")
+    try:
+        d = load(list(paths), order=order, app_modules=app_modules)
+    except ParseError as e:
+        raise click.ClickException(str(e)) from None
+    if d.goroutines.empty:
+        click.echo(account(d), err=True)
+        raise click.ClickException("no goroutine dump found in the input")
+    return d
+
+
+def account(d: Dumps) -> str:
+    """The stderr summary: files, snapshots, goroutines, and what was skipped and why."""
+    s = d.snapshots
+    files = set(s["source"].astype(str)) | set(d.warnings["source"].astype(str))
+    lines = [
+        f"{len(files)} file(s), {len(s)} snapshot(s), "
+        f"{d.total:,} goroutine(s) in {len(d.goroutines):,} row(s), "
+        f"{d.frames['stack_id'].nunique():,} distinct stack(s)"
+    ]
+    w = d.warnings
+    skipped = w[w["kind"] == "skipped"]
+    if len(skipped):
+        reasons: dict[str, int] = {}
+        for msg in skipped["message"]:
+            for part in str(msg).split(": ", 1)[-1].split(", "):
+                n, _, why = part.partition(" ")
+                if n.isdigit():
+                    reasons[why] = reasons.get(why, 0) + int(n)
+        why = "; ".join(f"{n:,} {r}" for r, n in sorted(reasons.items(), key=lambda x: -x[1]))
+        lines.append(f"skipped {int(skipped['lines'].sum()):,} line(s): {why}")
+    races = w[(w["kind"] == "race-report") & (w["lines"] == 0)]
+    for msg in races["message"]:
+        lines.append(str(msg))
+    for _, r in s[s["truncated"]].iterrows():
+        miss = "" if pd.isna(r["missing"]) else f": {int(r['missing']):,} goroutine(s) missing"
+        lines.append(f"truncated: snapshot {r['snapshot']} of {r['source']}{miss}")
+    other = w[~w["kind"].isin(["skipped", "race-report", "truncated"])]
+    for _, r in other.iterrows():
+        lines.append(f"{r['kind']}: {r['source']}:{r['line']}: {r['message']}")
+    return "\n".join(lines)
+
+
+def _write_table(df: pd.DataFrame, fmt: str, output: str | None) -> None:
+    if fmt == "parquet":
+        if not output:
+            raise click.UsageError("--format parquet needs -o FILE (Parquet is binary)")
+        df.to_parquet(output, index=False)
+        return
+    if fmt == "csv":
+        text = df.to_csv(index=False)
+    else:
+        text = df.to_json(orient="records", date_format="iso", force_ascii=False) + "\n"
+    if output:
+        Path(output).write_text(text, encoding="utf-8")
+    else:
+        click.echo(text, nl=False)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="goforensics")
+def cli() -> None:
+    """Investigate Go goroutine leaks, hangs and deadlocks from goroutine dumps.
+
+    Dumps are any text a Go program writes about its goroutines (debug=2 dumps,
+    panics, fatal errors, SIGQUIT dumps, dumps inside logs), debug=1 and
+    goroutineleak profiles, and debug=0 protobuf profiles; .gz is read as is.
+    PATH arguments may be files, globs or directories.
+    """
+
+
+@cli.command("parse")
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option("--format", "fmt", type=click.Choice(["csv", "json", "parquet"]), default="csv",
+              show_default=True, help="Output format.")
+@click.option("--frames", is_flag=True,
+              help="Write the frames table (one row per frame of each distinct stack, joined on stack_id).")
+@click.option("--all-columns", is_flag=True, help="Every goroutine column, arguments included.")
+@click.option("-o", "--output", type=click.Path(), help="Write here instead of stdout. With --format parquet "
+              "and a path without .parquet suffix: a directory with all four tables.")
+@click.option("--app-module", "app_modules", multiple=True,
+              help="Import-path prefix of the application's code (repeatable; overrides inference).")
+def parse_cmd(paths, fmt, frames, all_columns, output, app_modules):
+    """Read dumps into a table: one row per goroutine (or profile bucket).
+
+    Snapshots are numbered in the order the paths are given; a directory expands
+    to its files sorted by name. A summary goes to stderr: files, snapshots,
+    goroutines, and the lines skipped and why.
+    """
+    d = _load(paths, "given", app_modules)
+    if fmt == "parquet" and output and not output.endswith(".parquet"):
+        d.to_parquet(output)
+    elif frames:
+        _write_table(d.frames, fmt, output)
+    else:
+        cols = list(d.goroutines.columns) if all_columns else PARSE_COLUMNS
+        _write_table(d.goroutines[cols], fmt, output)
+    click.echo(account(d), err=True)
+
+
+def overview(d: Dumps, top: int = 10) -> str:
+    """A readable first look: goroutines per snapshot and state, and the biggest stacks."""
+    g = d.goroutines
+    out = [account(d), ""]
+    if g.empty:
+        out.append("no goroutines")
+        return "\n".join(out)
+    per = g.groupby("snapshot", observed=True)["count"].sum()
+    s = d.snapshots.set_index("snapshot")
+    out.append("snapshots:")
+    for snap, n in per.items():
+        r = s.loc[snap]
+        when = "" if pd.isna(r["taken_at"]) else f" {r['taken_at']:%Y-%m-%d %H:%M:%S}"
+        msg = "" if pd.isna(r["message"]) else f"  {str(r['message']).splitlines()[0][:60]}"
+        out.append(f"  #{snap}{when}  {r['kind']} ({r['format']})  {n:,} goroutines{msg}")
+    out.append("")
+    out.append("states:")
+    states = g.groupby("state", observed=True)["count"].sum().sort_values(ascending=False)
+    for st, n in states.items():
+        out.append(f"  {n:>9,}  {st}")
+    out.append("")
+    out.append(f"largest groups (same stack, state and creator), top {top}:")
+    keys = ["stack_id", "state", "created_by"]
+    grp = (
+        g.groupby(keys, observed=True, sort=False)
+        .agg(n=("count", "sum"), top_function=("top_function", "first"),
+             entry=("entry_function", "first"), wait=("wait_minutes", "max"))
+        .reset_index()
+        .sort_values("n", ascending=False)
+        .head(top)
+    )
+    for _, r in grp.iterrows():
+        wait = "" if pd.isna(r["wait"]) or not r["wait"] else f", up to {int(r['wait'])} min"
+        out.append(f"  {r['n']:>9,}  [{r['state']}{wait}]  {r['top_function']}")
+        out.append(f"             entry {r['entry']}" + (f", created by {r['created_by']}" if r["created_by"] else ""))
+    return "\n".join(out)
+
+
+@cli.command("summary")
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option("--top", default=10, show_default=True, help="How many groups to show.")
+def summary_cmd(paths, top):
+    """A readable first look at dumps: snapshots, states, and the largest groups of goroutines."""
+    click.echo(overview(_load(paths, "time"), top))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the CLI; unexpected errors become one line on stderr, not a traceback."""
+    try:
+        cli.main(args=argv, prog_name="goforensics", standalone_mode=False)
+        return 0
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        return 130
+    except click.ClickException as e:
+        e.show()
+        return e.exit_code
+    except click.exceptions.Exit as e:
+        return e.exit_code
+    except (BrokenPipeError, KeyboardInterrupt):
+        return 130
+    except Exception as e:
+        if os.environ.get("GOFORENSICS_DEBUG"):
+            raise
+        click.echo(f"goforensics: internal error: {type(e).__name__}: {e} "
+                   "(set GOFORENSICS_DEBUG=1 for the traceback)", err=True)
+        return 70
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+
+
+def _entry() -> None:
+    sys.exit(main())
