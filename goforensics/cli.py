@@ -175,6 +175,101 @@ def summary_cmd(paths, top):
     click.echo(overview(_load(paths, "time"), top))
 
 
+def triage_text(report: dict, color: bool = False) -> str:
+    """Render a triage report (from :func:`goforensics.suspects.triage`) for a terminal."""
+    f = report["series"]
+    span = f"over {f['span_minutes']:.1f} min " if f["span_minutes"] else ""
+    inst = f", {len(f['instances'])} instances" if len(f["instances"]) > 1 else ""
+    head = (
+        f"{f['snapshots']} snapshot(s){inst} {span}- {f['goroutines_first']:,} -> "
+        f"{f['goroutines_last']:,} goroutines, {report['clusters']} cluster(s)"
+    )
+    if f["leaked_verdicts"]:
+        head += f", {f['leaked_verdicts']:,} marked (leaked) by the runtime"
+    lines = [head, ""]
+    style = (lambda t, **k: click.style(t, **k)) if color else (lambda t, **k: t)
+    if not report["suspects"]:
+        lines.append("no suspects")
+    for s in report["suspects"]:
+        where = f"{s['site']}" + (f" ({s['file']}:{s['line']})" if s["file"] else "")
+        counts = s["counts"]
+        trend = f"{counts[0]:,} -> {counts[-1]:,}" if len(counts) > 1 else f"{s['goroutines']:,}"
+        if s["slope_per_min"] is not None and len(counts) > 1:
+            trend += f" ({s['slope_per_min']:+.1f}/min)"
+        lines.append(style(f"#{s['rank']}  score {s['score']:.2f}  [{s['state']}]  {trend} goroutines",
+                           bold=True))
+        lines.append(f"    at      {where}")
+        lines.append(f"    entry   {s['entry']}" + (f"   created by {s['created_by']}" if s["created_by"] else ""))
+        if s["pattern"]:
+            lines.append(style(f"    pattern {s['title']} ({s['pattern']})", fg="yellow"))
+        for e in s["evidence"]:
+            lines.append(f"    - {e}")
+        if s["advice"]:
+            lines.append(style(f"    fix: {s['advice']}", fg="green"))
+        lines.append("")
+    return "\n".join(lines)
+
+
+def triage_html(report: dict) -> str:
+    """A self-contained HTML page of a triage report; every value from a dump is escaped."""
+    from html import escape
+
+    rows = []
+    for s in report["suspects"]:
+        ev = "".join(f"<li>{escape(str(e))}</li>" for e in s["evidence"])
+        rows.append(
+            "<tr>" + "".join(
+                f"<td>{escape(str(v))}</td>"
+                for v in (s["rank"], f"{s['score']:.2f}", s["state"], s["site"],
+                          f"{s['file']}:{s['line']}", s["entry"], s["created_by"], s["counts"])
+            ) + f"<td>{escape(s['title'] or '')}<ul>{ev}</ul><p>{escape(s['advice'] or '')}</p></td></tr>"
+        )
+    head = "".join(f"<th>{h}</th>" for h in
+                   ("#", "score", "state", "site", "where", "entry", "created by", "counts", "evidence"))
+    facts = escape(str(report["series"]))
+    return (
+        "<!doctype html><html><head><meta charset='utf-8'><title>goforensics triage</title>"
+        "<style>body{font-family:sans-serif}td,th{border:1px solid #ccc;padding:4px;"
+        "vertical-align:top}table{border-collapse:collapse}</style></head><body>"
+        f"<h1>goforensics triage</h1><p>{facts}</p><table><tr>{head}</tr>{''.join(rows)}</table>"
+        "</body></html>\n"
+    )
+
+
+@cli.command("triage")
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "html"]), default="text",
+              show_default=True, help="Output format.")
+@click.option("--top", default=5, show_default=True, help="How many suspects to show.")
+@click.option("-o", "--output", type=click.Path(), help="Write here instead of stdout.")
+@click.option("--app-module", "app_modules", multiple=True,
+              help="Import-path prefix of the application's code (repeatable; overrides inference).")
+def triage_cmd(paths, fmt, top, output, app_modules):
+    """Rank leak suspects: which code is leaking goroutines, since when, and how to fix it.
+
+    Give one dump or a series (snapshots are ordered by capture time). Each suspect
+    names where it blocks, its entry function and creator, its counts per snapshot and
+    slope, the evidence for it, the pattern it matches and the fix.
+    """
+    import json
+
+    from .suspects import triage
+
+    d = _load(paths, "time", app_modules)
+    report = triage(d, top=top)
+    if fmt == "json":
+        text = json.dumps(report, indent=2, ensure_ascii=False, default=str) + "\n"
+    elif fmt == "html":
+        text = triage_html(report)
+    else:
+        text = triage_text(report, color=output is None and sys.stdout.isatty())
+    if output:
+        Path(output).write_text(text, encoding="utf-8")
+    else:
+        click.echo(text, nl=False)
+    click.echo(account(d), err=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the CLI; unexpected errors become one line on stderr, not a traceback."""
     try:

@@ -1,0 +1,467 @@
+"""Graphs over blocked goroutines: call graph, spawn graph, wait-for graph, deadlock cycles.
+
+Every function returns a :class:`networkx.DiGraph` whose node and edge attributes
+are documented on the function, built from the tables of a
+:class:`~goforensics.model.Dumps` (work is done once per distinct stack, then
+weighted by the goroutines on it).
+
+>>> import goforensics as gf
+>>> d = gf.parse_text('''goroutine 7 [chan receive]:
+... main.worker(0xc000010000)
+... \\t/app/w.go:12 +0x1d
+... main.run()
+... \\t/app/w.go:30 +0x2a
+... created by main.main in goroutine 1
+... \\t/app/main.go:9 +0x3e
+... ''')
+>>> G = call_graph(d)
+>>> G["main.run"]["main.worker"]["goroutines"]
+1
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+
+from .model import Dumps
+
+__all__ = [
+    "ACTIVE_STATES",
+    "Blocker",
+    "blocked_on",
+    "call_graph",
+    "deadlock_cycles",
+    "hotspots",
+    "is_blocked",
+    "spawn_graph",
+    "wait_for_graph",
+]
+
+# States of goroutines that are doing work (or about to): everything else waits on something.
+ACTIVE_STATES = frozenset({"running", "runnable", "copystack", "preempted", "idle", "dead"})
+
+
+def is_blocked(states: pd.Series) -> pd.Series:
+    """True where the state is a wait (channel, lock, IO, sleep, syscall...).
+
+    >>> is_blocked(pd.Series(["running", "chan send", "IO wait"])).tolist()
+    [False, True, True]
+    """
+    return ~states.astype(str).isin(ACTIVE_STATES)
+
+
+def _select(
+    dumps: Dumps,
+    snapshot: int | list[int] | None,
+    states: list[str] | None,
+    labels: pd.Series | None,
+    clusters: list[int] | None,
+    blocked_only: bool,
+) -> pd.DataFrame:
+    g = dumps.goroutines
+    mask = pd.Series(True, index=g.index)
+    if snapshot is not None:
+        snaps = [snapshot] if np.isscalar(snapshot) else list(snapshot)
+        mask &= g["snapshot"].isin(snaps)
+    if states is not None:
+        mask &= g["state"].astype(str).isin(states)
+    elif blocked_only:
+        mask &= is_blocked(g["state"])
+    if clusters is not None:
+        if labels is None:
+            raise ValueError("filtering by cluster needs the cluster labels (labels=...)")
+        mask &= labels.reindex(g.index).isin(clusters)
+    return g[mask]
+
+
+def _own_frames(dumps: Dumps, stack_ids) -> pd.DataFrame:
+    f = dumps.frames
+    f = f[(f["section"] == 0) & f["stack_id"].isin(stack_ids)]
+    return f.sort_values(["stack_id", "depth"], kind="stable")
+
+
+def call_graph(
+    dumps: Dumps,
+    *,
+    snapshot: int | list[int] | None = None,
+    states: list[str] | None = None,
+    labels: pd.Series | None = None,
+    clusters: list[int] | None = None,
+    blocked_only: bool = True,
+) -> nx.DiGraph:
+    """The call graph of (blocked) goroutines' frames, caller -> callee.
+
+    Nodes are functions, with attributes ``package``, ``frame_class``,
+    ``goroutines`` (goroutines whose stack passes through it) and ``top``
+    (goroutines blocked right in it). Edges carry ``goroutines``: how many
+    goroutines made that call. Filter by ``snapshot``, ``states`` (default: every
+    blocked state), or ``clusters`` given the cluster ``labels`` of the goroutines.
+    """
+    g = _select(dumps, snapshot, states, labels, clusters, blocked_only)
+    weight = g.groupby("stack_id", observed=True)["count"].sum()
+    G = nx.DiGraph()
+    if weight.empty:
+        return G
+    f = _own_frames(dumps, weight.index)
+    node_w: dict[str, int] = defaultdict(int)
+    node_top: dict[str, int] = defaultdict(int)
+    edge_w: dict[tuple[str, str], int] = defaultdict(int)
+    attrs: dict[str, tuple[str, str]] = {}
+    for sid, grp in f.groupby("stack_id", sort=False):
+        w = int(weight.get(sid, 0))
+        if not w:
+            continue
+        fns = grp["function"].astype(str).tolist()
+        for fn, pkg, cls in zip(fns, grp["package"].astype(str), grp["frame_class"].astype(str), strict=True):
+            attrs.setdefault(fn, (pkg, cls))
+        for fn in set(fns):
+            node_w[fn] += w
+        node_top[fns[0]] += w
+        for callee, caller in set(zip(fns[:-1], fns[1:], strict=True)):
+            if callee != caller:
+                edge_w[(caller, callee)] += w
+    for fn, w in node_w.items():
+        pkg, cls = attrs[fn]
+        G.add_node(fn, package=pkg, frame_class=cls, goroutines=w, top=node_top.get(fn, 0))
+    for (a, b), w in edge_w.items():
+        G.add_edge(a, b, goroutines=w)
+    return G
+
+
+def hotspots(
+    dumps: Dumps,
+    *,
+    snapshot: int | list[int] | None = None,
+    classes: tuple[str, ...] = ("application", "third-party", "stdlib"),
+    top: int | None = 20,
+) -> pd.DataFrame:
+    """Frames (function, file, line) where most blocked goroutines converge.
+
+    Columns: ``function``, ``file``, ``line``, ``frame_class``, ``goroutines``
+    (blocked goroutines whose stack passes through the frame), ``stacks`` (distinct
+    stacks), ``callers`` (distinct calling functions: the fan-in), ``share`` (of all
+    blocked goroutines). Runtime frames are left out by default: every goroutine
+    parks in the runtime.
+    """
+    g = _select(dumps, snapshot, None, None, None, True)
+    weight = g.groupby("stack_id", observed=True)["count"].sum()
+    cols = ["function", "file", "line", "frame_class", "goroutines", "stacks", "callers", "share"]
+    if weight.empty:
+        return pd.DataFrame(columns=cols)
+    f = _own_frames(dumps, weight.index).copy()
+    f["caller"] = f.groupby("stack_id", sort=False)["function"].shift(-1).astype(object)
+    f = f[f["frame_class"].astype(str).isin(classes)]
+    f = f.drop_duplicates(["stack_id", "function", "file", "line"])
+    f["w"] = f["stack_id"].map(weight).astype("int64")
+    agg = (
+        f.groupby(["function", "file", "line", "frame_class"], observed=True, dropna=False)
+        .agg(goroutines=("w", "sum"), stacks=("stack_id", "nunique"), callers=("caller", "nunique"))
+        .reset_index()
+    )
+    agg = agg[agg["goroutines"] > 0]
+    agg["share"] = agg["goroutines"] / float(weight.sum())
+    agg = agg.sort_values(["goroutines", "callers", "function"], ascending=[False, False, True])
+    agg = agg[cols].reset_index(drop=True)
+    return agg.head(top) if top else agg
+
+
+def spawn_graph(
+    dumps: Dumps, *, snapshot: int | list[int] | None = None, level: str = "function"
+) -> nx.DiGraph:
+    """Who starts which goroutines.
+
+    ``level="function"``: nodes are functions; an edge ``creator -> entry``
+    (the function that ran the ``go`` statement -> the goroutine's entry function)
+    carries ``goroutines`` (how many such goroutines exist), ``file`` and ``line``
+    of the go statement, and ``states`` (a dict state -> goroutines).
+
+    ``level="goroutine"``: nodes are ``(instance, goid)`` pairs with ``state``,
+    ``entry`` and ``snapshot``; an edge ``creator -> child`` exists where the dump
+    names the creator (Go 1.21+ ``created by ... in goroutine N``). Creators that
+    have exited appear with ``state=None``: nobody is left to wait for their children.
+    """
+    g = _select(dumps, snapshot, None, None, None, False)
+    G = nx.DiGraph()
+    if level == "function":
+        sub = g[g["created_by"].astype(str) != ""]
+        for (cb, entry, file, line), grp in sub.groupby(
+            ["created_by", "entry_function", "created_by_file", "created_by_line"], observed=True, dropna=False
+        ):
+            n = int(grp["count"].sum())
+            if not n:
+                continue
+            states = grp.groupby("state", observed=True)["count"].sum()
+            states = {str(k): int(v) for k, v in states.items() if v}
+            if G.has_edge(cb, entry):
+                e = G[cb][entry]
+                e["goroutines"] += n
+                for k, v in states.items():
+                    e["states"][k] = e["states"].get(k, 0) + v
+            else:
+                G.add_edge(str(cb), str(entry), goroutines=n, file=str(file),
+                           line=None if pd.isna(line) else int(line), states=states)
+        for node in G.nodes:
+            G.nodes[node]["kind"] = "function"
+        return G
+    if level != "goroutine":
+        raise ValueError("level must be 'function' or 'goroutine'")
+    sub = g[g["goid"].notna()]
+    for inst, goid, state, entry, snap in zip(
+        sub["instance"].astype(str), sub["goid"], sub["state"].astype(str),
+        sub["entry_function"].astype(str), sub["snapshot"], strict=True,
+    ):
+        G.add_node((inst, int(goid)), state=state, entry=entry, snapshot=int(snap), kind="goroutine")
+    for inst, goid, cg in zip(sub["instance"].astype(str), sub["goid"], sub["creator_goid"], strict=True):
+        if pd.isna(cg):
+            continue
+        parent = (inst, int(cg))
+        if parent not in G:
+            G.add_node(parent, state=None, entry=None, snapshot=None, kind="goroutine")
+        G.add_edge(parent, (inst, int(goid)))
+    return G
+
+
+# --- what a goroutine waits on ---------------------------------------------------------------
+
+_ARG_SPLIT = re.compile(r",\s*(?![^{]*\})")
+
+
+def _first_arg(args: str) -> tuple[int | None, bool]:
+    """First argument word as an int, and whether the runtime marked it uncertain ('?')."""
+    if not args or args == "...":
+        return None, False
+    first = _ARG_SPLIT.split(args, maxsplit=1)[0].strip().lstrip("{").rstrip("}")
+    first = first.split(",")[0].strip()
+    uncertain = first.endswith("?")
+    first = first.rstrip("?")
+    if not first.startswith("0x"):
+        return None, uncertain
+    try:
+        v = int(first, 16)
+    except ValueError:
+        return None, uncertain
+    return (v if v else None), uncertain
+
+
+@dataclass(frozen=True)
+class Blocker:
+    """The primitive a goroutine is blocked on, as far as its frames tell."""
+
+    kind: str  # chan, mutex, rwmutex, waitgroup, cond, fd, select, sleep, nil chan, ...
+    address: int | None  # None when the dump does not reveal it
+    depth: int  # frame that revealed it
+    caller_depth: int  # first frame outside runtime/sync: the code that asked to wait
+    certain: bool  # False when the address came from a '?'-marked register argument
+
+    @property
+    def key(self) -> str | None:
+        return f"{self.kind}:{self.address:#x}" if self.address is not None else None
+
+
+# (function, kind, how the address relates to the first argument)
+_SYNC_FRAMES = {
+    "runtime.chanrecv1": ("chan", 0),
+    "runtime.chanrecv2": ("chan", 0),
+    "runtime.chanrecv": ("chan", 0),
+    "runtime.chansend1": ("chan", 0),
+    "runtime.chansend": ("chan", 0),
+    "sync.(*Mutex).Lock": ("mutex", 0),
+    "sync.(*Mutex).lockSlow": ("mutex", 0),
+    "internal/sync.(*Mutex).Lock": ("mutex", 0),
+    "internal/sync.(*Mutex).lockSlow": ("mutex", 0),
+    "sync.runtime_SemacquireMutex": ("mutex", -4),
+    "internal/sync.runtime_SemacquireMutex": ("mutex", -4),
+    "sync.(*RWMutex).RLock": ("rwmutex", 0),
+    "sync.(*RWMutex).Lock": ("rwmutex", 0),
+    "sync.(*WaitGroup).Wait": ("waitgroup", 0),
+    "sync.(*Cond).Wait": ("cond", 0),
+    "internal/poll.(*FD).Read": ("fd", 0),
+    "internal/poll.(*FD).Write": ("fd", 0),
+    "internal/poll.(*FD).Accept": ("fd", 0),
+    "internal/poll.(*pollDesc).wait": ("fd", 0),
+}
+_STATE_KIND = {
+    "chan receive": "chan", "chan send": "chan", "select": "select",
+    "select (no cases)": "select (no cases)", "chan receive (nil chan)": "nil chan",
+    "chan send (nil chan)": "nil chan", "sync.Mutex.Lock": "mutex", "semacquire": "semaphore",
+    "sync.RWMutex.RLock": "rwmutex", "sync.RWMutex.Lock": "rwmutex",
+    "sync.WaitGroup.Wait": "waitgroup", "sync.Cond.Wait": "cond", "IO wait": "fd", "sleep": "sleep",
+    "syscall": "syscall",
+}
+_PLUMBING = re.compile(r"^(?:runtime|internal/sync|sync|internal/poll|internal/runtime/[^.]*|sync/atomic)\.")
+
+
+def blocked_on(state: str, functions: list[str], args: list[str]) -> Blocker | None:
+    """Which primitive a goroutine waits on, from its state and its frames (top first).
+
+    The outermost sync frame with a concrete receiver wins (``RWMutex.Lock`` over the
+    ``Mutex`` inside it); the semaphore address is used when it is all there is.
+
+    >>> b = blocked_on("sync.Mutex.Lock",
+    ...     ["internal/sync.runtime_SemacquireMutex", "internal/sync.(*Mutex).lockSlow", "main.get"],
+    ...     ["0xc0000140ac?, 0x0?, 0x0?", "0xc0000140a8", "0x0?"])
+    >>> b.key, b.caller_depth
+    ('mutex:0xc0000140a8', 2)
+    """
+    kind = _STATE_KIND.get(state)
+    caller = next((i for i, fn in enumerate(functions) if not _PLUMBING.match(fn)), len(functions) - 1)
+    if kind is None:
+        return None
+    best: tuple[str, int | None, int, bool] | None = None
+    for i, fn in enumerate(functions[: caller + 1]):
+        spec = _SYNC_FRAMES.get(fn)
+        if spec is None:
+            continue
+        k, adjust = spec
+        if kind in ("mutex", "rwmutex", "semaphore") and k in ("mutex", "rwmutex"):
+            pass
+        elif k != kind:
+            continue
+        addr, uncertain = _first_arg(args[i] if i < len(args) else "")
+        if addr is None:
+            continue
+        cand = (k, addr + adjust, i, not uncertain)
+        # prefer certain over uncertain, then outer over inner
+        if best is None or (cand[3] and not best[3]) or (cand[3] == best[3] and i > best[2]):
+            best = cand
+    if best is None:
+        return Blocker(kind, None, caller, caller, True)
+    return Blocker(best[0], best[1], best[2], caller, best[3])
+
+
+def _receiver_of(fn: str) -> str:
+    m = re.match(r"^(.*?)\.\((\*?[^)]+)\)\.", fn)
+    return f"{m.group(1)}.{m.group(2)}" if m else ""
+
+
+def wait_for_graph(dumps: Dumps, *, snapshot: int | None = None, max_offset: int = 4096) -> nx.DiGraph:
+    """Goroutines and the primitives they wait on; inferred lock holders; deadlock-ready.
+
+    Nodes: goroutines ``("g", instance, goid)`` with ``state``, ``function`` (where it
+    waits in its own code), ``file``, ``line``; and resources ``("chan"|"mutex"|"rwmutex"
+    |"waitgroup"|"cond"|"fd", address)`` with ``kind`` and ``address``. Edges:
+
+    - goroutine -> resource ``relation="waits"``: the goroutine is blocked on it;
+    - resource -> goroutine ``relation="held-by"``: the lock holder, inferred where the
+      evidence allows (``evidence`` says how, ``confidence`` in (0, 1]):
+
+      * *receiver*: the waiters lock a mutex inside a struct (the mutex address is a few
+        bytes after the receiver of the method that called Lock) and another goroutine,
+        blocked on something else, runs a method on that same receiver;
+      * *type*: where register arguments hide the addresses, a goroutine blocked on
+        something else inside a method of the same receiver type as the waiters' callers.
+
+    Goroutines blocked on a channel while holding a mutex others wait for are the
+    "lock held across a channel operation" pattern; a cycle is a deadlock (see
+    :func:`deadlock_cycles`). Only one snapshot is used: the last one by default.
+    """
+    g = dumps.goroutines
+    if snapshot is None and len(g):
+        snapshot = int(g["snapshot"].max())
+    g = g[(g["snapshot"] == snapshot) & g["goid"].notna() & is_blocked(g["state"])]
+    G = nx.DiGraph()
+    if g.empty:
+        return G
+    frames = _own_frames(dumps, g["stack_id"].unique())
+    by_stack = {
+        sid: (grp["function"].astype(str).tolist(), grp["file"].astype(str).tolist(), grp["line"].tolist())
+        for sid, grp in frames.groupby("stack_id", sort=False)
+    }
+    waiters: dict[tuple, list] = defaultdict(list)
+    info = []
+    for inst, goid, state, sid, args in zip(
+        g["instance"].astype(str), g["goid"], g["state"].astype(str), g["stack_id"],
+        g["args"].fillna(""), strict=True,
+    ):
+        fns, files, lines = by_stack.get(sid, ([], [], []))
+        arglist = args.split("\n")
+        b = blocked_on(state, fns, arglist)
+        node = ("g", inst, int(goid))
+        cd = b.caller_depth if b else 0
+        G.add_node(
+            node, kind="goroutine", state=state,
+            function=fns[cd] if cd < len(fns) else "", file=files[cd] if cd < len(files) else "",
+            line=None if cd >= len(lines) or pd.isna(lines[cd]) else int(lines[cd]),
+        )
+        # receivers of every frame: (address, receiver type) for holder inference
+        recv = []
+        for i, fn in enumerate(fns):
+            t = _receiver_of(fn)
+            if t:
+                a, unc = _first_arg(arglist[i] if i < len(arglist) else "")
+                recv.append((i, t, a if not unc else None))
+        info.append((node, b, fns, recv))
+        if b is not None and b.address is not None:
+            res = (b.kind, b.address)
+            if res not in G:
+                G.add_node(res, kind=b.kind, address=f"{b.address:#x}")
+            G.add_edge(node, res, relation="waits", certain=b.certain)
+            waiters[res].append((node, b, fns, recv))
+    _infer_holders(G, waiters, info, max_offset)
+    return G
+
+
+def _infer_holders(G: nx.DiGraph, waiters: dict, info: list, max_offset: int) -> None:
+    for res, ws in waiters.items():
+        kind, addr = res
+        if kind not in ("mutex", "rwmutex"):
+            continue
+        waiting = {w[0] for w in ws}
+        # the struct holding the mutex: receiver of the waiters' calling method
+        owners: set[int] = set()
+        types: set[str] = set()
+        for _node, b, _fns, recv in ws:
+            for depth, t, a in recv:
+                if depth < b.caller_depth or _PLUMBING.match(t):
+                    continue
+                types.add(t)
+                if a is not None and 0 <= addr - a < max_offset:
+                    owners.add(a)
+                break
+        found = False
+        for node, b, _fns, recv in info:
+            if node in waiting or (b is not None and (b.kind, b.address) == res):
+                continue
+            if any(a in owners for _, _, a in recv if a is not None):
+                G.add_edge(res, node, relation="held-by", evidence="receiver", confidence=0.9)
+                found = True
+        if found or not types:
+            continue
+        cands = [node for node, b, _fns, recv in info
+                 if node not in waiting and any(t in types for _, t, _ in recv)
+                 and (b is None or (b.kind, b.address) != res)]
+        for node in cands:
+            G.add_edge(res, node, relation="held-by", evidence="type",
+                       confidence=round(0.6 / len(cands), 3))
+
+
+def deadlock_cycles(G: nx.DiGraph, *, min_confidence: float = 0.0, limit: int = 100) -> list[list]:
+    """Cycles of the wait-for graph: goroutine -> resource -> holder -> ... -> goroutine.
+
+    Each cycle is the list of its nodes; only held-by edges of at least
+    ``min_confidence`` take part.
+
+    >>> G = nx.DiGraph()
+    >>> G.add_edge(("g", "", 1), ("mutex", 16), relation="waits")
+    >>> G.add_edge(("mutex", 16), ("g", "", 2), relation="held-by", confidence=0.9)
+    >>> G.add_edge(("g", "", 2), ("mutex", 32), relation="waits")
+    >>> G.add_edge(("mutex", 32), ("g", "", 1), relation="held-by", confidence=0.9)
+    >>> len(deadlock_cycles(G))
+    1
+    """
+    H = nx.DiGraph()
+    for a, b, d in G.edges(data=True):
+        if d.get("relation") == "waits" or d.get("confidence", 0) >= min_confidence:
+            H.add_edge(a, b)
+    out = []
+    for cyc in nx.simple_cycles(H):
+        out.append(cyc)
+        if len(out) >= limit:
+            break
+    return sorted(out, key=lambda c: (len(c), str(c)))

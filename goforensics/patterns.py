@@ -1,0 +1,469 @@
+"""A catalogue of goroutine leak and deadlock patterns: how each looks in a dump, and the fix.
+
+Each :class:`Pattern` has a dump signature (a predicate over one cluster of
+goroutines: its state, its frames, its creator, its growth over the series, the
+wait-for graph), an explanation, and the advice an on-call engineer needs. Benign
+shapes (idle worker pools, keep-alive connections, accept loops, the runtime's own
+goroutines) are in the catalogue too, with a negative weight, so that they do not
+outrank real leaks.
+
+>>> [p.id for p in CATALOGUE][:3]
+['nil-channel', 'select-no-cases', 'abba-deadlock']
+>>> by_id("unconsumed-result").title
+'Result sent on a channel nobody receives from'
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+__all__ = ["CATALOGUE", "Match", "Pattern", "by_id", "catalogue_frame", "match_patterns"]
+
+
+@dataclass(frozen=True)
+class Pattern:
+    """One pattern: what it is, how it shows in a dump, how to fix it."""
+
+    id: str
+    title: str
+    signature: str  # how it looks in a dump, in words
+    explanation: str
+    advice: str
+    leak: bool  # False for benign shapes
+    weight: float  # score added (or taken away) when it matches, times its confidence
+    test: Callable[[Facts], tuple[float, list[str]] | None] = field(repr=False, compare=False)
+
+
+@dataclass
+class Match:
+    """The best pattern found for a cluster."""
+
+    id: str
+    title: str
+    advice: str
+    confidence: float
+    bonus: float
+    evidence: list[str]
+
+
+@dataclass
+class Facts:
+    """What the signatures look at, for one cluster."""
+
+    state: str
+    states: dict
+    site: str
+    site_class: str
+    entry: str
+    created_by: str
+    functions: list[str]  # representative stack, top first
+    n: int  # goroutines at the last snapshot
+    growing: bool
+    flat: bool
+    multi: bool
+    creator_gone: bool
+    max_wait: int | None
+    resources: dict  # from the wait-for graph, see _graph_facts
+    all_functions: set[str]
+
+    def has(self, pattern: str) -> bool:
+        rx = re.compile(pattern)
+        return any(rx.search(f) for f in self.functions)
+
+
+def _c(x: bool, conf: float, *why: str) -> tuple[float, list[str]] | None:
+    return (conf, list(why)) if x else None
+
+
+# --- signatures -------------------------------------------------------------------------------
+
+_LOOP_NAME = re.compile(r"(?i)(?:loop|run|watch|poll|worker|monitor|tick|listen|serve|start|process)")
+_SUBSCRIBE = re.compile(r"(?i)(?:subscribe|register|addlistener|addhandler|addcallback|watch|notify|\.on[A-Z])")
+_RETRY = re.compile(r"(?i)(?:retry|retries|backoff|reconnect|redial|attempt)")
+
+
+def _nil_channel(f: Facts):
+    return _c(f.state in ("chan receive (nil chan)", "chan send (nil chan)"), 1.0,
+              f"[{f.state}]: an operation on a nil channel blocks forever")
+
+
+def _select_no_cases(f: Facts):
+    return _c(f.state == "select (no cases)" and f.entry != "main.main", 1.0,
+              "[select (no cases)]: `select {}` outside main blocks forever")
+
+
+def _abba(f: Facts):
+    cyc = f.resources.get("cycle")
+    return _c(bool(cyc), 0.95, f"part of a wait-for cycle: {cyc}")
+
+
+def _recursive_rlock(f: Facts):
+    ok = f.state == "sync.RWMutex.RLock" and f.resources.get("rw_writer_waiting")
+    return _c(bool(ok), 0.85,
+              "readers wait in RLock on an RWMutex a writer is queued on: a reader that already holds "
+              "the read lock and asks again can never get it")
+
+
+def _lock_across_channel(f: Facts):
+    if f.resources.get("holds_lock_waited_by"):
+        n = f.resources["holds_lock_waited_by"]
+        return (0.9, [f"blocked in [{f.state}] while holding a mutex {n} goroutine(s) wait for"])
+    if f.state in ("sync.Mutex.Lock", "sync.RWMutex.Lock", "sync.RWMutex.RLock") and f.resources.get(
+        "holder_blocked_on_channel"
+    ):
+        return (0.85, ["they wait for a mutex whose holder is itself blocked on a channel: "
+                       + f.resources["holder_blocked_on_channel"]])
+    return None
+
+
+def _waitgroup(f: Facts):
+    ok = f.state == "sync.WaitGroup.Wait" or (f.state == "semacquire" and f.has(r"\(\*WaitGroup\)\.Wait"))
+    return _c(ok and (f.growing or not f.multi or (f.max_wait or 0) >= 5), 0.9,
+              "waiting in WaitGroup.Wait: a Done is missing (or an Add too many)")
+
+
+def _double_lock(f: Facts):
+    ok = f.state in ("sync.Mutex.Lock", "sync.RWMutex.Lock") and f.resources.get("no_holder")
+    return _c(bool(ok), 0.6,
+              "waiting for a mutex no other live goroutine can be holding: it was locked twice on "
+              "one path, or its holder returned without Unlock")
+
+
+def _cond(f: Facts):
+    return _c(f.state == "sync.Cond.Wait", 0.8, "waiting in Cond.Wait for a Signal/Broadcast that never comes")
+
+
+def _http_server(f: Facts):
+    ok = f.entry == "net/http.(*conn).serve" and f.state == "IO wait" and (f.growing or f.n >= 100)
+    return _c(ok, 0.9, "server connections parked reading the next request: clients hold them open and "
+                       "the server sets no ReadHeaderTimeout / IdleTimeout")
+
+
+def _response_body(f: Facts):
+    ok = f.entry in ("net/http.(*persistConn).readLoop", "net/http.(*persistConn).writeLoop") and (
+        f.growing or f.n >= 100
+    )
+    return _c(ok, 0.9, f"{f.entry} goroutines pile up: each response body left unclosed pins a client "
+                       "connection and its read/write loops")
+
+
+def _listener(f: Facts):
+    ok = f.has(r"\.\(\*(?:TCP|Unix)Listener\)\.Accept$|\(\*netFD\)\.accept$|\(\*FD\)\.Accept$") and f.growing
+    return _c(ok, 0.85, "accept loops accumulate: listeners are opened and never closed")
+
+
+def _unconsumed(f: Facts):
+    ok = f.state == "chan send" and f.site_class == "application" and (f.creator_gone or f.growing)
+    why = ["blocked sending on a channel"]
+    if f.creator_gone:
+        why.append(f"the creator {f.created_by} has returned: no one will ever receive")
+    return _c(ok, 0.9 if f.creator_gone else 0.7, *why)
+
+
+def _callbacks(f: Facts):
+    ok = (f.state in ("chan receive", "select") and f.growing
+          and bool(_SUBSCRIBE.search(f.created_by) or any(_SUBSCRIBE.search(x) for x in f.functions[-3:])))
+    return _c(ok, 0.8, f"subscriber goroutines started by {f.created_by or f.entry} keep growing: "
+                       "callbacks are registered and never unregistered")
+
+
+def _per_request(f: Facts):
+    handler = re.compile(r"ServeHTTP|Handler|handler|Middleware|middleware")
+    ok = f.growing and bool(handler.search(f.created_by)) and f.entry != "net/http.(*conn).serve"
+    return _c(ok, 0.75, f"a goroutine started per request by {f.created_by} outlives its request")
+
+
+def _retry(f: Facts):
+    ok = f.growing and any(_RETRY.search(x) for x in f.functions) and f.state in (
+        "sleep", "select", "IO wait", "chan receive")
+    return _c(ok, 0.8, "goroutines pile up in a retry loop: attempts have no deadline and the loop no ctx")
+
+
+def _context_never_cancelled(f: Facts):
+    ok = f.growing and (f.entry.startswith("context.") or f.has(r"^context\.propagateCancel"))
+    return _c(ok, 0.8, "context watcher goroutines grow: derived contexts are never cancelled")
+
+
+def _io_no_deadline(f: Facts):
+    ok = f.growing and f.state == "IO wait" and f.site_class == "application" and f.entry != "net/http.(*conn).serve"
+    return _c(ok, 0.6, "reads with no deadline pile up")
+
+
+def _time_after(f: Facts):
+    ok = f.growing and f.state == "select" and f.site_class == "application"
+    return _c(ok, 0.5, "goroutines accumulate in a select that never takes a cancellation case")
+
+
+def _worker_never_stopped(f: Facts):
+    ok = f.growing and f.state in ("select", "chan receive", "sleep") and bool(
+        _LOOP_NAME.search(f.entry.rsplit(".", 1)[-1] + " " + f.entry))
+    return _c(ok, 0.6, f"background loops started in {f.entry} are started again and again, never stopped")
+
+
+def _receive_forever(f: Facts):
+    ok = f.state == "chan receive" and f.site_class == "application" and (f.creator_gone or f.growing)
+    return _c(ok, 0.6, "blocked receiving on a channel no sender will ever write to or close")
+
+
+# benign shapes -----------------------------------------------------------------------------------
+
+
+def _worker_pool(f: Facts):
+    ok = (f.multi and f.flat and f.n >= 2 and f.state in ("chan receive", "select", "sync.Cond.Wait")
+          and not f.growing)
+    return _c(ok, 0.8, f"{f.n} goroutines waiting for work at one place, count flat: an idle worker pool")
+
+
+def _keepalive(f: Facts):
+    ok = f.entry in ("net/http.(*persistConn).readLoop", "net/http.(*persistConn).writeLoop",
+                     "net/http.(*conn).serve") and not f.growing and (f.multi or f.n < 100)
+    return _c(ok, 0.7, "idle keep-alive connections, not growing")
+
+
+def _accept_loop(f: Facts):
+    ok = f.has(r"\.\(\*(?:TCP|Unix)Listener\)\.Accept$|\(\*FD\)\.Accept$") and not f.growing and f.n <= 4
+    return _c(ok, 0.8, "a server's accept loop")
+
+
+def _runtime(f: Facts):
+    ok = f.entry.startswith(("runtime.", "os/signal.", "internal/")) or f.site_class == "runtime" or (
+        f.entry in ("testing.(*M).startAlarm.func1", "testing.tRunner") and not f.growing)
+    return _c(ok, 0.9, "the runtime's or the standard library's own goroutine")
+
+
+CATALOGUE: tuple[Pattern, ...] = (
+    Pattern("nil-channel", "Operation on a nil channel",
+            "[chan receive (nil chan)] or [chan send (nil chan)]",
+            "Sending to or receiving from a nil channel blocks forever; a channel field or variable "
+            "was never initialised, or was set to nil to disable a case and then used outside a select.",
+            "Initialise the channel with make before any goroutine uses it; only rely on nil channels "
+            "to disable a case inside a select that has other live cases.", True, 3.0, _nil_channel),
+    Pattern("select-no-cases", "select {} outside main",
+            "[select (no cases)] in a goroutine other than main",
+            "`select {}` blocks its goroutine forever; outside main it is a goroutine that can never end.",
+            "Wait on a context or a done channel instead (`<-ctx.Done()`), so the goroutine can return.",
+            True, 3.0, _select_no_cases),
+    Pattern("abba-deadlock", "Locks taken in opposite orders (AB-BA deadlock)",
+            "two or more goroutines in [sync.Mutex.Lock], each holding the mutex the other waits for "
+            "(a cycle in the wait-for graph)",
+            "Goroutine 1 holds A and waits for B while goroutine 2 holds B and waits for A.",
+            "Acquire locks in one global order everywhere, or hold only one lock at a time.",
+            True, 2.5, _abba),
+    Pattern("recursive-rlock", "Recursive read lock on an RWMutex",
+            "[sync.RWMutex.RLock] waiters plus a writer in [sync.RWMutex.Lock] on the same RWMutex",
+            "A pending Lock blocks new readers; a goroutine that holds a read lock and calls RLock again "
+            "waits for the writer, which waits for it.",
+            "Never RLock recursively: take the read lock once at the top and call unexported helpers "
+            "that assume it is held.", True, 2.0, _recursive_rlock),
+    Pattern("lock-across-channel", "Mutex held across a blocked channel operation",
+            "one goroutine blocked on a channel (or select) while other goroutines pile up in "
+            "[sync.Mutex.Lock] on a mutex it holds",
+            "The holder waits for a channel operation that needs someone else to make progress, while "
+            "every other user of the mutex queues behind it.",
+            "Do not hold a mutex across channel sends/receives: copy what you need under the lock, "
+            "Unlock, then communicate; or select with ctx.Done() and a timeout.", True, 2.0,
+            _lock_across_channel),
+    Pattern("waitgroup-missing-done", "WaitGroup.Wait that never returns",
+            "[sync.WaitGroup.Wait] (older Go: [semacquire] under WaitGroup.Wait), often long waits",
+            "Wait returns when the counter reaches zero; a goroutine exited without Done, an error path "
+            "skipped it, or Add was called more times than goroutines were started.",
+            "Call `defer wg.Done()` as the first statement of every goroutine that was Add-ed; Add before "
+            "the go statement, once per goroutine.", True, 2.0, _waitgroup),
+    Pattern("double-lock", "Mutex locked twice, or never unlocked",
+            "[sync.Mutex.Lock] waiters on a mutex that no other live goroutine can be holding",
+            "A path locks a mutex it already holds (Go mutexes are not reentrant), or a goroutine returned "
+            "early without Unlock.", "Use `mu.Lock(); defer mu.Unlock()` and never call a locking method "
+            "from inside another that holds the same lock.", True, 1.5, _double_lock),
+    Pattern("cond-never-signalled", "Cond.Wait never signalled",
+            "[sync.Cond.Wait]", "Waiters sleep until Signal or Broadcast; a state change that forgot to "
+            "signal, or a signal sent before the waiter started waiting, leaves them asleep.",
+            "Signal/Broadcast after every change of the condition, and wait in a loop that re-checks it; "
+            "a channel close is often simpler.", True, 1.5, _cond),
+    Pattern("http-server-no-timeouts", "HTTP server without ReadHeaderTimeout / IdleTimeout",
+            "growing net/http.(*conn).serve goroutines in [IO wait]",
+            "Each client connection holds a goroutine while the server waits for the next request; "
+            "slow or idle clients keep them open forever when no timeout is set.",
+            "Set http.Server{ReadHeaderTimeout, ReadTimeout, IdleTimeout, WriteTimeout}; "
+            "never use the zero-value server (http.ListenAndServe) in production.", True, 1.5, _http_server),
+    Pattern("response-body-not-closed", "HTTP response bodies never closed",
+            "growing net/http.(*persistConn).readLoop and writeLoop pairs, created by Transport.dialConn",
+            "An unclosed response body keeps its connection, and the connection's two goroutines, alive.",
+            "`defer resp.Body.Close()` right after checking the error, and drain the body "
+            "(io.Copy(io.Discard, resp.Body)) to reuse connections.", True, 1.5, _response_body),
+    Pattern("listener-never-closed", "Listener or poller never closed",
+            "growing goroutines in Accept (net.(*TCPListener).Accept) or in a polling loop",
+            "Every listener opened keeps its accept loop goroutine; opened per request or per retry and "
+            "never closed, they accumulate.", "Close listeners (defer l.Close()) and stop accept loops "
+            "on shutdown; open a listener once.", True, 1.5, _listener),
+    Pattern("unconsumed-result", "Result sent on a channel nobody receives from",
+            "[chan send] in a goroutine whose creator has returned (often a closure .funcN), many copies",
+            "The caller started a goroutine to compute a result, then returned (timeout, error, early "
+            "exit) without receiving; the goroutine blocks on its send forever.",
+            "Make the result channel buffered (`make(chan T, 1)`) so the send cannot block, or select on "
+            "the send and ctx.Done().", True, 1.5, _unconsumed),
+    Pattern("callbacks-never-unregistered", "Callbacks registered and never unregistered",
+            "growing subscriber goroutines blocked in [chan receive]/[select], created by a "
+            "Subscribe/Register/Watch function", "Each registration starts a goroutine (or keeps a "
+            "channel) that lives until it is unregistered; callers never unregister.",
+            "Return an unsubscribe/cancel function from registration and call it (defer); tie the "
+            "subscriber's lifetime to a context.", True, 1.2, _callbacks),
+    Pattern("per-request-goroutine", "Middleware starting a goroutine per request",
+            "growing goroutines created by an HTTP handler or middleware function",
+            "Work started in a goroutine per request outlives the request and is unbounded under load.",
+            "Bound background work (worker pool or semaphore), pass the request context and stop on "
+            "ctx.Done().", True, 1.2, _per_request),
+    Pattern("retry-loop-no-ctx", "Retry loop without a deadline or context",
+            "growing goroutines sleeping or waiting in a retry/backoff loop, or in IO wait inside it",
+            "An RPC retried forever with its timeout disabled and no context never gives up; each caller "
+            "adds a goroutine.", "Give every attempt a context with a deadline, cap the retries, and "
+            "stop when ctx.Done() fires.", True, 1.2, _retry),
+    Pattern("context-never-cancelled", "Contexts never cancelled",
+            "growing context.propagateCancel watcher goroutines", "A context made with WithCancel/"
+            "WithTimeout whose cancel function is never called keeps its watcher goroutine.",
+            "Always `defer cancel()` right after context.WithCancel / WithTimeout / WithDeadline.",
+            True, 1.0, _context_never_cancelled),
+    Pattern("io-no-deadline", "Network IO without deadlines",
+            "growing goroutines in [IO wait] started by the application", "A read or write with no "
+            "deadline waits as long as the peer wants.", "Set read/write deadlines or use context-aware "
+            "calls; close the connection on ctx.Done().", True, 0.8, _io_no_deadline),
+    Pattern("worker-never-stopped", "Background loop started and never stopped",
+            "growing goroutines in [select]/[chan receive]/[sleep] in a loop function (Start.func1, "
+            "run, poll, watch...)", "Each Start (per connection, per retry, per test) launches a loop "
+            "that has no way to stop, or whose Stop is never called.",
+            "Give every loop a stop path (ctx.Done() or a quit channel) and call Stop/cancel on every "
+            "path; stop tickers with defer t.Stop().", True, 1.0, _worker_never_stopped),
+    Pattern("time-after-ignores-ctx", "select waiting without a cancellation case",
+            "growing goroutines in [select] in application code (time.After, a result channel) with no "
+            "ctx.Done() case", "A select that only waits on a timer or a result keeps the goroutine "
+            "until that fires, however long the caller stopped caring.",
+            "Add `case <-ctx.Done(): return` to the select; prefer time.NewTimer with Stop over "
+            "time.After in loops.", True, 0.8, _time_after),
+    Pattern("receive-never-closed", "Receive on a channel that is never written or closed",
+            "[chan receive] in application code, creator gone or growing (range over a channel never "
+            "closed)", "The producer finished (or failed) without closing the channel, so the consumer's "
+            "range or receive never ends.", "Close the channel when the producer is done (defer "
+            "close(ch) in the sender), or select on ctx.Done().", True, 1.0, _receive_forever),
+    Pattern("worker-pool", "Idle worker pool (healthy)", "many goroutines in [chan receive]/[select] at "
+            "one site, count flat over the series", "Workers waiting for jobs: this is what a healthy "
+            "pool looks like.", "Nothing to fix while the count stays flat.", False, -1.5, _worker_pool),
+    Pattern("keepalive", "Idle keep-alive connections (healthy)", "a few conn.serve / persistConn loops, "
+            "flat", "Connections kept for reuse.", "Nothing to fix while the count stays flat.", False,
+            -1.0, _keepalive),
+    Pattern("accept-loop", "Accept loop (healthy)", "one goroutine per listener in Accept",
+            "A server waiting for connections.", "Nothing to fix.", False, -1.0, _accept_loop),
+    Pattern("runtime-internal", "Runtime goroutine (healthy)", "entry in runtime/os/signal/internal",
+            "The runtime's and the standard library's own goroutines.", "Nothing to fix.", False, -1.0,
+            _runtime),
+)
+
+
+def by_id(pid: str) -> Pattern:
+    """A pattern of the catalogue by its id."""
+    for p in CATALOGUE:
+        if p.id == pid:
+            return p
+    raise KeyError(pid)
+
+
+def catalogue_frame() -> pd.DataFrame:
+    """The catalogue as a table (id, title, signature, explanation, advice, leak)."""
+    return pd.DataFrame(
+        [(p.id, p.title, p.signature, p.explanation, p.advice, p.leak) for p in CATALOGUE],
+        columns=["id", "title", "signature", "explanation", "advice", "leak"],
+    )
+
+
+# --- matching --------------------------------------------------------------------------------
+
+
+def _facts(ctx, cluster, site, ev) -> Facts:
+    dumps = ctx.dumps
+    f = dumps.frames
+    rep = f[(f["stack_id"] == site["stack_id"]) & (f["section"] == 0)].sort_values("depth")
+    fns = rep["function"].astype(str).tolist()
+    t = ev["t"]
+    growing = ctx.multi and t.mk_trend == "increasing" and t.mk_p < 0.05 and t.last > t.first
+    flat = ctx.multi and not growing and t.peak <= max(1.5 * max(t.first, 1), t.first + 2)
+    last_snap = int(dumps.goroutines["snapshot"].max())
+    creator = site["created_by"]
+    gone = bool(creator) and creator not in ctx.live_functions.get(last_snap, set())
+    return Facts(
+        state=site["state"], states=site["states"], site=site["site"], site_class=site["site_class"],
+        entry=site["entry"], created_by=creator, functions=fns, n=int(ev["last"]), growing=growing,
+        flat=flat, multi=ctx.multi, creator_gone=gone, max_wait=ev["max_wait"],
+        resources=_graph_facts(ctx, cluster), all_functions=set(fns),
+    )
+
+
+def _graph_facts(ctx, cluster) -> dict:
+    """Facts from the wait-for graph of the last snapshot about this cluster's goroutines."""
+    from .graphs import deadlock_cycles
+
+    G = ctx.wait_for()
+    if G.number_of_nodes() == 0:
+        return {}
+    g = ctx.g
+    last = int(g["snapshot"].max())
+    mine = g[(ctx.labels == cluster).to_numpy() & (g["snapshot"] == last).to_numpy() & g["goid"].notna().to_numpy()]
+    nodes = {("g", str(i), int(x)) for i, x in zip(mine["instance"].astype(str), mine["goid"], strict=True)}
+    nodes &= set(G.nodes)
+    out: dict = {}
+    if not nodes:
+        return out
+    waited = 0
+    for n in nodes:
+        for res in G.predecessors(n):  # resource -> n (held-by)
+            if G.edges[res, n].get("relation") == "held-by":
+                waited = max(waited, sum(1 for p in G.predecessors(res)
+                                         if G.edges[p, res].get("relation") == "waits"))
+    if waited and any(G.nodes[n]["state"] in ("chan receive", "chan send", "select") for n in nodes):
+        out["holds_lock_waited_by"] = waited
+    holders_blocked = []
+    no_holder = False
+    rw_writer = False
+    for n in nodes:
+        for res in G.successors(n):
+            if G.edges[n, res].get("relation") != "waits":
+                continue
+            holders = [h for h in G.successors(res) if G.edges[res, h].get("relation") == "held-by"]
+            if not holders and res[0] == "mutex":
+                no_holder = True
+            for h in holders:
+                st = G.nodes[h].get("state")
+                if st in ("chan receive", "chan send", "select"):
+                    holders_blocked.append(f"goroutine {h[2]} in [{st}] at {G.nodes[h].get('function')}")
+            if res[0] == "rwmutex":
+                rw_writer = any(
+                    G.nodes[p].get("state") == "sync.RWMutex.Lock"
+                    for p in G.predecessors(res) if p[0] == "g"
+                )
+    if holders_blocked:
+        out["holder_blocked_on_channel"] = holders_blocked[0]
+    out["no_holder"] = no_holder and not holders_blocked
+    out["rw_writer_waiting"] = rw_writer
+    cycles = [c for c in deadlock_cycles(G, min_confidence=0.5, limit=20) if set(c) & nodes]
+    if cycles:
+        out["cycle"] = " -> ".join(f"g{n[2]}" if n[0] == "g" else f"{n[0]}" for n in cycles[0])
+    return out
+
+
+def match_patterns(ctx, cluster, site, ev) -> Match | None:
+    """The best-matching pattern of the catalogue for one cluster, or None."""
+    facts = _facts(ctx, cluster, site, ev)
+    best: tuple[float, Pattern, list[str]] | None = None
+    for p in CATALOGUE:
+        r = p.test(facts)
+        if r is None:
+            continue
+        conf, why = r
+        # leak patterns in catalogue order win ties: specific before generic
+        if best is None or conf > best[0]:
+            best = (conf, p, why)
+    if best is None:
+        return None
+    conf, p, why = best
+    return Match(p.id, p.title, p.advice, conf, p.weight * conf, why)

@@ -1,0 +1,451 @@
+"""Rank leak suspects: which code is leaking goroutines, since when, and how sure we are.
+
+Over a series (several snapshots of one process, or of a fleet), a leak is a cluster
+of goroutines that **grows** and whose goroutines **stay**: a Theil–Sen slope and a
+Mann–Kendall test with the Hamed–Rao correction (robust to the autocorrelation of
+counts) measure the growth; following goroutine ids across snapshots tells a leak
+(newcomers never leave) from churn and from a burst that drains. A healthy worker
+pool is large but flat; it must never outrank a small leak.
+
+In a single dump there is no growth to see; the evidence is then the LeakProf kind:
+many goroutines blocked at the same operation of the application's code, long waits,
+states that nothing can ever wake (nil channels, ``select {}``), goroutines whose
+creator has returned, and the runtime's own ``(leaked)`` verdicts when present.
+
+Each suspect names its site (the application frame where it blocks), its entry
+function, its creator, its state, its counts per snapshot, its slope, its score,
+the evidence behind the score, and the pattern it matches with advice.
+
+>>> import goforensics as gf
+>>> d = gf.load("bundled:demo")
+>>> by_stack = d.goroutines.groupby(["stack_id", "created_by"], observed=True).ngroup()
+>>> s = suspects(d, by_stack)
+>>> top = s.iloc[0]
+>>> print(top.site, top.state, top.goroutines, top.pattern, sep=" | ")
+main.(*cache).get | sync.Mutex.Lock | 20 | lock-across-channel
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .graphs import ACTIVE_STATES, is_blocked
+from .model import Dumps
+
+__all__ = [
+    "SUSPECT_COLUMNS", "cluster_sites", "series_counts", "series_facts", "suspects", "trend", "triage",
+]
+
+SUSPECT_COLUMNS = [
+    "rank", "cluster", "site", "file", "line", "entry", "created_by", "state", "goroutines",
+    "counts", "slope_per_min", "trend", "mk_p", "persistence", "max_wait_minutes", "leaked_share",
+    "instances", "score", "pattern", "title", "advice", "evidence",
+]
+
+# States nothing can ever wake: the goroutine is gone for good.
+UNWAKEABLE = frozenset({"chan receive (nil chan)", "chan send (nil chan)", "select (no cases)"})
+# Blocked on an in-process primitive (as opposed to the network, a timer, a syscall).
+SYNC_STATES = frozenset({
+    "chan receive", "chan send", "select", "sync.Mutex.Lock", "sync.RWMutex.RLock",
+    "sync.RWMutex.Lock", "sync.WaitGroup.Wait", "sync.Cond.Wait", "semacquire",
+}) | UNWAKEABLE
+
+
+@dataclass
+class Trend:
+    """Growth of one count series."""
+
+    slope: float  # per minute (or per snapshot when times are unknown)
+    per_minute: bool
+    mk_trend: str
+    mk_p: float
+    first: float
+    last: float
+    peak: float
+
+
+def trend(counts: np.ndarray, minutes: np.ndarray | None = None) -> Trend:
+    """Theil–Sen slope and Mann–Kendall (Hamed–Rao) trend of a count series.
+
+    ``minutes`` are the capture times in minutes; without them (or when they span
+    less than a second) the slope is per snapshot.
+
+    >>> t = trend(np.array([0, 4, 9, 15, 18, 25]), np.arange(6) * 2.0)
+    >>> t.mk_trend, round(t.slope, 1)
+    ('increasing', 2.5)
+    """
+    from scipy.stats import theilslopes
+
+    y = np.asarray(counts, dtype=float)
+    per_min = minutes is not None and len(minutes) == len(y) and np.ptp(minutes) > 1 / 60
+    x = np.asarray(minutes, dtype=float) if per_min else np.arange(len(y), dtype=float)
+    if len(y) < 2 or np.ptp(y) == 0:
+        return Trend(0.0, per_min, "no trend", 1.0, y[0] if len(y) else 0, y[-1] if len(y) else 0,
+                     y.max() if len(y) else 0)
+    slope = float(theilslopes(y, x).slope)
+    mk_trend, p = "no trend", 1.0
+    if len(y) >= 4:
+        import pymannkendall as mk
+
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore")
+            try:
+                r = mk.hamed_rao_modification_test(y)
+                mk_trend, p = str(r.trend), float(r.p)
+            except (ValueError, ZeroDivisionError, np.linalg.LinAlgError):
+                pass
+        if not np.isfinite(p):
+            mk_trend, p = "no trend", 1.0
+    return Trend(slope, per_min, mk_trend, p, y[0], y[-1], y.max())
+
+
+def series_counts(dumps: Dumps, labels: pd.Series) -> pd.DataFrame:
+    """Goroutines per snapshot (rows) and cluster (columns), zeros where absent.
+
+    >>> import goforensics as gf
+    >>> d = gf.load("bundled:demo")
+    >>> series_counts(d, pd.Series(0, index=d.goroutines.index)).iloc[0, 0]
+    np.int64(77)
+    """
+    g = dumps.goroutines
+    tab = (
+        pd.DataFrame({"snapshot": g["snapshot"].to_numpy(), "cluster": labels.to_numpy(),
+                      "count": g["count"].to_numpy()})
+        .groupby(["snapshot", "cluster"])["count"].sum().unstack(fill_value=0)
+    )
+    return tab.reindex(dumps.snapshots["snapshot"], fill_value=0)
+
+
+def cluster_sites(dumps: Dumps, labels: pd.Series) -> pd.DataFrame:
+    """Per cluster: the blocking site (topmost application frame), entry, creator, state mix.
+
+    Falls back to the topmost non-runtime frame where a stack has no application frame.
+    """
+    g = dumps.goroutines
+    f = dumps.frames[dumps.frames["section"] == 0]
+    cls = f["frame_class"].astype(str)
+    order = {"application": 0, "third-party": 1, "stdlib": 2, "runtime": 3}
+    ranked = f.assign(_r=cls.map(order).fillna(3)).sort_values(["stack_id", "_r", "depth"], kind="stable")
+    top = ranked.drop_duplicates("stack_id").set_index("stack_id")
+    tmp = pd.DataFrame({
+        "cluster": labels.to_numpy(), "stack_id": g["stack_id"].to_numpy(), "count": g["count"].to_numpy(),
+        "state": g["state"].astype(str).to_numpy(), "entry": g["entry_function"].astype(str).to_numpy(),
+        "created_by": g["created_by"].astype(str).to_numpy(),
+    })
+    rows = []
+    for c, grp in tmp.groupby("cluster", sort=True):
+        by_stack = grp.groupby("stack_id")["count"].sum().sort_values(ascending=False, kind="stable")
+        rep = by_stack.index[0]
+        site = top.loc[rep] if rep in top.index else None
+        states = grp.groupby("state")["count"].sum().sort_values(ascending=False, kind="stable")
+        entries = grp.groupby("entry")["count"].sum().sort_values(ascending=False, kind="stable")
+        creators = grp.groupby("created_by")["count"].sum().sort_values(ascending=False, kind="stable")
+        rows.append({
+            "cluster": c,
+            "stack_id": rep,
+            "site": "" if site is None else str(site["function"]),
+            "file": "" if site is None else str(site["file"]),
+            "line": None if site is None or pd.isna(site["line"]) else int(site["line"]),
+            "site_class": "" if site is None else str(site["frame_class"]),
+            "site_depth": None if site is None else int(site["depth"]),
+            "state": str(states.index[0]),
+            "states": {str(k): int(v) for k, v in states.items()},
+            "entry": str(entries.index[0]),
+            "created_by": str(creators.index[0]),
+            "goroutines": int(grp["count"].sum()),
+        })
+    return pd.DataFrame(rows)
+
+
+def _default_labels(dumps: Dumps) -> pd.Series:
+    from .cluster import cluster
+
+    return cluster(dumps)
+
+
+def suspects(
+    dumps: Dumps,
+    labels: pd.Series | None = None,
+    *,
+    top: int | None = None,
+    min_goroutines: int = 1,
+) -> pd.DataFrame:
+    """Rank the clusters of a series (or of one dump) as leak suspects, most likely first.
+
+    ``labels`` are cluster ids aligned with ``dumps.goroutines`` (by default
+    :func:`goforensics.cluster.cluster`). Columns are :data:`SUSPECT_COLUMNS`;
+    ``counts`` is the list of goroutines per snapshot, ``evidence`` a list of
+    sentences, ``score`` the sum of the weighted evidence.
+    """
+    from .patterns import match_patterns
+
+    if labels is None:
+        labels = _default_labels(dumps)
+    labels = labels.reindex(dumps.goroutines.index)
+    g = dumps.goroutines
+    if g.empty:
+        return pd.DataFrame(columns=SUSPECT_COLUMNS)
+    sites = cluster_sites(dumps, labels).set_index("cluster")
+    ctx = _Context(dumps, labels)
+    rows = []
+    for c, site in sites.iterrows():
+        ev = _evidence(ctx, c, site)
+        if ev["last"] < min_goroutines and ev["peak"] < min_goroutines:
+            continue
+        pat = match_patterns(ctx, c, site, ev)
+        score = ev["score"] + (pat.bonus if pat else 0.0)
+        rows.append({
+            "cluster": c, "site": site["site"], "file": site["file"], "line": site["line"],
+            "entry": site["entry"], "created_by": site["created_by"], "state": site["state"],
+            "goroutines": int(ev["last"]), "counts": ev["counts"],
+            "slope_per_min": ev["slope_per_min"], "trend": ev["trend"], "mk_p": ev["mk_p"],
+            "persistence": ev["persistence"], "max_wait_minutes": ev["max_wait"],
+            "leaked_share": ev["leaked_share"], "instances": ev["instances"],
+            "score": round(score, 3),
+            "pattern": pat.id if pat else "", "title": pat.title if pat else "",
+            "advice": pat.advice if pat else "",
+            "evidence": ev["evidence"] + (pat.evidence if pat else []),
+        })
+    out = pd.DataFrame(rows, columns=[c for c in SUSPECT_COLUMNS if c != "rank"])
+    out = out.sort_values(["score", "goroutines", "cluster"], ascending=[False, False, True], kind="stable")
+    out.insert(0, "rank", np.arange(1, len(out) + 1))
+    out = out.reset_index(drop=True)
+    return out.head(top) if top else out
+
+
+# --- evidence -------------------------------------------------------------------------------
+
+
+class _Context:
+    """What every cluster's evidence needs, computed once per series."""
+
+    def __init__(self, dumps: Dumps, labels: pd.Series):
+        self.dumps = dumps
+        self.labels = labels
+        g = dumps.goroutines
+        self.g = g
+        snaps = dumps.snapshots
+        self.instances = sorted(g["instance"].astype(str).unique())
+        # snapshot lists and times per instance (a fleet is several series side by side)
+        self.snaps_of: dict[str, np.ndarray] = {}
+        self.minutes_of: dict[str, np.ndarray | None] = {}
+        for inst in self.instances:
+            s = snaps[snaps["instance"].astype(str) == inst]
+            s = s[s["snapshot"].isin(g.loc[g["instance"].astype(str) == inst, "snapshot"].unique())
+                  | (s["format"] == "debug=2")]
+            self.snaps_of[inst] = s["snapshot"].to_numpy()
+            t = s["taken_at"]
+            if t.notna().all() and len(t) > 1 and not (s["time_source"].astype(str) == "mtime").all():
+                self.minutes_of[inst] = ((t - t.min()).dt.total_seconds() / 60.0).to_numpy()
+            else:
+                self.minutes_of[inst] = None
+        self.counts = series_counts(dumps, labels)
+        self.multi = any(len(v) >= 3 for v in self.snaps_of.values())
+        # functions on any stack, per snapshot: a creator no longer running has returned
+        f = dumps.frames[dumps.frames["section"] == 0]
+        fn_by_stack = f.groupby("stack_id")["function"].agg(lambda s: set(s.astype(str)))
+        self.live_functions: dict[int, set[str]] = {}
+        for snap, grp in g.groupby("snapshot", observed=True):
+            live: set[str] = set()
+            for sid in grp["stack_id"].unique():
+                live |= fn_by_stack.get(sid, set())
+            self.live_functions[int(snap)] = live
+        self._wait_for = None
+
+    def wait_for(self):
+        if self._wait_for is None:
+            from .graphs import wait_for_graph
+
+            self._wait_for = wait_for_graph(self.dumps)
+        return self._wait_for
+
+
+def _evidence(ctx: _Context, c, site: pd.Series) -> dict:
+    g = ctx.g
+    mask = (ctx.labels == c).to_numpy()
+    rows = g[mask]
+    evidence: list[str] = []
+    score = 0.0
+    counts_all = ctx.counts[c] if c in ctx.counts.columns else pd.Series(dtype=int)
+    last_snap = int(g["snapshot"].max())
+    state = site["state"]
+    blocked = state not in ACTIVE_STATES
+
+    # -- growth per instance ---------------------------------------------------------------
+    best = None
+    growing = 0
+    for inst in ctx.instances:
+        snaps = ctx.snaps_of[inst]
+        if len(snaps) == 0:
+            continue
+        y = counts_all.reindex(snaps, fill_value=0).to_numpy()
+        t = trend(y, ctx.minutes_of[inst])
+        if best is None or t.last - t.first > best[1].last - best[1].first:
+            best = (inst, t, y)
+        if t.mk_trend == "increasing" and t.mk_p < 0.05 and t.last > t.first:
+            growing += 1
+    inst, t, y = best if best else ("", trend(np.zeros(1)), np.zeros(1))
+    counts = [int(v) for v in y]
+    slope_per_min = round(t.slope, 4) if t.per_minute else None
+    last = float(t.last)
+    peak = float(t.peak)
+    persistence = None
+    if ctx.multi and len(y) >= 3:
+        rel = (t.last - t.first) / max(t.last, 1.0)
+        if t.mk_trend == "increasing" and t.mk_p < 0.05 and t.last > t.first:
+            g_strength = min(1.0, max(rel, 0.0) * 1.25)
+            persistence = _persistence(rows, ctx.snaps_of[inst], inst)
+            p = 0.5 if persistence is None else persistence
+            score += 4.0 * g_strength * (0.25 + 0.75 * p)
+            unit = "/min" if t.per_minute else "/snapshot"
+            evidence.append(
+                f"grows from {int(t.first)} to {int(t.last)} goroutines over {len(y)} snapshots "
+                f"(Theil–Sen {t.slope:+.2f}{unit}, Mann–Kendall/Hamed–Rao p={t.mk_p:.2g})"
+            )
+            if persistence is not None:
+                evidence.append(f"{persistence:.0%} of the goroutines that arrived later never left")
+            if len(ctx.instances) > 1:
+                evidence.append(f"growing in {growing} of {len(ctx.instances)} instances")
+        elif t.peak > 0 and t.last <= 0.3 * t.peak and t.peak >= 2 * max(t.first, 1):
+            score -= 1.0
+            evidence.append(f"a burst that drains: peaked at {int(t.peak)}, now {int(t.last)}")
+        elif t.mk_trend == "decreasing" and t.mk_p < 0.05:
+            score -= 0.5
+            evidence.append("shrinking over the series")
+        else:
+            evidence.append(f"flat over {len(y)} snapshots ({int(t.first)} -> {int(t.last)}): no growth")
+    # -- the last snapshot: single-dump evidence ------------------------------------------------
+    now = rows[rows["snapshot"] == last_snap] if len(rows) else rows
+    if now.empty:
+        now = rows[rows["snapshot"] == rows["snapshot"].max()] if len(rows) else rows
+    n_now = int(now["count"].sum()) if len(now) else 0
+    leaked = int(now.loc[now["leaked"], "count"].sum()) if len(now) else 0
+    leaked_share = leaked / n_now if n_now else 0.0
+    waits = now["wait_minutes"].dropna()
+    max_wait = int(waits.max()) if len(waits) else None
+    app_site = site["site_class"] == "application"
+    if blocked:
+        if state in UNWAKEABLE and not (site["entry"] == "main.main" and state == "select (no cases)"):
+            score += 3.0
+            evidence.append(f"blocked in [{state}]: nothing can ever wake these goroutines")
+        if leaked:
+            score += 3.0 * leaked_share
+            evidence.append(f"the runtime's goroutineleak profile marked {leaked} of {n_now} as leaked")
+        if state in SYNC_STATES and app_site:
+            # LeakProf: many goroutines parked at one operation of the application's code
+            size = min(1.0, math.log10(n_now + 1) / 3.0) if n_now else 0.0
+            weight = 1.5 if not ctx.multi else 0.5
+            score += weight * (0.6 + size)
+            evidence.append(
+                f"{n_now} goroutine(s) blocked in [{state}] at {site['site']} "
+                f"({_short(site['file'])}:{site['line']})"
+            )
+        elif app_site and not ctx.multi:
+            score += 0.4
+        creator = site["created_by"]
+        if creator and creator not in ctx.live_functions.get(last_snap, set()) and state in SYNC_STATES:
+            score += 0.8 if not ctx.multi else 0.3
+            evidence.append(f"their creator {creator} has returned: nobody is left to unblock them")
+        if max_wait:
+            w = min(1.0, max_wait / 30.0)
+            score += (0.8 if not ctx.multi else 0.3) * w
+            evidence.append(f"blocked for up to {max_wait} minute(s)")
+    else:
+        score -= 0.5
+    if site["site_class"] in ("runtime",) or str(site["entry"]).startswith("runtime."):
+        score -= 1.0  # the runtime's own goroutines (GC workers, finalizers...) are not leaks
+    return {
+        "score": score, "evidence": evidence, "counts": counts, "slope_per_min": slope_per_min,
+        "trend": t.mk_trend, "mk_p": round(t.mk_p, 6), "persistence": persistence,
+        "max_wait": max_wait, "leaked_share": round(leaked_share, 3), "instances": len(ctx.instances),
+        "last": last if ctx.multi else n_now, "peak": peak, "growing": growing, "t": t,
+    }
+
+
+def _persistence(rows: pd.DataFrame, snaps: np.ndarray, inst: str) -> float | None:
+    """Share of the goroutines that arrived after the first snapshot and were still there at the last.
+
+    Only goroutines first seen before the last snapshot count (newcomers at the last
+    snapshot have had no chance to leave).
+    """
+    r = rows[(rows["instance"].astype(str) == inst) & rows["goid"].notna()]
+    if r.empty or len(snaps) < 3:
+        return None
+    first = r.groupby("goid")["snapshot"].min()
+    last = r.groupby("goid")["snapshot"].max()
+    s0, sN = snaps.min(), snaps.max()
+    arrived = first[(first > s0) & (first < sN)].index
+    if len(arrived) == 0:
+        return None
+    stayed = (last.loc[arrived] == sN).mean()
+    return float(stayed)
+
+
+def _short(path: str) -> str:
+    parts = str(path).replace("\\", "/").split("/")
+    return "/".join(parts[-2:]) if len(parts) > 2 else str(path)
+
+
+def series_facts(dumps: Dumps) -> dict:
+    """Facts about a series for a triage report: snapshots, span, instances, totals.
+
+    >>> import goforensics as gf
+    >>> series_facts(gf.load("bundled:demo"))["goroutines_last"]
+    77
+    """
+    s = dumps.snapshots
+    g = dumps.goroutines
+    per = g.groupby("snapshot", observed=True)["count"].sum().reindex(s["snapshot"], fill_value=0)
+    t = s["taken_at"]
+    span = (t.max() - t.min()).total_seconds() / 60.0 if t.notna().any() and len(s) > 1 else 0.0
+    return {
+        "snapshots": int(len(s)),
+        "instances": sorted(s["instance"].astype(str).unique().tolist()),
+        "sources": int(s["source"].nunique()),
+        "first_taken_at": None if not t.notna().any() else t.min().isoformat(),
+        "last_taken_at": None if not t.notna().any() else t.max().isoformat(),
+        "time_sources": sorted(s["time_source"].astype(str).unique().tolist()),
+        "span_minutes": round(span, 3),
+        "goroutines_first": int(per.iloc[0]) if len(per) else 0,
+        "goroutines_last": int(per.iloc[-1]) if len(per) else 0,
+        "formats": sorted(s["format"].astype(str).unique().tolist()),
+        "kinds": sorted(s["kind"].astype(str).unique().tolist()),
+        "go_versions": sorted(v for v in s["go_version"].astype(str).unique().tolist() if v),
+        "leaked_verdicts": int(g.loc[g["leaked"], "count"].sum()),
+        "truncated_snapshots": int(s["truncated"].sum()),
+        "warnings": int(len(dumps.warnings)),
+    }
+
+
+def triage(dumps: Dumps, labels: pd.Series | None = None, *, top: int = 10) -> dict:
+    """The triage report as plain data (what ``goforensics triage --format json`` prints).
+
+    ``{"suspects": [{"rank", "site", "file", "line", "entry", "created_by", "state",
+    "counts", "slope_per_min", "score", "pattern", "advice", "evidence", ...}, ...],
+    "series": {...}, "clusters": N}``
+    """
+    if labels is None:
+        labels = _default_labels(dumps)
+    s = suspects(dumps, labels, top=top)
+    records = []
+    for r in s.to_dict("records"):
+        rec = {}
+        for k, v in r.items():
+            if isinstance(v, (np.integer,)):
+                v = int(v)
+            elif isinstance(v, (np.floating, float)):
+                v = None if not np.isfinite(v) else float(v)
+            elif v is pd.NA:
+                v = None
+            rec[k] = v
+        records.append(rec)
+    return {
+        "suspects": records,
+        "series": series_facts(dumps),
+        "clusters": int(pd.Series(labels).nunique()),
+    }
