@@ -270,6 +270,83 @@ def triage_cmd(paths, fmt, top, output, app_modules):
     click.echo(account(d), err=True)
 
 
+def _option_value(parse):
+    def callback(ctx, param, value):
+        if value is None:
+            return None
+        try:
+            return parse(value)
+        except ValueError as e:
+            raise click.BadParameter(str(e)) from None
+    return callback
+
+
+def _dur(value: str) -> float:
+    from .capture import parse_duration
+
+    return parse_duration(value)
+
+
+def _size(value: str) -> int:
+    from .capture import parse_size
+
+    return parse_size(value)
+
+
+def _manifest_snapshots(directory: Path) -> int:
+    import json
+
+    try:
+        return len(json.loads((directory / "manifest.json").read_text(encoding="utf-8"))["snapshots"])
+    except (OSError, ValueError, KeyError):
+        return 0
+
+
+@cli.command("capture")
+@click.argument("url")
+@click.option("-o", "--output", required=True, type=click.Path(file_okay=False),
+              help="Directory for the series (created; must not hold a capture already).")
+@click.option("--every", default="10s", show_default=True, callback=_option_value(_dur),
+              help="Time between two rounds (500ms, 10s, 2m).")
+@click.option("--count", type=click.IntRange(min=1), help="Stop after this many rounds.")
+@click.option("--duration", callback=_option_value(_dur),
+              help="Stop after this long (10m, 1h). Without --count or --duration: until Ctrl-C.")
+@click.option("--debug1", is_flag=True, help="Also capture the debug=1 profile in each round.")
+@click.option("--leak", is_flag=True, help="Also capture the goroutineleak profile (Go 1.26+) in each round.")
+@click.option("--timeout", default="10s", show_default=True, callback=_option_value(_dur),
+              help="Time a request may take in all.")
+@click.option("--retries", default=3, show_default=True, type=click.IntRange(min=0),
+              help="Attempts after a refused connection, a timeout or an HTTP 5xx (with backoff).")
+@click.option("--max-size", default="256MiB", show_default=True,
+              callback=_option_value(_size), help="Stop reading a body past this size (bytes, 64K, 64MiB).")
+@click.option("--instance", help="Instance name recorded in the manifest (default host:port).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+def capture_cmd(url, output, every, count, duration, debug1, leak, timeout, retries, max_size, instance, quiet):
+    """Capture a series of goroutine dumps from a live service's net/http/pprof.
+
+    URL is the service (host:port, http://host:port/prefix; /debug/pprof/goroutine?debug=2
+    is appended) or a full profile URL. Each round's dumps go to their own files in
+    the output directory, with a manifest.json of capture times that every command
+    reads; it is rewritten after each snapshot, so Ctrl-C leaves a usable series.
+    """
+    from .capture import CaptureError, capture
+
+    if count is not None and duration is not None:
+        raise click.UsageError("give --count or --duration, not both")
+    try:
+        manifest = capture(url, output, every=every, count=count, duration=duration, debug1=debug1,
+                           leak=leak, timeout=timeout, retries=retries, max_bytes=max_size,
+                           progress=not quiet, instance=instance)
+    except CaptureError as e:
+        raise click.ClickException(str(e)) from None
+    except KeyboardInterrupt:
+        n = _manifest_snapshots(Path(output))
+        stop = click.ClickException(f"interrupted: {n} snapshot(s) kept in {output} (its manifest.json is complete)")
+        stop.exit_code = 130
+        raise stop from None
+    click.echo(f"{_manifest_snapshots(manifest.parent)} snapshot(s) in {manifest.parent}", err=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the CLI; unexpected errors become one line on stderr, not a traceback."""
     try:

@@ -1,0 +1,215 @@
+"""Capture against a real Go net/http/pprof server (tests/goprograms/pprofserver), failures included."""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import goforensics as gf
+from goforensics.capture import CaptureError, capture, parse_duration, parse_size, profile_urls
+from goforensics.cli import main
+
+HERE = Path(__file__).resolve().parent
+GROW = 3  # the server parks this many more goroutines before each dump
+
+
+def start_server(exe: Path, *args: str) -> tuple[subprocess.Popen, str]:
+    proc = subprocess.Popen([str(exe), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    line = proc.stdout.readline()
+    m = re.match(r"listening on (http://\S+)", line)
+    if not m:
+        proc.kill()
+        raise AssertionError(f"the server did not say where it listens: {line!r} {proc.stderr.read()}")
+    return proc, m.group(1)
+
+
+@pytest.fixture()
+def server(build_go):
+    """A fresh server per test: its parked-goroutine count starts from zero."""
+    exe = build_go(HERE / "goprograms" / "pprofserver")
+    proc, url = start_server(exe, f"-grow={GROW}")
+    yield url
+    proc.kill()
+    proc.wait()
+
+
+def parked_per_snapshot(d: gf.Dumps) -> list[int]:
+    g = d.goroutines
+    n = g[g["entry_function"] == "main.parkedGoroutine"].groupby("snapshot")["count"].sum()
+    return [int(n.get(s, 0)) for s in range(len(d.snapshots))]
+
+
+def test_a_series_loads_back_in_order_with_the_manifest_times(server, tmp_path):
+    out = tmp_path / "series"
+    manifest = capture(server, out, every=0.2, count=4, progress=False, instance="svc-1")
+    doc = json.loads(manifest.read_text())
+    assert doc["stopped"] == "count reached"
+    assert [s["round"] for s in doc["snapshots"]] == [0, 1, 2, 3]
+    assert all(s["status"] == 200 and not s["capped"] and s["debug"] == 2 for s in doc["snapshots"])
+    for s in doc["snapshots"]:
+        assert (out / s["file"]).stat().st_size == s["bytes"]
+
+    d = gf.load(out)
+    assert len(d.snapshots) == 4
+    assert d.snapshots["time_source"].astype(str).tolist() == ["manifest"] * 4
+    want = pd.to_datetime([s["taken_at"] for s in doc["snapshots"]], utc=True)
+    assert (d.snapshots["taken_at"].to_numpy() == want.to_numpy()).all()
+    assert d.snapshots["taken_at"].is_monotonic_increasing
+    assert set(d.goroutines["instance"].astype(str)) == {"svc-1"}
+    # the server parked GROW more goroutines before each dump: snapshot k holds (k+1)*GROW
+    assert parked_per_snapshot(d) == [GROW * (k + 1) for k in range(4)]
+    # the spacing follows --every (rounds start on a fixed schedule)
+    gaps = d.snapshots["taken_at"].diff().dropna().dt.total_seconds()
+    assert (gaps > 0.1).all() and (gaps < 1.5).all()
+
+
+def test_debug1_and_leak_profiles_in_the_same_round(server, tmp_path):
+    manifest = capture(server, tmp_path / "s", every=0.1, count=2, debug1=True, leak=True, progress=False)
+    doc = json.loads(manifest.read_text())
+    kinds = [(s["round"], s["profile"], s["debug"]) for s in doc["snapshots"]]
+    assert kinds == [(r, p, dbg) for r in (0, 1) for p, dbg in
+                     [("goroutine", 2), ("goroutine", 1), ("goroutineleak", 2), ("goroutineleak", 1)]]
+    d = gf.load(tmp_path / "s", order="given")
+    assert d.snapshots["format"].tolist() == ["debug=2", "debug=1", "debug=2", "debug=1"] * 2
+    assert d.snapshots["round"].tolist() == [0, 0, 0, 0, 1, 1, 1, 1]
+    leak_text = (tmp_path / "s" / doc["snapshots"][3]["file"]).read_text()
+    assert leak_text.startswith("goroutineleak profile: total ")
+
+
+def test_duration_stops_the_capture(server, tmp_path):
+    manifest = capture(server, tmp_path / "s", every=0.25, duration=0.6, progress=False)
+    doc = json.loads(manifest.read_text())
+    assert doc["stopped"] == "duration reached"
+    assert [s["round"] for s in doc["snapshots"]] == [0, 1, 2]  # at 0, 0.25 and 0.5 s
+
+
+def test_refused_connection_is_one_clear_error(tmp_path):
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(CaptureError, match=r"cannot connect to 127\.0\.0\.1:\d+: connection refused") as e:
+        capture(f"127.0.0.1:{port}", tmp_path / "s", count=1, retries=1, backoff=0.01, progress=False)
+    assert "after 2 attempts" in str(e.value)
+    assert "\n" not in str(e.value)
+    # the CLI says the same in one line
+    r = subprocess.run([sys.executable, "-m", "goforensics.cli", "capture", f"127.0.0.1:{port}", "--count", "1",
+                        "--retries", "0", "-o", str(tmp_path / "c")], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1
+    assert "connection refused" in r.stderr and "Traceback" not in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_http_404_and_500(server, tmp_path):
+    with pytest.raises(CaptureError, match=r"HTTP 404 Not Found \(is net/http/pprof registered"):
+        capture(server + "/nothing", tmp_path / "a", count=1, backoff=0.01, progress=False)
+    with pytest.raises(CaptureError, match=r"HTTP 500 Internal Server Error \(after 3 attempts\)"):
+        capture(server + "/fail", tmp_path / "b", count=1, retries=2, backoff=0.01, progress=False)
+    assert json.loads((tmp_path / "b" / "manifest.json").read_text())["stopped"].startswith("error: ")
+
+
+def test_5xx_is_retried_until_it_passes(server, tmp_path):
+    # /flaky answers 503 twice, then the real profile
+    manifest = capture(server + "/flaky", tmp_path / "s", count=1, retries=3, backoff=0.01, progress=False)
+    snap = json.loads(manifest.read_text())["snapshots"][0]
+    assert snap["attempts"] == 3 and snap["status"] == 200
+
+
+def test_a_page_that_is_not_a_dump(server, tmp_path):
+    with pytest.raises(CaptureError, match=r"not a goroutine dump \(text/html, \d+ bytes, starts with '<!DOCTYPE"):
+        capture(server + "/html", tmp_path / "s", count=1, progress=False)
+    assert not list((tmp_path / "s").glob("goroutine-*"))  # nothing that is not a dump is kept
+
+
+def test_a_slow_endpoint_hits_the_timeout(server, tmp_path):
+    t = time.monotonic()
+    with pytest.raises(CaptureError, match=r"no answer within 0\.5s \(timeout\)"):
+        capture(server + "/slow/debug/pprof/goroutine?debug=2&delay=5s", tmp_path / "s", count=1,
+                timeout=0.5, retries=0, progress=False)
+    assert time.monotonic() - t < 4
+    # with a timeout longer than the delay it passes
+    manifest = capture(server + "/slow/debug/pprof/goroutine?debug=2&delay=300ms", tmp_path / "t", count=1,
+                       timeout=5, retries=0, progress=False)
+    assert json.loads(manifest.read_text())["snapshots"][0]["elapsed"] >= 0.3
+
+
+def test_the_size_cap_keeps_the_head_and_says_so(server, tmp_path):
+    manifest = capture(server, tmp_path / "s", count=1, max_bytes=3000, progress=False)
+    snap = json.loads(manifest.read_text())["snapshots"][0]
+    assert snap["capped"] and snap["bytes"] == 3000
+    assert (tmp_path / "s" / snap["file"]).stat().st_size == 3000
+    d = gf.load(tmp_path / "s")
+    assert len(d.goroutines) >= 1
+    assert "truncated" in set(d.warnings["kind"].astype(str))  # the parser says the dump ends mid-goroutine
+
+
+def test_a_second_capture_into_the_same_directory_is_refused(server, tmp_path):
+    capture(server, tmp_path / "s", count=1, progress=False)
+    with pytest.raises(CaptureError, match="already holds a capture"):
+        capture(server, tmp_path / "s", count=1, progress=False)
+
+
+def test_ctrl_c_leaves_a_series_that_loads(server, tmp_path):
+    out = tmp_path / "s"
+    proc = subprocess.Popen([sys.executable, "-m", "goforensics.cli", "capture", server, "--every", "200ms",
+                             "-o", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if len(json.loads((out / "manifest.json").read_text())["snapshots"]) >= 3:
+                    break
+            except (OSError, ValueError):
+                pass
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130
+    assert "interrupted:" in err and "Traceback" not in err
+    doc = json.loads((out / "manifest.json").read_text())
+    assert doc["stopped"] == "interrupted"
+    d = gf.load(out)
+    assert len(d.snapshots) == len(doc["snapshots"]) >= 3
+    assert parked_per_snapshot(d) == [GROW * (k + 1) for k in range(len(doc["snapshots"]))]
+    assert not list(out.glob(".*.part"))
+
+
+def test_cli_capture_writes_a_series(server, tmp_path):
+    assert main(["capture", server, "--every", "100ms", "--count", "2", "-q", "-o", str(tmp_path / "s")]) == 0
+    assert len(gf.load(tmp_path / "s").snapshots) == 2
+    assert main(["capture", server, "--count", "2", "--duration", "1s", "-o", str(tmp_path / "t")]) == 2
+    assert main(["capture", server, "--every", "soon", "-o", str(tmp_path / "u")]) == 2
+
+
+@pytest.mark.parametrize("text, seconds", [("500ms", 0.5), ("10s", 10), ("2m", 120), ("1h30m", 5400), ("3", 3)])
+def test_durations(text, seconds):
+    assert parse_duration(text) == pytest.approx(seconds)
+
+
+@pytest.mark.parametrize("bad", ["", "10x", "-1s", "s", "1s2"])
+def test_bad_durations(bad):
+    with pytest.raises(ValueError):
+        parse_duration(bad)
+
+
+def test_sizes_and_urls():
+    assert parse_size("1000") == 1000 and parse_size("64K") == 64 << 10 and parse_size("1MB") == 10**6
+    with pytest.raises(ValueError):
+        parse_size("lots")
+    assert profile_urls("h:1/app/")[0][2] == "http://h:1/app/debug/pprof/goroutine?debug=2"
+    assert profile_urls("https://h/debug/pprof")[0][2] == "https://h/debug/pprof/goroutine?debug=2"
+    full = "http://h:1/x/goroutine?debug=1"
+    assert profile_urls(full) == [("goroutine", 1, full)]
+    assert profile_urls(full, leak=True)[1] == ("goroutineleak", 2, "http://h:1/x/goroutineleak?debug=2")
+    with pytest.raises(CaptureError, match="not an http"):
+        profile_urls("ftp://h/x")
