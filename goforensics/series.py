@@ -59,7 +59,11 @@ def read_manifest(directory: str | Path) -> list[Source]:
     """Sources listed in a capture manifest (``manifest.json``), in capture order.
 
     The manifest is a JSON object ``{"instance": str, "snapshots": [{"file": str,
-    "taken_at": ISO-8601, "round": int, ...}, ...]}``; files are relative to it.
+    "taken_at": ISO-8601, "round": int, "instance"?: str, ...}, ...]}``; files are
+    relative to it. ``goforensics capture`` adds the URL, profile, debug level,
+    status, bytes and whether the body was capped to each snapshot, and ``extras``
+    (other endpoints, not dumps); the full schema is in :mod:`goforensics.capture`.
+    Snapshots whose file is missing are left out.
     """
     directory = Path(directory)
     try:
