@@ -1,0 +1,3 @@
+module clusterdemo
+
+go 1.27
