@@ -6,6 +6,7 @@
 ['select (no cases)']
 """
 
+from .cluster import StackClusterer, cluster, cluster_counts, describe_clusters
 from .model import (
     Dumps,
     classify_frames,
@@ -14,22 +15,31 @@ from .model import (
     labels_frame,
     split_function,
 )
+from .normalize import goroutine_fingerprints, normalize_stacks, stack_fingerprints, stack_tokens
 from .parse import ParseError, parse_file, parse_text
 from .series import expand_paths, lifetimes, load
 
 __all__ = [
     "Dumps",
     "ParseError",
+    "StackClusterer",
     "classify_frames",
+    "cluster",
+    "cluster_counts",
+    "describe_clusters",
     "expand_paths",
     "frame_class",
+    "goroutine_fingerprints",
     "goroutine_frames",
     "labels_frame",
     "lifetimes",
     "load",
+    "normalize_stacks",
     "parse_file",
     "parse_text",
     "split_function",
+    "stack_fingerprints",
+    "stack_tokens",
 ]
 
 __version__ = "0.1.0"

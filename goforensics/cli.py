@@ -175,6 +175,49 @@ def summary_cmd(paths, top):
     click.echo(overview(_load(paths, "time"), top))
 
 
+CLUSTER_COLUMNS = ["snapshot", "source", "goid", "count", "state", "cluster", "top_function",
+                   "entry_function", "created_by", "stack_id"]
+
+
+@cli.command("cluster")
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv",
+              show_default=True, help="Output format.")
+@click.option("--level", type=click.Choice(["exact", "lines", "functions", "application"]),
+              default="functions", show_default=True,
+              help="What of a frame counts: lines and args, lines, function names, or "
+                   "application frames plus the blocking operation.")
+@click.option("--threshold", type=click.FloatRange(0, 1), default=0.3, show_default=True,
+              help="Largest weighted edit distance at which two stacks of one blocking site "
+                   "merge (0: fingerprints only).")
+@click.option("--summary", is_flag=True, help="One row per cluster instead of one per goroutine.")
+@click.option("-o", "--output", type=click.Path(), help="Write here instead of stdout.")
+@click.option("--app-module", "app_modules", multiple=True,
+              help="Import-path prefix of the application's code (repeatable; overrides inference).")
+def cluster_cmd(paths, fmt, level, threshold, summary, output, app_modules):
+    """Group goroutines into root causes: one row per goroutine with its cluster id.
+
+    The whole series is clustered at once, so a cause keeps its id in every snapshot;
+    ids run from 0, the largest cluster. Snapshots are numbered in the order the paths
+    are given. With --summary: one row per cluster with its size, blocking site,
+    representative stack and state mix.
+    """
+    from .cluster import cluster, describe_clusters
+
+    d = _load(paths, "given", app_modules)
+    labels = cluster(d, level=level, threshold=threshold)
+    if summary:
+        table = describe_clusters(d, labels)
+        table["representative"] = table["representative"].astype(str)
+    else:
+        table = d.goroutines[[c for c in CLUSTER_COLUMNS if c != "cluster"]].copy()
+        table.insert(5, "cluster", labels)
+        table["stack_id"] = table["stack_id"].astype(str)
+    _write_table(table, fmt, output)
+    click.echo(account(d) + f"\n{labels.nunique():,} cluster(s) at level {level}, "
+               f"threshold {threshold}", err=True)
+
+
 def triage_text(report: dict, color: bool = False) -> str:
     """Render a triage report (from :func:`goforensics.suspects.triage`) for a terminal."""
     f = report["series"]
