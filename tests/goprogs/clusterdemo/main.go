@@ -162,7 +162,7 @@ type Pool struct {
 func (p *Pool) worker() {
 	ready.Done()
 	for {
-		select {
+		select { // blocks: waiting for a job or quit
 		case j := <-p.jobs:
 			j()
 		case <-p.quit:
@@ -174,7 +174,7 @@ func (p *Pool) worker() {
 func pollLoop(every time.Duration) {
 	ready.Done()
 	for {
-		time.Sleep(every)
+		time.Sleep(every) // blocks: between polls
 	}
 }
 
