@@ -176,6 +176,14 @@ class StackClusterer(ClusterMixin, BaseEstimator):
         if not 0 <= self.threshold <= 1:
             raise ValueError(f"threshold must be within 0..1, got {self.threshold!r}")
         g = dumps.goroutines
+        if g.empty:
+            self.labels_ = np.array([], dtype=np.int64)
+            self.fingerprints_ = np.array([], dtype=np.uint64)
+            self.n_clusters_ = 0
+            self.buckets_ = pd.DataFrame({"fingerprint": pd.Series([], dtype=np.uint64),
+                                          "goroutines": pd.Series([], dtype=np.int64),
+                                          "cluster": pd.Series([], dtype=np.int64), "tokens": []})
+            return self
         sid = g["stack_id"].to_numpy(dtype=np.uint64)
         norm = normalize_stacks(dumps, self.level, stack_ids=pd.unique(sid))
         fps = goroutine_fingerprints(dumps, self.level, normalized=norm).to_numpy(dtype=np.uint64)

@@ -176,7 +176,7 @@ def normalize_stacks(dumps: Dumps, level: str = "lines", stack_ids=None) -> pd.D
     goexit = vid.get("runtime.goexit", -1)
 
     starts = np.flatnonzero(np.r_[True, sids[1:] != sids[:-1]]) if len(sids) else np.array([], int)
-    ends = np.r_[starts[1:], len(sids)]
+    ends = np.r_[starts[1:], len(sids)] if len(starts) else starts
     rows = []
     fn_l, cls_l, line_l, depth_l, wrap_l, off_l = (
         fn_code.tolist(), cls.tolist(), line.tolist(), depth.tolist(), is_wrap.tolist(),

@@ -1,0 +1,256 @@
+"""Clustering into root causes, on dumps of a real Go program that knows why each goroutine blocks.
+
+Every goroutine of tests/goprogs/clusterdemo carries its cause as a pprof label, and the
+program's source marks each blocking statement with a '// blocks' comment: the expected
+clusters, sites and counts come from there, never from goforensics.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+from clusterdemo import (
+    ROUNDS,
+    SOURCE,
+    blocking_lines,
+    clusterdemo_fixture,  # noqa: F401 (registers the fixture)
+    dumps_of,
+    truth,
+    variant_source,
+)
+from sklearn.base import clone
+
+import goforensics as gf
+from goforensics.cluster import (
+    StackClusterer,
+    cluster,
+    cluster_counts,
+    describe_clusters,
+    stack_distance,
+)
+
+CAUSES = {"fanout-send", "audit-send", "subscribe-recv", "pipe-in", "pipe-ack", "cache-lock",
+          "cache-holder", "pool-idle", "poll-loop"}
+# Goroutines the program starts per cause: (fixed, per round r with n = r + 1).
+SPAWNED = {"fanout-send": (0, 5), "audit-send": (0, 2), "subscribe-recv": (0, 3), "pipe-in": (0, 2),
+           "pipe-ack": (0, 2), "cache-lock": (0, 2), "cache-holder": (1, 0), "pool-idle": (4, 0),
+           "poll-loop": (1, 0)}
+SITES = {  # cause -> (site function, the statement the '// blocks' comment follows)
+    "fanout-send": ("main.walk", "f.out <- v"),
+    "audit-send": ("main.emitAudit", 'ch <- "audit:" + who'),
+    "subscribe-recv": ("main.handleSubscribe.func1", "<-events"),
+    "pipe-in": ("main.pipeline", "<-in"),
+    "pipe-ack": ("main.pipeline", "<-ack"),
+    "cache-lock": ("main.(*Cache).Get", "c.mu.Lock()"),
+    "cache-holder": ("main.(*Cache).refresh", "<-c.reload"),
+    "pool-idle": ("main.(*Pool).worker", "select {"),
+    "poll-loop": ("main.pollLoop", "time.Sleep(every)"),
+}
+
+
+def assert_one_cluster_per_cause(labels: pd.Series, cause: pd.Series) -> None:
+    known = cause.notna()
+    per_cause = pd.crosstab(cause[known], labels[known])
+    assert set(per_cause.index) == CAUSES
+    for name, row in per_cause.iterrows():
+        assert (row > 0).sum() == 1, f"{name} is split over clusters {list(row[row > 0].index)}"
+    for c, col in per_cause.items():
+        assert (col > 0).sum() == 1, f"cluster {c} mixes {list(col[col > 0].index)}"
+
+
+@pytest.fixture(scope="module")
+def series(clusterdemo_runs) -> gf.Dumps:
+    return gf.load(dumps_of(clusterdemo_runs["v1"]), order="given")
+
+
+@pytest.fixture(scope="module")
+def two_builds(clusterdemo_runs) -> gf.Dumps:
+    return gf.load(dumps_of(clusterdemo_runs["v1"]) + dumps_of(clusterdemo_runs["v2"]), order="given")
+
+
+def test_each_cause_is_one_cluster_and_causes_stay_apart(series):
+    cause = truth(series)
+    # the variations are real: recursion depth and middleware chains give many stacks
+    assert series.goroutines.loc[cause == "fanout-send", "stack_id"].nunique() == 5
+    assert series.goroutines.loc[cause == "subscribe-recv", "stack_id"].nunique() == 3
+    assert series.goroutines.loc[cause == "cache-lock", "stack_id"].nunique() == 2
+    assert_one_cluster_per_cause(cluster(series), cause)
+
+
+@pytest.mark.parametrize("level", ["lines", "functions", "application"])
+def test_every_level_keeps_causes_apart(series, level):
+    assert_one_cluster_per_cause(cluster(series, level=level, threshold=0.3), truth(series))
+
+
+def test_refinement_is_what_merges_middleware_chains(series):
+    cause = truth(series)
+    buckets_only = cluster(series, level="lines", threshold=0)
+    assert buckets_only[cause == "subscribe-recv"].nunique() == 3  # one bucket per chain
+    assert cluster(series, level="lines")[cause == "subscribe-recv"].nunique() == 1
+
+
+def test_a_new_build_does_not_split_a_cause(two_builds):
+    # Build 2 moved every line and renumbered closures; the two sites of main.pipeline
+    # (pipe-in and pipe-ack) must still stay apart.
+    cause = truth(two_builds)
+    assert_one_cluster_per_cause(cluster(two_builds), cause)
+    # while exact lines cannot see through the new build
+    lines = cluster(two_builds, level="lines")
+    assert lines[cause == "audit-send"].nunique() == 2
+
+
+def test_formats_of_one_moment_cluster_together(clusterdemo_runs):
+    run = clusterdemo_runs["v1"]
+    d = gf.load([dumps_of(run, k, [ROUNDS - 1])[0] for k in (2, 1, 0)], order="given")
+    assert_one_cluster_per_cause(cluster(d), truth(d))
+
+
+def test_ids_are_stable_across_snapshots_and_ordered_by_size(series):
+    labels = cluster(series)
+    cause = truth(series)
+    snap = series.goroutines["snapshot"]
+    for name in CAUSES:
+        ids = {int(labels[(cause == name) & (snap == s)].iloc[0]) for s in range(ROUNDS)}
+        assert len(ids) == 1, name
+    sizes = series.goroutines.groupby(labels)["count"].sum()
+    assert list(sizes.index) == list(range(len(sizes)))
+    assert sizes.is_monotonic_decreasing
+
+
+def test_runs_are_deterministic_even_across_processes(clusterdemo_runs, series):
+    first = cluster(series).tolist()
+    assert cluster(series).tolist() == first
+    code = ("import sys, json, goforensics as gf; d = gf.load(sys.argv[1:], order='given'); "
+            "print(json.dumps(gf.cluster(d).tolist()))")
+    env = dict(os.environ, PYTHONHASHSEED="12345")
+    r = subprocess.run([sys.executable, "-c", code, *map(str, dumps_of(clusterdemo_runs["v1"]))],
+                       capture_output=True, text=True, env=env, timeout=300, check=True)
+    assert json.loads(r.stdout) == first
+
+
+def test_describe_clusters_names_the_blocking_site(series):
+    labels = cluster(series)
+    table = describe_clusters(series, labels)
+    cause = truth(series)
+    lines = blocking_lines((SOURCE / "main.go").read_text())
+    assert len(table) == labels.nunique()
+    assert int(table["goroutines"].sum()) == series.total
+    for name, (function, statement) in SITES.items():
+        c = int(labels[cause == name].iloc[0])
+        row = table.set_index("cluster").loc[c]
+        assert row["site_function"] == function, name
+        assert int(row["site_line"]) == lines[statement], name
+        assert row["site_file"].endswith("main.go")
+        states = json.loads(row["states"])
+        assert sum(states.values()) == row["goroutines"]
+        assert row["state"] == max(states, key=states.get)
+        assert row["snapshots"] == ROUNDS and row["first_snapshot"] == 0
+        assert function in row["frames"]
+    holder = table.set_index("cluster").loc[int(labels[cause == "cache-holder"].iloc[0])]
+    assert holder["state"] == "chan receive"
+    lock = table.set_index("cluster").loc[int(labels[cause == "cache-lock"].iloc[0])]
+    assert lock["state"] == "sync.Mutex.Lock"
+
+
+def test_cluster_counts_follow_what_the_program_spawned(series):
+    labels = cluster(series)
+    counts = cluster_counts(series, labels)
+    cause = truth(series)
+    assert list(counts.index) == list(range(ROUNDS))
+    assert sorted(counts.columns) == list(range(labels.nunique()))
+    per_snap = series.goroutines.groupby("snapshot")["count"].sum()
+    assert counts.sum(axis=1).tolist() == per_snap.tolist()
+    for name, (fixed, per_round) in SPAWNED.items():
+        c = int(labels[cause == name].iloc[0])
+        want = [fixed + per_round * sum(k + 1 for k in range(r + 1)) for r in range(ROUNDS)]
+        assert counts[c].tolist() == want, name
+
+
+def test_estimator_follows_scikit_learn_conventions(series):
+    est = StackClusterer(level="lines", threshold=0.2)
+    assert est.get_params()["threshold"] == 0.2
+    twin = clone(est).set_params(threshold=0.3)
+    assert twin.threshold == 0.3 and est.threshold == 0.2
+    assert est.fit(series) is est
+    assert len(est.labels_) == len(series.goroutines)
+    assert est.n_clusters_ == len(set(est.labels_.tolist()))
+    assert est.buckets_["goroutines"].sum() == series.total
+    assert np.array_equal(est.fit_predict(series), est.labels_)
+    with pytest.raises(ValueError, match="unknown level"):
+        StackClusterer(level="nope").fit(series)
+    with pytest.raises(ValueError, match="threshold"):
+        StackClusterer(threshold=2).fit(series)
+    with pytest.raises(ValueError, match="labels"):
+        describe_clusters(series, [0, 1])
+
+
+def test_exact_level_splits_by_arguments(series):
+    cause = truth(series)
+    # fanout goroutines carry their own value in walk's arguments
+    assert cluster(series, level="exact", threshold=0)[cause == "fanout-send"].nunique() > 1
+
+
+def test_distance_weights_the_blocking_end_most():
+    w = np.array([1.0, 0.5, 0.33, 0.25])
+    top = stack_distance([1, 2, 3, 4], [9, 2, 3, 4], w, w)
+    bottom = stack_distance([1, 2, 3, 4], [1, 2, 3, 9], w, w)
+    assert 0 < bottom < top < 1
+    assert stack_distance([1, 2, 3, 4], [1, 2, 3, 4], w, w) == 0
+    assert stack_distance([1, 2], [3, 4, 5], w[:2], w[:3]) == stack_distance([3, 4, 5], [1, 2], w[:3], w[:2])
+
+
+def test_empty_and_stackless_input():
+    d = gf.parse_text("goroutine 2 [syscall]:\n\ngoroutine 3 [select]:\nmain.loop()\n\t/a.go:5 +0x1\n")
+    labels = cluster(d)
+    assert len(labels) == len(d.goroutines) == 2
+    assert labels.nunique() == 2
+    assert len(describe_clusters(d, labels)) == 2
+    empty = gf.Dumps()
+    assert cluster(empty).tolist() == []
+    assert describe_clusters(empty, []).empty
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "goforensics.cli", *args], capture_output=True,
+                          text=True, timeout=300)
+
+
+def test_cli_one_row_per_goroutine(clusterdemo_runs):
+    paths = [str(p) for p in dumps_of(clusterdemo_runs["v1"])]
+    r = run_cli("cluster", *paths)
+    assert r.returncode == 0, r.stderr
+    table = pd.read_csv(pd.io.common.StringIO(r.stdout))
+    assert {"snapshot", "goid", "cluster"} <= set(table.columns)
+    headers = sum(open(p).read().count("\ngoroutine ") + 1 for p in paths)
+    assert len(table) == headers
+    assert table["snapshot"].tolist() == sorted(table["snapshot"])  # order given
+    assert "cluster(s) at level functions" in r.stderr
+    d = gf.load(paths, order="given")
+    assert table["cluster"].tolist() == cluster(d).tolist()
+
+
+def test_cli_summary_and_options(clusterdemo_runs):
+    paths = [str(p) for p in dumps_of(clusterdemo_runs["v1"])]
+    r = run_cli("cluster", *paths, "--summary", "--format", "json", "--level", "lines", "--threshold", "0.25")
+    assert r.returncode == 0, r.stderr
+    rows = json.loads(r.stdout)
+    d = gf.load(paths, order="given")
+    assert len(rows) == cluster(d, level="lines", threshold=0.25).nunique()
+    assert {"cluster", "goroutines", "site_function", "site_line", "state", "frames"} <= set(rows[0])
+    assert sum(x["goroutines"] for x in rows) == d.total
+    bad = run_cli("cluster", *paths, "--level", "files")
+    assert bad.returncode != 0 and "files" in bad.stderr
+    missing = run_cli("cluster", "/no/such/dump.txt")
+    assert missing.returncode != 0 and "Traceback" not in missing.stderr
+
+
+def test_variant_source_really_moves_lines():
+    text = (SOURCE / "main.go").read_text()
+    a, b = blocking_lines(text), blocking_lines(variant_source(text))
+    assert a.keys() == b.keys() and all(b[k] > a[k] for k in a)
