@@ -251,17 +251,38 @@ def _first_arg(args: str) -> tuple[int | None, bool]:
 
 @dataclass(frozen=True)
 class Blocker:
-    """The primitive a goroutine is blocked on, as far as its frames tell."""
+    """The primitive a goroutine is blocked on, as far as its frames tell.
+
+    Where the runtime prints no usable address for the primitive (Go 1.17+ register
+    arguments often read ``0x0?``, and ``sync`` frames are inlined), the receiver of the
+    method that asked to wait identifies it instead: the primitive is then taken to be
+    a field of that struct (``owner``, of type ``owner_type``).
+    """
 
     kind: str  # chan, mutex, rwmutex, waitgroup, cond, fd, select, sleep, nil chan, ...
-    address: int | None  # None when the dump does not reveal it
+    address: int | None  # the primitive's address, when the dump reveals it
     depth: int  # frame that revealed it
     caller_depth: int  # first frame outside runtime/sync: the code that asked to wait
     certain: bool  # False when the address came from a '?'-marked register argument
+    owner: int | None = None  # receiver of the caller, when the address is unknown
+    owner_type: str = ""
+
+    @property
+    def resource(self) -> tuple | None:
+        """A node id for the wait-for graph: by address, else by owning struct."""
+        if self.address is not None:
+            return (self.kind, self.address)
+        if self.owner is not None:
+            return (self.kind, self.owner_type, self.owner)
+        return None
 
     @property
     def key(self) -> str | None:
-        return f"{self.kind}:{self.address:#x}" if self.address is not None else None
+        if self.address is not None:
+            return f"{self.kind}:{self.address:#x}"
+        if self.owner is not None:
+            return f"{self.kind}:{self.owner_type}@{self.owner:#x}"
+        return None
 
 
 # (function, kind, how the address relates to the first argument)
@@ -294,6 +315,7 @@ _STATE_KIND = {
     "sync.WaitGroup.Wait": "waitgroup", "sync.Cond.Wait": "cond", "IO wait": "fd", "sleep": "sleep",
     "syscall": "syscall",
 }
+_OWNED_KINDS = frozenset({"mutex", "rwmutex", "waitgroup", "cond", "semaphore"})
 _PLUMBING = re.compile(r"^(?:runtime|internal/sync|sync|internal/poll|internal/runtime/[^.]*|sync/atomic)\.")
 
 
@@ -331,7 +353,13 @@ def blocked_on(state: str, functions: list[str], args: list[str]) -> Blocker | N
         if best is None or (cand[3] and not best[3]) or (cand[3] == best[3] and i > best[2]):
             best = cand
     if best is None:
-        return Blocker(kind, None, caller, caller, True)
+        owner, owner_type = None, ""
+        if kind in _OWNED_KINDS and caller < len(functions):
+            owner_type = _receiver_of(functions[caller])
+            a, uncertain = _first_arg(args[caller] if caller < len(args) else "")
+            if owner_type and a is not None and not uncertain:
+                owner = a
+        return Blocker(kind, None, caller, caller, True, owner, owner_type if owner else "")
     return Blocker(best[0], best[1], best[2], caller, best[3])
 
 
@@ -344,8 +372,10 @@ def wait_for_graph(dumps: Dumps, *, snapshot: int | None = None, max_offset: int
     """Goroutines and the primitives they wait on; inferred lock holders; deadlock-ready.
 
     Nodes: goroutines ``("g", instance, goid)`` with ``state``, ``function`` (where it
-    waits in its own code), ``file``, ``line``; and resources ``("chan"|"mutex"|"rwmutex"
-    |"waitgroup"|"cond"|"fd", address)`` with ``kind`` and ``address``. Edges:
+    waits in its own code), ``file``, ``line``; and resources ``(kind, address)`` or,
+    where only the owning struct is known, ``(kind, owner_type, owner)``, with ``kind``
+    (chan, mutex, rwmutex, waitgroup, cond, fd), ``address``, ``owner``, ``owner_type``.
+    Edges:
 
     - goroutine -> resource ``relation="waits"``: the goroutine is blocked on it;
     - resource -> goroutine ``relation="held-by"``: the lock holder, inferred where the
@@ -397,11 +427,14 @@ def wait_for_graph(dumps: Dumps, *, snapshot: int | None = None, max_offset: int
                 a, unc = _first_arg(arglist[i] if i < len(arglist) else "")
                 recv.append((i, t, a if not unc else None))
         info.append((node, b, fns, recv))
-        if b is not None and b.address is not None:
-            res = (b.kind, b.address)
+        res = b.resource if b is not None else None
+        if res is not None:
             if res not in G:
-                G.add_node(res, kind=b.kind, address=f"{b.address:#x}")
-            G.add_edge(node, res, relation="waits", certain=b.certain)
+                if b.address is not None:
+                    G.add_node(res, kind=b.kind, address=f"{b.address:#x}", owner=None, owner_type="")
+                else:
+                    G.add_node(res, kind=b.kind, address=None, owner=f"{b.owner:#x}", owner_type=b.owner_type)
+            G.add_edge(node, res, relation="waits", certain=b.certain and b.address is not None)
             waiters[res].append((node, b, fns, recv))
     _infer_holders(G, waiters, info, max_offset)
     return G
@@ -409,24 +442,29 @@ def wait_for_graph(dumps: Dumps, *, snapshot: int | None = None, max_offset: int
 
 def _infer_holders(G: nx.DiGraph, waiters: dict, info: list, max_offset: int) -> None:
     for res, ws in waiters.items():
-        kind, addr = res
+        kind = res[0]
         if kind not in ("mutex", "rwmutex"):
             continue
         waiting = {w[0] for w in ws}
         # the struct holding the mutex: receiver of the waiters' calling method
         owners: set[int] = set()
         types: set[str] = set()
-        for _node, b, _fns, recv in ws:
-            for depth, t, a in recv:
-                if depth < b.caller_depth or _PLUMBING.match(t):
-                    continue
-                types.add(t)
-                if a is not None and 0 <= addr - a < max_offset:
-                    owners.add(a)
-                break
+        if len(res) == 3:  # identified by its owner already
+            owners.add(res[2])
+            types.add(res[1])
+        else:
+            addr = res[1]
+            for _node, b, _fns, recv in ws:
+                for depth, t, a in recv:
+                    if depth < b.caller_depth or _PLUMBING.match(t):
+                        continue
+                    types.add(t)
+                    if a is not None and 0 <= addr - a < max_offset:
+                        owners.add(a)
+                    break
         found = False
         for node, b, _fns, recv in info:
-            if node in waiting or (b is not None and (b.kind, b.address) == res):
+            if node in waiting or (b is not None and b.resource == res):
                 continue
             if any(a in owners for _, _, a in recv if a is not None):
                 G.add_edge(res, node, relation="held-by", evidence="receiver", confidence=0.9)
@@ -435,7 +473,7 @@ def _infer_holders(G: nx.DiGraph, waiters: dict, info: list, max_offset: int) ->
             continue
         cands = [node for node, b, _fns, recv in info
                  if node not in waiting and any(t in types for _, t, _ in recv)
-                 and (b is None or (b.kind, b.address) != res)]
+                 and (b is None or b.resource != res)]
         for node in cands:
             G.add_edge(res, node, relation="held-by", evidence="type",
                        confidence=round(0.6 / len(cands), 3))

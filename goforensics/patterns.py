@@ -109,7 +109,7 @@ def _recursive_rlock(f: Facts):
 
 
 def _lock_across_channel(f: Facts):
-    if f.resources.get("holds_lock_waited_by"):
+    if f.resources.get("holds_lock_waited_by") and f.state in ("chan receive", "chan send", "select"):
         n = f.resources["holds_lock_waited_by"]
         return (0.9, [f"blocked in [{f.state}] while holding a mutex {n} goroutine(s) wait for"])
     if f.state in ("sync.Mutex.Lock", "sync.RWMutex.Lock", "sync.RWMutex.RLock") and f.resources.get(
@@ -117,6 +117,17 @@ def _lock_across_channel(f: Facts):
     ):
         return (0.85, ["they wait for a mutex whose holder is itself blocked on a channel: "
                        + f.resources["holder_blocked_on_channel"]])
+    return None
+
+
+def _lock_while_blocked(f: Facts):
+    if f.state in ("sync.Mutex.Lock", "sync.RWMutex.Lock", "sync.RWMutex.RLock") and f.resources.get(
+        "holder_blocked"
+    ):
+        return (0.7, ["they wait for a mutex whose holder is itself blocked: " + f.resources["holder_blocked"]])
+    if f.resources.get("holds_lock_waited_by") and f.state not in ("chan receive", "chan send", "select"):
+        n = f.resources["holds_lock_waited_by"]
+        return (0.7, [f"blocked in [{f.state}] while holding a mutex {n} goroutine(s) wait for"])
     return None
 
 
@@ -156,12 +167,18 @@ def _listener(f: Facts):
     return _c(ok, 0.85, "accept loops accumulate: listeners are opened and never closed")
 
 
+def _strength(f: Facts) -> float:
+    """How strongly the circumstances point at a leak: orphaned, growing, or just blocked."""
+    return 0.9 if f.creator_gone else 0.7 if f.growing else 0.4 if not f.multi else 0.0
+
+
 def _unconsumed(f: Facts):
-    ok = f.state == "chan send" and f.site_class == "application" and (f.creator_gone or f.growing)
+    conf = _strength(f)
+    ok = f.state == "chan send" and f.site_class == "application" and conf > 0
     why = ["blocked sending on a channel"]
     if f.creator_gone:
         why.append(f"the creator {f.created_by} has returned: no one will ever receive")
-    return _c(ok, 0.9 if f.creator_gone else 0.7, *why)
+    return _c(ok, conf, *why)
 
 
 def _callbacks(f: Facts):
@@ -194,8 +211,9 @@ def _io_no_deadline(f: Facts):
 
 
 def _time_after(f: Facts):
-    ok = f.growing and f.state == "select" and f.site_class == "application"
-    return _c(ok, 0.5, "goroutines accumulate in a select that never takes a cancellation case")
+    conf = _strength(f) * 0.6
+    ok = f.state == "select" and f.site_class == "application" and conf > 0
+    return _c(ok, conf, "blocked in a select none of whose cases will fire: no cancellation case")
 
 
 def _worker_never_stopped(f: Facts):
@@ -205,8 +223,9 @@ def _worker_never_stopped(f: Facts):
 
 
 def _receive_forever(f: Facts):
-    ok = f.state == "chan receive" and f.site_class == "application" and (f.creator_gone or f.growing)
-    return _c(ok, 0.6, "blocked receiving on a channel no sender will ever write to or close")
+    conf = _strength(f) * 0.8
+    ok = f.state == "chan receive" and f.site_class == "application" and conf > 0
+    return _c(ok, conf, "blocked receiving on a channel no sender will ever write to or close")
 
 
 # benign shapes -----------------------------------------------------------------------------------
@@ -267,6 +286,13 @@ CATALOGUE: tuple[Pattern, ...] = (
             "Do not hold a mutex across channel sends/receives: copy what you need under the lock, "
             "Unlock, then communicate; or select with ctx.Done() and a timeout.", True, 2.0,
             _lock_across_channel),
+    Pattern("lock-held-while-blocked", "Mutex held while blocked on something else",
+            "goroutines in [sync.Mutex.Lock] (or RWMutex) whose lock holder is itself blocked: on "
+            "another lock, on IO, in a sleep",
+            "The holder took the lock, then blocked; everyone who needs the lock queues behind it. "
+            "Chains of such holders end in a deadlock or in a slow dependency.",
+            "Keep critical sections short and free of blocking calls (IO, sleeps, other locks); take "
+            "several locks in one global order.", True, 1.5, _lock_while_blocked),
     Pattern("waitgroup-missing-done", "WaitGroup.Wait that never returns",
             "[sync.WaitGroup.Wait] (older Go: [semacquire] under WaitGroup.Wait), often long waits",
             "Wait returns when the counter reaches zero; a goroutine exited without Done, an error path "
@@ -420,9 +446,10 @@ def _graph_facts(ctx, cluster) -> dict:
             if G.edges[res, n].get("relation") == "held-by":
                 waited = max(waited, sum(1 for p in G.predecessors(res)
                                          if G.edges[p, res].get("relation") == "waits"))
-    if waited and any(G.nodes[n]["state"] in ("chan receive", "chan send", "select") for n in nodes):
+    if waited:
         out["holds_lock_waited_by"] = waited
     holders_blocked = []
+    holders_other = []
     no_holder = False
     rw_writer = False
     for n in nodes:
@@ -430,12 +457,15 @@ def _graph_facts(ctx, cluster) -> dict:
             if G.edges[n, res].get("relation") != "waits":
                 continue
             holders = [h for h in G.successors(res) if G.edges[res, h].get("relation") == "held-by"]
-            if not holders and res[0] == "mutex":
+            if not holders and res[0] == "mutex" and len(res) == 2:
                 no_holder = True
             for h in holders:
                 st = G.nodes[h].get("state")
+                what = f"goroutine {h[2]} in [{st}] at {G.nodes[h].get('function')}"
                 if st in ("chan receive", "chan send", "select"):
-                    holders_blocked.append(f"goroutine {h[2]} in [{st}] at {G.nodes[h].get('function')}")
+                    holders_blocked.append(what)
+                else:
+                    holders_other.append(what)
             if res[0] == "rwmutex":
                 rw_writer = any(
                     G.nodes[p].get("state") == "sync.RWMutex.Lock"
@@ -443,7 +473,9 @@ def _graph_facts(ctx, cluster) -> dict:
                 )
     if holders_blocked:
         out["holder_blocked_on_channel"] = holders_blocked[0]
-    out["no_holder"] = no_holder and not holders_blocked
+    if holders_other:
+        out["holder_blocked"] = holders_other[0]
+    out["no_holder"] = no_holder and not holders_blocked and not holders_other
     out["rw_writer_waiting"] = rw_writer
     cycles = [c for c in deadlock_cycles(G, min_confidence=0.5, limit=20) if set(c) & nodes]
     if cycles:
