@@ -45,7 +45,6 @@ snapshot of the series that was clustered.
 
 from __future__ import annotations
 
-import itertools
 import json
 import math
 from collections import Counter
@@ -281,12 +280,16 @@ class StackClusterer(ClusterMixin, BaseEstimator):
     @staticmethod
     def _bucket_states(g, inv, counts, nb) -> list[str]:
         """The dominant known state class of each bucket ('' when unknown)."""
-        st = g["state"].astype(str).to_numpy()
-        tally: list[Counter] = [Counter() for _ in range(nb)]
-        for b, s, c in zip(inv.tolist(), st.tolist(), counts.tolist(), strict=True):
-            if s not in _UNKNOWN_STATES:
-                tally[b][_STATE_CLASS.get(s, s)] += c
-        return [min(t.items(), key=lambda kv: (-kv[1], kv[0]))[0] if t else "" for t in tally]
+        st = g["state"].astype(str).map(lambda x: _STATE_CLASS.get(x, x)).to_numpy(dtype=object)
+        t = pd.DataFrame({"bucket": inv, "state": st, "count": counts})
+        t = t[~t["state"].isin(list(_UNKNOWN_STATES))]
+        s = t.groupby(["bucket", "state"], sort=True)["count"].sum().reset_index()
+        s = s.sort_values(["bucket", "count", "state"], ascending=[True, False, True], kind="stable")
+        top = s.drop_duplicates("bucket").set_index("bucket")["state"]
+        out = [""] * nb
+        for b, v in top.items():
+            out[int(b)] = str(v)
+        return out
 
     def _refine(self, members, tokens, w, weight, ufp, states, labels_b) -> None:
         """Merge the buckets of one block: leaders if the block is large, then DBSCAN."""
@@ -515,13 +518,6 @@ def _stack_text(frames: pd.DataFrame) -> str:
     return "\n".join(out)
 
 
-def _dominant(values: pd.Series, weights: np.ndarray) -> str:
-    tally: Counter = Counter()
-    for v, c in zip(values.astype(str).tolist(), weights.tolist(), strict=True):
-        tally[v] += c
-    return min(tally.items(), key=lambda kv: (-kv[1], kv[0]))[0] if tally else ""
-
-
 def describe_clusters(dumps: Dumps, labels) -> pd.DataFrame:
     """One row per cluster: size, representative stack, blocking site, state mix, creators.
 
@@ -547,47 +543,50 @@ def describe_clusters(dumps: Dumps, labels) -> pd.DataFrame:
             "site_line", "state", "states", "entry_function", "created_by"]
     if not len(g):
         return pd.DataFrame(columns=cols)
-    counts = g["count"].to_numpy(dtype=np.int64)
-    sid = g["stack_id"].to_numpy(dtype=np.uint64)
-    per = pd.DataFrame({"cluster": lab, "stack_id": sid, "count": counts})
-    by_stack = per.groupby(["cluster", "stack_id"], sort=True)["count"].sum().reset_index()
-    by_stack = by_stack.sort_values(["cluster", "count", "stack_id"], ascending=[True, False, True],
-                                    kind="stable")
-    reps = by_stack.drop_duplicates("cluster").set_index("cluster")["stack_id"]
+    t = pd.DataFrame({"cluster": lab, "stack_id": g["stack_id"].to_numpy(dtype=np.uint64),
+                      "count": g["count"].to_numpy(dtype=np.int64),
+                      "snapshot": g["snapshot"].to_numpy(dtype=np.int64)})
+    by = t.groupby("cluster", sort=True)
+    out = pd.DataFrame({
+        "goroutines": by["count"].sum(), "rows": by.size(), "stacks": by["stack_id"].nunique(),
+        "snapshots": by["snapshot"].nunique(), "first_snapshot": by["snapshot"].min(),
+        "last_snapshot": by["snapshot"].max(),
+    })
+    out["representative"] = _top_value(t, "stack_id")
+    for col in ("state", "entry_function", "created_by"):
+        t[col] = g[col].astype(str).to_numpy()
+    out["state"] = _top_value(t, "state")
+    out["entry_function"] = _top_value(t, "entry_function")
+    out["created_by"] = _top_value(t, "created_by")
+    st = t.groupby(["cluster", "state"], sort=True)["count"].sum().reset_index()
+    st = st.sort_values(["cluster", "count", "state"], ascending=[True, False, True], kind="stable")
+    out["states"] = pd.Series({c: json.dumps(dict(zip(x["state"], x["count"].astype(int), strict=True)))
+                               for c, x in st.groupby("cluster", sort=True)})
+
     own = dumps.frames[dumps.frames["section"] == 0]
-    rep_frames = own[own["stack_id"].isin(reps.to_numpy())].sort_values(["stack_id", "depth"])
-    frames_by = {k: v for k, v in rep_frames.groupby("stack_id", sort=False)}
-    snap = g["snapshot"].to_numpy()
-    rows = []
-    order = np.argsort(lab, kind="stable")
-    bounds = np.flatnonzero(np.r_[True, lab[order][1:] != lab[order][:-1], True])
-    for s, e in itertools.pairwise(bounds.tolist()):
-        idx = order[s:e]
-        c = int(lab[idx[0]])
-        rep = np.uint64(reps.loc[c])
+    rep_frames = own[own["stack_id"].isin(out["representative"].to_numpy())]
+    frames_by = dict(iter(rep_frames.sort_values(["stack_id", "depth"]).groupby("stack_id", sort=False)))
+    texts, sites = {}, {}
+    for rep in pd.unique(out["representative"]):
         fr = frames_by.get(rep, own.iloc[:0])
-        fn, file, line = _site(fr)
-        sub = g.iloc[idx]
-        cnt = counts[idx]
-        states: Counter = Counter()
-        for st, k in zip(sub["state"].astype(str).tolist(), cnt.tolist(), strict=True):
-            states[st] += k
-        snaps = snap[idx]
-        rows.append({
-            "cluster": c, "goroutines": int(cnt.sum()), "rows": len(idx),
-            "stacks": int(pd.unique(sid[idx]).size), "snapshots": int(pd.unique(snaps).size),
-            "first_snapshot": int(snaps.min()), "last_snapshot": int(snaps.max()),
-            "representative": rep, "frames": _stack_text(fr),
-            "site_function": fn, "site_file": file, "site_line": line,
-            "state": min(states.items(), key=lambda kv: (-kv[1], kv[0]))[0],
-            "states": json.dumps(dict(sorted(states.items(), key=lambda kv: (-kv[1], kv[0])))),
-            "entry_function": _dominant(sub["entry_function"], cnt),
-            "created_by": _dominant(sub["created_by"], cnt),
-        })
-    out = pd.DataFrame(rows, columns=cols)
+        texts[rep], sites[rep] = _stack_text(fr), _site(fr)
+    reps = out["representative"].tolist()
+    out["frames"] = [texts[r] for r in reps]
+    out["site_function"] = [sites[r][0] for r in reps]
+    out["site_file"] = [sites[r][1] for r in reps]
+    out["site_line"] = pd.array([sites[r][2] for r in reps], dtype="Int64")
+    out = out.rename_axis("cluster").reset_index()
     out["representative"] = out["representative"].astype(np.uint64)
-    out["site_line"] = out["site_line"].astype("Int64")
-    return out
+    for c in ("goroutines", "rows", "stacks", "snapshots", "first_snapshot", "last_snapshot"):
+        out[c] = out[c].astype(np.int64)
+    return out[cols]
+
+
+def _top_value(t: pd.DataFrame, col: str) -> pd.Series:
+    """Per cluster, the value of ``col`` with the most goroutines (ties: the smallest value)."""
+    s = t.groupby(["cluster", col], sort=True)["count"].sum().reset_index()
+    s = s.sort_values(["cluster", "count", col], ascending=[True, False, True], kind="stable")
+    return s.drop_duplicates("cluster").set_index("cluster")[col]
 
 
 def cluster_counts(dumps: Dumps, labels) -> pd.DataFrame:
