@@ -363,6 +363,20 @@ def blocked_on(state: str, functions: list[str], args: list[str]) -> Blocker | N
     return Blocker(best[0], best[1], best[2], caller, best[3])
 
 
+def _pointer_args(args: str) -> list[int]:
+    """Argument words that can be pointers (certain, non-zero hex words)."""
+    out = []
+    for tok in re.split(r"[{},\s]+", args):
+        if tok.startswith("0x") and not tok.endswith("?"):
+            try:
+                v = int(tok, 16)
+            except ValueError:
+                continue
+            if v > 0xFFFF:
+                out.append(v)
+    return out
+
+
 def _receiver_of(fn: str) -> str:
     m = re.match(r"^(.*?)\.\((\*?[^)]+)\)\.", fn)
     return f"{m.group(1)}.{m.group(2)}" if m else ""
@@ -419,13 +433,15 @@ def wait_for_graph(dumps: Dumps, *, snapshot: int | None = None, max_offset: int
             function=fns[cd] if cd < len(fns) else "", file=files[cd] if cd < len(files) else "",
             line=None if cd >= len(lines) or pd.isna(lines[cd]) else int(lines[cd]),
         )
-        # receivers of every frame: (address, receiver type) for holder inference
+        # receivers of every frame: (depth, receiver type, receiver address) for holder inference
         recv = []
         for i, fn in enumerate(fns):
             t = _receiver_of(fn)
             if t:
                 a, unc = _first_arg(arglist[i] if i < len(arglist) else "")
                 recv.append((i, t, a if not unc else None))
+        if b is not None and b.caller_depth < len(arglist):
+            recv.append((-1, "", _pointer_args(arglist[b.caller_depth])))
         info.append((node, b, fns, recv))
         res = b.resource if b is not None else None
         if res is not None:
@@ -455,24 +471,28 @@ def _infer_holders(G: nx.DiGraph, waiters: dict, info: list, max_offset: int) ->
         else:
             addr = res[1]
             for _node, b, _fns, recv in ws:
-                for depth, t, a in recv:
-                    if depth < b.caller_depth or _PLUMBING.match(t):
+                # the struct holding the mutex: the closest pointer argument of the calling
+                # frame at or below the mutex's address (a receiver, or an argument as in
+                # a.transferTo(b) locking b.mu)
+                near = [a for d, _, args in recv if d == -1 for a in args if 0 <= addr - a < max_offset]
+                if near:
+                    owners.add(max(near))
+                for depth, t, _a in recv:
+                    if depth < b.caller_depth or not t or _PLUMBING.match(t):
                         continue
                     types.add(t)
-                    if a is not None and 0 <= addr - a < max_offset:
-                        owners.add(a)
                     break
         found = False
         for node, b, _fns, recv in info:
             if node in waiting or (b is not None and b.resource == res):
                 continue
-            if any(a in owners for _, _, a in recv if a is not None):
+            if any(a in owners for d, t, a in recv if t and a is not None):
                 G.add_edge(res, node, relation="held-by", evidence="receiver", confidence=0.9)
                 found = True
         if found or not types:
             continue
         cands = [node for node, b, _fns, recv in info
-                 if node not in waiting and any(t in types for _, t, _ in recv)
+                 if node not in waiting and any(t in types for _, t, _ in recv if t)
                  and (b is None or b.resource != res)]
         for node in cands:
             G.add_edge(res, node, relation="held-by", evidence="type",

@@ -168,7 +168,12 @@ def _listener(f: Facts):
 
 
 def _strength(f: Facts) -> float:
-    """How strongly the circumstances point at a leak: orphaned, growing, or just blocked."""
+    """How strongly the circumstances point at a leak: orphaned, growing, or just blocked.
+
+    The main goroutine is left out: it blocks by design until the program ends.
+    """
+    if f.entry == "main.main":
+        return 0.0
     return 0.9 if f.creator_gone else 0.7 if f.growing else 0.4 if not f.multi else 0.0
 
 
@@ -238,8 +243,9 @@ def _worker_pool(f: Facts):
 
 
 def _keepalive(f: Facts):
-    ok = f.entry in ("net/http.(*persistConn).readLoop", "net/http.(*persistConn).writeLoop",
-                     "net/http.(*conn).serve") and not f.growing and (f.multi or f.n < 100)
+    ok = (f.entry in ("net/http.(*persistConn).readLoop", "net/http.(*persistConn).writeLoop",
+                      "net/http.(*conn).serve") and f.state in ("IO wait", "select")
+          and f.site_class != "application" and not f.growing and (f.multi or f.n < 100))
     return _c(ok, 0.7, "idle keep-alive connections, not growing")
 
 

@@ -359,6 +359,8 @@ def _evidence(ctx: _Context, c, site: pd.Series) -> dict:
         score -= 0.5
     if site["site_class"] in ("runtime",) or str(site["entry"]).startswith("runtime."):
         score -= 1.0  # the runtime's own goroutines (GC workers, finalizers...) are not leaks
+    if site["entry"] == "main.main":
+        score -= 0.8  # the main goroutine waits by design until the program ends
     return {
         "score": score, "evidence": evidence, "counts": counts, "slope_per_min": slope_per_min,
         "trend": t.mk_trend, "mk_p": round(t.mk_p, 6), "persistence": persistence,

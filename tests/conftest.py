@@ -76,3 +76,24 @@ def build_go(go, tmp_path_factory) -> Callable[[Path], Path]:
         return built[src]
 
     return build
+
+
+@pytest.fixture(scope="session")
+def go_dump(build_go) -> Callable[..., object]:
+    """``go_dump(name, *args)``: the Dumps of the dump that tests/goprograms/<name> writes to
+    stdout (built once, run once per argument list)."""
+    import goforensics as gf
+
+    cache: dict[tuple, object] = {}
+
+    def run(name: str, *args: str):
+        key = (name, *args)
+        if key not in cache:
+            exe = build_go(ROOT / "tests" / "goprograms" / name)
+            r = subprocess.run([str(exe), *args], capture_output=True, timeout=300)
+            if r.returncode != 0:
+                pytest.fail(f"{name} {args} exited {r.returncode}:\n{r.stderr.decode(errors='replace')}")
+            cache[key] = gf.parse_text(r.stdout, source=f"{name}{''.join(' ' + a for a in args)}")
+        return cache[key]
+
+    return run

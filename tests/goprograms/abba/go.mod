@@ -1,0 +1,3 @@
+module goforensics.test/abba
+
+go 1.21

@@ -1,0 +1,128 @@
+"""Graphs over real dumps: call graph weights, spawn graph, wait-for graph, holders and cycles.
+
+Expectations come from the programs' own source (the bundled demo's main.go) or from the
+published root causes of the real bugs in the corpus (gobench's etcd#5509 write-up), never
+from an earlier run of the code.
+"""
+
+from __future__ import annotations
+
+import re
+
+import networkx as nx
+
+import goforensics as gf
+from goforensics import graphs as gr
+
+
+def demo():
+    return gf.load("bundled:demo")
+
+
+def test_call_graph_weights_are_goroutine_counts():
+    d = demo()
+    G = gr.call_graph(d)
+    # 20 goroutines run cache.get -> sync.(*Mutex).Lock in the demo program (a loop of 20 `go c.get`)
+    assert G.nodes["main.(*cache).get"]["goroutines"] == 20
+    assert G["main.(*cache).get"]["sync.(*Mutex).Lock"]["goroutines"] == 20
+    # the running goroutine (main, writing the profile) is not blocked: not in the default graph
+    assert "runtime/pprof.writeGoroutineStacks" not in G
+    assert "runtime/pprof.writeGoroutineStacks" in gr.call_graph(d, blocked_only=False)
+
+
+def test_call_graph_filters_by_state_and_cluster():
+    d = demo()
+    G = gr.call_graph(d, states=["chan send"])
+    assert set(G.nodes) == {"main.handle"} and G.nodes["main.handle"]["goroutines"] == 50
+    labels = gf.cluster(d)
+    which = labels[d.goroutines["top_function"] == "main.handle"].unique().tolist()
+    Gc = gr.call_graph(d, labels=labels, clusters=which)
+    assert set(Gc.nodes) == {"main.handle"}
+
+
+def test_hotspots_put_the_application_sites_first():
+    h = gr.hotspots(demo())
+    assert h.iloc[0]["function"] == "main.handle"
+    assert h.iloc[0]["goroutines"] == 50
+    assert set(h["frame_class"]) <= {"application", "third-party", "stdlib"}
+
+
+def test_spawn_graph_function_and_goroutine_levels():
+    d = demo()
+    S = gr.spawn_graph(d)
+    assert S["main.main"]["main.handle"]["goroutines"] == 50
+    assert S["main.main"]["main.handle"]["states"] == {"chan send": 50}
+    Sg = gr.spawn_graph(d, level="goroutine")
+    # every goroutine of the demo but main was created by goroutine 1 (Go 1.21+ 'in goroutine N')
+    g = d.goroutines
+    children = set(Sg.successors(("", 1)))
+    assert len(children) == int((g["creator_goid"] == 1).sum()) == len(g) - 1
+
+
+def test_wait_for_graph_infers_the_holder_of_the_demo_mutex():
+    d = demo()
+    G = gr.wait_for_graph(d)
+    mutexes = [n for n in G if n[0] == "mutex"]
+    assert len(mutexes) == 1
+    m = mutexes[0]
+    waiters = [p for p in G.predecessors(m) if G.edges[p, m]["relation"] == "waits"]
+    assert len(waiters) == 20
+    holders = list(G.successors(m))
+    assert len(holders) == 1
+    holder = holders[0]
+    # the goroutine that runs cache.refresh (it Locks, then waits on a channel) holds it
+    assert G.nodes[holder]["function"] == "main.(*cache).refresh"
+    assert G.nodes[holder]["state"] == "chan receive"
+
+
+def test_etcd_5509_lock_held_across_a_channel_receive(realdumps):
+    # etcd#5509: Client.Close() holds c.mu and waits on a channel; retryConnection blocks in
+    # c.mu.Lock. Go 1.10 prints every argument, so addresses are real here.
+    d = gf.load(realdumps / "058_gobench-etcd-5509-blocking.txt")
+    G = gr.wait_for_graph(d)
+    rw = [n for n in G if n[0] == "rwmutex"]
+    assert rw, "no RWMutex found"
+    found = False
+    for r in rw:
+        waiters = {G.nodes[p]["function"] for p in G.predecessors(r)}
+        holders = {G.nodes[h]["function"] for h in G.successors(r)}
+        if any("retryConnection" in w for w in waiters) and any("Close" in h for h in holders):
+            found = True
+            assert all(G.edges[r, h]["evidence"] == "receiver" for h in G.successors(r))
+    assert found
+
+
+def test_blocked_on_reads_addresses_of_each_era():
+    # Go 1.10: stack-passed args are printed as is
+    b = gr.blocked_on("chan receive", ["runtime.chanrecv1", "main.f"], ["0xc42001e0c0, 0x0", ""])
+    assert b.key == "chan:0xc42001e0c0" and b.certain
+    # Go 1.17+: '?' marks a register argument that may be stale
+    b = gr.blocked_on("chan receive", ["runtime.chanrecv1", "main.f"], ["0xc00001e0c0?, 0x0?", ""])
+    assert b.address == 0xC00001E0C0 and not b.certain
+    # Go 1.24+: inlined sync frames print no args: the receiver of the caller names the struct
+    b = gr.blocked_on(
+        "sync.RWMutex.RLock",
+        ["sync.runtime_SemacquireRWMutexR", "sync.(*RWMutex).RLock", "main.(*Exec).get"],
+        ["0x0?, 0x0?, 0x0?", "...", "0x3dd06faa6120"],
+    )
+    assert b.address is None and b.key == "rwmutex:main.*Exec@0x3dd06faa6120"
+
+
+def test_deadlock_cycle_between_two_mutexes_in_a_real_go_program(go_dump):
+    # two goroutines lock a and b in opposite orders (tests/goprograms/abba): a real deadlock
+    d = go_dump("abba")
+    G = gr.wait_for_graph(d)
+    cycles = gr.deadlock_cycles(G, min_confidence=0.5)
+    assert cycles, "the AB-BA deadlock was not found"
+    goroutines = {n for n in cycles[0] if n[0] == "g"}
+    entries = {G.nodes[n]["function"] for n in goroutines}
+    assert entries == {"main.(*account).transferTo"}
+    assert nx.is_directed_acyclic_graph(G) is False
+
+
+def test_empty_input_gives_empty_graphs():
+    d = gf.parse_text("goroutine 1 [running]:\nmain.main()\n\t/m.go:3 +0x1\n")
+    assert gr.call_graph(d).number_of_nodes() == 0
+    assert gr.wait_for_graph(d).number_of_nodes() == 0
+    assert gr.hotspots(d).empty
+    assert re.match(r"^$", "")
