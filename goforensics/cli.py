@@ -221,7 +221,8 @@ def cluster_cmd(paths, fmt, level, threshold, summary, output, app_modules):
 def triage_text(report: dict, color: bool = False) -> str:
     """Render a triage report (from :func:`goforensics.suspects.triage`) for a terminal."""
     f = report["series"]
-    span = f"over {f['span_minutes']:.1f} min " if f["span_minutes"] else ""
+    m = f["span_minutes"]
+    span = "" if not m else f"over {m:.1f} min " if m >= 1 else f"over {m * 60:.1f} s "
     inst = f", {len(f['instances'])} instances" if len(f["instances"]) > 1 else ""
     head = (
         f"{f['snapshots']} snapshot(s){inst} {span}- {f['goroutines_first']:,} -> "

@@ -67,6 +67,7 @@ class Trend:
     first: float
     last: float
     peak: float
+    test: str = "Mann–Kendall (Hamed–Rao)"
 
 
 def trend(counts: np.ndarray, minutes: np.ndarray | None = None) -> Trend:
@@ -88,7 +89,7 @@ def trend(counts: np.ndarray, minutes: np.ndarray | None = None) -> Trend:
         return Trend(0.0, per_min, "no trend", 1.0, y[0] if len(y) else 0, y[-1] if len(y) else 0,
                      y.max() if len(y) else 0)
     slope = float(theilslopes(y, x).slope)
-    mk_trend, p = "no trend", 1.0
+    mk_trend, p, test = "no trend", 1.0, "Mann–Kendall (Hamed–Rao)"
     if len(y) >= 4:
         import pymannkendall as mk
 
@@ -97,11 +98,17 @@ def trend(counts: np.ndarray, minutes: np.ndarray | None = None) -> Trend:
             try:
                 r = mk.hamed_rao_modification_test(y)
                 mk_trend, p = str(r.trend), float(r.p)
+                # The correction needs residual autocorrelation to estimate; a series that
+                # is exactly linear (a steady leak) leaves none and the variance is undefined:
+                # the uncorrected test is then the right one.
+                if not np.isfinite(p) or not np.isfinite(float(r.var_s)):
+                    r = mk.original_test(y)
+                    mk_trend, p, test = str(r.trend), float(r.p), "Mann–Kendall"
             except (ValueError, ZeroDivisionError, np.linalg.LinAlgError):
                 pass
         if not np.isfinite(p):
             mk_trend, p = "no trend", 1.0
-    return Trend(slope, per_min, mk_trend, p, y[0], y[-1], y.max())
+    return Trend(slope, per_min, mk_trend, p, y[0], y[-1], y.max(), test)
 
 
 def series_counts(dumps: Dumps, labels: pd.Series) -> pd.DataFrame:
@@ -302,10 +309,11 @@ def _evidence(ctx: _Context, c, site: pd.Series) -> dict:
             persistence = _persistence(rows, ctx.snaps_of[inst], inst)
             p = 0.5 if persistence is None else persistence
             score += 4.0 * g_strength * (0.25 + 0.75 * p)
+            score += 0.5 * min(1.0, math.log10(t.last - t.first + 1) / 3.0)  # bigger leaks first
             unit = "/min" if t.per_minute else "/snapshot"
             evidence.append(
                 f"grows from {int(t.first)} to {int(t.last)} goroutines over {len(y)} snapshots "
-                f"(Theil–Sen {t.slope:+.2f}{unit}, Mann–Kendall/Hamed–Rao p={t.mk_p:.2g})"
+                f"(Theil–Sen {t.slope:+.2f}{unit}, {t.test} p={t.mk_p:.2g})"
             )
             if persistence is not None:
                 evidence.append(f"{persistence:.0%} of the goroutines that arrived later never left")

@@ -1,0 +1,3 @@
+module goforensics.test/leakseries
+
+go 1.21

@@ -1,0 +1,111 @@
+"""Leak suspects over a real series, and in single dumps.
+
+tests/goprograms/leakseries is a small Go service that records its own series: two leaks
+that grow ("result-leak": compute blocked sending after fetch timed out; "wg-leak": waitAll
+with one Add too many), an idle worker pool that stays flat and a burst that drains. What
+is a leak comes from that program's source, not from goforensics.
+"""
+
+from __future__ import annotations
+
+import subprocess
+
+import pandas as pd
+import pytest
+
+import goforensics as gf
+from goforensics import suspects as su
+from conftest import ROOT
+
+LEAKS = {"main.compute", "main.waitAll"}
+BENIGN = {"main.worker", "main.sleeper", "main.main"}
+
+
+@pytest.fixture(scope="session")
+def leakseries(build_go, tmp_path_factory):
+    exe = build_go(ROOT / "tests" / "goprograms" / "leakseries")
+    out = tmp_path_factory.mktemp("leakseries")
+    subprocess.run([str(exe), str(out), "6", "300ms"], check=True, timeout=120)
+    return gf.load(out)
+
+
+def test_leaks_rank_above_every_benign_cluster(leakseries):
+    s = su.suspects(leakseries)
+    sites = s["site"].tolist()
+    leak_ranks = [s.loc[s["site"] == x, "rank"].min() for x in LEAKS]
+    benign_ranks = [s.loc[s["site"] == x, "rank"].min() for x in BENIGN if x in sites]
+    assert max(leak_ranks) < min(benign_ranks)
+    assert set(s.head(2)["site"]) == LEAKS
+
+
+def test_growth_is_measured_with_a_trend_test(leakseries):
+    s = su.suspects(leakseries).set_index("site")
+    for leak in LEAKS:
+        r = s.loc[leak]
+        assert r["trend"] == "increasing" and r["mk_p"] < 0.05
+        assert r["slope_per_min"] > 0
+        assert r["counts"] == sorted(r["counts"]) and r["counts"][-1] > r["counts"][0]
+        # leaked goroutines never leave: newcomers are all still there at the end
+        assert r["persistence"] == 1.0
+    pool = s.loc["main.worker"]
+    assert pool["trend"] == "no trend" and pool["pattern"] == "worker-pool"
+    assert len(set(pool["counts"])) == 1  # 16 workers, every snapshot
+
+
+def test_a_burst_that_drains_is_not_a_leak(leakseries):
+    s = su.suspects(leakseries).set_index("site")
+    burst = s.loc["main.sleeper"]
+    assert max(burst["counts"]) > 0 and burst["counts"][-1] == 0
+    assert any("drains" in e for e in burst["evidence"])
+    assert burst["score"] < 0
+
+
+def test_patterns_and_advice_of_the_leaks(leakseries):
+    s = su.suspects(leakseries).set_index("site")
+    assert s.loc["main.compute", "pattern"] == "unconsumed-result"
+    assert s.loc["main.waitAll", "pattern"] == "waitgroup-missing-done"
+    assert "buffered" in s.loc["main.compute", "advice"]
+    assert s.loc["main.compute", "file"].endswith("leakseries/main.go")
+    # the site line is the send statement in compute (the line with `out <- result{i}`)
+    src = (ROOT / "tests/goprograms/leakseries/main.go").read_text().splitlines()
+    assert "out <- result{i}" in src[int(s.loc["main.compute", "line"]) - 1]
+
+
+def test_trend_on_known_series():
+    t = su.trend([0, 3, 5, 9, 12, 15, 19, 20], [0, 1, 2, 3, 4, 5, 6, 7])
+    assert t.mk_trend == "increasing" and t.mk_p < 0.05 and t.per_minute
+    t = su.trend([5, 5, 5, 5, 5], None)
+    assert t.mk_trend == "no trend" and t.slope == 0 and not t.per_minute
+    t = su.trend([40, 30, 20, 10, 5, 1], [0, 1, 2, 3, 4, 5])
+    assert t.mk_trend == "decreasing" and t.slope < 0
+    # a steady leak (exactly linear) has no residual autocorrelation: plain Mann–Kendall
+    t = su.trend([12, 24, 36, 48, 60, 72], [0, 1, 2, 3, 4, 5])
+    assert t.mk_trend == "increasing" and t.test == "Mann–Kendall"
+
+
+def test_single_dump_mode_on_the_demo():
+    d = gf.load("bundled:demo")
+    s = su.suspects(d)
+    # the demo's three bugs (see goforensics/data/demo/main.go.txt) outrank its healthy sleepers
+    top = set(s.head(4)["site"])
+    assert {"main.(*cache).get", "main.(*cache).refresh", "main.handle", "main.main.func1"} == top
+    assert s.set_index("site").loc["main.(*cache).get", "pattern"] == "lock-across-channel"
+
+
+def test_triage_report_has_the_promised_fields(leakseries):
+    rep = su.triage(leakseries, top=3)
+    assert len(rep["suspects"]) == 3
+    for rec in rep["suspects"]:
+        for k in ("rank", "site", "file", "line", "entry", "created_by", "state", "counts",
+                  "slope_per_min", "score", "pattern", "advice", "evidence"):
+            assert k in rec
+    assert rep["series"]["snapshots"] == 6
+    assert rep["series"]["time_sources"] == ["manifest"]
+
+
+def test_series_counts_fill_missing_snapshots_with_zero(leakseries):
+    labels = gf.cluster(leakseries)
+    tab = su.series_counts(leakseries, labels)
+    assert list(tab.index) == list(range(6))
+    assert (tab.sum(axis=1).to_numpy() == leakseries.goroutines.groupby("snapshot")["count"].sum().to_numpy()).all()
+    assert isinstance(tab, pd.DataFrame)
