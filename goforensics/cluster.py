@@ -4,8 +4,11 @@
    fingerprint of its normalised frames, so 100,000 goroutines on one stack cost one
    computation.
 2. Buckets are compared only within a *block*: the same blocking site (the topmost
-   application frame's function, else the topmost frame) and the same blocking operation
-   (the topmost frame). Two different blocking sites in application code never merge.
+   application frame's function, else the topmost frame), the same blocking operation
+   (the topmost frame) and, for stacks with no application frame, the same entry
+   function. Two blocking sites in different application functions never merge; two
+   blocking points of one function (a loop that waits in two places) do, except at the
+   ``lines`` and ``exact`` levels, whose contract is one build's exact code path.
 3. Inside a block, bucket representatives are compared by an edit distance over integer
    frame tokens (rapidfuzz aligns; the edits are then weighted) in the manner of ReBucket,
    TraceSim and FaST: a frame weighs more near the blocking end (position), when it is
@@ -47,11 +50,9 @@ from __future__ import annotations
 
 import json
 import math
-from collections import Counter
 
 import numpy as np
 import pandas as pd
-import xxhash
 from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
 from scipy import sparse
@@ -136,6 +137,8 @@ class StackClusterer(ClusterMixin, BaseEstimator):
         even weighed (a speed cut-off; must be >= threshold).
     leaders_above : blocks with more buckets than this are first reduced to leaders.
     workers : threads for rapidfuzz's ``cdist``.
+    companions : merge clusters of standard-library goroutines that one goroutine starts
+        together (a connection's ``readLoop`` and ``writeLoop``): see :func:`_merge_companions`.
 
     After ``fit(dumps)``: ``labels_`` (one cluster id per goroutine row), ``n_clusters_``,
     ``fingerprints_`` (per goroutine row) and ``buckets_`` (one row per fingerprint bucket:
@@ -158,6 +161,7 @@ class StackClusterer(ClusterMixin, BaseEstimator):
         prefilter: float = 0.75,
         leaders_above: int = 300,
         workers: int = 2,
+        companions: bool = True,
     ):
         self.level = level
         self.threshold = threshold
@@ -166,6 +170,7 @@ class StackClusterer(ClusterMixin, BaseEstimator):
         self.prefilter = prefilter
         self.leaders_above = leaders_above
         self.workers = workers
+        self.companions = companions
 
     # -- fitting ----------------------------------------------------------------------------
     def fit(self, dumps: Dumps, y=None) -> StackClusterer:
@@ -188,24 +193,7 @@ class StackClusterer(ClusterMixin, BaseEstimator):
         fps = goroutine_fingerprints(dumps, self.level, normalized=norm).to_numpy(dtype=np.uint64)
         row_pos = pd.Index(norm["stack_id"]).get_indexer(sid)
 
-        # The site of each stack: (site function, blocking operation, site line).
-        fn_t, site_t = norm["functions"].tolist(), norm["site"].tolist()
-        site_fn = np.asarray([f[k] if f else "" for f, k in zip(fn_t, site_t, strict=True)] + [""],
-                             dtype=object)
-        op_fn = np.asarray([f[0] if f else "" for f in fn_t] + [""], dtype=object)
-        site_line = np.asarray([ln[k] if ln else 0 for ln, k in
-                                zip(norm["lines"].tolist(), site_t, strict=True)] + [0], dtype=np.int64)
-        site_off = np.r_[norm["site_offset"].to_numpy(dtype=np.int64), -1]
         counts = g["count"].to_numpy(dtype=np.int64)
-        r = np.where(row_pos >= 0, row_pos, len(norm))  # stackless rows point at the blank site
-        block_of_row = pd.factorize(pd.Series(site_fn[r]).astype(str) + "\x00" +
-                                    pd.Series(op_fn[r]).astype(str))[0]
-        if self.level in ("functions", "application"):
-            group_line = _site_groups(block_of_row, site_line[r], site_off[r],
-                                      g["snapshot"].to_numpy(dtype=np.int64), counts)
-            fps = _mix(fps, group_line)
-        else:
-            group_line = site_line[r]
 
         # Buckets: one per distinct fingerprint, in a fixed order (ascending fingerprint).
         ufp, first_row, inv = np.unique(fps, return_index=True, return_inverse=True)
@@ -218,8 +206,7 @@ class StackClusterer(ClusterMixin, BaseEstimator):
         classes = [norm["classes"].iat[p] if p >= 0 else () for p in pos]
         if self.level == "exact":
             tokens_s = self._exact_tokens(g, norm, first_row, pos, tokens_s)
-        block_key = list(zip(block_of_row[first_row].tolist(), group_line[first_row].tolist(),
-                             strict=True))
+        block_key = [self._block(norm, p) for p in pos.tolist()]
 
         # Dense integer tokens (sorted vocabulary: the same ids from run to run).
         vocab = {t: i for i, t in enumerate(sorted({t for ts in tokens_s for t in ts}))}
@@ -241,6 +228,9 @@ class StackClusterer(ClusterMixin, BaseEstimator):
             for members in blocks.values():
                 if len(members) > 1:
                     self._refine(members, tokens, w, weight, ufp, states, labels_b)
+        if self.companions:
+            stdlib_only = [bool(cl) and not ({2, 3} & set(cl)) for cl in classes]
+            _merge_companions(g, inv, labels_b, stdlib_only)
 
         # Number clusters: descending goroutines, then smallest fingerprint.
         roots, root_inv = np.unique(labels_b, return_inverse=True)
@@ -266,6 +256,20 @@ class StackClusterer(ClusterMixin, BaseEstimator):
         return self.fit(dumps).labels_
 
     # -- parts ------------------------------------------------------------------------------
+    def _block(self, norm: pd.DataFrame, p: int) -> tuple:
+        """Only stacks with the same key are compared: the function where the stack blocks in
+        application code, the blocking operation (its top frame), and where no application
+        frame exists, its entry (then the stdlib component is what tells stacks apart). At
+        ``lines`` and ``exact`` the site's line is part of it too."""
+        if p < 0:
+            return ("", "", "", 0)
+        fns, classes, k = norm["functions"].iat[p], norm["classes"].iat[p], int(norm["site"].iat[p])
+        if not fns:
+            return ("", "", "", 0)
+        entry = "" if 3 in classes else fns[-1]
+        line = norm["lines"].iat[p][k] if self.level in ("lines", "exact") else 0
+        return (fns[k], fns[0], entry, line)
+
     @staticmethod
     def _exact_tokens(g, norm, first_row, pos, tokens_s):
         args = g["args"].fillna("").astype(str).to_numpy()
@@ -372,42 +376,27 @@ class StackClusterer(ClusterMixin, BaseEstimator):
         return lead_of
 
 
-def _site_groups(block: np.ndarray, line: np.ndarray, offset: np.ndarray, snapshot: np.ndarray,
-                 counts: np.ndarray) -> np.ndarray:
-    """Per row, the canonical line of its site group, for levels that drop line numbers.
+def _merge_companions(g: pd.DataFrame, inv: np.ndarray, labels_b: np.ndarray,
+                      stdlib_only: list[bool], share: float = 0.8) -> None:
+    """Merge clusters of standard-library stacks whose goroutines come in pairs.
 
-    Lines of one blocking site (same function and operation) seen together in a snapshot
-    come from one binary: they are different places. Lines never seen together may be one
-    place moved by a new build. So the lines are cut into *builds* (lines linked by shared
-    snapshots), the heaviest build's lines found the groups, and each other build is laid
-    over them with the one line shift that matches most of its lines (a new build moves a
-    region of a file as a whole); a line with no counterpart starts its own group. PC
-    offsets, where the format has them, must agree within one (debug=1 prints the call's
-    PC, debug=2 the return address).
+    ``net/http`` starts a connection's ``readLoop`` and ``writeLoop`` together from one
+    goroutine: two stacks, two blocking sites, one cause (an idle or leaked connection).
+    Two such clusters merge when they have the same creating function and at least
+    ``share`` of the (snapshot, creator goroutine id) pairs of the smaller one are also the
+    larger one's. Needs Go 1.21+ ``created by ... in goroutine N``; a no-op without it.
     """
-    t = pd.DataFrame({"block": block, "line": line, "offset": offset, "snapshot": snapshot,
-                      "count": counts})
-    per = t.groupby(["block", "line"], sort=True).agg(
-        weight=("count", "sum"), snaps=("snapshot", lambda x: frozenset(x.tolist())),
-        offs=("offset", lambda x: frozenset(v for v in x.tolist() if v >= 0)))
-    canonical: dict[tuple[int, int], int] = {}
-    for blk, sub in per.groupby(level=0, sort=True):
-        lines = sub.index.get_level_values(1).tolist()
-        if len(lines) == 1:
-            canonical[(blk, lines[0])] = lines[0]
-            continue
-        info = {ln: (sub["weight"].iat[i], sub["snaps"].iat[i], sub["offs"].iat[i])
-                for i, ln in enumerate(lines)}
-        for build in _builds(info):
-            _lay_over(blk, build, info, canonical)
-    keys = pd.MultiIndex.from_arrays([block, line])
-    known = pd.Series(list(canonical.values()), index=pd.MultiIndex.from_tuples(list(canonical)))
-    return known.reindex(keys).to_numpy(dtype=np.int64)
-
-
-def _builds(info: dict) -> list[list[int]]:
-    """Lines linked by shared snapshots, heaviest set first."""
-    parent = {ln: ln for ln in info}
+    creator = g["creator_goid"].to_numpy(dtype="float64", na_value=np.nan)
+    rows = np.flatnonzero(np.asarray(stdlib_only, dtype=bool)[inv] & ~np.isnan(creator))
+    if not len(rows):
+        return
+    t = pd.DataFrame({"root": labels_b[inv[rows]], "by": g["created_by"].astype(str).to_numpy()[rows],
+                      "snap": g["snapshot"].to_numpy(dtype=np.int64)[rows],
+                      "creator": creator[rows].astype(np.int64)})
+    pairs = {r: frozenset(zip(x["snap"].tolist(), x["creator"].tolist(), strict=True))
+             for r, x in t.groupby("root", sort=True)}
+    by = t.groupby("root", sort=True)["by"].agg(lambda x: x.value_counts().index[0])
+    parent = {r: r for r in pairs}
 
     def find(x):
         while parent[x] != x:
@@ -415,58 +404,20 @@ def _builds(info: dict) -> list[list[int]]:
             x = parent[x]
         return x
 
-    first_seen: dict[int, int] = {}
-    for ln, (_, snaps, _) in info.items():
-        for s in snaps:
-            other = first_seen.setdefault(s, ln)
-            parent[find(ln)] = find(other)
-    sets: dict[int, list[int]] = {}
-    for ln in info:
-        sets.setdefault(find(ln), []).append(ln)
-    return sorted((sorted(v) for v in sets.values()),
-                  key=lambda v: (-sum(info[x][0] for x in v), v[0]))
-
-
-def _lay_over(blk: int, build: list[int], info: dict, canonical: dict) -> None:
-    groups = {c: ln for (b, ln), c in canonical.items() if b == blk}  # line -> canonical
-    snaps = frozenset().union(*(info[x][1] for x in build))
-
-    def fits(ln, x):
-        o1, o2 = info[ln][2], info[x][2]
-        return not info[x][1] & snaps and (not o1 or not o2 or any(
-            abs(a - b) <= 1 for a in o1 for b in o2))
-
-    shifts: Counter = Counter()
-    for ln in build:
-        for x in groups:
-            if fits(ln, x):
-                shifts[x - ln] += 1
-    if shifts:
-        best = min(shifts.items(), key=lambda kv: (-kv[1], abs(kv[0]), kv[0]))[0]
-    taken: set[int] = set()
-    for ln in build:
-        x = ln + best if shifts else None
-        if x is not None and x in groups and x not in taken and fits(ln, x):
-            canonical[(blk, ln)] = canonical[(blk, x)]
-            taken.add(x)
-        else:
-            canonical[(blk, ln)] = ln
-
-
-def _mix(fps: np.ndarray, group_line: np.ndarray) -> np.ndarray:
-    """Fingerprints that also carry the site group, so two site groups never share a bucket."""
-    pairs = pd.DataFrame({"fp": fps, "line": group_line})
-    uniq = pairs.drop_duplicates()
-    # A fingerprint seen with one site group keeps its value; only split ones change.
-    n_groups = uniq.groupby("fp")["line"].transform("size").to_numpy()
-    mixed = [
-        int(fp) if k == 1 else xxhash.xxh3_64_intdigest(int(fp).to_bytes(8, "little") +
-                                                         int(ln).to_bytes(8, "little", signed=True))
-        for fp, ln, k in zip(uniq["fp"].tolist(), uniq["line"].tolist(), n_groups.tolist(), strict=True)
-    ]
-    lut = pd.Series(np.asarray(mixed, dtype=np.uint64),
-                    index=pd.MultiIndex.from_frame(uniq.astype({"fp": np.uint64})))
-    return lut.reindex(pd.MultiIndex.from_frame(pairs)).to_numpy(dtype=np.uint64)
+    for _, roots in by.groupby(by, sort=True):
+        rs = roots.index.tolist()
+        for i, a in enumerate(rs):
+            for b in rs[i + 1:]:
+                small = min(len(pairs[a]), len(pairs[b]))
+                if small and len(pairs[a] & pairs[b]) >= share * small:
+                    ra, rb = find(a), find(b)
+                    if ra != rb:
+                        parent[max(ra, rb)] = min(ra, rb)
+    lut = {r: find(r) for r in pairs}
+    for b in range(len(labels_b)):
+        r = int(labels_b[b])
+        if r in lut:
+            labels_b[b] = lut[r]
 
 
 # --- plain functions ------------------------------------------------------------------------

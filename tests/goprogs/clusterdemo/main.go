@@ -108,15 +108,17 @@ func chain(h handler, k int) handler {
 	}
 }
 
-// --- causes "pipe-in" and "pipe-ack": two blocking sites in one function ---
+// --- cause "pipe-wait": a stage loop that waits in two places ---
 
 func pipeline(in, ack chan int, waitAck bool) {
 	ready.Done()
-	if waitAck {
-		<-ack // blocks: acknowledgements never come
-		return
+	for {
+		if waitAck {
+			<-ack // blocks: acknowledgements never come
+			continue
+		}
+		<-in // blocks: the input is never fed
 	}
-	<-in // blocks: the input is never fed
 }
 
 // --- cause "cache-lock": waiters on a mutex held by "cache-holder", from two callers ---
@@ -247,8 +249,8 @@ func main() {
 			labelled("subscribe-recv", func() { h(context.Background(), i) })
 		}
 		for i := 0; i < 2*n; i++ {
-			labelled("pipe-in", func() { pipeline(in, ack, false) })
-			labelled("pipe-ack", func() { pipeline(in, ack, true) })
+			labelled("pipe-wait", func() { pipeline(in, ack, false) })
+			labelled("pipe-wait", func() { pipeline(in, ack, true) })
 		}
 		for i := 0; i < n; i++ {
 			labelled("cache-lock", func() { apiGet(cache, "k") })
