@@ -1,0 +1,75 @@
+"""`goforensics triage`: text for a terminal, JSON for tools, HTML for a ticket."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "goforensics.cli", *args], capture_output=True,
+                          text=True, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def series_dir(build_go, tmp_path_factory):
+    exe = build_go(ROOT / "tests" / "goprograms" / "leakseries")
+    out = tmp_path_factory.mktemp("leakseries-triage")
+    subprocess.run([str(exe), str(out), "6", "300ms"], check=True, timeout=120)
+    return out
+
+
+def test_json_has_the_documented_schema(series_dir):
+    r = run("triage", str(series_dir), "--format", "json", "--top", "3")
+    assert r.returncode == 0, r.stderr
+    rep = json.loads(r.stdout)
+    assert len(rep["suspects"]) == 3
+    keys = {"rank", "site", "file", "line", "entry", "created_by", "state", "counts",
+            "slope_per_min", "score", "pattern", "advice", "evidence"}
+    for s in rep["suspects"]:
+        assert keys <= set(s)
+        assert isinstance(s["evidence"], list) and isinstance(s["counts"], list)
+    assert [s["rank"] for s in rep["suspects"]] == [1, 2, 3]
+    # the program's two leaks come first (tests/goprograms/leakseries/main.go)
+    assert {s["site"] for s in rep["suspects"][:2]} == {"main.compute", "main.waitAll"}
+    assert rep["series"]["snapshots"] == 6
+
+
+def test_text_is_readable_and_names_the_fix(series_dir):
+    r = run("triage", str(series_dir), "--top", "2")
+    assert r.returncode == 0, r.stderr
+    out = r.stdout
+    assert out.splitlines()[0].startswith("6 snapshot(s)")
+    assert "#1" in out and "#2" in out and "#3" not in out
+    assert "fix:" in out and "main.compute" in out
+    assert "goroutine(s)" in r.stderr  # the account of what was read goes to stderr
+
+
+def test_html_is_one_self_contained_page(series_dir, tmp_path):
+    out = tmp_path / "t.html"
+    r = run("triage", str(series_dir), "--format", "html", "-o", str(out))
+    assert r.returncode == 0, r.stderr
+    html = out.read_text()
+    assert html.lstrip().lower().startswith("<!doctype html>")
+    assert "main.compute" in html
+    assert "http://" not in html and "https://" not in html
+
+
+def test_single_dump_on_the_bundled_demo():
+    r = run("triage", "bundled:demo", "--format", "json")
+    rep = json.loads(r.stdout)
+    assert rep["series"]["snapshots"] == 1
+    assert rep["suspects"][0]["counts"] == [rep["suspects"][0]["goroutines"]]
+
+
+def test_bad_input_is_one_line_not_a_traceback(tmp_path):
+    p = tmp_path / "x.txt"
+    p.write_text("this is not a dump\n")
+    r = run("triage", str(p))
+    assert r.returncode != 0 and "no goroutine dump found" in r.stderr
+    assert "Traceback" not in r.stderr
