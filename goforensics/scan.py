@@ -1,0 +1,286 @@
+"""Vectorised scanning of standard goroutine blocks: the kernels of the parser's fast path.
+
+A *standard block* is the usual shape of a goroutine in a ``debug=2`` dump, preceded by a
+blank line (or the start of the text) and followed by one (or the end)::
+
+    goroutine 7 [chan receive] {handler: /api}:
+    main.worker(0xc000012345, {0x1, 0x2})
+    <TAB>/app/main.go:42 +0x1d
+    created by main.main in goroutine 1
+    <TAB>/app/main.go:20 +0x3e
+
+:func:`scan_blocks` finds such blocks in a whole buffer with numpy and pyarrow kernels, with
+no Python work per line. What varies from one goroutine to the next is cut out as arrays:
+the goroutine id, the arguments of each frame (joined by newlines, one string per goroutine)
+and the creator's id. What is left between those fields are the block's *pieces*: the
+header's tail (state and labels), then the text from one frame's arguments to the next
+(``)\\n<TAB>file:line +0x..\\nnext.function(``), and the ``created by`` lines. Pieces are
+dictionary-encoded, so that each distinct piece is looked at once, and the sequence of a
+block's pieces after the header identifies its stack.
+
+The scan only looks at shapes. Whether a block may skip the reference reader is decided by
+the parser (:class:`goforensics.parse._Fast`), which checks every distinct piece with the
+reader's own grammar and reads anything unusual with the reader.
+
+>>> text = b"goroutine 7 [sleep]:\\nmain.f(0x1)\\n\\t/a.go:3 +0x1\\ncreated by main.main in goroutine 1\\n\\t/a.go:9 +0x2"
+>>> b = scan_blocks(text)
+>>> b.goid.tolist(), b.cb_goid.tolist(), b.args.to_pylist()
+([7], [1], [b'0x1'])
+>>> [b.dictionary[c] for c in b.codes]
+[b' [sleep]:', b'\\nmain.f(', b')\\n\\t/a.go:3 +0x1\\ncreated by main.main in goroutine ', b'\\n\\t/a.go:9 +0x2']
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+__all__ = ["Blocks", "line_bounds", "scan_blocks"]
+
+MAX_DIGITS = 18  # goroutine ids: int64 without overflow
+MAX_ARGS = 8 << 20  # the reader skips longer lines
+_GOROUTINE = b"goroutine "
+_CREATED = b"created by "
+_IN_GOROUTINE = b" in goroutine "
+
+
+@dataclass
+class Blocks:
+    """The standard-shaped blocks of one buffer, as arrays (one entry per block)."""
+
+    newlines: np.ndarray  # offset of every '\n' of the buffer (line i ends at newlines[i])
+    size: int  # length of the buffer
+    header: np.ndarray  # line index of each block's header
+    end: np.ndarray  # line index just past each block's last line
+    goid: np.ndarray  # goroutine id from the header
+    cb_goid: np.ndarray  # id after 'created by ... in goroutine ', -1 where the piece keeps it
+    nframes: np.ndarray  # frames (function lines) of each block
+    has_cb: np.ndarray  # the block ends with 'created by' and its file line
+    piece_off: np.ndarray  # block b's pieces: codes[piece_off[b]:piece_off[b+1]]
+    codes: np.ndarray  # int32 index into dictionary: header tail, then the stack's pieces
+    dictionary: list[bytes]
+    args: pa.Array  # large_binary, one per block: each frame's arguments, '\n'-joined
+
+    @property
+    def n_lines(self) -> int:
+        return len(self.newlines) + 1
+
+    def __len__(self) -> int:
+        return len(self.header)
+
+
+def line_bounds(newlines: np.ndarray, size: int, first: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
+    """Start and end offsets of lines ``first`` to ``stop - 1`` of a buffer, from its newlines.
+
+    >>> nl = np.array([2, 3])
+    >>> [x.tolist() for x in line_bounds(nl, 6, 0, 3)]
+    [[0, 3, 4], [2, 3, 6]]
+    """
+    idx = np.arange(first, stop)
+    return _pick(newlines, idx - 1, -1) + 1, _pick(newlines, idx, size)
+
+
+def _pick(x: np.ndarray, idx: np.ndarray, default: int) -> np.ndarray:
+    """``x[idx]`` where idx is in range, else default."""
+    if not len(x):
+        return np.full(len(idx), default, np.int64)
+    return np.where((idx >= 0) & (idx < len(x)), x[np.clip(idx, 0, len(x) - 1)], default)
+
+
+def _equal_at(a: np.ndarray, pos: np.ndarray, pattern: bytes) -> np.ndarray:
+    """Does ``a[p:p+len(pattern)]`` equal pattern, for each p (all in bounds)."""
+    ok = np.ones(len(pos), bool)
+    for k, c in enumerate(pattern):
+        ok &= a[pos + k] == c
+    return ok
+
+
+def _leading_number(a: np.ndarray, pos: np.ndarray, limit: np.ndarray):
+    """Decimal digits starting at pos (stopping at limit): (value, number of digits)."""
+    n = len(a)
+    val = np.zeros(len(pos), np.int64)
+    nd = np.zeros(len(pos), np.int64)
+    alive = np.ones(len(pos), bool)
+    for k in range(MAX_DIGITS + 1):
+        p = pos + k
+        d = a[np.minimum(p, n - 1)] - np.uint8(48)
+        alive &= (p < limit) & (d <= 9)
+        if not alive.any():
+            break
+        val[alive] = val[alive] * 10 + d[alive]
+        nd += alive
+    return val, nd
+
+
+def _trailing_number(a: np.ndarray, end: np.ndarray, limit: np.ndarray):
+    """Decimal digits ending just before ``end`` (not before limit): (value, number of digits)."""
+    n = len(a)
+    val = np.zeros(len(end), np.int64)
+    nd = np.zeros(len(end), np.int64)
+    alive = np.ones(len(end), bool)
+    scale = np.ones(len(end), np.int64)
+    for k in range(1, MAX_DIGITS + 2):
+        p = end - k
+        d = a[np.clip(p, 0, n - 1)] - np.uint8(48)
+        alive &= (p >= limit) & (d <= 9)
+        if not alive.any():
+            break
+        val[alive] += d[alive] * scale[alive]
+        scale[alive] *= 10
+        nd += alive
+    return val, nd
+
+
+def _none(newlines: np.ndarray, size: int) -> Blocks:
+    z = np.zeros(0, np.int64)
+    return Blocks(newlines, size, z, z, z, z, z, np.zeros(0, bool), np.zeros(1, np.int64),
+                  np.zeros(0, np.int32), [],
+                  pa.array([], pa.large_binary()))
+
+
+def scan_blocks(buf: bytes) -> Blocks:
+    """Find the standard-shaped goroutine blocks of ``buf`` (text with ``\\n`` line ends)."""
+    a = np.frombuffer(buf, np.uint8)
+    n = len(a)
+    nl = np.flatnonzero(a == 10)
+    nlines = len(nl) + 1
+    if n < 16:
+        return _none(nl, n)
+
+    # Blank lines; a header is 'goroutine N [' on the line after a blank one (or the first).
+    blank = np.flatnonzero(np.diff(nl) == 1) + 1  # line i is blank when nl[i] == nl[i-1] + 1
+    if len(nl) and nl[0] == 0:
+        blank = np.concatenate([[0], blank])
+    cand = blank + 1
+    cand = cand[cand < nlines]
+    if n and a[0] == 103:
+        cand = np.concatenate([[0], cand])
+    hs = _pick(nl, cand - 1, -1) + 1
+    he = _pick(nl, cand, n)
+    ok = he - hs >= 15
+    cand, hs, he = cand[ok], hs[ok], he[ok]
+    cand, hs, he = (x[_equal_at(a, hs, _GOROUTINE)] for x in (cand, hs, he))
+    if not len(cand):
+        return _none(nl, n)
+    goid, nd = _leading_number(a, hs + 10, he)
+    tail = hs + 10 + nd
+    ok = (nd >= 1) & (nd <= MAX_DIGITS) & (tail + 2 < he)
+    ok &= (a[np.minimum(tail, n - 1)] == 32) & (a[np.minimum(tail + 1, n - 1)] == 91)
+
+    # A block runs to the next blank line; its body alternates function and file lines.
+    j = np.searchsorted(blank, cand)
+    end = _pick(blank, j, nlines)
+    m = end - cand - 1
+    ok &= (m >= 2) & (m % 2 == 0)
+    # The line before the last may be 'created by ...'.
+    cbl = end - 2
+    cbs = _pick(nl, cbl - 1, -1) + 1
+    cbe = _pick(nl, cbl, n)
+    has_cb = ok & (cbe - cbs > len(_CREATED))
+    has_cb[has_cb] = _equal_at(a, cbs[has_cb], _CREATED)
+    nframes = m // 2 - has_cb
+    ok &= nframes >= 1
+    keep = np.flatnonzero(ok)
+    hdr, end, goid, tail, he = cand[keep], end[keep], goid[keep], tail[keep], he[keep]
+    has_cb, cbs, cbe, nframes = has_cb[keep], cbs[keep], cbe[keep], nframes[keep]
+    nb = len(hdr)
+    if not nb:
+        return _none(nl, n)
+
+    # Function lines: the arguments lie inside the line's last '(' and its final ')'.
+    F = int(nframes.sum())
+    fb = np.repeat(np.arange(nb), nframes)  # block of each frame
+    first_frame = np.cumsum(nframes) - nframes
+    k = np.arange(F) - first_frame[fb]
+    fl = hdr[fb] + 1 + 2 * k  # line of each function line
+    fe = nl[fl]  # a file line follows, so a newline ends it
+    fs = nl[fl - 1] + 1
+    opens = np.flatnonzero(a == 40)
+    q = np.searchsorted(opens, fe) - 1
+    lo = opens[np.maximum(q, 0)]
+    good = (q >= 0) & (lo > fs) & (a[fe - 1] == 41) & (fe - lo < MAX_ARGS)
+    if buf.find(b"\\") >= 0:  # a backslash in the arguments could make an escaped dump line
+        bs = np.flatnonzero(a == 92)
+        good &= np.searchsorted(bs, fe) == np.searchsorted(bs, lo)
+    bad = np.zeros(nb, bool)
+    bad[fb[~good]] = True
+
+    # 'created by X in goroutine N': N varies per goroutine; the rest is a piece.
+    cbi = np.flatnonzero(has_cb)
+    cbv, cbn = _trailing_number(a, cbe[cbi], cbs[cbi] + len(_CREATED))
+    split = (cbn >= 1) & (cbn <= MAX_DIGITS)
+    at = cbe[cbi] - cbn - len(_IN_GOROUTINE)
+    split &= at > cbs[cbi] + len(_CREATED)
+    split[split] = _equal_at(a, at[split], _IN_GOROUTINE)
+    cb_split = np.zeros(nb, bool)
+    cb_split[cbi[split]] = True
+    cb_goid = np.full(nb, -1, np.int64)
+    cb_goid[cbi[split]] = cbv[split]
+    cb_digits = np.zeros(nb, np.int64)
+    cb_digits[cbi[split]] = cbn[split]
+
+    if bad.any():
+        keep = ~bad
+        kf = keep[fb]
+        hdr, end, goid, tail, he, cbe, nframes, cb_split, cb_goid, cb_digits, has_cb = (
+            x[keep] for x in (hdr, end, goid, tail, he, cbe, nframes, cb_split, cb_goid, cb_digits, has_cb)
+        )
+        lo, fe = lo[kf], fe[kf]
+        nb = len(hdr)
+        if not nb:
+            return _none(nl, n)
+        F = int(nframes.sum())
+        fb = np.repeat(np.arange(nb), nframes)
+        first_frame = np.cumsum(nframes) - nframes
+        k = np.arange(F) - first_frame[fb]
+    bend = _pick(nl, end - 1, n)  # end of the last line
+
+    # The partition of each block into elements: header tail | first piece | args | piece | ...
+    # boundaries: Ts He A1 B1 ... AN BN [D D2] End; elements start at each boundary.
+    s2 = 2 * cb_split
+    width = 3 + 2 * nframes + s2
+    base = np.cumsum(width) - width
+    total = int(width.sum())
+    bnd = np.empty(total, np.int64)
+    valid = np.ones(total, bool)
+    bnd[base] = tail
+    bnd[base + 1] = he
+    aslot = base[fb] + 2 + 2 * k
+    bnd[aslot] = lo + 1
+    bnd[aslot + 1] = fe - 1
+    valid[aslot] = False
+    last = base + 2 + 2 * nframes
+    sb = np.flatnonzero(cb_split)
+    bnd[last[sb]] = cbe[sb] - cb_digits[sb]
+    bnd[last[sb] + 1] = cbe[sb]
+    valid[last[sb]] = False
+    bnd[last + s2] = bend
+    valid[last + s2] = False
+    elements = total - 1
+    offs = pa.py_buffer(bnd)
+    data = pa.py_buffer(buf)
+    coded = valid[:-1]
+    arr = pa.Array.from_buffers(
+        pa.large_binary(), elements,
+        [pa.py_buffer(np.packbits(coded, bitorder="little")), offs, data],
+        null_count=int(elements - coded.sum()),
+    )
+    enc = pc.dictionary_encode(arr)
+    ind = enc.indices
+    raw = np.frombuffer(ind.buffers()[1], np.int32, count=len(ind) + ind.offset)[ind.offset :]
+    codes = raw[coded]
+    npieces = 2 + nframes + cb_split
+    piece_off = np.zeros(nb + 1, np.int64)
+    np.cumsum(npieces, out=piece_off[1:])
+
+    # Arguments: the args elements, gathered and joined per block.
+    plain = pa.Array.from_buffers(pa.large_binary(), elements, [None, offs, data])
+    frame_args = plain.take(pa.array(aslot))
+    lists = pa.LargeListArray.from_arrays(pa.array(np.concatenate([first_frame, [F]])), frame_args)
+    args = pc.binary_join(lists, pa.scalar(b"\n", pa.large_binary()))
+
+    return Blocks(nl, n, hdr, end, goid, cb_goid, nframes, has_cb, piece_off, codes,
+                  enc.dictionary.to_pylist(), args)
