@@ -1,0 +1,3 @@
+module example.com/scenariokit
+
+go 1.27
