@@ -95,24 +95,23 @@ def _weights(tokens: list[int], classes: tuple[int, ...], idf: np.ndarray, decay
     return pos * cls * idf[np.asarray(tokens, dtype=np.int64)] if tokens else pos
 
 
-def stack_distance(a: list[int], b: list[int], wa: np.ndarray, wb: np.ndarray) -> float:
+def stack_distance(a: list[int], b: list[int], wa, wb) -> float:
     """Weighted edit distance in [0, 1] between two token sequences with per-frame weights.
 
     rapidfuzz finds the alignment (Levenshtein edit operations); each replaced, inserted
     or deleted frame then costs its weight, over the weight of both stacks.
 
-    >>> import numpy as np
-    >>> w = np.array([1.0, 0.5, 0.25])
+    >>> w = [1.0, 0.5, 0.25]
     >>> stack_distance([1, 2, 3], [1, 2, 3], w, w)
     0.0
     >>> round(stack_distance([1, 2, 3], [1, 9, 3], w, w), 3)
     0.286
     """
-    total = float(wa.sum() + wb.sum())
+    total = float(sum(wa) + sum(wb))
     if total <= 0:
         return 0.0
     cost = 0.0
-    for tag, s, t in Levenshtein.editops(a, b):
+    for tag, s, t in Levenshtein.editops(a, b).as_list():
         if tag == "replace":
             cost += wa[s] + wb[t]
         elif tag == "delete":
@@ -202,11 +201,12 @@ class StackClusterer(ClusterMixin, BaseEstimator):
         # A representative stack per bucket: its first row's (all rows of a bucket share the
         # normalised tokens and site; at 'exact' their arguments are equal too).
         pos = row_pos[first_row]
-        tokens_s = [norm["tokens"].iat[p] if p >= 0 else () for p in pos]
-        classes = [norm["classes"].iat[p] if p >= 0 else () for p in pos]
+        cols = {c: norm[c].tolist() for c in ("tokens", "classes", "functions", "lines", "site", "depths")}
+        tokens_s = [cols["tokens"][p] if p >= 0 else () for p in pos]
+        classes = [cols["classes"][p] if p >= 0 else () for p in pos]
         if self.level == "exact":
-            tokens_s = self._exact_tokens(g, norm, first_row, pos, tokens_s)
-        block_key = [self._block(norm, p) for p in pos.tolist()]
+            tokens_s = self._exact_tokens(g, cols["depths"], first_row, pos, tokens_s)
+        block_key = [self._block(cols, p) for p in pos.tolist()]
 
         # Dense integer tokens (sorted vocabulary: the same ids from run to run).
         vocab = {t: i for i, t in enumerate(sorted({t for ts in tokens_s for t in ts}))}
@@ -216,7 +216,7 @@ class StackClusterer(ClusterMixin, BaseEstimator):
             for t in set(ts):
                 df[t] += 1
         idf = 0.5 + 0.5 * np.log1p(nb / np.maximum(df, 1)) / math.log1p(max(nb, 1))
-        w = [_weights(ts, cl, idf, self.position_decay) for ts, cl in zip(tokens, classes, strict=True)]
+        w = [_weights(ts, cl, idf, self.position_decay).tolist() for ts, cl in zip(tokens, classes, strict=True)]
 
         states = self._bucket_states(g, inv, counts, nb)
         blocks: dict[tuple[int, int], list[int]] = {}
@@ -256,27 +256,27 @@ class StackClusterer(ClusterMixin, BaseEstimator):
         return self.fit(dumps).labels_
 
     # -- parts ------------------------------------------------------------------------------
-    def _block(self, norm: pd.DataFrame, p: int) -> tuple:
+    def _block(self, cols: dict, p: int) -> tuple:
         """Only stacks with the same key are compared: the function where the stack blocks in
         application code, the blocking operation (its top frame), and where no application
         frame exists, its entry (then the stdlib component is what tells stacks apart). At
         ``lines`` and ``exact`` the site's line is part of it too."""
         if p < 0:
             return ("", "", "", 0)
-        fns, classes, k = norm["functions"].iat[p], norm["classes"].iat[p], int(norm["site"].iat[p])
+        fns, classes, k = cols["functions"][p], cols["classes"][p], int(cols["site"][p])
         if not fns:
             return ("", "", "", 0)
         entry = "" if 3 in classes else fns[-1]
-        line = norm["lines"].iat[p][k] if self.level in ("lines", "exact") else 0
+        line = cols["lines"][p][k] if self.level in ("lines", "exact") else 0
         return (fns[k], fns[0], entry, line)
 
     @staticmethod
-    def _exact_tokens(g, norm, first_row, pos, tokens_s):
+    def _exact_tokens(g, all_depths, first_row, pos, tokens_s):
         args = g["args"].fillna("").astype(str).to_numpy()
         out = []
         for r, p, ts in zip(first_row, pos, tokens_s, strict=True):
             parts = args[r].split("\n")
-            depths = norm["depths"].iat[p] if p >= 0 else ()
+            depths = all_depths[p] if p >= 0 else ()
             out.append(tuple(f"{t}({parts[d] if d < len(parts) else ''})"
                              for t, d in zip(ts, depths, strict=True)))
         return out
@@ -327,10 +327,13 @@ class StackClusterer(ClusterMixin, BaseEstimator):
                         rows += [i, j]
                         cols += [j, i]
                         vals += [d, d]
-            graph = sparse.csr_matrix((vals, (rows, cols)), shape=(n, n))
             sw = np.asarray([lw[b] for b in leaders], dtype=np.float64)
-            lab = DBSCAN(eps=self.threshold, min_samples=self.min_samples,
-                         metric="precomputed").fit(graph, sample_weight=sw).labels_
+            if vals:
+                graph = sparse.csr_matrix((vals, (rows, cols)), shape=(n, n))
+                lab = DBSCAN(eps=self.threshold, min_samples=self.min_samples,
+                             metric="precomputed").fit(graph, sample_weight=sw).labels_
+            else:  # nothing close: each leader stays its own cluster
+                lab = np.full(n, -1, dtype=np.int64)
         else:
             lab = np.zeros(1, dtype=np.int64)
         # Each DBSCAN cluster takes the id of its first (heaviest) leader; noise stays alone.
