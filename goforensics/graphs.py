@@ -24,6 +24,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from dataclasses import dataclass
+from itertools import pairwise
 
 import networkx as nx
 import numpy as np
@@ -123,7 +124,7 @@ def call_graph(
         for fn in set(fns):
             node_w[fn] += w
         node_top[fns[0]] += w
-        for callee, caller in set(zip(fns[:-1], fns[1:], strict=True)):
+        for callee, caller in set(pairwise(fns)):
             if callee != caller:
                 edge_w[(caller, callee)] += w
     for fn, w in node_w.items():

@@ -27,6 +27,7 @@ main.(*cache).get | sync.Mutex.Lock | 20 | lock-across-channel
 
 from __future__ import annotations
 
+import json
 import math
 import warnings
 from dataclasses import dataclass
@@ -34,7 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .graphs import ACTIVE_STATES, is_blocked
+from .graphs import ACTIVE_STATES
 from .model import Dumps
 
 __all__ = [
@@ -129,44 +130,37 @@ def series_counts(dumps: Dumps, labels: pd.Series) -> pd.DataFrame:
 
 
 def cluster_sites(dumps: Dumps, labels: pd.Series) -> pd.DataFrame:
-    """Per cluster: the blocking site (topmost application frame), entry, creator, state mix.
+    """Per cluster: :func:`goforensics.cluster.describe_clusters` under the names suspects use.
 
-    Falls back to the topmost non-runtime frame where a stack has no application frame.
+    Columns: ``cluster``, ``stack_id`` (representative), ``site``, ``file``, ``line`` (the
+    application frame where it blocks), ``site_class``, ``site_depth``, ``state``,
+    ``states`` (dict), ``entry``, ``created_by``, ``goroutines``.
     """
-    g = dumps.goroutines
+    from .cluster import describe_clusters
+
+    dc = describe_clusters(dumps, labels)
     f = dumps.frames[dumps.frames["section"] == 0]
-    cls = f["frame_class"].astype(str)
-    order = {"application": 0, "third-party": 1, "stdlib": 2, "runtime": 3}
-    ranked = f.assign(_r=cls.map(order).fillna(3)).sort_values(["stack_id", "_r", "depth"], kind="stable")
-    top = ranked.drop_duplicates("stack_id").set_index("stack_id")
-    tmp = pd.DataFrame({
-        "cluster": labels.to_numpy(), "stack_id": g["stack_id"].to_numpy(), "count": g["count"].to_numpy(),
-        "state": g["state"].astype(str).to_numpy(), "entry": g["entry_function"].astype(str).to_numpy(),
-        "created_by": g["created_by"].astype(str).to_numpy(),
+    f = f[f["stack_id"].isin(dc["representative"].to_numpy())]
+    first = (
+        f.sort_values("depth").drop_duplicates(["stack_id", "function"])
+        .set_index(["stack_id", "function"])[["frame_class", "depth"]]
+    )
+    where = [first.loc[k] if k in first.index else None
+             for k in zip(dc["representative"], dc["site_function"], strict=True)]
+    return pd.DataFrame({
+        "cluster": dc["cluster"],
+        "stack_id": dc["representative"],
+        "site": dc["site_function"].astype(str),
+        "file": dc["site_file"].astype(str),
+        "line": [None if pd.isna(x) else int(x) for x in dc["site_line"]],
+        "site_class": ["" if w is None else str(w["frame_class"]) for w in where],
+        "site_depth": [None if w is None else int(w["depth"]) for w in where],
+        "state": dc["state"].astype(str),
+        "states": [json.loads(x) for x in dc["states"]],
+        "entry": dc["entry_function"].astype(str),
+        "created_by": dc["created_by"].astype(str),
+        "goroutines": dc["goroutines"].astype(int),
     })
-    rows = []
-    for c, grp in tmp.groupby("cluster", sort=True):
-        by_stack = grp.groupby("stack_id")["count"].sum().sort_values(ascending=False, kind="stable")
-        rep = by_stack.index[0]
-        site = top.loc[rep] if rep in top.index else None
-        states = grp.groupby("state")["count"].sum().sort_values(ascending=False, kind="stable")
-        entries = grp.groupby("entry")["count"].sum().sort_values(ascending=False, kind="stable")
-        creators = grp.groupby("created_by")["count"].sum().sort_values(ascending=False, kind="stable")
-        rows.append({
-            "cluster": c,
-            "stack_id": rep,
-            "site": "" if site is None else str(site["function"]),
-            "file": "" if site is None else str(site["file"]),
-            "line": None if site is None or pd.isna(site["line"]) else int(site["line"]),
-            "site_class": "" if site is None else str(site["frame_class"]),
-            "site_depth": None if site is None else int(site["depth"]),
-            "state": str(states.index[0]),
-            "states": {str(k): int(v) for k, v in states.items()},
-            "entry": str(entries.index[0]),
-            "created_by": str(creators.index[0]),
-            "goroutines": int(grp["count"].sum()),
-        })
-    return pd.DataFrame(rows)
 
 
 def _default_labels(dumps: Dumps) -> pd.Series:
@@ -414,7 +408,7 @@ def series_facts(dumps: Dumps) -> dict:
     t = s["taken_at"]
     span = (t.max() - t.min()).total_seconds() / 60.0 if t.notna().any() and len(s) > 1 else 0.0
     return {
-        "snapshots": int(len(s)),
+        "snapshots": len(s),
         "instances": sorted(s["instance"].astype(str).unique().tolist()),
         "sources": int(s["source"].nunique()),
         "first_taken_at": None if not t.notna().any() else t.min().isoformat(),
@@ -428,7 +422,7 @@ def series_facts(dumps: Dumps) -> dict:
         "go_versions": sorted(v for v in s["go_version"].astype(str).unique().tolist() if v),
         "leaked_verdicts": int(g.loc[g["leaked"], "count"].sum()),
         "truncated_snapshots": int(s["truncated"].sum()),
-        "warnings": int(len(dumps.warnings)),
+        "warnings": len(dumps.warnings),
     }
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import subprocess
 
 import pytest
+from conftest import ROOT
 
 import goforensics as gf
 from goforensics.diff import diff
-from conftest import ROOT
 
 
 @pytest.fixture(scope="module")

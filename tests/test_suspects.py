@@ -12,10 +12,10 @@ import subprocess
 
 import pandas as pd
 import pytest
+from conftest import ROOT
 
 import goforensics as gf
 from goforensics import suspects as su
-from conftest import ROOT
 
 LEAKS = {"main.compute", "main.waitAll"}
 BENIGN = {"main.worker", "main.sleeper", "main.main"}
