@@ -6,6 +6,7 @@
 ['select (no cases)']
 """
 
+from . import accessor as _accessor  # noqa: F401  (registers the ``df.gf`` accessor)
 from .cluster import StackClusterer, cluster, cluster_counts, describe_clusters
 from .model import (
     Dumps,

@@ -255,29 +255,10 @@ def triage_text(report: dict, color: bool = False) -> str:
 
 
 def triage_html(report: dict) -> str:
-    """A self-contained HTML page of a triage report; every value from a dump is escaped."""
-    from html import escape
+    """A self-contained HTML page of a triage report (see :func:`goforensics.report.triage_html`)."""
+    from .report import triage_html as render
 
-    rows = []
-    for s in report["suspects"]:
-        ev = "".join(f"<li>{escape(str(e))}</li>" for e in s["evidence"])
-        rows.append(
-            "<tr>" + "".join(
-                f"<td>{escape(str(v))}</td>"
-                for v in (s["rank"], f"{s['score']:.2f}", s["state"], s["site"],
-                          f"{s['file']}:{s['line']}", s["entry"], s["created_by"], s["counts"])
-            ) + f"<td>{escape(s['title'] or '')}<ul>{ev}</ul><p>{escape(s['advice'] or '')}</p></td></tr>"
-        )
-    head = "".join(f"<th>{h}</th>" for h in
-                   ("#", "score", "state", "site", "where", "entry", "created by", "counts", "evidence"))
-    facts = escape(str(report["series"]))
-    return (
-        "<!doctype html><html><head><meta charset='utf-8'><title>goforensics triage</title>"
-        "<style>body{font-family:sans-serif}td,th{border:1px solid #ccc;padding:4px;"
-        "vertical-align:top}table{border-collapse:collapse}</style></head><body>"
-        f"<h1>goforensics triage</h1><p>{facts}</p><table><tr>{head}</tr>{''.join(rows)}</table>"
-        "</body></html>\n"
-    )
+    return render(report)
 
 
 @cli.command("triage")
@@ -312,6 +293,31 @@ def triage_cmd(paths, fmt, top, output, app_modules):
     else:
         click.echo(text, nl=False)
     click.echo(account(d), err=True)
+
+
+@cli.command("report")
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write here (report.html) instead of stdout.")
+@click.option("--top", default=10, show_default=True, help="How many suspects to show.")
+@click.option("--title", help="Title of the report (default: goforensics report).")
+@click.option("--no-charts", is_flag=True, help="Tables and text only (faster on huge series).")
+@click.option("--app-module", "app_modules", multiple=True,
+              help="Import-path prefix of the application's code (repeatable; overrides inference).")
+def report_cmd(paths, output, top, title, no_charts, app_modules):
+    """One self-contained HTML report of dumps: overview, suspects with evidence and advice, charts, graphs.
+
+    Nothing is fetched when the file is viewed (charts are inline SVG images, there is
+    no script), so it can be attached to a ticket. Snapshots are ordered by capture time.
+    """
+    from .report import report_html
+
+    d = _load(paths, "time", app_modules)
+    html = report_html(d, top=top, title=title, charts=not no_charts)
+    if output:
+        Path(output).write_text(html, encoding="utf-8")
+    else:
+        click.echo(html, nl=False)
+    click.echo(account(d) + (f"\nreport written to {output}" if output else ""), err=True)
 
 
 def _option_value(parse):

@@ -47,6 +47,7 @@ __all__ = [
     "STATES",
     "WARNING_COLUMNS",
     "Dumps",
+    "DumpsLink",
     "classify_frames",
     "frame_class",
     "goroutine_frames",
@@ -432,6 +433,40 @@ def _concat_categorical(frames: list[pd.DataFrame], columns: dict[str, tuple[str
     return _conform(aligned, columns)
 
 
+class DumpsLink(str):
+    """How a goroutines table finds its :class:`Dumps` (``table.attrs["goforensics"]``).
+
+    Set whenever a Dumps gets its ``goroutines`` table, so that rows selected from it
+    with pandas still reach the frames (the ``.gf`` accessor uses it). A ``str`` so that
+    attrs stay JSON (Parquet stores them as such; read back it is a plain string and
+    links nothing); copied by reference (pandas deep-copies attrs on every operation);
+    equal only to a link to the same Dumps (``pd.concat`` keeps attrs only when its
+    inputs agree).
+    """
+
+    def __new__(cls, dumps: Dumps) -> DumpsLink:
+        link = super().__new__(cls, "goforensics.Dumps")
+        link.dumps = dumps
+        return link
+
+    def __deepcopy__(self, memo) -> DumpsLink:
+        return self
+
+    def __copy__(self) -> DumpsLink:
+        return self
+
+    def __reduce__(self):
+        return (str, (str(self),))  # a pickled table does not drag its Dumps along
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, DumpsLink) and other.dumps is self.dumps
+
+    def __ne__(self, other) -> bool:
+        return not self == other
+
+    __hash__ = str.__hash__
+
+
 @dataclass
 class Dumps:
     """The tables of one or many goroutine dumps.
@@ -449,6 +484,11 @@ class Dumps:
     frames: pd.DataFrame = field(default_factory=lambda: _empty(FRAME_COLUMNS))
     snapshots: pd.DataFrame = field(default_factory=lambda: _empty(SNAPSHOT_COLUMNS))
     warnings: pd.DataFrame = field(default_factory=lambda: _empty(WARNING_COLUMNS))
+
+    def __setattr__(self, name: str, value) -> None:
+        object.__setattr__(self, name, value)
+        if name == "goroutines" and isinstance(value, pd.DataFrame):
+            value.attrs["goforensics"] = DumpsLink(self)
 
     # -- facts ------------------------------------------------------------------
     def __len__(self) -> int:

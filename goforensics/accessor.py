@@ -1,0 +1,233 @@
+"""``df.gf``: the library's functions as methods of a goroutines table (registered on import).
+
+Every table :class:`~goforensics.model.Dumps` holds as ``goroutines`` carries a link
+back to it (``attrs["goforensics"]``, a :class:`~goforensics.model.DumpsLink`), and
+pandas keeps that link through selections, sorts and copies. So rows chosen with
+plain pandas can be handed straight to the library: the accessor builds the Dumps
+of those rows (same frames, snapshots and warnings) and calls the function. Its
+methods only delegate; each names the function it calls.
+
+Where a ``cluster`` column is present it is used as the cluster labels, unless
+``labels=`` is given.
+
+A table that lost its link (read back from Parquet or CSV, or ``pd.concat`` of rows
+from two different Dumps) raises a clear error: use ``gf.Dumps.from_parquet`` or
+``gf.load`` and select from its ``goroutines``.
+
+>>> import goforensics as gf
+>>> g = gf.load("bundled:demo").goroutines
+>>> senders = g[g["state"] == "chan send"]
+>>> senders.gf.dumps.total
+50
+>>> senders.gf.suspects().iloc[0]["site"]
+'main.handle'
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from .model import Dumps, DumpsLink
+
+__all__ = ["GoroutinesAccessor", "dumps_of"]
+
+
+def dumps_of(table: pd.DataFrame) -> Dumps:
+    """The Dumps of these goroutine rows: the rows themselves with their Dumps' other tables.
+
+    Raises ``ValueError`` when the table is not linked to a Dumps.
+    """
+    link = table.attrs.get("goforensics")
+    if not isinstance(link, DumpsLink):
+        raise ValueError(
+            "this table is not linked to a goforensics Dumps (it was read back from a file, or "
+            "rows of different Dumps were concatenated): select rows from gf.load(...).goroutines "
+            "or gf.Dumps.from_parquet(...).goroutines"
+        )
+    d = link.dumps
+    if table is d.goroutines:
+        return d
+    return Dumps(table.copy(deep=False), d.frames, d.snapshots, d.warnings)
+
+
+@pd.api.extensions.register_dataframe_accessor("gf")
+class GoroutinesAccessor:
+    """goforensics on a goroutines table: ``d.goroutines.gf.suspects()``, ``rows.gf.plot_icicle()``."""
+
+    def __init__(self, obj: pd.DataFrame) -> None:
+        self._obj = obj
+
+    # -- the data ----------------------------------------------------------------------------------
+    @property
+    def dumps(self) -> Dumps:
+        """These rows as a :class:`~goforensics.model.Dumps` (see :func:`dumps_of`)."""
+        return dumps_of(self._obj)
+
+    def _labels(self, labels):
+        if labels is not None:
+            return labels
+        if "cluster" in self._obj.columns:
+            return self._obj["cluster"]
+        return None
+
+    def frames(self) -> pd.DataFrame:
+        """One row per frame of each goroutine: :func:`goforensics.model.goroutine_frames`."""
+        from .model import goroutine_frames
+
+        return goroutine_frames(self.dumps, self._obj)
+
+    def stacks(self) -> pd.DataFrame:
+        """Frames of the distinct stacks of these rows: :meth:`goforensics.model.Dumps.stacks`."""
+        return self.dumps.stacks()
+
+    def labels(self) -> pd.DataFrame:
+        """pprof labels, one column per key: :func:`goforensics.model.labels_frame`."""
+        from .model import labels_frame
+
+        return labels_frame(self._obj)
+
+    def lifetimes(self) -> pd.DataFrame:
+        """Goroutine ids followed across snapshots: :func:`goforensics.series.lifetimes`."""
+        from .series import lifetimes
+
+        return lifetimes(self.dumps)
+
+    def fingerprints(self, level: str = "lines") -> pd.Series:
+        """Normalised stack fingerprints: :func:`goforensics.normalize.goroutine_fingerprints`."""
+        from .normalize import goroutine_fingerprints
+
+        return goroutine_fingerprints(self.dumps, level)
+
+    # -- clusters and suspects ---------------------------------------------------------------------
+    def cluster(self, **params) -> pd.Series:
+        """Cluster ids: :func:`goforensics.cluster.cluster`."""
+        from .cluster import cluster
+
+        return cluster(self.dumps, **params)
+
+    def describe_clusters(self, labels=None) -> pd.DataFrame:
+        """One row per cluster: :func:`goforensics.cluster.describe_clusters`."""
+        from .cluster import cluster, describe_clusters
+
+        d = self.dumps
+        labels = self._labels(labels)
+        return describe_clusters(d, cluster(d) if labels is None else labels)
+
+    def cluster_counts(self, labels=None) -> pd.DataFrame:
+        """Goroutines per snapshot and cluster: :func:`goforensics.cluster.cluster_counts`."""
+        from .cluster import cluster, cluster_counts
+
+        d = self.dumps
+        labels = self._labels(labels)
+        return cluster_counts(d, cluster(d) if labels is None else labels)
+
+    def suspects(self, labels=None, top: int | None = None) -> pd.DataFrame:
+        """Ranked leak suspects: :func:`goforensics.suspects.suspects`."""
+        from .suspects import suspects
+
+        return suspects(self.dumps, self._labels(labels), top=top)
+
+    def triage(self, labels=None, top: int = 10) -> dict:
+        """The triage report as plain data: :func:`goforensics.suspects.triage`."""
+        from .suspects import triage
+
+        return triage(self.dumps, self._labels(labels), top=top)
+
+    def diff(self, other: pd.DataFrame | Dumps | None = None, **kw) -> pd.DataFrame:
+        """What changed (first vs last snapshot, or vs ``other``): :func:`goforensics.diff.diff`."""
+        from .diff import diff
+
+        if isinstance(other, pd.DataFrame):
+            other = dumps_of(other)
+        return diff(self.dumps, other, **kw)
+
+    # -- graphs --------------------------------------------------------------------------------------
+    def call_graph(self, **kw):
+        """:func:`goforensics.graphs.call_graph`."""
+        from .graphs import call_graph
+
+        return call_graph(self.dumps, **kw)
+
+    def spawn_graph(self, **kw):
+        """:func:`goforensics.graphs.spawn_graph`."""
+        from .graphs import spawn_graph
+
+        return spawn_graph(self.dumps, **kw)
+
+    def wait_for_graph(self, **kw):
+        """:func:`goforensics.graphs.wait_for_graph`."""
+        from .graphs import wait_for_graph
+
+        return wait_for_graph(self.dumps, **kw)
+
+    def deadlock_cycles(self, **kw) -> list[list]:
+        """:func:`goforensics.graphs.deadlock_cycles` of the wait-for graph."""
+        from .graphs import deadlock_cycles, wait_for_graph
+
+        return deadlock_cycles(wait_for_graph(self.dumps), **kw)
+
+    def hotspots(self, **kw) -> pd.DataFrame:
+        """:func:`goforensics.graphs.hotspots`."""
+        from .graphs import hotspots
+
+        return hotspots(self.dumps, **kw)
+
+    # -- charts and report -----------------------------------------------------------------------------
+    def plot_over_time(self, labels=None, **kw):
+        """:func:`goforensics.viz.goroutines_over_time`."""
+        from .viz import goroutines_over_time
+
+        return goroutines_over_time(self.dumps, self._labels(labels), **kw)
+
+    def plot_states(self, **kw):
+        """:func:`goforensics.viz.states_over_time`."""
+        from .viz import states_over_time
+
+        return states_over_time(self.dumps, **kw)
+
+    def plot_suspects(self, labels=None, **kw):
+        """:func:`goforensics.viz.suspects_growth` of :meth:`suspects`."""
+        from .viz import suspects_growth
+
+        return suspects_growth(self.suspects(labels), **kw)
+
+    def plot_waits(self, **kw):
+        """:func:`goforensics.viz.wait_times`."""
+        from .viz import wait_times
+
+        return wait_times(self.dumps, **kw)
+
+    def plot_icicle(self, **kw):
+        """:func:`goforensics.viz.blocked_icicle`."""
+        from .viz import blocked_icicle
+
+        return blocked_icicle(self.dumps, **kw)
+
+    def plot_call_graph(self, **kw):
+        """:func:`goforensics.viz.call_graph_chart`."""
+        from .viz import call_graph_chart
+
+        return call_graph_chart(self.dumps, **kw)
+
+    def plot_spawn_graph(self, **kw):
+        """:func:`goforensics.viz.spawn_graph_chart`."""
+        from .viz import spawn_graph_chart
+
+        return spawn_graph_chart(self.dumps, **kw)
+
+    def plot_wait_for(self, **kw):
+        """:func:`goforensics.viz.wait_for_chart`."""
+        from .viz import wait_for_chart
+
+        return wait_for_chart(self.dumps, **kw)
+
+    def report(self, path=None, labels=None, **kw) -> str:
+        """The self-contained HTML report: :func:`goforensics.report.report_html` (written to ``path`` if given)."""
+        from .report import report_html
+
+        html = report_html(self.dumps, labels=self._labels(labels), **kw)
+        if path is not None:
+            from pathlib import Path
+
+            Path(path).write_text(html, encoding="utf-8")
+        return html
