@@ -134,8 +134,9 @@ def make_input(n_goroutines: int, n_stacks: int, out: Path, seed: int = 7) -> di
         "truncated": False, "n_frames": 0, "stack_id": sids[which], "args": "",
     })
     g = _conform(g, GOROUTINE_COLUMNS)
-    snaps = _conform(pd.DataFrame({"snapshot": np.arange(2 * BUILDS), "source": "synthetic", "format": "debug=2",
-                                   "kind": "goroutine dump"}), gf.model.SNAPSHOT_COLUMNS)
+    snaps = _conform(pd.DataFrame({"snapshot": np.arange(2 * BUILDS), "instance": "", "source": "synthetic",
+                                   "time_source": "", "format": "debug=2", "kind": "goroutine dump",
+                                   "go_version": ""}), gf.model.SNAPSHOT_COLUMNS)
     d = gf.Dumps(g, frames_df, snaps)
     d.to_parquet(out)
     seed_of = pd.Series(base_of[which])
