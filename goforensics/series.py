@@ -36,7 +36,7 @@ from .parse import ParseError, parse_file
 __all__ = ["MANIFEST", "Source", "bundled_path", "expand_paths", "lifetimes", "load", "read_manifest"]
 
 MANIFEST = "manifest.json"
-_SKIP_NAMES = {MANIFEST, "INDEX.tsv", "truth.csv", "truth.parquet", "README.md"}
+_SKIP_NAMES = {MANIFEST, "INDEX.tsv", "truth.csv", "truth.csv.gz", "truth.parquet", "README.md"}
 _SKIP_SUFFIX = (".json", ".csv", ".parquet", ".md", ".tsv", ".py", ".go", ".mod", ".sum", ".html", ".png", ".go.txt")
 _NAME_TIME = [
     (re.compile(r"(\d{4})-?(\d\d)-?(\d\d)[T_-]?(\d\d)[:-]?(\d\d)[:-]?(\d\d)(?:[.,](\d+))?(Z|[+-]\d\d:?\d\d)?"), "iso"),
