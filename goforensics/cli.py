@@ -191,10 +191,13 @@ CLUSTER_COLUMNS = ["snapshot", "source", "goid", "count", "state", "cluster", "t
               help="Largest weighted edit distance at which two stacks of one blocking site "
                    "merge (0: fingerprints only).")
 @click.option("--summary", is_flag=True, help="One row per cluster instead of one per goroutine.")
+@click.option("--companions", is_flag=True,
+              help="Also merge standard-library goroutines started together by one goroutine "
+                   "(a connection's readLoop and writeLoop).")
 @click.option("-o", "--output", type=click.Path(), help="Write here instead of stdout.")
 @click.option("--app-module", "app_modules", multiple=True,
               help="Import-path prefix of the application's code (repeatable; overrides inference).")
-def cluster_cmd(paths, fmt, level, threshold, summary, output, app_modules):
+def cluster_cmd(paths, fmt, level, threshold, summary, companions, output, app_modules):
     """Group goroutines into root causes: one row per goroutine with its cluster id.
 
     The whole series is clustered at once, so a cause keeps its id in every snapshot;
@@ -205,7 +208,7 @@ def cluster_cmd(paths, fmt, level, threshold, summary, output, app_modules):
     from .cluster import cluster, describe_clusters
 
     d = _load(paths, "given", app_modules)
-    labels = cluster(d, level=level, threshold=threshold)
+    labels = cluster(d, level=level, threshold=threshold, companions=companions)
     if summary:
         table = describe_clusters(d, labels)
         table["representative"] = table["representative"].astype(str)

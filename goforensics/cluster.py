@@ -4,11 +4,12 @@
    fingerprint of its normalised frames, so 100,000 goroutines on one stack cost one
    computation.
 2. Buckets are compared only within a *block*: the same blocking site (the topmost
-   application frame's function, else the topmost frame), the same blocking operation
-   (the topmost frame) and, for stacks with no application frame, the same entry
-   function. Two blocking sites in different application functions never merge; two
-   blocking points of one function (a loop that waits in two places) do, except at the
-   ``lines`` and ``exact`` levels, whose contract is one build's exact code path.
+   application frame's function) and the same blocking operation (the topmost frame).
+   Two blocking sites in different application functions never merge; two blocking
+   points of one function (a loop that waits in two places) do, except at the ``lines``
+   and ``exact`` levels, whose contract is one build's exact code path. Stacks with no
+   application frame are not merged further: their whole path tells them apart (an idle
+   keep-alive read and a slow client's header read differ only deep in net/http).
 3. Inside a block, bucket representatives are compared by an edit distance over integer
    frame tokens (rapidfuzz aligns; the edits are then weighted) in the manner of ReBucket,
    TraceSim and FaST: a frame weighs more near the blocking end (position), when it is
@@ -138,6 +139,8 @@ class StackClusterer(ClusterMixin, BaseEstimator):
     workers : threads for rapidfuzz's ``cdist``.
     companions : merge clusters of standard-library goroutines that one goroutine starts
         together (a connection's ``readLoop`` and ``writeLoop``): see :func:`_merge_companions`.
+        Off by default: it raises recall, but where identical connection stacks serve
+        different causes it lowers precision (measured in benchmarks/cluster_quality.py).
 
     After ``fit(dumps)``: ``labels_`` (one cluster id per goroutine row), ``n_clusters_``,
     ``fingerprints_`` (per goroutine row) and ``buckets_`` (one row per fingerprint bucket:
@@ -160,7 +163,7 @@ class StackClusterer(ClusterMixin, BaseEstimator):
         prefilter: float = 0.75,
         leaders_above: int = 300,
         workers: int = 2,
-        companions: bool = True,
+        companions: bool = False,
     ):
         self.level = level
         self.threshold = threshold
@@ -225,8 +228,11 @@ class StackClusterer(ClusterMixin, BaseEstimator):
 
         labels_b = np.arange(nb, dtype=np.int64)
         if self.threshold > 0:
-            for members in blocks.values():
-                if len(members) > 1:
+            for key, members in blocks.items():
+                # Without application code the whole path tells stacks apart (an idle
+                # keep-alive read and a slow client's header read differ only deep down):
+                # such stacks keep their fingerprint buckets.
+                if len(members) > 1 and not key[2]:
                     self._refine(members, tokens, w, weight, ufp, states, labels_b)
         if self.companions:
             stdlib_only = [bool(cl) and not ({2, 3} & set(cl)) for cl in classes]

@@ -109,9 +109,9 @@ def test_connection_loops_started_together_are_one_cause(realdumps):
     loops = d.goroutines["entry_function"].astype(str).isin(
         ["net/http.(*persistConn).readLoop", "net/http.(*persistConn).writeLoop"])
     assert loops.sum() == 2
-    assert cluster(d)[loops].nunique() == 1
-    assert cluster(d, companions=False)[loops].nunique() == 2
-    assert cluster(d).nunique() == cluster(d, companions=False).nunique() - 1
+    assert cluster(d, companions=True)[loops].nunique() == 1
+    assert cluster(d)[loops].nunique() == 2  # off by default: precision first
+    assert cluster(d, companions=True).nunique() == cluster(d).nunique() - 1
 
 
 def test_refinement_is_what_merges_middleware_chains(series):
