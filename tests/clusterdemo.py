@@ -60,10 +60,10 @@ def truth(d: gf.Dumps):
 
 
 def blocking_lines(text: str) -> dict[str, int]:
-    """Line of each '// blocks' comment of the source, keyed by the statement before it."""
+    """Line of each '// blocks: why' comment of the source, keyed by its 'why'."""
     out = {}
     for n, line in enumerate(text.splitlines(), 1):
-        m = re.match(r"\s*(.*?)\s*// blocks", line)
+        m = re.search(r"// blocks:? (.*)$", line)
         if m:
-            out[m.group(1)] = n
+            out[m.group(1).strip()] = n
     return out

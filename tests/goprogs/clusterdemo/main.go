@@ -154,6 +154,29 @@ func batchGet(c *Cache, ks []string) []string {
 	return out
 }
 
+// --- cause "config-lock": waiters on another mutex, which main never unlocks ---
+
+type Config struct {
+	mu   sync.Mutex
+	vals map[string]string
+}
+
+func (c *Config) Reload(key string) {
+	ready.Done()
+	c.mu.Lock() // blocks: main took the lock and forgot it
+	c.vals[key] = "reloaded"
+	c.mu.Unlock()
+}
+
+// --- cause "retry-backoff": a retry loop with no way out, asleep between tries ---
+
+func retryForever(try func() error) {
+	ready.Done()
+	for try() != nil {
+		time.Sleep(time.Hour) // blocks: backing off before the next try
+	}
+}
+
 // --- benign: a worker pool waiting for jobs, and a polling loop ---
 
 type Pool struct {
@@ -225,6 +248,8 @@ func main() {
 	cache := &Cache{reload: make(chan struct{}), data: map[string]string{}}
 	pool := &Pool{jobs: make(chan func()), quit: make(chan struct{})}
 
+	cfg := &Config{vals: map[string]string{}}
+	cfg.mu.Lock()
 	locked := make(chan struct{})
 	labelled("cache-holder", func() { cache.refresh(locked) })
 	<-locked
@@ -255,6 +280,10 @@ func main() {
 		for i := 0; i < n; i++ {
 			labelled("cache-lock", func() { apiGet(cache, "k") })
 			labelled("cache-lock", func() { batchGet(cache, []string{"a", "b"}) })
+		}
+		for i := 0; i < n; i++ {
+			labelled("config-lock", func() { cfg.Reload("k") })
+			labelled("retry-backoff", func() { retryForever(func() error { return fmt.Errorf("down") }) })
 		}
 		dump(*out, round)
 	}
