@@ -16,6 +16,7 @@ file paths, labels, panic messages, file names) is untrusted and goes through
 from __future__ import annotations
 
 import base64
+import json
 import traceback
 from datetime import UTC, datetime
 from html import escape
@@ -214,7 +215,15 @@ def _top_labels(dumps: Dumps, mask: np.ndarray, k: int = 5) -> list[tuple[str, i
     if g.empty:
         return []
     by = g.groupby(g["labels"].astype(str), observed=True)["count"].sum().sort_values(ascending=False)
-    return [(str(k_), int(n)) for k_, n in by.head(k).items()]
+    out = []
+    for text, n in by.head(k).items():
+        try:
+            pairs = json.loads(text)
+            shown = ", ".join(f"{key}={value}" for key, value in pairs.items())
+        except (ValueError, AttributeError):
+            shown = str(text)
+        out.append((shown, int(n)))
+    return out
 
 
 def report_html(

@@ -148,7 +148,9 @@ def _snapshot_axis(dumps: Dumps) -> tuple[pd.DataFrame, alt.X]:
     out = pd.DataFrame({"snapshot": s["snapshot"].astype(int).to_numpy()})
     if timed:
         out["time"] = s["taken_at"].dt.tz_convert("UTC").dt.tz_localize(None).to_numpy()
-        return out, alt.X("time:T", title="captured (UTC)")
+        span = (s["taken_at"].max() - s["taken_at"].min()).total_seconds()
+        fmt = "%H:%M:%S" if span < 6 * 3600 else "%H:%M" if span < 86400 else "%m-%d %H:%M"
+        return out, alt.X("time:T", title="captured (UTC)", axis=alt.Axis(format=fmt, labelOverlap=True))
     return out, alt.X("snapshot:O", title="snapshot")
 
 
@@ -240,52 +242,58 @@ def suspects_growth(suspects, *, top: int = 10, width: int = WIDTH) -> alt.HConc
     """Suspects in rank order: their score, their goroutines per snapshot (a sparkline) and the change.
 
     ``suspects`` is the table of :func:`goforensics.suspects.suspects`, or the
-    records or report of :func:`goforensics.suspects.triage`.
+    records or report of :func:`goforensics.suspects.triage`. Each sparkline is scaled
+    to its own peak; the text on the right gives the numbers.
     """
     recs = _suspect_records(suspects)[:top]
     if not recs:
         return _note("no suspects", width)
     rows, points = [], []
-    for r in recs:
+    for i, r in enumerate(recs):
         label = f"#{int(r['rank'])} {_clip(short_function(r['site'] or r['entry']), 44)} [{r['state']}]"
         counts = [int(c) for c in r["counts"]] or [int(r["goroutines"])]
         peak = max(max(counts), 1)
         change = f"{counts[0]:,} → {counts[-1]:,}" if len(counts) > 1 else f"{counts[-1]:,}"
+        if max(counts) > max(counts[0], counts[-1]):
+            change += f", peak {max(counts):,}"
         slope = r.get("slope_per_min")
         if slope is not None and not (isinstance(slope, float) and math.isnan(slope)) and len(counts) > 1:
             change += f" ({slope:+.1f}/min)"
-        rows.append({"label": label, "rank": int(r["rank"]), "score": float(r["score"]),
+        rows.append({"label": label, "row": i, "top": i + 0.15, "bottom": i + 0.85, "mid": i + 0.5,
+                     "zero": 0.0, "score": float(r["score"]),
                      "pattern": r.get("title") or r.get("pattern") or "", "change": change})
-        for i, c in enumerate(counts):
-            points.append({"label": label, "rank": int(r["rank"]), "snapshot": i, "goroutines": c,
-                           "level": c / peak})
+        for k, c in enumerate(counts):
+            # rows run top-down; within a row a larger count sits higher
+            points.append({"label": label, "snapshot": k, "goroutines": c, "y": i + 0.85 - 0.7 * c / peak})
     table = pd.DataFrame(rows)
     spark = pd.DataFrame(points)
-    order = table.sort_values("rank")["label"].tolist()
-    step = 28
-    y = alt.Y("label:N", sort=order, title=None, scale=alt.Scale(paddingInner=0.15))
-    bars = alt.Chart(table).mark_bar(color="#b2182b").encode(
-        y=alt.Y("label:N", sort=order, title=None, axis=alt.Axis(labelLimit=340)),
-        x=alt.X("score:Q", title="score"),
+    n = len(rows)
+    height = 28 * n
+    ys = alt.Scale(domain=[n, 0], nice=False, zero=False)
+    names = alt.Chart(table).mark_text(align="right", baseline="middle", fontSize=11).encode(
+        y=alt.Y("mid:Q", scale=ys, axis=None), x=alt.value(300), text="label:N",
+    ).properties(width=300, height=height)
+    bars = alt.Chart(table).mark_rect().encode(
+        y=alt.Y("top:Q", scale=ys, axis=None), y2="bottom:Q",
+        color=alt.condition("datum.score > 0", alt.value("#b2182b"), alt.value("#aaaaaa")),
+        x=alt.X("zero:Q", title="score"), x2="score:Q",
         tooltip=["label:N", "score:Q", "pattern:N"],
-    ).properties(width=160, height=alt.Step(step))
+    ).properties(width=150, height=height)
     n_snap = int(spark["snapshot"].max()) + 1
-    base = alt.Chart(spark).encode(
-        y=y.axis(None),
-        x=alt.X("snapshot:Q", title="snapshot", scale=alt.Scale(domain=[0, max(n_snap - 1, 1)]),
-                axis=alt.Axis(tickMinStep=1, format="d")),
-        yOffset=alt.YOffset("level:Q", scale=alt.Scale(domain=[0, 1], range=[step - 6, 3])),
-        detail="label:N",
+    spark_chart = alt.Chart(spark).mark_line(color="#2166ac", strokeWidth=1.6, point=n_snap == 1).encode(
+        y=alt.Y("y:Q", scale=ys, axis=None),
+        x=alt.X("snapshot:Q", title="goroutines per snapshot",
+                scale=alt.Scale(domain=[0, max(n_snap - 1, 1)], nice=False),
+                axis=alt.Axis(values=list(range(n_snap)), format="d")),
+        detail="label:N", order="snapshot:Q",
         tooltip=["label:N", "snapshot:Q", "goroutines:Q"],
-    )
-    lines = base.mark_line(color="#2166ac", strokeWidth=1.6, point=n_snap == 1)
-    spark_chart = lines.properties(width=220, height=alt.Step(step), title="goroutines per snapshot")
-    text = alt.Chart(table).mark_text(align="left", dx=4).encode(
-        y=y.axis(None), x=alt.value(0), text="change:N",
-    ).properties(width=150, height=alt.Step(step))
-    return alt.hconcat(bars, spark_chart, text, spacing=6).resolve_scale(y="shared").properties(
+    ).properties(width=200, height=height)
+    text = alt.Chart(table).mark_text(align="left", baseline="middle", dx=4).encode(
+        y=alt.Y("mid:Q", scale=ys, axis=None), x=alt.value(0), text="change:N",
+    ).properties(width=170, height=height)
+    return alt.hconcat(names, bars, spark_chart, text, spacing=6).properties(
         title="Suspects, ranked, with their growth"
-    )
+    ).configure_view(stroke=None)
 
 
 # --- wait times ---------------------------------------------------------------------------------------
@@ -469,8 +477,10 @@ def network_chart(G: nx.DiGraph, *, weight: str = "goroutines", label=None, colo
          "weight": float(d.get(weight) or 1)}
         for a, b, d in H.edges(data=True)
     ], columns=["x", "y", "x2", "y2", "weight"])
-    xs = alt.Scale(domain=[nodes["x"].min() - 0.05, nodes["x"].max() + 0.45], nice=False, zero=False)
-    ys = alt.Scale(domain=[nodes["y"].min() - 0.05, nodes["y"].max() + 0.05], nice=False, zero=False)
+    xd = [float(nodes["x"].min()) - 0.05, float(nodes["x"].max()) + 0.45]
+    yd = [float(nodes["y"].min()) - 0.05, float(nodes["y"].max()) + 0.05]
+    xs = alt.Scale(domain=xd, nice=False, zero=False)
+    ys = alt.Scale(domain=yd, nice=False, zero=False)
     ax = dict(axis=None, scale=xs)
     ay = dict(axis=None, scale=ys)
     rules = alt.Chart(edges).mark_rule(color="#888", opacity=0.6).encode(
@@ -478,10 +488,14 @@ def network_chart(G: nx.DiGraph, *, weight: str = "goroutines", label=None, colo
         strokeWidth=alt.StrokeWidth("weight:Q", scale=alt.Scale(range=[0.6, 5]), legend=None),
     )
     # an arrowhead near each edge's end tells the direction where layers collide
+    px = width / (xd[1] - xd[0])
+    py = height / (yd[1] - yd[0])
     heads = edges.assign(hx=edges["x"] + 0.85 * (edges["x2"] - edges["x"]),
                          hy=edges["y"] + 0.85 * (edges["y2"] - edges["y"]),
-                         angle=np.degrees(np.arctan2(edges["x2"] - edges["x"], edges["y2"] - edges["y"])))
-    arrows = alt.Chart(heads).mark_point(shape="triangle", filled=True, size=40, color="#666").encode(
+                         # Vega turns a mark clockwise from "up"; data y grows upwards
+                         angle=np.degrees(np.arctan2((edges["x2"] - edges["x"]) * px,
+                                                     (edges["y2"] - edges["y"]) * py)))
+    arrows = alt.Chart(heads).mark_point(shape="triangle-up", filled=True, size=40, color="#666").encode(
         x=alt.X("hx:Q", **ax), y=alt.Y("hy:Q", **ay), angle=alt.Angle("angle:Q", scale=None),
     )
     cenc = alt.Color("kind:N", title="", legend=alt.Legend(orient="bottom"))

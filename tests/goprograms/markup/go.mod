@@ -1,0 +1,3 @@
+module markup
+
+go 1.27
