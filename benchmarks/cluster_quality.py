@@ -114,7 +114,8 @@ def datasets_series(build_dir: str | None = None):
     except ImportError:
         print("goforensics.datasets: not in this checkout (issue 3); scenario series skipped")
         return
-    names = ds.list_datasets(build_dir)["name"].tolist()
+    # a name both bundled and built loads once (load_dataset prefers the built one)
+    names = list(dict.fromkeys(ds.list_datasets(build_dir)["name"].tolist()))
     if not names:
         print("goforensics.datasets: no dataset bundled or built yet (goforensics datasets build)")
     for name in names:
