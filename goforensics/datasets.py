@@ -413,13 +413,15 @@ def build_scenario(
     warmup: float = 4.0,
     source: str | Path = SCENARIOS_DIR,
     progress: bool = True,
+    exe: str | Path | None = None,
 ) -> Path:
     """Build scenario ``name`` with Go, run it, capture its series and write its truth.
 
     The series lands in ``out/name`` (replacing an older one only once the new
     one is complete): ``manifest.json``, ``goroutine-debug2-NNNN.txt``, the
     ``/debug/truth`` answers (``truth-NNNN.json``), ``truth.csv`` and
-    ``dataset.json``. Returns that directory.
+    ``dataset.json``. Returns that directory. ``exe``: a binary already built
+    from the scenario (by default it is built into ``out/.bin``).
     """
     from .capture import CaptureError, capture
 
@@ -429,7 +431,7 @@ def build_scenario(
         raise DatasetError(f"no scenario {name!r} in {source} (have: {have})")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    exe = go_build(src, out / ".bin" / name)
+    exe = Path(exe) if exe is not None else go_build(src, out / ".bin" / name)
     tmp = out / f".{name}.partial"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
@@ -622,8 +624,9 @@ def build_goker(
 
     Writes ``out/goker``: ``raw/CASE.txt`` (each case's output as written, a
     ``debug=2`` goroutineleak profile with ``(leaked)`` verdicts),
-    ``stripped/CASE.txt`` (the same without the verdicts), a manifest in each so
-    that both load as series (one snapshot per case, in ``cases.csv`` order),
+    ``stripped/CASE.txt`` (the same without the verdicts), a manifest in each and
+    one at the top (the stripped ones) so that they load as series (one snapshot
+    per case, in ``cases.csv`` order),
     ``cases.csv`` and ``truth.csv`` (see ``datasets/README.md``). ``cases``
     runs only those cases (all of them by default).
     """
@@ -697,6 +700,7 @@ def build_goker(
                                "leak": hit is not None, "runtime_leaked": marked})
     _write_manifest(tmp / "raw", files, times, "goker")
     _write_manifest(tmp / "stripped", files, times, "goker")
+    _write_manifest(tmp, [f"stripped/{f}" for f in files], times, "goker")  # the dataset itself: stripped
     cases = pd.DataFrame(rows)
     for col in ("expected", "occurred", "unexpected"):
         cases[col] = cases[col].map(json.dumps)
@@ -755,12 +759,11 @@ def build(
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     # Compile first, one at a time: two cores are better spent on one compiler than on two.
-    for n in scen:
-        go_build(Path(source) / n, out / ".bin" / n)
+    exes = {n: go_build(Path(source) / n, out / ".bin" / n) for n in scen}
     done: list[Path] = []
     with ThreadPoolExecutor(max_workers=max(1, len(scen))) as pool:
         futures = [pool.submit(build_scenario, n, out, snapshots=snapshots, every=every, source=source,
-                               progress=progress and len(scen) == 1) for n in scen]
+                               progress=progress and len(scen) == 1, exe=exes[n]) for n in scen]
         if "goker" in wanted:
             done.append(build_goker(out, progress=progress))
         done = [f.result() for f in futures] + done
@@ -799,6 +802,10 @@ def bundle(name: str, build_dir: str | Path = BUILD_DIR, data_dir: str | Path | 
     if meta["kind"] == "goker":
         copy_series(src / "raw", tmp / "raw")
         copy_series(src / "stripped", tmp / "stripped")
+        doc = json.loads((tmp / "stripped" / MANIFEST).read_text(encoding="utf-8"))
+        for snap in doc["snapshots"]:
+            snap["file"] = "stripped/" + snap["file"]
+        (tmp / MANIFEST).write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
         cases = pd.read_csv(src / "cases.csv")
         cases["raw"] = cases["raw"] + ".gz"
         cases["stripped"] = cases["stripped"] + ".gz"
@@ -903,8 +910,7 @@ def load_dataset(name: str, build_dir: str | Path | None = None) -> Dataset:
     """
     p = dataset_path(name, build_dir)
     meta = json.loads((p / META).read_text(encoding="utf-8"))
-    series = p / "stripped" if meta.get("kind") == "goker" else p
-    dumps = load(series)
+    dumps = load(p)  # goker: its manifest lists the stripped profiles
     truth = pd.read_csv(_truth_file(p))
     g = dumps.goroutines[["snapshot", "goid"]].astype({"snapshot": "int64", "goid": "int64"})
     aligned = g.merge(truth, on=["snapshot", "goid"], how="left", validate="many_to_one")
