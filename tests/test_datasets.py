@@ -7,6 +7,7 @@ the definition of a leak (it grows), never from goforensics' analysis.
 
 from __future__ import annotations
 
+import functools
 import gzip
 import json
 import re
@@ -26,6 +27,12 @@ BUNDLED = gd.list_datasets()
 BUNDLED = BUNDLED[BUNDLED["source"] == "bundled"]
 SCENARIOS = sorted(BUNDLED.loc[BUNDLED["kind"] == "scenario", "name"])
 HEADER = re.compile(r"^goroutine (\d+) ", re.M)
+
+
+@functools.cache
+def bundled(name: str) -> gd.Dataset:
+    """Each bundled dataset is loaded once per session (the tests only read it)."""
+    return gd.load_dataset(name)
 
 
 def text_of(path: Path) -> str:
@@ -48,7 +55,7 @@ def test_every_scenario_and_goker_are_bundled():
 
 @pytest.mark.parametrize("name", SCENARIOS)
 def test_bundled_scenario_truth_covers_every_goroutine_of_every_snapshot(name):
-    ds = gd.load_dataset(name)
+    ds = bundled(name)
     g, t = ds.dumps.goroutines, ds.truth
     doc = json.loads((ds.path / "manifest.json").read_text())
     # the dumps hold exactly the goroutines their text has headers for, snapshot by snapshot
@@ -67,7 +74,7 @@ def test_bundled_scenario_truth_covers_every_goroutine_of_every_snapshot(name):
 
 @pytest.mark.parametrize("name", SCENARIOS)
 def test_leaks_grow_and_healthy_goroutines_do_not(name):
-    ds = gd.load_dataset(name)
+    ds = bundled(name)
     t = ds.truth
     leaks = sorted(set(t.loc[t["leak"], "cause"]))
     if name == "indexer":
@@ -91,7 +98,7 @@ def test_leaks_grow_and_healthy_goroutines_do_not(name):
 
 @pytest.mark.parametrize("name", SCENARIOS)
 def test_no_pprof_label_gives_the_answer_away(name):
-    ds = gd.load_dataset(name)
+    ds = bundled(name)
     labels = " ".join(set(ds.dumps.goroutines["labels"].astype(str)))
     assert "handler" in labels or "pool" in labels  # the services do use labels
     for cause in ds.causes["name"]:
@@ -102,7 +109,7 @@ def test_no_pprof_label_gives_the_answer_away(name):
 @pytest.mark.parametrize("name", SCENARIOS)
 def test_the_truth_readers_stack_reader_agrees_with_the_parser(name):
     # two independent readers of the same text: goids, creators and entries agree
-    ds = gd.load_dataset(name)
+    ds = bundled(name)
     doc = json.loads((ds.path / "manifest.json").read_text())
     stacks = [s for snap in doc["snapshots"] for s in gd.read_stacks(text_of(ds.path / snap["file"]))]
     g = ds.dumps.goroutines
@@ -113,7 +120,7 @@ def test_the_truth_readers_stack_reader_agrees_with_the_parser(name):
 def test_growth_in_the_truth_matches_the_stacks_of_a_known_leak():
     # checkout's orphan senders run the closure inside firstOr (recommend.go); nearly all of
     # them are blocked on its send, the few others are still computing their result
-    ds = gd.load_dataset("checkout")
+    ds = bundled("checkout")
     g, t = ds.dumps.goroutines, ds.truth
     senders = t["cause"] == "recommend-orphan-sender"
     assert (g.loc[senders, "entry_function"].astype(str) == "main.firstOr[...].func1").all()
@@ -140,7 +147,7 @@ def test_goker_cases_match_the_go_test_file_and_their_dumps():
 
 
 def test_goker_truth_covers_the_stripped_series():
-    ds = gd.load_dataset("goker")
+    ds = bundled("goker")
     cases = gd.goker_cases()
     assert len(ds.dumps.snapshots) == len(cases)
     assert ds.truth["cause"].notna().all()
