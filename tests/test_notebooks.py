@@ -94,3 +94,55 @@ def test_postmortem_runs_under_papermill_on_another_series(tmp_path):
     assert "<title>INC-TEST: gateway</title>" in html and "<script" not in html.lower()
     executed = nbformat.read(out, as_version=4)
     assert any("injected-parameters" in c.metadata.get("tags", []) for c in executed.cells)
+
+
+def test_jupyter_lab_from_the_readme_serves_the_notebooks_and_their_kernel():
+    # the README's command, on a free loopback port, asked what a browser would ask
+    import os
+    import socket
+    import subprocess
+    import time
+    import urllib.request
+
+    readme = (ROOT / "README.md").read_text()
+    assert ".venv/bin/jupyter lab notebooks/" in readme
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    jupyter = Path(sys.executable).parent / "jupyter"
+    cmd = [str(jupyter), "lab", "notebooks/", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
+           "--IdentityProvider.token=t", "--ServerApp.open_browser=False"]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        cmd.append("--allow-root")
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+    def get(path, data=None):
+        req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=data,
+                                     headers={"Authorization": "token t", "Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return json.loads(r.read() or b"null")
+
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                get("/api/status")
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"jupyter lab did not start: {proc.stderr.read().decode()[-2000:]}")
+                time.sleep(0.5)
+        names = {c["name"] for c in get("/api/contents")["content"]}
+        assert {f"{n}.ipynb" for n in NAMES} <= names
+        specs = get("/api/kernelspecs")
+        assert "python3" in specs["kernelspecs"]
+        kernel = get("/api/kernels", data=json.dumps({"name": "python3"}).encode())
+        assert kernel["name"] == "python3"
+        get(f"/api/kernels/{kernel['id']}")  # it exists; the server would have said 404 had it died
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
