@@ -292,8 +292,12 @@ def label_series(series_dir: str | Path) -> tuple[pd.DataFrame, list[dict]]:
     """
     d = Path(series_dir)
     doc = json.loads((d / MANIFEST).read_text(encoding="utf-8"))
-    snaps = [s for s in doc["snapshots"] if s.get("debug", 2) == 2]
+    snaps = doc["snapshots"]
+    # numbered as gf.load numbers them (capture time, then manifest order); only debug=2 dumps
+    # carry goroutine ids to label
     order = sorted(range(len(snaps)), key=lambda i: (pd.Timestamp(snaps[i]["taken_at"]), i))
+    numbers = {i: k for k, i in enumerate(order)}
+    order = [i for i in order if snaps[i].get("debug", 2) == 2]
     truths = {e["round"]: d / e["file"] for e in doc.get("extras", []) if e["name"] == "truth"}
     regs: dict[int, dict[int, list]] = {}
     causes: dict[str, dict] = {}
@@ -312,7 +316,8 @@ def label_series(series_dir: str | Path) -> tuple[pd.DataFrame, list[dict]]:
                 votes.setdefault((s.entry, s.created_by), Counter())[(reg[s.goid][1], reg[s.goid][2])] += 1
     siblings = {k: v.most_common(1)[0][0] for k, v in votes.items()}
     rows = []
-    for snap, i in enumerate(order):
+    for i in order:
+        snap = numbers[i]
         rnd = snaps[i]["round"]
         rr = [regs[r] for r in (rnd, rnd + 1) if r in regs]
         for row in _label_snapshot(stacks[i], rr, siblings):
@@ -751,6 +756,8 @@ def build(
     from concurrent.futures import ThreadPoolExecutor
 
     known = scenario_names(source)
+    if not known and (not names or set(names) != {"goker"}):
+        raise DatasetError(f"no scenario sources in {source}: build from a clone of the repository")
     wanted = list(names) if names else [*known, "goker"]
     bad = [n for n in wanted if n not in known and n != "goker"]
     if bad:
