@@ -85,6 +85,19 @@ def test_debug1_and_leak_profiles_in_the_same_round(server, tmp_path):
     assert leak_text.startswith("goroutineleak profile: total ")
 
 
+def test_a_full_url_to_a_protobuf_profile_is_used_as_given(server, tmp_path):
+    url = server + "/debug/pprof/goroutine?debug=0"
+    manifest = capture(url, tmp_path / "s", count=2, every=0.1, progress=False)
+    snaps = json.loads(manifest.read_text())["snapshots"]
+    assert [(s["url"], s["debug"]) for s in snaps] == [(url, 0), (url, 0)]
+    assert snaps[0]["file"].endswith(".pb.gz")
+    assert (tmp_path / "s" / snaps[0]["file"]).read_bytes()[:2] == b"\x1f\x8b"
+    d = gf.load(tmp_path / "s")
+    assert d.snapshots["format"].tolist() == ["debug=0", "debug=0"]
+    # a profile counts goroutines per stack: the parked ones are there, GROW more each time
+    assert parked_per_snapshot(d) == [GROW, 2 * GROW]
+
+
 def test_duration_stops_the_capture(server, tmp_path):
     manifest = capture(server, tmp_path / "s", every=0.25, duration=0.6, progress=False)
     doc = json.loads(manifest.read_text())
