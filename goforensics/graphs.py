@@ -458,12 +458,23 @@ def wait_for_graph(dumps: Dumps, *, snapshot: int | None = None, max_offset: int
 
 
 def _infer_holders(G: nx.DiGraph, waiters: dict, info: list, max_offset: int) -> None:
+    # goroutines by the receivers of their frames (address, and type), to find candidates
+    # without scanning every goroutine for every lock
+    by_addr: dict[int, list] = defaultdict(list)
+    by_type: dict[str, list] = defaultdict(list)
+    resource_of = {}
+    for node, b, _fns, recv in info:
+        resource_of[node] = b.resource if b is not None else None
+        for _d, t, a in recv:
+            if t:
+                by_type[t].append(node)
+                if a is not None:
+                    by_addr[a].append(node)
     for res, ws in waiters.items():
         kind = res[0]
         if kind not in ("mutex", "rwmutex"):
             continue
         waiting = {w[0] for w in ws}
-        # the struct holding the mutex: receiver of the waiters' calling method
         owners: set[int] = set()
         types: set[str] = set()
         if len(res) == 3:  # identified by its owner already
@@ -483,18 +494,16 @@ def _infer_holders(G: nx.DiGraph, waiters: dict, info: list, max_offset: int) ->
                         continue
                     types.add(t)
                     break
-        found = False
-        for node, b, _fns, recv in info:
-            if node in waiting or (b is not None and b.resource == res):
-                continue
-            if any(a in owners for d, t, a in recv if t and a is not None):
-                G.add_edge(res, node, relation="held-by", evidence="receiver", confidence=0.9)
-                found = True
-        if found or not types:
+
+        def eligible(node, res=res, waiting=waiting) -> bool:
+            return node not in waiting and resource_of.get(node) != res
+
+        holders = {n for o in owners for n in by_addr.get(o, ()) if eligible(n)}
+        for node in sorted(holders):
+            G.add_edge(res, node, relation="held-by", evidence="receiver", confidence=0.9)
+        if holders or not types:
             continue
-        cands = [node for node, b, _fns, recv in info
-                 if node not in waiting and any(t in types for _, t, _ in recv if t)
-                 and (b is None or b.resource != res)]
+        cands = sorted({n for t in types for n in by_type.get(t, ()) if eligible(n)})
         for node in cands:
             G.add_edge(res, node, relation="held-by", evidence="type",
                        confidence=round(0.6 / len(cands), 3))

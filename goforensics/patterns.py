@@ -145,7 +145,8 @@ def _double_lock(f: Facts):
 
 
 def _cond(f: Facts):
-    return _c(f.state == "sync.Cond.Wait", 0.8, "waiting in Cond.Wait for a Signal/Broadcast that never comes")
+    ok = f.state == "sync.Cond.Wait" and (f.growing or not f.multi or (f.max_wait or 0) >= 5)
+    return _c(ok, 0.8, "waiting in Cond.Wait for a Signal/Broadcast that never comes")
 
 
 def _http_server(f: Facts):
@@ -174,7 +175,9 @@ def _strength(f: Facts) -> float:
     """
     if f.entry == "main.main":
         return 0.0
-    return 0.9 if f.creator_gone else 0.7 if f.growing else 0.4 if not f.multi else 0.0
+    if f.multi:  # over a series only growth makes these shapes a leak
+        return (0.9 if f.creator_gone else 0.7) if f.growing else 0.0
+    return 0.9 if f.creator_gone else 0.4
 
 
 def _unconsumed(f: Facts):
@@ -418,7 +421,7 @@ def _facts(ctx, cluster, site, ev) -> Facts:
     rep = f[(f["stack_id"] == site["stack_id"]) & (f["section"] == 0)].sort_values("depth")
     fns = rep["function"].astype(str).tolist()
     t = ev["t"]
-    growing = ctx.multi and t.mk_trend == "increasing" and t.mk_p < 0.05 and t.last > t.first
+    growing = ctx.multi and t.grows
     flat = ctx.multi and not growing and t.peak <= max(1.5 * max(t.first, 1), t.first + 2)
     last_snap = int(dumps.goroutines["snapshot"].max())
     creator = site["created_by"]
@@ -431,61 +434,72 @@ def _facts(ctx, cluster, site, ev) -> Facts:
     )
 
 
-def _graph_facts(ctx, cluster) -> dict:
-    """Facts from the wait-for graph of the last snapshot about this cluster's goroutines."""
+def graph_facts(ctx) -> dict:
+    """Per goroutine node of the last snapshot's wait-for graph: what locks it holds that
+    others wait for, who holds what it waits for, and the deadlock cycle it is in.
+
+    Computed once per series; holders the series rules out (see ``could_hold``) are dropped.
+    """
     from .graphs import deadlock_cycles
 
     G = ctx.wait_for()
+    facts: dict = {}
     if G.number_of_nodes() == 0:
+        return facts
+
+    def node(n):
+        return facts.setdefault(n, {"waited": 0, "holders_chan": [], "holders_other": [],
+                                    "no_holder": False, "rw_writer": False, "cycle": None})
+
+    for res in [n for n in G if n[0] != "g"]:
+        ws = [p for p in G.predecessors(res) if G.edges[p, res].get("relation") == "waits"]
+        holders = [h for h in G.successors(res) if G.edges[res, h].get("relation") == "held-by"
+                   and ctx.could_hold(h, ws)]
+        for h in holders:
+            node(h)["waited"] = max(node(h)["waited"], len(ws))
+        writer = res[0] == "rwmutex" and any(G.nodes[p].get("state") == "sync.RWMutex.Lock" for p in ws)
+        texts = [(G.nodes[h].get("state"),
+                  f"goroutine {h[2]} in [{G.nodes[h].get('state')}] at {G.nodes[h].get('function')}")
+                 for h in holders]
+        for w in ws:
+            f = node(w)
+            for st, what in texts:
+                (f["holders_chan"] if st in ("chan receive", "chan send", "select") else f["holders_other"]).append(what)
+            if not holders and res[0] == "mutex" and len(res) == 2:
+                f["no_holder"] = True
+            f["rw_writer"] = f["rw_writer"] or writer
+    for cyc in deadlock_cycles(G, min_confidence=0.5, limit=50):
+        text = " -> ".join(f"g{n[2]}" if n[0] == "g" else f"{n[0]}" for n in cyc)
+        for n in cyc:
+            if n[0] == "g" and node(n)["cycle"] is None:
+                node(n)["cycle"] = text
+    return facts
+
+
+def _graph_facts(ctx, cluster) -> dict:
+    """Facts from the wait-for graph about one cluster's goroutines at the last snapshot."""
+    per_node = ctx.graph_facts()
+    if not per_node:
         return {}
-    g = ctx.g
-    last = int(g["snapshot"].max())
-    mine = g[(ctx.labels == cluster).to_numpy() & (g["snapshot"] == last).to_numpy() & g["goid"].notna().to_numpy()]
-    nodes = {("g", str(i), int(x)) for i, x in zip(mine["instance"].astype(str), mine["goid"], strict=True)}
-    nodes &= set(G.nodes)
-    out: dict = {}
+    nodes = [n for n in ctx.nodes_of(cluster) if n in per_node]
     if not nodes:
-        return out
-    waited = 0
-    for n in nodes:
-        for res in G.predecessors(n):  # resource -> n (held-by)
-            if G.edges[res, n].get("relation") == "held-by":
-                waited = max(waited, sum(1 for p in G.predecessors(res)
-                                         if G.edges[p, res].get("relation") == "waits"))
+        return {}
+    fs = [per_node[n] for n in nodes]
+    out: dict = {}
+    waited = max(f["waited"] for f in fs)
     if waited:
         out["holds_lock_waited_by"] = waited
-    holders_blocked = []
-    holders_other = []
-    no_holder = False
-    rw_writer = False
-    for n in nodes:
-        for res in G.successors(n):
-            if G.edges[n, res].get("relation") != "waits":
-                continue
-            holders = [h for h in G.successors(res) if G.edges[res, h].get("relation") == "held-by"]
-            if not holders and res[0] == "mutex" and len(res) == 2:
-                no_holder = True
-            for h in holders:
-                st = G.nodes[h].get("state")
-                what = f"goroutine {h[2]} in [{st}] at {G.nodes[h].get('function')}"
-                if st in ("chan receive", "chan send", "select"):
-                    holders_blocked.append(what)
-                else:
-                    holders_other.append(what)
-            if res[0] == "rwmutex":
-                rw_writer = any(
-                    G.nodes[p].get("state") == "sync.RWMutex.Lock"
-                    for p in G.predecessors(res) if p[0] == "g"
-                )
-    if holders_blocked:
-        out["holder_blocked_on_channel"] = holders_blocked[0]
-    if holders_other:
-        out["holder_blocked"] = holders_other[0]
-    out["no_holder"] = no_holder and not holders_blocked and not holders_other
-    out["rw_writer_waiting"] = rw_writer
-    cycles = [c for c in deadlock_cycles(G, min_confidence=0.5, limit=20) if set(c) & nodes]
+    chan = [x for f in fs for x in f["holders_chan"]]
+    other = [x for f in fs for x in f["holders_other"]]
+    if chan:
+        out["holder_blocked_on_channel"] = chan[0]
+    if other:
+        out["holder_blocked"] = other[0]
+    out["no_holder"] = any(f["no_holder"] for f in fs) and not chan and not other
+    out["rw_writer_waiting"] = any(f["rw_writer"] for f in fs)
+    cycles = [f["cycle"] for f in fs if f["cycle"]]
     if cycles:
-        out["cycle"] = " -> ".join(f"g{n[2]}" if n[0] == "g" else f"{n[0]}" for n in cycles[0])
+        out["cycle"] = cycles[0]
     return out
 
 

@@ -69,6 +69,15 @@ class Trend:
     last: float
     peak: float
     test: str = "Mann–Kendall (Hamed–Rao)"
+    rises: int = 0  # snapshot-to-snapshot increases
+
+    @property
+    def grows(self) -> bool:
+        """A significant upward trend made of several increases: not one late starter (0 -> 1)."""
+        return (
+            self.mk_trend == "increasing" and self.mk_p < 0.05
+            and self.last - self.first >= 2 and self.rises >= 2
+        )
 
 
 def trend(counts: np.ndarray, minutes: np.ndarray | None = None) -> Trend:
@@ -109,7 +118,7 @@ def trend(counts: np.ndarray, minutes: np.ndarray | None = None) -> Trend:
                 pass
         if not np.isfinite(p):
             mk_trend, p = "no trend", 1.0
-    return Trend(slope, per_min, mk_trend, p, y[0], y[-1], y.max(), test)
+    return Trend(slope, per_min, mk_trend, p, y[0], y[-1], y.max(), test, int((np.diff(y) > 0).sum()))
 
 
 def series_counts(dumps: Dumps, labels: pd.Series) -> pd.DataFrame:
@@ -257,6 +266,74 @@ class _Context:
                 live |= fn_by_stack.get(sid, set())
             self.live_functions[int(snap)] = live
         self._wait_for = None
+        self._stuck: dict | None = None
+        self._label_at: dict | None = None
+        self._nodes_of: dict | None = None
+        self._graph_facts: dict | None = None
+        self._could: dict = {}
+
+    def stuck_since(self, instance: str, goid: int) -> int | None:
+        """First snapshot from which this goroutine has been on the same stack up to the last."""
+        if self._stuck is None:
+            h = self.g.loc[self.g["goid"].notna(), ["instance", "goid", "snapshot", "stack_id"]]
+            h = h.assign(instance=h["instance"].astype(str), goid=h["goid"].astype("int64"))
+            h = h.sort_values(["instance", "goid", "snapshot"], kind="stable")
+            keys = ["instance", "goid"]
+            last = h.groupby(keys, sort=False)["stack_id"].transform("last")
+            moved = h["snapshot"].where(h["stack_id"] != last)  # last time it was elsewhere
+            left = moved.groupby([h["instance"], h["goid"]], sort=False).transform("max").fillna(-1)
+            since = h[(h["stack_id"] == last) & (h["snapshot"] > left)].groupby(keys)["snapshot"].min()
+            self._stuck = {(str(i), int(g)): int(v) for (i, g), v in since.items()}
+        return self._stuck.get((instance, goid))
+
+    def _last_nodes(self) -> None:
+        g = self.g
+        last = (g["snapshot"] == g["snapshot"].max()) & g["goid"].notna()
+        sub = g[last]
+        nodes = [("g", i, int(x)) for i, x in zip(sub["instance"].astype(str), sub["goid"], strict=True)]
+        labs = self.labels[last].to_numpy()
+        self._label_at = {(n[1], n[2]): lab for n, lab in zip(nodes, labs, strict=True)}
+        self._nodes_of = {}
+        for n, lab in zip(nodes, labs, strict=True):
+            self._nodes_of.setdefault(lab, []).append(n)
+
+    def label_of(self, instance: str, goid: int):
+        """Cluster of a goroutine at the last snapshot."""
+        if self._label_at is None:
+            self._last_nodes()
+        return self._label_at.get((instance, goid))
+
+    def nodes_of(self, cluster) -> list[tuple]:
+        """Wait-for graph nodes of a cluster's goroutines at the last snapshot."""
+        if self._nodes_of is None:
+            self._last_nodes()
+        return self._nodes_of.get(cluster, [])
+
+    def graph_facts(self) -> dict:
+        if self._graph_facts is None:
+            from .patterns import graph_facts
+
+            self._graph_facts = graph_facts(self)
+        return self._graph_facts
+
+    def could_hold(self, holder: tuple, waiters: list[tuple]) -> bool:
+        """Could ``holder`` hold the lock ``waiters`` wait for, given the whole series?
+
+        A goroutine that took a lock and then blocked stays blocked at the same place; if
+        it has been there since a snapshot in which nobody waited for the lock, it is not
+        the one holding it.
+        """
+        if not self.multi:
+            return True
+        since = self.stuck_since(holder[1], holder[2])
+        clusters = frozenset(self.label_of(w[1], w[2]) for w in waiters) - {None}
+        if since is None or not clusters:
+            return True
+        key = (since, clusters)
+        if key not in self._could:
+            counts = self.counts[[c for c in clusters if c in self.counts.columns]].sum(axis=1)
+            self._could[key] = bool((counts.loc[counts.index >= since] > 0).all())
+        return self._could[key]
 
     def wait_for(self):
         if self._wait_for is None:
@@ -288,7 +365,7 @@ def _evidence(ctx: _Context, c, site: pd.Series) -> dict:
         t = trend(y, ctx.minutes_of[inst])
         if best is None or t.last - t.first > best[1].last - best[1].first:
             best = (inst, t, y)
-        if t.mk_trend == "increasing" and t.mk_p < 0.05 and t.last > t.first:
+        if t.grows:
             growing += 1
     inst, t, y = best if best else ("", trend(np.zeros(1)), np.zeros(1))
     counts = [int(v) for v in y]
@@ -298,8 +375,8 @@ def _evidence(ctx: _Context, c, site: pd.Series) -> dict:
     persistence = None
     if ctx.multi and len(y) >= 3:
         rel = (t.last - t.first) / max(t.last, 1.0)
-        if t.mk_trend == "increasing" and t.mk_p < 0.05 and t.last > t.first:
-            g_strength = min(1.0, max(rel, 0.0) * 1.25)
+        if t.grows:
+            g_strength = min(1.0, max(rel, 0.0) * 1.25) * min(1.0, (t.last - t.first) / 4.0)
             persistence = _persistence(rows, ctx.snaps_of[inst], inst)
             p = 0.5 if persistence is None else persistence
             score += 4.0 * g_strength * (0.25 + 0.75 * p)
@@ -351,7 +428,9 @@ def _evidence(ctx: _Context, c, site: pd.Series) -> dict:
             score += 0.4
         creator = site["created_by"]
         if creator and creator not in ctx.live_functions.get(last_snap, set()) and state in SYNC_STATES:
-            score += 0.8 if not ctx.multi else 0.3
+            # strong in one dump (an orphan); over a series, long-lived workers made by a
+            # constructor are orphans too, and growth is the better witness
+            score += 0.8 if not ctx.multi else 0.15
             evidence.append(f"their creator {creator} has returned: nobody is left to unblock them")
         if max_wait:
             w = min(1.0, max_wait / 30.0)
