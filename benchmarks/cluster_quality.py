@@ -83,7 +83,10 @@ def baselines(d: gf.Dumps) -> dict[str, np.ndarray]:
     }
 
 
-def evaluate(name: str, d: gf.Dumps, truth: pd.Series, quick: bool = False) -> pd.DataFrame:
+def evaluate(name: str, d: gf.Dumps, truth: pd.Series, quick: bool = False,
+             companions: bool = False) -> pd.DataFrame:
+    """Scores of the baselines and of goforensics per level and threshold (one row each);
+    ``companions`` adds a row for the opt-in companion merge at the default."""
     t = truth.astype(object).where(truth.notna(), "(unlabelled)").astype(str).to_numpy()
     w = d.goroutines["count"].to_numpy(dtype=np.int64)
     rows = []
@@ -101,9 +104,9 @@ def evaluate(name: str, d: gf.Dumps, truth: pd.Series, quick: bool = False) -> p
     for level in levels:
         for th in thresholds:
             score("goforensics", level, th, cluster(d, level=level, threshold=th).to_numpy())
-    # the opt-in merge of connection loops started together, at the default
-    score("goforensics --companions", DEFAULT_LEVEL, DEFAULT_THRESHOLD,
-          cluster(d, level=DEFAULT_LEVEL, threshold=DEFAULT_THRESHOLD, companions=True).to_numpy())
+    if companions:  # the opt-in merge of connection loops started together, at the default
+        score("goforensics --companions", DEFAULT_LEVEL, DEFAULT_THRESHOLD,
+              cluster(d, level=DEFAULT_LEVEL, threshold=DEFAULT_THRESHOLD, companions=True).to_numpy())
     return pd.DataFrame(rows)
 
 
@@ -181,7 +184,7 @@ def main() -> None:
         for name, d, truth in series:
             causes = truth.dropna().nunique()
             print(f"\n== {name}: {d.total:,} goroutines, {len(d.snapshots)} snapshot(s), {causes} labelled causes")
-            res = evaluate(name, d, truth, args.quick)
+            res = evaluate(name, d, truth, args.quick, companions=True)
             results.append(res)
             print(res.drop(columns="series").to_string(index=False, float_format=lambda x: f"{x:.3f}"))
     if not results:
