@@ -314,13 +314,14 @@ def report_html(
         from .graphs import deadlock_cycles, wait_for_graph
 
         out = ["<h2>Graphs</h2>"]
+        waits = wait_for_graph(dumps)  # once: it is a pass over every goroutine of the snapshot
         if charts:
             from .viz import call_graph_chart, spawn_graph_chart, wait_for_chart
 
             out.append(_figure(lambda: call_graph_chart(dumps), "call graph of blocked goroutines (last snapshot)"))
             out.append(_figure(lambda: spawn_graph_chart(dumps), "spawn graph (last snapshot)"))
-            out.append(_figure(lambda: wait_for_chart(dumps), "wait-for graph (last snapshot)"))
-        cycles = deadlock_cycles(wait_for_graph(dumps), min_confidence=0.5)
+            out.append(_figure(lambda: wait_for_chart(dumps, graph=waits), "wait-for graph (last snapshot)"))
+        cycles = deadlock_cycles(waits, min_confidence=0.5)
         if cycles:
             out.append(f"<h3>{len(cycles)} deadlock cycle(s) in the wait-for graph</h3><ol>")
             for cyc in cycles[:20]:

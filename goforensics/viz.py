@@ -556,14 +556,16 @@ def spawn_graph_chart(dumps: Dumps, *, snapshot: int | None = None, top: int = 3
                          title="Spawn graph: creators -> goroutines' entry functions", **kw)
 
 
-def wait_for_chart(dumps: Dumps, *, snapshot: int | None = None, top: int = 30, **kw) -> alt.LayerChart | alt.Chart:
+def wait_for_chart(dumps: Dumps, *, snapshot: int | None = None, top: int = 30, graph: nx.DiGraph | None = None,
+                   **kw) -> alt.LayerChart | alt.Chart:
     """The wait-for graph (:func:`goforensics.graphs.wait_for_graph`), aggregated to stay legible.
 
     Goroutines are grouped by where they wait (function and state); resources by
     kind and by the groups that wait on them and hold them. An edge group ->
     resource is "waits", resource -> group "held-by" (an inferred lock holder).
+    ``graph`` is the wait-for graph if already made (it costs a pass over every goroutine).
     """
-    W = wait_for_graph(dumps, snapshot=_last(dumps, snapshot))
+    W = graph if graph is not None else wait_for_graph(dumps, snapshot=_last(dumps, snapshot))
     group_of = {}
     A = nx.DiGraph()
     for n, a in W.nodes(data=True):

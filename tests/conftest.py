@@ -97,3 +97,20 @@ def go_dump(build_go) -> Callable[..., object]:
         return cache[key]
 
     return run
+
+
+# --- artifacts ---------------------------------------------------------------------------------
+
+ARTIFACTS = ROOT / "tests" / "artifacts"  # gitignored; CI keeps what tests leave here
+_SESSION_START = __import__("time").time()
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """Name the files tests left in tests/artifacts/ this run (the report's screenshots)."""
+    if not ARTIFACTS.is_dir():
+        return
+    new = sorted(p for p in ARTIFACTS.iterdir() if p.stat().st_mtime >= _SESSION_START - 1)
+    if new:
+        terminalreporter.write_sep("-", "test artifacts")
+        for p in new:
+            terminalreporter.write_line(str(p))

@@ -192,7 +192,7 @@ def test_browser_draws_the_report_without_errors(browser, series_report):
     assert browser.ink(shot.read_bytes()) > 0.02
     text = page.inner_text("body")
     assert "main.compute" in text and "Fix:" in text
-    print(f"\nreport screenshot: {shot}")
+    print(f"\nreport screenshot: {shot}")  # also listed in the run's summary (conftest)
     page.close()
 
 
