@@ -115,6 +115,9 @@ def test_connection_loops_started_together_are_one_cause(realdumps):
     assert cluster(d, companions=True)[loops].nunique() == 1
     assert cluster(d)[loops].nunique() == 2  # off by default: precision first
     assert cluster(d, companions=True).nunique() == cluster(d).nunique() - 1
+    plain = json.loads(run_cli("cluster", str(path), "--summary", "--format", "json").stdout)
+    paired = json.loads(run_cli("cluster", str(path), "--summary", "--format", "json", "--companions").stdout)
+    assert len(paired) == len(plain) - 1
 
 
 def test_refinement_is_what_merges_middleware_chains(series):
