@@ -120,6 +120,12 @@ def test_connection_loops_started_together_are_one_cause(realdumps):
     assert len(paired) == len(plain) - 1
 
 
+def test_leaders_for_large_blocks_give_the_same_causes(two_builds):
+    # blocks above `leaders_above` buckets are first reduced to leaders: force that path
+    cause = truth(two_builds)
+    assert_one_cluster_per_cause(cluster(two_builds, leaders_above=1), cause)
+
+
 def test_refinement_is_what_merges_middleware_chains(series):
     cause = truth(series)
     buckets_only = cluster(series, level="lines", threshold=0)
