@@ -396,13 +396,18 @@ def _cast(s: pd.Series, dtype: str) -> pd.Series:
         if not isinstance(s.dtype, pd.CategoricalDtype):
             s = s.astype("string").astype("category")
         cats = s.cat.categories
-        want = pd.Index(sorted(cats.astype(str)), dtype="str")
+        str_cats = cats.astype(str)
+        want = pd.Index(sorted(set(str_cats)), dtype="str")
         if cats.dtype != want.dtype or not cats.equals(want):
-            s = pd.Series(
-                pd.Categorical(s.astype(object).where(s.notna(), None), categories=want), index=s.index
-            )
+            # recode through the categories (not the values): linear in rows, no string work
+            recode = want.get_indexer(str_cats)
+            codes = s.cat.codes.to_numpy()
+            new = np.where(codes >= 0, recode[codes], -1)
+            s = pd.Series(pd.Categorical.from_codes(new, dtype=pd.CategoricalDtype(want)), index=s.index)
         return s
     if dtype == "string":
+        if isinstance(s.dtype, pd.StringDtype) and s.dtype == pd.StringDtype():
+            return s
         return s.astype("string")
     if dtype.startswith("datetime64"):
         return pd.to_datetime(s, utc=True).astype("datetime64[ns, UTC]")

@@ -70,7 +70,7 @@ _HEADER = re.compile(
     rb"goroutine (\d+)(?: gp=(?:0x[0-9a-fA-F]+|nil))?(?: m=(\d+|nil))?(?: mp=(?:0x[0-9a-fA-F]+|nil))?"
     rb" \[([^\]\n]*)\](?: (\{[^\n]*\}))?:[ \t]*$"
 )
-_PROFILE_HEADER = re.compile(rb"^(goroutine|goroutineleak) profile: total (\d+)\s*$")
+_PROFILE_HEADER = re.compile(rb"(goroutine|goroutineleak) profile: total (\d+)\s*$")
 _BUCKET = re.compile(rb"^(\d+) @((?: 0x[0-9a-fA-F]+)*)\s*$")
 _BUCKET_FRAME = re.compile(
     rb"^#\s+0x([0-9a-fA-F]+)(?:\s+(\S+?)\+0x([0-9a-fA-F]+)\s+(.*?):(\d+))?\s*$"
@@ -197,13 +197,14 @@ def _parse_labels(text: str) -> str:
         km = _LABEL_TOKEN.match(body, pos)
         key = _go_unquote(km.group(1))
         pos = km.end()
-        if pos < n and body[pos] == ":":
+        colon = pos < n and body[pos] == ":"
+        if colon:
             vm = _LABEL_TOKEN.match(body, pos + 1)
             value = _go_unquote(vm.group(1))
             pos = vm.end()
         else:
             value = ""
-        if key or value:
+        if key or value or colon:  # '{: }' is a label with an empty key and value
             out[key] = value
         if pos < n and body[pos] == ",":
             pos += 1
@@ -513,11 +514,12 @@ class _Builder:
         col["part"] = self._column("part", "int32")
         col["line"] = self._column("line", "int64")
         col["goid"] = self._column("goid", "Int64")
+        n = len(col["part"])
         g = pd.DataFrame(
             {
                 "snapshot": col["part"],
-                "instance": "",
-                "source": self.source,
+                "instance": pd.Categorical.from_codes(np.zeros(n, np.int8), [""]),
+                "source": pd.Categorical.from_codes(np.zeros(n, np.int8), [self.source]),
                 "taken_at": pd.NaT,
                 "line": col["line"],
                 "goid": col["goid"],
@@ -586,6 +588,12 @@ class _Builder:
         return Dumps(g, f, s, w)
 
 
+def _any_not_empty(s: pd.Series) -> bool:
+    """Does a categorical column hold any value other than ''?"""
+    cats = s.cat.categories
+    return bool(np.isin(s.cat.codes.to_numpy(), np.flatnonzero(cats.astype(str) != "")).any())
+
+
 def _go_version(frames: pd.DataFrame, g: pd.DataFrame) -> str:
     """Go version from GOROOT paths ('/go1.23.0/src/'), else a lower bound from format features."""
     files = frames["file"].astype(str).unique() if len(frames) else []
@@ -594,7 +602,7 @@ def _go_version(frames: pd.DataFrame, g: pd.DataFrame) -> str:
         if m:
             return m.group(1)
     bound = None
-    if len(g) and (g["labels"].astype(str) != "").any() and (g["raw_state"].astype(str) != "").any():
+    if len(g) and _any_not_empty(g["labels"]) and _any_not_empty(g["raw_state"]):
         bound = "1.27"
     elif len(g) and g["leaked"].any():
         bound = "1.26"
@@ -744,9 +752,11 @@ class _Reader:
                 self.learn_prefix(s[: m.start()])
             self.start_goroutine(lineno, m)
             return
-        m = _PROFILE_HEADER.match(stripped)
-        if m:
+        m = _PROFILE_HEADER.search(s)
+        if m and (m.start() == 0 or _is_prefix(s[: m.start()])):
             self.flush_skip()
+            if m.start() > 0 and s[: m.start()].strip():  # a log prefix or quoting, on every line
+                self.learn_prefix(s[: m.start()])
             leak = m.group(1) == b"goroutineleak"
             self.b.new_part(
                 lineno, "debug=1", "goroutineleak profile" if leak else "goroutine profile",

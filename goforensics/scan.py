@@ -92,10 +92,9 @@ def _pick(x: np.ndarray, idx: np.ndarray, default: int) -> np.ndarray:
 
 def _equal_at(a: np.ndarray, pos: np.ndarray, pattern: bytes) -> np.ndarray:
     """Does ``a[p:p+len(pattern)]`` equal pattern, for each p (all in bounds)."""
-    ok = np.ones(len(pos), bool)
-    for k, c in enumerate(pattern):
-        ok &= a[pos + k] == c
-    return ok
+    width = len(pattern)
+    windows = np.lib.stride_tricks.as_strided(a, (len(a) - width + 1, width), (1, 1), writeable=False)
+    return (windows[pos] == np.frombuffer(pattern, np.uint8)).all(axis=1)
 
 
 def _leading_number(a: np.ndarray, pos: np.ndarray, limit: np.ndarray):
@@ -162,7 +161,8 @@ def scan_blocks(buf: bytes) -> Blocks:
     he = _pick(nl, cand, n)
     ok = he - hs >= 15
     cand, hs, he = cand[ok], hs[ok], he[ok]
-    cand, hs, he = (x[_equal_at(a, hs, _GOROUTINE)] for x in (cand, hs, he))
+    ok = _equal_at(a, hs, _GOROUTINE)
+    cand, hs, he = cand[ok], hs[ok], he[ok]
     if not len(cand):
         return _none(nl, n)
     goid, nd = _leading_number(a, hs + 10, he)
