@@ -33,15 +33,6 @@ import goforensics as gf
 from goforensics import datasets, suspects
 
 
-def attribute(labels: pd.Series, truth: pd.DataFrame, counts: np.ndarray) -> pd.DataFrame:
-    """Per cluster: its majority cause in the truth, and whether that cause is a leak."""
-    t = pd.DataFrame({"cluster": labels.to_numpy(), "cause": truth["cause"].to_numpy(),
-                      "leak": truth["leak"].to_numpy(), "n": counts})
-    agg = t.groupby(["cluster", "cause", "leak"])["n"].sum().reset_index()
-    agg = agg.sort_values(["cluster", "n", "cause"], ascending=[True, False, True], kind="stable")
-    return agg.drop_duplicates("cluster").set_index("cluster")[["cause", "leak"]]
-
-
 def measure(ranked: pd.DataFrame, leak_causes: set[str], ks: tuple[int, ...]) -> dict:
     """ranked: rows in rank order with columns cause, leak."""
     out = {}
@@ -81,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         labels = gf.cluster(d)
         s = suspects.suspects(d, labels)
         secs = time.perf_counter() - t0
-        who = attribute(labels, truth, d.goroutines["count"].to_numpy())
+        who = ds.attribute(labels)
         ranked = s[["cluster", "score", "site", "state", "goroutines", "pattern"]].join(who, on="cluster")
         leak_causes = set(truth.loc[truth["leak"], "cause"])
         m = measure(ranked, leak_causes, ks)

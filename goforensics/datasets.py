@@ -47,6 +47,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from .model import Dumps
@@ -845,6 +846,20 @@ class Dataset:
     truth: pd.DataFrame
     causes: pd.DataFrame
     meta: dict
+
+    def attribute(self, labels) -> pd.DataFrame:
+        """Each cluster's majority root cause in the truth (by goroutines), and whether it leaks.
+
+        ``labels`` are cluster ids aligned with ``dumps.goroutines``; returns a frame indexed by
+        cluster with columns ``cause``, ``leak``, ``share`` (of the cluster's goroutines).
+        """
+        t = pd.DataFrame({"cluster": np.asarray(labels), "cause": self.truth["cause"].to_numpy(),
+                          "leak": self.truth["leak"].to_numpy(),
+                          "n": self.dumps.goroutines["count"].to_numpy()})
+        agg = t.groupby(["cluster", "cause", "leak"])["n"].sum().reset_index()
+        agg["share"] = agg["n"] / agg.groupby("cluster")["n"].transform("sum")
+        agg = agg.sort_values(["cluster", "n", "cause"], ascending=[True, False, True], kind="stable")
+        return agg.drop_duplicates("cluster").set_index("cluster")[["cause", "leak", "share"]]
 
     def __repr__(self) -> str:
         leaks = ", ".join(self.meta.get("leak_causes", [])[:6])

@@ -69,6 +69,7 @@ class Facts:
     max_wait: int | None
     resources: dict  # from the wait-for graph, see _graph_facts
     all_functions: set[str]
+    readloops: dict  # states of the HTTP client connections' readLoops at the last snapshot
 
     def has(self, pattern: str) -> bool:
         rx = re.compile(pattern)
@@ -138,10 +139,16 @@ def _waitgroup(f: Facts):
 
 
 def _double_lock(f: Facts):
-    ok = f.state in ("sync.Mutex.Lock", "sync.RWMutex.Lock") and f.resources.get("no_holder")
-    return _c(bool(ok), 0.6,
-              "waiting for a mutex no other live goroutine can be holding: it was locked twice on "
-              "one path, or its holder returned without Unlock")
+    locks = ("sync.Mutex.Lock", "sync.RWMutex.Lock", "sync.RWMutex.RLock")
+    if f.state not in locks or f.growing is None:
+        return None
+    if f.resources.get("no_holder"):
+        return (0.6, ["waiting for a mutex no other live goroutine can be holding: it was locked twice "
+                      "on one path, or its holder returned without Unlock"])
+    if not f.resources and not f.multi:
+        return (0.4, ["waiting for a lock that no blocked goroutine appears to hold: its holder may "
+                      "have returned without Unlock"])
+    return None
 
 
 def _cond(f: Facts):
@@ -155,12 +162,24 @@ def _http_server(f: Facts):
                        "the server sets no ReadHeaderTimeout / IdleTimeout")
 
 
+_CONN_LOOPS = ("net/http.(*persistConn).readLoop", "net/http.(*persistConn).writeLoop")
+
+
 def _response_body(f: Facts):
-    ok = f.entry in ("net/http.(*persistConn).readLoop", "net/http.(*persistConn).writeLoop") and (
-        f.growing or f.n >= 100
-    )
-    return _c(ok, 0.9, f"{f.entry} goroutines pile up: each response body left unclosed pins a client "
-                       "connection and its read/write loops")
+    # readLoop parks in select once a response was read and its body is not consumed or
+    # closed; it parks in IO wait while the response has not come (see _client_no_timeout)
+    ok = f.entry in _CONN_LOOPS and (f.growing or f.n >= 100) and f.readloops.get("select", 0) >= f.readloops.get(
+        "IO wait", 0)
+    return _c(ok, 0.9, f"{f.entry} goroutines pile up, their readLoops done reading: each response body "
+                       "left unclosed pins a client connection and its read/write loops")
+
+
+def _client_no_timeout(f: Facts):
+    waiting = f.readloops.get("IO wait", 0) > f.readloops.get("select", 0)
+    ok = (f.entry in _CONN_LOOPS and waiting and (f.growing or f.n >= 100)) or (
+        f.growing and f.has(r"^net/http\.\(\*persistConn\)\.roundTrip$|^net/http\.\(\*Client\)\.do$"))
+    return _c(ok, 0.85, "client connections wait for responses that never come: calls with no timeout to "
+                        "a hung server")
 
 
 def _listener(f: Facts):
@@ -190,8 +209,7 @@ def _unconsumed(f: Facts):
 
 
 def _callbacks(f: Facts):
-    ok = (f.state in ("chan receive", "select") and f.growing
-          and bool(_SUBSCRIBE.search(f.created_by) or any(_SUBSCRIBE.search(x) for x in f.functions[-3:])))
+    ok = f.state in ("chan receive", "select") and f.growing and bool(_SUBSCRIBE.search(f.created_by))
     return _c(ok, 0.8, f"subscriber goroutines started by {f.created_by or f.entry} keep growing: "
                        "callbacks are registered and never unregistered")
 
@@ -199,13 +217,13 @@ def _callbacks(f: Facts):
 def _per_request(f: Facts):
     handler = re.compile(r"ServeHTTP|Handler|handler|Middleware|middleware")
     ok = f.growing and bool(handler.search(f.created_by)) and f.entry != "net/http.(*conn).serve"
-    return _c(ok, 0.75, f"a goroutine started per request by {f.created_by} outlives its request")
+    return _c(ok, 0.92, f"a goroutine started per request by {f.created_by} outlives its request")
 
 
 def _retry(f: Facts):
     ok = f.growing and any(_RETRY.search(x) for x in f.functions) and f.state in (
         "sleep", "select", "IO wait", "chan receive")
-    return _c(ok, 0.8, "goroutines pile up in a retry loop: attempts have no deadline and the loop no ctx")
+    return _c(ok, 0.88, "goroutines pile up in a retry loop: attempts have no deadline and the loop no ctx")
 
 
 def _context_never_cancelled(f: Facts):
@@ -219,15 +237,17 @@ def _io_no_deadline(f: Facts):
 
 
 def _time_after(f: Facts):
-    conf = _strength(f) * 0.6
+    conf = 0.65 if f.growing else _strength(f) * 0.6
     ok = f.state == "select" and f.site_class == "application" and conf > 0
     return _c(ok, conf, "blocked in a select none of whose cases will fire: no cancellation case")
 
 
 def _worker_never_stopped(f: Facts):
     ok = f.growing and f.state in ("select", "chan receive", "sleep") and bool(
-        _LOOP_NAME.search(f.entry.rsplit(".", 1)[-1] + " " + f.entry))
-    return _c(ok, 0.6, f"background loops started in {f.entry} are started again and again, never stopped")
+        _LOOP_NAME.search(f.entry.rsplit(".", 1)[-1]))
+    # a ticker loop parks on `<-t.C` (chan receive) or sleeps; a select is as likely a one-shot wait
+    conf = 0.5 if f.state == "select" else 0.75
+    return _c(ok, conf, f"background loops started in {f.entry} are started again and again, never stopped")
 
 
 def _receive_forever(f: Facts):
@@ -250,6 +270,12 @@ def _keepalive(f: Facts):
                       "net/http.(*conn).serve") and f.state in ("IO wait", "select")
           and f.site_class != "application" and not f.growing and (f.multi or f.n < 100))
     return _c(ok, 0.7, "idle keep-alive connections, not growing")
+
+
+def _periodic_loop(f: Facts):
+    ok = (f.multi and f.flat and not f.growing and f.n <= 4 and f.state in ("chan receive", "select", "sleep")
+          and bool(_LOOP_NAME.search(f.entry.rsplit(".", 1)[-1] + " " + f.site.rsplit(".", 1)[-1])))
+    return _c(ok, 0.7, f"{f.n} background loop(s) in {f.entry}, count flat: a periodic task")
 
 
 def _accept_loop(f: Facts):
@@ -329,6 +355,13 @@ CATALOGUE: tuple[Pattern, ...] = (
             "An unclosed response body keeps its connection, and the connection's two goroutines, alive.",
             "`defer resp.Body.Close()` right after checking the error, and drain the body "
             "(io.Copy(io.Discard, resp.Body)) to reuse connections.", True, 1.5, _response_body),
+    Pattern("http-client-no-timeout", "HTTP calls without a timeout to a hung server",
+            "growing net/http.(*persistConn).readLoop in [IO wait] (waiting for a response) with their "
+            "writeLoops, and callers parked in persistConn.roundTrip",
+            "http.Client's zero value has no timeout: a call to a server that never answers waits for "
+            "ever, holding its caller, its connection and the connection's two goroutines.",
+            "Set http.Client{Timeout: ...} or pass a context with a deadline "
+            "(http.NewRequestWithContext); bound retries.", True, 1.5, _client_no_timeout),
     Pattern("listener-never-closed", "Listener or poller never closed",
             "growing goroutines in Accept (net.(*TCPListener).Accept) or in a polling loop",
             "Every listener opened keeps its accept loop goroutine; opened per request or per retry and "
@@ -385,6 +418,10 @@ CATALOGUE: tuple[Pattern, ...] = (
     Pattern("worker-pool", "Idle worker pool (healthy)", "many goroutines in [chan receive]/[select] at "
             "one site, count flat over the series", "Workers waiting for jobs: this is what a healthy "
             "pool looks like.", "Nothing to fix while the count stays flat.", False, -1.5, _worker_pool),
+    Pattern("periodic-loop", "Periodic background loop (healthy)", "one or a few goroutines of a loop "
+            "function (run, loop, tick, poll...) parked between ticks, count flat",
+            "A ticker or polling loop between two runs.", "Nothing to fix while the count stays flat.",
+            False, -0.8, _periodic_loop),
     Pattern("keepalive", "Idle keep-alive connections (healthy)", "a few conn.serve / persistConn loops, "
             "flat", "Connections kept for reuse.", "Nothing to fix while the count stays flat.", False,
             -1.0, _keepalive),
@@ -430,7 +467,7 @@ def _facts(ctx, cluster, site, ev) -> Facts:
         state=site["state"], states=site["states"], site=site["site"], site_class=site["site_class"],
         entry=site["entry"], created_by=creator, functions=fns, n=int(ev["last"]), growing=growing,
         flat=flat, multi=ctx.multi, creator_gone=gone, max_wait=ev["max_wait"],
-        resources=_graph_facts(ctx, cluster), all_functions=set(fns),
+        resources=_graph_facts(ctx, cluster), all_functions=set(fns), readloops=ctx.readloops(),
     )
 
 

@@ -271,6 +271,7 @@ class _Context:
         self._nodes_of: dict | None = None
         self._graph_facts: dict | None = None
         self._could: dict = {}
+        self._readloops: dict | None = None
 
     def stuck_since(self, instance: str, goid: int) -> int | None:
         """First snapshot from which this goroutine has been on the same stack up to the last."""
@@ -308,6 +309,15 @@ class _Context:
         if self._nodes_of is None:
             self._last_nodes()
         return self._nodes_of.get(cluster, [])
+
+    def readloops(self) -> dict:
+        """States of net/http client connections' readLoops at the last snapshot (goroutines)."""
+        if self._readloops is None:
+            g = self.g
+            rl = g[(g["snapshot"] == g["snapshot"].max())
+                   & (g["entry_function"].astype(str) == "net/http.(*persistConn).readLoop")]
+            self._readloops = {str(k): int(v) for k, v in rl.groupby("state", observed=True)["count"].sum().items()}
+        return self._readloops
 
     def graph_facts(self) -> dict:
         if self._graph_facts is None:

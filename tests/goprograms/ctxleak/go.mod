@@ -1,0 +1,3 @@
+module goforensics.test/ctxleak
+
+go 1.21
