@@ -51,6 +51,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 import numpy as np
 import pandas as pd
@@ -456,13 +457,23 @@ def _labels(dumps: Dumps, labels) -> np.ndarray:
     return lab
 
 
+# Packages whose frames only say *how* a goroutine waits (polling, syscalls, buffering), not
+# what it waits for: a stack with no application code is named by the first frame above them.
+_PLUMBING = re.compile(
+    r"^(?:runtime|internal/[^.]*|sync|sync/atomic|syscall|io|bufio|net|os|time|context)\."
+)
+
+
 def _site(frames: pd.DataFrame) -> tuple[str, str, int | None]:
     """The frame where a stack blocks in application code: the topmost application frame,
-    else the topmost non-runtime frame, else the top frame."""
+    else the topmost frame outside the runtime and low-level plumbing (net/http's
+    ``(*persistConn).Read`` rather than ``internal/poll.runtime_pollWait``), else the
+    topmost non-runtime frame, else the top frame."""
     if frames.empty:
         return "", "", None
     cls = frames["frame_class"].astype(str)
-    for mask in (cls == "application", cls != "runtime", cls == cls):
+    plumbing = frames["function"].astype(str).str.match(_PLUMBING)
+    for mask in (cls == "application", (cls != "runtime") & ~plumbing, cls != "runtime", cls == cls):
         sel = frames[mask]
         if len(sel):
             r = sel.iloc[0]

@@ -202,10 +202,7 @@ def _strength(f: Facts) -> float:
 def _unconsumed(f: Facts):
     conf = _strength(f)
     ok = f.state == "chan send" and f.site_class == "application" and conf > 0
-    why = ["blocked sending on a channel"]
-    if f.creator_gone:
-        why.append(f"the creator {f.created_by} has returned: no one will ever receive")
-    return _c(ok, conf, *why)
+    return _c(ok, conf, "blocked sending on a channel its receiver has stopped reading")
 
 
 def _callbacks(f: Facts):
