@@ -37,6 +37,7 @@ __all__ = [
     "blocked_icicle",
     "call_graph_chart",
     "cluster_names",
+    "collapse_chains",
     "goroutines_over_time",
     "graph_layout",
     "network_chart",
@@ -448,24 +449,86 @@ def graph_layout(G: nx.DiGraph) -> dict:
     return {n: (float(p[0]), float(p[1])) for n, p in pos.items()}
 
 
+def collapse_chains(G: nx.DiGraph, label, weight: str = "goroutines") -> nx.DiGraph:
+    """Merge each chain of nodes (one way out of a node, one way into the next) into one node.
+
+    A call graph of deep stacks is mostly such chains (``Client.Do -> Client.do ->
+    send -> ...``); drawn one node a layer they leave no room for labels. A merged node
+    keeps the attributes of its heaviest member, ``members`` (in order) and ``text``
+    ("first → last (k frames)").
+
+    >>> G = nx.DiGraph([("a", "b"), ("b", "c"), ("c", "d"), ("a", "e")])
+    >>> sorted(collapse_chains(G, lambda n, a: n).nodes(data="text"))
+    [('a', 'a'), ('b', 'b → d (3 frames)'), ('e', 'e')]
+    """
+    parent = {n: n for n in G.nodes}
+
+    def find(x):
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for a, b in G.edges:
+        if a != b and G.out_degree(a) == 1 and G.in_degree(b) == 1:
+            parent[find(b)] = find(a)
+    groups: dict = defaultdict(list)
+    for n in G.nodes:
+        groups[find(n)].append(n)
+    H = nx.DiGraph()
+    head_of = {}
+    for members in groups.values():
+        inside = set(members)
+        start = next((m for m in members if not any(p in inside for p in G.predecessors(m))), members[0])
+        order, cur = [start], start
+        while True:
+            nxt = [s for s in G.successors(cur) if s in inside and s not in order]
+            if not nxt:
+                break
+            cur = nxt[0]
+            order.append(cur)
+        heavy = max(order, key=lambda m: (float(G.nodes[m].get(weight) or 0), -order.index(m)))
+        attrs = dict(G.nodes[heavy])
+        first, last = order[0], order[-1]
+        attrs["members"] = order
+        attrs["text"] = (label(first, G.nodes[first]) if len(order) == 1 else
+                         f"{label(first, G.nodes[first])} → {label(last, G.nodes[last])} ({len(order)} frames)")
+        H.add_node(first, **attrs)
+        for m in order:
+            head_of[m] = first
+    for a, b, d in G.edges(data=True):
+        ha, hb = head_of[a], head_of[b]
+        if ha != hb:
+            if H.has_edge(ha, hb):
+                H[ha][hb][weight] = H[ha][hb].get(weight, 0) + d.get(weight, 0)
+            else:
+                H.add_edge(ha, hb, **d)
+    return H
+
+
 def network_chart(G: nx.DiGraph, *, weight: str = "goroutines", label=None, color=None,
                   color_scale: alt.Scale | None = None, top: int = 30, title: str = "",
-                  width: int = WIDTH, height: int = 360) -> alt.LayerChart | alt.Chart:
+                  collapse: bool = False, width: int = 760, height: int = 360) -> alt.LayerChart | alt.Chart:
     """Draw a directed graph from a networkx layout: edges as rules, nodes as circles, labels as text.
 
     The ``top`` nodes by their ``weight`` attribute are drawn (the rest, and their
     edges, left out and counted in the subtitle). ``label(node, attrs)`` and
-    ``color(node, attrs)`` give each node's text and colour category.
+    ``color(node, attrs)`` give each node's text and colour category. With
+    ``collapse``, chains of nodes are drawn as one (:func:`collapse_chains`).
     """
     if G.number_of_nodes() == 0:
         return _note(f"{title}: empty graph" if title else "empty graph", width)
     w = {n: float(a.get(weight) or 0) for n, a in G.nodes(data=True)}
     keep = sorted(G.nodes, key=lambda n: (-w[n], str(n)))[:top]
     H = G.subgraph(keep).copy()
+    label = label or (lambda n, a: short_function(n))
+    if collapse:
+        H = collapse_chains(H, label, weight)
+        inner = label
+        label = lambda n, a: a.get("text") or inner(n, a)  # noqa: E731
     pos = graph_layout(H)
     layers = len({round(p[0], 6) for p in pos.values()})
     fit = max(int(width / max(layers, 1) / _CHAR_PX) - 3, 12)
-    label = label or (lambda n, a: short_function(n))
     color = color or (lambda n, a: a.get("frame_class", ""))
     nodes = pd.DataFrame([
         {"id": str(n), "x": pos[n][0], "y": pos[n][1], "weight": w[n], "label": _clip(label(n, a), fit),
@@ -510,8 +573,10 @@ def network_chart(G: nx.DiGraph, *, weight: str = "goroutines", label=None, colo
     text = alt.Chart(nodes).mark_text(align="left", dx=9, fontSize=10).encode(
         x=alt.X("x:Q", **ax), y=alt.Y("y:Q", **ay), text="label:N",
     )
-    left = G.number_of_nodes() - H.number_of_nodes()
-    sub = f"{H.number_of_nodes()} of {G.number_of_nodes()} nodes" + (f" (top {top} by {weight})" if left else "")
+    shown = sum(len(a.get("members", [n])) for n, a in H.nodes(data=True))
+    sub = f"{shown} of {G.number_of_nodes()} nodes" + (f" (top {top} by {weight})" if shown < G.number_of_nodes() else "")
+    if collapse and shown > H.number_of_nodes():
+        sub += ", chains drawn as one node"
     return (rules + arrows + dots + text).properties(
         title=alt.TitleParams(title or "graph", subtitle=sub), width=width, height=height,
     )
@@ -531,7 +596,7 @@ def call_graph_chart(dumps: Dumps, *, snapshot: int | None = None, labels: pd.Se
     defaults to the last one.
     """
     G = call_graph(dumps, snapshot=_last(dumps, snapshot), labels=labels, clusters=clusters)
-    return network_chart(G, weight="goroutines", color_scale=_CLASS_SCALE, top=top,
+    return network_chart(G, weight="goroutines", color_scale=_CLASS_SCALE, top=top, collapse=True,
                          title="Call graph of blocked goroutines", **kw)
 
 

@@ -160,3 +160,26 @@ def test_empty_input_gives_a_note_not_an_error():
     for chart in (viz.wait_times(d), viz.blocked_icicle(d), viz.call_graph_chart(d),
                   viz.suspects_growth([])):
         assert viz.to_svg(chart).startswith("<svg")
+
+
+def test_chains_collapse_into_one_node_and_forks_stay():
+    # a -> b -> c -> d is one chain; d forks to e and f; g -> e joins; h <-> i is a cycle
+    G = nx.DiGraph([("a", "b"), ("b", "c"), ("c", "d"), ("d", "e"), ("d", "f"), ("g", "e"),
+                    ("h", "i"), ("i", "h")])
+    H = viz.collapse_chains(G, lambda n, a: n)
+    members = {n: a["members"] for n, a in H.nodes(data=True)}
+    assert sorted(m for ms in members.values() for m in ms) == sorted(G.nodes)
+    assert members["a"] == ["a", "b", "c", "d"]
+    assert {"e", "f", "g"} <= set(members) and len(members["e"]) == 1
+    assert sorted(H.edges) == [("a", "e"), ("a", "f"), ("g", "e")]
+    assert any(set(ms) == {"h", "i"} for ms in members.values())
+    # nothing left to merge
+    assert not [(x, y) for x, y in H.edges if H.out_degree(x) == 1 and H.in_degree(y) == 1]
+
+
+def test_call_graph_chart_of_deep_stacks_draws_chains_as_one(series):
+    chart = viz.call_graph_chart(series)
+    nodes = chart.layer[2].data
+    # waitAll -> WaitGroup.Wait -> runtime_SemacquireWaitGroup is one chain in leakseries
+    wait = nodes[nodes["name"].str.startswith("main.waitAll")]
+    assert len(wait) == 1 and "frames)" in wait.iloc[0]["name"]
