@@ -138,7 +138,9 @@ def _expand_dir(d: Path, instance: str) -> list[Source]:
     if (d / MANIFEST).exists():
         srcs = read_manifest(d)
         for s in srcs:
-            s.instance = s.instance or instance
+            # in a fleet tree the directory names the process (two captures may carry the
+            # same manifest instance, e.g. one port-forward address); alone, the manifest does
+            s.instance = instance or s.instance
         return srcs
     files = sorted(p for p in d.iterdir() if _is_dump_file(p))
     subdirs = sorted(p for p in d.iterdir() if p.is_dir() and not p.name.startswith("."))

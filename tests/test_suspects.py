@@ -109,3 +109,23 @@ def test_series_counts_fill_missing_snapshots_with_zero(leakseries):
     assert list(tab.index) == list(range(6))
     assert (tab.sum(axis=1).to_numpy() == leakseries.goroutines.groupby("snapshot")["count"].sum().to_numpy()).all()
     assert isinstance(tab, pd.DataFrame)
+
+
+def test_a_fleet_keeps_instances_apart(build_go, tmp_path):
+    # two processes of the same service, captured side by side: fleet/<host>/...
+    exe = build_go(ROOT / "tests" / "goprograms" / "leakseries")
+    for host in ("host-a", "host-b"):
+        subprocess.run([str(exe), str(tmp_path / host), "5", "300ms"], check=True, timeout=120)
+    d = gf.load(tmp_path)
+    assert sorted(d.snapshots["instance"].astype(str).unique()) == ["host-a", "host-b"]
+    assert len(d.snapshots) == 10
+    # goroutine ids repeat across processes: lifetimes are per (instance, goid)
+    life = gf.lifetimes(d)
+    assert life.groupby("goid")["instance"].nunique().max() == 2
+    s = su.suspects(d).set_index("site")
+    compute = s.loc["main.compute"]
+    assert compute["instances"] == 2
+    assert any("growing in 2 of 2 instances" in e for e in compute["evidence"])
+    # counts per snapshot of the best instance: one process's series, not the two summed
+    assert len(compute["counts"]) == 5
+    assert set(s.head(2).index) == LEAKS
