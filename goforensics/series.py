@@ -183,6 +183,7 @@ def load(
     app_modules: Iterable[str] = (),
     fast: bool = True,
     workers: int = 1,
+    scheduler: str | object | None = None,
     progress: bool = False,
 ) -> Dumps:
     """Load dumps into one :class:`~goforensics.model.Dumps`, snapshots numbered in capture order.
@@ -196,7 +197,11 @@ def load(
     taken_at : capture times, one per path in order, or ``{path: time}``; these win
         over every other source of time.
     app_modules : import-path prefixes of the application (overriding inference).
-    workers : parse files in this many processes.
+    workers : parse files in this many local processes.
+    scheduler : hand the parsing of the files to Dask instead (a fleet's thousands of
+        dumps): ``"dask"`` for Dask's current scheduler (a ``dask.distributed`` Client
+        if one is active), ``"processes"`` / ``"threads"`` for a local one, or a Client.
+        Needs the ``fleet`` extra (``pip install 'goforensics[fleet]'``).
 
     >>> import goforensics as gf, tempfile, pathlib
     >>> tmp = pathlib.Path(tempfile.mkdtemp())
@@ -217,7 +222,10 @@ def load(
 
     jobs = [(str(s.path), str(s.path), fast) for s in sources]
     it: Iterable[Dumps]
-    if workers > 1 and len(jobs) > 1:
+    if scheduler is not None:
+        it = _parse_with_dask(jobs, scheduler)
+        pool = None
+    elif workers > 1 and len(jobs) > 1:
         pool = ProcessPoolExecutor(max_workers=workers)
         it = pool.map(_parse_one, jobs)
     else:
@@ -241,6 +249,16 @@ def load(
     if len(series.frames):
         series.frames["frame_class"] = classify_frames(series.frames, tuple(app_modules))
     return series
+
+
+def _parse_with_dask(jobs: list[tuple[str, str, bool]], scheduler) -> list[Dumps]:
+    """Parse files as a Dask bag, one file per partition (files are the unit of work)."""
+    try:
+        import dask.bag as db
+    except ImportError:
+        raise ParseError("scheduler needs Dask: pip install 'goforensics[fleet]'") from None
+    bag = db.from_sequence(jobs, npartitions=max(len(jobs), 1)).map(_parse_one)
+    return bag.compute(scheduler=None if scheduler == "dask" else scheduler)
 
 
 def _apply_given(sources: list[Source], instance, taken_at) -> None:
