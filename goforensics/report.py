@@ -48,7 +48,7 @@ max-width:100%;box-sizing:border-box}
 figure img{max-width:100%;height:auto;display:block}
 figcaption{color:#555;font-size:12px;margin-top:4px}
 .card{background:#fff;border:1px solid #ddd;border-left:5px solid #b2182b;padding:10px 14px;margin:12px 0}
-.card.benign{border-left-color:#999}
+.card.benign{border-left-color:#999}.card.benign .score{background:#888}
 .pill{display:inline-block;background:#eee;border-radius:9px;padding:0 8px;margin-right:6px;font-size:12px}
 .score{background:#b2182b;color:#fff}
 .advice{background:#eef7ee;border-left:3px solid #1b7837;padding:6px 10px;margin:8px 0}

@@ -328,7 +328,7 @@ def wait_times(dumps: Dumps, *, snapshot: int | None = None, top_states: int = 6
     agg = t.groupby(["wait", "state"], as_index=False)["goroutines"].sum()
     used = [n for n in names if n in set(agg["wait"])]
     return alt.Chart(agg).mark_bar().encode(
-        x=alt.X("wait:O", sort=used, title="blocked for (as printed by the runtime)"),
+        x=alt.X("wait:O", sort=used, title="blocked for (as printed by the runtime)", axis=alt.Axis(labelAngle=0)),
         y=alt.Y("goroutines:Q", title="goroutines"),
         color=alt.Color("state:N", legend=alt.Legend(orient="right")),
         tooltip=["wait:O", "state:N", "goroutines:Q"],
