@@ -87,6 +87,9 @@ _FUNC_LINE = re.compile(rb"^(\S.*)\(([^()]*)\)\s*$")
 _PANIC = re.compile(rb"(?:panic: |fatal error: |SIG[A-Z]+: |unexpected fault address |runtime: )")
 _SIGNAL_DETAIL = re.compile(rb"^\[signal |^PC=0x[0-9a-f]+ m=")
 _RUNTIME_STACK = b"runtime stack:"
+_REGISTERS = re.compile(  # a signal's register dump (amd64, 386, arm64, arm, ...)
+    rb"^(?:(?:r[a-z0-9]{1,3}|e[a-z]{2}|rip|eip|rflags|eflags|[c-g]s|pc|lr|sp|fp|x\d{1,2}|trap|error|oldmask|fault|cpsr)\s+0x[0-9a-f]+|-{3,})$"
+)
 _RACE_START = b"WARNING: DATA RACE"
 _RACE_END = b"=================="
 _GO_VERSION = re.compile(r"go[-/@]?(1\.\d+(?:\.\d+)?(?:rc\d+|beta\d+)?)(?:/libexec)?/src/")
@@ -369,13 +372,17 @@ class _Builder:
     def add(
         self, line, goid, count, hdr: _Header | None, labels, st: _Stack, args, created,
         ancestors="", elided=False, truncated=False, m=None, state=None, inferred=False,
-        leaked=None,
+        leaked=None, crash=False,
     ):
         part = self.ensure_part(line, "debug=2" if goid is not None else "debug=1")
         if goid is not None:
-            if goid in self._goids:
+            # A repeated id means a new dump, except goroutine 0 (each M's g0) and in crash
+            # dumps (gp=/m= headers), where each M's current goroutine is printed again.
+            if goid in self._goids and goid and not crash:
                 part = self.new_part(line, "debug=2", "goroutine dump")
             self._goids.add(goid)
+            if crash:
+                part["_crash"] = True
         c = self.cols
         c["part"].append(part["part"])
         c["line"].append(line)
@@ -564,7 +571,10 @@ class _Builder:
         f["frame_class"] = classify_frames(f) if len(f) else pd.Series([], dtype=object)
         f = _conform(f, FRAME_COLUMNS)
 
-        snaps = pd.DataFrame([{k: v for k, v in p.items() if k != "weak"} for p in self.parts]) if self.parts else pd.DataFrame(columns=["part"])
+        snaps = (
+            pd.DataFrame([{k: v for k, v in p.items() if not k.startswith("_")} for p in self.parts])
+            if self.parts else pd.DataFrame(columns=["part"])
+        )
         if len(snaps):
             snaps["snapshot"] = snaps["part"]
             snaps["source"] = self.source
@@ -639,6 +649,7 @@ class _Reader:
         self.json_partial = b""
         self.last_time: str | None = None
         self.races = 0
+        self.msg_skip = False  # message lines of a crash dump's later M sections
         self.rejected_in_g = -1  # last line that ended a goroutine without belonging to it
         self.last_lineno = 0
 
@@ -788,8 +799,12 @@ class _Reader:
                 return
         if self.mode == "message":
             p = self.b.part
-            p["message"] = f"{p['message']}\n{stripped.decode('utf-8', 'replace')}"
-            p["line_end"] = lineno
+            if not self.msg_skip:
+                p["message"] = f"{p['message']}\n{stripped.decode('utf-8', 'replace')}"
+                p["line_end"] = lineno
+            return
+        if self.b.part is not None and self.b.part.get("_crash") and _REGISTERS.match(stripped):
+            self.skip(lineno, "register dump")
             return
         self.skip(lineno, "text that is not part of a dump")
 
@@ -814,18 +829,26 @@ class _Reader:
         else:
             kind = "signal"
         p = self.b.part
+        if (kind == "signal" and p is not None and p.get("_crash") and p["kind"] == "signal"
+                and p["message"].split("\n", 1)[0] == msg):
+            # GOTRACEBACK=crash: after the first M's dump, each other M prints the same signal
+            # line, its g0 and its current goroutine: the same capture, not a new snapshot
+            self.mode = "message"
+            self.msg_skip = True
+            return True
         if p is None or p["rows"] or p["format"] != "debug=2":
             if not kind and p is not None and p["rows"]:
                 return False  # 'runtime: ...' after goroutines: noise, not a new dump
-            p = self.b.new_part(lineno, "debug=2", kind or "fatal error", message=msg, weak=not kind)
+            p = self.b.new_part(lineno, "debug=2", kind or "fatal error", message=msg, _weak=not kind)
         else:
-            if kind and (p["kind"] == "goroutine dump" or p.get("weak")):
-                p["kind"], p["weak"] = kind, False
+            if kind and (p["kind"] == "goroutine dump" or p.get("_weak")):
+                p["kind"], p["_weak"] = kind, False
             p["message"] = f"{p['message']}\n{msg}" if p["message"] else msg
         p["line_end"] = lineno
         if self.last_time and p.get("taken_at") is None:
             p["taken_at"] = self.last_time
         self.mode = "message"
+        self.msg_skip = False
         return True
 
     # -- goroutines ------------------------------------------------------------------------------
@@ -837,7 +860,7 @@ class _Reader:
             "line": lineno, "goid": int(m.group(1)), "hdr": hdr, "labels": labels,
             "m": int(mm) if mm and mm != b"nil" else None, "sections": [[]],
             "created": ("", "", None, None), "elided": False, "ancestors": [],
-            "after_created": False, "elided_n": None,
+            "after_created": False, "elided_n": None, "crash": mm is not None,
         }
         self.pending = None
         self.mode = "g"
@@ -920,7 +943,7 @@ class _Reader:
         self.b.add(
             g["line"], g["goid"], 1, g["hdr"], g["labels"], st,
             "\n".join(f.args for f in sections[0]), g["created"],
-            " ".join(g["ancestors"]), g["elided"], truncated, g["m"],
+            " ".join(g["ancestors"]), g["elided"], truncated, g["m"], crash=g["crash"],
         )
 
     # -- debug=1 buckets ------------------------------------------------------------------------

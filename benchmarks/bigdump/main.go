@@ -276,7 +276,7 @@ func main() {
 	}
 	launched := pipes
 	for k, p := range paths {
-		count := *n * p.weight / total
+		count := (*n - pipes) * p.weight / total
 		if k == len(paths)-1 {
 			count = *n - launched
 		}

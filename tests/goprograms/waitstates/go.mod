@@ -1,0 +1,3 @@
+module waitstates
+
+go 1.27
