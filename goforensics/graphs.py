@@ -320,6 +320,56 @@ _OWNED_KINDS = frozenset({"mutex", "rwmutex", "waitgroup", "cond", "semaphore"})
 _PLUMBING = re.compile(r"^(?:runtime|internal/sync|sync|internal/poll|internal/runtime/[^.]*|sync/atomic)\.")
 
 
+@dataclass(frozen=True)
+class _Plan:
+    """What a (state, stack) pair says before any argument is read: the same for every
+    goroutine on that stack, so computed once per stack."""
+
+    kind: str | None
+    caller: int
+    candidates: tuple[tuple[int, str, int], ...]  # (depth, kind, address adjustment)
+    owner_type: str  # receiver type of the caller frame, for primitives known by their owner
+
+
+def _plan(state: str, functions: list[str]) -> _Plan:
+    kind = _STATE_KIND.get(state)
+    caller = next((i for i, fn in enumerate(functions) if not _PLUMBING.match(fn)), len(functions) - 1)
+    cands = []
+    if kind is not None:
+        for i, fn in enumerate(functions[: caller + 1]):
+            spec = _SYNC_FRAMES.get(fn)
+            if spec is None:
+                continue
+            k, adjust = spec
+            if k == kind or (kind in ("mutex", "rwmutex", "semaphore") and k in ("mutex", "rwmutex")):
+                cands.append((i, k, adjust))
+    owner_type = ""
+    if kind in _OWNED_KINDS and 0 <= caller < len(functions):
+        owner_type = _receiver_of(functions[caller])
+    return _Plan(kind, caller, tuple(cands), owner_type)
+
+
+def _resolve(plan: _Plan, args: list[str]) -> Blocker | None:
+    if plan.kind is None:
+        return None
+    best: tuple[str, int, int, bool] | None = None
+    for i, k, adjust in plan.candidates:
+        addr, uncertain = _first_arg(args[i] if i < len(args) else "")
+        if addr is None:
+            continue
+        # prefer certain over uncertain, then outer over inner
+        if best is None or (not uncertain and not best[3]) or ((not uncertain) == best[3] and i > best[2]):
+            best = (k, addr + adjust, i, not uncertain)
+    if best is not None:
+        return Blocker(best[0], best[1], best[2], plan.caller, best[3])
+    owner = None
+    if plan.owner_type:
+        a, uncertain = _first_arg(args[plan.caller] if plan.caller < len(args) else "")
+        if a is not None and not uncertain:
+            owner = a
+    return Blocker(plan.kind, None, plan.caller, plan.caller, True, owner, plan.owner_type if owner else "")
+
+
 def blocked_on(state: str, functions: list[str], args: list[str]) -> Blocker | None:
     """Which primitive a goroutine waits on, from its state and its frames (top first).
 
@@ -332,36 +382,7 @@ def blocked_on(state: str, functions: list[str], args: list[str]) -> Blocker | N
     >>> b.key, b.caller_depth
     ('mutex:0xc0000140a8', 2)
     """
-    kind = _STATE_KIND.get(state)
-    caller = next((i for i, fn in enumerate(functions) if not _PLUMBING.match(fn)), len(functions) - 1)
-    if kind is None:
-        return None
-    best: tuple[str, int | None, int, bool] | None = None
-    for i, fn in enumerate(functions[: caller + 1]):
-        spec = _SYNC_FRAMES.get(fn)
-        if spec is None:
-            continue
-        k, adjust = spec
-        if kind in ("mutex", "rwmutex", "semaphore") and k in ("mutex", "rwmutex"):
-            pass
-        elif k != kind:
-            continue
-        addr, uncertain = _first_arg(args[i] if i < len(args) else "")
-        if addr is None:
-            continue
-        cand = (k, addr + adjust, i, not uncertain)
-        # prefer certain over uncertain, then outer over inner
-        if best is None or (cand[3] and not best[3]) or (cand[3] == best[3] and i > best[2]):
-            best = cand
-    if best is None:
-        owner, owner_type = None, ""
-        if kind in _OWNED_KINDS and caller < len(functions):
-            owner_type = _receiver_of(functions[caller])
-            a, uncertain = _first_arg(args[caller] if caller < len(args) else "")
-            if owner_type and a is not None and not uncertain:
-                owner = a
-        return Blocker(kind, None, caller, caller, True, owner, owner_type if owner else "")
-    return Blocker(best[0], best[1], best[2], caller, best[3])
+    return _resolve(_plan(state, functions), args)
 
 
 def _pointer_args(args: str) -> list[int]:
@@ -419,52 +440,86 @@ def wait_for_graph(dumps: Dumps, *, snapshot: int | None = None, max_offset: int
         for sid, grp in frames.groupby("stack_id", sort=False)
     }
     waiters: dict[tuple, list] = defaultdict(list)
+    plans: dict[tuple, _Plan] = {}
+    recv_frames: dict[int, list[tuple[int, str]]] = {}  # stack -> frames with a receiver
+    for sid, (fns, _, _) in by_stack.items():
+        recv_frames[sid] = [(i, t) for i, fn in enumerate(fns) if (t := _receiver_of(fn))]
     info = []
+    nodes, attrs = [], []
+    node_attrs: dict[tuple, dict] = {}  # per (plan, caller depth): goroutines on a stack share them
     for inst, goid, state, sid, args in zip(
-        g["instance"].astype(str), g["goid"], g["state"].astype(str), g["stack_id"],
-        g["args"].fillna(""), strict=True,
+        g["instance"].astype(str).tolist(), g["goid"].tolist(), g["state"].astype(str).tolist(),
+        g["stack_id"].tolist(), g["args"].fillna("").tolist(), strict=True,
     ):
         fns, files, lines = by_stack.get(sid, ([], [], []))
-        arglist = args.split("\n")
-        b = blocked_on(state, fns, arglist)
+        plan = plans.get((state, sid))
+        if plan is None:
+            plan = plans[(state, sid)] = _plan(state, fns)
+        b = _resolve(plan, args.split("\n")) if plan.candidates or plan.owner_type else (
+            _resolve(plan, []))
         node = ("g", inst, int(goid))
         cd = b.caller_depth if b else 0
-        G.add_node(
-            node, kind="goroutine", state=state,
-            function=fns[cd] if cd < len(fns) else "", file=files[cd] if cd < len(files) else "",
-            line=None if cd >= len(lines) or pd.isna(lines[cd]) else int(lines[cd]),
-        )
-        # receivers of every frame: (depth, receiver type, receiver address) for holder inference
-        recv = []
-        for i, fn in enumerate(fns):
-            t = _receiver_of(fn)
-            if t:
-                a, unc = _first_arg(arglist[i] if i < len(arglist) else "")
-                recv.append((i, t, a if not unc else None))
-        if b is not None and b.caller_depth < len(arglist):
-            recv.append((-1, "", _pointer_args(arglist[b.caller_depth])))
-        info.append((node, b, fns, recv))
+        na = node_attrs.get((state, sid, cd))
+        if na is None:
+            na = node_attrs[(state, sid, cd)] = {
+                "kind": "goroutine", "state": state,
+                "function": fns[cd] if cd < len(fns) else "", "file": files[cd] if cd < len(files) else "",
+                "line": None if cd >= len(lines) or pd.isna(lines[cd]) else int(lines[cd]),
+            }
+        nodes.append(node)
+        attrs.append(na)
+        entry = (node, b, sid, args)
+        info.append(entry)
         res = b.resource if b is not None else None
         if res is not None:
-            if res not in G:
-                if b.address is not None:
-                    G.add_node(res, kind=b.kind, address=f"{b.address:#x}", owner=None, owner_type="")
-                else:
-                    G.add_node(res, kind=b.kind, address=None, owner=f"{b.owner:#x}", owner_type=b.owner_type)
-            G.add_edge(node, res, relation="waits", certain=b.certain and b.address is not None)
-            waiters[res].append((node, b, fns, recv))
-    _infer_holders(G, waiters, info, max_offset)
+            waiters[res].append(entry)
+    G.add_nodes_from(zip(nodes, attrs, strict=True))
+    for res, ws in waiters.items():
+        b = ws[0][1]
+        if b.address is not None:
+            G.add_node(res, kind=b.kind, address=f"{b.address:#x}", owner=None, owner_type="")
+        else:
+            G.add_node(res, kind=b.kind, address=None, owner=f"{b.owner:#x}", owner_type=b.owner_type)
+        G.add_edges_from(
+            (w[0], res, {"relation": "waits", "certain": w[1].certain and w[1].address is not None}) for w in ws
+        )
+    if any(res[0] in ("mutex", "rwmutex") for res in waiters):
+        _infer_holders(G, waiters, info, recv_frames, max_offset)
     return G
 
 
-def _infer_holders(G: nx.DiGraph, waiters: dict, info: list, max_offset: int) -> None:
-    # goroutines by the receivers of their frames (address, and type), to find candidates
-    # without scanning every goroutine for every lock
+def _receivers(entry: tuple, recv_frames: dict) -> list[tuple[int, str, int | None]]:
+    """(depth, receiver type, receiver address) of a goroutine's method frames, plus
+    (-1, "", pointer arguments of the frame that asked to wait)."""
+    _node, b, sid, args = entry
+    args = args.split("\n")
+    out = []
+    for i, t in recv_frames.get(sid, ()):
+        a, unc = _first_arg(args[i] if i < len(args) else "")
+        out.append((i, t, a if not unc else None))
+    if b is not None and b.caller_depth < len(args):
+        out.append((-1, "", _pointer_args(args[b.caller_depth])))
+    return out
+
+
+def _infer_holders(G: nx.DiGraph, waiters: dict, info: list, recv_frames: dict, max_offset: int) -> None:
+    # A holder runs a method of the struct that holds the lock: only goroutines with a frame
+    # of a receiver type some waiter's caller has can hold one. Index those (and the
+    # waiters) by receiver address and type, rather than reading every goroutine's args.
+    lock_waiters = [w for res, ws in waiters.items() if res[0] in ("mutex", "rwmutex") for w in ws]
+    wanted = {t for w in lock_waiters for d, t in recv_frames.get(w[2], ()) if d >= w[1].caller_depth}
+    stacks = {sid for sid, fr in recv_frames.items() if any(t in wanted for _, t in fr)}
     by_addr: dict[int, list] = defaultdict(list)
     by_type: dict[str, list] = defaultdict(list)
     resource_of = {}
-    for node, b, _fns, recv in info:
+    recv_of = {}
+    waiting_nodes = {w[0] for w in lock_waiters}
+    for entry in info:
+        node, b = entry[0], entry[1]
         resource_of[node] = b.resource if b is not None else None
+        if entry[2] not in stacks and node not in waiting_nodes:
+            continue
+        recv = recv_of[node] = _receivers(entry, recv_frames)
         for _d, t, a in recv:
             if t:
                 by_type[t].append(node)
@@ -482,7 +537,8 @@ def _infer_holders(G: nx.DiGraph, waiters: dict, info: list, max_offset: int) ->
             types.add(res[1])
         else:
             addr = res[1]
-            for _node, b, _fns, recv in ws:
+            for w in ws:
+                recv, b = recv_of[w[0]], w[1]
                 # the struct holding the mutex: the closest pointer argument of the calling
                 # frame at or below the mutex's address (a receiver, or an argument as in
                 # a.transferTo(b) locking b.mu)
@@ -528,8 +584,12 @@ def deadlock_cycles(G: nx.DiGraph, *, min_confidence: float = 0.0, limit: int = 
         if d.get("relation") == "waits" or d.get("confidence", 0) >= min_confidence:
             H.add_edge(a, b)
     out = []
-    for cyc in nx.simple_cycles(H):
-        out.append(cyc)
-        if len(out) >= limit:
-            break
+    # cycles live inside strongly connected components: look only there
+    for comp in nx.strongly_connected_components(H):
+        if len(comp) < 2:
+            continue
+        for cyc in nx.simple_cycles(H.subgraph(comp)):
+            out.append(cyc)
+            if len(out) >= limit:
+                return sorted(out, key=lambda c: (len(c), str(c)))
     return sorted(out, key=lambda c: (len(c), str(c)))
