@@ -390,6 +390,8 @@ def _conform(df: pd.DataFrame, columns: dict[str, tuple[str, str]]) -> pd.DataFr
 
 
 def _cast(s: pd.Series, dtype: str) -> pd.Series:
+    if dtype != "category" and str(s.dtype) == dtype:
+        return s  # already right (and numpy ints and bools hold no missing values)
     if dtype == "category":
         # One canonical form (sorted str categories) so that tables compare equal however
         # they were made: parsed, concatenated or read back from Parquet.

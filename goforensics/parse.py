@@ -60,6 +60,16 @@ MAX_LINE = 8 << 20
 PPROF_LIMIT = 64 << 20  # runtime/pprof stops a debug=2 dump here
 
 
+def _bounded(digits: bytes, bits: int, base: int = 10) -> int | None:
+    """The number, or None where it does not fit the column (a signed ``bits + 1``-bit int).
+
+    >>> _bounded(b"42", 31), _bounded(b"9" * 30, 63)
+    (42, None)
+    """
+    v = int(digits, base)
+    return v if v < (1 << bits) else None
+
+
 class ParseError(ValueError):
     """An input that cannot be read at all (missing file, unreadable gzip, ...)."""
 
@@ -69,6 +79,11 @@ class ParseError(ValueError):
 _HEADER = re.compile(
     rb"goroutine (\d+)(?: gp=(?:0x[0-9a-fA-F]+|nil))?(?: m=(\d+|nil))?(?: mp=(?:0x[0-9a-fA-F]+|nil))?"
     rb" \[([^\]\n]*)\](?: (\{[^\n]*\}))?:[ \t]*$"
+)
+# The start of a goroutine header cut before its end (the last line of a cut input).
+_PARTIAL_HEADER = re.compile(
+    rb"^(?:" + b"|".join(b"goroutine"[:k] for k in range(1, 10)) + rb"|goroutine \d*(?: gp=\S*)?"
+    rb"(?: m=\S*)?(?: mp=\S*)?(?: \[[^\]\n]*(?:\](?: \{[^\n]*)?)?)?)$"
 )
 _PROFILE_HEADER = re.compile(rb"(goroutine|goroutineleak) profile: total (\d+)\s*$")
 _BUCKET = re.compile(rb"^(\d+) @((?: 0x[0-9a-fA-F]+)*)\s*$")
@@ -168,7 +183,8 @@ def _go_unquote(s: str) -> str:
         if e[0] == "x":
             out.append(int(e[1:], 16))
         elif e[0] in "uU" and len(e) > 1:
-            out += chr(int(e[1:], 16)).encode("utf-8", "surrogatepass")
+            cp = int(e[1:], 16)
+            out += chr(cp).encode("utf-8", "surrogatepass") if cp <= 0x10FFFF else "\ufffd".encode()
         elif len(e) == 3 and e.isdigit():
             out.append(int(e, 8) & 0xFF)
         else:
@@ -221,7 +237,7 @@ def _parse_labels(text: str) -> str:
 class _Header:
     state: str  # raw state, markers removed
     raw: str  # bracket content minus minutes / locked / bubble
-    minutes: int
+    minutes: int | None  # None: a number too large to be true
     locked: bool
     leaked: bool
 
@@ -240,7 +256,7 @@ def _parse_bracket(b: bytes) -> _Header:
     for p in parts[1:]:
         if p.endswith(" minutes"):
             try:
-                minutes = int(p.split()[0])
+                minutes = _bounded(p.split()[0].encode(), 31)  # None: more than an Int32 holds
             except ValueError:
                 raw += ", " + p
         elif p == "locked to thread":
@@ -650,7 +666,8 @@ class _Reader:
         self.last_time: str | None = None
         self.races = 0
         self.msg_skip = False  # message lines of a crash dump's later M sections
-        self.rejected_in_g = -1  # last line that ended a goroutine without belonging to it
+        self.rejected_in_g = -1  # last line that ended a goroutine (or bucket) without belonging to it
+        self.incomplete_at = -1  # last line that ended a goroutine waiting for a file line
         self.last_lineno = 0
 
     # -- skipped-line accounting ------------------------------------------------------------
@@ -747,6 +764,7 @@ class _Reader:
         elif mode == "bucket":
             if self.bucket_line(stripped):
                 return
+            self.rejected_in_g = lineno
             self.end_bucket()
         elif mode == "rstack":
             if _HEADER.search(s) is None:
@@ -757,7 +775,7 @@ class _Reader:
 
     def outside(self, lineno: int, s: bytes, stripped: bytes) -> None:
         m = _HEADER.search(s)
-        if m:
+        if m and _bounded(m.group(1), 63) is not None:
             self.flush_skip()
             if m.start() > 0:
                 self.learn_prefix(s[: m.start()])
@@ -771,13 +789,13 @@ class _Reader:
             leak = m.group(1) == b"goroutineleak"
             self.b.new_part(
                 lineno, "debug=1", "goroutineleak profile" if leak else "goroutine profile",
-                declared_total=int(m.group(2)),
+                declared_total=_bounded(m.group(2), 63),
             )
             self.mode = "out"
             return
         if self.b.part is not None and self.b.part["format"] == "debug=1":
             m = _BUCKET.match(stripped)
-            if m:
+            if m and _bounded(m.group(1), 63) is not None:
                 self.flush_skip()
                 self.bucket = {"line": lineno, "count": int(m.group(1)), "frames": [], "labels": ""}
                 self.mode = "bucket"
@@ -858,7 +876,7 @@ class _Reader:
         mm = m.group(2)
         self.g = {
             "line": lineno, "goid": int(m.group(1)), "hdr": hdr, "labels": labels,
-            "m": int(mm) if mm and mm != b"nil" else None, "sections": [[]],
+            "m": _bounded(mm, 31) if mm and mm != b"nil" else None, "sections": [[]],
             "created": ("", "", None, None), "elided": False, "ancestors": [],
             "after_created": False, "elided_n": None, "crash": mm is not None,
         }
@@ -878,12 +896,12 @@ class _Reader:
             if fm:
                 self.pending = None
                 file = fm.group(1).decode("utf-8", "replace")
-                line = int(fm.group(2))
+                line = _bounded(fm.group(2), 31)
                 if pend[0] == "created":
                     g["created"] = (pend[1], file, line, pend[2])
                     g["after_created"] = True
                 elif pend[0] == "frame":
-                    off = int(fm.group(3), 16) if fm.group(3) else None
+                    off = _bounded(fm.group(3), 63, 16) if fm.group(3) else None
                     g["sections"][-1].append(_Frame(pend[1], pend[2], pend[3], file, line, off, g["elided_n"]))
                     g["elided_n"] = None
                 return True
@@ -894,7 +912,7 @@ class _Reader:
         em = _ELIDED_N.match(stripped)
         if em:
             g["elided"] = True
-            g["elided_n"] = int(em.group(1))
+            g["elided_n"] = _bounded(em.group(1), 63)
             return True
         am = _ANCESTOR.match(stripped)
         if am:
@@ -910,7 +928,7 @@ class _Reader:
                 self.pending = ("ancestor-creator",)
             else:
                 fn = cm.group(1).decode("utf-8", "replace")
-                self.pending = ("created", fn, int(cm.group(2)) if cm.group(2) else None)
+                self.pending = ("created", fn, _bounded(cm.group(2), 63) if cm.group(2) else None)
             return True
         fm = _FUNC_LINE.match(stripped)
         if fm and not _PANIC.match(stripped) and _HEADER.search(s) is None:
@@ -923,6 +941,7 @@ class _Reader:
         pend, self.pending = self.pending, None
         if pend is None or self.g is None:
             return
+        self.incomplete_at = self.last_lineno  # a frame or creator without its file line
         g = self.g
         if pend[0] == "created":
             g["created"] = (pend[1], "", None, pend[2])
@@ -959,7 +978,8 @@ class _Reader:
         if fm.group(2):
             bk["frames"].append(
                 _Frame(fm.group(2).decode("utf-8", "replace"), "", False,
-                       fm.group(4).decode("utf-8", "replace"), int(fm.group(5)), int(fm.group(3), 16))
+                       fm.group(4).decode("utf-8", "replace"), _bounded(fm.group(5), 31),
+                       _bounded(fm.group(3), 63, 16))
             )
         else:  # a PC the runtime could not symbolize
             bk["frames"].append(_Frame("0x" + fm.group(1).decode(), "", False, "", None, None))
@@ -977,14 +997,22 @@ class _Reader:
             state=infer_state(st.functions), inferred=True, leaked=leak,
         )
 
-    def finish(self, ends_mid_line: bool) -> bool:
-        """Close what is open; True when the input was cut inside a goroutine."""
+    def finish(self, ends_mid_line: bool, last_line: bytes = b"") -> bool:
+        """Close what is open; True when the input was cut inside a goroutine.
+
+        A cut shows when the text ends on a frame or a ``created by`` line without its file
+        line, inside a line that cannot end a goroutine, inside a header, or inside a
+        profile's bucket. (A cut that leaves a well-formed last line cannot be seen.)
+        """
         if self.json_partial:
             self.line(self.last_lineno, self.json_partial)
             self.json_partial = b""
-        cut = ends_mid_line and (
-            (self.g is not None and self.pending is not None) or self.rejected_in_g == self.last_lineno
-        )
+        if self.prefix is not None and (pm := self.prefix.match(last_line)):
+            last_line = last_line[pm.end() :]
+        cut = (self.g is not None and self.pending is not None) or (ends_mid_line and (
+            self.last_lineno in (self.rejected_in_g, self.incomplete_at) or self.mode == "bucket"
+            or (_PARTIAL_HEADER.search(last_line.strip()) is not None and _HEADER.search(last_line) is None)
+        ))
         if self.mode == "bucket":
             self.end_bucket()
         if self.g is not None:
@@ -1090,7 +1118,10 @@ def _fast_tail(t: bytes) -> tuple[_Header, str] | None:
     if fm is None or m is None or m.start() or m.group(3) != fm.group(2) or m.group(4) != fm.group(3):
         return None
     labels = fm.group(3)
-    return _parse_bracket(fm.group(2)), (_parse_labels(labels.decode("utf-8", "replace")) if labels else "")
+    hdr = _parse_bracket(fm.group(2))
+    if hdr.minutes is None:
+        return None
+    return hdr, (_parse_labels(labels.decode("utf-8", "replace")) if labels else "")
 
 
 def _piece_kind(p: bytes) -> tuple[int, tuple | None]:
@@ -1462,7 +1493,7 @@ def _parse_chunks(chunks: Iterable[bytes], source: str, fast: bool = True) -> Du
         if carry.endswith(b"\n"):
             carry = carry[:-1]
         lineno = _region(r, fp, lineno, carry, open_end=ends_mid_line)
-    cut_input = r.finish(ends_mid_line)
+    cut_input = r.finish(ends_mid_line, carry.rpartition(b"\n")[2] if ends_mid_line else b"")
     if total == PPROF_LIMIT and b.parts and b.parts[-1]["format"] == "debug=2":
         b.parts[-1]["truncated"] = True
         b.warn(lineno, 0, "truncated",

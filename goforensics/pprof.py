@@ -68,12 +68,12 @@ def _fields(buf: bytes):
                 raise ParseError(f"field {num} runs past the end of its message")
             val = buf[pos : pos + ln]
             pos += ln
-        elif wt == 1:
-            val = int.from_bytes(buf[pos : pos + 8], "little")
-            pos += 8
-        elif wt == 5:
-            val = int.from_bytes(buf[pos : pos + 4], "little")
-            pos += 4
+        elif wt in (1, 5):
+            size = 8 if wt == 1 else 4
+            if pos + size > n:
+                raise ParseError(f"field {num} runs past the end of its message")
+            val = int.from_bytes(buf[pos : pos + size], "little")
+            pos += size
         else:
             raise ParseError(f"unsupported wire type {wt} (field {num})")
         yield num, wt, val
@@ -81,7 +81,7 @@ def _fields(buf: bytes):
 
 def _ints(wt: int, val) -> list[int]:
     """A repeated integer field: packed (bytes) or one value."""
-    if wt == 0:
+    if wt != 2:
         return [val]
     out, pos = [], 0
     while pos < len(val):
@@ -92,6 +92,16 @@ def _ints(wt: int, val) -> list[int]:
 
 def _signed(v: int) -> int:
     return v - (1 << 64) if v >= 1 << 63 else v
+
+
+def _message(buf: bytes) -> dict[int, int | bytes]:
+    """The fields of a small sub-message (last value wins), numbers and bytes as decoded."""
+    return {n: v for n, _, v in _fields(buf)}
+
+
+def _int(d: dict, k: int) -> int:
+    v = d.get(k, 0)
+    return v if isinstance(v, int) else 0
 
 
 @dataclass
@@ -129,40 +139,41 @@ def decode_profile(data: bytes) -> Profile:
             strings.append(val.decode("utf-8", "replace"))
         elif num == 9 and wt == 0:
             prof.time_nanos = _signed(val)
-        elif num == 13:
+        elif num == 13 and wt in (0, 2):
             comments.extend(_ints(wt, val))
 
-    def s(i: int) -> str:
-        return strings[i] if 0 <= i < len(strings) else ""
+    def s(i) -> str:
+        return strings[i] if isinstance(i, int) and 0 <= i < len(strings) else ""
 
+    # A field of the wrong wire type reads as absent: mangled input gives fewer facts, not a crash.
     for t in raw_types:
-        d = {n: v for n, _, v in _fields(t)}
-        prof.sample_types.append((s(d.get(1, 0)), s(d.get(2, 0))))
+        d = _message(t)
+        prof.sample_types.append((s(d.get(1)), s(d.get(2))))
     for f in raw_funcs:
-        d = {n: v for n, _, v in _fields(f)}
-        prof.functions[d.get(1, 0)] = (s(d.get(2, 0)), s(d.get(4, 0)), d.get(5, 0))
+        d = _message(f)
+        prof.functions[_int(d, 1)] = (s(d.get(2)), s(d.get(4)), _int(d, 5))
     for loc in raw_locs:
         lid, addr, lines = 0, 0, []
         for n, wt, v in _fields(loc):
-            if n == 1:
+            if n == 1 and wt == 0:
                 lid = v
-            elif n == 3:
+            elif n == 3 and wt == 0:
                 addr = v
             elif n == 4 and wt == 2:
-                ld = {n2: v2 for n2, _, v2 in _fields(v)}
-                lines.append((ld.get(1, 0), _signed(ld.get(2, 0))))
+                ld = _message(v)
+                line = _signed(_int(ld, 2))
+                lines.append((_int(ld, 1), line if 0 <= line < 1 << 31 else None))
         prof.locations[lid] = (addr, lines)
     for smp in raw_samples:
         locs, values, labels = [], [], {}
         for n, wt, v in _fields(smp):
-            if n == 1:
+            if n == 1 and wt in (0, 2):
                 locs.extend(_ints(wt, v))
-            elif n == 2:
+            elif n == 2 and wt in (0, 2):
                 values.extend(_signed(x) for x in _ints(wt, v))
             elif n == 3 and wt == 2:
-                ld = {n2: v2 for n2, _, v2 in _fields(v)}
-                key = s(ld.get(1, 0))
-                labels[key] = s(ld[2]) if 2 in ld else str(_signed(ld.get(3, 0)))
+                ld = _message(v)
+                labels[s(ld.get(1))] = s(ld.get(2)) if 2 in ld else str(_signed(_int(ld, 3)))
         prof.samples.append((locs, values, labels))
     prof.comments = [s(i) for i in comments]
     return prof
@@ -186,7 +197,10 @@ def parse_profile(data: bytes, source: str = "<profile>") -> Dumps:
     kind_name = prof.sample_types[0][0] if prof.sample_types else "goroutine"
     leak = kind_name == "goroutineleak"
     b = _Builder(source)
-    taken = pd.Timestamp(prof.time_nanos, unit="ns", tz="UTC") if prof.time_nanos else None
+    try:
+        taken = pd.Timestamp(prof.time_nanos, unit="ns", tz="UTC") if prof.time_nanos > 0 else None
+    except (ValueError, OverflowError):
+        taken = None
     part = b.new_part(
         1, "debug=0", "goroutineleak profile" if leak else "goroutine profile", taken_at=taken
     )
@@ -205,6 +219,9 @@ def parse_profile(data: bytes, source: str = "<profile>") -> Dumps:
                 # all but the last line of a location were inlined into it
                 frames.append(_Frame(name, "", k < len(lines) - 1, file, line, None))
         count = values[0] if values else 1
+        if count < 0:
+            b.warn(i + 1, 1, "malformed", f"sample {i + 1} has a negative count ({count}): skipped")
+            continue
         total += count
         st = b.stack([frames], False)
         lab = json.dumps(labels, ensure_ascii=False, sort_keys=True) if labels else ""

@@ -6,7 +6,7 @@
 // code paths (servers, worker pools, pipelines, caches, retry loops, generic queues)
 // at varying recursion depths, some with pprof labels, in several wait states.
 //
-// Usage: bigdump -n 200000 -o dump.txt   (writes dump.txt and dump.txt.json)
+// Usage: bigdump -n 200000 -o dump.txt [-p1 profile.txt]   (writes dump.txt and dump.txt.json)
 package main
 
 import (
@@ -214,6 +214,7 @@ type path struct {
 func main() {
 	n := flag.Int("n", 200000, "goroutines to start")
 	out := flag.String("o", "dump.txt", "output file")
+	profile1 := flag.String("p1", "", "also write a debug=1 goroutine profile of the same moment here")
 	flag.Parse()
 
 	bigMu.Lock()
@@ -311,6 +312,16 @@ func main() {
 	}
 	if err := os.WriteFile(*out, buf, 0o644); err != nil {
 		panic(err)
+	}
+	if *profile1 != "" {
+		f, err := os.Create(*profile1)
+		if err != nil {
+			panic(err)
+		}
+		if err := pprof.Lookup("goroutine").WriteTo(f, 1); err != nil {
+			panic(err)
+		}
+		f.Close()
 	}
 	meta, _ := json.Marshal(map[string]any{
 		"goroutines_started": launched,
