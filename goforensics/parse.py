@@ -29,7 +29,10 @@ from __future__ import annotations
 import gzip
 import json
 import re
+import threading
+from collections import deque
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,7 +56,7 @@ from .scan import Blocks, line_bounds, scan_blocks
 
 __all__ = ["CHUNK_SIZE", "ParseError", "infer_state", "parse_file", "parse_text", "read_chunks"]
 
-CHUNK_SIZE = 16 << 20
+CHUNK_SIZE = 8 << 20
 # A single line longer than this is not a line of a dump: it is skipped unless it
 # carries an escaped dump, which is searched for with linear-time scans only.
 MAX_LINE = 8 << 20
@@ -310,6 +313,44 @@ def _fingerprint(sections: list[list[_Frame]], elided: bool) -> int:
     return h.intdigest()
 
 
+class _Seen:
+    """The goroutine ids of the current snapshot: a set for ids added one by one, sorted
+    arrays for the fast path's batches (8 bytes an id instead of a set entry and an int)."""
+
+    __slots__ = ("arrays", "small")
+
+    def __init__(self):
+        self.small: set[int] = set()
+        self.arrays: list[np.ndarray] = []
+
+    def __contains__(self, x: int) -> bool:
+        if x in self.small:
+            return True
+        for a in self.arrays:
+            i = int(a.searchsorted(x))
+            if i < len(a) and a[i] == x:
+                return True
+        return False
+
+    def add(self, x: int) -> None:
+        self.small.add(x)
+
+    def any_in(self, ids: np.ndarray) -> bool:
+        if self.small and not self.small.isdisjoint(ids.tolist()):
+            return True
+        for a in self.arrays:
+            pos = np.minimum(a.searchsorted(ids), len(a) - 1)
+            if (a[pos] == ids).any():
+                return True
+        return False
+
+    def add_sorted(self, ids: np.ndarray) -> None:
+        self.arrays.append(ids)
+        while len(self.arrays) > 1 and len(self.arrays[-2]) <= 2 * len(self.arrays[-1]):
+            last = self.arrays.pop()
+            self.arrays[-1] = np.sort(np.concatenate([self.arrays[-1], last]))
+
+
 # Columns of a batch of rows (besides part, line, goid) and how each is stored.
 _BATCH_COLUMNS = {
     "count": "int64", "raw_state": "cat", "state": "cat", "state_inferred": "bool",
@@ -338,7 +379,7 @@ class _Builder:
         self.stacks: dict[int, tuple[list[list[_Frame]], _Stack]] = {}
         self.parts: list[dict] = []
         self.warnings: list[tuple] = []
-        self._goids: set[int] = set()
+        self._goids = _Seen()
         self._state_cache: dict[tuple[str, int], str] = {}
         self.part: dict | None = None
 
@@ -351,7 +392,7 @@ class _Builder:
         }
         self.part.update(kw)
         self.parts.append(self.part)
-        self._goids = set()
+        self._goids = _Seen()
         return self.part
 
     def ensure_part(self, line: int, fmt: str = "debug=2") -> dict:
@@ -449,16 +490,16 @@ class _Builder:
         part = self.ensure_part(line_list[0], "debug=2")
         if taken_at and part.get("taken_at") is None:  # the reader's start_goroutine does this
             part["taken_at"] = taken_at
-        gl = goids.tolist()
         seen = self._goids
         cuts: list[int] = []
-        if seen.isdisjoint(gl) and len(set(gl)) == n:
-            seen.update(gl)
-        else:
-            for i, x in enumerate(gl):
+        ordered = np.sort(goids)
+        if not (ordered[1:] == ordered[:-1]).any() and not seen.any_in(goids):
+            seen.add_sorted(ordered)
+        else:  # a repeated id: cut where the reader would, row by row
+            for i, x in enumerate(goids.tolist()):
                 if x in seen:
                     cuts.append(i)
-                    seen = set()
+                    seen = _Seen()
                 seen.add(x)
             self._goids = seen
         part_col = np.empty(n, np.int32)
@@ -467,7 +508,7 @@ class _Builder:
             lo, hi = bounds[k], bounds[k + 1]
             if k:
                 part = self.new_part(line_list[lo], "debug=2", "goroutine dump")
-                self._goids = seen if k == len(bounds) - 2 else set()
+                self._goids = seen if k == len(bounds) - 2 else _Seen()
                 if taken_at and lo + 1 < n:  # set when the next goroutine starts
                     part["taken_at"] = taken_at
             part_col[lo:hi] = part["part"]
@@ -1188,6 +1229,7 @@ class _Fast:
         self.entry_of: dict[int, int] = {}
         self.entries: list[_Entry] = []
         self._ent_arrays: tuple | None = None
+        self._lock = threading.Lock()
 
     # -- pieces and stacks ----------------------------------------------------------------
     def _code(self, p: bytes) -> int:
@@ -1241,13 +1283,14 @@ class _Fast:
                       creator)
 
     # -- a region -------------------------------------------------------------------------
-    def region(self, lineno: int, buf: bytes, open_end: bool = False) -> int:
-        """Read the lines of ``buf`` (numbered from ``lineno``); returns the next line number.
+    def region(self, lineno: int, buf: bytes, length: int, open_end: bool = False,
+               scanned: Blocks | None = None) -> int:
+        """Read the lines of ``buf[:length]`` (numbered from ``lineno``); returns the next line number.
 
         ``open_end``: the input ends inside the last line, so the last block is the reader's
-        (it may be cut).
+        (it may be cut). ``scanned``: :func:`scan_blocks` of it, if already done.
         """
-        sb = scan_blocks(buf)
+        sb = scanned if scanned is not None else scan_blocks(memoryview(buf)[:length])
         ok, ent, tails = self._prepare(buf, sb, open_end)
         cursor = 0
         good = np.flatnonzero(ok)
@@ -1282,13 +1325,16 @@ class _Fast:
         for i, (s, e) in enumerate(zip(starts.tolist(), ends.tolist(), strict=True)):
             feed(lineno + lo + i, buf[s:e])
 
-    def _prepare(self, buf: bytes, sb: Blocks, open_end: bool):
-        """Which blocks may be added from arrays, and the entry and header piece of each."""
+    def precompute(self, sb: Blocks) -> None:
+        """What the checks need that does not depend on the reader (the scan threads run it):
+        global codes of the pieces, the kind check, and a key per block."""
         nb = len(sb)
         if not nb:
-            return np.zeros(0, bool), None, None
-        lut = np.fromiter(map(self._code, sb.dictionary), np.int64, len(sb.dictionary))
-        self._grow()
+            return
+        with self._lock:  # codes are handed out in any order: only their pieces matter
+            lut = np.fromiter(map(self._code, sb.dictionary), np.int64, len(sb.dictionary))
+            self._grow()
+            kind_arr, rand = self._kind_arr, self._rand
         g = lut[sb.codes]
         po = sb.piece_off
         first = po[:-1]
@@ -1305,14 +1351,29 @@ class _Fast:
         expect[last] = np.where(split, _LAST_CB, np.where(sb.has_cb, _LAST_CB_WHOLE, _LAST))
         expect[last[split] + 1] = _CB_FILE
         bad = np.zeros(nb, bool)
-        bad[pblk[self._kind_arr[g] != expect]] = True
-        if open_end:
-            bad |= sb.end == sb.n_lines
+        bad[pblk[kind_arr[g] != expect]] = True
+        if sb.suspect is not None:
+            bad |= sb.suspect
 
-        # a key per block from its pieces after the header; known keys name an entry
-        vals = self._rand[g] * (2 * prel + 1).astype(np.uint64)
+        # a key per block from its pieces after the header
+        vals = rand[g] * (2 * prel + 1).astype(np.uint64)
         vals[first] = 0
         key = np.add.reduceat(vals, first) + npieces.astype(np.uint64) * _KEY_MIX
+        sb.extra = (g, pblk, prel, npieces, first, bad, key)
+
+    def _prepare(self, buf: bytes, sb: Blocks, open_end: bool):
+        """Which blocks may be added from arrays, and the entry and header piece of each."""
+        nb = len(sb)
+        if not nb:
+            return np.zeros(0, bool), None, None
+        if sb.extra is None:
+            self.precompute(sb)
+        g, pblk, prel, npieces, first, bad, key = sb.extra
+        po = sb.piece_off
+        if open_end:
+            bad = bad | (sb.end == sb.n_lines)
+
+        # known keys name an entry; a new key is learnt from its first block
         ent = np.full(nb, -1, np.int64)
         cand = np.flatnonzero(~bad)
         if len(cand):
@@ -1440,8 +1501,9 @@ def _args_slice(args, i: int, j: int):
 # --- driving ---------------------------------------------------------------------------------
 
 
-def read_chunks(path: str | Path, chunk_size: int = CHUNK_SIZE) -> Iterator[bytes]:
+def read_chunks(path: str | Path, chunk_size: int | None = None) -> Iterator[bytes]:
     """The bytes of a file in chunks; gzip (by its magic number) is decompressed on the fly."""
+    chunk_size = chunk_size or CHUNK_SIZE
     try:
         fh = open(path, "rb")
     except OSError as e:
@@ -1456,43 +1518,75 @@ def read_chunks(path: str | Path, chunk_size: int = CHUNK_SIZE) -> Iterator[byte
             raise ParseError(f"{path}: unreadable gzip stream: {e}") from None
 
 
-def _parse_chunks(chunks: Iterable[bytes], source: str, fast: bool = True) -> Dumps:
+def _parse_chunks(chunks: Iterable[bytes], source: str, fast: bool = True, workers: int = 2) -> Dumps:
+    """Parse a stream of byte chunks.
+
+    The text is cut into regions that end where a blank line starts, so no goroutine
+    straddles two of them. With the fast path, regions are scanned (:func:`scan_blocks`,
+    numpy and pyarrow kernels that release the GIL) by ``workers`` threads ahead of the
+    reader, which takes them in order: the tables do not depend on the number of workers.
+    """
     b = _Builder(source)
     r = _Reader(b)
     fp = _Fast(b, r) if fast else None
     lineno = 1
     carry = b""
     total = 0
-    for chunk in chunks:
-        total += len(chunk)
-        data = carry + chunk if carry else chunk
-        hold_cr = data[-1:] == b"\r"  # a CRLF may straddle two chunks
-        if hold_cr:
-            data = data[:-1]
-        if b"\r" in data:
-            data = data.replace(b"\r\n", b"\n")
-        cut = data.rfind(b"\n\n")
-        if cut < 0:
-            carry = data
-            if len(data) > 2 * MAX_LINE:  # no blank line for long: read it line by line
-                nl = data.rfind(b"\n")
-                if nl >= 0:
-                    lineno = _region(r, None, lineno, data[:nl])
-                    carry = data[nl + 1 :]
-        else:
-            # a region ends where a blank line starts: blocks never straddle two regions
-            lineno = _region(r, fp, lineno, data[:cut])
-            r.feed(lineno, b"")
-            lineno += 1
-            carry = data[cut + 2 :]
-        if hold_cr:
-            carry += b"\r"
+    pool: ThreadPoolExecutor | None = None
+    queue: deque = deque()  # regions, in order: (data, length, scan future or None)
+
+    def run_one() -> None:
+        nonlocal lineno
+        data, length, fut = queue.popleft()
+        lineno = _region(r, fp, lineno, data, length, scanned=fut.result() if fut is not None else None)
+        r.feed(lineno, b"")  # the blank line that ended the region
+        lineno += 1
+
+    try:
+        for chunk in chunks:
+            total += len(chunk)
+            data = carry + chunk if carry else chunk
+            del chunk
+            hold_cr = data[-1:] == b"\r"  # a CRLF may straddle two chunks
+            if hold_cr:
+                data = data[:-1]
+            if b"\r" in data:
+                data = data.replace(b"\r\n", b"\n")
+            cut = data.rfind(b"\n\n")
+            if cut < 0:
+                carry = data
+                if len(data) > 2 * MAX_LINE:  # no blank line for long: read it line by line
+                    nl = data.rfind(b"\n")
+                    if nl >= 0:
+                        while queue:
+                            run_one()
+                        lineno = _region(r, None, lineno, data, nl)
+                        carry = data[nl + 1 :]
+            else:
+                # the region ends where a blank line starts: blocks never straddle two regions
+                fut = None
+                if fp is not None and total > CHUNK_SIZE and workers > 1:
+                    if pool is None:
+                        pool = ThreadPoolExecutor(workers, thread_name_prefix="goforensics-scan")
+                    fut = pool.submit(_scan_job, fp, memoryview(data)[:cut])
+                queue.append((data, cut, fut))
+                carry = data[cut + 2 :]
+                while len(queue) > workers:
+                    run_one()
+            del data
+            if hold_cr:
+                carry += b"\r"
+        while queue:
+            run_one()
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
     ends_mid_line = bool(carry) and not carry.endswith(b"\n")
     if carry:
         carry = carry.replace(b"\r\n", b"\n").rstrip(b"\r")
         if carry.endswith(b"\n"):
             carry = carry[:-1]
-        lineno = _region(r, fp, lineno, carry, open_end=ends_mid_line)
+        lineno = _region(r, fp, lineno, carry, len(carry), open_end=ends_mid_line)
     cut_input = r.finish(ends_mid_line, carry.rpartition(b"\n")[2] if ends_mid_line else b"")
     if total == PPROF_LIMIT and b.parts and b.parts[-1]["format"] == "debug=2":
         b.parts[-1]["truncated"] = True
@@ -1503,18 +1597,26 @@ def _parse_chunks(chunks: Iterable[bytes], source: str, fast: bool = True) -> Du
     return b.tables()
 
 
-def _region(r: _Reader, fp: _Fast | None, lineno: int, data: bytes, open_end: bool = False) -> int:
-    """Feed the lines of ``data`` (fast path where it can); returns the next line number."""
+def _scan_job(fp: _Fast, view: memoryview) -> Blocks:
+    sb = scan_blocks(view)
+    fp.precompute(sb)
+    return sb
+
+
+def _region(r: _Reader, fp: _Fast | None, lineno: int, data: bytes, length: int,
+            open_end: bool = False, scanned: Blocks | None = None) -> int:
+    """Feed the lines of ``data[:length]`` (fast path where it can); returns the next line number."""
     if fp is not None:
-        return fp.region(lineno, data, open_end)
+        return fp.region(lineno, data, length, open_end, scanned)
     feed = r.feed
-    for ln in data.split(b"\n"):
+    view = data if length == len(data) else data[:length]
+    for ln in view.split(b"\n"):
         feed(lineno, ln)
         lineno += 1
     return lineno
 
 
-def parse_text(text: str | bytes, source: str = "<text>", fast: bool = True) -> Dumps:
+def parse_text(text: str | bytes, source: str = "<text>", fast: bool = True, workers: int = 2) -> Dumps:
     """Parse dump text of any dialect (or gzipped text) into :class:`~goforensics.model.Dumps`.
 
     >>> parse_text("no dump here").warnings[["kind", "message"]].values.tolist()
@@ -1531,27 +1633,31 @@ def parse_text(text: str | bytes, source: str = "<text>", fast: bool = True) -> 
 
         return parse_profile(data, source=source)
     chunks = (data[i : i + CHUNK_SIZE] for i in range(0, len(data), CHUNK_SIZE))
-    return _parse_chunks(chunks, source, fast=fast)
+    return _parse_chunks(chunks, source, fast=fast, workers=workers)
 
 
-def parse_file(path: str | Path, source: str | None = None, fast: bool = True) -> Dumps:
+def parse_file(path: str | Path, source: str | None = None, fast: bool = True, workers: int = 2) -> Dumps:
     """Parse one file: text dumps of any kind, or a ``debug=0`` protobuf profile.
 
+    ``workers``: threads scanning ahead on big inputs (the tables are the same for any number).
     Raises :class:`ParseError` only when the file cannot be read at all.
     """
     src = str(path) if source is None else source
     chunks = read_chunks(path)
-    first = next(chunks, b"")
-    if _looks_like_proto(first[:4096]):
+    first = [next(chunks, b"")]
+    if _looks_like_proto(first[0][:4096]):
         from .pprof import parse_profile
 
-        return parse_profile(first + b"".join(chunks), source=src)
-    return _parse_chunks(_chain(first, chunks), src, fast=fast)
+        return parse_profile(first[0] + b"".join(chunks), source=src)
+    return _parse_chunks(_chain(first, chunks), src, fast=fast, workers=workers)
 
 
-def _chain(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
-    if first:
-        yield first
+def _chain(first: list[bytes], rest: Iterator[bytes]) -> Iterator[bytes]:
+    """The first chunk, then the rest; the first is not kept once it has been read."""
+    head = first.pop()
+    if head:
+        yield head
+    del head
     yield from rest
 
 

@@ -63,6 +63,8 @@ class Blocks:
     codes: np.ndarray  # int32 index into dictionary: header tail, then the stack's pieces
     dictionary: list[bytes]
     args: pa.Array  # large_binary, one per block: each frame's arguments, '\n'-joined
+    suspect: np.ndarray | None = None  # blocks whose arguments hold a parenthesis (None: none)
+    extra: object = None  # what the caller computes from these (the parser's checks)
 
     @property
     def n_lines(self) -> int:
@@ -81,6 +83,14 @@ def line_bounds(newlines: np.ndarray, size: int, first: int, stop: int) -> tuple
     """
     idx = np.arange(first, stop)
     return _pick(newlines, idx - 1, -1) + 1, _pick(newlines, idx, size)
+
+
+def _find(buf, sub: bytes) -> bool:
+    """Is ``sub`` in buf (bytes, or a memoryview of bytes starting at offset 0)?"""
+    if isinstance(buf, memoryview):
+        obj = buf.obj
+        return obj.find(sub, 0, len(buf)) >= 0 if isinstance(obj, bytes) else sub in bytes(buf)
+    return sub in buf
 
 
 def _pick(x: np.ndarray, idx: np.ndarray, default: int) -> np.ndarray:
@@ -202,7 +212,7 @@ def scan_blocks(buf: bytes) -> Blocks:
     q = np.searchsorted(opens, fe) - 1
     lo = opens[np.maximum(q, 0)]
     good = (q >= 0) & (lo > fs) & (a[fe - 1] == 41) & (fe - lo < MAX_ARGS)
-    if buf.find(b"\\") >= 0:  # a backslash in the arguments could make an escaped dump line
+    if _find(buf, b"\\"):  # a backslash in the arguments could make an escaped dump line
         bs = np.flatnonzero(a == 92)
         good &= np.searchsorted(bs, fe) == np.searchsorted(bs, lo)
     bad = np.zeros(nb, bool)
@@ -281,6 +291,14 @@ def scan_blocks(buf: bytes) -> Blocks:
     frame_args = plain.take(pa.array(aslot))
     lists = pa.LargeListArray.from_arrays(pa.array(np.concatenate([first_frame, [F]])), frame_args)
     args = pc.binary_join(lists, pa.scalar(b"\n", pa.large_binary()))
+    # arguments never hold a parenthesis: where one does, the line is not a frame line
+    joined = np.frombuffer(args.buffers()[2], np.uint8) if args.buffers()[2] is not None else np.zeros(0, np.uint8)
+    odd = np.flatnonzero((joined | 1) == 41)
+    suspect = None
+    if len(odd):
+        offs = np.frombuffer(args.buffers()[1], np.int64, count=len(args) + 1 + args.offset)[args.offset :]
+        suspect = np.zeros(nb, bool)
+        suspect[np.searchsorted(offs, odd + offs[0], side="right") - 1] = True
 
     return Blocks(nl, n, hdr, end, goid, cb_goid, nframes, has_cb, piece_off, codes,
-                  enc.dictionary.to_pylist(), args)
+                  enc.dictionary.to_pylist(), args, suspect)

@@ -551,3 +551,19 @@ def test_debug1_profiles_round_trip(profiles, tabs, name, data):
         got = [(x.function, x.file, None if pd.isna(x.line) else x.line, None if pd.isna(x.offset) else x.offset)
                for x in fr.itertuples()]
         assert got == want
+
+
+@SETTINGS
+@given(gs=dumps(max_goroutines=5), copies=st.integers(2, 12), data=st.data())
+def test_fast_path_equals_reference_on_mangled_dumps(gs, copies, data):
+    # Differential: whatever the bytes, both paths must give the same tables. The mangling
+    # puts characters that matter to the grammar (parentheses, backslashes, tabs, colons,
+    # '\\n' escapes, '{"', 'created by ', 'goroutine ') at random places of random lines.
+    lines = render_dump(replicate(gs, copies), Style()).split("\n")
+    junk = st.sampled_from(["(", ")", "\\", "\\n", "\t", " ", ":", "+0x1", "{\"", "created by ",
+                            "goroutine 3 [x]:", "...", "]", "\r", "\x00", "é"])
+    for _ in range(data.draw(st.integers(1, 6))):
+        i = data.draw(st.integers(0, len(lines) - 1))
+        at = data.draw(st.integers(0, len(lines[i])))
+        lines[i] = lines[i][:at] + data.draw(junk) + lines[i][at:]
+    check_fast_equals_reference("\n".join(lines))
