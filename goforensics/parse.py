@@ -376,6 +376,8 @@ class _Builder:
         # Rows come in batches: the reader's rows are appended to the lists of ``cols``,
         # the fast path adds whole arrays; _seal() turns the lists into a batch, in order.
         self.batches: list[dict[str, object]] = []
+        # Categorical columns share one code book per column across batches.
+        self.books: dict[str, dict[str, int]] = {c: {} for c, k in _BATCH_COLUMNS.items() if k == "cat"}
         self.stacks: dict[int, tuple[list[list[_Frame]], _Stack]] = {}
         self.parts: list[dict] = []
         self.warnings: list[tuple] = []
@@ -532,7 +534,7 @@ class _Builder:
         for name, kind in _BATCH_COLUMNS.items():
             v = c[name]
             if kind == "cat":
-                batch[name] = pd.Categorical(v)
+                batch[name] = self.codes(name, v)
             elif kind == "args":
                 batch[name] = pa.array(v, pa.large_string())
             elif kind in ("Int64", "Int32"):
@@ -554,12 +556,17 @@ class _Builder:
         return len(self.cols["part"]) + sum(len(b["part"]) for b in self.batches)
 
     # -- output ------------------------------------------------------------------------------------
+    def codes(self, name: str, values: list) -> np.ndarray:
+        """Codes of ``values`` in the code book of categorical column ``name`` (-1 for None)."""
+        book = self.books[name]
+        return np.fromiter((-1 if v is None else book.setdefault(v, len(book)) for v in values),
+                           np.int32, len(values))
+
     def _column(self, name: str, kind: str):
         parts = [b[name] for b in self.batches]
         if kind == "cat":
-            if not parts:
-                return pd.Categorical([])
-            return parts[0] if len(parts) == 1 else pd.api.types.union_categoricals(parts)
+            codes = np.concatenate(parts) if parts else np.zeros(0, np.int32)
+            return pd.Categorical.from_codes(codes, categories=pd.Index(list(self.books[name]), dtype=object))
         if kind == "args":
             chunks = [p if isinstance(p, (pa.Array, pa.ChunkedArray)) else pa.array(p, pa.large_string())
                       for p in parts] or [pa.array([], pa.large_string())]
@@ -1447,39 +1454,31 @@ class _Fast:
         cb_lines = [e.created[2] for e in ul]
         cols = {
             "count": np.ones(n, np.int64),
-            "raw_state": _cat([h[0].raw for h in uh], tinv),
-            "state": _cat(states, pinv),
+            "raw_state": b.codes("raw_state", [h[0].raw for h in uh])[tinv],
+            "state": b.codes("state", states)[pinv],
             "state_inferred": np.zeros(n, bool),
             "wait_minutes": pd.array(np.array([h[0].minutes for h in uh], np.int32)[tinv], dtype="Int32"),
             "locked": np.array([h[0].locked for h in uh], bool)[tinv],
             "leaked": np.array([h[0].leaked for h in uh], bool)[tinv],
-            "labels": _cat([h[1] for h in uh], tinv),
-            "created_by": _cat([e.created[0] for e in ul], einv),
-            "created_by_file": _cat([e.created[1] for e in ul], einv),
+            "labels": b.codes("labels", [h[1] for h in uh])[tinv],
+            "created_by": b.codes("created_by", [e.created[0] for e in ul])[einv],
+            "created_by_file": b.codes("created_by_file", [e.created[1] for e in ul])[einv],
             "created_by_line": pd.arrays.IntegerArray(
                 np.array([x or 0 for x in cb_lines], np.int32)[einv],
                 np.array([x is None for x in cb_lines], bool)[einv]),
             "creator_goid": pd.arrays.IntegerArray(creators, creators < 0),
-            "ancestors": _cat([""], np.zeros(n, np.int64)),
+            "ancestors": np.full(n, b.codes("ancestors", [""])[0], np.int32),
             "elided": np.zeros(n, bool),
             "truncated": np.zeros(n, bool),
             "n_frames": np.array([len(e.st.functions) for e in ul], np.int32)[einv],
             "stack_id": np.array([e.st.stack_id for e in ul], np.uint64)[einv],
             "args": _args_slice(args, i, j),
             "m": pd.array(np.zeros(n, np.int32), dtype="Int32").copy(),
-            "top": _cat([e.st.top for e in ul], einv),
-            "entry": _cat([e.st.entry for e in ul], einv),
+            "top": b.codes("top", [e.st.top for e in ul])[einv],
+            "entry": b.codes("entry", [e.st.entry for e in ul])[einv],
         }
         cols["m"][:] = pd.NA
         b.add_bulk(lines, goids, cols, r.last_time)
-
-
-def _cat(values: list[str], idx: np.ndarray) -> pd.Categorical:
-    """A categorical of ``values[idx]`` (values may repeat)."""
-    cats = list(dict.fromkeys(values))
-    pos = {v: k for k, v in enumerate(cats)}
-    codes = np.array([pos[v] for v in values], np.int32)[idx]
-    return pd.Categorical.from_codes(codes, cats)
 
 
 def _decode_args(arr: pa.Array):
@@ -1543,7 +1542,7 @@ def _parse_chunks(chunks: Iterable[bytes], source: str, fast: bool = True, worke
         lineno += 1
 
     try:
-        for chunk in chunks:
+        for chunk in _read_ahead(chunks, fast and workers > 1):
             total += len(chunk)
             data = carry + chunk if carry else chunk
             del chunk
@@ -1595,6 +1594,25 @@ def _parse_chunks(chunks: Iterable[bytes], source: str, fast: bool = True, worke
     elif cut_input:
         b.warn(lineno, 0, "truncated", "the input ends inside a goroutine")
     return b.tables()
+
+
+def _read_ahead(chunks: Iterable[bytes], ahead: bool) -> Iterator[bytes]:
+    """The chunks, the next one read (or decompressed) by a thread while this one is used."""
+    it = iter(chunks)
+    if not ahead:
+        yield from it
+        return
+    first = next(it, None)
+    if first is None:
+        return
+    with ThreadPoolExecutor(1, thread_name_prefix="goforensics-read") as pool:
+        nxt = pool.submit(next, it, None)
+        yield first
+        del first
+        while (chunk := nxt.result()) is not None:
+            nxt = pool.submit(next, it, None)
+            yield chunk
+            del chunk
 
 
 def _scan_job(fp: _Fast, view: memoryview) -> Blocks:
