@@ -118,6 +118,7 @@ def plain_loop(path: str) -> int:
 def child(mode: str, path: str, out: str) -> None:
     import goforensics as gf
 
+    baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # the interpreter and imports
     t0 = time.perf_counter()
     if mode == "plain":
         total = plain_loop(path)
@@ -129,27 +130,27 @@ def child(mode: str, path: str, out: str) -> None:
     seconds = time.perf_counter() - t0
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
-    print(json.dumps({"seconds": seconds, "total": total, "rss": own, "workers_rss": workers}))
+    print(json.dumps({"seconds": seconds, "total": total, "rss": own, "workers_rss": workers,
+                      "baseline": baseline}))
 
 
-def measure(mode: str, path: Path, repeat: int) -> dict:
-    runs = []
-    with tempfile.TemporaryDirectory() as tmp:
-        for _ in range(repeat):
-            r = subprocess.run(
-                [sys.executable, __file__, "--child", mode, str(path), str(Path(tmp) / "out")],
-                capture_output=True, text=True, check=False,
-            )
-            if r.returncode != 0:
-                sys.exit(f"{mode}: the child failed:\n{r.stderr}")
-            runs.append(json.loads(r.stdout.strip().splitlines()[-1]))
-    best = min(runs, key=lambda x: x["seconds"])
+def run_child(mode: str, path: Path, tmp: str) -> dict:
+    r = subprocess.run(
+        [sys.executable, __file__, "--child", mode, str(path), str(Path(tmp) / f"out-{mode}")],
+        capture_output=True, text=True, check=False,
+    )
+    if r.returncode != 0:
+        sys.exit(f"{mode}: the child failed:\n{r.stderr}")
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def summarise(runs: list[dict]) -> dict:
     return {
         "seconds": statistics.median(x["seconds"] for x in runs),
-        "best": best["seconds"],
-        "total": best["total"],
-        "rss": max(x["rss"] for x in runs),
-        "workers_rss": max(x["workers_rss"] for x in runs),
+        "best": min(x["seconds"] for x in runs),
+        "total": runs[0]["total"],
+        "rss": max(x["rss"] + x["workers_rss"] for x in runs),
+        "baseline": max(x["baseline"] for x in runs),
     }
 
 
@@ -170,19 +171,27 @@ def main() -> None:
     headers = count_headers(dump)
     print(f"dump: {dump} ({size / MiB:.1f} MiB, {headers:,} goroutine headers; "
           f"the Go program counted {meta['num_goroutine']:,}, {meta['go']})")
-    print(f"median of {a.repeat} runs, each in a fresh process; peak RSS = main + worker processes")
-    print(f"{'':<22}{'MiB/s':>8}{'goroutines/s':>14}{'seconds':>9}{'peak RSS':>11}{'x file':>8}{'lost':>7}")
+    modes = [("plain", "plain Python loop"), ("dataframe", "parse -> DataFrame"), ("parquet", "parse -> Parquet")]
+    modes = [(m, lab) for m, lab in modes if not a.only or m in a.only]
+    runs: dict[str, list[dict]] = {m: [] for m, _ in modes}
+    with tempfile.TemporaryDirectory() as tmp:
+        for _ in range(a.repeat):  # rounds of every mode, so that a busy moment hits them alike
+            for m, _ in modes:
+                runs[m].append(run_child(m, dump, tmp))
+    print(f"{a.repeat} rounds, each measurement in a fresh process (machine: {os.cpu_count()} cores, "
+          f"load average {os.getloadavg()[0]:.2f}); MiB/s from the median time (best in brackets)")
+    print(f"{'':<20}{'MiB/s':>15}{'goroutines/s':>14}{'seconds':>9}{'peak RSS':>10}{'x file':>8}"
+          f"{'imports':>9}{'parse':>9}{'lost':>6}")
     results = {}
-    for mode, label in [("plain", "plain Python loop"), ("dataframe", "parse -> DataFrame"),
-                        ("parquet", "parse -> Parquet")]:
-        if a.only and mode not in a.only:
-            continue
-        r = measure(mode, dump, a.repeat)
-        results[mode] = r
-        rss = r["rss"] + r["workers_rss"]
+    for mode, label in modes:
+        r = results[mode] = summarise(runs[mode])
+        own = r["rss"] - r["baseline"]
         lost = headers - r["total"]
-        print(f"{label:<22}{size / MiB / r['seconds']:>8.1f}{headers / r['seconds']:>14,.0f}"
-              f"{r['seconds']:>9.2f}{rss / MiB:>8.0f} MiB{rss / size:>7.2f}x{lost:>7,}")
+        print(f"{label:<20}{size / MiB / r['seconds']:>7.1f} ({size / MiB / r['best']:>5.1f})"
+              f"{headers / r['seconds']:>14,.0f}{r['seconds']:>9.2f}{r['rss'] / MiB:>6.0f} MiB"
+              f"{r['rss'] / size:>7.2f}x{r['baseline'] / MiB:>5.0f} MiB{own / MiB:>5.0f} MiB{lost:>6,}")
+    print("peak RSS: the whole process (interpreter, `import goforensics`, parse); imports: RSS after "
+          "`import goforensics`; parse: the rest")
     if "plain" in results and "dataframe" in results:
         print(f"parse -> DataFrame is {results['plain']['seconds'] / results['dataframe']['seconds']:.1f}x "
               "the plain loop; target: about 330 MiB/s (gostackparse), peak RSS <= 2x the file, 0 lost")

@@ -563,7 +563,7 @@ class _Builder:
                            np.int32, len(values))
 
     def _column(self, name: str, kind: str):
-        parts = [b[name] for b in self.batches]
+        parts = [b.pop(name) for b in self.batches]  # each batch's copy goes once it is joined
         if kind == "cat":
             codes = np.concatenate(parts) if parts else np.zeros(0, np.int32)
             return pd.Categorical.from_codes(codes, categories=pd.Index(list(self.books[name]), dtype=object))
@@ -617,6 +617,8 @@ class _Builder:
                 "m": col["m"],
             }
         )
+        del col
+        self.batches = []
         g = _conform(g, GOROUTINE_COLUMNS)
 
         rows = []
@@ -1540,6 +1542,8 @@ def _parse_chunks(chunks: Iterable[bytes], source: str, fast: bool = True, worke
         lineno = _region(r, fp, lineno, data, length, scanned=fut.result() if fut is not None else None)
         r.feed(lineno, b"")  # the blank line that ended the region
         lineno += 1
+        if fut is not None:  # give back what the scan's arrays held (memory follows the tables)
+            pa.default_memory_pool().release_unused()
 
     try:
         for chunk in _read_ahead(chunks, fast and workers > 1):
