@@ -149,7 +149,7 @@ CHILD = r"""
 import json, resource, sys, time
 t0 = time.perf_counter()
 import goforensics as gf
-from goforensics.cluster import StackClusterer, describe_clusters, cluster_counts
+from goforensics.clustering import StackClusterer, describe_clusters, cluster_counts
 d = gf.Dumps.from_parquet(sys.argv[1])
 t1 = time.perf_counter()
 est = StackClusterer(level=sys.argv[2], threshold=float(sys.argv[3])).fit(d)

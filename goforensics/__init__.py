@@ -7,7 +7,6 @@
 """
 
 from . import accessor as _accessor  # noqa: F401  (registers the ``df.gf`` accessor)
-from .cluster import StackClusterer, cluster, cluster_counts, describe_clusters
 from .model import (
     Dumps,
     classify_frames,
@@ -44,3 +43,21 @@ __all__ = [
 ]
 
 __version__ = "0.1.0"
+
+# Clustering pulls in scikit-learn (a second of start-up): loaded on first use, so that
+# `goforensics parse` and plain loading stay quick.
+_LAZY = {name: "clustering" for name in ("StackClusterer", "cluster", "cluster_counts", "describe_clusters")}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

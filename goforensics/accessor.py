@@ -100,22 +100,22 @@ class GoroutinesAccessor:
 
     # -- clusters and suspects ---------------------------------------------------------------------
     def cluster(self, **params) -> pd.Series:
-        """Cluster ids: :func:`goforensics.cluster.cluster`."""
-        from .cluster import cluster
+        """Cluster ids: :func:`goforensics.clustering.cluster`."""
+        from .clustering import cluster
 
         return cluster(self.dumps, **params)
 
     def describe_clusters(self, labels=None) -> pd.DataFrame:
-        """One row per cluster: :func:`goforensics.cluster.describe_clusters`."""
-        from .cluster import cluster, describe_clusters
+        """One row per cluster: :func:`goforensics.clustering.describe_clusters`."""
+        from .clustering import cluster, describe_clusters
 
         d = self.dumps
         labels = self._labels(labels)
         return describe_clusters(d, cluster(d) if labels is None else labels)
 
     def cluster_counts(self, labels=None) -> pd.DataFrame:
-        """Goroutines per snapshot and cluster: :func:`goforensics.cluster.cluster_counts`."""
-        from .cluster import cluster, cluster_counts
+        """Goroutines per snapshot and cluster: :func:`goforensics.clustering.cluster_counts`."""
+        from .clustering import cluster, cluster_counts
 
         d = self.dumps
         labels = self._labels(labels)

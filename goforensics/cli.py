@@ -205,7 +205,7 @@ def cluster_cmd(paths, fmt, level, threshold, summary, companions, output, app_m
     are given. With --summary: one row per cluster with its size, blocking site,
     representative stack and state mix.
     """
-    from .cluster import cluster, describe_clusters
+    from .clustering import cluster, describe_clusters
 
     d = _load(paths, "given", app_modules)
     labels = cluster(d, level=level, threshold=threshold, companions=companions)

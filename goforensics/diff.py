@@ -52,7 +52,7 @@ def diff(
     each side), ``delta``, ``ratio`` and ``change`` (appeared / grew / shrank /
     vanished / same, where a relative change within ``tolerance`` is "same"), sorted
     by absolute delta. ``labels_fn(dumps) -> labels`` clusters the joint series
-    (default :func:`goforensics.cluster.cluster`).
+    (default :func:`goforensics.clustering.cluster`).
     """
     if b is None:
         snaps = sorted(a.snapshots["snapshot"].tolist())
@@ -67,7 +67,7 @@ def diff(
     shift = int(a.snapshots["snapshot"].max()) + 1 if len(a.snapshots) else 0
     joint = Dumps.concat([a, _shift(b, shift)])
     if labels_fn is None:
-        from .cluster import cluster as labels_fn
+        from .clustering import cluster as labels_fn
     labels = pd.Series(np.asarray(labels_fn(joint)), index=joint.goroutines.index)
     g = joint.goroutines
     side = np.where(g["snapshot"].to_numpy() >= shift, "after", "before")

@@ -245,7 +245,7 @@ def report_html(
     ``notes`` are extra key/value lines shown under the title (service, incident...).
     """
     from . import __version__
-    from .cluster import cluster, describe_clusters
+    from .clustering import cluster, describe_clusters
     from .suspects import series_facts, suspects
 
     title = title or "goforensics report"

@@ -139,13 +139,13 @@ def series_counts(dumps: Dumps, labels: pd.Series) -> pd.DataFrame:
 
 
 def cluster_sites(dumps: Dumps, labels: pd.Series) -> pd.DataFrame:
-    """Per cluster: :func:`goforensics.cluster.describe_clusters` under the names suspects use.
+    """Per cluster: :func:`goforensics.clustering.describe_clusters` under the names suspects use.
 
     Columns: ``cluster``, ``stack_id`` (representative), ``site``, ``file``, ``line`` (the
     application frame where it blocks), ``site_class``, ``site_depth``, ``state``,
     ``states`` (dict), ``entry``, ``created_by``, ``goroutines``.
     """
-    from .cluster import describe_clusters
+    from .clustering import describe_clusters
 
     dc = describe_clusters(dumps, labels)
     f = dumps.frames[dumps.frames["section"] == 0]
@@ -173,7 +173,7 @@ def cluster_sites(dumps: Dumps, labels: pd.Series) -> pd.DataFrame:
 
 
 def _default_labels(dumps: Dumps) -> pd.Series:
-    from .cluster import cluster
+    from .clustering import cluster
 
     return cluster(dumps)
 
@@ -188,7 +188,7 @@ def suspects(
     """Rank the clusters of a series (or of one dump) as leak suspects, most likely first.
 
     ``labels`` are cluster ids aligned with ``dumps.goroutines`` (by default
-    :func:`goforensics.cluster.cluster`). Columns are :data:`SUSPECT_COLUMNS`;
+    :func:`goforensics.clustering.cluster`). Columns are :data:`SUSPECT_COLUMNS`;
     ``counts`` is the list of goroutines per snapshot, ``evidence`` a list of
     sentences, ``score`` the sum of the weighted evidence.
     """

@@ -121,7 +121,7 @@ def _clip(text: str, chars: int) -> str:
 
 def cluster_names(dumps: Dumps, labels: pd.Series) -> dict[int, str]:
     """A readable name per cluster: ``id: site [state]`` (the site without its import path)."""
-    from .cluster import describe_clusters
+    from .clustering import describe_clusters
 
     desc = describe_clusters(dumps, labels)
     return {
@@ -132,7 +132,7 @@ def cluster_names(dumps: Dumps, labels: pd.Series) -> dict[int, str]:
 
 def _labels(dumps: Dumps, labels: pd.Series | None) -> pd.Series:
     if labels is None:
-        from .cluster import cluster
+        from .clustering import cluster
 
         return cluster(dumps)
     return pd.Series(np.asarray(labels), index=dumps.goroutines.index)
@@ -173,7 +173,7 @@ def goroutines_over_time(dumps: Dumps, labels: pd.Series | None = None, *, top: 
     :func:`goforensics.cluster`). The chart's data holds one row per snapshot and
     shown cluster.
     """
-    from .cluster import cluster_counts
+    from .clustering import cluster_counts
 
     if dumps.goroutines.empty:
         return _note("no goroutines", width)

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 import goforensics as gf
-from goforensics.cluster import cluster, describe_clusters
+from goforensics.clustering import cluster, describe_clusters
 from goforensics.graphs import call_graph
 from goforensics.suspects import suspects
 from goforensics.viz import goroutines_over_time

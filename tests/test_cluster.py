@@ -27,7 +27,7 @@ from clusterdemo import (
 from sklearn.base import clone
 
 import goforensics as gf
-from goforensics.cluster import (
+from goforensics.clustering import (
     StackClusterer,
     cluster,
     cluster_counts,

@@ -60,7 +60,7 @@ def test_every_goroutine_is_read(realdumps, row):
         assert d.total == idx
     # every row has a stack we can look up, and no frame table row is orphaned
     assert set(d.goroutines["stack_id"]) <= set(d.frames["stack_id"]) | {
-        sid for sid, n in zip(d.goroutines["stack_id"], d.goroutines["n_frames"]) if n == 0
+        sid for sid, n in zip(d.goroutines["stack_id"], d.goroutines["n_frames"], strict=True) if n == 0
     }
 
 
