@@ -395,18 +395,21 @@ def _cast(s: pd.Series, dtype: str) -> pd.Series:
     if dtype == "category":
         # One canonical form (sorted str categories) so that tables compare equal however
         # they were made: parsed, concatenated or read back from Parquet.
-        if not isinstance(s.dtype, pd.CategoricalDtype):
-            s = s.astype("string").astype("category")
-        cats = s.cat.categories
-        str_cats = cats.astype(str)
-        want = pd.Index(sorted(set(str_cats)), dtype="str")
-        if cats.dtype != want.dtype or not cats.equals(want):
-            # recode through the categories (not the values): linear in rows, no string work
-            recode = want.get_indexer(str_cats)
-            codes = s.cat.codes.to_numpy()
-            new = np.where(codes >= 0, recode[codes], -1)
-            s = pd.Series(pd.Categorical.from_codes(new, dtype=pd.CategoricalDtype(want)), index=s.index)
-        return s
+        if isinstance(s.dtype, pd.CategoricalDtype):
+            cats, codes = s.cat.categories, s.cat.codes.to_numpy()
+        else:  # values: factorised once (missing values stay missing), never cast one by one
+            codes, cats = pd.factorize(s, use_na_sentinel=True)
+            cats = pd.Index(cats)
+        str_cats = [str(c) for c in cats] if cats.dtype != "str" else list(cats)
+        want = sorted(set(str_cats))
+        if isinstance(s.dtype, pd.CategoricalDtype) and cats.dtype == "str" and str_cats == want:
+            return s
+        # recode through the categories (not the values): linear in rows, no string work
+        pos = {c: i for i, c in enumerate(want)}
+        recode = np.array([pos[c] for c in str_cats], dtype=np.int64)
+        new = np.where(codes >= 0, recode[np.maximum(codes, 0)] if len(recode) else -1, -1)
+        dtype_ = pd.CategoricalDtype(pd.Index(want, dtype="str"))
+        return pd.Series(pd.Categorical.from_codes(new, dtype=dtype_), index=s.index)
     if dtype == "string":
         if isinstance(s.dtype, pd.StringDtype) and s.dtype == pd.StringDtype():
             return s

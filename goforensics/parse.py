@@ -566,7 +566,15 @@ class _Builder:
         parts = [b.pop(name) for b in self.batches]  # each batch's copy goes once it is joined
         if kind == "cat":
             codes = np.concatenate(parts) if parts else np.zeros(0, np.int32)
-            return pd.Categorical.from_codes(codes, categories=pd.Index(list(self.books[name]), dtype=object))
+            cats = list(self.books[name])
+            # the model's canonical form (sorted categories), so that conforming costs nothing
+            order = sorted(range(len(cats)), key=cats.__getitem__)
+            rank = np.empty(len(cats), np.int32)
+            rank[order] = np.arange(len(cats), dtype=np.int32)
+            if len(cats):
+                codes = np.where(codes >= 0, rank[np.maximum(codes, 0)], -1)
+            dtype = pd.CategoricalDtype(pd.Index([cats[i] for i in order], dtype="str"))
+            return pd.Categorical.from_codes(codes, dtype=dtype)
         if kind == "args":
             chunks = [p if isinstance(p, (pa.Array, pa.ChunkedArray)) else pa.array(p, pa.large_string())
                       for p in parts] or [pa.array([], pa.large_string())]
