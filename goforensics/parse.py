@@ -8,10 +8,19 @@ any indentation, CRLF, test2json, stacks escaped into one JSON/logfmt field).
 It never raises on bad input: what it cannot use is counted in the
 ``warnings`` table with the line and the reason.
 
-It streams: the input is read in chunks, and a stack already seen (the usual
-case in a big dump: thousands of goroutines parked in the same place) is
-recognised by its file lines and not parsed again, so memory follows the size
-of the tables, not of the text.
+Two paths read the text and give the same tables (the tests check it on real
+dumps, on random ones in every dialect and on mangled ones):
+
+* the reference reader (:class:`_Reader`), line by line, for every dialect;
+* the fast path (:class:`_Fast`) for standard blocks of a stack already seen (the
+  usual case in a big dump: thousands of goroutines parked in the same place):
+  :func:`goforensics.scan.scan_blocks` cuts whole regions of text into arrays
+  with numpy and pyarrow, each distinct stack is read once by the reference
+  reader, and the other goroutines on it are added from arrays.
+
+It streams: the input is read in chunks and cut into regions at blank lines,
+scanned ahead by threads (the kernels release the GIL), so memory follows the
+size of the tables, not of the text.
 
 >>> d = parse_text('''goroutine 7 [chan receive, 3 minutes] {handler: /api}:
 ... main.worker(0xc000012345)
