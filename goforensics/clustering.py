@@ -142,6 +142,9 @@ class StackClusterer(ClusterMixin, BaseEstimator):
         together (a connection's ``readLoop`` and ``writeLoop``): see :func:`_merge_companions`.
         Off by default: it raises recall, but where identical connection stacks serve
         different causes it lowers precision (measured in benchmarks/cluster_quality.py).
+    families : give goroutines that run only standard-library code the cluster of the code
+        that started them, goroutine by goroutine: see :func:`_adopt_families`. A server's
+        connections join its accept loop, a connection's writeLoop its readLoop.
 
     After ``fit(dumps)``: ``labels_`` (one cluster id per goroutine row), ``n_clusters_``,
     ``fingerprints_`` (per goroutine row) and ``buckets_`` (one row per fingerprint bucket:
@@ -165,6 +168,7 @@ class StackClusterer(ClusterMixin, BaseEstimator):
         leaders_above: int = 300,
         workers: int = 2,
         companions: bool = False,
+        families: bool = True,
     ):
         self.level = level
         self.threshold = threshold
@@ -174,6 +178,7 @@ class StackClusterer(ClusterMixin, BaseEstimator):
         self.leaders_above = leaders_above
         self.workers = workers
         self.companions = companions
+        self.families = families
 
     # -- fitting ----------------------------------------------------------------------------
     def fit(self, dumps: Dumps, y=None) -> StackClusterer:
@@ -235,21 +240,28 @@ class StackClusterer(ClusterMixin, BaseEstimator):
                 # such stacks keep their fingerprint buckets.
                 if len(members) > 1 and not key[2]:
                     self._refine(members, tokens, w, weight, ufp, states, labels_b)
+        stdlib_only = [bool(cl) and not ({2, 3} & set(cl)) for cl in classes]
         if self.companions:
-            stdlib_only = [bool(cl) and not ({2, 3} & set(cl)) for cl in classes]
             _merge_companions(g, inv, labels_b, stdlib_only)
+        row_root = labels_b[inv]
+        if self.families:
+            row_root = _adopt_families(g, row_root, np.asarray(stdlib_only, dtype=bool)[inv], counts)
 
         # Number clusters: descending goroutines, then smallest fingerprint.
-        roots, root_inv = np.unique(labels_b, return_inverse=True)
-        size = np.bincount(root_inv, weights=weight, minlength=len(roots))
+        roots, root_inv = np.unique(row_root, return_inverse=True)
+        size = np.bincount(root_inv, weights=counts, minlength=len(roots))
         min_fp = np.full(len(roots), np.iinfo(np.uint64).max, dtype=np.uint64)
-        np.minimum.at(min_fp, root_inv, ufp)
+        np.minimum.at(min_fp, root_inv, fps)
         rank = np.lexsort((min_fp, -size))
         ids = np.empty(len(roots), dtype=np.int64)
         ids[rank] = np.arange(len(roots))
-        bucket_cluster = ids[root_inv]
+        self.labels_ = ids[root_inv]
+        # a bucket's cluster: where most of its goroutines went (families can split a bucket)
+        t = pd.DataFrame({"b": inv, "c": self.labels_, "n": counts})
+        t = t.groupby(["b", "c"])["n"].sum().reset_index().sort_values(
+            ["b", "n", "c"], ascending=[True, False, True], kind="stable")
+        bucket_cluster = t.drop_duplicates("b").set_index("b")["c"].reindex(range(nb)).to_numpy()
 
-        self.labels_ = bucket_cluster[inv] if len(fps) else np.array([], dtype=np.int64)
         self.fingerprints_ = fps
         self.n_clusters_ = len(roots)
         self.buckets_ = pd.DataFrame(
@@ -384,6 +396,59 @@ class StackClusterer(ClusterMixin, BaseEstimator):
             else:
                 lead_of[b] = best
         return lead_of
+
+
+def _adopt_families(g: pd.DataFrame, root: np.ndarray, stdlib_only: np.ndarray,
+                    counts: np.ndarray, max_hops: int = 8) -> np.ndarray:
+    """Goroutines that run only standard-library code belong to the code that started them.
+
+    A stack of ``net/http.(*conn).serve`` says nothing of which server it serves; its
+    creator does (``created by net/http.(*Server).Serve in goroutine N``, Go 1.21+). Row by
+    row, within one snapshot:
+
+    - a standard-library-only goroutine whose creator chain reaches a live goroutine that
+      runs application code takes that goroutine's cluster (a server's connections and
+      their background reads join the server's accept loop), unless that is the main
+      goroutine, everyone's ancestor: then the topmost standard-library goroutine of the
+      chain is the family (``go http.Serve(l, h)`` from main: the server's goroutine);
+    - otherwise, goroutines started by the same goroutine that has exited (a connection's
+      ``readLoop`` and ``writeLoop``, started by a dialer) share the cluster of the sibling
+      whose cluster is the smallest, the most specific: identical ``writeLoop`` stacks of
+      different clients follow their own ``readLoop``.
+
+    Rows with application code, or without a creator id (before Go 1.21), keep theirs.
+    """
+    out = root.copy()
+    creator = g["creator_goid"].to_numpy(dtype="float64", na_value=np.nan)
+    todo = np.flatnonzero(stdlib_only & ~np.isnan(creator))
+    if not len(todo):
+        return out
+    inst = g["instance"].astype(str).to_numpy()
+    snap = g["snapshot"].to_numpy(dtype=np.int64)
+    goid = g["goid"].to_numpy(dtype="float64", na_value=np.nan)
+    live = {(inst[k], snap[k], int(goid[k])): k for k in np.flatnonzero(~np.isnan(goid))}
+    size = pd.Series(counts).groupby(root).sum()
+    orphans: dict[tuple, list[int]] = {}
+    main = g["entry_function"].astype(str).to_numpy() == "main.main"
+    for k in todo:
+        p, top, hops = live.get((inst[k], snap[k], int(creator[k]))), None, 0
+        while p is not None and stdlib_only[p] and hops < max_hops:
+            top = p  # the topmost standard-library ancestor so far
+            if np.isnan(creator[p]):
+                p = None
+                break
+            p, hops = live.get((inst[k], snap[k], int(creator[p]))), hops + 1
+        if p is not None and not stdlib_only[p] and not main[p]:
+            out[k] = root[p]
+        elif top is not None:
+            out[k] = root[top]
+        elif (inst[k], snap[k], int(creator[k])) not in live:
+            orphans.setdefault((inst[k], snap[k], int(creator[k])), []).append(k)
+    for rows in orphans.values():
+        if len(rows) > 1:
+            best = min(rows, key=lambda r: (size[root[r]], root[r]))
+            out[rows] = root[best]
+    return out
 
 
 def _merge_companions(g: pd.DataFrame, inv: np.ndarray, labels_b: np.ndarray,

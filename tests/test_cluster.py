@@ -112,12 +112,23 @@ def test_connection_loops_started_together_are_one_cause(realdumps):
     loops = d.goroutines["entry_function"].astype(str).isin(
         ["net/http.(*persistConn).readLoop", "net/http.(*persistConn).writeLoop"])
     assert loops.sum() == 2
-    assert cluster(d, companions=True)[loops].nunique() == 1
-    assert cluster(d)[loops].nunique() == 2  # off by default: precision first
-    assert cluster(d, companions=True).nunique() == cluster(d).nunique() - 1
+    # by default (families), goroutine by goroutine: the two loops of one connection share a cluster
+    assert cluster(d)[loops].nunique() == 1
+    # without families, the stacks alone keep them apart; companions merges their clusters
+    assert cluster(d, families=False)[loops].nunique() == 2
+    assert cluster(d, families=False, companions=True)[loops].nunique() == 1
+    assert cluster(d, families=False, companions=True).nunique() == cluster(d, families=False).nunique() - 1
+    # the server's connection (created by net/http.(*Server).Serve in goroutine 4) joins the
+    # server's goroutine 4, itself started by main with `go http.Serve(...)`: main stays apart
+    assert text.count("created by net/http.(*Server).Serve in goroutine 4") == 1
+    g = d.goroutines.set_index("goid")
+    lab = cluster(d).set_axis(d.goroutines["goid"].tolist())
+    assert lab[8] == lab[4] != lab[1]
+    assert cluster(d).nunique() == cluster(d, families=False).nunique() - 2
+    assert g.loc[4, "entry_function"] == "net/http.Serve"
     plain = json.loads(run_cli("cluster", str(path), "--summary", "--format", "json").stdout)
     paired = json.loads(run_cli("cluster", str(path), "--summary", "--format", "json", "--companions").stdout)
-    assert len(paired) == len(plain) - 1
+    assert len(paired) == len(plain)  # the loops are one cluster already
 
 
 def test_leaders_for_large_blocks_give_the_same_causes(two_builds):
@@ -293,3 +304,24 @@ def test_variant_source_really_moves_lines():
     text = (SOURCE / "main.go").read_text()
     a, b = blocking_lines(text), blocking_lines(variant_source(text))
     assert a.keys() == b.keys() and all(b[k] > a[k] for k in a)
+
+
+def test_families_keep_a_component_together_and_apart_from_others():
+    # gateway (a bundled real series): its ground truth labels each goroutine with the code
+    # path that owns it, including the ones net/http starts on the service's behalf
+    import goforensics.datasets as gd
+
+    ds = gd.load_dataset("gateway")
+    labels = cluster(ds.dumps)
+    t = ds.truth.assign(cluster=labels.to_numpy())
+    for cause in ("response-body-not-closed", "debug-server"):
+        mine = t.loc[t["cause"] == cause, "cluster"].unique()
+        assert len(mine) == 1, f"{cause} split over {len(mine)} clusters"
+        # ... and nothing else is in that cluster
+        assert set(t.loc[t["cluster"] == mine[0], "cause"]) == {cause}
+    # the unclosed bodies are connections of two goroutines each: readLoop and writeLoop
+    loops = ds.dumps.goroutines.loc[t["cause"] == "response-body-not-closed", "entry_function"]
+    assert set(loops.astype(str)) == {"net/http.(*persistConn).readLoop", "net/http.(*persistConn).writeLoop"}
+    # stacks alone cannot do this: without families the loops fall into two clusters
+    plain = cluster(ds.dumps, families=False)
+    assert plain[t["cause"] == "response-body-not-closed"].nunique() == 2
