@@ -489,7 +489,7 @@ class _Builder:
         part["line_end"] = line
 
     def add_bulk(self, lines: np.ndarray, goids: np.ndarray, cols: dict[str, object],
-                 taken_at: str | None) -> None:
+                 taken_at: str | None, crash: np.ndarray | None = None) -> None:
         """Append rows made by the fast path: what :meth:`add` does row by row, on arrays.
 
         ``cols`` holds every column but ``part``, ``line`` and ``goid`` (as :data:`_BATCH_COLUMNS`
@@ -504,11 +504,12 @@ class _Builder:
         seen = self._goids
         cuts: list[int] = []
         ordered = np.sort(goids)
-        if not (ordered[1:] == ordered[:-1]).any() and not seen.any_in(goids):
+        if crash is None and not (ordered[1:] == ordered[:-1]).any() and not seen.any_in(goids):
             seen.add_sorted(ordered)
-        else:  # a repeated id: cut where the reader would, row by row
+        else:  # a repeated id (or crash headers): cut where the reader would, row by row
+            flags = crash.tolist() if crash is not None else [False] * n
             for i, x in enumerate(goids.tolist()):
-                if x in seen:
+                if x in seen and x and not flags[i]:
                     cuts.append(i)
                     seen = _Seen()
                 seen.add(x)
@@ -523,6 +524,8 @@ class _Builder:
                 if taken_at and lo + 1 < n:  # set when the next goroutine starts
                     part["taken_at"] = taken_at
             part_col[lo:hi] = part["part"]
+            if crash is not None and crash[lo:hi].any():
+                part["_crash"] = True
             part["goroutines"] += hi - lo
             part["rows"] += hi - lo
             part["line_end"] = line_list[hi - 1]
@@ -1147,8 +1150,10 @@ def _escaped_dumps(raw: bytes) -> Iterator[bytes]:
 _FAST_HEADER = re.compile(rb"goroutine (\d+) \[([^\]\n]*)\](?: (\{[^\n]*\}))?:\Z")
 _WHITESPACE = frozenset(b" \t\n\r\x0b\x0c")  # what bytes.strip() removes
 
-# Kinds of piece (see goforensics.scan), by where they stand in a block.
+# Kinds of piece (see goforensics.scan), by where they stand in a block. With file lines cut
+# apart (crash dumps), a frame's file line is a _LAST piece and the block ends with a _TAIL_*.
 _TAIL, _FIRST, _MID, _LAST, _LAST_CB, _LAST_CB_WHOLE, _CB_FILE = range(1, 8)
+_TAIL_NONE, _TAIL_CB, _TAIL_CB_WHOLE = range(8, 11)
 _SMALL_RUN = 48  # runs shorter than this are added row by row (a batch costs more)
 _KEY_MIX = np.uint64(0x9E3779B97F4A7C15)
 
@@ -1196,6 +1201,15 @@ def _piece_kind(p: bytes) -> tuple[int, tuple | None]:
     if p[:2] == b" [":
         h = _fast_tail(p)
         return (_TAIL, h) if h is not None else (0, None)
+    if not p:
+        return _TAIL_NONE, None
+    if p[:12] == b"\ncreated by ":  # the end of a block whose file lines are pieces apart
+        body = p[1:]
+        if body.endswith(b" in goroutine "):
+            m = _CREATED_BY.match(body + b"1")
+            return (_TAIL_CB if m is not None and m.group(2) == b"1" and b"\\" not in body else 0), None
+        cb, _, file = body.partition(b"\n")
+        return (_TAIL_CB_WHOLE if _fast_created(cb) and _fast_file(file) else 0), None
     if p[:1] == b"\n":
         body = p[1:]
         if body[-1:] == b"(":
@@ -1291,9 +1305,10 @@ class _Fast:
             rr.feed(1, buf[s:e])
         rr.feed(1, b"")
         c = scratch.cols
+        m = None if sb.m is None or sb.m[k] < 0 else int(sb.m[k])
         if (len(c["part"]) != 1 or scratch.warnings or rr.g is not None or rr.mode != "out"
                 or c["goid"][0] != sb.goid[k] or c["elided"][0] or c["ancestors"][0]
-                or c["m"][0] is not None):
+                or c["m"][0] != m):
             return None
         sections = scratch.stacks[c["stack_id"][0]][0]
         if len(sections) != 1 or len(sections[0]) != sb.nframes[k]:
@@ -1369,12 +1384,18 @@ class _Fast:
         prel = np.arange(len(g)) - first[pblk]
 
         # every piece must be of the kind its place asks for
-        expect = np.full(len(g), _MID, np.uint8)
-        expect[first] = _TAIL
-        expect[first + 1] = _FIRST
-        last = first + 1 + sb.nframes
         split = sb.cb_goid >= 0
-        expect[last] = np.where(split, _LAST_CB, np.where(sb.has_cb, _LAST_CB_WHOLE, _LAST))
+        if sb.split_files:  # header tail, name, then (file line, name) per frame, then the end
+            expect = np.where(prel & 1, _FIRST, _LAST).astype(np.uint8)
+            expect[first] = _TAIL
+            last = first + 1 + 2 * sb.nframes
+            expect[last] = np.where(split, _TAIL_CB, np.where(sb.has_cb, _TAIL_CB_WHOLE, _TAIL_NONE))
+        else:  # header tail, first name, one piece from each frame's arguments to the next
+            expect = np.full(len(g), _MID, np.uint8)
+            expect[first] = _TAIL
+            expect[first + 1] = _FIRST
+            last = first + 1 + sb.nframes
+            expect[last] = np.where(split, _LAST_CB, np.where(sb.has_cb, _LAST_CB_WHOLE, _LAST))
         expect[last[split] + 1] = _CB_FILE
         bad = np.zeros(nb, bool)
         bad[pblk[kind_arr[g] != expect]] = True
@@ -1448,6 +1469,8 @@ class _Fast:
         tl = tails[i:j]
         n = j - i
         heads = self.headers
+        ms = sb.m[i:j] if sb.m is not None else None
+        crash = sb.crash[i:j] if sb.crash is not None else None
         if n < _SMALL_RUN:
             last_time = r.last_time
             for k in range(n):
@@ -1459,7 +1482,9 @@ class _Fast:
                     if p.get("taken_at") is None:
                         p["taken_at"] = last_time
                 creator = int(cbg[k]) if cbg[k] >= 0 else e.creator
-                b.add(line, int(goids[k]), 1, hdr, labels, e.st, _arg(args, i + k), (*e.created, creator))
+                m = int(ms[k]) if ms is not None and ms[k] >= 0 else None
+                b.add(line, int(goids[k]), 1, hdr, labels, e.st, _arg(args, i + k), (*e.created, creator),
+                      m=m, crash=bool(crash is not None and crash[k]))
             return
 
         ue, einv = np.unique(ents, return_inverse=True)
@@ -1492,12 +1517,12 @@ class _Fast:
             "n_frames": np.array([len(e.st.functions) for e in ul], np.int32)[einv],
             "stack_id": np.array([e.st.stack_id for e in ul], np.uint64)[einv],
             "args": _args_slice(args, i, j),
-            "m": pd.array(np.zeros(n, np.int32), dtype="Int32").copy(),
+            "m": (pd.arrays.IntegerArray(ms.astype(np.int32), ms < 0) if ms is not None
+                  else pd.arrays.IntegerArray(np.zeros(n, np.int32), np.ones(n, bool))),
             "top": b.codes("top", [e.st.top for e in ul])[einv],
             "entry": b.codes("entry", [e.st.entry for e in ul])[einv],
         }
-        cols["m"][:] = pd.NA
-        b.add_bulk(lines, goids, cols, r.last_time)
+        b.add_bulk(lines, goids, cols, r.last_time, crash)
 
 
 def _decode_args(arr: pa.Array):

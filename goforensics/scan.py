@@ -64,6 +64,9 @@ class Blocks:
     dictionary: list[bytes]
     args: pa.Array  # large_binary, one per block: each frame's arguments, '\n'-joined
     suspect: np.ndarray | None = None  # blocks whose arguments hold a parenthesis (None: none)
+    m: np.ndarray | None = None  # crash headers: the M id ('m=N'), -1 for 'm=nil'; None: no crash header
+    crash: np.ndarray | None = None  # crash headers ('gp=... m=...'): per block
+    split_files: bool = False  # file lines are pieces of their own (their fp=/sp=/pc= cut out)
     extra: object = None  # what the caller computes from these (the parser's checks)
 
     @property
@@ -124,6 +127,73 @@ def _leading_number(a: np.ndarray, pos: np.ndarray, limit: np.ndarray):
     return val, nd
 
 
+def _equal_at_within(a: np.ndarray, pos: np.ndarray, pattern: bytes, stop: np.ndarray) -> np.ndarray:
+    """Like :func:`_equal_at`, False where the pattern would run past ``stop`` or the buffer."""
+    width = len(pattern)
+    inside = (pos >= 0) & (pos + width <= stop) & (pos + width <= len(a))
+    out = np.zeros(len(pos), bool)
+    if inside.any():
+        out[inside] = _equal_at(a, pos[inside], pattern)
+    return out
+
+
+_HEX = np.zeros(256, bool)
+_HEX[np.frombuffer(b"0123456789abcdefABCDEF", np.uint8)] = True
+
+
+def _hex_run(a: np.ndarray, pos: np.ndarray, limit: np.ndarray, step: int) -> np.ndarray:
+    """How many hex digits run from pos (step 1) or end just before pos (step -1), up to 17."""
+    n = len(a)
+    count = np.zeros(len(pos), np.int64)
+    alive = np.ones(len(pos), bool)
+    for k in range(17):
+        p = pos + k if step > 0 else pos - 1 - k
+        inside = (p < limit) if step > 0 else (p >= limit)
+        alive &= inside & _HEX[a[np.clip(p, 0, n - 1)]]
+        if not alive.any():
+            break
+        count += alive
+    return count
+
+
+def _crash_headers(a: np.ndarray, tail: np.ndarray, he: np.ndarray):
+    """Headers 'goroutine N gp=0x.. m=(N|nil)[ mp=0x..] [': where the bracket starts, the M id."""
+    new_tail, m = tail.copy(), np.full(len(tail), -1, np.int64)
+    crash = _equal_at_within(a, tail, b" gp=0x", he)
+    i = np.flatnonzero(crash)
+    t, e = tail[i], he[i]
+    h = _hex_run(a, t + 6, e, 1)
+    ok = (h >= 1) & (h <= 16)
+    p = t + 6 + h
+    ok &= _equal_at_within(a, p, b" m=", e)
+    p = p + 3
+    mv, md = _leading_number(a, p, e)
+    nil = _equal_at_within(a, p, b"nil", e)
+    ok &= ((md >= 1) & (md <= 9)) | nil
+    p = np.where(nil, p + 3, p + md)
+    mp = _equal_at_within(a, p, b" mp=0x", e)
+    h2 = _hex_run(a, p + 6, e, 1)
+    ok &= ~mp | ((h2 >= 1) & (h2 <= 16))
+    p = np.where(mp, p + 6 + h2, p)
+    ok &= _equal_at_within(a, p, b" [", e)
+    crash[i[~ok]] = False
+    new_tail[i[ok]] = p[ok]
+    m[i[ok]] = np.where(nil[ok], -1, mv[ok])
+    return new_tail, m, crash
+
+
+def _register_suffix(a: np.ndarray, ls: np.ndarray, le: np.ndarray) -> np.ndarray:
+    """Where ' fp=0x.. sp=0x.. pc=0x..' starts at the end of each line [ls, le) (le: none)."""
+    p = le.copy()
+    ok = np.ones(len(le), bool)
+    for name in (b" pc=0x", b" sp=0x", b" fp=0x"):
+        h = _hex_run(a, p, ls, -1)
+        ok &= (h >= 1) & (h <= 16)
+        p = p - h - len(name)
+        ok &= _equal_at_within(a, p, name, p + len(name))
+    return np.where(ok, p, le)
+
+
 def _trailing_number(a: np.ndarray, end: np.ndarray, limit: np.ndarray):
     """Decimal digits ending just before ``end`` (not before limit): (value, number of digits)."""
     n = len(a)
@@ -177,6 +247,9 @@ def scan_blocks(buf: bytes) -> Blocks:
         return _none(nl, n)
     goid, nd = _leading_number(a, hs + 10, he)
     tail = hs + 10 + nd
+    crash_form = _find(buf, b" gp=0x")
+    if crash_form:  # crash dumps: 'goroutine N gp=0x.. m=N mp=0x.. [': gp, m, mp vary
+        tail, mval, crash = _crash_headers(a, tail, he)
     ok = (nd >= 1) & (nd <= MAX_DIGITS) & (tail + 2 < he)
     ok &= (a[np.minimum(tail, n - 1)] == 32) & (a[np.minimum(tail + 1, n - 1)] == 91)
 
@@ -196,6 +269,8 @@ def scan_blocks(buf: bytes) -> Blocks:
     keep = np.flatnonzero(ok)
     hdr, end, goid, tail, he = cand[keep], end[keep], goid[keep], tail[keep], he[keep]
     has_cb, cbs, cbe, nframes = has_cb[keep], cbs[keep], cbe[keep], nframes[keep]
+    if crash_form:
+        mval, crash = mval[keep], crash[keep]
     nb = len(hdr)
     if not nb:
         return _none(nl, n)
@@ -238,7 +313,9 @@ def scan_blocks(buf: bytes) -> Blocks:
         hdr, end, goid, tail, he, cbe, nframes, cb_split, cb_goid, cb_digits, has_cb = (
             x[keep] for x in (hdr, end, goid, tail, he, cbe, nframes, cb_split, cb_goid, cb_digits, has_cb)
         )
-        lo, fe = lo[kf], fe[kf]
+        if crash_form:
+            mval, crash = mval[keep], crash[keep]
+        lo, fe, fl = lo[kf], fe[kf], fl[kf]
         nb = len(hdr)
         if not nb:
             return _none(nl, n)
@@ -248,21 +325,29 @@ def scan_blocks(buf: bytes) -> Blocks:
         k = np.arange(F) - first_frame[fb]
     bend = _pick(nl, end - 1, n)  # end of the last line
 
-    # The partition of each block into elements: header tail | first piece | args | piece | ...
-    # boundaries: Ts He A1 B1 ... AN BN [D D2] End; elements start at each boundary.
+    # The partition of each block into elements. Boundaries: Ts He A1 B1 ... AN BN [D D2] End,
+    # an element starting at each: header tail | first piece | args | piece | ... | gap. With
+    # register suffixes (crash dumps), each frame has A B S E: args | file line | fp=.. | name.
+    split_files = _find(buf, b" fp=0x")
+    per = 4 if split_files else 2
     s2 = 2 * cb_split
-    width = 3 + 2 * nframes + s2
+    width = 3 + per * nframes + s2
     base = np.cumsum(width) - width
     total = int(width.sum())
     bnd = np.empty(total, np.int64)
     valid = np.ones(total, bool)
     bnd[base] = tail
     bnd[base + 1] = he
-    aslot = base[fb] + 2 + 2 * k
+    aslot = base[fb] + 2 + per * k
     bnd[aslot] = lo + 1
     bnd[aslot + 1] = fe - 1
     valid[aslot] = False
-    last = base + 2 + 2 * nframes
+    if split_files:  # the file line after each function line, and its register suffix
+        file_end = _pick(nl, fl + 1, n)
+        bnd[aslot + 2] = _register_suffix(a, fe + 1, file_end)
+        bnd[aslot + 3] = file_end
+        valid[aslot + 2] = False
+    last = base + 2 + per * nframes
     sb = np.flatnonzero(cb_split)
     bnd[last[sb]] = cbe[sb] - cb_digits[sb]
     bnd[last[sb] + 1] = cbe[sb]
@@ -282,7 +367,7 @@ def scan_blocks(buf: bytes) -> Blocks:
     ind = enc.indices
     raw = np.frombuffer(ind.buffers()[1], np.int32, count=len(ind) + ind.offset)[ind.offset :]
     codes = raw[coded]
-    npieces = 2 + nframes + cb_split
+    npieces = 2 + (2 if split_files else 1) * nframes + cb_split
     piece_off = np.zeros(nb + 1, np.int64)
     np.cumsum(npieces, out=piece_off[1:])
 
@@ -301,4 +386,5 @@ def scan_blocks(buf: bytes) -> Blocks:
         suspect[np.searchsorted(offs, odd + offs[0], side="right") - 1] = True
 
     return Blocks(nl, n, hdr, end, goid, cb_goid, nframes, has_cb, piece_off, codes,
-                  enc.dictionary.to_pylist(), args, suspect)
+                  enc.dictionary.to_pylist(), args, suspect, mval if crash_form else None,
+                  crash if crash_form else None, split_files)

@@ -446,8 +446,10 @@ def test_debug2_round_trip_in_every_dialect(gs, data, name, indent):
 
 
 @SETTINGS
-@given(gs=dumps(), data=st.data(), ms=st.lists(st.one_of(st.none(), st.integers(0, 200)), min_size=10, max_size=10))
-def test_crash_dump_headers_and_frame_registers(gs, data, ms):
+@given(gs=dumps(max_goroutines=6), copies=st.integers(1, 10), data=st.data(),
+       ms=st.lists(st.one_of(st.none(), st.integers(0, 200)), min_size=60, max_size=60))
+def test_crash_dump_headers_and_frame_registers(gs, copies, data, ms):
+    gs = replicate(gs, copies)
     for g, m in zip(gs, ms, strict=False):
         g.m = m
     text = dialect(data.draw(st.sampled_from(["plain", "crlf", "quoted"])), render_dump(gs, Style(crash=True)), data.draw)

@@ -215,6 +215,7 @@ func main() {
 	n := flag.Int("n", 200000, "goroutines to start")
 	out := flag.String("o", "dump.txt", "output file")
 	profile1 := flag.String("p1", "", "also write a debug=1 goroutine profile of the same moment here")
+	wait := flag.Bool("wait", false, "then print 'ready' and wait (for a SIGQUIT: a crash dump)")
 	flag.Parse()
 
 	bigMu.Lock()
@@ -333,4 +334,8 @@ func main() {
 		panic(err)
 	}
 	fmt.Println(string(meta))
+	if *wait {
+		fmt.Println("ready")
+		<-block
+	}
 }
