@@ -28,6 +28,7 @@ import os
 import re
 import resource
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -73,12 +74,34 @@ def make_dump(cache: Path, goroutines: int) -> tuple[Path, dict]:
     return dump, json.loads(meta_path.read_text())
 
 
+def make_crash_dump(cache: Path, goroutines: int) -> Path:
+    """The same program's SIGQUIT dump under GOTRACEBACK=crash (gp=/m= headers, fp=/sp=/pc=)."""
+    digest = hashlib.sha256(b"".join(p.read_bytes() for p in sorted(GO_SRC.glob("*")))).hexdigest()[:12]
+    out = cache / f"bigdump-{digest}-{goroutines}-sigquit.txt"
+    if out.exists():
+        return out
+    make_dump(cache, goroutines)  # builds the program
+    exe = cache / f"bigdump-{digest}"
+    print(f"making a SIGQUIT dump of {goroutines:,} goroutines ...", file=sys.stderr)
+    tmp = out.with_suffix(".tmp")
+    with open(tmp, "wb") as err:
+        p = subprocess.Popen([str(exe), "-n", str(goroutines), "-o", str(cache / "sigquit-scratch.txt"), "-wait"],
+                             stdout=subprocess.PIPE, stderr=err, env={**os.environ, "GOTRACEBACK": "crash"},
+                             preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_CORE, (0, 0)))
+        while p.stdout.readline().strip() != b"ready":
+            pass
+        p.send_signal(signal.SIGQUIT)
+        p.wait()
+    os.replace(tmp, out)
+    return out
+
+
 def count_headers(path: Path) -> int:
     """Goroutine headers counted with a plain byte search (independent of goforensics)."""
     n = 0
     with open(path, "rb") as fh:
         for line in fh:
-            if line.startswith(b"goroutine ") and re.match(rb"goroutine \d+ \[", line):
+            if line.startswith(b"goroutine ") and re.match(rb"goroutine \d+ (?:gp=\S+ m=\S+ (?:mp=\S+ )?)?\[", line):
                 n += 1
     return n
 
@@ -160,6 +183,8 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "goforensics" / "bench")
     ap.add_argument("--only", choices=["plain", "dataframe", "parquet"], action="append")
+    ap.add_argument("--crash", type=int, metavar="N", default=0,
+                    help="also time a SIGQUIT crash dump (GOTRACEBACK=crash) of N goroutines")
     ap.add_argument("--child", nargs=3, metavar=("MODE", "PATH", "OUT"), help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.child:
@@ -192,6 +217,15 @@ def main() -> None:
               f"{r['rss'] / size:>7.2f}x{r['baseline'] / MiB:>5.0f} MiB{own / MiB:>5.0f} MiB{lost:>6,}")
     print("peak RSS: the whole process (interpreter, `import goforensics`, parse); imports: RSS after "
           "`import goforensics`; parse: the rest")
+    if a.crash:
+        crash = make_crash_dump(a.cache, a.crash)
+        csize, cheaders = crash.stat().st_size, count_headers(crash)
+        with tempfile.TemporaryDirectory() as tmp:
+            cr = summarise([run_child("dataframe", crash, tmp) for _ in range(a.repeat)])
+        print(f"SIGQUIT crash dump ({csize / MiB:.1f} MiB, {cheaders:,} goroutine headers, fp=/sp=/pc= on every "
+              f"frame): {csize / MiB / cr['seconds']:.1f} MiB/s ({csize / MiB / cr['best']:.1f} best), "
+              f"{cheaders / cr['seconds']:,.0f} goroutines/s, peak RSS {cr['rss'] / MiB:.0f} MiB, "
+              f"lost {cheaders - cr['total']:,}")
     if "plain" in results and "dataframe" in results:
         print(f"parse -> DataFrame is {results['plain']['seconds'] / results['dataframe']['seconds']:.1f}x "
               "the plain loop; target: about 330 MiB/s (gostackparse), peak RSS <= 2x the file, 0 lost")
