@@ -247,7 +247,8 @@ def scan_blocks(buf: bytes) -> Blocks:
         return _none(nl, n)
     goid, nd = _leading_number(a, hs + 10, he)
     tail = hs + 10 + nd
-    crash_form = _find(buf, b" gp=0x")
+    has_eq = _find(buf, b"=")  # a one-byte search first: multi-byte ones are slow on dump text
+    crash_form = has_eq and _find(buf, b" gp=0x")
     if crash_form:  # crash dumps: 'goroutine N gp=0x.. m=N mp=0x.. [': gp, m, mp vary
         tail, mval, crash = _crash_headers(a, tail, he)
     ok = (nd >= 1) & (nd <= MAX_DIGITS) & (tail + 2 < he)
@@ -328,7 +329,7 @@ def scan_blocks(buf: bytes) -> Blocks:
     # The partition of each block into elements. Boundaries: Ts He A1 B1 ... AN BN [D D2] End,
     # an element starting at each: header tail | first piece | args | piece | ... | gap. With
     # register suffixes (crash dumps), each frame has A B S E: args | file line | fp=.. | name.
-    split_files = _find(buf, b" fp=0x")
+    split_files = has_eq and _find(buf, b" fp=0x")
     per = 4 if split_files else 2
     s2 = 2 * cb_split
     width = 3 + per * nframes + s2
