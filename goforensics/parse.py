@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import re
 import threading
 from collections import deque
@@ -1561,7 +1562,7 @@ def read_chunks(path: str | Path, chunk_size: int | None = None) -> Iterator[byt
             raise ParseError(f"{path}: unreadable gzip stream: {e}") from None
 
 
-def _parse_chunks(chunks: Iterable[bytes], source: str, fast: bool = True, workers: int = 2) -> Dumps:
+def _parse_chunks(chunks: Iterable[bytes], source: str, fast: bool = True, workers: int | None = None) -> Dumps:
     """Parse a stream of byte chunks.
 
     The text is cut into regions that end where a blank line starts, so no goroutine
@@ -1572,6 +1573,7 @@ def _parse_chunks(chunks: Iterable[bytes], source: str, fast: bool = True, worke
     b = _Builder(source)
     r = _Reader(b)
     fp = _Fast(b, r) if fast else None
+    workers = _default_workers() if workers is None else workers
     lineno = 1
     carry = b""
     total = 0
@@ -1642,6 +1644,11 @@ def _parse_chunks(chunks: Iterable[bytes], source: str, fast: bool = True, worke
     return b.tables()
 
 
+def _default_workers() -> int:
+    # beyond a few scan threads the reader's own work is the bottleneck
+    return max(1, min(4, os.cpu_count() or 1))
+
+
 def _read_ahead(chunks: Iterable[bytes], ahead: bool) -> Iterator[bytes]:
     """The chunks, the next one read (or decompressed) by a thread while this one is used."""
     it = iter(chunks)
@@ -1680,7 +1687,7 @@ def _region(r: _Reader, fp: _Fast | None, lineno: int, data: bytes, length: int,
     return lineno
 
 
-def parse_text(text: str | bytes, source: str = "<text>", fast: bool = True, workers: int = 2) -> Dumps:
+def parse_text(text: str | bytes, source: str = "<text>", fast: bool = True, workers: int | None = None) -> Dumps:
     """Parse dump text of any dialect (or gzipped text) into :class:`~goforensics.model.Dumps`.
 
     >>> parse_text("no dump here").warnings[["kind", "message"]].values.tolist()
@@ -1700,10 +1707,11 @@ def parse_text(text: str | bytes, source: str = "<text>", fast: bool = True, wor
     return _parse_chunks(chunks, source, fast=fast, workers=workers)
 
 
-def parse_file(path: str | Path, source: str | None = None, fast: bool = True, workers: int = 2) -> Dumps:
+def parse_file(path: str | Path, source: str | None = None, fast: bool = True, workers: int | None = None) -> Dumps:
     """Parse one file: text dumps of any kind, or a ``debug=0`` protobuf profile.
 
-    ``workers``: threads scanning ahead on big inputs (the tables are the same for any number).
+    ``workers``: threads scanning ahead on big inputs (default: the cores, at most 4); the
+    tables are the same for any number.
     Raises :class:`ParseError` only when the file cannot be read at all.
     """
     src = str(path) if source is None else source
