@@ -26,6 +26,7 @@ import pytest
 from conftest import ROOT
 
 import goforensics as gf
+import goforensics.parse as parse_mod
 
 WAITSTATES = ROOT / "tests" / "goprograms" / "waitstates"
 HEADER = re.compile(r"^goroutine \d+ (?:gp=\S+ m=\S+ (?:mp=\S+ )?)?\[", re.M)
@@ -291,7 +292,7 @@ def test_sigquit_crash_dump_with_gp_m_headers_and_registers(runs):
 # --- many goroutines on few stacks: the fast path on real output ----------------------------------
 
 
-def test_worker_pool_dump_fast_path_equals_reference(build_go, tmp_path):
+def test_worker_pool_dump_fast_path_equals_reference(build_go, tmp_path, monkeypatch):
     # benchmarks/bigdump parks goroutines on ~30 code paths (labels, closures, generics,
     # varying recursion depths, several wait states) and writes them with runtime.Stack
     exe = build_go(ROOT / "benchmarks" / "bigdump")
@@ -303,6 +304,12 @@ def test_worker_pool_dump_fast_path_equals_reference(build_go, tmp_path):
     assert fast.total == meta["num_goroutine"] == count_headers(out)
     for name in ("goroutines", "frames", "snapshots", "warnings"):
         assert getattr(fast, name).equals(getattr(ref, name)), name
+    # in small chunks the regions are scanned ahead by threads: same tables, in order
+    monkeypatch.setattr(parse_mod, "CHUNK_SIZE", 1 << 16)
+    for workers in (1, 3):
+        many = gf.parse_file(out, workers=workers)
+        for name in ("goroutines", "frames", "snapshots", "warnings"):
+            assert getattr(many, name).equals(getattr(ref, name)), (name, workers)
     assert fast.warnings.empty
     # labels carried by the pprof.Do paths, parsed from Go's own quoting
     paths = {json.loads(x)["path"] for x in fast.goroutines["labels"].unique() if x}
