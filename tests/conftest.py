@@ -114,3 +114,14 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         terminalreporter.write_sep("-", "test artifacts")
         for p in new:
             terminalreporter.write_line(str(p))
+
+
+@pytest.fixture(scope="session")
+def leakseries_dir(build_go, tmp_path_factory) -> Path:
+    """A series recorded by tests/goprograms/leakseries (6 snapshots, 300 ms apart), once per
+    session: two leaks that grow, a flat worker pool, a burst that drains (see its source).
+    Tests read it; none writes into it."""
+    exe = build_go(ROOT / "tests" / "goprograms" / "leakseries")
+    out = tmp_path_factory.mktemp("leakseries")
+    subprocess.run([str(exe), str(out), "6", "300ms"], check=True, timeout=120)
+    return out

@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-import subprocess
-
 import pytest
-from conftest import ROOT
 
 import goforensics as gf
 from goforensics.diff import diff
 
 
 @pytest.fixture(scope="module")
-def series_dir(build_go, tmp_path_factory):
-    exe = build_go(ROOT / "tests" / "goprograms" / "leakseries")
-    out = tmp_path_factory.mktemp("leakseries-diff")
-    subprocess.run([str(exe), str(out), "6", "300ms"], check=True, timeout=120)
-    return out
+def series_dir(leakseries_dir):
+    return leakseries_dir
 
 
 def test_first_and_last_snapshot(series_dir):

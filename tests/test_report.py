@@ -69,11 +69,8 @@ def browser():
 
 
 @pytest.fixture(scope="module")
-def series_dir(build_go, tmp_path_factory):
-    exe = build_go(ROOT / "tests" / "goprograms" / "leakseries")
-    out = tmp_path_factory.mktemp("leakseries-report")
-    subprocess.run([str(exe), str(out), "6", "300ms"], check=True, timeout=120)
-    return out
+def series_dir(leakseries_dir):
+    return leakseries_dir
 
 
 @pytest.fixture(scope="module")

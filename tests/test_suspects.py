@@ -21,12 +21,9 @@ LEAKS = {"main.compute", "main.waitAll"}
 BENIGN = {"main.worker", "main.sleeper", "main.main"}
 
 
-@pytest.fixture(scope="session")
-def leakseries(build_go, tmp_path_factory):
-    exe = build_go(ROOT / "tests" / "goprograms" / "leakseries")
-    out = tmp_path_factory.mktemp("leakseries")
-    subprocess.run([str(exe), str(out), "6", "300ms"], check=True, timeout=120)
-    return gf.load(out)
+@pytest.fixture(scope="module")
+def leakseries(leakseries_dir):
+    return gf.load(leakseries_dir)
 
 
 def test_leaks_rank_above_every_benign_cluster(leakseries):

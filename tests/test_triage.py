@@ -7,7 +7,6 @@ import subprocess
 import sys
 
 import pytest
-from conftest import ROOT
 
 
 def run(*args: str) -> subprocess.CompletedProcess:
@@ -16,11 +15,8 @@ def run(*args: str) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture(scope="module")
-def series_dir(build_go, tmp_path_factory):
-    exe = build_go(ROOT / "tests" / "goprograms" / "leakseries")
-    out = tmp_path_factory.mktemp("leakseries-triage")
-    subprocess.run([str(exe), str(out), "6", "300ms"], check=True, timeout=120)
-    return out
+def series_dir(leakseries_dir):
+    return leakseries_dir
 
 
 def test_json_has_the_documented_schema(series_dir):

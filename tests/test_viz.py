@@ -7,7 +7,6 @@ tests/goprograms/leakseries' own comments (what grows by how much), never from t
 from __future__ import annotations
 
 import re
-import subprocess
 from pathlib import Path
 
 import altair as alt
@@ -25,11 +24,8 @@ ACTIVE = {"running", "runnable"}
 
 
 @pytest.fixture(scope="module")
-def series_dir(build_go, tmp_path_factory):
-    exe = build_go(ROOT / "tests" / "goprograms" / "leakseries")
-    out = tmp_path_factory.mktemp("leakseries-viz")
-    subprocess.run([str(exe), str(out), "6", "300ms"], check=True, timeout=120)
-    return out
+def series_dir(leakseries_dir):
+    return leakseries_dir
 
 
 @pytest.fixture(scope="module")
