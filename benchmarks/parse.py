@@ -93,6 +93,8 @@ def make_crash_dump(cache: Path, goroutines: int) -> Path:
         p.send_signal(signal.SIGQUIT)
         p.wait()
     os.replace(tmp, out)
+    for scratch in cache.glob("sigquit-scratch.txt*"):  # the runtime.Stack dump of that run
+        scratch.unlink()
     return out
 
 
