@@ -1699,9 +1699,9 @@ def parse_text(text: str | bytes, source: str = "<text>", fast: bool = True, wor
             data = gzip.decompress(data)
         except (OSError, EOFError) as e:
             raise ParseError(f"{source}: unreadable gzip stream: {e}") from None
-    if _looks_like_proto(data[:4096]):
-        from .pprof import parse_profile
+    from .pprof import looks_like_profile, parse_profile
 
+    if looks_like_profile(data[:4096]):
         return parse_profile(data, source=source)
     chunks = (data[i : i + CHUNK_SIZE] for i in range(0, len(data), CHUNK_SIZE))
     return _parse_chunks(chunks, source, fast=fast, workers=workers)
@@ -1717,9 +1717,9 @@ def parse_file(path: str | Path, source: str | None = None, fast: bool = True, w
     src = str(path) if source is None else source
     chunks = read_chunks(path)
     first = [next(chunks, b"")]
-    if _looks_like_proto(first[0][:4096]):
-        from .pprof import parse_profile
+    from .pprof import looks_like_profile, parse_profile
 
+    if looks_like_profile(first[0][:4096]):
         return parse_profile(first[0] + b"".join(chunks), source=src)
     return _parse_chunks(_chain(first, chunks), src, fast=fast, workers=workers)
 
@@ -1731,34 +1731,3 @@ def _chain(first: list[bytes], rest: Iterator[bytes]) -> Iterator[bytes]:
         yield head
     del head
     yield from rest
-
-
-def _looks_like_proto(head: bytes) -> bool:
-    """Is this the start of a profile.proto message (binary, fields 1-14 with valid wire types)?"""
-    if not head or head[:1] in (b"g", b"p", b"f", b"{") or b"goroutine " in head[:256]:
-        return False
-    if sum(1 for c in head[:1024] if c < 9 or 13 < c < 32) * 20 < min(len(head), 1024):
-        return False
-    pos, seen = 0, 0
-    while pos < len(head) and seen < 8:
-        key, pos = _varint(head, pos)
-        num, wt = key >> 3, key & 7
-        if not 1 <= num <= 14 or wt not in (0, 2):
-            return False
-        val, pos = _varint(head, pos)
-        if wt == 2:
-            pos += val
-        seen += 1
-    return seen >= 2
-
-
-def _varint(buf: bytes, pos: int) -> tuple[int, int]:
-    result = shift = 0
-    while pos < len(buf) and shift < 64:
-        b = buf[pos]
-        pos += 1
-        result |= (b & 0x7F) << shift
-        if b < 0x80:
-            return result, pos
-        shift += 7
-    return 0, len(buf) + 1

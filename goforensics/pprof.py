@@ -22,7 +22,9 @@ from dataclasses import dataclass, field
 from .model import Dumps
 from .parse import ParseError, _Builder, _Frame, infer_state
 
-__all__ = ["Profile", "decode_profile", "decode_varint", "encode_varint", "parse_profile"]
+__all__ = [
+    "Profile", "decode_profile", "decode_varint", "encode_varint", "looks_like_profile", "parse_profile",
+]
 
 
 def decode_varint(buf: bytes, pos: int) -> tuple[int, int]:
@@ -39,6 +41,32 @@ def decode_varint(buf: bytes, pos: int) -> tuple[int, int]:
         shift += 7
         if shift > 63:
             raise ParseError("varint longer than 10 bytes")
+
+
+def looks_like_profile(head: bytes) -> bool:
+    """Is this the start of a profile.proto message (binary; fields 1-14, valid wire types)?
+
+    >>> looks_like_profile(b"goroutine 1 [running]:"), looks_like_profile(b"\\x0a\\x04\\x08\\x01\\x10\\x02\\x5a\\x00")
+    (False, True)
+    """
+    if not head or head[:1] in (b"g", b"p", b"f", b"{") or b"goroutine " in head[:256]:
+        return False
+    if sum(1 for c in head[:1024] if c < 9 or 13 < c < 32) * 20 < min(len(head), 1024):
+        return False
+    pos, seen = 0, 0
+    try:
+        while pos < len(head) and seen < 8:
+            key, pos = decode_varint(head, pos)
+            num, wt = key >> 3, key & 7
+            if not 1 <= num <= 14 or wt not in (0, 2):
+                return False
+            val, pos = decode_varint(head, pos)
+            if wt == 2:
+                pos += val
+            seen += 1
+    except ParseError:  # the head is cut inside a field: judge by what was read
+        pass
+    return seen >= 2
 
 
 def encode_varint(value: int) -> bytes:
