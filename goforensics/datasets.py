@@ -847,6 +847,22 @@ class Dataset:
     causes: pd.DataFrame
     meta: dict
 
+    def first(self, n: int) -> Dataset:
+        """The dataset cut to its first ``n`` snapshots (what an engineer had ``n`` captures in).
+
+        >>> load_dataset("checkout").first(3).dumps.snapshots["snapshot"].tolist()
+        [0, 1, 2]
+        """
+        d = self.dumps
+        keep = (d.goroutines["snapshot"] < n).to_numpy()
+        dumps = Dumps(
+            d.goroutines[keep].reset_index(drop=True), d.frames,
+            d.snapshots[d.snapshots["snapshot"] < n].reset_index(drop=True),
+            d.warnings[d.warnings["snapshot"].isna() | (d.warnings["snapshot"] < n)].reset_index(drop=True),
+        )
+        return Dataset(self.name, self.kind, self.path, dumps,
+                       self.truth[keep].reset_index(drop=True), self.causes, self.meta)
+
     def attribute(self, labels) -> pd.DataFrame:
         """Each cluster's majority root cause in the truth (by goroutines), and whether it leaks.
 
