@@ -20,8 +20,9 @@ import pandas as pd
 from .model import Dumps
 from .suspects import cluster_sites
 
-__all__ = ["diff"]
+__all__ = ["CHANGES", "diff"]
 
+# the values of the ``change`` column
 CHANGES = ("appeared", "grew", "shrank", "vanished", "same")
 
 
@@ -86,9 +87,10 @@ def diff(
     out = tab.join(sites[["site", "file", "line", "state", "entry", "created_by"]])
     out["delta"] = out["after"] - out["before"]
     out["ratio"] = out["after"] / out["before"].where(out["before"] > 0)
-    out["change"] = [
-        _change(x, y, tolerance) for x, y in zip(out["before"], out["after"], strict=True)
-    ]
+    out["change"] = pd.Categorical(
+        [_change(x, y, tolerance) for x, y in zip(out["before"], out["after"], strict=True)],
+        categories=CHANGES,
+    )
     out = out.reset_index().rename(columns={"index": "cluster"})
     out["_abs"] = out["delta"].abs()
     out = out.sort_values(["_abs", "site"], ascending=[False, True], kind="stable").drop(columns="_abs")

@@ -597,7 +597,3 @@ def goroutine_frames(dumps: Dumps, goroutines: pd.DataFrame | None = None) -> pd
     depth = long["depth"].to_numpy()
     long["args"] = [a[d] if d < len(a) else "" for a, d in zip(split, depth, strict=True)]
     return long.reset_index(drop=True)
-
-
-def _as_uint64(values) -> np.ndarray:
-    return np.asarray(values, dtype=np.uint64)

@@ -68,7 +68,6 @@ class Facts:
     creator_gone: bool
     max_wait: int | None
     resources: dict  # from the wait-for graph, see _graph_facts
-    all_functions: set[str]
     readloops: dict  # states of the HTTP client connections' readLoops at the last snapshot
 
     def has(self, pattern: str) -> bool:
@@ -464,7 +463,7 @@ def _facts(ctx, cluster, site, ev) -> Facts:
         state=site["state"], states=site["states"], site=site["site"], site_class=site["site_class"],
         entry=site["entry"], created_by=creator, functions=fns, n=int(ev["last"]), growing=growing,
         flat=flat, multi=ctx.multi, creator_gone=gone, max_wait=ev["max_wait"],
-        resources=_graph_facts(ctx, cluster), all_functions=set(fns), readloops=ctx.readloops(),
+        resources=_graph_facts(ctx, cluster), readloops=ctx.readloops(),
     )
 
 
