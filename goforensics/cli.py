@@ -36,8 +36,21 @@ def _load(paths: tuple[str, ...], order: str = "given", app_modules: tuple[str, 
         raise click.ClickException(str(e)) from None
     if d.goroutines.empty:
         click.echo(account(d), err=True)
+        said = [_headline(k, m) for k, m in zip(d.snapshots["kind"].astype(str),
+                                                 d.snapshots["message"].astype(str), strict=True)]
+        if said:  # e.g. 'fatal error: newosproc' printed with no goroutine section after it
+            raise click.ClickException(f"no goroutines in the input, which holds: {'; '.join(said[:3])}")
         raise click.ClickException("no goroutine dump found in the input")
     return d
+
+
+def _headline(kind: str, message: str) -> str:
+    """The line of a snapshot's message that says what happened ('fatal error: newosproc')."""
+    lines = [x.strip() for x in message.splitlines() if x.strip()]
+    for x in lines:
+        if x.startswith(kind):
+            return x
+    return f"{kind}: {lines[0]}" if lines else kind
 
 
 def account(d: Dumps) -> str:
@@ -61,10 +74,16 @@ def account(d: Dumps) -> str:
         why = "; ".join(f"{n:,} {r}" for r, n in sorted(reasons.items(), key=lambda x: -x[1]))
         lines.append(f"skipped {int(skipped['lines'].sum()):,} line(s): {why}")
     races = w[(w["kind"] == "race-report") & (w["lines"] == 0)]
-    for msg in races["message"]:
-        lines.append(str(msg))
+    n_races = sum(int(str(m).split(" ", 1)[0]) for m in races["message"])
+    if n_races:
+        where = f" in {races['source'].nunique()} file(s)" if races["source"].nunique() > 1 else ""
+        lines.append(f"{n_races} race report(s){where}: not goroutine dumps, not counted")
     for _, r in s[s["truncated"]].iterrows():
-        miss = "" if pd.isna(r["missing"]) else f": {int(r['missing']):,} goroutine(s) missing"
+        miss = (
+            "" if pd.isna(r["missing"])
+            else ": all the goroutines its header declares were read, the last stack may be cut short"
+            if r["missing"] == 0 else f": {int(r['missing']):,} goroutine(s) missing"
+        )
         lines.append(f"truncated: snapshot {r['snapshot']} of {r['source']}{miss}")
     other = w[~w["kind"].isin(["skipped", "race-report", "truncated"])]
     for _, r in other.iterrows():
@@ -238,7 +257,8 @@ def triage_text(report: dict, color: bool = False) -> str:
     if not report["suspects"]:
         lines.append("no suspects")
     for s in report["suspects"]:
-        where = f"{s['site']}" + (f" ({s['file']}:{s['line']})" if s["file"] else "")
+        line = "" if s["line"] is None else f":{s['line']}"
+        where = f"{s['site']}" + (f" ({s['file']}{line})" if s["file"] else "") if s["site"] else "(no frames)"
         counts = s["counts"]
         trend = f"{counts[0]:,} -> {counts[-1]:,}" if len(counts) > 1 else f"{s['goroutines']:,}"
         if s["slope_per_min"] is not None and len(counts) > 1:
@@ -246,7 +266,8 @@ def triage_text(report: dict, color: bool = False) -> str:
         lines.append(style(f"#{s['rank']}  score {s['score']:.2f}  [{s['state']}]  {trend} goroutines",
                            bold=True))
         lines.append(f"    at      {where}")
-        lines.append(f"    entry   {s['entry']}" + (f"   created by {s['created_by']}" if s["created_by"] else ""))
+        lines.append(f"    entry   {s['entry'] or '(no frames)'}"
+                     + (f"   created by {s['created_by']}" if s["created_by"] else ""))
         if s["pattern"]:
             lines.append(style(f"    pattern {s['title']} ({s['pattern']})", fg="yellow"))
         for e in s["evidence"]:

@@ -461,10 +461,11 @@ def wait_for_graph(dumps: Dumps, *, snapshot: int | None = None, max_offset: int
         cd = b.caller_depth if b else 0
         na = node_attrs.get((state, sid, cd))
         if na is None:
+            known = 0 <= cd < len(fns)  # -1: no frame outside the runtime (or an empty stack)
             na = node_attrs[(state, sid, cd)] = {
                 "kind": "goroutine", "state": state,
-                "function": fns[cd] if cd < len(fns) else "", "file": files[cd] if cd < len(files) else "",
-                "line": None if cd >= len(lines) or pd.isna(lines[cd]) else int(lines[cd]),
+                "function": fns[cd] if known else "", "file": files[cd] if known else "",
+                "line": None if not known or pd.isna(lines[cd]) else int(lines[cd]),
             }
         nodes.append(node)
         attrs.append(na)
@@ -497,7 +498,7 @@ def _receivers(entry: tuple, recv_frames: dict) -> list[tuple[int, str, int | No
     for i, t in recv_frames.get(sid, ()):
         a, unc = _first_arg(args[i] if i < len(args) else "")
         out.append((i, t, a if not unc else None))
-    if b is not None and b.caller_depth < len(args):
+    if b is not None and 0 <= b.caller_depth < len(args):
         out.append((-1, "", _pointer_args(args[b.caller_depth])))
     return out
 

@@ -321,11 +321,11 @@ def _order(series: Dumps, order: str) -> None:
     key_old = list(zip(s["file_index"], s["part"], strict=True))  # (file, part) identifies a snapshot
     new = dict(zip(key_old, range(len(s)), strict=True))
     g = series.goroutines
-    # goroutines still carry their per-file part number in 'snapshot' and their file via source
-    gkey = list(zip(g["_file"], g["snapshot"], strict=True)) if "_file" in g else None
-    assert gkey is not None
-    g["snapshot"] = np.fromiter((new[k] for k in gkey), dtype=np.int32, count=len(g))
-    g = g.drop(columns=["_file"])
+    if len(g):  # (with no goroutine at all, the concatenated table has only the catalogue's columns)
+        # goroutines still carry their per-file part number in 'snapshot' and their file in _file
+        gkey = zip(g["_file"], g["snapshot"], strict=True)
+        g["snapshot"] = np.fromiter((new[k] for k in gkey), dtype=np.int32, count=len(g))
+    g = g.drop(columns=["_file"], errors="ignore")
     s = s.drop(columns=["_given"])
     s["snapshot"] = np.arange(len(s), dtype=np.int32)
     series.snapshots = s.drop(columns=["file_index"]).reset_index(drop=True)

@@ -171,7 +171,7 @@ def cluster_sites(dumps: Dumps, labels: pd.Series) -> pd.DataFrame:
         "stack_id": dc["representative"],
         "site": dc["site_function"].astype(str),
         "file": dc["site_file"].astype(str),
-        "line": [None if pd.isna(x) else int(x) for x in dc["site_line"]],
+        "line": pd.array([None if pd.isna(x) else int(x) for x in dc["site_line"]], dtype="Int64"),
         "site_class": ["" if w is None else str(w["frame_class"]) for w in where],
         "site_depth": [None if w is None else int(w["depth"]) for w in where],
         "state": dc["state"].astype(str),
@@ -232,6 +232,7 @@ def suspects(
             "evidence": ev["evidence"] + (pat.evidence if pat else []),
         })
     out = pd.DataFrame(rows, columns=[c for c in SUSPECT_COLUMNS if c != "rank"])
+    out["line"] = out["line"].astype("Int64")  # a site without a line (no frames) is <NA>
     out = out.sort_values(["score", "goroutines", "cluster"], ascending=[False, False, True], kind="stable")
     out.insert(0, "rank", np.arange(1, len(out) + 1))
     out = out.reset_index(drop=True)

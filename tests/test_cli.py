@@ -100,3 +100,39 @@ def test_garbage_gives_a_clear_error_not_a_traceback(tmp_path):
 def test_main_returns_exit_codes_without_raising():
     assert main(["parse", "/no/such/file"]) == 1
     assert main(["--help"]) == 0
+
+
+RACE = """==================
+WARNING: DATA RACE
+Write at 0x00c00001a0f8 by goroutine 7:
+  main.main.func1()
+      /app/main.go:9 +0x3c
+
+Previous write at 0x00c00001a0f8 by main goroutine:
+  main.main()
+      /app/main.go:11 +0x88
+==================
+"""
+
+
+def test_race_reports_are_counted_once_across_files(tmp_path):
+    (tmp_path / "a.txt").write_text(RACE)
+    (tmp_path / "b.txt").write_text(RACE + RACE)
+    dump = "goroutine 1 [running]:\nmain.main()\n\t/app/main.go:3 +0x1\n"
+    (tmp_path / "c.txt").write_text(dump)
+    r = run("parse", str(tmp_path))
+    assert r.returncode == 0
+    assert "3 race report(s) in 2 file(s): not goroutine dumps, not counted" in r.stderr
+    assert "1 goroutine(s)" in r.stderr
+
+
+def test_a_cut_that_loses_no_goroutine_says_so(tmp_path):
+    # nats-server's real profile ends on a bucket with no frames and no newline: nothing is
+    # missing from the declared total, but the last stack could have been cut
+    p = tmp_path / "p.txt"
+    p.write_text("goroutine profile: total 3\n2 @ 0x1 0x2\n#\t0x1\tmain.f+0x1\t/a.go:3\n\n1 @ 0x467ba1")
+    r = run("parse", str(p))
+    assert r.returncode == 0
+    assert "all the goroutines its header declares were read, the last stack may be cut short" in r.stderr
+    p.write_text("goroutine profile: total 5\n2 @ 0x1 0x2\n#\t0x1\tmain.f+0x1\t/a.go:3\n\n1 @ 0x467ba1")
+    assert ": 2 goroutine(s) missing" in run("parse", str(p)).stderr

@@ -126,3 +126,14 @@ def test_empty_input_gives_empty_graphs():
     assert gr.wait_for_graph(d).number_of_nodes() == 0
     assert gr.hotspots(d).empty
     assert re.match(r"^$", "")
+
+
+def test_wait_for_graph_takes_goroutines_with_no_frames():
+    # Go 1.1 printed a goroutine in a syscall with no frame at all (the corpus' advconc dump)
+    d = gf.parse_text(
+        "goroutine 2 [syscall]:\n\n"
+        "goroutine 5 [chan receive]:\nmain.f(0xc000010000)\n\t/a.go:3 +0x1\n"
+    )
+    G = gr.wait_for_graph(d)
+    assert G.nodes[("g", "", 2)]["function"] == "" and G.nodes[("g", "", 2)]["line"] is None
+    assert G.nodes[("g", "", 5)]["function"] == "main.f"

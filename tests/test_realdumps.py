@@ -8,12 +8,15 @@ number the corpus' INDEX.tsv gives for each file.
 from __future__ import annotations
 
 import gzip
+import json
 import re
 
 import pytest
+from click.testing import CliRunner
 from conftest import realdump_index
 
 import goforensics as gf
+from goforensics.cli import cli
 
 HEADER = re.compile(r"goroutine \d+ (?:gp=\S+ m=\S+ (?:mp=\S+ )?)?\[[^\]\n\\]*\]")
 BUCKET = re.compile(r"^\s*(\d+) @(?: 0x[0-9a-f]+)+\s*$", re.M)
@@ -80,3 +83,18 @@ def test_gzip_input_is_transparent(realdumps, tmp_path):
     a = gf.parse_file(src, source="x").goroutines
     b = gf.parse_file(gz, source="x").goroutines
     assert a.equals(b)
+
+
+@pytest.mark.parametrize("row", ROWS or [None], ids=IDS)
+def test_triage_explains_every_file(realdumps, row):
+    # the whole chain (series, clusters, graphs, patterns, suspects) on every file: suspects,
+    # or one clear error where the file holds no goroutine; never an internal error
+    path = realdumps / row["file"]
+    res = CliRunner().invoke(cli, ["triage", str(path), "--format", "json"])
+    if gf.parse_file(path).total:
+        assert res.exit_code == 0, res.output
+        rep = json.loads(res.stdout)
+        assert rep["suspects"] and all(s["goroutines"] >= 0 for s in rep["suspects"])
+    else:
+        assert res.exit_code == 1 and isinstance(res.exception, SystemExit), res.output
+        assert res.stderr.strip().splitlines()[-1].startswith("Error: no goroutine")

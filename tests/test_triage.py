@@ -68,3 +68,26 @@ def test_bad_input_is_one_line_not_a_traceback(tmp_path):
     r = run("triage", str(p))
     assert r.returncode != 0 and "no goroutine dump found" in r.stderr
     assert "Traceback" not in r.stderr
+
+
+def test_a_fatal_error_without_goroutines_is_named(tmp_path):
+    # the runtime can die before printing any goroutine (syzkaller's gVisor 'newosproc' report)
+    p = tmp_path / "x.txt"
+    p.write_text("runtime: failed to create new OS thread (have 25 already; errno=11)\n"
+                 "runtime: may need to increase max user processes (ulimit -u)\n"
+                 "fatal error: newosproc\n")
+    r = run("triage", str(p))
+    assert r.returncode == 1
+    assert r.stderr.strip().splitlines()[-1] == (
+        "Error: no goroutines in the input, which holds: fatal error: newosproc")
+
+
+def test_a_site_without_frames_has_no_line(tmp_path):
+    p = tmp_path / "x.txt"
+    p.write_text("goroutine 2 [syscall]:\n\ngoroutine 5 [sleep]:\ntime.Sleep(0x1)\n\t/go/src/time/sleep.go:9 +0x1\n"
+                 "main.main()\n\t/app/main.go:33 +0x2\n")
+    r = run("triage", str(p), "--format", "json")
+    lines = {s["state"]: s["line"] for s in json.loads(r.stdout)["suspects"]}
+    assert lines == {"syscall": None, "sleep": 33}
+    text = run("triage", str(p)).stdout
+    assert "(no frames)" in text and "main.go:33)" in text
