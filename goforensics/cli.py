@@ -8,7 +8,9 @@ gives a one-line error and a non-zero exit, never a traceback.
 from __future__ import annotations
 
 import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import click
@@ -16,7 +18,7 @@ import pandas as pd
 
 from .model import Dumps
 from .parse import ParseError
-from .series import load
+from .series import Source, load
 
 __all__ = ["cli", "main"]
 
@@ -29,11 +31,15 @@ PARSE_COLUMNS = [
 
 def _load(paths: tuple[str, ...], order: str = "given", app_modules: tuple[str, ...] = ()) -> Dumps:
     if not paths:
-        raise click.UsageError("give at least one dump file, glob or directory")
-    try:
-        d = load(list(paths), order=order, app_modules=app_modules)
-    except ParseError as e:
-        raise click.ClickException(str(e)) from None
+        raise click.UsageError("give at least one dump file, glob or directory (or - for standard input)")
+    if paths.count("-") > 1:
+        raise click.UsageError("standard input (-) can be read only once")
+    with tempfile.TemporaryDirectory(prefix="goforensics-stdin-") as tmp:
+        try:
+            d = load([_spool_stdin(Path(tmp)) if p == "-" else p for p in paths],
+                     order=order, app_modules=app_modules)
+        except ParseError as e:
+            raise click.ClickException(str(e)) from None
     if d.goroutines.empty:
         click.echo(account(d), err=True)
         said = [_headline(k, m) for k, m in zip(d.snapshots["kind"].astype(str),
@@ -42,6 +48,18 @@ def _load(paths: tuple[str, ...], order: str = "given", app_modules: tuple[str, 
             raise click.ClickException(f"no goroutines in the input, which holds: {'; '.join(said[:3])}")
         raise click.ClickException("no goroutine dump found in the input")
     return d
+
+
+def _spool_stdin(tmp: Path) -> Source:
+    """Standard input (``curl .../goroutine?debug=2 | goforensics triage -``) as a source.
+
+    The parser reads files (it sniffs gzip and protobuf, then streams), so the pipe is
+    copied to a file first; the tables call it ``<stdin>``.
+    """
+    path = tmp / "stdin"
+    with path.open("wb") as out:
+        shutil.copyfileobj(click.get_binary_stream("stdin"), out, 1 << 20)
+    return Source(path, name="<stdin>")
 
 
 def _headline(kind: str, message: str) -> str:

@@ -420,6 +420,8 @@ def wait_for_graph(dumps: Dumps, *, snapshot: int | None = None, max_offset: int
       * *receiver*: the waiters lock a mutex inside a struct (the mutex address is a few
         bytes after the receiver of the method that called Lock) and another goroutine,
         blocked on something else, runs a method on that same receiver;
+      * *argument*: failing that, another goroutine waiting for a lock whose calling frame
+        was passed that same struct (``transfer(from, to *account)`` in opposite orders);
       * *type*: where register arguments hide the addresses, a goroutine blocked on
         something else inside a method of the same receiver type as the waiters' callers.
 
@@ -512,6 +514,7 @@ def _infer_holders(G: nx.DiGraph, waiters: dict, info: list, recv_frames: dict, 
     stacks = {sid for sid, fr in recv_frames.items() if any(t in wanted for _, t in fr)}
     by_addr: dict[int, list] = defaultdict(list)
     by_type: dict[str, list] = defaultdict(list)
+    by_arg: dict[int, list] = defaultdict(list)  # lock waiters, by their calling frame's pointer args
     resource_of = {}
     recv_of = {}
     waiting_nodes = {w[0] for w in lock_waiters}
@@ -521,11 +524,14 @@ def _infer_holders(G: nx.DiGraph, waiters: dict, info: list, recv_frames: dict, 
         if entry[2] not in stacks and node not in waiting_nodes:
             continue
         recv = recv_of[node] = _receivers(entry, recv_frames)
-        for _d, t, a in recv:
+        for d, t, a in recv:
             if t:
                 by_type[t].append(node)
                 if a is not None:
                     by_addr[a].append(node)
+            elif d == -1 and node in waiting_nodes:
+                for x in a:
+                    by_arg[x].append(node)
     for res, ws in waiters.items():
         kind = res[0]
         if kind not in ("mutex", "rwmutex"):
@@ -558,6 +564,14 @@ def _infer_holders(G: nx.DiGraph, waiters: dict, info: list, recv_frames: dict, 
         holders = {n for o in owners for n in by_addr.get(o, ()) if eligible(n)}
         for node in sorted(holders):
             G.add_edge(res, node, relation="held-by", evidence="receiver", confidence=0.9)
+        if holders:
+            continue
+        # plain functions (transfer(from, to *account) locking from.mu, then to.mu): a
+        # goroutine waiting for another lock, called with the struct that holds this one
+        holders = sorted({n for o in owners for n in by_arg.get(o, ()) if eligible(n)})
+        for node in holders:
+            G.add_edge(res, node, relation="held-by", evidence="argument",
+                       confidence=round(0.6 / len(holders), 3))
         if holders or not types:
             continue
         cands = sorted({n for t in types for n in by_type.get(t, ()) if eligible(n)})

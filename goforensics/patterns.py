@@ -69,6 +69,7 @@ class Facts:
     max_wait: int | None
     resources: dict  # from the wait-for graph, see _graph_facts
     readloops: dict  # states of the HTTP client connections' readLoops at the last snapshot
+    blocked_children: list[str] = field(default_factory=list)  # blocked goroutines they started
 
     def has(self, pattern: str) -> bool:
         rx = re.compile(pattern)
@@ -98,7 +99,7 @@ def _select_no_cases(f: Facts):
 
 def _abba(f: Facts):
     cyc = f.resources.get("cycle")
-    return _c(bool(cyc), 0.95, f"part of a wait-for cycle: {cyc}")
+    return _c(bool(cyc), 0.95, f"part of a wait-for cycle (each waits for a lock the next holds): {cyc}")
 
 
 def _recursive_rlock(f: Facts):
@@ -131,10 +132,21 @@ def _lock_while_blocked(f: Facts):
     return None
 
 
+def _in_wait_group(f: Facts) -> bool:
+    return f.state == "sync.WaitGroup.Wait" or (f.state == "semacquire" and f.has(r"\(\*WaitGroup\)\.Wait"))
+
+
 def _waitgroup(f: Facts):
-    ok = f.state == "sync.WaitGroup.Wait" or (f.state == "semacquire" and f.has(r"\(\*WaitGroup\)\.Wait"))
+    ok = _in_wait_group(f) and not f.blocked_children
     return _c(ok and (f.growing or not f.multi or (f.max_wait or 0) >= 5), 0.9,
               "waiting in WaitGroup.Wait: a Done is missing (or an Add too many)")
+
+
+def _waits_for_blocked_children(f: Facts):
+    kids = f.blocked_children
+    more = f" and {len(kids) - 3} more" if len(kids) > 3 else ""
+    return _c(_in_wait_group(f) and bool(kids), 0.9,
+              f"the goroutines it waits for are alive and blocked themselves: {'; '.join(kids[:3])}{more}")
 
 
 def _double_lock(f: Facts):
@@ -330,6 +342,13 @@ CATALOGUE: tuple[Pattern, ...] = (
             "skipped it, or Add was called more times than goroutines were started.",
             "Call `defer wg.Done()` as the first statement of every goroutine that was Add-ed; Add before "
             "the go statement, once per goroutine.", True, 2.0, _waitgroup),
+    Pattern("waits-for-blocked-children", "WaitGroup.Wait on goroutines that are blocked themselves",
+            "[sync.WaitGroup.Wait] in a goroutine whose children (`created by ... in goroutine N`) are "
+            "alive and blocked",
+            "The Wait is a victim: the goroutines it started cannot finish, so they never call Done. The "
+            "cause is where they block (often a deadlock among them, listed as its own suspect).",
+            "Fix the suspect its children belong to; bound the Wait with a context (errgroup.WithContext) "
+            "so that stuck children cannot hang their parent.", True, 1.5, _waits_for_blocked_children),
     Pattern("double-lock", "Mutex locked twice, or never unlocked",
             "[sync.Mutex.Lock] waiters on a mutex that no other live goroutine can be holding",
             "A path locks a mutex it already holds (Go mutexes are not reentrant), or a goroutine returned "
@@ -448,6 +467,9 @@ def catalogue_frame() -> pd.DataFrame:
 # --- matching --------------------------------------------------------------------------------
 
 
+_WAITS_FOR_CHILDREN = frozenset({"sync.WaitGroup.Wait", "semacquire"})
+
+
 def _facts(ctx, cluster, site, ev) -> Facts:
     dumps = ctx.dumps
     f = dumps.frames
@@ -464,6 +486,7 @@ def _facts(ctx, cluster, site, ev) -> Facts:
         entry=site["entry"], created_by=creator, functions=fns, n=int(ev["last"]), growing=growing,
         flat=flat, multi=ctx.multi, creator_gone=gone, max_wait=ev["max_wait"],
         resources=_graph_facts(ctx, cluster), readloops=ctx.readloops(),
+        blocked_children=ctx.blocked_children(cluster) if site["state"] in _WAITS_FOR_CHILDREN else [],
     )
 
 
@@ -502,11 +525,26 @@ def graph_facts(ctx) -> dict:
                 f["no_holder"] = True
             f["rw_writer"] = f["rw_writer"] or writer
     for cyc in deadlock_cycles(G, min_confidence=0.5, limit=50):
-        text = " -> ".join(f"g{n[2]}" if n[0] == "g" else f"{n[0]}" for n in cyc)
+        text = _cycle_text(G, cyc)
         for n in cyc:
             if n[0] == "g" and node(n)["cycle"] is None:
                 node(n)["cycle"] = text
     return facts
+
+
+def _cycle_text(G, cyc: list) -> str:
+    """'goroutine 6 -> mutex 0xc0000140a8 -> goroutine 7 -> ... -> goroutine 6' (waits, held by)."""
+    k = next((i for i, n in enumerate(cyc) if n[0] == "g"), 0)
+    cyc = cyc[k:] + cyc[:k]
+    parts = []
+    for n in [*cyc, cyc[0]]:
+        if n[0] == "g":
+            parts.append(f"goroutine {n[2]}")
+        else:
+            a = G.nodes[n].get("address") or (f"in {G.nodes[n]['owner_type']}@{G.nodes[n]['owner']}"
+                                              if G.nodes[n].get("owner") else "")
+            parts.append(f"{n[0]} {a}".strip())
+    return " -> ".join(parts)
 
 
 def _graph_facts(ctx, cluster) -> dict:

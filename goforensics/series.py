@@ -53,6 +53,7 @@ class Source:
     taken_at: pd.Timestamp | None = None
     time_source: str = ""
     round: int | None = None
+    name: str = ""  # what the tables call it (its ``source``); the path where empty
 
 
 def read_manifest(directory: str | Path) -> list[Source]:
@@ -91,17 +92,20 @@ def _is_dump_file(p: Path) -> bool:
     )
 
 
-def expand_paths(paths: str | Path | Iterable[str | Path]) -> list[Source]:
+def expand_paths(paths: str | Path | Source | Iterable[str | Path | Source]) -> list[Source]:
     """Expand files, globs and directories into sources, in the order given.
 
     A directory expands to its files sorted by name (or its manifest's order); a
     directory whose sub-directories hold dumps is a fleet: one instance per
-    sub-directory.
+    sub-directory. A :class:`Source` is taken as it is.
     """
-    if isinstance(paths, (str, Path)):
+    if isinstance(paths, (str, Path, Source)):
         paths = [paths]
     out: list[Source] = []
     for item in paths:
+        if isinstance(item, Source):
+            out.append(item)
+            continue
         s = str(item)
         p = bundled_path(s[len("bundled:") :]) if s.startswith("bundled:") else Path(s)
         if p.is_dir():
@@ -175,7 +179,7 @@ def _parse_one(args: tuple[str, str, bool]) -> Dumps:
 
 
 def load(
-    paths: str | Path | Iterable[str | Path],
+    paths: str | Path | Source | Iterable[str | Path | Source],
     *,
     order: str = "time",
     instance: str | Mapping[str, str] | None = None,
@@ -220,7 +224,7 @@ def load(
             if t is not None:
                 s.taken_at, s.time_source = t, "filename"
 
-    jobs = [(str(s.path), str(s.path), fast) for s in sources]
+    jobs = [(str(s.path), s.name or str(s.path), fast) for s in sources]
     it: Iterable[Dumps]
     if scheduler is not None:
         it = _parse_with_dask(jobs, scheduler)

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .graphs import ACTIVE_STATES
+from .graphs import ACTIVE_STATES, is_blocked
 from .model import Dumps
 
 __all__ = [
@@ -266,6 +266,12 @@ class _Context:
             else:
                 self.minutes_of[inst] = None
         self.counts = series_counts(dumps, labels)
+        # the runtime's own deadlock detector: in these snapshots no goroutine can ever run again
+        said = snaps["message"].astype(str)
+        self.deadlocked = set(snaps.loc[said.str.contains("all goroutines are asleep", regex=False)
+                                        | said.str.contains("synctest bubble", regex=False)
+                                        | said.str.contains("deadlock: main bubble", regex=False),
+                                        "snapshot"].astype(int))
         self.multi = any(len(v) >= 3 for v in self.snaps_of.values())
         # functions on any stack, per snapshot: a creator no longer running has returned
         f = dumps.frames[dumps.frames["section"] == 0]
@@ -314,6 +320,25 @@ class _Context:
         if self._label_at is None:
             self._last_nodes()
         return self._label_at.get((instance, goid))
+
+    def blocked_children(self, cluster) -> list[str]:
+        """The blocked goroutines a cluster's goroutines started, alive at the last snapshot
+        (known from ``created by ... in goroutine N``, Go 1.21+): 'goroutine 6 in [...] at f'."""
+        mine = set(self.nodes_of(cluster))
+        if not mine:
+            return []
+        g = self.g
+        sub = g[(g["snapshot"] == g["snapshot"].max()) & g["creator_goid"].notna() & is_blocked(g["state"])]
+        inst = sub["instance"].astype(str).to_numpy()
+        parent = sub["creator_goid"].to_numpy()
+        pick = [("g", i, int(p)) in mine for i, p in zip(inst, parent, strict=True)]
+        G = self.wait_for()
+        out = []
+        for i, goid, state in zip(inst[pick], sub["goid"].to_numpy()[pick], sub["state"].astype(str).to_numpy()[pick],
+                                  strict=True):
+            where = G.nodes[("g", i, int(goid))].get("function") if ("g", i, int(goid)) in G else ""
+            out.append(f"goroutine {int(goid)} in [{state}]" + (f" at {where}" if where else ""))
+        return out
 
     def nodes_of(self, cluster) -> list[tuple]:
         """Wait-for graph nodes of a cluster's goroutines at the last snapshot."""
@@ -442,6 +467,10 @@ def _evidence(ctx: _Context, c, site: pd.Series) -> dict:
         if leaked:
             score += 3.0 * leaked_share
             evidence.append(f"the runtime's goroutineleak profile marked {leaked} of {n_now} as leaked")
+        if len(now) and int(now["snapshot"].iloc[0]) in ctx.deadlocked:
+            score += 1.0
+            evidence.append("the runtime's deadlock detector stopped the program with these blocked: "
+                            "nothing was left to wake them")
         if state in SYNC_STATES and app_site:
             # LeakProf: many goroutines parked at one operation of the application's code
             size = min(1.0, math.log10(n_now + 1) / 3.0) if n_now else 0.0

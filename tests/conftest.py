@@ -81,19 +81,21 @@ def build_go(go, tmp_path_factory) -> Callable[[Path], Path]:
 @pytest.fixture(scope="session")
 def go_dump(build_go) -> Callable[..., object]:
     """``go_dump(name, *args)``: the Dumps of the dump that tests/goprograms/<name> writes to
-    stdout (built once, run once per argument list)."""
+    stdout (built once, run once per argument list); ``go_dump(name, crash=True)``: of what
+    it printed on stderr when the runtime killed it (exit status 2)."""
     import goforensics as gf
 
     cache: dict[tuple, object] = {}
 
-    def run(name: str, *args: str):
-        key = (name, *args)
+    def run(name: str, *args: str, crash: bool = False):
+        key = (name, crash, *args)
         if key not in cache:
             exe = build_go(ROOT / "tests" / "goprograms" / name)
             r = subprocess.run([str(exe), *args], capture_output=True, timeout=300)
-            if r.returncode != 0:
+            if r.returncode != (2 if crash else 0):
                 pytest.fail(f"{name} {args} exited {r.returncode}:\n{r.stderr.decode(errors='replace')}")
-            cache[key] = gf.parse_text(r.stdout, source=f"{name}{''.join(' ' + a for a in args)}")
+            cache[key] = gf.parse_text(r.stderr if crash else r.stdout,
+                                       source=f"{name}{''.join(' ' + a for a in args)}")
         return cache[key]
 
     return run

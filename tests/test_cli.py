@@ -136,3 +136,17 @@ def test_a_cut_that_loses_no_goroutine_says_so(tmp_path):
     assert "all the goroutines its header declares were read, the last stack may be cut short" in r.stderr
     p.write_text("goroutine profile: total 5\n2 @ 0x1 0x2\n#\t0x1\tmain.f+0x1\t/a.go:3\n\n1 @ 0x467ba1")
     assert ": 2 goroutine(s) missing" in run("parse", str(p)).stderr
+
+
+def test_standard_input_is_a_path(tmp_path):
+    dump = (ROOT / "goforensics" / "data" / "demo" / "goroutines-debug2.txt").read_bytes()
+    r = subprocess.run([sys.executable, "-m", "goforensics.cli", "triage", "-", "--format", "json"],
+                       input=dump, capture_output=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    from_file = json.loads(run("triage", "bundled:demo", "--format", "json").stdout)
+    assert json.loads(r.stdout)["suspects"] == from_file["suspects"]
+    r = subprocess.run([sys.executable, "-m", "goforensics.cli", "parse", "-"], input=dump,
+                       capture_output=True, timeout=300)
+    assert set(r.stdout.decode().splitlines()[1].split(",")) >= {"<stdin>"}
+    r = run("parse", "-", "-")
+    assert r.returncode == 2 and "only once" in r.stderr

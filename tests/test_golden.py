@@ -314,3 +314,19 @@ def test_worker_pool_dump_fast_path_equals_reference(build_go, tmp_path, monkeyp
     # labels carried by the pprof.Do paths, parsed from Go's own quoting
     paths = {json.loads(x)["path"] for x in fast.goroutines["labels"].unique() if x}
     assert {"conn-shallow", "cache-get", "retry", "queue-string"} <= paths
+
+
+def test_fatal_error_all_goroutines_asleep(build_go):
+    # tests/goprograms/deadlock blocks every goroutine (an AB-BA pair and main's Wait on them)
+    exe = build_go(ROOT / "tests" / "goprograms" / "deadlock")
+    r = subprocess.run([str(exe)], capture_output=True, timeout=120)
+    assert r.returncode == 2
+    d = gf.parse_text(r.stderr)
+    snap = d.snapshots.iloc[0]
+    assert snap["kind"] == "fatal error"
+    assert "fatal error: all goroutines are asleep - deadlock!" in snap["message"]
+    assert d.total == len(HEADER.findall(r.stderr.decode())) == 3
+    g = d.goroutines
+    assert sorted(g["state"].astype(str)) == ["sync.Mutex.Lock", "sync.Mutex.Lock", "sync.WaitGroup.Wait"]
+    assert sorted(g["entry_function"].astype(str)) == ["main.main", "main.main.func1", "main.main.func2"]
+    assert g.loc[g["entry_function"] != "main.main", "creator_goid"].tolist() == [1, 1]

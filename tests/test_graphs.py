@@ -137,3 +137,17 @@ def test_wait_for_graph_takes_goroutines_with_no_frames():
     G = gr.wait_for_graph(d)
     assert G.nodes[("g", "", 2)]["function"] == "" and G.nodes[("g", "", 2)]["line"] is None
     assert G.nodes[("g", "", 5)]["function"] == "main.f"
+
+
+def test_lock_cycle_between_plain_functions(go_dump):
+    # transfer(from, to *account) takes from.mu then to.mu; the two transfers of
+    # tests/goprograms/deadlock go in opposite directions (no method receivers to go by)
+    d = go_dump("deadlock", crash=True)
+    G = gr.wait_for_graph(d)
+    cycles = gr.deadlock_cycles(G, min_confidence=0.5)
+    assert len(cycles) == 1
+    g = d.goroutines.set_index("goid")
+    in_cycle = sorted(g.loc[n[2], "entry_function"] for n in cycles[0] if n[0] == "g")
+    assert in_cycle == ["main.main.func1", "main.main.func2"]
+    held = [e for e in G.edges(data=True) if e[2]["relation"] == "held-by"]
+    assert len(held) == 2 and {e[2]["evidence"] for e in held} == {"argument"}

@@ -138,7 +138,8 @@ def test_catalogue_is_complete_and_consistent():
 # patterns asserted on real dumps by the tests of this module (and test_graphs for the demo
 # and etcd#5509), beyond the two tables above
 ASSERTED_ELSEWHERE = {"abba-deadlock", "recursive-rlock", "lock-held-while-blocked",
-                      "context-never-cancelled", "io-no-deadline", "lock-across-channel"}
+                      "context-never-cancelled", "io-no-deadline", "lock-across-channel",
+                      "waits-for-blocked-children"}
 
 
 def test_every_leak_pattern_is_expected_on_some_real_dump():
@@ -147,3 +148,17 @@ def test_every_leak_pattern_is_expected_on_some_real_dump():
     for ids in SCENARIO_PATTERNS.values():
         expected |= ids
     assert leak_ids <= expected, f"no real dump exercises {sorted(leak_ids - expected)}"
+
+
+def test_abba_between_plain_functions_in_a_global_deadlock(go_dump):
+    # tests/goprograms/deadlock: transfer(a, b) and transfer(b, a) lock in opposite orders while
+    # main waits for both on a WaitGroup, until the runtime reports all goroutines asleep
+    s = suspects.suspects(go_dump("deadlock", crash=True))
+    top = s.iloc[0]
+    assert top["site"] == "main.transfer" and top["pattern"] == "abba-deadlock"
+    assert any("deadlock detector" in e for e in top["evidence"])
+    assert any("goroutine" in e and "cycle" in e for e in top["evidence"])
+    # main's Wait is a victim of the cycle, not a missing Done
+    wait = s[s["state"] == "sync.WaitGroup.Wait"].iloc[0]
+    assert wait["pattern"] == "waits-for-blocked-children" and wait["rank"] > top["rank"]
+    assert sum("[sync.Mutex.Lock] at main.transfer" in e for e in wait["evidence"]) == 1

@@ -1,0 +1,3 @@
+module goforensics.test/deadlock
+
+go 1.21
