@@ -337,6 +337,57 @@ def triage_cmd(paths, fmt, top, output, app_modules):
     click.echo(account(d), err=True)
 
 
+def diff_text(table: pd.DataFrame, a: Dumps, b: Dumps | None) -> str:
+    """Render :func:`goforensics.diff.diff` for a terminal, biggest change first."""
+    def n(d: Dumps, snaps) -> str:
+        return f"{int(d.goroutines.loc[d.goroutines['snapshot'].isin(snaps), 'count'].sum()):,} goroutines"
+
+    snaps = sorted(a.snapshots["snapshot"].tolist())
+    if b is None:
+        head = f"snapshot {snaps[0]} ({n(a, snaps[:1])}) -> snapshot {snaps[-1]} ({n(a, snaps[-1:])})"
+    else:
+        after = b.snapshots["snapshot"].tolist()
+        head = f"before: {n(a, snaps)} in {len(snaps)} snapshot(s); after: {n(b, after)} in {len(after)}"
+    lines = [head, ""]
+    if table.empty:
+        lines.append("no cluster changed by more than 10%")
+    for r in table.itertuples():
+        where = f"  ({r.file}:{r.line})" if r.file and pd.notna(r.line) else ""
+        lines.append(f"{r.delta:+9.1f}  {r.change:<8}  {r.before:g} -> {r.after:g}  [{r.state}]  {r.site}{where}")
+    return "\n".join(lines)
+
+
+@cli.command("diff")
+@click.argument("before", type=click.Path())
+@click.argument("after", type=click.Path(), required=False)
+@click.option("--format", "fmt", type=click.Choice(["text", "csv", "json"]), default="text",
+              show_default=True, help="Output format.")
+@click.option("--all", "show_all", is_flag=True, help="Also list the clusters that stayed the same.")
+@click.option("-o", "--output", type=click.Path(), help="Write here instead of stdout.")
+def diff_cmd(before, after, fmt, show_all, output):
+    """What changed between two dumps or series: causes that appeared, grew, shrank or vanished.
+
+    BEFORE and AFTER are each a file, glob or directory; with BEFORE alone (a series),
+    its first snapshot is compared with its last. Both sides are clustered together, so
+    one cause is one row; sizes are mean goroutines per snapshot of each side.
+    """
+    from .diff import diff
+
+    a = _load((before,), "time")
+    b = _load((after,), "time") if after is not None else None
+    table = diff(a, b)
+    if not show_all:
+        table = table[table["change"] != "same"].reset_index(drop=True)
+    if fmt == "text":
+        text = diff_text(table, a, b) + "\n"
+        if output:
+            Path(output).write_text(text, encoding="utf-8")
+        else:
+            click.echo(text, nl=False)
+    else:
+        _write_table(table, fmt, output)
+
+
 @cli.command("report")
 @click.argument("paths", nargs=-1, type=click.Path())
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write here (report.html) instead of stdout.")

@@ -150,3 +150,27 @@ def test_standard_input_is_a_path(tmp_path):
     assert set(r.stdout.decode().splitlines()[1].split(",")) >= {"<stdin>"}
     r = run("parse", "-", "-")
     assert r.returncode == 2 and "only once" in r.stderr
+
+
+def test_diff_of_two_dumps_accounts_for_every_goroutine():
+    import gzip
+
+    data = ROOT / "goforensics" / "data" / "checkout"
+    first, last = data / "goroutine-debug2-0000.txt.gz", data / "goroutine-debug2-0009.txt.gz"
+
+    def heads(p: Path) -> int:  # goroutine headers, counted in the raw text
+        return len(re.findall(rb"^goroutine \d+ \[", gzip.decompress(p.read_bytes()), re.M))
+
+    r = run("diff", str(first), str(last))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines()[0] == (
+        f"before: {heads(first)} goroutines in 1 snapshot(s); after: {heads(last)} goroutines in 1")
+    rows = json.loads(run("diff", str(first), str(last), "--format", "json", "--all").stdout)
+    assert sum(x["delta"] for x in rows) == heads(last) - heads(first)
+    assert {x["change"] for x in rows} <= {"appeared", "grew", "shrank", "vanished", "same"}
+    # the scenario's orphaned result senders (recommend.go's firstOr) pile up between the two
+    grew = {x["site"] for x in rows if x["change"] in ("grew", "appeared") and x["delta"] >= 50}
+    assert "main.firstOr[...].func1" in grew
+    # one series: its first snapshot against its last, same totals
+    one = run("diff", str(data)).stdout.splitlines()[0]
+    assert one == f"snapshot 0 ({heads(first)} goroutines) -> snapshot 9 ({heads(last)} goroutines)"
