@@ -275,7 +275,7 @@ def report_html(
             s = pd.concat([s.head(20), s.tail(20)])
         out.append("<details open><summary>snapshots</summary>"
                    + _table(s, cols, numeric=("goroutines",)) + "</details>")
-        if charts:
+        if charts and s["snapshot"].nunique() > 1:  # over one snapshot, "over time" is one bar
             from .viz import goroutines_over_time, states_over_time
 
             out.append(_figure(lambda: goroutines_over_time(dumps, labels), "goroutines over time, by cluster"))

@@ -241,6 +241,8 @@ def test_report_of_one_dump():
     html = report_html(gf.load("bundled:demo"))
     assert "<h2>What changed" not in html and "chart unavailable" not in html
     assert "main.(*cache).get" in html
+    # one snapshot has no "over time": suspects, icicle, waits and the 3 graphs
+    assert "over time" not in html and len(_images(html)) == 6
 
 
 def test_report_of_a_big_debug1_profile(realdumps):
