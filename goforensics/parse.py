@@ -770,9 +770,16 @@ class _Reader:
                 self.end_goroutine()
                 self.skip(lineno, "over-long lines")
             return
-        if raw[:2] == b'{"' and b'"Action"' in raw:
-            self.test2json(lineno, raw)
-            return
+        if raw[:2] == b'{"':
+            if b'"Action"' in raw:
+                self.test2json(lineno, raw)
+                return
+            if b'"log":' in raw and self.json_log(lineno, raw):
+                return
+        self.text(lineno, raw)
+
+    def text(self, lineno: int, raw: bytes) -> None:
+        """A line of text: through a learnt log prefix, or holding a whole escaped dump."""
         if self.prefix is not None:
             m = self.prefix.match(raw)
             if m:
@@ -800,6 +807,24 @@ class _Reader:
         self.json_partial = lines.pop()
         for ln in lines:
             self.line(lineno, ln.rstrip(b"\r"))
+
+    def json_log(self, lineno: int, raw: bytes) -> bool:
+        """A JSON log record carrying one line of a program's output in ``log``: Docker's
+        json-file driver and Fluent Bit write a crash that way, one record per line (a
+        line longer than 16 KiB split over several). False when the line is not one."""
+        try:
+            ev = json.loads(raw)
+        except ValueError:
+            return False
+        if not isinstance(ev, dict) or not isinstance(ev.get("log"), str):
+            return False
+        if isinstance(ev.get("time"), str):
+            self.last_time = ev["time"]
+        lines = (self.json_partial + ev["log"].encode("utf-8", "surrogateescape")).split(b"\n")
+        self.json_partial = lines.pop()
+        for ln in lines:
+            self.text(lineno, ln.rstrip(b"\r"))
+        return True
 
     def escaped(self, lineno: int, raw: bytes) -> None:
         """Dumps escaped into one field of a log line (zap ``stack="goroutine 1 [..]:\\n..."``)."""

@@ -356,10 +356,21 @@ def dialect(name: str, text: str, draw) -> str:
         return json.dumps({"level": "error", "ts": 1764472891.5, "msg": "stuck", "stacktrace": text}) + "\n"
     if name == "glued":
         return "dumping all stacks" + text
+    if name == "docker-json":
+        # Docker's json-file driver: a record per line; a line over 16 KiB is split into
+        # records of which only the last ends with the newline
+        out = []
+        for k, ln in enumerate(lines):
+            cut = draw(st.integers(0, len(ln)))
+            parts = [ln[:cut], ln[cut:] + "\n"] if cut else [ln + "\n"]
+            out += [json.dumps({"log": p, "stream": "stderr", "time": f"2026-11-30T03:21:31.{k:09d}Z"})
+                    for p in parts]
+        return "\n".join(out) + "\n"
     raise ValueError(name)
 
 
-DIALECTS = ["plain", "crlf", "no-final-newline", "container-log", "quoted", "test2json", "zap", "glued"]
+DIALECTS = ["plain", "crlf", "no-final-newline", "container-log", "quoted", "test2json", "zap", "glued",
+            "docker-json"]
 
 
 # --- what the parser must give --------------------------------------------------------------------
