@@ -11,6 +11,7 @@ import os
 import shutil
 import sys
 import tempfile
+from contextlib import nullcontext
 from pathlib import Path
 
 import click
@@ -34,7 +35,8 @@ def _load(paths: tuple[str, ...], order: str = "given", app_modules: tuple[str, 
         raise click.UsageError("give at least one dump file, glob or directory (or - for standard input)")
     if paths.count("-") > 1:
         raise click.UsageError("standard input (-) can be read only once")
-    with tempfile.TemporaryDirectory(prefix="goforensics-stdin-") as tmp:
+    spool = tempfile.TemporaryDirectory(prefix="goforensics-stdin-") if "-" in paths else nullcontext()
+    with spool as tmp:
         try:
             d = load([_spool_stdin(Path(tmp)) if p == "-" else p for p in paths],
                      order=order, app_modules=app_modules)

@@ -40,6 +40,7 @@ __all__ = [
     "deadlock_cycles",
     "hotspots",
     "is_blocked",
+    "node_text",
     "spawn_graph",
     "wait_for_graph",
 ]
@@ -578,6 +579,19 @@ def _infer_holders(G: nx.DiGraph, waiters: dict, info: list, recv_frames: dict, 
         for node in cands:
             G.add_edge(res, node, relation="held-by", evidence="type",
                        confidence=round(0.6 / len(cands), 3))
+
+
+def node_text(n: tuple) -> str:
+    """How a wait-for graph node reads in a sentence.
+
+    >>> node_text(("g", "", 7)), node_text(("mutex", 0xc000010)), node_text(("mutex", "main.store", 0xc000010))
+    ('goroutine 7', 'mutex 0xc000010', 'mutex in main.store@0xc000010')
+    """
+    if n[0] == "g":
+        return f"goroutine {n[2]}" + (f" ({n[1]})" if n[1] else "")
+    if len(n) == 2:
+        return f"{n[0]} {n[1]:#x}"
+    return f"{n[0]} in {n[1]}@{n[2]:#x}"
 
 
 def deadlock_cycles(G: nx.DiGraph, *, min_confidence: float = 0.0, limit: int = 100) -> list[list]:

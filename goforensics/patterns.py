@@ -525,26 +525,19 @@ def graph_facts(ctx) -> dict:
                 f["no_holder"] = True
             f["rw_writer"] = f["rw_writer"] or writer
     for cyc in deadlock_cycles(G, min_confidence=0.5, limit=50):
-        text = _cycle_text(G, cyc)
+        text = _cycle_text(cyc)
         for n in cyc:
             if n[0] == "g" and node(n)["cycle"] is None:
                 node(n)["cycle"] = text
     return facts
 
 
-def _cycle_text(G, cyc: list) -> str:
+def _cycle_text(cyc: list) -> str:
     """'goroutine 6 -> mutex 0xc0000140a8 -> goroutine 7 -> ... -> goroutine 6' (waits, held by)."""
+    from .graphs import node_text
+
     k = next((i for i, n in enumerate(cyc) if n[0] == "g"), 0)
-    cyc = cyc[k:] + cyc[:k]
-    parts = []
-    for n in [*cyc, cyc[0]]:
-        if n[0] == "g":
-            parts.append(f"goroutine {n[2]}")
-        else:
-            a = G.nodes[n].get("address") or (f"in {G.nodes[n]['owner_type']}@{G.nodes[n]['owner']}"
-                                              if G.nodes[n].get("owner") else "")
-            parts.append(f"{n[0]} {a}".strip())
-    return " -> ".join(parts)
+    return " -> ".join(node_text(n) for n in [*cyc[k:], *cyc[:k], cyc[k]])
 
 
 def _graph_facts(ctx, cluster) -> dict:

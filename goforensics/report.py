@@ -311,7 +311,7 @@ def report_html(
                 + _figure(lambda: wait_times(dumps), "wait times (last snapshot)"))
 
     def graphs() -> str:
-        from .graphs import deadlock_cycles, wait_for_graph
+        from .graphs import deadlock_cycles, node_text, wait_for_graph
 
         out = ["<h2>Graphs</h2>"]
         waits = wait_for_graph(dumps)  # once: it is a pass over every goroutine of the snapshot
@@ -325,7 +325,7 @@ def report_html(
         if cycles:
             out.append(f"<h3>{len(cycles)} deadlock cycle(s) in the wait-for graph</h3><ol>")
             for cyc in cycles[:20]:
-                out.append("<li><code>" + " → ".join(_e(_node_text(n)) for n in cyc) + "</code></li>")
+                out.append("<li><code>" + " → ".join(_e(node_text(n)) for n in cyc) + "</code></li>")
             out.append("</ol>")
         else:
             out.append("<p>No deadlock cycle in the wait-for graph of the last snapshot.</p>")
@@ -375,14 +375,6 @@ def report_html(
                         ("Input", accounting)]:
         body.append(_section(name, build))
     return _page(title, "".join(body))
-
-
-def _node_text(n) -> str:
-    if isinstance(n, tuple) and n and n[0] == "g":
-        return f"goroutine {n[2]}" + (f" ({n[1]})" if n[1] else "")
-    if isinstance(n, tuple) and len(n) == 2 and isinstance(n[1], int):
-        return f"{n[0]} {n[1]:#x}"
-    return " ".join(str(x) for x in n) if isinstance(n, tuple) else str(n)
 
 
 def write_report(dumps: Dumps, path: str | Path, **kw) -> Path:
