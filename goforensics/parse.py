@@ -109,6 +109,8 @@ _FILE_LINE = re.compile(
 )
 _CREATED_BY = re.compile(rb"^created by (\S+?)(?: in goroutine (\d+))?\s*$")
 _ELIDED_ALL = b"...additional frames elided..."
+# what a fatal error prints for a goroutine it could not stop (running on another thread)
+_UNAVAILABLE = b"goroutine running on other thread; stack unavailable"
 _ELIDED_N = re.compile(rb"^\s*\.\.\.(\d+) frames elided\.\.\.\s*$")
 _ANCESTOR = re.compile(rb"^\[originating from goroutine (\d+)\]:\s*$")
 _FUNC_LINE = re.compile(rb"^(\S.*)\(([^()]*)\)\s*$")
@@ -1004,6 +1006,8 @@ class _Reader:
             self.flush_pending()  # a function line without its file line (cut or mangled)
         if stripped == _ELIDED_ALL:
             g["elided"] = True
+            return True
+        if stripped == _UNAVAILABLE:  # part of the dump: a goroutine with no frames to show
             return True
         em = _ELIDED_N.match(stripped)
         if em:

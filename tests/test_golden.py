@@ -100,14 +100,20 @@ def count_headers(path: Path) -> int:
 
 
 def check_rows(d: gf.Dumps, run: Run, *, snapshot: int = 0, leak_marks: bool = False,
-               all_frames: bool = False, ancestors: bool = False) -> None:
-    """Every goroutine of the truth is in the snapshot, as the program says it is."""
+               all_frames: bool = False, ancestors: bool = False, unavailable: set[int] = frozenset()) -> None:
+    """Every goroutine of the truth is in the snapshot, as the program says it is.
+
+    ``unavailable``: goroutines whose stack the runtime could not print (running on another
+    thread when a fatal error stopped the world): no frames, so no entry function."""
     g = d.goroutines[d.goroutines["snapshot"] == snapshot]
     for t in run.truth:
         rows = g[g["goid"] == t["goid"]]
         assert len(rows) >= 1, t
         r = rows.iloc[0]
         where = f"{t['name']} (goroutine {t['goid']})"
+        if t["goid"] in unavailable:
+            assert r["n_frames"] == 0 and r["entry_function"] == "", where
+            continue
         if t["state"]:
             assert r["state"] == t["state"], where
         assert not r["state_inferred"]
@@ -266,7 +272,11 @@ def test_fatal_error_concurrent_map_writes(runs):
     assert s["message"].iloc[0].startswith("fatal error: concurrent map writes")
     # every goroutine of the truth, plus the map writer started after it was written
     assert d.total == count_headers(path) == len(run.truth) + 1
-    check_rows(d, run)
+    # main writes the map too: when the other writer throws, main may be running on another
+    # thread, and the runtime prints no stack for it
+    unavailable = {int(x) for x in re.findall(
+        r"^goroutine (\d+) [^\n]*:\n\s*goroutine running on other thread; stack unavailable", path.read_text(), re.M)}
+    check_rows(d, run, unavailable=unavailable)
 
 
 def test_sigquit_crash_dump_with_gp_m_headers_and_registers(runs):

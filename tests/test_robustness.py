@@ -307,3 +307,17 @@ def test_numbers_too_large_for_their_columns():
     f = d.frames.sort_values("depth")
     assert f["line"].isna().iloc[0] and f["offset"].isna().iloc[0] and f["elided_before"].isna().all()
     assert (d.warnings["kind"] == "skipped").any()
+
+
+def test_a_stack_the_runtime_could_not_print_is_part_of_the_dump():
+    # a fatal error cannot stop a goroutine running on another thread: Go prints this line
+    # instead of its frames (seen in the golden map-writes crash when main was the other writer)
+    text = ("fatal error: concurrent map writes\n\n"
+            "goroutine 1 [running]:\n\tgoroutine running on other thread; stack unavailable\n\n"
+            "goroutine 7 [running]:\nmain.main.func1()\n\t/app/main.go:9 +0x1d\n"
+            "created by main.main in goroutine 1\n\t/app/main.go:8 +0x2a\n")
+    d = gf.parse_text(text)
+    assert d.total == 2 and d.warnings.empty
+    g = d.goroutines.set_index("goid")
+    assert g.loc[1, "n_frames"] == 0 and g.loc[1, "state"] == "running"
+    assert g.loc[7, "entry_function"] == "main.main.func1"
