@@ -19,7 +19,7 @@ import pandas as pd
 
 from .model import Dumps
 from .parse import ParseError
-from .series import Source, load
+from .series import Source, load, read_manifest
 
 __all__ = ["cli", "main"]
 
@@ -32,14 +32,22 @@ PARSE_COLUMNS = [
 
 def _load(paths: tuple[str, ...], order: str = "given", app_modules: tuple[str, ...] = ()) -> Dumps:
     if not paths:
-        raise click.UsageError("give at least one dump file, glob or directory (or - for standard input)")
+        raise click.UsageError("give at least one dump file, glob, directory or URL (or - for standard input)")
     if paths.count("-") > 1:
         raise click.UsageError("standard input (-) can be read only once")
-    spool = tempfile.TemporaryDirectory(prefix="goforensics-stdin-") if "-" in paths else nullcontext()
+    remote = any(p.startswith(_URL) for p in paths)
+    spool = tempfile.TemporaryDirectory(prefix="goforensics-") if "-" in paths or remote else nullcontext()
     with spool as tmp:
+        items: list[str | Source] = []
+        for k, p in enumerate(paths):
+            if p == "-":
+                items.append(_spool_stdin(Path(tmp)))
+            elif p.startswith(_URL):
+                items.extend(_fetch_now(p, Path(tmp) / f"url-{k}"))
+            else:
+                items.append(p)
         try:
-            d = load([_spool_stdin(Path(tmp)) if p == "-" else p for p in paths],
-                     order=order, app_modules=app_modules)
+            d = load(items, order=order, app_modules=app_modules)
         except ParseError as e:
             raise click.ClickException(str(e)) from None
     if d.goroutines.empty:
@@ -62,6 +70,24 @@ def _spool_stdin(tmp: Path) -> Source:
     with path.open("wb") as out:
         shutil.copyfileobj(click.get_binary_stream("stdin"), out, 1 << 20)
     return Source(path, name="<stdin>")
+
+
+_URL = ("http://", "https://")
+
+
+def _fetch_now(url: str, out: Path) -> list[Source]:
+    """A live service's dump, taken now (``goforensics triage http://localhost:6060``): one
+    round of :func:`goforensics.capture.capture`, so its timeouts, retries and errors."""
+    from .capture import CaptureError, capture
+
+    try:
+        capture(url, out, count=1, progress=False)
+    except CaptureError as e:
+        raise click.ClickException(str(e)) from None
+    sources = read_manifest(out)
+    for s in sources:
+        s.name = url
+    return sources
 
 
 def _headline(kind: str, message: str) -> str:

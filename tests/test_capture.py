@@ -226,3 +226,17 @@ def test_sizes_and_urls():
     assert profile_urls(full, leak=True)[1] == ("goroutineleak", 2, "http://h:1/x/goroutineleak?debug=2")
     with pytest.raises(CaptureError, match="not an http"):
         profile_urls("ftp://h/x")
+
+
+def test_a_url_is_a_path_read_now(server):
+    # `goforensics triage http://host:port`: one capture round, the rows named by the URL
+    r = subprocess.run([sys.executable, "-m", "goforensics.cli", "parse", server, "--format", "json"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    rows = pd.DataFrame(json.loads(r.stdout))
+    assert set(rows["source"]) == {server} and set(rows["instance"]) == {server.split("//", 1)[1]}
+    # a fresh server parks GROW goroutines before its first dump
+    assert rows.loc[rows["entry_function"] == "main.parkedGoroutine", "count"].sum() == GROW
+    r = subprocess.run([sys.executable, "-m", "goforensics.cli", "triage", server + "/nothing"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1 and "HTTP 404 Not Found" in r.stderr and "Traceback" not in r.stderr
