@@ -17,7 +17,7 @@ from pathlib import Path
 import click
 import pandas as pd
 
-from .model import Dumps
+from .model import Dumps, headline
 from .parse import ParseError
 from .series import Source, load, read_manifest
 
@@ -52,7 +52,7 @@ def _load(paths: tuple[str, ...], order: str = "given", app_modules: tuple[str, 
             raise click.ClickException(str(e)) from None
     if d.goroutines.empty:
         click.echo(account(d), err=True)
-        said = [_headline(k, m) for k, m in zip(d.snapshots["kind"].astype(str),
+        said = [headline(k, m) for k, m in zip(d.snapshots["kind"].astype(str),
                                                  d.snapshots["message"].astype(str), strict=True)]
         if said:  # e.g. 'fatal error: newosproc' printed with no goroutine section after it
             raise click.ClickException(f"no goroutines in the input, which holds: {'; '.join(said[:3])}")
@@ -88,15 +88,6 @@ def _fetch_now(url: str, out: Path) -> list[Source]:
     for s in sources:
         s.name = url
     return sources
-
-
-def _headline(kind: str, message: str) -> str:
-    """The line of a snapshot's message that says what happened ('fatal error: newosproc')."""
-    lines = [x.strip() for x in message.splitlines() if x.strip()]
-    for x in lines:
-        if x.startswith(kind):
-            return x
-    return f"{kind}: {lines[0]}" if lines else kind
 
 
 def account(d: Dumps) -> str:
@@ -298,8 +289,12 @@ def triage_text(report: dict, color: bool = False) -> str:
     )
     if f["leaked_verdicts"]:
         head += f", {f['leaked_verdicts']:,} marked (leaked) by the runtime"
-    lines = [head, ""]
     style = (lambda t, **k: click.style(t, **k)) if color else (lambda t, **k: t)
+    lines = [head]
+    if f["ended_by"]:
+        lines.append(style(f"the last snapshot ends the process: {f['ended_by']}", fg="red")
+                     + (f"\n    in {f['ended_at']}" if f["ended_at"] else ""))
+    lines.append("")
     if not report["suspects"]:
         lines.append("no suspects")
     for s in report["suspects"]:

@@ -51,6 +51,7 @@ __all__ = [
     "classify_frames",
     "frame_class",
     "goroutine_frames",
+    "headline",
     "labels_frame",
     "normalize_state",
     "split_function",
@@ -218,6 +219,9 @@ _RUNTIME_PKGS = re.compile(r"^(?:runtime(?:/internal/.*|/cgo)?|internal/runtime/
 _THIRD_PARTY_PATH = re.compile(r"(?:/pkg/mod/|@v\d|/vendor/|^vendor/|/third_party/|/external/)")
 
 
+_RUNTIME_FILE = re.compile(r"(?:^|/)src/runtime/[^/]+\.[cgos]+$")
+
+
 def frame_class(package: str, file: str = "", app_modules: tuple[str, ...] = ()) -> str:
     """Classify a frame as ``runtime``, ``stdlib``, ``third-party`` or ``application``.
 
@@ -232,16 +236,20 @@ def frame_class(package: str, file: str = "", app_modules: tuple[str, ...] = ())
     'application'
     >>> frame_class("github.com/lib/pq", "/go/pkg/mod/github.com/lib/pq@v1.10.9/c.go", ("github.com/lib",))
     'application'
+    >>> frame_class("panic", "GOROOT/src/runtime/panic.go")  # Go 1.10's 'panic(0x..)'
+    'runtime'
     """
     for mod in app_modules:
         if package == mod or package.startswith(mod.rstrip("/") + "/"):
             return "application"
-    if _RUNTIME_PKGS.match(package):
+    norm_file = file.replace("\\", "/")
+    if _RUNTIME_PKGS.match(package) or ("/" not in package and "." not in package
+                                         and _RUNTIME_FILE.search(norm_file)):
+        # the second: builtins old runtimes print without a package ('panic(0x..)', Go <= 1.10)
         return "runtime"
     if package == "main" or package.endswith(".test") or package.startswith("main."):
         return "application"
     top = package.split("/", 1)[0]
-    norm_file = file.replace("\\", "/")
     if top in _STD_TOP and "." not in top:
         # A module named like a std directory ("net/foo") lives outside GOROOT;
         # GOROOT paths end in /src/<package>/ or, under -trimpath, start with it.
@@ -253,6 +261,21 @@ def frame_class(package: str, file: str = "", app_modules: tuple[str, ...] = ())
     if _THIRD_PARTY_PATH.search(norm_file) or top in ("golang.org", "gopkg.in", "google.golang.org"):
         return "third-party"
     return "application"
+
+
+def headline(kind: str, message: str) -> str:
+    """The line of a snapshot's message that says what happened.
+
+    >>> headline("fatal error", "runtime: failed to create new OS thread\\nfatal error: newosproc")
+    'fatal error: newosproc'
+    >>> headline("signal", "SIGQUIT: quit\\nPC=0x4721c1 m=0 sigcode=0")
+    'SIGQUIT: quit'
+    """
+    lines = [x.strip() for x in str(message).splitlines() if x.strip()]
+    for x in lines:
+        if x.startswith(kind):
+            return x
+    return lines[0] if kind == "signal" and lines else f"{kind}: {lines[0]}" if lines else kind
 
 
 def classify_frames(frames: pd.DataFrame, app_modules: tuple[str, ...] = ()) -> pd.Series:

@@ -134,6 +134,8 @@ def _facts_table(f: dict, clusters: int | None) -> str:
     ]
     if clusters is not None:
         rows.insert(4, ("clusters", f"{clusters:,}"))
+    if f.get("ended_by"):
+        rows.insert(0, ("the process ended with", f["ended_by"] + (f", in {f['ended_at']}" if f["ended_at"] else "")))
     return '<table class="facts">' + "".join(
         f"<tr><td>{_e(k)}</td><td>{_e(v)}</td></tr>" for k, v in rows
     ) + "</table>"

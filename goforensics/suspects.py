@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from .graphs import ACTIVE_STATES, is_blocked
-from .model import Dumps
+from .model import Dumps, headline
 
 __all__ = [
     "SUSPECT_COLUMNS", "cluster_sites", "series_counts", "series_facts", "suspects", "trend", "triage",
@@ -558,7 +558,34 @@ def series_facts(dumps: Dumps) -> dict:
         "leaked_verdicts": int(g.loc[g["leaked"], "count"].sum()),
         "truncated_snapshots": int(s["truncated"].sum()),
         "warnings": len(dumps.warnings),
+        **_ending(dumps),
     }
+
+
+def _ending(dumps: Dumps) -> dict:
+    """How the last snapshot ends the process, if it does: ``ended_by`` (the panic, fatal
+    error or signal line) and ``ended_at`` (where the goroutine that raised it was, in the
+    application's code; a deadlock or a signal has no such goroutine)."""
+    s = dumps.snapshots
+    out = {"ended_by": None, "ended_at": None}
+    if not len(s) or str(s["kind"].iloc[-1]) not in ("panic", "fatal error", "signal"):
+        return out
+    kind, message = str(s["kind"].iloc[-1]), s["message"].iloc[-1]
+    out["ended_by"] = headline(kind, "" if pd.isna(message) else message)
+    if kind == "signal" or "all goroutines are asleep" in out["ended_by"]:
+        return out
+    g = dumps.goroutines
+    g = g[g["snapshot"] == s["snapshot"].iloc[-1]]
+    if g.empty:
+        return out
+    first = g.loc[g["line"].idxmin()]  # the runtime prints the goroutine that raised it first
+    f = dumps.frames
+    f = f[(f["stack_id"] == first["stack_id"]) & (f["section"] == 0)].sort_values("depth")
+    app = f[f["frame_class"] == "application"]
+    if len(app):
+        fr = app.iloc[0]
+        out["ended_at"] = f"goroutine {int(first['goid'])} at {fr['function']} ({_short(fr['file'])}:{fr['line']})"
+    return out
 
 
 def triage(dumps: Dumps, labels: pd.Series | None = None, *, top: int = 10) -> dict:

@@ -27,6 +27,7 @@ from conftest import ROOT
 
 import goforensics as gf
 import goforensics.parse as parse_mod
+from goforensics.suspects import series_facts
 
 WAITSTATES = ROOT / "tests" / "goprograms" / "waitstates"
 HEADER = re.compile(r"^goroutine \d+ (?:gp=\S+ m=\S+ (?:mp=\S+ )?)?\[", re.M)
@@ -261,6 +262,12 @@ def test_panic_dump(runs):
     check_rows(d, run)
     main = d.goroutines[d.goroutines["goid"] == 1].iloc[0]
     assert main["state"] == "running" and main["top_function"] == "main.main"
+    # triage opens with the panic and the line of the program that raised it
+    src = (WAITSTATES / "main.go").read_text().splitlines()
+    line = next(i for i, text in enumerate(src, 1) if 'panic("waitstates: deliberate panic")' in text)
+    facts = series_facts(d)
+    assert facts["ended_by"] == "panic: waitstates: deliberate panic"
+    assert facts["ended_at"] == f"goroutine 1 at main.main (waitstates/main.go:{line})"
 
 
 def test_fatal_error_concurrent_map_writes(runs):
@@ -340,3 +347,6 @@ def test_fatal_error_all_goroutines_asleep(build_go):
     assert sorted(g["state"].astype(str)) == ["sync.Mutex.Lock", "sync.Mutex.Lock", "sync.WaitGroup.Wait"]
     assert sorted(g["entry_function"].astype(str)) == ["main.main", "main.main.func1", "main.main.func2"]
     assert g.loc[g["entry_function"] != "main.main", "creator_goid"].tolist() == [1, 1]
+    # a deadlock has no goroutine that raised it: triage names the error alone
+    facts = series_facts(d)
+    assert facts["ended_by"] == "fatal error: all goroutines are asleep - deadlock!" and facts["ended_at"] is None

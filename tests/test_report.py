@@ -237,6 +237,13 @@ def test_the_marker_works(browser, tmp_path):
     page.close()
 
 
+def test_a_crash_heads_the_overview(go_dump):
+    html = report_html(go_dump("deadlock", crash=True))
+    facts = html[html.index('<table class="facts">'):]
+    assert facts.startswith('<table class="facts"><tr><td>the process ended with</td>'
+                            '<td>fatal error: all goroutines are asleep - deadlock!</td></tr>')
+
+
 def test_report_of_one_dump():
     html = report_html(gf.load("bundled:demo"))
     assert "<h2>What changed" not in html and "chart unavailable" not in html

@@ -91,3 +91,17 @@ def test_a_site_without_frames_has_no_line(tmp_path):
     assert lines == {"syscall": None, "sleep": 33}
     text = run("triage", str(p)).stdout
     assert "(no frames)" in text and "main.go:33)" in text
+
+
+def test_a_crash_is_named_first(tmp_path):
+    p = tmp_path / "x.txt"
+    p.write_text("panic: boom\n\ngoroutine 1 [running]:\nmain.explode(...)\n\t/app/cmd/main.go:12\n"
+                 "main.main()\n\t/app/cmd/main.go:7 +0x1d\n")
+    lines = run("triage", str(p)).stdout.splitlines()
+    assert lines[1:3] == ["the last snapshot ends the process: panic: boom",
+                          "    in goroutine 1 at main.explode (cmd/main.go:12)"]
+    facts = json.loads(run("triage", str(p), "--format", "json").stdout)["series"]
+    assert facts["ended_by"] == "panic: boom"
+    # a dump that is not a crash ends nothing
+    p.write_text("goroutine 1 [running]:\nmain.main()\n\t/app/cmd/main.go:7 +0x1d\n")
+    assert json.loads(run("triage", str(p), "--format", "json").stdout)["series"]["ended_by"] is None
