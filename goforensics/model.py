@@ -244,7 +244,7 @@ def frame_class(package: str, file: str = "", app_modules: tuple[str, ...] = ())
             return "application"
     norm_file = file.replace("\\", "/")
     if _RUNTIME_PKGS.match(package) or ("/" not in package and "." not in package
-                                         and _RUNTIME_FILE.search(norm_file)):
+                                         and package not in _STD_TOP and _RUNTIME_FILE.search(norm_file)):
         # the second: builtins old runtimes print without a package ('panic(0x..)', Go <= 1.10)
         return "runtime"
     if package == "main" or package.endswith(".test") or package.startswith("main."):
