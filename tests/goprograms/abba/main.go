@@ -14,11 +14,16 @@ type account struct {
 	balance int
 }
 
+// firstHeld: each transfer waits until both hold their first lock (a sleep could lose that
+// race on a loaded machine, and the transfers would not deadlock)
+var firstHeld sync.WaitGroup
+
 //go:noinline
 func (a *account) transferTo(b *account, n int) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	time.Sleep(20 * time.Millisecond) // both transfers hold their first lock by now
+	firstHeld.Done()
+	firstHeld.Wait()
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	a.balance -= n
@@ -34,6 +39,7 @@ func (a *account) audit() int {
 
 func main() {
 	a, b := &account{balance: 100}, &account{balance: 100}
+	firstHeld.Add(2)
 	go a.transferTo(b, 10)
 	go b.transferTo(a, 20)
 	time.Sleep(100 * time.Millisecond)

@@ -22,20 +22,24 @@ import (
 
 type result struct{ v int }
 
+// compute answers only after its caller gave up (a backend slower than the caller's
+// timeout, made certain: on a loaded machine a 1ms sleep could beat a 100µs timer).
+//
 //go:noinline
-func compute(i int, out chan<- result) {
-	time.Sleep(time.Millisecond)
+func compute(i int, out chan<- result, late <-chan struct{}) {
+	<-late
 	out <- result{i} // nobody receives once fetch gave up
 }
 
 //go:noinline
 func fetch(i int) (int, error) {
-	out := make(chan result)
-	go compute(i, out)
+	out, late := make(chan result), make(chan struct{})
+	go compute(i, out, late)
 	select {
 	case r := <-out:
 		return r.v, nil
 	case <-time.After(100 * time.Microsecond):
+		close(late)
 		return 0, fmt.Errorf("timeout")
 	}
 }
