@@ -248,6 +248,7 @@ def report_html(
     """
     from . import __version__
     from .clustering import cluster, describe_clusters
+    from .graphs import wait_for_graph
     from .suspects import series_facts, suspects
 
     title = title or "goforensics report"
@@ -256,7 +257,8 @@ def report_html(
     labels = pd.Series(np.asarray(labels), index=dumps.goroutines.index, name="cluster")
     g = dumps.goroutines
     facts = series_facts(dumps)
-    sus = suspects(dumps, labels, top=top)
+    waits = wait_for_graph(dumps)  # once, for the suspects and the graphs: a pass over every goroutine
+    sus = suspects(dumps, labels, top=top, wait_for=waits)
     desc = describe_clusters(dumps, labels).set_index("cluster", drop=False)
     made = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     body = [f"<h1>{_e(title)}</h1>",
@@ -313,10 +315,9 @@ def report_html(
                 + _figure(lambda: wait_times(dumps), "wait times (last snapshot)"))
 
     def graphs() -> str:
-        from .graphs import deadlock_cycles, node_text, wait_for_graph
+        from .graphs import deadlock_cycles, node_text
 
         out = ["<h2>Graphs</h2>"]
-        waits = wait_for_graph(dumps)  # once: it is a pass over every goroutine of the snapshot
         if charts:
             from .viz import call_graph_chart, spawn_graph_chart, wait_for_chart
 

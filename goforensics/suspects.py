@@ -194,13 +194,16 @@ def suspects(
     *,
     top: int | None = None,
     min_goroutines: int = 1,
+    wait_for=None,
 ) -> pd.DataFrame:
     """Rank the clusters of a series (or of one dump) as leak suspects, most likely first.
 
     ``labels`` are cluster ids aligned with ``dumps.goroutines`` (by default
     :func:`goforensics.clustering.cluster`). Columns are :data:`SUSPECT_COLUMNS`;
     ``counts`` is the list of goroutines per snapshot, ``evidence`` a list of
-    sentences, ``score`` the sum of the weighted evidence.
+    sentences, ``score`` the sum of the weighted evidence. ``wait_for``: the last
+    snapshot's :func:`goforensics.graphs.wait_for_graph`, where the caller has it already
+    (it is a pass over every goroutine of that snapshot).
     """
     from .patterns import match_patterns
 
@@ -211,7 +214,7 @@ def suspects(
     if g.empty:
         return pd.DataFrame(columns=SUSPECT_COLUMNS)
     sites = cluster_sites(dumps, labels).set_index("cluster")
-    ctx = _Context(dumps, labels)
+    ctx = _Context(dumps, labels, wait_for)
     rows = []
     for c, site in sites.iterrows():
         ev = _evidence(ctx, c, site)
@@ -245,7 +248,7 @@ def suspects(
 class _Context:
     """What every cluster's evidence needs, computed once per series."""
 
-    def __init__(self, dumps: Dumps, labels: pd.Series):
+    def __init__(self, dumps: Dumps, labels: pd.Series, wait_for=None):
         self.dumps = dumps
         self.labels = labels
         g = dumps.goroutines
@@ -282,7 +285,7 @@ class _Context:
             for sid in grp["stack_id"].unique():
                 live |= fn_by_stack.get(sid, set())
             self.live_functions[int(snap)] = live
-        self._wait_for = None
+        self._wait_for = wait_for
         self._stuck: dict | None = None
         self._label_at: dict | None = None
         self._nodes_of: dict | None = None
