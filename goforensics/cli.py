@@ -152,7 +152,8 @@ def cli() -> None:
     Dumps are any text a Go program writes about its goroutines (debug=2 dumps,
     panics, fatal errors, SIGQUIT dumps, dumps inside logs), debug=1 and
     goroutineleak profiles, and debug=0 protobuf profiles; .gz is read as is.
-    PATH arguments may be files, globs or directories.
+    PATH arguments may be files, globs, directories, bundled:NAME (the bundled
+    examples), a live service's URL (one dump taken now) or - (standard input).
     """
 
 
