@@ -275,7 +275,9 @@ def headline(kind: str, message: str) -> str:
     for x in lines:
         if x.startswith(kind):
             return x
-    return lines[0] if kind == "signal" and lines else f"{kind}: {lines[0]}" if lines else kind
+    if not lines:
+        return kind
+    return lines[0] if kind == "signal" else f"{kind}: {lines[0]}"  # 'SIGQUIT: quit' names itself
 
 
 def classify_frames(frames: pd.DataFrame, app_modules: tuple[str, ...] = ()) -> pd.Series:
