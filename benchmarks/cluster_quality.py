@@ -41,7 +41,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
 import goforensics as gf  # noqa: E402
-from goforensics.clustering import DEFAULT_LEVEL, DEFAULT_THRESHOLD, cluster  # noqa: E402
+from goforensics.analyze.clustering import DEFAULT_LEVEL, DEFAULT_THRESHOLD, cluster  # noqa: E402
 
 LEVELS = ("lines", "functions", "application")
 THRESHOLDS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5)
@@ -198,7 +198,7 @@ def main() -> None:
     agg = agg.sort_values(["min_precision", "min_f1", "mean_f1"], ascending=False)
     print("\n== operating points over all series (precision first)")
     print(agg.to_string(float_format=lambda x: f"{x:.3f}"))
-    print(f"\ndefault in goforensics.clustering: level={DEFAULT_LEVEL} threshold={DEFAULT_THRESHOLD}")
+    print(f"\ndefault in goforensics.analyze.clustering: level={DEFAULT_LEVEL} threshold={DEFAULT_THRESHOLD}")
     default = ours[(ours["level"] == DEFAULT_LEVEL) & (ours["threshold"] == DEFAULT_THRESHOLD)]
     base = allres[~allres["method"].str.startswith("goforensics")]
     print("\n== goal per series at the default: F1 >= 0.95, ARI >= 0.95, above every baseline")

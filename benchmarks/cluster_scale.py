@@ -37,7 +37,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import goforensics as gf  # noqa: E402
-from goforensics.model import FRAME_COLUMNS, GOROUTINE_COLUMNS, _conform, split_function  # noqa: E402
+from goforensics.goruntime import split_function  # noqa: E402
+from goforensics.model import FRAME_COLUMNS, GOROUTINE_COLUMNS, _conform  # noqa: E402
 
 REALDUMPS = Path(os.environ.get("GOFORENSICS_REALDUMPS", ROOT.parent / "shared" / "realdumps"))
 BUILDS = 8
@@ -149,7 +150,7 @@ CHILD = r"""
 import json, resource, sys, time
 t0 = time.perf_counter()
 import goforensics as gf
-from goforensics.clustering import StackClusterer, describe_clusters, cluster_counts
+from goforensics.analyze.clustering import StackClusterer, describe_clusters, cluster_counts
 d = gf.Dumps.from_parquet(sys.argv[1])
 t1 = time.perf_counter()
 est = StackClusterer(level=sys.argv[2], threshold=float(sys.argv[3])).fit(d)

@@ -23,7 +23,8 @@ import time
 from collections import defaultdict
 
 import goforensics as gf
-from goforensics import datasets, suspects
+from goforensics import datasets
+from goforensics.analyze import suspects
 
 
 def named(s, top: int) -> list[str]:

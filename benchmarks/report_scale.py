@@ -24,9 +24,9 @@ sys.path.insert(0, str(HERE.parent))
 from parse import make_dump  # noqa: E402  (benchmarks/parse.py)
 
 import goforensics as gf  # noqa: E402
-from goforensics import viz  # noqa: E402
-from goforensics.report import report_html  # noqa: E402
-from goforensics.suspects import suspects  # noqa: E402
+from goforensics.analyze.suspects import suspects  # noqa: E402
+from goforensics.show import charts as viz  # noqa: E402
+from goforensics.show.report import report_html  # noqa: E402
 
 
 def _rows(chart) -> int:

@@ -34,7 +34,8 @@ import numpy as np
 import pandas as pd
 
 import goforensics as gf
-from goforensics import datasets, suspects
+from goforensics import datasets
+from goforensics.analyze import suspects
 
 
 def measure(ranked: pd.DataFrame, leak_causes: set[str], ks: tuple[int, ...]) -> dict:

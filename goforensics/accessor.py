@@ -87,55 +87,55 @@ class GoroutinesAccessor:
         return labels_frame(self._obj)
 
     def lifetimes(self) -> pd.DataFrame:
-        """Goroutine ids followed across snapshots: :func:`goforensics.series.lifetimes`."""
-        from .series import lifetimes
+        """Goroutine ids followed across snapshots: :func:`goforensics.analyze.lifetimes.lifetimes`."""
+        from .analyze.lifetimes import lifetimes
 
         return lifetimes(self.dumps)
 
     def fingerprints(self, level: str = "lines") -> pd.Series:
-        """Normalised stack fingerprints: :func:`goforensics.normalize.goroutine_fingerprints`."""
-        from .normalize import goroutine_fingerprints
+        """Normalised stack fingerprints: :func:`goforensics.analyze.normalize.goroutine_fingerprints`."""
+        from .analyze.normalize import goroutine_fingerprints
 
         return goroutine_fingerprints(self.dumps, level)
 
     # -- clusters and suspects ---------------------------------------------------------------------
     def cluster(self, **params) -> pd.Series:
-        """Cluster ids: :func:`goforensics.clustering.cluster`."""
-        from .clustering import cluster
+        """Cluster ids: :func:`goforensics.analyze.clustering.cluster`."""
+        from .analyze.clustering import cluster
 
         return cluster(self.dumps, **params)
 
     def describe_clusters(self, labels=None) -> pd.DataFrame:
-        """One row per cluster: :func:`goforensics.clustering.describe_clusters`."""
-        from .clustering import cluster, describe_clusters
+        """One row per cluster: :func:`goforensics.analyze.clustering.describe_clusters`."""
+        from .analyze.clustering import cluster, describe_clusters
 
         d = self.dumps
         labels = self._labels(labels)
         return describe_clusters(d, cluster(d) if labels is None else labels)
 
     def cluster_counts(self, labels=None) -> pd.DataFrame:
-        """Goroutines per snapshot and cluster: :func:`goforensics.clustering.cluster_counts`."""
-        from .clustering import cluster, cluster_counts
+        """Goroutines per snapshot and cluster: :func:`goforensics.analyze.clustering.cluster_counts`."""
+        from .analyze.clustering import cluster, cluster_counts
 
         d = self.dumps
         labels = self._labels(labels)
         return cluster_counts(d, cluster(d) if labels is None else labels)
 
     def suspects(self, labels=None, top: int | None = None) -> pd.DataFrame:
-        """Ranked leak suspects: :func:`goforensics.suspects.suspects`."""
-        from .suspects import suspects
+        """Ranked leak suspects: :func:`goforensics.analyze.suspects.suspects`."""
+        from .analyze.suspects import suspects
 
         return suspects(self.dumps, self._labels(labels), top=top)
 
     def triage(self, labels=None, top: int = 10) -> dict:
-        """The triage report as plain data: :func:`goforensics.suspects.triage`."""
-        from .suspects import triage
+        """The triage report as plain data: :func:`goforensics.analyze.suspects.triage`."""
+        from .analyze.suspects import triage
 
         return triage(self.dumps, self._labels(labels), top=top)
 
     def diff(self, other: pd.DataFrame | Dumps | None = None, **kw) -> pd.DataFrame:
-        """What changed (first vs last snapshot, or vs ``other``): :func:`goforensics.diff.diff`."""
-        from .diff import diff
+        """What changed (first vs last snapshot, or vs ``other``): :func:`goforensics.analyze.diff.diff`."""
+        from .analyze.diff import diff
 
         if isinstance(other, pd.DataFrame):
             other = dumps_of(other)
@@ -143,87 +143,87 @@ class GoroutinesAccessor:
 
     # -- graphs --------------------------------------------------------------------------------------
     def call_graph(self, **kw):
-        """:func:`goforensics.graphs.call_graph`."""
-        from .graphs import call_graph
+        """:func:`goforensics.analyze.graphs.call_graph`."""
+        from .analyze.graphs import call_graph
 
         return call_graph(self.dumps, **kw)
 
     def spawn_graph(self, **kw):
-        """:func:`goforensics.graphs.spawn_graph`."""
-        from .graphs import spawn_graph
+        """:func:`goforensics.analyze.graphs.spawn_graph`."""
+        from .analyze.graphs import spawn_graph
 
         return spawn_graph(self.dumps, **kw)
 
     def wait_for_graph(self, **kw):
-        """:func:`goforensics.graphs.wait_for_graph`."""
-        from .graphs import wait_for_graph
+        """:func:`goforensics.analyze.graphs.wait_for_graph`."""
+        from .analyze.graphs import wait_for_graph
 
         return wait_for_graph(self.dumps, **kw)
 
     def deadlock_cycles(self, **kw) -> list[list]:
-        """:func:`goforensics.graphs.deadlock_cycles` of the wait-for graph."""
-        from .graphs import deadlock_cycles, wait_for_graph
+        """:func:`goforensics.analyze.graphs.deadlock_cycles` of the wait-for graph."""
+        from .analyze.graphs import deadlock_cycles, wait_for_graph
 
         return deadlock_cycles(wait_for_graph(self.dumps), **kw)
 
     def hotspots(self, **kw) -> pd.DataFrame:
-        """:func:`goforensics.graphs.hotspots`."""
-        from .graphs import hotspots
+        """:func:`goforensics.analyze.graphs.hotspots`."""
+        from .analyze.graphs import hotspots
 
         return hotspots(self.dumps, **kw)
 
     # -- charts and report -----------------------------------------------------------------------------
     def plot_over_time(self, labels=None, **kw):
-        """:func:`goforensics.viz.goroutines_over_time`."""
-        from .viz import goroutines_over_time
+        """:func:`goforensics.show.charts.goroutines_over_time`."""
+        from .show.charts import goroutines_over_time
 
         return goroutines_over_time(self.dumps, self._labels(labels), **kw)
 
     def plot_states(self, **kw):
-        """:func:`goforensics.viz.states_over_time`."""
-        from .viz import states_over_time
+        """:func:`goforensics.show.charts.states_over_time`."""
+        from .show.charts import states_over_time
 
         return states_over_time(self.dumps, **kw)
 
     def plot_suspects(self, labels=None, **kw):
-        """:func:`goforensics.viz.suspects_growth` of :meth:`suspects`."""
-        from .viz import suspects_growth
+        """:func:`goforensics.show.charts.suspects_growth` of :meth:`suspects`."""
+        from .show.charts import suspects_growth
 
         return suspects_growth(self.suspects(labels), **kw)
 
     def plot_waits(self, **kw):
-        """:func:`goforensics.viz.wait_times`."""
-        from .viz import wait_times
+        """:func:`goforensics.show.charts.wait_times`."""
+        from .show.charts import wait_times
 
         return wait_times(self.dumps, **kw)
 
     def plot_icicle(self, **kw):
-        """:func:`goforensics.viz.blocked_icicle`."""
-        from .viz import blocked_icicle
+        """:func:`goforensics.show.charts.blocked_icicle`."""
+        from .show.charts import blocked_icicle
 
         return blocked_icicle(self.dumps, **kw)
 
     def plot_call_graph(self, **kw):
-        """:func:`goforensics.viz.call_graph_chart`."""
-        from .viz import call_graph_chart
+        """:func:`goforensics.show.charts.call_graph_chart`."""
+        from .show.charts import call_graph_chart
 
         return call_graph_chart(self.dumps, **kw)
 
     def plot_spawn_graph(self, **kw):
-        """:func:`goforensics.viz.spawn_graph_chart`."""
-        from .viz import spawn_graph_chart
+        """:func:`goforensics.show.charts.spawn_graph_chart`."""
+        from .show.charts import spawn_graph_chart
 
         return spawn_graph_chart(self.dumps, **kw)
 
     def plot_wait_for(self, **kw):
-        """:func:`goforensics.viz.wait_for_chart`."""
-        from .viz import wait_for_chart
+        """:func:`goforensics.show.charts.wait_for_chart`."""
+        from .show.charts import wait_for_chart
 
         return wait_for_chart(self.dumps, **kw)
 
     def report(self, path=None, labels=None, **kw) -> str:
-        """The self-contained HTML report: :func:`goforensics.report.report_html` (written to ``path`` if given)."""
-        from .report import report_html
+        """The self-contained HTML report: :func:`goforensics.show.report.report_html` (written to ``path`` if given)."""
+        from .show.report import report_html
 
         html = report_html(self.dumps, labels=self._labels(labels), **kw)
         if path is not None:

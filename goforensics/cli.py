@@ -17,9 +17,9 @@ from pathlib import Path
 import click
 import pandas as pd
 
+from .errors import CaptureError, DatasetError, GoforensicsError
 from .model import Dumps, headline
-from .parse import ParseError
-from .series import Source, load, read_manifest
+from .read.series import Source, load, read_manifest
 
 __all__ = ["cli", "main"]
 
@@ -48,7 +48,7 @@ def _load(paths: tuple[str, ...], order: str = "given", app_modules: tuple[str, 
                 items.append(p)
         try:
             d = load(items, order=order, app_modules=app_modules)
-        except ParseError as e:
+        except GoforensicsError as e:
             raise click.ClickException(str(e)) from None
     if d.goroutines.empty:
         click.echo(account(d), err=True)
@@ -77,8 +77,8 @@ _URL = ("http://", "https://")
 
 def _fetch_now(url: str, out: Path) -> list[Source]:
     """A live service's dump, taken now (``goforensics triage http://localhost:6060``): one
-    round of :func:`goforensics.capture.capture`, so its timeouts, retries and errors."""
-    from .capture import CaptureError, capture
+    round of :func:`goforensics.read.capture.capture`, so its timeouts, retries and errors."""
+    from .read.capture import capture
 
     try:
         capture(url, out, count=1, progress=False)
@@ -262,7 +262,7 @@ def cluster_cmd(paths, fmt, level, threshold, summary, companions, output, app_m
     are given. With --summary: one row per cluster with its size, blocking site,
     representative stack and state mix.
     """
-    from .clustering import cluster, describe_clusters
+    from .analyze.clustering import cluster, describe_clusters
 
     d = _load(paths, "given", app_modules)
     labels = cluster(d, level=level, threshold=threshold, companions=companions)
@@ -279,7 +279,7 @@ def cluster_cmd(paths, fmt, level, threshold, summary, companions, output, app_m
 
 
 def triage_text(report: dict, color: bool = False) -> str:
-    """Render a triage report (from :func:`goforensics.suspects.triage`) for a terminal."""
+    """Render a triage report (from :func:`goforensics.analyze.suspects.triage`) for a terminal."""
     f = report["series"]
     m = f["span_minutes"]
     span = "" if not m else f"over {m:.1f} min " if m >= 1 else f"over {m * 60:.1f} s "
@@ -321,8 +321,8 @@ def triage_text(report: dict, color: bool = False) -> str:
 
 
 def triage_html(report: dict) -> str:
-    """A self-contained HTML page of a triage report (see :func:`goforensics.report.triage_html`)."""
-    from .report import triage_html as render
+    """A self-contained HTML page of a triage report (see :func:`goforensics.show.report.triage_html`)."""
+    from .show.report import triage_html as render
 
     return render(report)
 
@@ -344,7 +344,7 @@ def triage_cmd(paths, fmt, top, output, app_modules):
     """
     import json
 
-    from .suspects import triage
+    from .analyze.suspects import triage
 
     d = _load(paths, "time", app_modules)
     report = triage(d, top=top)
@@ -362,7 +362,7 @@ def triage_cmd(paths, fmt, top, output, app_modules):
 
 
 def diff_text(table: pd.DataFrame, a: Dumps, b: Dumps | None) -> str:
-    """Render :func:`goforensics.diff.diff` for a terminal, biggest change first."""
+    """Render :func:`goforensics.analyze.diff.diff` for a terminal, biggest change first."""
     def n(d: Dumps, snaps) -> str:
         return f"{int(d.goroutines.loc[d.goroutines['snapshot'].isin(snaps), 'count'].sum()):,} goroutines"
 
@@ -395,7 +395,7 @@ def diff_cmd(before, after, fmt, show_all, output):
     its first snapshot is compared with its last. Both sides are clustered together, so
     one cause is one row; sizes are mean goroutines per snapshot of each side.
     """
-    from .diff import diff
+    from .analyze.diff import diff
 
     a = _load((before,), "time")
     b = _load((after,), "time") if after is not None else None
@@ -426,7 +426,7 @@ def report_cmd(paths, output, top, title, no_charts, app_modules):
     Nothing is fetched when the file is viewed (charts are inline SVG images, there is
     no script), so it can be attached to a ticket. Snapshots are ordered by capture time.
     """
-    from .report import report_html
+    from .show.report import report_html
 
     d = _load(paths, "time", app_modules)
     html = report_html(d, top=top, title=title, charts=not no_charts)
@@ -449,13 +449,13 @@ def _option_value(parse):
 
 
 def _dur(value: str) -> float:
-    from .capture import parse_duration
+    from .read.capture import parse_duration
 
     return parse_duration(value)
 
 
 def _size(value: str) -> int:
-    from .capture import parse_size
+    from .read.capture import parse_size
 
     return parse_size(value)
 
@@ -496,7 +496,7 @@ def capture_cmd(url, output, every, count, duration, debug1, leak, timeout, retr
     the output directory, with a manifest.json of capture times that every command
     reads; it is rewritten after each snapshot, so Ctrl-C leaves a usable series.
     """
-    from .capture import CaptureError, capture
+    from .read.capture import capture
 
     if count is not None and duration is not None:
         raise click.UsageError("give --count or --duration, not both")
@@ -554,7 +554,7 @@ def datasets_build_cmd(names, out, snapshots, every, do_bundle, quiet):
     labelled with its own ground truth; goker runs Go's goroutine leak profile
     test programs. About a minute for everything.
     """
-    from .datasets import BUILD_DIR, DatasetError, build, bundle
+    from .datasets import BUILD_DIR, build, bundle
 
     dest = Path(out) if out else BUILD_DIR
     try:

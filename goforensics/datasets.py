@@ -5,7 +5,7 @@ Two kinds, both produced by running real Go programs (never synthesised):
 - **scenarios**: small services under load on loopback (``datasets/scenarios/<name>``,
   standard library only) that carry the goroutine leaks of real incidents among
   healthy goroutines. The builder runs one, records its series through
-  :func:`goforensics.capture.capture` and writes ``truth.csv``: for every
+  :func:`goforensics.read.capture.capture` and writes ``truth.csv``: for every
   goroutine of every snapshot, its root cause and whether that cause leaks.
 - **goker**: the goroutine-leak-profile test programs shipped in Go's source tree
   (micro cases, the CGO'24 patterns and GoKer's real bugs): each case's
@@ -19,7 +19,7 @@ builds fresh ones under ``datasets/build/``) from a clone. The truth of a
 scenario comes from the service's own knowledge of its code (a registry of
 goroutine ids it serves at ``/debug/truth``; see ``datasets/README.md``), never
 from goforensics' analysis; this module reads the dumps for it with a reader
-of its own, independent of :mod:`goforensics.parse`.
+of its own, independent of :mod:`goforensics.read.parse`.
 
 >>> import goforensics.datasets as gd
 >>> ds = gd.load_dataset("checkout")
@@ -50,14 +50,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .errors import CaptureError, DatasetError
 from .model import Dumps
-from .series import DATA, MANIFEST, load
+from .read.series import DATA, MANIFEST, load
 
 __all__ = [
     "BUILD_DIR",
     "SCENARIOS_DIR",
     "Dataset",
-    "DatasetError",
     "build",
     "build_goker",
     "build_scenario",
@@ -80,10 +80,6 @@ BUILD_DIR = ROOT / "datasets" / "build"
 GO_ENV = {"GOFLAGS": "-mod=mod", "GOPROXY": "off", "GOTOOLCHAIN": "local", "CGO_ENABLED": "0"}
 TRUTH = "truth.csv"
 META = "dataset.json"
-
-
-class DatasetError(RuntimeError):
-    """A dataset cannot be found, built or read; the message says why in one line."""
 
 
 # --- Go ------------------------------------------------------------------------------------------
@@ -129,7 +125,7 @@ def _goroot() -> Path:
     return Path(r.stdout.strip())
 
 
-# --- reading dumps for the truth (on purpose not goforensics.parse) ----------------------------------
+# --- reading dumps for the truth (on purpose not goforensics.read.parse) ----------------------------------
 
 _HEADER = re.compile(r"^goroutine (\d+)(?: gp=\S+ m=\S+(?: mp=\S+)?)? \[([^\]]*)\]")
 _CREATED = re.compile(r"^created by (\S+?)(?: in goroutine (\d+))?$")
@@ -163,7 +159,7 @@ def _func_name(line: str) -> str:
 def read_stacks(text: str) -> list[Stack]:
     """The goroutines of a ``debug=2`` dump: id, state, entry function, creator.
 
-    A deliberately small reader, independent of :mod:`goforensics.parse`, so that
+    A deliberately small reader, independent of :mod:`goforensics.read.parse`, so that
     the ground truth never depends on the code it is used to test.
 
     >>> s = read_stacks("goroutine 7 [chan send]:\\nmain.f.func1()\\n\\t/m.go:9 +0x1\\n"
@@ -429,7 +425,7 @@ def build_scenario(
     ``dataset.json``. Returns that directory. ``exe``: a binary already built
     from the scenario (by default it is built into ``out/.bin``).
     """
-    from .capture import CaptureError, capture
+    from .read.capture import capture
 
     src = Path(source) / name
     if not (src / "main.go").is_file():

@@ -19,18 +19,15 @@ A :class:`Dumps` object holds four pandas tables for any number of snapshots:
 Column meanings are in :data:`GOROUTINE_COLUMNS`, :data:`FRAME_COLUMNS`,
 :data:`SNAPSHOT_COLUMNS` and :data:`WARNING_COLUMNS`.
 
->>> split_function("net/http.(*conn).serve")
-('net/http', '*conn', 'serve')
->>> split_function("github.com/acme/api/v2.Server.Run.func1")
-('github.com/acme/api/v2', 'Server', 'Run.func1')
->>> frame_class("net/http", "/usr/local/go/src/net/http/server.go")
-'stdlib'
+Go runtime knowledge (states, frame classes, symbol names) lives in :mod:`goforensics.goruntime`.
+
+>>> list(GOROUTINE_COLUMNS)[:3]
+['snapshot', 'instance', 'source']
 """
 
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,21 +37,15 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 __all__ = [
-    "FRAME_CLASSES",
     "FRAME_COLUMNS",
     "GOROUTINE_COLUMNS",
     "SNAPSHOT_COLUMNS",
-    "STATES",
     "WARNING_COLUMNS",
     "Dumps",
     "DumpsLink",
-    "classify_frames",
-    "frame_class",
     "goroutine_frames",
     "headline",
     "labels_frame",
-    "normalize_state",
-    "split_function",
 ]
 
 # --- column catalogue -------------------------------------------------------
@@ -139,130 +130,6 @@ WARNING_COLUMNS: dict[str, tuple[str, str]] = {
     "message": ("string", "what happened, in words"),
 }
 
-FRAME_CLASSES = ("runtime", "stdlib", "third-party", "application")
-
-# States as Go prints them (runtime2.go waitReasonStrings + gStatusStrings).
-STATES = (
-    "running", "runnable", "syscall", "waiting", "idle", "dead", "copystack", "preempted",
-    "chan receive", "chan send", "chan receive (nil chan)", "chan send (nil chan)",
-    "select", "select (no cases)", "IO wait", "sleep", "semacquire",
-    "sync.Mutex.Lock", "sync.RWMutex.RLock", "sync.RWMutex.Lock", "sync.WaitGroup.Wait",
-    "sync.Cond.Wait", "GC assist marking", "GC assist wait", "GC sweep wait", "GC scavenge wait",
-    "GC worker (idle)", "GC worker (active)", "GC mark termination", "GC weak to strong wait",
-    "finalizer wait", "force gc (idle)", "GOMAXPROCS updater (idle)", "dumping heap",
-    "garbage collection", "garbage collection scan", "panicwait", "trace reader (blocked)",
-    "wait for GC cycle", "debug call", "stopping the world", "flushing proc caches",
-    "trace goroutine status", "trace proc status", "page trace flush", "coroutine",
-    "synctest.Run", "synctest.Wait", "chan receive (durable)", "chan send (durable)",
-    "select (durable)", "sync.WaitGroup.Wait (durable)", "sleep (durable)", "cleanup wait",
-    "unknown",
-)
-
-# --- function names -----------------------------------------------------------
-
-_CLOSURE_PART = re.compile(r"^(?:func\d+|gowrap\d+|deferwrap\d+|\d+|func·\d+)$")
-
-
-def split_function(name: str) -> tuple[str, str, str]:
-    """Split a Go symbol into (package, receiver, method).
-
-    Generic type parameters (``[...]``) stay with their type or function;
-    ``%2e`` escapes in package paths are undone.
-
-    >>> split_function("main.main.func1")
-    ('main', '', 'main.func1')
-    >>> split_function("github.com/x/y%2ev2.(*T[...]).Get")
-    ('github.com/x/y.v2', '*T[...]', 'Get')
-    >>> split_function("main.glob..func5")
-    ('main', '', 'glob..func5')
-    """
-    if not name:
-        return "", "", ""
-    # Slashes inside type parameters would fool the package split: mask them.
-    masked = name
-    if "[" in name:
-        masked = re.sub(r"\[[^\]]*\]", lambda m: "[" + "_" * (len(m.group()) - 2) + "]", name)
-    slash = masked.rfind("/")
-    dot = masked.find(".", slash + 1)
-    if dot < 0:
-        return name.replace("%2e", "."), "", ""
-    pkg = name[:dot].replace("%2e", ".")
-    rest = name[dot + 1 :]
-    if rest.startswith("("):
-        close = rest.find(")")
-        if close > 0:
-            receiver = rest[1:close]
-            return pkg, receiver, rest[close + 2 :] if close + 2 <= len(rest) else ""
-    parts = rest.split(".")
-    if (
-        len(parts) >= 2
-        and parts[0]
-        and parts[0] != "glob"
-        and parts[1]
-        and not _CLOSURE_PART.match(parts[1])
-        and parts[0][:1].isupper()
-    ):
-        return pkg, parts[0], ".".join(parts[1:])
-    return pkg, "", rest
-
-
-# Top-level directories of the standard library (GOROOT/src), all Go versions.
-_STD_TOP = frozenset(
-    "archive arena bufio builtin bytes cmp compress container context crypto database debug "
-    "embed encoding errors expvar flag fmt go hash html image index internal io iter log maps "
-    "math mime net os path plugin reflect regexp runtime simd slices sort strconv strings structs "
-    "sync syscall testing text time unicode unique unsafe uuid vendor weak "
-    # old layouts and cgo/test scaffolding
-    "_cgo_ _testmain".split()
-)
-_RUNTIME_PKGS = re.compile(r"^(?:runtime(?:/internal/.*|/cgo)?|internal/runtime/.*|internal/abi|_cgo_.*)$")
-_THIRD_PARTY_PATH = re.compile(r"(?:/pkg/mod/|@v\d|/vendor/|^vendor/|/third_party/|/external/)")
-
-
-_RUNTIME_FILE = re.compile(r"(?:^|/)src/runtime/[^/]+\.[cgos]+$")
-
-
-def frame_class(package: str, file: str = "", app_modules: tuple[str, ...] = ()) -> str:
-    """Classify a frame as ``runtime``, ``stdlib``, ``third-party`` or ``application``.
-
-    ``app_modules`` are import-path prefixes that are always application code
-    (they override the inference from file paths).
-
-    >>> frame_class("runtime", "/usr/local/go/src/runtime/proc.go")
-    'runtime'
-    >>> frame_class("github.com/lib/pq", "/go/pkg/mod/github.com/lib/pq@v1.10.9/conn.go")
-    'third-party'
-    >>> frame_class("github.com/acme/api", "/src/api/server.go")
-    'application'
-    >>> frame_class("github.com/lib/pq", "/go/pkg/mod/github.com/lib/pq@v1.10.9/c.go", ("github.com/lib",))
-    'application'
-    >>> frame_class("panic", "GOROOT/src/runtime/panic.go")  # Go 1.10's 'panic(0x..)'
-    'runtime'
-    """
-    for mod in app_modules:
-        if package == mod or package.startswith(mod.rstrip("/") + "/"):
-            return "application"
-    norm_file = file.replace("\\", "/")
-    if _RUNTIME_PKGS.match(package) or ("/" not in package and "." not in package
-                                         and package not in _STD_TOP and _RUNTIME_FILE.search(norm_file)):
-        # the second: builtins old runtimes print without a package ('panic(0x..)', Go <= 1.10)
-        return "runtime"
-    if package == "main" or package.endswith(".test") or package.startswith("main."):
-        return "application"
-    top = package.split("/", 1)[0]
-    if top in _STD_TOP and "." not in top:
-        # A module named like a std directory ("net/foo") lives outside GOROOT;
-        # GOROOT paths end in /src/<package>/ or, under -trimpath, start with it.
-        if "/pkg/mod/" not in norm_file and "@v" not in norm_file:
-            return "stdlib"
-    if "." not in top and top not in _STD_TOP and not _THIRD_PARTY_PATH.search(norm_file):
-        # GOPATH-less local module ("myapp/internal/x"): application.
-        return "application"
-    if _THIRD_PARTY_PATH.search(norm_file) or top in ("golang.org", "gopkg.in", "google.golang.org"):
-        return "third-party"
-    return "application"
-
-
 def headline(kind: str, message: str) -> str:
     """The line of a snapshot's message that says what happened.
 
@@ -278,100 +145,6 @@ def headline(kind: str, message: str) -> str:
     if not lines:
         return kind
     return lines[0] if kind == "signal" else f"{kind}: {lines[0]}"  # 'SIGQUIT: quit' names itself
-
-
-def classify_frames(frames: pd.DataFrame, app_modules: tuple[str, ...] = ()) -> pd.Series:
-    """Frame class for every row of a frames table (computed once per distinct package and file).
-
-    Where every non-std frame sits in the GOPATH (so paths cannot tell code of the
-    application from its dependencies), the module holding package ``main`` is taken
-    as the application and the rest as third-party.
-    """
-    if frames.empty:
-        return pd.Series(pd.Categorical([], categories=FRAME_CLASSES), index=frames.index)
-    modules = tuple(app_modules) + _main_modules(frames)
-    pairs = frames[["package", "file"]].astype(str).drop_duplicates()
-    classes = {
-        (p, f): frame_class(p, f, modules) for p, f in zip(pairs["package"], pairs["file"], strict=True)
-    }
-    if not app_modules:
-        classes = _gopath_fixup(classes)
-    keys = list(zip(frames["package"].astype(str), frames["file"].astype(str), strict=True))
-    return pd.Series(
-        pd.Categorical([classes[k] for k in keys], categories=FRAME_CLASSES), index=frames.index
-    )
-
-
-_GOPATH_SRC = re.compile(r"^(?P<root>.*/src/)(?P<imp>[^/]+\.[^/]+/[^/]+/[^/]+)/")
-
-
-def _main_modules(frames: pd.DataFrame) -> tuple[str, ...]:
-    """Import-path roots of the files of package main, where the path is GOPATH-like."""
-    mains = frames.loc[frames["package"].astype(str) == "main", "file"].astype(str).unique()
-    roots = []
-    for f in mains:
-        m = _GOPATH_SRC.match(f.replace("\\", "/"))
-        if m:
-            roots.append(m.group("imp"))
-    return tuple(sorted(set(roots)))
-
-
-def _gopath_fixup(classes: dict[tuple[str, str], str]) -> dict[tuple[str, str], str]:
-    # In GOPATH builds every dependency looks like application code; when a
-    # main-module root was found, everything GOPATH-like outside it is third-party.
-    gopath = [k for k, c in classes.items() if c == "application" and _GOPATH_SRC.match(k[1])]
-    if not gopath:
-        return classes
-    roots = {m.group("imp") for (p, f) in classes if p == "main" and (m := _GOPATH_SRC.match(f))}
-    if not roots:
-        return classes
-    out = dict(classes)
-    for p, f in gopath:
-        if p != "main" and not any(p == r or p.startswith(r + "/") for r in roots):
-            out[(p, f)] = "third-party"
-    return out
-
-
-# --- states -------------------------------------------------------------------
-
-_OLD_SEMA = {
-    # Before Go 1.20 (or 1.24 for some), sync primitives parked as plain 'semacquire';
-    # the frame that called into the semaphore tells which primitive it was.
-    "sync.(*Mutex).Lock": "sync.Mutex.Lock",
-    "sync.(*Mutex).lockSlow": "sync.Mutex.Lock",
-    "internal/sync.(*Mutex).Lock": "sync.Mutex.Lock",
-    "internal/sync.(*Mutex).lockSlow": "sync.Mutex.Lock",
-    "sync.(*RWMutex).RLock": "sync.RWMutex.RLock",
-    "sync.(*RWMutex).Lock": "sync.RWMutex.Lock",
-    "sync.(*WaitGroup).Wait": "sync.WaitGroup.Wait",
-    "sync.(*Cond).Wait": "sync.Cond.Wait",
-}
-
-
-def normalize_state(raw: str, functions: list[str] | tuple[str, ...] = ()) -> str:
-    """Map a printed state to the modern wait-reason name.
-
-    Old dumps say ``semacquire`` where Go 1.20+ names the primitive; the caller
-    of the semaphore among ``functions`` (top first) tells which one it was.
-
-    >>> normalize_state("semacquire", ["sync.runtime_SemacquireMutex", "sync.(*Mutex).lockSlow"])
-    'sync.Mutex.Lock'
-    >>> normalize_state("chan receive (leaked)")
-    'chan receive'
-    """
-    s = raw.strip()
-    for marker in (" (leaked)", " (scan)"):
-        s = s.replace(marker, "")
-    if s in ("semacquire", "sync.Mutex.Lock", "sync.RWMutex.Lock") or s.startswith("semacquire"):
-        for fn in functions[:6]:
-            if fn in _OLD_SEMA:
-                return _OLD_SEMA[fn]
-        return s
-    if s == "sleep (durable)":
-        return "sleep"
-    if s.endswith(" (durable)"):
-        return s[: -len(" (durable)")]
-    return s or "unknown"
 
 
 # --- labels ---------------------------------------------------------------------

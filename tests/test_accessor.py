@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 
 import goforensics as gf
-from goforensics.clustering import cluster, describe_clusters
-from goforensics.graphs import call_graph
-from goforensics.suspects import suspects
-from goforensics.viz import goroutines_over_time
+from goforensics.analyze.clustering import cluster, describe_clusters
+from goforensics.analyze.graphs import call_graph
+from goforensics.analyze.suspects import suspects
+from goforensics.show.charts import goroutines_over_time
 
 
 @pytest.fixture()

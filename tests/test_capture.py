@@ -15,8 +15,9 @@ import pandas as pd
 import pytest
 
 import goforensics as gf
-from goforensics.capture import CaptureError, capture, parse_duration, parse_size, profile_urls
 from goforensics.cli import main
+from goforensics.errors import CaptureError
+from goforensics.read.capture import capture, parse_duration, parse_size, profile_urls
 
 HERE = Path(__file__).resolve().parent
 GROW = 3  # the server parks this many more goroutines before each dump

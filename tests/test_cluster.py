@@ -27,7 +27,7 @@ from clusterdemo import (
 from sklearn.base import clone
 
 import goforensics as gf
-from goforensics.clustering import (
+from goforensics.analyze.clustering import (
     StackClusterer,
     cluster,
     cluster_counts,

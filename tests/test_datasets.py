@@ -166,7 +166,7 @@ def test_list_datasets_sizes_are_the_bytes_on_disk():
 
 
 def test_unknown_dataset_is_a_clear_error():
-    with pytest.raises(gd.DatasetError, match="no dataset 'nope'"):
+    with pytest.raises(gf.DatasetError, match="no dataset 'nope'"):
         gd.load_dataset("nope")
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import goforensics as gf
-from goforensics.diff import diff
+from goforensics.analyze.diff import diff
 
 
 @pytest.fixture(scope="module")

@@ -26,8 +26,8 @@ import pytest
 from conftest import ROOT
 
 import goforensics as gf
-import goforensics.parse as parse_mod
-from goforensics.suspects import series_facts
+import goforensics.read.parse as parse_mod
+from goforensics.analyze.suspects import series_facts
 
 WAITSTATES = ROOT / "tests" / "goprograms" / "waitstates"
 HEADER = re.compile(r"^goroutine \d+ (?:gp=\S+ m=\S+ (?:mp=\S+ )?)?\[", re.M)

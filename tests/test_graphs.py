@@ -12,7 +12,7 @@ import re
 import networkx as nx
 
 import goforensics as gf
-from goforensics import graphs as gr
+from goforensics.analyze import graphs as gr
 
 
 def demo():

@@ -18,7 +18,7 @@ from clusterdemo import (
 )
 
 import goforensics as gf
-from goforensics.normalize import (
+from goforensics.analyze.normalize import (
     LEVELS,
     goroutine_fingerprints,
     normalize_function,

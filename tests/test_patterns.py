@@ -14,7 +14,8 @@ import pytest
 from conftest import ROOT
 
 import goforensics as gf
-from goforensics import datasets, patterns, suspects
+from goforensics import datasets
+from goforensics.analyze import patterns, suspects
 
 # the scenarios' own pattern names (datasets/README.md) -> catalogue ids
 SCENARIO_PATTERNS = {

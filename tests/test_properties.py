@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import goforensics as gf
-import goforensics.parse as parse_mod
+import goforensics.read.parse as parse_mod
 
 # Modest by default for CI; GOFORENSICS_PROPERTY_EXAMPLES=500 for a deep run.
 SETTINGS = settings(

@@ -20,7 +20,7 @@ import pytest
 from browser import Browser
 
 import goforensics as gf
-from goforensics.report import CSP, report_html
+from goforensics.show.report import CSP, report_html
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "tests" / "artifacts"

@@ -22,7 +22,7 @@ import pytest
 from conftest import ROOT
 
 import goforensics as gf
-from goforensics.parse import PPROF_LIMIT
+from goforensics.read.parse import PPROF_LIMIT
 
 FULL_HEADER = re.compile(r"^goroutine \d+ \[[^\]\n]*\](?: \{[^\n]*\})?:$", re.M)
 GLUED_HEADER = re.compile(r"goroutine \d+ \[[^\]\n]*\](?: \{[^\n]*\})?:$", re.M)  # text may precede it

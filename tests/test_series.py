@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 import goforensics as gf
-from goforensics.parse import ParseError
+from goforensics.errors import LoadError
 
 DUMP = "goroutine {goid} [{state}]:\nmain.f()\n\t/app/main.go:{line} +0x1\n"
 
@@ -37,7 +37,7 @@ def test_given_times_win(tmp_path):
     d = gf.load([a, b], taken_at=["2026-11-30T05:00:00Z", "2026-11-30T01:00:00Z"])
     assert d.snapshots["time_source"].astype(str).tolist() == ["given", "given"]
     assert d.goroutines.sort_values("snapshot")["state"].astype(str).tolist() == ["chan send", "sleep"]
-    with pytest.raises(ParseError, match="2 files"):
+    with pytest.raises(LoadError, match="2 files"):
         gf.load([a, b], taken_at=["2026-11-30T05:00:00Z"])
 
 

@@ -15,7 +15,7 @@ import pytest
 from conftest import ROOT
 
 import goforensics as gf
-from goforensics import suspects as su
+from goforensics.analyze import suspects as su
 
 LEAKS = {"main.compute", "main.waitAll"}
 BENIGN = {"main.worker", "main.sleeper", "main.main"}

@@ -15,8 +15,8 @@ import pandas as pd
 import pytest
 
 import goforensics as gf
-from goforensics import viz
-from goforensics.suspects import suspects
+from goforensics.analyze.suspects import suspects
+from goforensics.show import charts as viz
 
 ROOT = Path(__file__).resolve().parent.parent
 HEADER = re.compile(r"^goroutine (\d+) \[([^\],]*)", re.M)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .model import Dumps
+from ..model import Dumps
 from .suspects import cluster_sites
 
 __all__ = ["CHANGES", "diff"]
@@ -53,7 +53,7 @@ def diff(
     each side), ``delta``, ``ratio`` and ``change`` (appeared / grew / shrank /
     vanished / same, where a relative change within ``tolerance`` is "same"), sorted
     by absolute delta. ``labels_fn(dumps) -> labels`` clusters the joint series
-    (default :func:`goforensics.clustering.cluster`).
+    (default :func:`goforensics.analyze.clustering.cluster`).
     """
     if b is None:
         snaps = sorted(a.snapshots["snapshot"].tolist())

@@ -30,33 +30,19 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
-from .model import Dumps
+from ..goruntime import OWNED_KINDS, STATE_KIND, SYNC_FRAMES, is_blocked, is_sync_plumbing
+from ..model import Dumps
 
 __all__ = [
-    "ACTIVE_STATES",
     "Blocker",
     "blocked_on",
     "call_graph",
     "deadlock_cycles",
     "hotspots",
-    "is_blocked",
     "node_text",
     "spawn_graph",
     "wait_for_graph",
 ]
-
-# States of goroutines that are doing work (or about to): everything else waits on something.
-ACTIVE_STATES = frozenset({"running", "runnable", "copystack", "preempted", "idle", "dead"})
-
-
-def is_blocked(states: pd.Series) -> pd.Series:
-    """True where the state is a wait (channel, lock, IO, sleep, syscall...).
-
-    >>> is_blocked(pd.Series(["running", "chan send", "IO wait"])).tolist()
-    [False, True, True]
-    """
-    return ~states.astype(str).isin(ACTIVE_STATES)
-
 
 def _select(
     dumps: Dumps,
@@ -287,40 +273,6 @@ class Blocker:
         return None
 
 
-# (function, kind, how the address relates to the first argument)
-_SYNC_FRAMES = {
-    "runtime.chanrecv1": ("chan", 0),
-    "runtime.chanrecv2": ("chan", 0),
-    "runtime.chanrecv": ("chan", 0),
-    "runtime.chansend1": ("chan", 0),
-    "runtime.chansend": ("chan", 0),
-    "sync.(*Mutex).Lock": ("mutex", 0),
-    "sync.(*Mutex).lockSlow": ("mutex", 0),
-    "internal/sync.(*Mutex).Lock": ("mutex", 0),
-    "internal/sync.(*Mutex).lockSlow": ("mutex", 0),
-    "sync.runtime_SemacquireMutex": ("mutex", -4),
-    "internal/sync.runtime_SemacquireMutex": ("mutex", -4),
-    "sync.(*RWMutex).RLock": ("rwmutex", 0),
-    "sync.(*RWMutex).Lock": ("rwmutex", 0),
-    "sync.(*WaitGroup).Wait": ("waitgroup", 0),
-    "sync.(*Cond).Wait": ("cond", 0),
-    "internal/poll.(*FD).Read": ("fd", 0),
-    "internal/poll.(*FD).Write": ("fd", 0),
-    "internal/poll.(*FD).Accept": ("fd", 0),
-    "internal/poll.(*pollDesc).wait": ("fd", 0),
-}
-_STATE_KIND = {
-    "chan receive": "chan", "chan send": "chan", "select": "select",
-    "select (no cases)": "select (no cases)", "chan receive (nil chan)": "nil chan",
-    "chan send (nil chan)": "nil chan", "sync.Mutex.Lock": "mutex", "semacquire": "semaphore",
-    "sync.RWMutex.RLock": "rwmutex", "sync.RWMutex.Lock": "rwmutex",
-    "sync.WaitGroup.Wait": "waitgroup", "sync.Cond.Wait": "cond", "IO wait": "fd", "sleep": "sleep",
-    "syscall": "syscall",
-}
-_OWNED_KINDS = frozenset({"mutex", "rwmutex", "waitgroup", "cond", "semaphore"})
-_PLUMBING = re.compile(r"^(?:runtime|internal/sync|sync|internal/poll|internal/runtime/[^.]*|sync/atomic)\.")
-
-
 @dataclass(frozen=True)
 class _Plan:
     """What a (state, stack) pair says before any argument is read: the same for every
@@ -333,19 +285,19 @@ class _Plan:
 
 
 def _plan(state: str, functions: list[str]) -> _Plan:
-    kind = _STATE_KIND.get(state)
-    caller = next((i for i, fn in enumerate(functions) if not _PLUMBING.match(fn)), len(functions) - 1)
+    kind = STATE_KIND.get(state)
+    caller = next((i for i, fn in enumerate(functions) if not is_sync_plumbing(fn)), len(functions) - 1)
     cands = []
     if kind is not None:
         for i, fn in enumerate(functions[: caller + 1]):
-            spec = _SYNC_FRAMES.get(fn)
+            spec = SYNC_FRAMES.get(fn)
             if spec is None:
                 continue
             k, adjust = spec
             if k == kind or (kind in ("mutex", "rwmutex", "semaphore") and k in ("mutex", "rwmutex")):
                 cands.append((i, k, adjust))
     owner_type = ""
-    if kind in _OWNED_KINDS and 0 <= caller < len(functions):
+    if kind in OWNED_KINDS and 0 <= caller < len(functions):
         owner_type = _receiver_of(functions[caller])
     return _Plan(kind, caller, tuple(cands), owner_type)
 
@@ -554,7 +506,7 @@ def _infer_holders(G: nx.DiGraph, waiters: dict, info: list, recv_frames: dict, 
                 if near:
                     owners.add(max(near))
                 for depth, t, _a in recv:
-                    if depth < b.caller_depth or not t or _PLUMBING.match(t):
+                    if depth < b.caller_depth or not t or is_sync_plumbing(t):
                         continue
                     types.add(t)
                     break

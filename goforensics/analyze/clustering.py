@@ -1,6 +1,6 @@
 """Cluster goroutines into root causes: fingerprint buckets, then weighted edit-distance merges.
 
-1. Every distinct stack is normalised (:mod:`goforensics.normalize`) and bucketed by the
+1. Every distinct stack is normalised (:mod:`goforensics.analyze.normalize`) and bucketed by the
    fingerprint of its normalised frames, so 100,000 goroutines on one stack cost one
    computation.
 2. Buckets are compared only within a *block*: the same blocking site (the topmost
@@ -51,7 +51,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 
 import numpy as np
 import pandas as pd
@@ -61,7 +60,8 @@ from scipy import sparse
 from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.cluster import DBSCAN
 
-from .model import Dumps
+from ..goruntime import UNKNOWN_STATES, cluster_class, is_wait_plumbing
+from ..model import Dumps
 from .normalize import LEVELS, goroutine_fingerprints, normalize_stacks
 
 __all__ = [
@@ -79,16 +79,6 @@ DEFAULT_THRESHOLD = 0.3
 
 # Weight of a frame by its class: code the user owns tells the cause, the runtime least.
 CLASS_WEIGHTS = {0: 0.1, 1: 0.3, 2: 0.6, 3: 1.0}
-_UNKNOWN_STATES = {"unknown", "", "nan", "<NA>"}
-# State classes: a goroutine parked on a channel and one asleep are different causes.
-_STATE_CLASS = {
-    "running": "active", "runnable": "active", "syscall": "active", "preempted": "active",
-    "chan receive": "chan", "chan send": "chan", "chan receive (nil chan)": "nil chan",
-    "chan send (nil chan)": "nil chan", "select": "chan", "select (no cases)": "select (no cases)",
-    "IO wait": "IO wait", "sleep": "sleep", "semacquire": "sync", "sync.Mutex.Lock": "sync",
-    "sync.RWMutex.RLock": "sync", "sync.RWMutex.Lock": "sync", "sync.WaitGroup.Wait": "sync",
-    "sync.Cond.Wait": "sync",
-}
 
 
 def _weights(tokens: list[int], classes: tuple[int, ...], idf: np.ndarray, decay: float) -> np.ndarray:
@@ -128,7 +118,7 @@ class StackClusterer(ClusterMixin, BaseEstimator):
 
     Parameters
     ----------
-    level : normalisation level, one of :data:`goforensics.normalize.LEVELS`.
+    level : normalisation level, one of :data:`goforensics.analyze.normalize.LEVELS`.
     threshold : largest weighted edit distance (0..1) at which two buckets merge;
         0 keeps the fingerprint buckets as they are.
     position_decay : exponent of the position weight ``1 / (1 + depth) ** decay``.
@@ -303,9 +293,9 @@ class StackClusterer(ClusterMixin, BaseEstimator):
     @staticmethod
     def _bucket_states(g, inv, counts, nb) -> list[str]:
         """The dominant known state class of each bucket ('' when unknown)."""
-        st = g["state"].astype(str).map(lambda x: _STATE_CLASS.get(x, x)).to_numpy(dtype=object)
+        st = g["state"].astype(str).map(lambda x: cluster_class(x)).to_numpy(dtype=object)
         t = pd.DataFrame({"bucket": inv, "state": st, "count": counts})
-        t = t[~t["state"].isin(list(_UNKNOWN_STATES))]
+        t = t[~t["state"].isin(list(UNKNOWN_STATES))]
         s = t.groupby(["bucket", "state"], sort=True)["count"].sum().reset_index()
         s = s.sort_values(["bucket", "count", "state"], ascending=[True, False, True], kind="stable")
         top = s.drop_duplicates("bucket").set_index("bucket")["state"]
@@ -522,13 +512,6 @@ def _labels(dumps: Dumps, labels) -> np.ndarray:
     return lab
 
 
-# Packages whose frames only say *how* a goroutine waits (polling, syscalls, buffering), not
-# what it waits for: a stack with no application code is named by the first frame above them.
-_PLUMBING = re.compile(
-    r"^(?:runtime|internal/[^.]*|sync|sync/atomic|syscall|io|bufio|net|os|time|context)\."
-)
-
-
 def _site(frames: pd.DataFrame) -> tuple[str, str, int | None]:
     """The frame where a stack blocks in application code: the topmost application frame,
     else the topmost frame outside the runtime and low-level plumbing (net/http's
@@ -537,7 +520,7 @@ def _site(frames: pd.DataFrame) -> tuple[str, str, int | None]:
     if frames.empty:
         return "", "", None
     cls = frames["frame_class"].astype(str)
-    plumbing = frames["function"].astype(str).str.match(_PLUMBING)
+    plumbing = is_wait_plumbing(frames["function"])
     for mask in (cls == "application", (cls != "runtime") & ~plumbing, cls != "runtime", cls == cls):
         sel = frames[mask]
         if len(sel):

@@ -13,7 +13,7 @@ from the manifest, from sub-directories (``fleet/host-a/*.txt``), or given.
 >>> d = gf.load([])
 Traceback (most recent call last):
 ...
-goforensics.parse.ParseError: no input: give files, globs or directories
+goforensics.errors.LoadError: no input: give files, globs or directories
 """
 
 from __future__ import annotations
@@ -30,10 +30,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .model import Dumps, classify_frames
-from .parse import ParseError, parse_file
+from ..errors import LoadError
+from ..goruntime import classify_frames
+from ..model import Dumps
+from .parse import parse_file
 
-__all__ = ["MANIFEST", "Source", "bundled_path", "expand_paths", "lifetimes", "load", "read_manifest"]
+__all__ = ["MANIFEST", "Source", "bundled_path", "expand_paths", "load", "read_manifest"]
 
 MANIFEST = "manifest.json"
 _SKIP_NAMES = {MANIFEST, "INDEX.tsv", "truth.csv", "truth.csv.gz", "truth.parquet", "README.md"}
@@ -63,14 +65,14 @@ def read_manifest(directory: str | Path) -> list[Source]:
     "taken_at": ISO-8601, "round": int, "instance"?: str, ...}, ...]}``; files are
     relative to it. ``goforensics capture`` adds the URL, profile, debug level,
     status, bytes and whether the body was capped to each snapshot, and ``extras``
-    (other endpoints, not dumps); the full schema is in :mod:`goforensics.capture`.
+    (other endpoints, not dumps); the full schema is in :mod:`goforensics.read.capture`.
     Snapshots whose file is missing are left out.
     """
     directory = Path(directory)
     try:
         doc = json.loads((directory / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, ValueError) as e:
-        raise ParseError(f"{directory / MANIFEST}: unreadable manifest: {e}") from None
+        raise LoadError(f"{directory / MANIFEST}: unreadable manifest: {e}") from None
     out = []
     for snap in doc.get("snapshots", []):
         if not isinstance(snap, dict) or "file" not in snap:
@@ -115,14 +117,14 @@ def expand_paths(paths: str | Path | Source | Iterable[str | Path | Source]) -> 
         elif any(c in s for c in "*?["):
             matches = sorted(_glob.glob(s, recursive=True))
             if not matches:
-                raise ParseError(f"{s}: no file matches this pattern")
+                raise LoadError(f"{s}: no file matches this pattern")
             out.extend(Source(Path(m)) for m in matches if Path(m).is_file())
         else:
-            raise ParseError(f"{s}: no such file or directory")
+            raise LoadError(f"{s}: no such file or directory")
     return out
 
 
-DATA = Path(__file__).resolve().parent / "data"
+DATA = Path(__file__).resolve().parent.parent / "data"
 
 
 def bundled_path(name: str) -> Path:
@@ -134,7 +136,7 @@ def bundled_path(name: str) -> Path:
     p = DATA / name
     if not name or not p.exists():
         have = ", ".join(sorted(x.name for x in DATA.iterdir() if x.is_dir())) if DATA.exists() else ""
-        raise ParseError(f"bundled:{name}: no such bundled dataset (have: {have})")
+        raise LoadError(f"bundled:{name}: no such bundled dataset (have: {have})")
     return p
 
 
@@ -216,7 +218,7 @@ def load(
     """
     sources = expand_paths(paths)
     if not sources:
-        raise ParseError("no input: give files, globs or directories")
+        raise LoadError("no input: give files, globs or directories")
     _apply_given(sources, instance, taken_at)
     for s in sources:
         if s.taken_at is None:
@@ -260,7 +262,7 @@ def _parse_with_dask(jobs: list[tuple[str, str, bool]], scheduler) -> list[Dumps
     try:
         import dask.bag as db
     except ImportError:
-        raise ParseError("scheduler needs Dask: pip install 'goforensics[fleet]'") from None
+        raise LoadError("scheduler needs Dask: pip install 'goforensics[fleet]'") from None
     bag = db.from_sequence(jobs, npartitions=max(len(jobs), 1)).map(_parse_one)
     return bag.compute(scheduler=None if scheduler == "dask" else scheduler)
 
@@ -279,7 +281,7 @@ def _apply_given(sources: list[Source], instance, taken_at) -> None:
     else:
         times = list(taken_at)
         if len(times) != len(sources):
-            raise ParseError(f"taken_at has {len(times)} times for {len(sources)} files")
+            raise LoadError(f"taken_at has {len(times)} times for {len(sources)} files")
     for s, t in zip(sources, times, strict=True):
         if t is not None:
             ts = pd.Timestamp(t)
@@ -359,43 +361,3 @@ def _pair_truncated(series: Dumps, sources: list[Source]) -> None:
         if len(same):
             total = int(same["declared_total"].iloc[0])
             s.loc[i, "missing"] = max(total - int(r["goroutines"]), 0)
-
-
-def lifetimes(dumps: Dumps) -> pd.DataFrame:
-    """Follow each goroutine id across the snapshots of a series.
-
-    One row per (instance, goid): first and last snapshot and time seen, snapshots
-    seen, ``age`` (last seen minus first seen) and ``blocked_at_least``: the larger of
-    the age and the wait the runtime printed at the last sighting.
-
-    >>> import goforensics as gf
-    >>> a = gf.parse_text("goroutine 5 [chan receive]:\\nmain.f()\\n\\t/m.go:3 +0x1\\n")
-    >>> lifetimes(a)[["goid", "snapshots"]].values.tolist()
-    [[5, 1]]
-    """
-    g = dumps.goroutines
-    g = g[g["goid"].notna()]
-    cols = ["instance", "goid"]
-    if g.empty:
-        return pd.DataFrame(
-            columns=[*cols, "first_snapshot", "last_snapshot", "first_seen", "last_seen", "snapshots",
-                     "age", "wait_minutes_last", "blocked_at_least", "state_last", "stack_id_last"]
-        )
-    g = g.sort_values(["snapshot"], kind="stable")
-    grp = g.groupby(cols, observed=True, sort=True)
-    out = grp.agg(
-        first_snapshot=("snapshot", "min"),
-        last_snapshot=("snapshot", "max"),
-        first_seen=("taken_at", "min"),
-        last_seen=("taken_at", "max"),
-        snapshots=("snapshot", "nunique"),
-        wait_minutes_last=("wait_minutes", "last"),
-        state_last=("state", "last"),
-        stack_id_last=("stack_id", "last"),
-    ).reset_index()
-    out["age"] = out["last_seen"] - out["first_seen"]
-    waited = pd.to_timedelta(out["wait_minutes_last"].astype("Float64").fillna(0).astype(float), unit="m")
-    age = out["age"].fillna(pd.Timedelta(0))
-    out["blocked_at_least"] = np.maximum(age.to_numpy(), waited.to_numpy())
-    out["blocked_at_least"] = pd.to_timedelta(out["blocked_at_least"])
-    return out

@@ -29,8 +29,9 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
-from .graphs import call_graph, is_blocked, spawn_graph, wait_for_graph
-from .model import Dumps
+from ..analyze.graphs import call_graph, spawn_graph, wait_for_graph
+from ..goruntime import is_blocked
+from ..model import Dumps
 
 __all__ = [
     "FRAME_CLASS_COLORS",
@@ -121,7 +122,7 @@ def _clip(text: str, chars: int) -> str:
 
 def cluster_names(dumps: Dumps, labels: pd.Series) -> dict[int, str]:
     """A readable name per cluster: ``id: site [state]`` (the site without its import path)."""
-    from .clustering import describe_clusters
+    from ..analyze.clustering import describe_clusters
 
     desc = describe_clusters(dumps, labels)
     return {
@@ -132,7 +133,7 @@ def cluster_names(dumps: Dumps, labels: pd.Series) -> dict[int, str]:
 
 def _labels(dumps: Dumps, labels: pd.Series | None) -> pd.Series:
     if labels is None:
-        from .clustering import cluster
+        from ..analyze.clustering import cluster
 
         return cluster(dumps)
     return pd.Series(np.asarray(labels), index=dumps.goroutines.index)
@@ -173,7 +174,7 @@ def goroutines_over_time(dumps: Dumps, labels: pd.Series | None = None, *, top: 
     :func:`goforensics.cluster`). The chart's data holds one row per snapshot and
     shown cluster.
     """
-    from .clustering import cluster_counts
+    from ..analyze.clustering import cluster_counts
 
     if dumps.goroutines.empty:
         return _note("no goroutines", width)
@@ -242,8 +243,8 @@ def _suspect_records(suspects) -> list[dict]:
 def suspects_growth(suspects, *, top: int = 10, width: int = WIDTH) -> alt.HConcatChart | alt.Chart:
     """Suspects in rank order: their score, their goroutines per snapshot (a sparkline) and the change.
 
-    ``suspects`` is the table of :func:`goforensics.suspects.suspects`, or the
-    records or report of :func:`goforensics.suspects.triage`. Each sparkline is scaled
+    ``suspects`` is the table of :func:`goforensics.analyze.suspects.suspects`, or the
+    records or report of :func:`goforensics.analyze.suspects.triage`. Each sparkline is scaled
     to its own peak; the text on the right gives the numbers.
     """
     recs = _suspect_records(suspects)[:top]
@@ -590,7 +591,7 @@ def _last(dumps: Dumps, snapshot):
 
 def call_graph_chart(dumps: Dumps, *, snapshot: int | None = None, labels: pd.Series | None = None,
                      clusters: list[int] | None = None, top: int = 30, **kw) -> alt.LayerChart | alt.Chart:
-    """The call graph of blocked goroutines (:func:`goforensics.graphs.call_graph`), callers left.
+    """The call graph of blocked goroutines (:func:`goforensics.analyze.graphs.call_graph`), callers left.
 
     Node size is goroutines through the function, colour its frame class; ``snapshot``
     defaults to the last one.
@@ -601,7 +602,7 @@ def call_graph_chart(dumps: Dumps, *, snapshot: int | None = None, labels: pd.Se
 
 
 def spawn_graph_chart(dumps: Dumps, *, snapshot: int | None = None, top: int = 30, **kw) -> alt.LayerChart | alt.Chart:
-    """Who starts which goroutines (:func:`goforensics.graphs.spawn_graph`), creators left.
+    """Who starts which goroutines (:func:`goforensics.analyze.graphs.spawn_graph`), creators left.
 
     Node size is goroutines created by or started in the function; colour the
     dominant state of the goroutines started in it (``creator`` for pure creators).
@@ -623,7 +624,7 @@ def spawn_graph_chart(dumps: Dumps, *, snapshot: int | None = None, top: int = 3
 
 def wait_for_chart(dumps: Dumps, *, snapshot: int | None = None, top: int = 30, graph: nx.DiGraph | None = None,
                    **kw) -> alt.LayerChart | alt.Chart:
-    """The wait-for graph (:func:`goforensics.graphs.wait_for_graph`), aggregated to stay legible.
+    """The wait-for graph (:func:`goforensics.analyze.graphs.wait_for_graph`), aggregated to stay legible.
 
     Goroutines are grouped by where they wait (function and state); resources by
     kind and by the groups that wait on them and hold them. An edge group ->

@@ -40,7 +40,7 @@ import numpy as np
 import pandas as pd
 import xxhash
 
-from .model import Dumps
+from ..model import Dumps
 
 __all__ = [
     "LEVELS",

@@ -8,7 +8,7 @@ per distinct stack and label set, with a goroutine count), their locations
 time. Profiles carry no goroutine ids or wait states: states are inferred
 from the frames and flagged ``state_inferred``.
 
->>> from goforensics.pprof import encode_varint, decode_varint
+>>> from goforensics.read.pprof import encode_varint, decode_varint
 >>> decode_varint(encode_varint(300), 0)
 (300, 2)
 """
@@ -19,8 +19,10 @@ import gzip
 import zlib
 from dataclasses import dataclass, field
 
-from .model import Dumps
-from .parse import ParseError, _Builder, _Frame, infer_state
+from ..errors import ParseError
+from ..goruntime import infer_state
+from ..model import Dumps
+from .parse import _Builder, _Frame
 
 __all__ = [
     "Profile", "decode_profile", "decode_varint", "encode_varint", "looks_like_profile", "parse_profile",
@@ -210,7 +212,7 @@ def decode_profile(data: bytes) -> Profile:
 def parse_profile(data: bytes, source: str = "<profile>") -> Dumps:
     """Parse a ``debug=0`` goroutine (or goroutineleak) profile into tables.
 
-    Raises :class:`~goforensics.parse.ParseError` when the bytes are not a profile.
+    Raises :class:`~goforensics.read.parse.ParseError` when the bytes are not a profile.
     """
     import json
 

@@ -47,13 +47,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from .parse import ParseError, parse_text
+from ..errors import CaptureError, ParseError
+from .parse import parse_text
 from .series import MANIFEST
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
     "MANIFEST_FORMAT",
-    "CaptureError",
     "capture",
     "is_dump",
     "parse_duration",
@@ -66,10 +66,6 @@ DEFAULT_MAX_BYTES = 256 << 20  # runtime/pprof stops a debug=2 dump at 64 MiB; r
 _CHUNK = 1 << 20
 _VALIDATE = 1 << 20  # how much of a text body is parsed to tell a dump from something else
 _USER_AGENT = "goforensics-capture/1"
-
-
-class CaptureError(RuntimeError):
-    """A capture could not go on; the message is one line, fit for a user."""
 
 
 # --- small parsers ---------------------------------------------------------------------------
@@ -276,7 +272,7 @@ def _fetch(url: str, *, timeout: float, max_bytes: int, retries: int, backoff: f
 
 
 def is_dump(body: bytes) -> bool:
-    """Does this body hold a goroutine dump, a profile, or a protobuf profile? (read by goforensics.parse)"""
+    """Does this body hold a goroutine dump, a profile, or a protobuf profile? (read by goforensics.read.parse)"""
     head = body
     if body[:2] != b"\x1f\x8b" and len(body) > _VALIDATE:
         cut = body.rfind(b"\n\n", 0, _VALIDATE)

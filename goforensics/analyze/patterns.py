@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from ..goruntime import CHANNEL_STATES, LOCK_STATES
+
 __all__ = ["CATALOGUE", "Match", "Pattern", "by_id", "catalogue_frame", "match_patterns"]
 
 
@@ -110,10 +112,10 @@ def _recursive_rlock(f: Facts):
 
 
 def _lock_across_channel(f: Facts):
-    if f.resources.get("holds_lock_waited_by") and f.state in ("chan receive", "chan send", "select"):
+    if f.resources.get("holds_lock_waited_by") and f.state in CHANNEL_STATES:
         n = f.resources["holds_lock_waited_by"]
         return (0.9, [f"blocked in [{f.state}] while holding a mutex {n} goroutine(s) wait for"])
-    if f.state in ("sync.Mutex.Lock", "sync.RWMutex.Lock", "sync.RWMutex.RLock") and f.resources.get(
+    if f.state in LOCK_STATES and f.resources.get(
         "holder_blocked_on_channel"
     ):
         return (0.85, ["they wait for a mutex whose holder is itself blocked on a channel: "
@@ -122,11 +124,11 @@ def _lock_across_channel(f: Facts):
 
 
 def _lock_while_blocked(f: Facts):
-    if f.state in ("sync.Mutex.Lock", "sync.RWMutex.Lock", "sync.RWMutex.RLock") and f.resources.get(
+    if f.state in LOCK_STATES and f.resources.get(
         "holder_blocked"
     ):
         return (0.7, ["they wait for a mutex whose holder is itself blocked: " + f.resources["holder_blocked"]])
-    if f.resources.get("holds_lock_waited_by") and f.state not in ("chan receive", "chan send", "select"):
+    if f.resources.get("holds_lock_waited_by") and f.state not in CHANNEL_STATES:
         n = f.resources["holds_lock_waited_by"]
         return (0.7, [f"blocked in [{f.state}] while holding a mutex {n} goroutine(s) wait for"])
     return None
@@ -150,7 +152,7 @@ def _waits_for_blocked_children(f: Facts):
 
 
 def _double_lock(f: Facts):
-    locks = ("sync.Mutex.Lock", "sync.RWMutex.Lock", "sync.RWMutex.RLock")
+    locks = LOCK_STATES
     if f.state not in locks or f.growing is None:
         return None
     if f.resources.get("no_holder"):
@@ -520,7 +522,7 @@ def graph_facts(ctx) -> dict:
         for w in ws:
             f = node(w)
             for st, what in texts:
-                (f["holders_chan"] if st in ("chan receive", "chan send", "select") else f["holders_other"]).append(what)
+                (f["holders_chan"] if st in CHANNEL_STATES else f["holders_other"]).append(what)
             if not holders and res[0] == "mutex" and len(res) == 2:
                 f["no_holder"] = True
             f["rw_writer"] = f["rw_writer"] or writer

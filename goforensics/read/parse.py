@@ -14,7 +14,7 @@ dumps, on random ones in every dialect and on mangled ones):
 * the reference reader (:class:`_Reader`), line by line, for every dialect;
 * the fast path (:class:`_Fast`) for standard blocks of a stack already seen (the
   usual case in a big dump: thousands of goroutines parked in the same place):
-  :func:`goforensics.scan.scan_blocks` cuts whole regions of text into arrays
+  :func:`goforensics.read.scan.scan_blocks` cuts whole regions of text into arrays
   with numpy and pyarrow, each distinct stack is read once by the reference
   reader, and the other goroutines on it are added from arrays.
 
@@ -51,20 +51,19 @@ import pandas as pd
 import pyarrow as pa
 import xxhash
 
-from .model import (
+from ..errors import ParseError
+from ..goruntime import classify_frames, infer_state, normalize_state, split_function
+from ..model import (
     FRAME_COLUMNS,
     GOROUTINE_COLUMNS,
     SNAPSHOT_COLUMNS,
     WARNING_COLUMNS,
     Dumps,
     _conform,
-    classify_frames,
-    normalize_state,
-    split_function,
 )
 from .scan import Blocks, line_bounds, scan_blocks
 
-__all__ = ["CHUNK_SIZE", "ParseError", "infer_state", "parse_file", "parse_text", "read_chunks"]
+__all__ = ["CHUNK_SIZE", "parse_file", "parse_text", "read_chunks"]
 
 CHUNK_SIZE = 8 << 20
 # A single line longer than this is not a line of a dump: it is skipped unless it
@@ -81,10 +80,6 @@ def _bounded(digits: bytes, bits: int, base: int = 10) -> int | None:
     """
     v = int(digits, base)
     return v if v < (1 << bits) else None
-
-
-class ParseError(ValueError):
-    """An input that cannot be read at all (missing file, unreadable gzip, ...)."""
 
 
 # --- line grammar ----------------------------------------------------------------------
@@ -129,53 +124,6 @@ _TS_PREFIX = re.compile(
 
 # States for which Go never prints frames below a header that a healthy dump
 # shows (e.g. goroutine 2 [syscall] in Go 1.1): an empty stack is legal.
-
-_STATE_FRAMES = (
-    # (function prefix, state) used to infer a state where the format prints none
-    ("runtime.chanrecv", "chan receive"),
-    ("runtime.chansend", "chan send"),
-    ("runtime.selectgo", "select"),
-    ("runtime.block", "select (no cases)"),
-    ("internal/poll.runtime_pollWait", "IO wait"),
-    ("runtime.netpollblock", "IO wait"),
-    ("time.Sleep", "sleep"),
-    ("runtime.timeSleep", "sleep"),
-    ("sync.runtime_SemacquireMutex", "semacquire"),
-    ("sync.runtime_SemacquireRWMutexR", "sync.RWMutex.RLock"),
-    ("sync.runtime_SemacquireRWMutex", "sync.RWMutex.Lock"),
-    ("sync.runtime_SemacquireWaitGroup", "sync.WaitGroup.Wait"),
-    ("internal/sync.runtime_SemacquireMutex", "semacquire"),
-    ("sync.runtime_Semacquire", "semacquire"),
-    ("sync.runtime_notifyListWait", "sync.Cond.Wait"),
-    ("syscall.Syscall", "syscall"),
-    ("syscall.RawSyscall", "syscall"),
-    ("syscall.syscall", "syscall"),
-    ("internal/runtime/syscall.Syscall", "syscall"),
-    ("runtime.gcBgMarkWorker", "GC worker (idle)"),
-    ("runtime.bgsweep", "GC sweep wait"),
-    ("runtime.bgscavenge", "GC scavenge wait"),
-    ("runtime.forcegchelper", "force gc (idle)"),
-    ("runtime.runfinq", "finalizer wait"),
-    ("os/signal.signal_recv", "chan receive"),
-)
-
-
-def infer_state(functions: list[str]) -> str:
-    """Guess the wait state of a stack that carries none (profiles), from its top frames.
-
-    >>> infer_state(["runtime.gopark", "runtime.chanrecv", "runtime.chanrecv1", "main.worker"])
-    'chan receive'
-    >>> infer_state(["main.compute"])
-    'unknown'
-    """
-    for fn in functions[:8]:
-        for prefix, state in _STATE_FRAMES:
-            if fn.startswith(prefix):
-                if state == "semacquire":
-                    return normalize_state(state, functions)
-                return state
-    return "unknown"
-
 
 _ESCAPE = re.compile(r'\\(x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|[0-7]{3}|.)')
 _SIMPLE_ESC = {"a": b"\a", "b": b"\b", "f": b"\f", "n": b"\n", "r": b"\r", "t": b"\t", "v": b"\v"}
@@ -1180,7 +1128,7 @@ def _escaped_dumps(raw: bytes) -> Iterator[bytes]:
 _FAST_HEADER = re.compile(rb"goroutine (\d+) \[([^\]\n]*)\](?: (\{[^\n]*\}))?:\Z")
 _WHITESPACE = frozenset(b" \t\n\r\x0b\x0c")  # what bytes.strip() removes
 
-# Kinds of piece (see goforensics.scan), by where they stand in a block. With file lines cut
+# Kinds of piece (see goforensics.read.scan), by where they stand in a block. With file lines cut
 # apart (crash dumps), a frame's file line is a _LAST piece and the block ends with a _TAIL_*.
 _TAIL, _FIRST, _MID, _LAST, _LAST_CB, _LAST_CB_WHOLE, _CB_FILE = range(1, 8)
 _TAIL_NONE, _TAIL_CB, _TAIL_CB_WHOLE = range(8, 11)
@@ -1278,7 +1226,7 @@ class _Entry:
 
 
 class _Fast:
-    """Reads runs of standard blocks (see :mod:`goforensics.scan`) without the reference reader.
+    """Reads runs of standard blocks (see :mod:`goforensics.read.scan`) without the reference reader.
 
     Every distinct piece is checked once against the reader's grammar; every distinct stack is
     read once by a scratch reader (the reference) and remembered with its pieces; a block

@@ -35,8 +35,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .graphs import ACTIVE_STATES, is_blocked
-from .model import Dumps, headline
+from ..goruntime import ACTIVE_STATES, SYNC_STATES, UNWAKEABLE, is_blocked
+from ..model import Dumps, headline
 
 __all__ = [
     "SUSPECT_COLUMNS", "cluster_sites", "series_counts", "series_facts", "suspects", "trend", "triage",
@@ -47,15 +47,6 @@ SUSPECT_COLUMNS = [
     "counts", "slope_per_min", "trend", "mk_p", "persistence", "max_wait_minutes", "leaked_share",
     "instances", "score", "pattern", "title", "advice", "evidence",
 ]
-
-# States nothing can ever wake: the goroutine is gone for good.
-UNWAKEABLE = frozenset({"chan receive (nil chan)", "chan send (nil chan)", "select (no cases)"})
-# Blocked on an in-process primitive (as opposed to the network, a timer, a syscall).
-SYNC_STATES = frozenset({
-    "chan receive", "chan send", "select", "sync.Mutex.Lock", "sync.RWMutex.RLock",
-    "sync.RWMutex.Lock", "sync.WaitGroup.Wait", "sync.Cond.Wait", "semacquire",
-}) | UNWAKEABLE
-
 
 @dataclass
 class Trend:
@@ -149,7 +140,7 @@ def series_counts(dumps: Dumps, labels: pd.Series) -> pd.DataFrame:
 
 
 def cluster_sites(dumps: Dumps, labels: pd.Series) -> pd.DataFrame:
-    """Per cluster: :func:`goforensics.clustering.describe_clusters` under the names suspects use.
+    """Per cluster: :func:`goforensics.analyze.clustering.describe_clusters` under the names suspects use.
 
     Columns: ``cluster``, ``stack_id`` (representative), ``site``, ``file``, ``line`` (the
     application frame where it blocks), ``site_class``, ``site_depth``, ``state``,
@@ -199,10 +190,10 @@ def suspects(
     """Rank the clusters of a series (or of one dump) as leak suspects, most likely first.
 
     ``labels`` are cluster ids aligned with ``dumps.goroutines`` (by default
-    :func:`goforensics.clustering.cluster`). Columns are :data:`SUSPECT_COLUMNS`;
+    :func:`goforensics.analyze.clustering.cluster`). Columns are :data:`SUSPECT_COLUMNS`;
     ``counts`` is the list of goroutines per snapshot, ``evidence`` a list of
     sentences, ``score`` the sum of the weighted evidence. ``wait_for``: the last
-    snapshot's :func:`goforensics.graphs.wait_for_graph`, where the caller has it already
+    snapshot's :func:`goforensics.analyze.graphs.wait_for_graph`, where the caller has it already
     (it is a pass over every goroutine of that snapshot).
     """
     from .patterns import match_patterns

@@ -19,7 +19,7 @@ dictionary-encoded, so that each distinct piece is looked at once, and the seque
 block's pieces after the header identifies its stack.
 
 The scan only looks at shapes. Whether a block may skip the reference reader is decided by
-the parser (:class:`goforensics.parse._Fast`), which checks every distinct piece with the
+the parser (:class:`goforensics.read.parse._Fast`), which checks every distinct piece with the
 reader's own grammar and reads anything unusual with the reader.
 
 >>> text = b"goroutine 7 [sleep]:\\nmain.f(0x1)\\n\\t/a.go:3 +0x1\\ncreated by main.main in goroutine 1\\n\\t/a.go:9 +0x2"

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .model import Dumps
+from ..model import Dumps
 
 __all__ = ["CSP", "report_html", "triage_html", "write_report"]
 
@@ -96,7 +96,7 @@ def _table(df: pd.DataFrame, columns: list[str] | None = None, numeric: tuple[st
 
 def _figure(make, caption: str) -> str:
     """A chart as an inline SVG image; a failed chart becomes a visible note, not a failed report."""
-    from .viz import to_svg
+    from .charts import to_svg
 
     try:
         svg = to_svg(make())
@@ -179,10 +179,10 @@ def _suspect_card(s: dict, extra: dict | None = None) -> str:
 
 
 def triage_html(report: dict, *, charts: bool = True, title: str = "goforensics triage") -> str:
-    """A self-contained HTML page of a triage report (:func:`goforensics.suspects.triage`).
+    """A self-contained HTML page of a triage report (:func:`goforensics.analyze.suspects.triage`).
 
     >>> import goforensics as gf
-    >>> from goforensics.suspects import triage
+    >>> from goforensics.analyze.suspects import triage
     >>> page = triage_html(triage(gf.load("bundled:demo")), charts=False)
     >>> page.count('class="card')
     6
@@ -190,7 +190,7 @@ def triage_html(report: dict, *, charts: bool = True, title: str = "goforensics 
     body = [f"<h1>{_e(title)}</h1>", _facts_table(report["series"], report.get("clusters"))]
     body.append("<h2>Suspects</h2>")
     if charts and report["suspects"]:
-        from .viz import suspects_growth
+        from .charts import suspects_growth
 
         body.append(_figure(lambda: suspects_growth(report), "suspects ranked, with their growth"))
     if not report["suspects"]:
@@ -246,10 +246,10 @@ def report_html(
     parser skipped. ``labels`` are cluster ids (default :func:`goforensics.cluster`);
     ``notes`` are extra key/value lines shown under the title (service, incident...).
     """
-    from . import __version__
-    from .clustering import cluster, describe_clusters
-    from .graphs import wait_for_graph
-    from .suspects import series_facts, suspects
+    from .. import __version__
+    from ..analyze.clustering import cluster, describe_clusters
+    from ..analyze.graphs import wait_for_graph
+    from ..analyze.suspects import series_facts, suspects
 
     title = title or "goforensics report"
     if labels is None:
@@ -280,7 +280,7 @@ def report_html(
         out.append("<details open><summary>snapshots</summary>"
                    + _table(s, cols, numeric=("goroutines",)) + "</details>")
         if charts and s["snapshot"].nunique() > 1:  # over one snapshot, "over time" is one bar
-            from .viz import goroutines_over_time, states_over_time
+            from .charts import goroutines_over_time, states_over_time
 
             out.append(_figure(lambda: goroutines_over_time(dumps, labels), "goroutines over time, by cluster"))
             out.append(_figure(lambda: states_over_time(dumps), "goroutines over time, by state"))
@@ -291,7 +291,7 @@ def report_html(
         if sus.empty:
             return out[0] + "<p>No suspects.</p>"
         if charts:
-            from .viz import suspects_growth
+            from .charts import suspects_growth
 
             out.append(_figure(lambda: suspects_growth(sus), "suspects ranked, with their growth"))
         lab = labels.to_numpy()
@@ -308,18 +308,18 @@ def report_html(
     def blocking() -> str:
         if not charts:
             return ""
-        from .viz import blocked_icicle, wait_times
+        from .charts import blocked_icicle, wait_times
 
         return ("<h2>Where goroutines block</h2>"
                 + _figure(lambda: blocked_icicle(dumps), "blocked goroutines' stacks (last snapshot)")
                 + _figure(lambda: wait_times(dumps), "wait times (last snapshot)"))
 
     def graphs() -> str:
-        from .graphs import deadlock_cycles, node_text
+        from ..analyze.graphs import deadlock_cycles, node_text
 
         out = ["<h2>Graphs</h2>"]
         if charts:
-            from .viz import call_graph_chart, spawn_graph_chart, wait_for_chart
+            from .charts import call_graph_chart, spawn_graph_chart, wait_for_chart
 
             out.append(_figure(lambda: call_graph_chart(dumps), "call graph of blocked goroutines (last snapshot)"))
             out.append(_figure(lambda: spawn_graph_chart(dumps), "spawn graph (last snapshot)"))
@@ -338,7 +338,7 @@ def report_html(
         snaps = sorted(g["snapshot"].unique().tolist())
         if len(snaps) < 2:
             return ""
-        from .diff import diff
+        from ..analyze.diff import diff
 
         first, last = snaps[0], snaps[-1]
         lab = labels.to_numpy()
