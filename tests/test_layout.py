@@ -1,0 +1,134 @@
+"""The house's rules, read off the source: data flows read/ -> analyze/ -> show/, one way.
+
+- ``model``, ``goruntime`` and ``errors`` are the ground floor: they import no floor above.
+- ``read/`` never imports ``analyze/`` or ``show/``; ``analyze/`` never imports ``show/`` nor a
+  private (``_underscore``) name of ``read/``; nothing imports ``accessor`` or ``cli``.
+- No import cycle between modules, counting imports inside functions too.
+- No module over 600 lines and no function over 80 lines, but for those that say why on the
+  line of their ``def`` (``# long: ...``).
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import networkx as nx
+import pytest
+
+PKG = Path(__file__).resolve().parent.parent / "goforensics"
+GROUND = {"goforensics.model", "goforensics.goruntime", "goforensics.errors"}
+TOP = {"goforensics.accessor", "goforensics.cli", "goforensics.watch"}
+MAX_MODULE_LINES = 600
+MAX_FUNCTION_LINES = 80
+
+
+def _module_name(path: Path) -> str:
+    rel = path.relative_to(PKG.parent).with_suffix("")
+    parts = list(rel.parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _resolve(module: str, level: int, name: str | None, is_pkg: bool) -> str:
+    if level == 0:
+        return name or ""
+    base = module.split(".")
+    base = base if is_pkg else base[:-1]
+    base = base[: len(base) - (level - 1)]
+    return ".".join([*base, name] if name else base)
+
+
+def _imports() -> list[tuple[str, str, tuple[str, ...], int]]:
+    """(importer, imported module, names taken, line) for every import of every module."""
+    out = []
+    for path in sorted(PKG.rglob("*.py")):
+        mod = _module_name(path)
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                out += [(mod, a.name, (), node.lineno) for a in node.names if a.name.startswith("goforensics")]
+            elif isinstance(node, ast.ImportFrom):
+                target = _resolve(mod, node.level, node.module, path.name == "__init__.py")
+                if not target.startswith("goforensics"):
+                    continue
+                names = tuple(a.name for a in node.names)
+                # 'from . import x' imports the submodule x when there is one
+                subs = [n for n in names if (PKG.parent / Path(*f"{target}.{n}".split("."))).with_suffix(".py").exists()
+                        or (PKG.parent / Path(*f"{target}.{n}".split("."))).is_dir()]
+                out += [(mod, f"{target}.{n}", (), node.lineno) for n in subs]
+                rest = tuple(n for n in names if n not in subs)
+                if rest or not subs:
+                    out.append((mod, target, rest, node.lineno))
+    return out
+
+
+def _floor(module: str) -> str:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 2 else module
+
+
+IMPORTS = _imports()
+
+
+def test_ground_floor_imports_nothing_above_it():
+    bad = [(a, b, line) for a, b, _, line in IMPORTS
+           if a in GROUND and b not in GROUND and b != "goforensics"]
+    assert bad == []
+
+
+@pytest.mark.parametrize("floor, forbidden", [("read", {"analyze", "show"}), ("analyze", {"show"})])
+def test_lower_floors_never_import_upper_floors(floor, forbidden):
+    bad = [(a, b, line) for a, b, _, line in IMPORTS
+           if _floor(a) == floor and (_floor(b) in forbidden or b in TOP)]
+    assert bad == []
+
+
+def test_analyze_uses_only_public_names_of_read():
+    bad = [(a, b, n, line) for a, b, names, line in IMPORTS
+           if _floor(a) == "analyze" and _floor(b) == "read" for n in names if n.startswith("_")]
+    assert bad == []
+
+
+def test_nothing_imports_the_cli_or_the_accessor():
+    bad = [(a, b, line) for a, b, _, line in IMPORTS
+           if b in {"goforensics.cli", "goforensics.accessor"} and a not in {"goforensics", "goforensics.cli"}]
+    assert bad == []
+
+
+def test_no_import_cycles():
+    G = nx.DiGraph()
+    modules = {_module_name(p) for p in PKG.rglob("*.py")}
+    for a, b, _, _ in IMPORTS:
+        # the package __init__ only names things lazily: an import of 'goforensics' is of its
+        # version string, not of the house
+        if b in modules and a != b and b != "goforensics" and not b.endswith("__init__"):
+            if not (b in {"goforensics.read", "goforensics.analyze", "goforensics.show"}):
+                G.add_edge(a, b)
+    cycles = list(nx.simple_cycles(G))
+    assert cycles == []
+
+
+def _long_functions(path: Path) -> list[str]:
+    src = path.read_text(encoding="utf-8")
+    lines = src.splitlines()
+    out = []
+    for node in ast.walk(ast.parse(src)):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            n = node.end_lineno - node.lineno + 1
+            first = node.decorator_list[0].lineno if node.decorator_list else node.lineno
+            said = any("# long:" in lines[i - 1] for i in range(first, node.lineno + 1))
+            if n > MAX_FUNCTION_LINES and not said:
+                out.append(f"{_module_name(path)}.{node.name} ({n} lines)")
+    return out
+
+
+def test_no_function_is_over_80_lines_without_a_reason():
+    bad = [f for p in sorted(PKG.rglob("*.py")) for f in _long_functions(p)]
+    assert bad == []
+
+
+def test_no_module_is_over_600_lines():
+    sizes = {_module_name(p): len(p.read_text(encoding="utf-8").splitlines()) for p in PKG.rglob("*.py")}
+    assert {m: n for m, n in sizes.items() if n > MAX_MODULE_LINES} == {}
