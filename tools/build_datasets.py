@@ -28,11 +28,13 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
+from tqdm.auto import tqdm
 
 from goforensics.datasets import BUILD_DIR, META, SCENARIOS_DIR, TRUTH
 from goforensics.errors import CaptureError, DatasetError
@@ -543,6 +545,97 @@ def _write_manifest(d: Path, files: list[str], times: list[datetime], instance: 
     (d / MANIFEST).write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
 
 
+def _goker_rows(programs: Path, test_file: Path, cases: Iterable[str] | None) -> list[dict]:
+    """The cases to run: those the test file lists (with their expectations), then the cases
+    the programs register that no list names ('unlisted', no expectation)."""
+    rows = goker_expectations(test_file).to_dict("records")
+    seen = {(r["program"], r["case"]) for r in rows}
+    for prog, d in ((".", programs), ("goker", programs / "goker")):
+        registered = sorted(set(re.findall(r'\bregister\("(\w+)"', " ".join(
+            p.read_text(encoding="utf-8") for p in sorted(d.glob("*.go"))))))
+        for case in registered:
+            if (prog, case) not in seen:
+                rows.append({"case": case, "suite": "unlisted", "program": prog, "flaky": False,
+                             "simple": False, "expected": []})
+    if cases is not None:
+        wanted = set(cases)
+        unknown = wanted - {r["case"] for r in rows}
+        if unknown:
+            raise DatasetError(f"no GoKer case(s) {', '.join(sorted(unknown))}")
+        rows = [r for r in rows if r["case"] in wanted]
+    return rows
+
+
+def _run_goker_case(exe: Path, r: dict, timeout: float) -> str:
+    """Run one case as the runtime's own test does (no async preemption; GOMAXPROCS=1 for the
+    simple ones); records exit code and seconds in ``r``; returns what it printed."""
+    env = {k: v for k, v in os.environ.items() if k not in ("GODEBUG", "GOTRACEBACK", "GOMAXPROCS")}
+    env["GODEBUG"] = "asyncpreemptoff=1"
+    if r["simple"]:
+        env["GOMAXPROCS"] = "1"
+    t0 = time.monotonic()
+    try:
+        p = subprocess.run([str(exe), r["case"]], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           env=env, timeout=timeout)
+        output, code = p.stdout.decode("utf-8", "replace"), p.returncode
+    except subprocess.TimeoutExpired as e:
+        output, code = (e.stdout or b"").decode("utf-8", "replace"), -1
+    r["seconds"] = round(time.monotonic() - t0, 3)
+    r["exit_code"] = code
+    return output
+
+
+def _judge_goker_case(r: dict, snap: int, output: str) -> list[dict]:
+    """What leaked against what the test expects: fills ``r`` and returns the case's truth rows."""
+    leaks = extract_leaks(output)
+    rx = [re.compile(x) for x in r["expected"]]
+    r["occurred"] = [any(x.search(leak) for leak in leaks) for x in rx]
+    # distinct leaks no regexp expects, without the goroutine ids the test's strings carry
+    r["unexpected"] = sorted({re.sub(r"\s+\d+ \[", " [", leak).rstrip(":") for leak in leaks
+                              if not any(x.search(leak) for x in rx)})
+    per = _goroutine_leak_strings(output)
+    r["goroutines"] = len(per)
+    r["marked_leaked"] = sum(m for _, _, m in per)
+    truth = []
+    for goid, s, marked in per:
+        hit = next((k for k, x in enumerate(rx) if s and x.search(s)), None)
+        truth.append({"snapshot": snap, "goid": goid, "case": r["case"],
+                      "cause": f"{r['case']}/other" if hit is None else f"{r['case']}/leak{hit}",
+                      "leak": hit is not None, "runtime_leaked": marked})
+    return truth
+
+
+def _write_goker(tmp: Path, rows: list[dict], files: list[str], times: list[datetime],
+                 truth_rows: list[dict]) -> None:
+    """Manifests (raw, stripped, and the dataset's own: stripped), cases.csv, truth and meta."""
+    _write_manifest(tmp / "raw", files, times, "goker")
+    _write_manifest(tmp / "stripped", files, times, "goker")
+    _write_manifest(tmp, [f"stripped/{f}" for f in files], times, "goker")
+    cases = pd.DataFrame(rows)
+    for col in ("expected", "occurred", "unexpected"):
+        cases[col] = cases[col].map(json.dumps)
+    cases = cases[["case", "suite", "program", "flaky", "simple", "expected", "occurred", "unexpected",
+                   "exit_code", "seconds", "goroutines", "marked_leaked", "raw", "stripped"]]
+    cases.to_csv(tmp / "cases.csv", index=False)
+    truth = pd.DataFrame(truth_rows, columns=["snapshot", "goid", "case", "cause", "leak", "runtime_leaked"])
+    truth.to_csv(tmp / TRUTH, index=False)
+    meta = {
+        "name": "goker",
+        "kind": "goker",
+        "about": "Go's goroutine leak profile test programs (micro cases, CGO'24 patterns, GoKer bugs): "
+                 "one goroutineleak profile per case, with the test's expected leaks.",
+        "built_at": times[0].isoformat(timespec="seconds").replace("+00:00", "Z") if times else "",
+        "go": go_version(),
+        "cases": len(cases),
+        "snapshots": len(cases),
+        "goroutines": len(truth),
+        "goroutines_per_snapshot": [int(x) for x in cases["goroutines"]],
+        "leak_causes": sorted(set(truth.loc[truth["leak"], "cause"])),
+        "cases_with_expected_leaks": int((cases["expected"] != "[]").sum()),
+    }
+    (tmp / META).write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
+
+
 def build_goker(
     out: str | Path = BUILD_DIR,
     *,
@@ -572,88 +665,20 @@ def build_goker(
         (tmp / sub).mkdir(parents=True)
     exes = {".": go_build(programs, tmp / "bin" / "leakprofile"),
             "goker": go_build(programs / "goker", tmp / "bin" / "goker")}
-    listed = goker_expectations(test_file)
-    rows = listed.to_dict("records")
-    seen = {(r["program"], r["case"]) for r in rows}
-    for prog, d in ((".", programs), ("goker", programs / "goker")):
-        registered = sorted(set(re.findall(r'\bregister\("(\w+)"', " ".join(
-            p.read_text(encoding="utf-8") for p in sorted(d.glob("*.go"))))))
-        for case in registered:
-            if (prog, case) not in seen:
-                rows.append({"case": case, "suite": "unlisted", "program": prog, "flaky": False,
-                             "simple": False, "expected": []})
-    if cases is not None:
-        wanted = set(cases)
-        unknown = wanted - {r["case"] for r in rows}
-        if unknown:
-            raise DatasetError(f"no GoKer case(s) {', '.join(sorted(unknown))}")
-        rows = [r for r in rows if r["case"] in wanted]
-    it: Iterable[dict] = rows
-    if progress:
-        from tqdm.auto import tqdm
-
-        it = tqdm(rows, unit="case", desc="goker")
-    files, times, truth_rows = [], [], []
-    base_env = {k: v for k, v in os.environ.items() if k not in ("GODEBUG", "GOTRACEBACK", "GOMAXPROCS")}
-    for snap, r in enumerate(it):
-        env = {**base_env, "GODEBUG": "asyncpreemptoff=1"}
-        if r["simple"]:
-            env["GOMAXPROCS"] = "1"
-        t0 = time.monotonic()
-        try:
-            p = subprocess.run([str(exes[r["program"]]), r["case"]], stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, env=env, timeout=timeout)
-            output, code = p.stdout.decode("utf-8", "replace"), p.returncode
-        except subprocess.TimeoutExpired as e:
-            output, code = (e.stdout or b"").decode("utf-8", "replace"), -1
-        r["seconds"] = round(time.monotonic() - t0, 3)
-        r["exit_code"] = code
+    rows = _goker_rows(programs, test_file, cases)
+    files: list[str] = []
+    times: list[datetime] = []
+    truth_rows: list[dict] = []
+    for snap, r in enumerate(tqdm(rows, unit="case", desc="goker", disable=not progress)):
+        output = _run_goker_case(exes[r["program"]], r, timeout)
         times.append(datetime.now(UTC))
         name = f"{r['case']}.txt"
         (tmp / "raw" / name).write_text(output, encoding="utf-8")
         (tmp / "stripped" / name).write_text(strip_leaked(output), encoding="utf-8")
         files.append(name)
-        leaks = extract_leaks(output)
-        rx = [re.compile(x) for x in r["expected"]]
-        r["occurred"] = [any(x.search(leak) for leak in leaks) for x in rx]
-        # distinct leaks no regexp expects, without the goroutine ids the test's strings carry
-        r["unexpected"] = sorted({re.sub(r"\s+\d+ \[", " [", leak).rstrip(":") for leak in leaks
-                                  if not any(x.search(leak) for x in rx)})
-        per = _goroutine_leak_strings(output)
-        r["goroutines"] = len(per)
-        r["marked_leaked"] = sum(m for _, _, m in per)
         r["raw"], r["stripped"] = f"raw/{name}", f"stripped/{name}"
-        for goid, s, marked in per:
-            hit = next((k for k, x in enumerate(rx) if s and x.search(s)), None)
-            truth_rows.append({"snapshot": snap, "goid": goid, "case": r["case"],
-                               "cause": f"{r['case']}/other" if hit is None else f"{r['case']}/leak{hit}",
-                               "leak": hit is not None, "runtime_leaked": marked})
-    _write_manifest(tmp / "raw", files, times, "goker")
-    _write_manifest(tmp / "stripped", files, times, "goker")
-    _write_manifest(tmp, [f"stripped/{f}" for f in files], times, "goker")  # the dataset itself: stripped
-    cases = pd.DataFrame(rows)
-    for col in ("expected", "occurred", "unexpected"):
-        cases[col] = cases[col].map(json.dumps)
-    cases = cases[["case", "suite", "program", "flaky", "simple", "expected", "occurred", "unexpected",
-                   "exit_code", "seconds", "goroutines", "marked_leaked", "raw", "stripped"]]
-    cases.to_csv(tmp / "cases.csv", index=False)
-    truth = pd.DataFrame(truth_rows, columns=["snapshot", "goid", "case", "cause", "leak", "runtime_leaked"])
-    truth.to_csv(tmp / TRUTH, index=False)
-    meta = {
-        "name": "goker",
-        "kind": "goker",
-        "about": "Go's goroutine leak profile test programs (micro cases, CGO'24 patterns, GoKer bugs): "
-                 "one goroutineleak profile per case, with the test's expected leaks.",
-        "built_at": times[0].isoformat(timespec="seconds").replace("+00:00", "Z") if times else "",
-        "go": go_version(),
-        "cases": len(cases),
-        "snapshots": len(cases),
-        "goroutines": len(truth),
-        "goroutines_per_snapshot": [int(x) for x in cases["goroutines"]],
-        "leak_causes": sorted(set(truth.loc[truth["leak"], "cause"])),
-        "cases_with_expected_leaks": int((cases["expected"] != "[]").sum()),
-    }
-    (tmp / META).write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
+        truth_rows += _judge_goker_case(r, snap, output)
+    _write_goker(tmp, rows, files, times, truth_rows)
     shutil.rmtree(tmp / "bin")
     final = out / "goker"
     shutil.rmtree(final, ignore_errors=True)
@@ -678,8 +703,6 @@ def build(
     Scenarios run side by side (they mostly wait), each capturing ``snapshots``
     snapshots ``every`` seconds apart; GoKer's cases run one after the other.
     """
-    from concurrent.futures import ThreadPoolExecutor
-
     known = scenario_names(source)
     if not known and (not names or set(names) != {"goker"}):
         raise DatasetError(f"no scenario sources in {source}: build from a clone of the repository")
