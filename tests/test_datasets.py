@@ -22,6 +22,7 @@ import pytest
 import goforensics as gf
 import goforensics.datasets as gd
 from tools import build_datasets as builder
+from tools import goker, truth
 
 ROOT = Path(__file__).resolve().parent.parent
 BUNDLED = gd.list_datasets()
@@ -112,7 +113,7 @@ def test_the_truth_readers_stack_reader_agrees_with_the_parser(name):
     # two independent readers of the same text: goids, creators and entries agree
     ds = bundled(name)
     doc = json.loads((ds.path / "manifest.json").read_text())
-    stacks = [s for snap in doc["snapshots"] for s in builder.read_stacks(text_of(ds.path / snap["file"]))]
+    stacks = [s for snap in doc["snapshots"] for s in truth.read_stacks(text_of(ds.path / snap["file"]))]
     g = ds.dumps.goroutines
     assert [s.goid for s in stacks] == g["goid"].tolist()
     assert [s.created_by for s in stacks] == g["created_by"].astype(str).tolist()
@@ -182,7 +183,7 @@ def test_cli_lists_datasets():
 def test_goker_expectations_are_those_of_the_go_test_file(go):
     goroot = Path(subprocess.run([go, "env", "GOROOT"], capture_output=True, text=True).stdout.strip())
     test_file = goroot / "src/runtime/goroutineleakprofile_test.go"
-    exp = builder.goker_expectations(test_file)
+    exp = goker.goker_expectations(test_file)
     text = test_file.read_text()
     live = [ln for ln in text.splitlines() if not ln.lstrip().startswith("//")]
     names = re.findall(r'make(?:Flaky)?Test\("(\w+)"', "\n".join(live))
@@ -216,7 +217,7 @@ def test_a_scenario_builds_runs_and_labels_itself_end_to_end(go, tmp_path):
 
 
 def test_goker_builds_and_runs_selected_cases(go, tmp_path):
-    p = builder.build_goker(tmp_path, cases=["Mixed", "NoLeakGlobal", "Cockroach7504"], progress=False)
+    p = goker.build_goker(tmp_path, cases=["Mixed", "NoLeakGlobal", "Cockroach7504"], progress=False)
     cases = gd.goker_cases(p).set_index("case")
     assert cases.loc["Mixed", "occurred"] == [True, True]  # a simple case: both leaks every time
     assert cases.loc["NoLeakGlobal", "expected"] == [] and cases.loc["NoLeakGlobal", "marked_leaked"] == 0
