@@ -34,6 +34,11 @@ import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pandas as pd
+
+from goforensics.analyze import triggers as trig
+from goforensics.read.metrics import load_metrics
+
 ROOT = Path(__file__).resolve().parent.parent
 CURVES = ROOT / "tests" / "curves"
 
@@ -166,8 +171,74 @@ def main(argv: list[str] | None = None) -> int:
     return replay(a.curves)
 
 
+def rules(control_max: int) -> dict[str, trig.Trigger]:
+    """Every rule at its authors' defaults, and the threshold rules tuned with hindsight.
+
+    The tuned thresholds are the largest count seen on any control curve: the lowest
+    threshold with no false alarm on these recordings, which no one knows in advance.
+    """
+    return {
+        "holmes (defaults)": trig.HolmesRule(),
+        "holmes (README: 10,25,2000,10k, 1m)": trig.HolmesRule(min=10, diff=25, abs=2000, max=10_000, cooldown=60),
+        f"holmes (min={control_max})": trig.HolmesRule(min=control_max, diff=25, abs=2000, cooldown=60),
+        "cockroach (threshold 1000)": trig.CockroachRule(),
+        f"cockroach (threshold {control_max})": trig.CockroachRule(threshold=control_max),
+        "deriv(5m) > 10": trig.DerivRule(),
+        "predict_linear(1h, 2h) > 10000": trig.PredictLinearRule(),
+        f"predict_linear(1h, 2h) > {control_max}": trig.PredictLinearRule(limit=control_max),
+        "trend (ours)": trig.TrendRule(),
+    }
+
+
+def _load(curves: Path) -> dict[str, tuple[pd.DataFrame, str]]:
+    out = {}
+    for name, spec in RECORDINGS.items():
+        path = curves / f"{name}.csv"
+        if not path.exists():
+            print(f"(no curve {path.name}: run --record)", file=sys.stderr)
+            continue
+        m = load_metrics(path)
+        truth = pd.read_csv(path)["leaked"].to_numpy()
+        m["t"] = (m["time"] - m["time"].iloc[0]).dt.total_seconds()
+        m["leaked"] = truth
+        out[name] = (m, spec[4])
+    return out
+
+
+def _score(fires: list, m: pd.DataFrame, kind: str) -> dict:
+    onset = float(m.loc[m["leaked"] > 0, "t"].iloc[0]) if kind == "leak" and (m["leaked"] > 0).any() else None
+    early = [f for f in fires if onset is None or f[0] < onset]
+    late = [f for f in fires if onset is not None and f[0] >= onset]
+    row = {"false": len(early), "dumps": len(fires), "delay": None, "leaked": None}
+    if late:
+        t = late[0][0]
+        row["delay"] = t - onset
+        row["leaked"] = int(m.loc[m["t"] == t, "leaked"].iloc[0])
+    return row
+
+
 def replay(curves: Path) -> int:
-    raise NotImplementedError
+    data = _load(curves)
+    if not data:
+        return 1
+    control_max = int(max(m["goroutines"].max() for m, kind in data.values() if kind == "control"))
+    leaky = [n for n, (_, k) in data.items() if k == "leak"]
+    print(f"curves: {', '.join(f'{n} ({k}, {len(m)} samples, {m.t.iloc[-1]:.0f}s)' for n, (m, k) in data.items())}")
+    print(f"largest count on a control curve: {control_max}\n")
+    head = f"{'rule':<38} {'detected':>8} {'false alarms':>12} {'dumps':>5}  " + "  ".join(f"{n:>16}" for n in leaky)
+    print(head + "\n" + "-" * len(head))
+    for label, rule in rules(control_max).items():
+        cells, found, false, dumps = [], 0, 0, 0
+        for m, kind in data.values():
+            r = _score(trig.replay(rule, m["t"], m["goroutines"]), m, kind)
+            false += r["false"]
+            dumps += r["dumps"]
+            if kind == "leak":
+                found += r["delay"] is not None
+                cells.append("-" if r["delay"] is None else f"{r['delay']:.0f}s/{r['leaked']}")
+        print(f"{label:<38} {found:>5}/{len(leaky):<2} {false:>12} {dumps:>5}  " + "  ".join(f"{c:>16}" for c in cells))
+    print("\ncells: detection delay after the leak started / goroutines of the leaking code alive then (ground truth)")
+    return 0
 
 
 if __name__ == "__main__":

@@ -38,15 +38,15 @@ def _floor(y: np.ndarray, width: int) -> np.ndarray:
     return pd.Series(y).rolling(width, center=True, min_periods=1).min().to_numpy()
 
 
-def _segments(y: np.ndarray, penalty: float | None, min_size: int) -> list[int]:
+def _segments(f: np.ndarray, sigma: float, penalty: float | None, min_size: int) -> list[int]:
+    """Change points of the floor ``f``; the penalty is scaled by the noise of the raw curve."""
     import ruptures as rpt
 
-    n = len(y)
+    n = len(f)
     if n < 2 * min_size:
         return [n]
-    sigma = max(_noise(y), 0.5)  # counts are integers: never below rounding
     pen = penalty if penalty is not None else 4.0 * sigma**2 * np.log(n)
-    return rpt.Pelt(model="clinear", min_size=min_size, jump=1).fit(y.reshape(-1, 1)).predict(pen=pen)
+    return rpt.Pelt(model="clinear", min_size=min_size, jump=1).fit(f.reshape(-1, 1)).predict(pen=pen)
 
 
 def _one(x: np.ndarray, y: np.ndarray, width: int, penalty: float | None, min_size: int,
@@ -55,18 +55,23 @@ def _one(x: np.ndarray, y: np.ndarray, width: int, penalty: float | None, min_si
     from scipy.stats import theilslopes
 
     f = _floor(y, width)
-    bounds = _segments(f, penalty, min_size)
+    sigma = max(_noise(y), 0.5)  # counts are integers: never below rounding
+    bounds = _segments(f, sigma, penalty, min_size)
     starts = [0, *bounds[:-1]]
-    sigma = max(_noise(y), 0.5)
+    need = max(min_rise, 2 * sigma)
     onset = None
+    # walk back from the end: past a flat tail (a leak may pause), then through the run of
+    # growing segments; its first start is the onset (a flat warm-up or a drain ends the run)
     for s, e in reversed(list(zip(starts, bounds, strict=True))):
         if e - s < 2:
             break
-        slope = float(theilslopes(f[s:e], x[s:e]).slope)
-        rise = slope * (x[e - 1] - x[s])
-        if slope <= 0 or rise < max(min_rise, 2 * sigma):
+        rise = float(theilslopes(f[s:e], x[s:e]).slope) * (x[e - 1] - x[s])
+        if rise >= need:
+            onset = s
+        elif onset is not None or rise <= -need:
             break
-        onset = s
+    if onset is not None and float(theilslopes(f[onset:], x[onset:]).slope) * (x[-1] - x[onset]) < need:
+        onset = None
     if onset is None:
         return None, 0.0, len(bounds) - 1
     # the centred minimum moves a knee later by half its width: move it back
