@@ -112,7 +112,7 @@ def test_bad_input_is_one_line_naming_the_file(tmp_path, name, content, says):
 def test_missing_paths_and_binary_files(tmp_path):
     with pytest.raises(LoadError, match="no such file"):
         gf.load_metrics(tmp_path / "nope.csv")
-    with pytest.raises(LoadError, match="no counts.jsonl"):
+    with pytest.raises(LoadError, match=r"no counts\.jsonl"):
         gf.load_metrics(tmp_path)
     (tmp_path / "x.gz").write_bytes(b"\x1f\x8b\x08\x00\xff\xfe")
     with pytest.raises(LoadError, match="not a text file"):
