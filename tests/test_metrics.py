@@ -20,7 +20,7 @@ from goforensics.analyze import triggers as trig
 from goforensics.errors import LoadError
 
 CURVES = Path(__file__).resolve().parent / "curves"
-LEAKY = ["checkout", "notifier", "gateway", "lw-warmup-leak", "lw-leak-bursts"]
+LEAKY = ["checkout", "notifier", "gateway", "lw-warmup-leak", "lw-leak-bursts", "lw-slow-leak"]
 CONTROL = ["indexer", "lw-bursts", "lw-quiet"]
 
 
@@ -122,7 +122,7 @@ def test_missing_paths_and_binary_files(tmp_path):
 # --- leak_onset -----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["lw-warmup-leak", "lw-leak-bursts"])
+@pytest.mark.parametrize("name", ["lw-warmup-leak", "lw-leak-bursts", "lw-slow-leak"])
 def test_leak_onset_finds_the_planted_onset(name):
     rec = recorded(name)
     t = pd.to_datetime(rec["time"], utc=True)

@@ -49,31 +49,42 @@ def _segments(f: np.ndarray, sigma: float, penalty: float | None, min_size: int)
     return rpt.Pelt(model="clinear", min_size=min_size, jump=1).fit(f.reshape(-1, 1)).predict(pen=pen)
 
 
+def _knee(x: np.ndarray, f: np.ndarray, c: int, need: float, alpha: float) -> float | None:
+    """Cost of "flat until c, then a rising line" (absolute residuals).
+
+    None when the floor does not rise after ``c``, or rises before it already.
+    """
+    import pymannkendall as mk
+    from scipy.stats import theilslopes
+
+    slope, intercept = theilslopes(f[c:], x[c:])[:2]
+    if slope <= 0 or slope * (x[-1] - x[c]) < need:
+        return None
+    if mk.original_test(f[c:], alpha=alpha).trend != "increasing":
+        return None
+    if c >= 3 and mk.original_test(f[:c], alpha=alpha).trend == "increasing":
+        return None  # it was growing already: the onset is earlier
+    before = np.abs(f[:c] - np.median(f[:c])).sum() if c else 0.0
+    return float(before + np.abs(f[c:] - (intercept + slope * x[c:])).sum())
+
+
 def _one(x: np.ndarray, y: np.ndarray, width: int, penalty: float | None, min_size: int,
          min_rise: float) -> tuple[int | None, float, int]:
-    """Index of the onset (None: not growing now), slope per second after it, change points."""
+    """Index of the onset (None: not growing), slope per second after it, change points."""
     from scipy.stats import theilslopes
 
     f = _floor(y, width)
     sigma = max(_noise(y), 0.5)  # counts are integers: never below rounding
     bounds = _segments(f, sigma, penalty, min_size)
-    starts = [0, *bounds[:-1]]
     need = max(min_rise, 2 * sigma)
-    onset = None
-    # walk back from the end: past a flat tail (a leak may pause), then through the run of
-    # growing segments; its first start is the onset (a flat warm-up or a drain ends the run)
-    for s, e in reversed(list(zip(starts, bounds, strict=True))):
-        if e - s < 2:
-            break
-        rise = float(theilslopes(f[s:e], x[s:e]).slope) * (x[e - 1] - x[s])
-        if rise >= need:
-            onset = s
-        elif onset is not None or rise <= -need:
-            break
-    if onset is not None and float(theilslopes(f[onset:], x[onset:]).slope) * (x[-1] - x[onset]) < need:
-        onset = None
-    if onset is None:
+    # The change points are the candidates; the onset is the one that best splits the floor
+    # into a flat part and a rising line after it (a significant Mann–Kendall trend that
+    # rises by more than the noise). A drain after a rise, or a flat curve, leaves none.
+    costs = {c: _knee(x, f, c, need, 0.01) for c in [0, *bounds[:-1]] if len(f) - c >= min_size}
+    costs = {c: v for c, v in costs.items() if v is not None}
+    if not costs:
         return None, 0.0, len(bounds) - 1
+    onset = min(costs, key=costs.get)
     # the centred minimum moves a knee later by half its width: move it back
     onset = max(0, onset - width // 2) if onset > 0 else 0
     slope = float(theilslopes(y[onset:], x[onset:]).slope) if len(y) - onset >= 2 else 0.0
