@@ -159,12 +159,93 @@ def record(names: list[str], out: Path) -> None:
         t.join()
 
 
+def _cut(folder: Path, last_round: int, dest: Path) -> Path:
+    """The series as it was when the trigger fired: the rounds up to ``last_round``."""
+    doc = json.loads((folder / "manifest.json").read_text())
+    doc["snapshots"] = [x for x in doc["snapshots"] if x["round"] <= last_round]
+    doc["extras"] = [x for x in doc["extras"] if x["round"] <= last_round]
+    dest.mkdir(parents=True)
+    for x in doc["snapshots"] + doc["extras"]:
+        os.symlink(folder / x["file"], dest / x["file"])
+    (dest / "manifest.json").write_text(json.dumps(doc))
+    return dest
+
+
+def _named(series: Path, top: int) -> tuple[set[str], set[str], int | None, int | None]:
+    """Leak causes of the series, those among the top suspects, last leak rank, first benign rank."""
+    import goforensics as gf
+    from goforensics import datasets as gd
+    from goforensics.analyze.suspects import suspects
+
+    truth, _ = gd.label_series(series)
+    d = gf.load(series)
+    g = d.goroutines[["snapshot", "goid", "count"]].merge(truth, on=["snapshot", "goid"], how="left")
+    labels = gf.cluster(d)
+    s = suspects(d, labels)
+    t = pd.DataFrame({"cluster": labels.to_numpy(), "cause": g["cause"].fillna("unknown").to_numpy(),
+                      "leak": g["leak"].fillna(False).astype(bool).to_numpy(), "n": g["count"].to_numpy()})
+    who = (t.groupby(["cluster", "cause", "leak"])["n"].sum().reset_index()
+           .sort_values(["cluster", "n"], ascending=[True, False], kind="stable").drop_duplicates("cluster")
+           .set_index("cluster"))
+    ranked = s[["cluster"]].join(who, on="cluster").head(top).reset_index(drop=True)
+    leak_causes = set(truth.loc[truth["leak"], "cause"])
+    named = set(ranked.loc[ranked["leak"].fillna(False).astype(bool), "cause"])
+    leak_ranks = [i + 1 for i, r in ranked.iterrows() if r["leak"] is True or r["leak"] == 1]
+    benign = [i + 1 for i, r in ranked.iterrows() if not (r["leak"] is True or r["leak"] == 1)]
+    return leak_causes, named, max(leak_ranks) if leak_ranks else None, min(benign) if benign else None
+
+
+def live(seconds: float, top: int = 5) -> int:
+    """The watcher itself on the four scenario services at once: triggers, and what triage names."""
+    from goforensics.datasets import SCENARIOS_DIR, go_build
+    from goforensics.watch import watch
+
+    names = ["checkout", "notifier", "gateway", "indexer"]
+    bindir = Path(tempfile.gettempdir()) / "goforensics-watch-bin"
+    procs, urls = [], {}
+    out = Path(tempfile.mkdtemp(prefix="watch-live-"))
+    try:
+        for n in names:
+            proc, u = _start(go_build(SCENARIOS_DIR / n, bindir / f"watch-{n}"), [])
+            procs.append(proc)
+            urls[n] = u["debug"]
+        t0 = time.monotonic()
+        watch([urls[n] for n in names], out / "fleet", names=names, every=1.0, rules=["trend"],
+              baseline_every=10, duration=seconds, also={"truth": "/debug/truth"},
+              status=lambda line: print(f"{time.monotonic() - t0:5.0f}s {line}", flush=True)
+              if "TRIGGER" in line or "suspect" in line else None)
+    finally:
+        for p in procs:
+            _stop(p)
+    print(f"\nwatch (trend rule, every 1s) on the scenario services for {seconds:.0f}s; triage at the first trigger")
+    print(f"{'service':<10} {'trigger':>8} {'count':>6}  {'leak causes in top ' + str(top):>22}  {'last leak rank':>14}  "
+          f"{'first benign rank':>17}")
+    for n in names:
+        folder = out / "fleet" / n
+        doc = json.loads((folder / "manifest.json").read_text())
+        fired = [x for x in doc["snapshots"] if x["reason"] != "baseline"]
+        if not fired:
+            print(f"{n:<10} {'none':>8}")
+            continue
+        started = datetime.fromisoformat(doc["started_at"].replace("Z", "+00:00"))
+        at = (datetime.fromisoformat(fired[0]["taken_at"].replace("Z", "+00:00")) - started).total_seconds()
+        leak_causes, named, last_leak, first_benign = _named(_cut(folder, fired[0]["round"], out / f"cut-{n}"), top)
+        print(f"{n:<10} {at:>7.0f}s {fired[0]['goroutines']:>6}  {len(named):>15}/{len(leak_causes):<6}  "
+              f"{last_leak!s:>14}  {first_benign!s:>17}   missing: {', '.join(sorted(leak_causes - named)) or '-'}")
+    print(f"(series kept in {out})")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--record", action="store_true", help="run the services and record their curves")
     ap.add_argument("--only", nargs="*", default=None, help="recordings to make (default: all)")
     ap.add_argument("--curves", type=Path, default=CURVES, help="where the curves are (or go)")
+    ap.add_argument("--live", type=float, metavar="SECONDS",
+                    help="run the watcher itself on the scenario services for this long instead")
     a = ap.parse_args(argv)
+    if a.live:
+        return live(a.live)
     if a.record:
         record(a.only or list(RECORDINGS), a.curves)
         return 0

@@ -28,8 +28,10 @@ HolmesRule(min=100, diff=25, abs=200000, max=0, cooldown=600.0, warmup=10, ring=
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
+import multiprocessing
 import os
 import shutil
 import subprocess
@@ -38,16 +40,19 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 from .analyze import triggers as trig
-from .errors import CaptureError, GoforensicsError
+from .analyze.suspects import triage as triage_series
+from .errors import CaptureError
 from .read.capture import DEFAULT_MAX_BYTES, MANIFEST_FORMAT, capture, profile_urls
 from .read.metrics import COUNT_LOG, goroutine_count
-from .read.series import MANIFEST
+from .read.series import MANIFEST, load
+from .show.report import write_report
 
 __all__ = ["rule_from_spec", "watch"]
 
@@ -178,6 +183,7 @@ class _Options:
     on_trigger: str | None
     triage: bool
     status: Callable[[str], None]
+    also: Mapping[str, str] | None = None
 
 
 def _dump(tg: _Target, o: _Options, count: int | None, reason: str) -> list[Path]:
@@ -190,13 +196,14 @@ def _dump(tg: _Target, o: _Options, count: int | None, reason: str) -> list[Path
         err = None
         try:
             capture(url, Path(tmp) / "r", count=1, leak=leak, timeout=o.timeout, retries=o.retries,
-                    max_bytes=o.max_bytes, progress=False, instance=tg.instance)
+                    max_bytes=o.max_bytes, progress=False, instance=tg.instance, also=o.also)
         except CaptureError as e:
             err = str(e)
         try:
-            got = json.loads((Path(tmp) / "r" / MANIFEST).read_text(encoding="utf-8"))["snapshots"]
+            done = json.loads((Path(tmp) / "r" / MANIFEST).read_text(encoding="utf-8"))
+            got, extras = done["snapshots"], done.get("extras", [])
         except (OSError, ValueError, KeyError):
-            got = []
+            got, extras = [], []
         if leak:
             tg.leak_served = any(s["profile"] == "goroutineleak" for s in got)
         if err and not got:
@@ -208,6 +215,10 @@ def _dump(tg: _Target, o: _Options, count: int | None, reason: str) -> list[Path
             tg.doc["snapshots"].append({**s, "file": name, "round": tg.round, "reason": reason,
                                         "goroutines": count, "guard": big})
             files.append(tg.folder / name)
+        for e in extras:
+            name = f"{e['name']}-{tg.round:04d}{Path(e['file']).suffix}"
+            shutil.move(str(Path(tmp) / "r" / e["file"]), tg.folder / name)
+            tg.doc["extras"].append({**e, "file": name, "round": tg.round})
     tg.round += 1
     _retain(tg, o, keep=set(files))
     tg.save()
@@ -228,40 +239,94 @@ def _retain(tg: _Target, o: _Options, keep: set[Path]) -> None:
         snaps.remove(victim)
         tg.doc["watch"]["deleted"] += 1
         tg.doc["watch"]["deleted_bytes"] += victim.get("bytes", 0)
+    rounds = {s["round"] for s in snaps}
+    for e in [e for e in tg.doc["extras"] if e["round"] not in rounds]:
+        (tg.folder / e["file"]).unlink(missing_ok=True)
+        tg.doc["extras"].remove(e)
 
 
-def _triage(tg: _Target, reason: str) -> tuple[Path | None, Path | None, str]:
-    """Triage the series kept so far; suspects.json and report.html beside the dumps."""
-    from .analyze.suspects import triage
-    from .read.series import load
-    from .show.report import write_report
+def _triage_job(folder: str, instance: str, reason: str) -> tuple[str, str, str]:
+    """Triage the series kept so far; suspects.json and report.html beside the dumps.
 
-    d = load(tg.folder)
-    result = triage(d)
-    result["trigger"] = {"reason": reason, "instance": tg.instance}
-    sj = tg.folder / "suspects.json"
+    Runs in a worker process, so that the samples of every target go on meanwhile.
+    """
+    d = load(folder)
+    result = triage_series(d)
+    result["trigger"] = {"reason": reason, "instance": instance}
+    sj = Path(folder) / "suspects.json"
     _write_json(sj, result)
-    rep = write_report(d, tg.folder / "report.html", title=f"goforensics watch: {tg.instance}",
-                       notes={"instance": tg.instance, "trigger": reason})
+    rep = write_report(d, Path(folder) / "report.html", title=f"goforensics watch: {instance}",
+                       notes={"instance": instance, "trigger": reason})
     top = result["suspects"][0] if result["suspects"] else None
-    return sj, rep, (f"top suspect: {top['site']} [{top['state']}]" if top else "no suspect")
+    return str(sj), str(rep), (f"top suspect: {top['site']} [{top['state']}]" if top else "no suspect")
 
 
-def _on_trigger(cmd: str, tg: _Target, reason: str, files: list[Path], count: int | None,
-                paths: tuple[Path | None, Path | None]) -> str:
-    env = {**os.environ, "GOFORENSICS_INSTANCE": tg.instance, "GOFORENSICS_REASON": reason,
-           "GOFORENSICS_DIR": str(tg.folder), "GOFORENSICS_GOROUTINES": "" if count is None else str(count),
-           "GOFORENSICS_DUMP": str(files[0]) if files else "",
-           "GOFORENSICS_DUMPS": os.pathsep.join(map(str, files)),
-           "GOFORENSICS_SUSPECTS": str(paths[0] or ""), "GOFORENSICS_REPORT": str(paths[1] or "")}
-    try:
-        r = subprocess.run(cmd, shell=True, env=env, timeout=120, capture_output=True, text=True)
-    except subprocess.TimeoutExpired:
-        return "on-trigger command still running after 120s: left behind"
-    return "on-trigger command ok" if r.returncode == 0 else f"on-trigger command exited {r.returncode}"
+@dataclass
+class _Pending:
+    tg: _Target
+    reason: str
+    files: list[Path]
+    count: int | None
+    future: Future | None
 
 
-def _fire(tg: _Target, o: _Options, count: int | None, reason: str) -> None:
+class _Jobs:
+    """What runs beside the sampling: triage (a worker process) then the on-trigger command."""
+
+    def __init__(self, o: _Options) -> None:
+        self.o, self.pool = o, None
+        self.pending: list[_Pending] = []
+        self.commands: list[tuple[str, subprocess.Popen]] = []
+
+    def submit(self, tg: _Target, reason: str, files: list[Path], count: int | None) -> None:
+        future = None
+        if self.o.triage:
+            if self.pool is None:
+                self.pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+            future = self.pool.submit(_triage_job, str(tg.folder), tg.instance, reason)
+        self.pending.append(_Pending(tg, reason, files, count, future))
+
+    def poll(self, wait: bool = False) -> None:
+        for p in list(self.pending):
+            if p.future is not None and not (wait or p.future.done()):
+                continue
+            self.pending.remove(p)
+            paths: tuple[str, str] = ("", "")
+            if p.future is not None:
+                try:
+                    sj, rep, top = p.future.result()
+                    paths = (sj, rep)
+                    self.o.status(f"{p.tg.instance}: {top}; wrote {Path(sj).name} and {Path(rep).name}")
+                except Exception as e:  # whatever the worker raised: a failed triage must not stop the watch
+                    self.o.status(f"{p.tg.instance}: triage failed: {type(e).__name__}: {str(e)[:200]}")
+            if self.o.on_trigger:
+                self.commands.append((p.tg.instance, _on_trigger(self.o.on_trigger, p, paths)))
+        for inst, proc in list(self.commands):
+            if wait:
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    proc.wait(timeout=120)
+            rc = proc.poll()
+            if rc is not None or wait:
+                self.commands.remove((inst, proc))
+                self.o.status(f"{inst}: on-trigger command " + (
+                    "ok" if rc == 0 else "still running after 120s: left behind" if rc is None else f"exited {rc}"))
+
+    def close(self, wait: bool) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=wait, cancel_futures=not wait)
+
+
+def _on_trigger(cmd: str, p: _Pending, paths: tuple[str, str]) -> subprocess.Popen:
+    tg = p.tg
+    env = {**os.environ, "GOFORENSICS_INSTANCE": tg.instance, "GOFORENSICS_REASON": p.reason,
+           "GOFORENSICS_DIR": str(tg.folder), "GOFORENSICS_GOROUTINES": "" if p.count is None else str(p.count),
+           "GOFORENSICS_DUMP": str(p.files[0]) if p.files else "",
+           "GOFORENSICS_DUMPS": os.pathsep.join(map(str, p.files)),
+           "GOFORENSICS_SUSPECTS": paths[0], "GOFORENSICS_REPORT": paths[1]}
+    return subprocess.Popen(cmd, shell=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _fire(tg: _Target, o: _Options, count: int | None, reason: str, jobs: _Jobs) -> None:
     tg.triggers += 1
     tg.doc["watch"]["triggers"].append({"time": _iso(datetime.now(UTC)), "reason": reason, "goroutines": count})
     try:
@@ -271,19 +336,10 @@ def _fire(tg: _Target, o: _Options, count: int | None, reason: str) -> None:
         o.status(f"{tg.instance}: TRIGGER {reason}; the dump failed: {e}")
         return
     o.status(f"{tg.instance}: TRIGGER {reason} -> {', '.join(f.name for f in files)}")
-    paths: tuple[Path | None, Path | None] = (None, None)
-    if o.triage:
-        try:
-            sj, rep, top = _triage(tg, reason)
-            paths = (sj, rep)
-            o.status(f"{tg.instance}: {top}; wrote {sj.name} and {rep.name}")
-        except (GoforensicsError, OSError, ValueError) as e:  # a failed triage must not stop the watch
-            o.status(f"{tg.instance}: triage failed: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
-    if o.on_trigger:
-        o.status(f"{tg.instance}: {_on_trigger(o.on_trigger, tg, reason, files, count, paths)}")
+    jobs.submit(tg, reason, files, count)
 
 
-def _sample(tg: _Target, o: _Options, t: float) -> None:
+def _sample(tg: _Target, o: _Options, t: float, jobs: _Jobs) -> None:
     """One sample of one target: count, log, rules, baseline, trigger."""
     now = datetime.now(UTC)
     t0 = time.monotonic()
@@ -302,7 +358,7 @@ def _sample(tg: _Target, o: _Options, t: float) -> None:
     o.status(f"{now:%H:%M:%S} {tg.instance}: {n:,} goroutines{delta}")
     tg.last_count = n
     if reasons:
-        _fire(tg, o, n, "; ".join(reasons))
+        _fire(tg, o, n, "; ".join(reasons), jobs)
     elif t - tg.last_baseline >= o.baseline_every:
         try:
             _dump(tg, o, n, "baseline")
@@ -351,6 +407,7 @@ def watch(
     on_trigger: str | None = None,
     triage: bool = True,
     status: Callable[[str], None] | None = None,
+    also: Mapping[str, str] | None = None,
 ) -> list[Path]:
     """Watch services' goroutine counts and capture dumps when a rule fires.
 
@@ -377,6 +434,8 @@ def watch(
         ``_SUSPECTS`` and ``_REPORT`` in its environment.
     triage : triage the series after a trigger (``suspects.json``, ``report.html``).
     status : called with a one-line status per sample and per event (default: print).
+    also : ``{name: path}`` of other endpoints fetched after the dumps of each round and
+        kept beside them as manifest ``extras`` (as ``capture`` does).
 
     Returns
     -------
@@ -393,15 +452,16 @@ def watch(
     if every <= 0 or timeout <= 0 or keep_files < 1 or keep_bytes < 1:
         raise ValueError("every, timeout, keep_files and keep_bytes must be positive")
     o = _Options(every, baseline_every, max_goroutines, leak, timeout, retries, max_bytes, keep_bytes,
-                 keep_files, on_trigger, triage, status or (lambda s: print(s, file=sys.stderr, flush=True)))
+                 keep_files, on_trigger, triage, status or (lambda s: print(s, file=sys.stderr, flush=True)), also)
     tgs = _targets(targets, Path(out_dir), metrics, rules, names)
     for tg in tgs:
         tg.start(every)
-    start, k, stopped = time.monotonic(), 0, None
+    start, k, stopped, jobs = time.monotonic(), 0, None, _Jobs(o)
     try:
         while stopped is None:
             for tg in tgs:
-                _sample(tg, o, time.monotonic() - start)
+                _sample(tg, o, time.monotonic() - start, jobs)
+            jobs.poll()
             k += 1
             if max_triggers is not None and all(tg.triggers >= max_triggers for tg in tgs):
                 stopped = "triggers reached"
@@ -410,9 +470,12 @@ def watch(
             else:
                 time.sleep(max(0.0, start + k * every - time.monotonic()))
     except KeyboardInterrupt:
+        jobs.close(wait=False)
         for tg in tgs:
             tg.save("interrupted")
         raise
     for tg in tgs:
         tg.save(stopped)
+    jobs.poll(wait=True)  # the triage of the last trigger, and its command
+    jobs.close(wait=True)
     return [tg.folder / MANIFEST for tg in tgs]

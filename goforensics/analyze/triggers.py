@@ -270,22 +270,25 @@ class TrendRule(Trigger):
         tw, yw = ts[sel], ys[sel]
         edges = np.linspace(t - w, t, self.chunks + 1)
         idx = np.clip(np.searchsorted(edges, tw, side="right") - 1, 0, self.chunks - 1)
-        if len(np.unique(idx)) < self.chunks:
-            return None  # a slice without samples: too sparse to judge
-        floors = np.array([yw[idx == k].min() for k in range(self.chunks)])
-        spread = float(np.median([np.median(yw[idx == k]) - floors[k] for k in range(self.chunks)]))
+        have = [k for k in range(self.chunks) if (idx == k).any()]
         third = self.chunks // 3
-        a, b, c = floors[:third], floors[third:2 * third], floors[2 * third:]
+        # a slow sample (a dump being taken) may leave a slice empty; a third without any is too sparse
+        if len(have) < 2 * third or any(not any(k // third == j for k in have) for j in range(3)):
+            return None
+        floors = np.array([yw[idx == k].min() for k in have])
+        spread = float(np.median([np.median(yw[idx == k]) - yw[idx == k].min() for k in have]))
+        part = np.array([k // third for k in have])
+        a, b, c = floors[part == 0], floors[part == 1], floors[part == 2]
         if not (b.min() > a.max() - 1e-9 and c.min() > b.max() - 1e-9 and c.max() > a.max()):
             return None
-        return _trend_reason(floors, w, self.alpha, max(self.min_rise, self.noise * spread))
+        x = edges[np.array(have)] + w / self.chunks / 2 - (t - w)
+        return _trend_reason(x, floors, w, self.alpha, max(self.min_rise, self.noise * spread))
 
 
-def _trend_reason(floors: np.ndarray, w: float, alpha: float, need: float) -> str | None:
+def _trend_reason(x: np.ndarray, floors: np.ndarray, w: float, alpha: float, need: float) -> str | None:
     import pymannkendall as mk
     from scipy.stats import theilslopes
 
-    x = np.arange(len(floors)) * (w / len(floors))
     slope = float(theilslopes(floors, x).slope)
     rise = slope * w
     if rise < need:
