@@ -49,12 +49,34 @@ RECORDINGS = {
     "gateway": ("scenario", [], 150, 1.0, "leak"),
     "indexer": ("scenario", [], 150, 1.0, "control"),
     "lw-warmup-leak": ("leakwatch", ["-leak-after=40s", "-leak-rate=2"], 120, 1.0, "leak"),
-    "lw-leak-bursts": ("leakwatch", ["-leak-after=45s", "-leak-rate=0.5", "-burst-every=20s",
-                                     "-burst-size=250", "-burst-hold=3s"], 150, 1.0, "leak"),
-    "lw-bursts": ("leakwatch", ["-burst-every=20s", "-burst-size=300", "-burst-hold=4s"], 150, 1.0,
-                  "control"),
+    "lw-leak-bursts": (
+        "leakwatch",
+        [
+            "-leak-after=45s",
+            "-leak-rate=0.5",
+            "-burst-every=20s",
+            "-burst-size=250",
+            "-burst-hold=3s",
+        ],
+        150,
+        1.0,
+        "leak",
+    ),
+    "lw-bursts": (
+        "leakwatch",
+        ["-burst-every=20s", "-burst-size=300", "-burst-hold=4s"],
+        150,
+        1.0,
+        "control",
+    ),
     "lw-quiet": ("leakwatch", [], 120, 1.0, "control"),
-    "lw-slow-leak": ("leakwatch", ["-leak-after=60s", f"-leak-rate={1 / 60:.6f}"], 720, 2.0, "leak"),
+    "lw-slow-leak": (
+        "leakwatch",
+        ["-leak-after=60s", f"-leak-rate={1 / 60:.6f}"],
+        720,
+        2.0,
+        "leak",
+    ),
 }
 
 
@@ -64,8 +86,13 @@ def _get(url: str, timeout: float = 5.0) -> bytes:
 
 
 def _start(exe: Path, args: list[str]) -> tuple[subprocess.Popen, dict[str, str]]:
-    proc = subprocess.Popen([str(exe), *args], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                            text=True, start_new_session=True)
+    proc = subprocess.Popen(
+        [str(exe), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        start_new_session=True,
+    )
     urls: dict[str, str] = {}
     for _ in range(4):
         line = proc.stdout.readline()
@@ -124,7 +151,9 @@ def record_one(name: str, exe: Path, out: Path) -> Path:
                 text = _get(base + "/metrics").decode()
                 count = int(_metric(text, "go_goroutines"))
                 leaked = int(_metric(text, "leakwatch_leaked_goroutines"))
-            rows.append(f"{now.isoformat(timespec='milliseconds').replace('+00:00', 'Z')},{name},{count},{leaked}")
+            rows.append(
+                f"{now.isoformat(timespec='milliseconds').replace('+00:00', 'Z')},{name},{count},{leaked}"
+            )
             k += 1
             time.sleep(max(0.0, t0 + k * every - time.monotonic()))
     finally:
@@ -145,14 +174,20 @@ def record(names: list[str], out: Path) -> None:
     exes = {}
     for name in names:
         program = RECORDINGS[name][0]
-        src = SCENARIOS_DIR / name if program == "scenario" else ROOT / "tests" / "goprograms" / "leakwatch"
+        src = (
+            SCENARIOS_DIR / name
+            if program == "scenario"
+            else ROOT / "tests" / "goprograms" / "leakwatch"
+        )
         key = src.name
         if key not in exes:
             exes[key] = go_build(src, bindir / f"watch-{key}")
     threads = []
     for name in names:
         src = name if RECORDINGS[name][0] == "scenario" else "leakwatch"
-        t = threading.Thread(target=lambda n=name, e=exes[src]: print("recorded", record_one(n, e, out), flush=True))
+        t = threading.Thread(
+            target=lambda n=name, e=exes[src]: print("recorded", record_one(n, e, out), flush=True)
+        )
         t.start()
         threads.append(t)
     for t in threads:
@@ -179,20 +214,38 @@ def _named(series: Path, top: int) -> tuple[set[str], set[str], int | None, int 
 
     truth, _ = gd.label_series(series)
     d = gf.load(series)
-    g = d.goroutines[["snapshot", "goid", "count"]].merge(truth, on=["snapshot", "goid"], how="left")
+    g = d.goroutines[["snapshot", "goid", "count"]].merge(
+        truth, on=["snapshot", "goid"], how="left"
+    )
     labels = gf.cluster(d)
     s = suspects(d, labels)
-    t = pd.DataFrame({"cluster": labels.to_numpy(), "cause": g["cause"].fillna("unknown").to_numpy(),
-                      "leak": g["leak"].fillna(False).astype(bool).to_numpy(), "n": g["count"].to_numpy()})
-    who = (t.groupby(["cluster", "cause", "leak"])["n"].sum().reset_index()
-           .sort_values(["cluster", "n"], ascending=[True, False], kind="stable").drop_duplicates("cluster")
-           .set_index("cluster"))
+    t = pd.DataFrame(
+        {
+            "cluster": labels.to_numpy(),
+            "cause": g["cause"].fillna("unknown").to_numpy(),
+            "leak": g["leak"].fillna(False).astype(bool).to_numpy(),
+            "n": g["count"].to_numpy(),
+        }
+    )
+    who = (
+        t.groupby(["cluster", "cause", "leak"])["n"]
+        .sum()
+        .reset_index()
+        .sort_values(["cluster", "n"], ascending=[True, False], kind="stable")
+        .drop_duplicates("cluster")
+        .set_index("cluster")
+    )
     ranked = s[["cluster"]].join(who, on="cluster").head(top).reset_index(drop=True)
     leak_causes = set(truth.loc[truth["leak"], "cause"])
     named = set(ranked.loc[ranked["leak"].fillna(False).astype(bool), "cause"])
     leak_ranks = [i + 1 for i, r in ranked.iterrows() if r["leak"] is True or r["leak"] == 1]
     benign = [i + 1 for i, r in ranked.iterrows() if not (r["leak"] is True or r["leak"] == 1)]
-    return leak_causes, named, max(leak_ranks) if leak_ranks else None, min(benign) if benign else None
+    return (
+        leak_causes,
+        named,
+        max(leak_ranks) if leak_ranks else None,
+        min(benign) if benign else None,
+    )
 
 
 def live(seconds: float, top: int = 5) -> int:
@@ -210,16 +263,31 @@ def live(seconds: float, top: int = 5) -> int:
             procs.append(proc)
             urls[n] = u["debug"]
         t0 = time.monotonic()
-        watch([urls[n] for n in names], out / "fleet", names=names, every=1.0, rules=["trend"],
-              baseline_every=10, duration=seconds, also={"truth": "/debug/truth"},
-              status=lambda line: print(f"{time.monotonic() - t0:5.0f}s {line}", flush=True)
-              if "TRIGGER" in line or "suspect" in line else None)
+        watch(
+            [urls[n] for n in names],
+            out / "fleet",
+            names=names,
+            every=1.0,
+            rules=["trend"],
+            baseline_every=10,
+            duration=seconds,
+            also={"truth": "/debug/truth"},
+            status=lambda line: (
+                print(f"{time.monotonic() - t0:5.0f}s {line}", flush=True)
+                if "TRIGGER" in line or "suspect" in line
+                else None
+            ),
+        )
     finally:
         for p in procs:
             _stop(p)
-    print(f"\nwatch (trend rule, every 1s) on the scenario services for {seconds:.0f}s; triage at the first trigger")
-    print(f"{'service':<10} {'trigger':>8} {'count':>6}  {'leak causes in top ' + str(top):>22}  {'last leak rank':>14}  "
-          f"{'first benign rank':>17}")
+    print(
+        f"\nwatch (trend rule, every 1s) on the scenario services for {seconds:.0f}s; triage at the first trigger"
+    )
+    print(
+        f"{'service':<10} {'trigger':>8} {'count':>6}  {'leak causes in top ' + str(top):>22}  {'last leak rank':>14}  "
+        f"{'first benign rank':>17}"
+    )
     for n in names:
         folder = out / "fleet" / n
         doc = json.loads((folder / "manifest.json").read_text())
@@ -228,21 +296,33 @@ def live(seconds: float, top: int = 5) -> int:
             print(f"{n:<10} {'none':>8}")
             continue
         started = datetime.fromisoformat(doc["started_at"].replace("Z", "+00:00"))
-        at = (datetime.fromisoformat(fired[0]["taken_at"].replace("Z", "+00:00")) - started).total_seconds()
-        leak_causes, named, last_leak, first_benign = _named(_cut(folder, fired[0]["round"], out / f"cut-{n}"), top)
-        print(f"{n:<10} {at:>7.0f}s {fired[0]['goroutines']:>6}  {len(named):>15}/{len(leak_causes):<6}  "
-              f"{last_leak!s:>14}  {first_benign!s:>17}   missing: {', '.join(sorted(leak_causes - named)) or '-'}")
+        at = (
+            datetime.fromisoformat(fired[0]["taken_at"].replace("Z", "+00:00")) - started
+        ).total_seconds()
+        leak_causes, named, last_leak, first_benign = _named(
+            _cut(folder, fired[0]["round"], out / f"cut-{n}"), top
+        )
+        print(
+            f"{n:<10} {at:>7.0f}s {fired[0]['goroutines']:>6}  {len(named):>15}/{len(leak_causes):<6}  "
+            f"{last_leak!s:>14}  {first_benign!s:>17}   missing: {', '.join(sorted(leak_causes - named)) or '-'}"
+        )
     print(f"(series kept in {out})")
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--record", action="store_true", help="run the services and record their curves")
+    ap.add_argument(
+        "--record", action="store_true", help="run the services and record their curves"
+    )
     ap.add_argument("--only", nargs="*", default=None, help="recordings to make (default: all)")
     ap.add_argument("--curves", type=Path, default=CURVES, help="where the curves are (or go)")
-    ap.add_argument("--live", type=float, metavar="SECONDS",
-                    help="run the watcher itself on the scenario services for this long instead")
+    ap.add_argument(
+        "--live",
+        type=float,
+        metavar="SECONDS",
+        help="run the watcher itself on the scenario services for this long instead",
+    )
     a = ap.parse_args(argv)
     if a.live:
         return live(a.live)
@@ -260,8 +340,12 @@ def rules(control_max: int) -> dict[str, trig.Trigger]:
     """
     return {
         "holmes (defaults)": trig.HolmesRule(),
-        "holmes (README: 10,25,2000,10k, 1m)": trig.HolmesRule(min=10, diff=25, abs=2000, max=10_000, cooldown=60),
-        f"holmes (min={control_max})": trig.HolmesRule(min=control_max, diff=25, abs=2000, cooldown=60),
+        "holmes (README: 10,25,2000,10k, 1m)": trig.HolmesRule(
+            min=10, diff=25, abs=2000, max=10_000, cooldown=60
+        ),
+        f"holmes (min={control_max})": trig.HolmesRule(
+            min=control_max, diff=25, abs=2000, cooldown=60
+        ),
         "cockroach (threshold 1000)": trig.CockroachRule(),
         f"cockroach (threshold {control_max})": trig.CockroachRule(threshold=control_max),
         "deriv(5m) > 10": trig.DerivRule(),
@@ -287,7 +371,11 @@ def _load(curves: Path) -> dict[str, tuple[pd.DataFrame, str]]:
 
 
 def _score(fires: list, m: pd.DataFrame, kind: str) -> dict:
-    onset = float(m.loc[m["leaked"] > 0, "t"].iloc[0]) if kind == "leak" and (m["leaked"] > 0).any() else None
+    onset = (
+        float(m.loc[m["leaked"] > 0, "t"].iloc[0])
+        if kind == "leak" and (m["leaked"] > 0).any()
+        else None
+    )
     early = [f for f in fires if onset is None or f[0] < onset]
     late = [f for f in fires if onset is not None and f[0] >= onset]
     row = {"false": len(early), "dumps": len(fires), "delay": None, "leaked": None}
@@ -304,9 +392,13 @@ def replay(curves: Path) -> int:
         return 1
     control_max = int(max(m["goroutines"].max() for m, kind in data.values() if kind == "control"))
     leaky = [n for n, (_, k) in data.items() if k == "leak"]
-    print(f"curves: {', '.join(f'{n} ({k}, {len(m)} samples, {m.t.iloc[-1]:.0f}s)' for n, (m, k) in data.items())}")
+    print(
+        f"curves: {', '.join(f'{n} ({k}, {len(m)} samples, {m.t.iloc[-1]:.0f}s)' for n, (m, k) in data.items())}"
+    )
     print(f"largest count on a control curve: {control_max}\n")
-    head = f"{'rule':<38} {'detected':>8} {'false alarms':>12} {'dumps':>5}  " + "  ".join(f"{n:>16}" for n in leaky)
+    head = f"{'rule':<38} {'detected':>8} {'false alarms':>12} {'dumps':>5}  " + "  ".join(
+        f"{n:>16}" for n in leaky
+    )
     print(head + "\n" + "-" * len(head))
     for label, rule in rules(control_max).items():
         cells, found, false, dumps = [], 0, 0, 0
@@ -317,8 +409,13 @@ def replay(curves: Path) -> int:
             if kind == "leak":
                 found += r["delay"] is not None
                 cells.append("-" if r["delay"] is None else f"{r['delay']:.0f}s/{r['leaked']}")
-        print(f"{label:<38} {found:>5}/{len(leaky):<2} {false:>12} {dumps:>5}  " + "  ".join(f"{c:>16}" for c in cells))
-    print("\ncells: detection delay after the leak started / goroutines of the leaking code alive then (ground truth)")
+        print(
+            f"{label:<38} {found:>5}/{len(leaky):<2} {false:>12} {dumps:>5}  "
+            + "  ".join(f"{c:>16}" for c in cells)
+        )
+    print(
+        "\ncells: detection delay after the leak started / goroutines of the leaking code alive then (ground truth)"
+    )
     return 0
 
 

@@ -58,8 +58,13 @@ __all__ = ["rule_from_spec", "watch"]
 
 _HEAD_BYTES = 4096  # the debug=1 total is on the first line
 _METRICS_MAX = 16 << 20
-_RULES = {"holmes": trig.HolmesRule, "cockroach": trig.CockroachRule, "deriv": trig.DerivRule,
-          "predict_linear": trig.PredictLinearRule, "trend": trig.TrendRule}
+_RULES = {
+    "holmes": trig.HolmesRule,
+    "cockroach": trig.CockroachRule,
+    "deriv": trig.DerivRule,
+    "predict_linear": trig.PredictLinearRule,
+    "trend": trig.TrendRule,
+}
 
 
 def rule_from_spec(spec: str | trig.Trigger) -> trig.Trigger:
@@ -80,8 +85,13 @@ def rule_from_spec(spec: str | trig.Trigger) -> trig.Trigger:
         if not eq:
             raise ValueError(f"rule {name}: {part!r} is not param=value")
         try:
-            kw[key.strip()] = (tuple(float(v) for v in value.split("/")) if "/" in value or key == "windows"
-                               else float(value) if "." in value or "e" in value else int(value))
+            kw[key.strip()] = (
+                tuple(float(v) for v in value.split("/"))
+                if "/" in value or key == "windows"
+                else float(value)
+                if "." in value or "e" in value
+                else int(value)
+            )
         except ValueError:
             raise ValueError(f"rule {name}: {key} needs a number, not {value!r}") from None
     try:
@@ -110,8 +120,11 @@ def _read_count(url: str, timeout: float, head_only: bool) -> int:
         raise CaptureError(f"HTTP {e.code} {e.reason}") from None
     except urllib.error.URLError as e:
         r = e.reason
-        what = "connection refused" if isinstance(r, ConnectionRefusedError) else (
-            f"no answer within {timeout:g}s" if isinstance(r, TimeoutError) else str(r))
+        what = (
+            "connection refused"
+            if isinstance(r, ConnectionRefusedError)
+            else (f"no answer within {timeout:g}s" if isinstance(r, TimeoutError) else str(r))
+        )
         raise CaptureError(what) from None
     except TimeoutError:
         raise CaptureError(f"no answer within {timeout:g}s") from None
@@ -146,17 +159,35 @@ class _Target:
     def count_url(self) -> str:
         if self.metrics:
             return self.metrics
-        return next(u for p, d, u in profile_urls(self.url, debug1=True) if p == "goroutine" and d == 1)
+        return next(
+            u for p, d, u in profile_urls(self.url, debug1=True) if p == "goroutine" and d == 1
+        )
 
     def start(self, every: float) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
         if (self.folder / MANIFEST).exists():
-            raise CaptureError(f"{self.folder} already holds a capture ({MANIFEST}): choose another directory")
+            raise CaptureError(
+                f"{self.folder} already holds a capture ({MANIFEST}): choose another directory"
+            )
         now = _iso(datetime.now(UTC))
-        self.doc = {"format": MANIFEST_FORMAT, "instance": self.instance, "url": self.url, "started_at": now,
-                    "updated_at": now, "every": every, "stopped": None, "snapshots": [], "extras": [],
-                    "watch": {"rules": [repr(r) for r in self.rules], "count_from": self.count_url,
-                              "triggers": [], "deleted": 0, "deleted_bytes": 0}}
+        self.doc = {
+            "format": MANIFEST_FORMAT,
+            "instance": self.instance,
+            "url": self.url,
+            "started_at": now,
+            "updated_at": now,
+            "every": every,
+            "stopped": None,
+            "snapshots": [],
+            "extras": [],
+            "watch": {
+                "rules": [repr(r) for r in self.rules],
+                "count_from": self.count_url,
+                "triggers": [],
+                "deleted": 0,
+                "deleted_bytes": 0,
+            },
+        }
         self.save()
 
     def save(self, stopped: str | None = None) -> None:
@@ -189,14 +220,28 @@ class _Options:
 def _dump(tg: _Target, o: _Options, count: int | None, reason: str) -> list[Path]:
     """One capture round into the target's folder; its files, listed in the manifest with the reason."""
     big = count is not None and count > o.max_goroutines
-    url = next(u for p, d, u in profile_urls(tg.url, debug1=True) if p == "goroutine" and d == 1) if big else tg.url
+    url = (
+        next(u for p, d, u in profile_urls(tg.url, debug1=True) if p == "goroutine" and d == 1)
+        if big
+        else tg.url
+    )
     # the leak profile runs a GC cycle of its own: on triggers only
     leak = o.leak and reason != "baseline" and not big and tg.leak_served is not False
     with tempfile.TemporaryDirectory(dir=tg.folder, prefix=".round-") as tmp:
         err = None
         try:
-            capture(url, Path(tmp) / "r", count=1, leak=leak, timeout=o.timeout, retries=o.retries,
-                    max_bytes=o.max_bytes, progress=False, instance=tg.instance, also=o.also)
+            capture(
+                url,
+                Path(tmp) / "r",
+                count=1,
+                leak=leak,
+                timeout=o.timeout,
+                retries=o.retries,
+                max_bytes=o.max_bytes,
+                progress=False,
+                instance=tg.instance,
+                also=o.also,
+            )
         except CaptureError as e:
             err = str(e)
         try:
@@ -212,8 +257,16 @@ def _dump(tg: _Target, o: _Options, count: int | None, reason: str) -> list[Path
         for s in got:
             name = f"{s['profile']}-debug{s['debug']}-{tg.round:04d}{Path(s['file']).suffix}"
             shutil.move(str(Path(tmp) / "r" / s["file"]), tg.folder / name)
-            tg.doc["snapshots"].append({**s, "file": name, "round": tg.round, "reason": reason,
-                                        "goroutines": count, "guard": big})
+            tg.doc["snapshots"].append(
+                {
+                    **s,
+                    "file": name,
+                    "round": tg.round,
+                    "reason": reason,
+                    "goroutines": count,
+                    "guard": big,
+                }
+            )
             files.append(tg.folder / name)
         for e in extras:
             name = f"{e['name']}-{tg.round:04d}{Path(e['file']).suffix}"
@@ -255,10 +308,18 @@ def _triage_job(folder: str, instance: str, reason: str) -> tuple[str, str, str]
     result["trigger"] = {"reason": reason, "instance": instance}
     sj = Path(folder) / "suspects.json"
     _write_json(sj, result)
-    rep = write_report(d, Path(folder) / "report.html", title=f"goforensics watch: {instance}",
-                       notes={"instance": instance, "trigger": reason})
+    rep = write_report(
+        d,
+        Path(folder) / "report.html",
+        title=f"goforensics watch: {instance}",
+        notes={"instance": instance, "trigger": reason},
+    )
     top = result["suspects"][0] if result["suspects"] else None
-    return str(sj), str(rep), (f"top suspect: {top['site']} [{top['state']}]" if top else "no suspect")
+    return (
+        str(sj),
+        str(rep),
+        (f"top suspect: {top['site']} [{top['state']}]" if top else "no suspect"),
+    )
 
 
 @dataclass
@@ -296,9 +357,15 @@ class _Jobs:
                 try:
                     sj, rep, top = p.future.result()
                     paths = (sj, rep)
-                    self.o.status(f"{p.tg.instance}: {top}; wrote {Path(sj).name} and {Path(rep).name}")
-                except Exception as e:  # whatever the worker raised: a failed triage must not stop the watch
-                    self.o.status(f"{p.tg.instance}: triage failed: {type(e).__name__}: {str(e)[:200]}")
+                    self.o.status(
+                        f"{p.tg.instance}: {top}; wrote {Path(sj).name} and {Path(rep).name}"
+                    )
+                except (
+                    Exception
+                ) as e:  # whatever the worker raised: a failed triage must not stop the watch
+                    self.o.status(
+                        f"{p.tg.instance}: triage failed: {type(e).__name__}: {str(e)[:200]}"
+                    )
             if self.o.on_trigger:
                 self.commands.append((p.tg.instance, _on_trigger(self.o.on_trigger, p, paths)))
         for inst, proc in list(self.commands):
@@ -308,8 +375,16 @@ class _Jobs:
             rc = proc.poll()
             if rc is not None or wait:
                 self.commands.remove((inst, proc))
-                self.o.status(f"{inst}: on-trigger command " + (
-                    "ok" if rc == 0 else "still running after 120s: left behind" if rc is None else f"exited {rc}"))
+                self.o.status(
+                    f"{inst}: on-trigger command "
+                    + (
+                        "ok"
+                        if rc == 0
+                        else "still running after 120s: left behind"
+                        if rc is None
+                        else f"exited {rc}"
+                    )
+                )
 
     def close(self, wait: bool) -> None:
         if self.pool is not None:
@@ -318,17 +393,27 @@ class _Jobs:
 
 def _on_trigger(cmd: str, p: _Pending, paths: tuple[str, str]) -> subprocess.Popen:
     tg = p.tg
-    env = {**os.environ, "GOFORENSICS_INSTANCE": tg.instance, "GOFORENSICS_REASON": p.reason,
-           "GOFORENSICS_DIR": str(tg.folder), "GOFORENSICS_GOROUTINES": "" if p.count is None else str(p.count),
-           "GOFORENSICS_DUMP": str(p.files[0]) if p.files else "",
-           "GOFORENSICS_DUMPS": os.pathsep.join(map(str, p.files)),
-           "GOFORENSICS_SUSPECTS": paths[0], "GOFORENSICS_REPORT": paths[1]}
-    return subprocess.Popen(cmd, shell=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = {
+        **os.environ,
+        "GOFORENSICS_INSTANCE": tg.instance,
+        "GOFORENSICS_REASON": p.reason,
+        "GOFORENSICS_DIR": str(tg.folder),
+        "GOFORENSICS_GOROUTINES": "" if p.count is None else str(p.count),
+        "GOFORENSICS_DUMP": str(p.files[0]) if p.files else "",
+        "GOFORENSICS_DUMPS": os.pathsep.join(map(str, p.files)),
+        "GOFORENSICS_SUSPECTS": paths[0],
+        "GOFORENSICS_REPORT": paths[1],
+    }
+    return subprocess.Popen(
+        cmd, shell=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
 
 
 def _fire(tg: _Target, o: _Options, count: int | None, reason: str, jobs: _Jobs) -> None:
     tg.triggers += 1
-    tg.doc["watch"]["triggers"].append({"time": _iso(datetime.now(UTC)), "reason": reason, "goroutines": count})
+    tg.doc["watch"]["triggers"].append(
+        {"time": _iso(datetime.now(UTC)), "reason": reason, "goroutines": count}
+    )
     try:
         files = _dump(tg, o, count, reason)
     except CaptureError as e:
@@ -349,8 +434,16 @@ def _sample(tg: _Target, o: _Options, t: float, jobs: _Jobs) -> None:
         n, err = None, str(e)
     elapsed = time.monotonic() - t0
     reasons = [r for r in (rule.update(t, n) for rule in tg.rules) if r] if n is not None else []
-    tg.log({"time": _iso(now), "instance": tg.instance, "goroutines": n, "elapsed": round(elapsed, 4),
-            "error": err, "trigger": reasons[0] if reasons else None})
+    tg.log(
+        {
+            "time": _iso(now),
+            "instance": tg.instance,
+            "goroutines": n,
+            "elapsed": round(elapsed, 4),
+            "error": err,
+            "trigger": reasons[0] if reasons else None,
+        }
+    )
     if n is None:
         o.status(f"{now:%H:%M:%S} {tg.instance}: no count ({err})")
         return
@@ -367,13 +460,20 @@ def _sample(tg: _Target, o: _Options, t: float, jobs: _Jobs) -> None:
             o.status(f"{tg.instance}: baseline dump failed: {e}")
 
 
-def _targets(targets: Sequence[str], out: Path, metrics: Sequence[str | None] | None,
-             rules: Sequence[str | trig.Trigger], names: Sequence[str] | None) -> list[_Target]:
+def _targets(
+    targets: Sequence[str],
+    out: Path,
+    metrics: Sequence[str | None] | None,
+    rules: Sequence[str | trig.Trigger],
+    names: Sequence[str] | None,
+) -> list[_Target]:
     if not targets:
         raise ValueError("give at least one target")
     metrics = list(metrics) if metrics else [None] * len(targets)
     if len(metrics) != len(targets):
-        raise ValueError(f"{len(metrics)} metrics URLs for {len(targets)} targets: give one per target")
+        raise ValueError(
+            f"{len(metrics)} metrics URLs for {len(targets)} targets: give one per target"
+        )
     if names is not None and len(names) != len(targets):
         raise ValueError("give one instance name per target")
     protos = [rule_from_spec(r) for r in rules]
@@ -451,8 +551,21 @@ def watch(
         metrics = [metrics]
     if every <= 0 or timeout <= 0 or keep_files < 1 or keep_bytes < 1:
         raise ValueError("every, timeout, keep_files and keep_bytes must be positive")
-    o = _Options(every, baseline_every, max_goroutines, leak, timeout, retries, max_bytes, keep_bytes,
-                 keep_files, on_trigger, triage, status or (lambda s: print(s, file=sys.stderr, flush=True)), also)
+    o = _Options(
+        every,
+        baseline_every,
+        max_goroutines,
+        leak,
+        timeout,
+        retries,
+        max_bytes,
+        keep_bytes,
+        keep_files,
+        on_trigger,
+        triage,
+        status or (lambda s: print(s, file=sys.stderr, flush=True)),
+        also,
+    )
     tgs = _targets(targets, Path(out_dir), metrics, rules, names)
     for tg in tgs:
         tg.start(every)

@@ -42,12 +42,22 @@ def test_prometheus_range_query_of_several_instances(tmp_path):
     series, want = [], {}
     for name in ("checkout", "indexer"):
         rec = recorded(name)
-        unix = (pd.to_datetime(rec["time"], utc=True) - pd.Timestamp(0, tz="UTC")).dt.total_seconds()
-        series.append({"metric": {"__name__": "go_goroutines", "instance": f"{name}:6060", "job": "shop"},
-                       "values": [[float(u), str(v)] for u, v in zip(unix, rec["goroutines"], strict=True)]})
+        unix = (
+            pd.to_datetime(rec["time"], utc=True) - pd.Timestamp(0, tz="UTC")
+        ).dt.total_seconds()
+        series.append(
+            {
+                "metric": {"__name__": "go_goroutines", "instance": f"{name}:6060", "job": "shop"},
+                "values": [
+                    [float(u), str(v)] for u, v in zip(unix, rec["goroutines"], strict=True)
+                ],
+            }
+        )
         want[f"{name}:6060"] = rec
     p = tmp_path / "range.json"
-    p.write_text(json.dumps({"status": "success", "data": {"resultType": "matrix", "result": series}}))
+    p.write_text(
+        json.dumps({"status": "success", "data": {"resultType": "matrix", "result": series}})
+    )
 
     m = gf.load_metrics(p)
     assert list(m.columns) == ["time", "instance", "goroutines"]
@@ -61,7 +71,9 @@ def test_prometheus_range_query_of_several_instances(tmp_path):
 
 def test_csv_forms_with_and_without_instance(tmp_path):
     rec = recorded("lw-warmup-leak")
-    m = gf.load_metrics(CURVES / "lw-warmup-leak.csv")  # time, instance, goroutines, leaked (ignored)
+    m = gf.load_metrics(
+        CURVES / "lw-warmup-leak.csv"
+    )  # time, instance, goroutines, leaked (ignored)
     assert m["goroutines"].tolist() == rec["goroutines"].tolist()
     assert set(m["instance"]) == {"lw-warmup-leak"}
 
@@ -77,29 +89,57 @@ def test_the_watchers_count_log_and_a_watch_folder(tmp_path):
     for inst, counts in {"a": [10, None, 12], "b": [7, 8, 9]}.items():
         d = tmp_path / inst
         d.mkdir()
-        lines = [json.dumps({"time": f"2026-12-01T10:00:0{k}Z", "instance": inst, "goroutines": n,
-                             "error": None if n is not None else "connection refused"})
-                 for k, n in enumerate(counts)]
+        lines = [
+            json.dumps(
+                {
+                    "time": f"2026-12-01T10:00:0{k}Z",
+                    "instance": inst,
+                    "goroutines": n,
+                    "error": None if n is not None else "connection refused",
+                }
+            )
+            for k, n in enumerate(counts)
+        ]
         # an interrupted watcher may leave a cut last line
         (d / "counts.jsonl").write_text("\n".join(lines) + '\n{"time": "2026-12-01T10:0')
     m = gf.load_metrics(tmp_path)
-    assert m.groupby("instance")["goroutines"].apply(list).to_dict() == {"a": [10, 12], "b": [7, 8, 9]}
+    assert m.groupby("instance")["goroutines"].apply(list).to_dict() == {
+        "a": [10, 12],
+        "b": [7, 8, 9],
+    }
 
 
-@pytest.mark.parametrize(("name", "content", "says"), [
-    ("no-value.csv", "time,instance\n1,a\n", "value column"),
-    ("bad-value.csv", "time,value\n1,12\n2,lots\n", "not a goroutine count: 'lots'"),
-    ("negative.csv", "time,value\n1,-3\n", "not a goroutine count"),
-    ("bad-time.csv", "time,value\nyesterday,3\n", "not a time"),
-    ("failed.json", '{"status": "error", "errorType": "bad_data", "error": "parse error at char 4"}',
-     "the query failed: bad_data parse error"),
-    ("heap.json", '{"status": "success", "data": {"resultType": "matrix", "result": '
-                  '[{"metric": {"__name__": "go_memstats_heap_alloc_bytes"}, "values": [[1, "5"]]}]}}',
-     "not a goroutine count"),
-    ("scalar.json", '{"status": "success", "data": {"resultType": "scalar", "result": [1, "2"]}}', "'scalar'"),
-    ("empty.csv", "", "unreadable CSV"),
-    ("log.jsonl", '{"time": "2026-12-01T10:00:00Z", "goroutines": 3}\nnot json\n{"time": 1}\n', "not a JSON line"),
-])
+@pytest.mark.parametrize(
+    ("name", "content", "says"),
+    [
+        ("no-value.csv", "time,instance\n1,a\n", "value column"),
+        ("bad-value.csv", "time,value\n1,12\n2,lots\n", "not a goroutine count: 'lots'"),
+        ("negative.csv", "time,value\n1,-3\n", "not a goroutine count"),
+        ("bad-time.csv", "time,value\nyesterday,3\n", "not a time"),
+        (
+            "failed.json",
+            '{"status": "error", "errorType": "bad_data", "error": "parse error at char 4"}',
+            "the query failed: bad_data parse error",
+        ),
+        (
+            "heap.json",
+            '{"status": "success", "data": {"resultType": "matrix", "result": '
+            '[{"metric": {"__name__": "go_memstats_heap_alloc_bytes"}, "values": [[1, "5"]]}]}}',
+            "not a goroutine count",
+        ),
+        (
+            "scalar.json",
+            '{"status": "success", "data": {"resultType": "scalar", "result": [1, "2"]}}',
+            "'scalar'",
+        ),
+        ("empty.csv", "", "unreadable CSV"),
+        (
+            "log.jsonl",
+            '{"time": "2026-12-01T10:00:00Z", "goroutines": 3}\nnot json\n{"time": 1}\n',
+            "not a JSON line",
+        ),
+    ],
+)
 def test_bad_input_is_one_line_naming_the_file(tmp_path, name, content, says):
     p = tmp_path / name
     p.write_text(content)
@@ -145,7 +185,9 @@ def test_leak_onset_finds_the_planted_onset(name):
     # the slope after it is the service's leak rate (within a fifth)
     assert r.loc[0, "slope_per_min"] == pytest.approx(rate * 60, rel=0.2)
     # and the time to the limit follows that slope from where the count is
-    assert r.loc[0, "seconds_to_limit"] == pytest.approx((10_000 - r.loc[0, "current"]) / rate, rel=0.25)
+    assert r.loc[0, "seconds_to_limit"] == pytest.approx(
+        (10_000 - r.loc[0, "current"]) / rate, rel=0.25
+    )
 
 
 @pytest.mark.parametrize("name", CONTROL)
@@ -167,9 +209,21 @@ def test_leak_onset_per_instance_and_already_over_the_limit():
 
 def test_cockroach_rule_follows_cockroachdbs_own_heuristic_test():
     # pkg/server/goroutinedumper's TestHeuristic, threshold 100: dumps at 120, 250 and 500
-    vals = [(0, 30), (10, 40), (20, 120), (50, 35), (70, 150), (80, 250), (100, 135), (180, 30), (190, 80),
-            (220, 500)]
-    fired = [n for _, n, _ in trig.replay(trig.CockroachRule(threshold=100), *zip(*vals, strict=True))]
+    vals = [
+        (0, 30),
+        (10, 40),
+        (20, 120),
+        (50, 35),
+        (70, 150),
+        (80, 250),
+        (100, 135),
+        (180, 30),
+        (190, 80),
+        (220, 500),
+    ]
+    fired = [
+        n for _, n, _ in trig.replay(trig.CockroachRule(threshold=100), *zip(*vals, strict=True))
+    ]
     assert fired == [120, 250, 500]
 
 

@@ -24,8 +24,17 @@ import pandas as pd
 
 __all__ = ["leak_onset"]
 
-_COLUMNS = ["instance", "onset", "count_at_onset", "slope_per_min", "current", "limit",
-            "seconds_to_limit", "change_points", "samples"]
+_COLUMNS = [
+    "instance",
+    "onset",
+    "count_at_onset",
+    "slope_per_min",
+    "current",
+    "limit",
+    "seconds_to_limit",
+    "change_points",
+    "samples",
+]
 
 
 def _noise(y: np.ndarray) -> float:
@@ -46,7 +55,9 @@ def _segments(f: np.ndarray, sigma: float, penalty: float | None, min_size: int)
     if n < 2 * min_size:
         return [n]
     pen = penalty if penalty is not None else 4.0 * sigma**2 * np.log(n)
-    return rpt.Pelt(model="clinear", min_size=min_size, jump=1).fit(f.reshape(-1, 1)).predict(pen=pen)
+    return (
+        rpt.Pelt(model="clinear", min_size=min_size, jump=1).fit(f.reshape(-1, 1)).predict(pen=pen)
+    )
 
 
 def _knee(x: np.ndarray, f: np.ndarray, c: int, need: float, alpha: float) -> float | None:
@@ -68,8 +79,9 @@ def _knee(x: np.ndarray, f: np.ndarray, c: int, need: float, alpha: float) -> fl
     return float(before + np.abs(f[c:] - (intercept + slope * x[c:])).sum())
 
 
-def _one(x: np.ndarray, y: np.ndarray, width: int, penalty: float | None, min_size: int,
-         min_rise: float) -> tuple[int | None, float, int]:
+def _one(
+    x: np.ndarray, y: np.ndarray, width: int, penalty: float | None, min_size: int, min_rise: float
+) -> tuple[int | None, float, int]:
     """Index of the onset (None: not growing), slope per second after it, change points."""
     from scipy.stats import theilslopes
 
@@ -91,8 +103,15 @@ def _one(x: np.ndarray, y: np.ndarray, width: int, penalty: float | None, min_si
     return onset, slope, len(bounds) - 1
 
 
-def leak_onset(metrics: pd.DataFrame, *, limit: float | None = None, floor: int = 5,
-               penalty: float | None = None, min_size: int = 5, min_rise: float = 5.0) -> pd.DataFrame:
+def leak_onset(
+    metrics: pd.DataFrame,
+    *,
+    limit: float | None = None,
+    floor: int = 5,
+    penalty: float | None = None,
+    min_size: int = 5,
+    min_rise: float = 5.0,
+) -> pd.DataFrame:
     """When growth started, its slope, and the time until ``limit``, per instance.
 
     Parameters
@@ -118,10 +137,14 @@ def leak_onset(metrics: pd.DataFrame, *, limit: float | None = None, floor: int 
     """
     missing = {"time", "goroutines"} - set(metrics.columns)
     if missing:
-        raise ValueError(f"leak_onset needs columns time and goroutines; missing {', '.join(sorted(missing))}")
+        raise ValueError(
+            f"leak_onset needs columns time and goroutines; missing {', '.join(sorted(missing))}"
+        )
     df = metrics if "instance" in metrics.columns else metrics.assign(instance="")
     rows = []
-    for inst, g in df.sort_values("time", kind="stable").groupby("instance", sort=True, observed=True):
+    for inst, g in df.sort_values("time", kind="stable").groupby(
+        "instance", sort=True, observed=True
+    ):
         t = pd.to_datetime(g["time"], utc=True)
         x = (t - t.iloc[0]).dt.total_seconds().to_numpy()
         y = g["goroutines"].to_numpy(dtype=float)
@@ -129,12 +152,21 @@ def leak_onset(metrics: pd.DataFrame, *, limit: float | None = None, floor: int 
         current = float(y[-1]) if len(y) else np.nan
         to_limit = np.nan
         if limit is not None and k is not None and slope > 0:
-            level = np.median(y[k:] - slope * (x[k:] - x[-1]))  # the Theil–Sen line at the last sample
+            level = np.median(
+                y[k:] - slope * (x[k:] - x[-1])
+            )  # the Theil–Sen line at the last sample
             to_limit = max(0.0, (limit - level) / slope)
-        rows.append({
-            "instance": inst, "onset": t.iloc[k] if k is not None else pd.NaT,
-            "count_at_onset": float(y[k]) if k is not None else np.nan,
-            "slope_per_min": slope * 60, "current": current, "limit": limit,
-            "seconds_to_limit": to_limit, "change_points": cps, "samples": len(y),
-        })
+        rows.append(
+            {
+                "instance": inst,
+                "onset": t.iloc[k] if k is not None else pd.NaT,
+                "count_at_onset": float(y[k]) if k is not None else np.nan,
+                "slope_per_min": slope * 60,
+                "current": current,
+                "limit": limit,
+                "seconds_to_limit": to_limit,
+                "change_points": cps,
+                "samples": len(y),
+            }
+        )
     return pd.DataFrame(rows, columns=_COLUMNS)

@@ -88,8 +88,16 @@ class HolmesRule(Trigger):
 
     name = "holmes"
 
-    def __init__(self, min: int = 3000, diff: int = 20, abs: int = 200_000, max: int = 0,
-                 cooldown: float = 600.0, warmup: int = 10, ring: int = 10) -> None:
+    def __init__(
+        self,
+        min: int = 3000,
+        diff: int = 20,
+        abs: int = 200_000,
+        max: int = 0,
+        cooldown: float = 600.0,
+        warmup: int = 10,
+        ring: int = 10,
+    ) -> None:
         self.min, self.diff, self.abs, self.max = min, diff, abs, max
         self.cooldown, self.warmup, self.ring = cooldown, warmup, ring
         super().__init__()
@@ -111,8 +119,10 @@ class HolmesRule(Trigger):
         if n > self.abs:
             reason = f"holmes: {n} goroutines > {self.abs} (abs)"
         elif n >= avg * (100 + self.diff) // 100:
-            reason = (f"holmes: {n} goroutines >= {self.min} (min) and >= {100 + self.diff}% "
-                      f"of {avg} (mean of the last {len(self._ring)})")
+            reason = (
+                f"holmes: {n} goroutines >= {self.min} (min) and >= {100 + self.diff}% "
+                f"of {avg} (mean of the last {len(self._ring)})"
+            )
         else:
             return None
         self._quiet_until = t + self.cooldown
@@ -134,8 +144,10 @@ class CockroachRule(Trigger):
     def update(self, t: float, count: float) -> str | None:
         n = int(count)
         if n > self.threshold and n >= 2 * self._dumped:
-            reason = (f"cockroach: {n} goroutines > threshold {self.threshold} "
-                      f"and >= 2 x {self._dumped} (last dump)")
+            reason = (
+                f"cockroach: {n} goroutines > threshold {self.threshold} "
+                f"and >= 2 x {self._dumped} (last dump)"
+            )
             self._dumped = n
             return reason
         return None
@@ -193,8 +205,10 @@ class DerivRule(_Window):
     def update(self, t: float, count: float) -> str | None:
         ts, ys = self._push(t, count)
         slope = _least_squares(ts, ys, t)[0] if len(ts) >= 2 else 0.0
-        return self._edge(slope > self.rate, f"deriv: {slope:+.1f} goroutines/s over the last "
-                                             f"{self.window:g}s > {self.rate:g}")
+        return self._edge(
+            slope > self.rate,
+            f"deriv: {slope:+.1f} goroutines/s over the last {self.window:g}s > {self.rate:g}",
+        )
 
 
 class PredictLinearRule(_Window):
@@ -202,7 +216,9 @@ class PredictLinearRule(_Window):
 
     name = "predict_linear"
 
-    def __init__(self, window: float = 3600.0, ahead: float = 7200.0, limit: float = 10_000) -> None:
+    def __init__(
+        self, window: float = 3600.0, ahead: float = 7200.0, limit: float = 10_000
+    ) -> None:
         self.ahead, self.limit = ahead, limit
         super().__init__(window)
 
@@ -212,8 +228,11 @@ class PredictLinearRule(_Window):
             return self._edge(False, "")
         slope, now = _least_squares(ts, ys, t)
         ahead = now + slope * self.ahead
-        return self._edge(ahead > self.limit, f"predict_linear: {ahead:.0f} goroutines expected in "
-                                              f"{self.ahead:g}s (line of the last {self.window:g}s) > {self.limit:g}")
+        return self._edge(
+            ahead > self.limit,
+            f"predict_linear: {ahead:.0f} goroutines expected in "
+            f"{self.ahead:g}s (line of the last {self.window:g}s) > {self.limit:g}",
+        )
 
 
 class TrendRule(Trigger):
@@ -232,9 +251,15 @@ class TrendRule(Trigger):
 
     name = "trend"
 
-    def __init__(self, windows: tuple[float, ...] = (45.0, 300.0, 1800.0, 7200.0), chunks: int = 9,
-                 alpha: float = 0.01, min_rise: float = 5.0, noise: float = 1.0,
-                 cooldown: float = 600.0) -> None:
+    def __init__(
+        self,
+        windows: tuple[float, ...] = (45.0, 300.0, 1800.0, 7200.0),
+        chunks: int = 9,
+        alpha: float = 0.01,
+        min_rise: float = 5.0,
+        noise: float = 1.0,
+        cooldown: float = 600.0,
+    ) -> None:
         if chunks < 6 or chunks % 3:
             raise ValueError("chunks must be a multiple of 3, at least 6")
         self.windows, self.chunks, self.alpha = tuple(sorted(windows)), chunks, alpha
@@ -285,7 +310,9 @@ class TrendRule(Trigger):
         return _trend_reason(x, floors, w, self.alpha, max(self.min_rise, self.noise * spread))
 
 
-def _trend_reason(x: np.ndarray, floors: np.ndarray, w: float, alpha: float, need: float) -> str | None:
+def _trend_reason(
+    x: np.ndarray, floors: np.ndarray, w: float, alpha: float, need: float
+) -> str | None:
     import pymannkendall as mk
     from scipy.stats import theilslopes
 
@@ -296,8 +323,10 @@ def _trend_reason(x: np.ndarray, floors: np.ndarray, w: float, alpha: float, nee
     test = mk.original_test(floors, alpha=alpha)
     if test.trend != "increasing":
         return None
-    return (f"trend: the floor of the count rose {floors[0]:.0f} -> {floors[-1]:.0f} through the last "
-            f"{w:g}s (Theil–Sen {slope * 60:+.1f}/min, Mann–Kendall p={test.p:.2g})")
+    return (
+        f"trend: the floor of the count rose {floors[0]:.0f} -> {floors[-1]:.0f} through the last "
+        f"{w:g}s (Theil–Sen {slope * 60:+.1f}/min, Mann–Kendall p={test.p:.2g})"
+    )
 
 
 def anchor_rules() -> dict[str, Trigger]:

@@ -46,7 +46,9 @@ COUNT_METRICS = ("go_goroutines", "go_sched_goroutines_goroutines")
 _TIME_COLUMNS = ("time", "timestamp", "ts")
 _VALUE_COLUMNS = ("goroutines", "value", *COUNT_METRICS)
 _NUMBER = r"([-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?)"
-_EXPOSITION = re.compile(r"^(?:" + "|".join(COUNT_METRICS) + r")(?:\{[^}]*\})?[ \t]+" + _NUMBER, re.M)
+_EXPOSITION = re.compile(
+    r"^(?:" + "|".join(COUNT_METRICS) + r")(?:\{[^}]*\})?[ \t]+" + _NUMBER, re.M
+)
 _PROFILE_TOTAL = re.compile(rb"^\s*(?:goroutine|goroutineleak) profile: total (\d+)")
 
 
@@ -84,15 +86,21 @@ def _tidy(df: pd.DataFrame, source: str) -> pd.DataFrame:
     if df.empty:
         raise LoadError(f"{source}: no goroutine count in it")
     values = pd.to_numeric(df["goroutines"], errors="coerce")
-    bad = values.isna() | (values < 0) | ~values.map(lambda v: math.isfinite(v) if v == v else False)
+    bad = (
+        values.isna() | (values < 0) | ~values.map(lambda v: math.isfinite(v) if v == v else False)
+    )
     if bad.any():
         i = int(bad.to_numpy().nonzero()[0][0])
-        raise LoadError(f"{source}: not a goroutine count: {df['goroutines'].iloc[i]!r} (entry {i + 1})")
-    out = pd.DataFrame({
-        "time": df["time"].reset_index(drop=True),
-        "instance": df["instance"].astype(str).reset_index(drop=True),
-        "goroutines": values.astype("int64").reset_index(drop=True),
-    })
+        raise LoadError(
+            f"{source}: not a goroutine count: {df['goroutines'].iloc[i]!r} (entry {i + 1})"
+        )
+    out = pd.DataFrame(
+        {
+            "time": df["time"].reset_index(drop=True),
+            "instance": df["instance"].astype(str).reset_index(drop=True),
+            "goroutines": values.astype("int64").reset_index(drop=True),
+        }
+    )
     return out
 
 
@@ -105,20 +113,26 @@ def _times(raw: pd.Series, source: str) -> pd.Series:
     try:
         return pd.to_datetime(raw, utc=True, format="ISO8601")
     except (ValueError, TypeError):
-        bad = next((v for v in raw if pd.isna(pd.to_datetime(v, utc=True, errors="coerce"))), raw.iloc[0])
+        bad = next(
+            (v for v in raw if pd.isna(pd.to_datetime(v, utc=True, errors="coerce"))), raw.iloc[0]
+        )
         raise LoadError(f"{source}: not a time: {bad!r} (use ISO-8601 or Unix seconds)") from None
 
 
 def _from_prometheus(doc: object, source: str) -> pd.DataFrame:
     if isinstance(doc, dict) and "status" in doc:
         if doc.get("status") != "success":
-            raise LoadError(f"{source}: the query failed: {doc.get('errorType', '')} {doc.get('error', '')}".rstrip())
+            raise LoadError(
+                f"{source}: the query failed: {doc.get('errorType', '')} {doc.get('error', '')}".rstrip()
+            )
         doc = doc.get("data")
     if not isinstance(doc, dict) or "result" not in doc:
         raise LoadError(f"{source}: not a Prometheus query result (no data.result)")
     kind = doc.get("resultType")
     if kind not in ("matrix", "vector"):
-        raise LoadError(f"{source}: a {kind!r} result; a range query of go_goroutines gives a matrix")
+        raise LoadError(
+            f"{source}: a {kind!r} result; a range query of go_goroutines gives a matrix"
+        )
     rows = []
     for k, series in enumerate(doc["result"] or []):
         labels = series.get("metric", {}) if isinstance(series, dict) else None
@@ -126,8 +140,12 @@ def _from_prometheus(doc: object, source: str) -> pd.DataFrame:
             raise LoadError(f"{source}: series {k + 1} is not an object with metric and values")
         name = labels.get("__name__")
         if name is not None and name not in COUNT_METRICS:
-            raise LoadError(f"{source}: series {k + 1} is {name!r}, not a goroutine count ({', '.join(COUNT_METRICS)})")
-        instance = labels.get("instance") or ",".join(f"{a}={b}" for a, b in sorted(labels.items()) if a != "__name__")
+            raise LoadError(
+                f"{source}: series {k + 1} is {name!r}, not a goroutine count ({', '.join(COUNT_METRICS)})"
+            )
+        instance = labels.get("instance") or ",".join(
+            f"{a}={b}" for a, b in sorted(labels.items()) if a != "__name__"
+        )
         points = series.get("values") if kind == "matrix" else [series.get("value")]
         for p in points or []:
             if not isinstance(p, (list, tuple)) or len(p) != 2:
@@ -148,14 +166,18 @@ def _from_csv(text: str, source: str) -> pd.DataFrame:
     tcol = next((cols[c] for c in _TIME_COLUMNS if c in cols), None)
     vcol = next((cols[c] for c in _VALUE_COLUMNS if c in cols), None)
     if tcol is None or vcol is None:
-        raise LoadError(f"{source}: a CSV needs a time column ({'/'.join(_TIME_COLUMNS)}) and a value column "
-                        f"({'/'.join(_VALUE_COLUMNS)}); it has {', '.join(map(str, raw.columns))}")
+        raise LoadError(
+            f"{source}: a CSV needs a time column ({'/'.join(_TIME_COLUMNS)}) and a value column "
+            f"({'/'.join(_VALUE_COLUMNS)}); it has {', '.join(map(str, raw.columns))}"
+        )
     icol = cols.get("instance")
-    df = pd.DataFrame({
-        "time": _times(raw[tcol], source) if len(raw) else raw[tcol],
-        "instance": raw[icol].fillna("") if icol else "",
-        "goroutines": raw[vcol],
-    })
+    df = pd.DataFrame(
+        {
+            "time": _times(raw[tcol], source) if len(raw) else raw[tcol],
+            "instance": raw[icol].fillna("") if icol else "",
+            "goroutines": raw[vcol],
+        }
+    )
     return _tidy(df, source)
 
 
@@ -238,7 +260,9 @@ def load_metrics(paths: str | Path | Iterable[str | Path]) -> pd.DataFrame:
         if p.is_dir():
             logs = sorted(p.rglob(COUNT_LOG))
             if not logs:
-                raise LoadError(f"{p}: no {COUNT_LOG} in this directory (a watch output has one per instance)")
+                raise LoadError(
+                    f"{p}: no {COUNT_LOG} in this directory (a watch output has one per instance)"
+                )
             frames.extend(_read_one(x) for x in logs)
         elif p.exists():
             frames.append(_read_one(p))
