@@ -631,7 +631,8 @@ def watch_cmd(targets, output, every, metrics_urls, rules, baseline_every, max_g
     per sample; the count log (counts.jsonl) and manifest.json are written as it goes,
     so Ctrl-C leaves a usable series (goforensics triage OUTPUT, gf.load_metrics(OUTPUT)).
     """
-    from .watch import rule_from_spec, watch
+    from .analyze.triggers import rule_from_spec
+    from .watch import watch
 
     try:
         parsed = [rule_from_spec(r) for r in rules]

@@ -20,10 +20,10 @@ trigger's dumps always stay). A target that is down, slow or too big is a status
 and a failed sample in the log, never the end of the watch; Ctrl-C finishes every
 manifest, so the series and the count log stay usable.
 
->>> rule_from_spec("holmes:min=100,diff=25")
-HolmesRule(min=100, diff=25, abs=200000, max=0, cooldown=600.0, warmup=10, ring=10)
->>> rule_from_spec("trend:windows=30/300").windows
-(30.0, 300.0)
+>>> watch("localhost:6060", "out", every=0)
+Traceback (most recent call last):
+...
+ValueError: every, timeout, keep_files and keep_bytes must be positive
 """
 
 from __future__ import annotations
@@ -46,58 +46,21 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pandas as pd
+
 from .analyze import triggers as trig
+from .analyze.onset import leak_onset
 from .analyze.suspects import triage as triage_series
-from .errors import CaptureError
+from .errors import CaptureError, GoforensicsError
 from .read.capture import DEFAULT_MAX_BYTES, MANIFEST_FORMAT, capture, profile_urls
-from .read.metrics import COUNT_LOG, goroutine_count
+from .read.metrics import COUNT_LOG, goroutine_count, load_metrics
 from .read.series import MANIFEST, load
 from .show.report import write_report
 
-__all__ = ["rule_from_spec", "watch"]
+__all__ = ["watch"]
 
 _HEAD_BYTES = 4096  # the debug=1 total is on the first line
 _METRICS_MAX = 16 << 20
-_RULES = {
-    "holmes": trig.HolmesRule,
-    "cockroach": trig.CockroachRule,
-    "deriv": trig.DerivRule,
-    "predict_linear": trig.PredictLinearRule,
-    "trend": trig.TrendRule,
-}
-
-
-def rule_from_spec(spec: str | trig.Trigger) -> trig.Trigger:
-    """A trigger rule from ``NAME[:param=value,...]`` (tuples as ``a/b/c``), or a rule as it is.
-
-    Names: ``holmes``, ``cockroach``, ``deriv``, ``predict_linear``, ``trend``; parameters
-    are those of the rule's class in :mod:`goforensics.analyze.triggers`.
-    """
-    if isinstance(spec, trig.Trigger):
-        return spec
-    name, _, args = spec.partition(":")
-    cls = _RULES.get(name.strip())
-    if cls is None:
-        raise ValueError(f"unknown rule {name!r} (have: {', '.join(_RULES)})")
-    kw: dict = {}
-    for part in filter(None, (p.strip() for p in args.split(","))):
-        key, eq, value = part.partition("=")
-        if not eq:
-            raise ValueError(f"rule {name}: {part!r} is not param=value")
-        try:
-            kw[key.strip()] = (
-                tuple(float(v) for v in value.split("/"))
-                if "/" in value or key == "windows"
-                else float(value)
-                if "." in value or "e" in value
-                else int(value)
-            )
-        except ValueError:
-            raise ValueError(f"rule {name}: {key} needs a number, not {value!r}") from None
-    try:
-        return cls(**kw)
-    except TypeError as e:
-        raise ValueError(f"rule {name}: {e}") from None
 
 
 def _iso(t: datetime) -> str:
@@ -306,13 +269,22 @@ def _triage_job(folder: str, instance: str, reason: str) -> tuple[str, str, str]
     d = load(folder)
     result = triage_series(d)
     result["trigger"] = {"reason": reason, "instance": instance}
+    notes = {"instance": instance, "trigger": reason}
+    with contextlib.suppress(GoforensicsError):  # too few counts yet: no onset to tell
+        on = leak_onset(load_metrics(folder)).iloc[0]
+        if pd.notna(on["onset"]):
+            result["onset"] = {
+                "time": on["onset"].isoformat(),
+                "count": on["count_at_onset"],
+                "slope_per_min": on["slope_per_min"],
+            }
+            notes["growth since"] = (
+                f"{on['onset']:%Y-%m-%d %H:%M:%S} UTC ({on['slope_per_min']:+.1f}/min)"
+            )
     sj = Path(folder) / "suspects.json"
     _write_json(sj, result)
     rep = write_report(
-        d,
-        Path(folder) / "report.html",
-        title=f"goforensics watch: {instance}",
-        notes={"instance": instance, "trigger": reason},
+        d, Path(folder) / "report.html", title=f"goforensics watch: {instance}", notes=notes
     )
     top = result["suspects"][0] if result["suspects"] else None
     return (
@@ -476,7 +448,7 @@ def _targets(
         )
     if names is not None and len(names) != len(targets):
         raise ValueError("give one instance name per target")
-    protos = [rule_from_spec(r) for r in rules]
+    protos = [trig.rule_from_spec(r) for r in rules]
     out_list = []
     for k, url in enumerate(targets):
         where = profile_urls(url)[0][2].split("/")[2]
@@ -569,19 +541,9 @@ def watch(
     tgs = _targets(targets, Path(out_dir), metrics, rules, names)
     for tg in tgs:
         tg.start(every)
-    start, k, stopped, jobs = time.monotonic(), 0, None, _Jobs(o)
+    jobs = _Jobs(o)
     try:
-        while stopped is None:
-            for tg in tgs:
-                _sample(tg, o, time.monotonic() - start, jobs)
-            jobs.poll()
-            k += 1
-            if max_triggers is not None and all(tg.triggers >= max_triggers for tg in tgs):
-                stopped = "triggers reached"
-            elif duration is not None and k * every > duration:
-                stopped = "duration reached"
-            else:
-                time.sleep(max(0.0, start + k * every - time.monotonic()))
+        stopped = _run(tgs, o, jobs, duration, max_triggers)
     except KeyboardInterrupt:
         jobs.close(wait=False)
         for tg in tgs:
@@ -592,3 +554,20 @@ def watch(
     jobs.poll(wait=True)  # the triage of the last trigger, and its command
     jobs.close(wait=True)
     return [tg.folder / MANIFEST for tg in tgs]
+
+
+def _run(
+    tgs: list[_Target], o: _Options, jobs: _Jobs, duration: float | None, max_triggers: int | None
+) -> str:
+    """Sample every target on a fixed schedule until a stop condition; returns it."""
+    start, k = time.monotonic(), 0
+    while True:
+        for tg in tgs:
+            _sample(tg, o, time.monotonic() - start, jobs)
+        jobs.poll()
+        k += 1
+        if max_triggers is not None and all(tg.triggers >= max_triggers for tg in tgs):
+            return "triggers reached"
+        if duration is not None and k * o.every > duration:
+            return "duration reached"
+        time.sleep(max(0.0, start + k * o.every - time.monotonic()))

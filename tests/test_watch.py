@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 
 import goforensics as gf
-from goforensics.analyze.triggers import TrendRule
+from goforensics.analyze.triggers import TrendRule, rule_from_spec
 from goforensics.cli import main
-from goforensics.watch import rule_from_spec, watch
+from goforensics.watch import watch
 
 HERE = Path(__file__).resolve().parent
 LEAK_SITE = "main.(*orders).confirm.func1"  # where leakwatch's leaked goroutines block

@@ -5,8 +5,8 @@ gives) per instance. Bursts that drain are taken out first: the curve's floor (a
 centred rolling minimum a few samples wide) keeps what stays and drops what comes and
 goes. Change points of the floor are found with ruptures (PELT on a continuous
 piecewise-linear cost, the penalty scaled by the noise of the curve and its length). The
-onset is the start of the last run of segments that grow; the slope after it is a
-Theil–Sen slope, and the time to a limit is that line read forward, the question
+onset is the last change point after which the floor rises (Mann–Kendall) and before
+which it did not (past the process's start-up); the slope after it is a Theil–Sen slope, and the time to a limit is that line read forward, the question
 ``predict_linear`` answers.
 
 >>> import pandas as pd
@@ -60,23 +60,20 @@ def _segments(f: np.ndarray, sigma: float, penalty: float | None, min_size: int)
     )
 
 
-def _knee(x: np.ndarray, f: np.ndarray, c: int, need: float, alpha: float) -> float | None:
-    """Cost of "flat until c, then a rising line" (absolute residuals).
-
-    None when the floor does not rise after ``c``, or rises before it already.
-    """
+def _rises_from(x: np.ndarray, f: np.ndarray, c: int, need: float, alpha: float, skip: int) -> bool:
+    """Does the floor rise from ``c`` on, and not between ``skip`` (the end of start-up) and ``c``?"""
     import pymannkendall as mk
     from scipy.stats import theilslopes
 
-    slope, intercept = theilslopes(f[c:], x[c:])[:2]
+    slope = theilslopes(f[c:], x[c:]).slope
     if slope <= 0 or slope * (x[-1] - x[c]) < need:
-        return None
+        return False
     if mk.original_test(f[c:], alpha=alpha).trend != "increasing":
-        return None
-    if c >= 3 and mk.original_test(f[:c], alpha=alpha).trend == "increasing":
-        return None  # it was growing already: the onset is earlier
-    before = np.abs(f[:c] - np.median(f[:c])).sum() if c else 0.0
-    return float(before + np.abs(f[c:] - (intercept + slope * x[c:])).sum())
+        return False
+    # growing already before c (weaker evidence is enough to say so): the onset is earlier
+    return not (
+        c - skip >= 3 and mk.original_test(f[skip:c], alpha=5 * alpha).trend == "increasing"
+    )
 
 
 def _one(
@@ -89,14 +86,17 @@ def _one(
     sigma = max(_noise(y), 0.5)  # counts are integers: never below rounding
     bounds = _segments(f, sigma, penalty, min_size)
     need = max(min_rise, 2 * sigma)
-    # The change points are the candidates; the onset is the one that best splits the floor
-    # into a flat part and a rising line after it (a significant Mann–Kendall trend that
-    # rises by more than the noise). A drain after a rise, or a flat curve, leaves none.
-    costs = {c: _knee(x, f, c, need, 0.01) for c in [0, *bounds[:-1]] if len(f) - c >= min_size}
-    costs = {c: v for c, v in costs.items() if v is not None}
-    if not costs:
+    # The change points are the candidates; the onset is the last one after which the floor
+    # rises (a significant Mann–Kendall trend, a Theil–Sen rise above the noise) and before
+    # which it did not. A drain after a rise, or a flat curve, leaves none.
+    # a short first segment that rises is the process starting up, not a trend to test
+    first = bounds[0]
+    skip = first if first <= 2 * min_size and f[first - 1] > f[0] else 0
+    cands = [c for c in [0, *bounds[:-1]] if len(f) - c >= min_size]
+    rising = [c for c in cands if _rises_from(x, f, c, need, 0.01, skip)]
+    if not rising:
         return None, 0.0, len(bounds) - 1
-    onset = min(costs, key=costs.get)
+    onset = max(rising)
     # the centred minimum moves a knee later by half its width: move it back
     onset = max(0, onset - width // 2) if onset > 0 else 0
     slope = float(theilslopes(y[onset:], x[onset:]).slope) if len(y) - onset >= 2 else 0.0

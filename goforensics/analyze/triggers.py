@@ -51,6 +51,7 @@ __all__ = [
     "Trigger",
     "anchor_rules",
     "replay",
+    "rule_from_spec",
 ]
 
 
@@ -327,6 +328,63 @@ def _trend_reason(
         f"trend: the floor of the count rose {floors[0]:.0f} -> {floors[-1]:.0f} through the last "
         f"{w:g}s (Theil–Sen {slope * 60:+.1f}/min, Mann–Kendall p={test.p:.2g})"
     )
+
+
+_RULES = {
+    "holmes": HolmesRule,
+    "cockroach": CockroachRule,
+    "deriv": DerivRule,
+    "predict_linear": PredictLinearRule,
+    "trend": TrendRule,
+}
+
+
+def rule_from_spec(spec: str | Trigger) -> Trigger:
+    """A trigger rule from a spec such as ``holmes:min=500,diff=25`` (what ``watch --rule`` takes).
+
+    Parameters
+    ----------
+    spec : ``NAME[:param=value,...]``, NAME one of ``holmes``, ``cockroach``, ``deriv``,
+        ``predict_linear``, ``trend``, the parameters those of its class (tuples as
+        ``a/b/c``); or a rule, returned as it is.
+
+    Returns
+    -------
+    Trigger
+        A fresh rule. A bad spec raises ValueError with one line.
+
+    Examples
+    --------
+    >>> rule_from_spec("holmes:min=100,diff=25")
+    HolmesRule(min=100, diff=25, abs=200000, max=0, cooldown=600.0, warmup=10, ring=10)
+    >>> rule_from_spec("trend:windows=30/300").windows
+    (30.0, 300.0)
+    """
+    if isinstance(spec, Trigger):
+        return spec
+    name, _, args = spec.partition(":")
+    cls = _RULES.get(name.strip())
+    if cls is None:
+        raise ValueError(f"unknown rule {name!r} (have: {', '.join(_RULES)})")
+    kw: dict = {}
+    for part in filter(None, (p.strip() for p in args.split(","))):
+        key, eq, value = part.partition("=")
+        if not eq:
+            raise ValueError(f"rule {name}: {part!r} is not param=value")
+        try:
+            kw[key.strip()] = (
+                tuple(float(v) for v in value.split("/"))
+                if "/" in value or key == "windows"
+                else float(value)
+                if "." in value or "e" in value
+                else int(value)
+            )
+        except ValueError:
+            raise ValueError(f"rule {name}: {key} needs a number, not {value!r}") from None
+    try:
+        return cls(**kw)
+    except TypeError as e:
+        raise ValueError(f"rule {name}: {e}") from None
 
 
 def anchor_rules() -> dict[str, Trigger]:
