@@ -6,8 +6,9 @@ centred rolling minimum a few samples wide) keeps what stays and drops what come
 goes. Change points of the floor are found with ruptures (PELT on a continuous
 piecewise-linear cost, the penalty scaled by the noise of the curve and its length). The
 onset is the last change point after which the floor rises (Mann–Kendall) and before
-which it did not (past the process's start-up); the slope after it is a Theil–Sen slope, and the time to a limit is that line read forward, the question
-``predict_linear`` answers.
+which it did not (past the process's start-up); the slope after it is a Theil–Sen
+slope, and the time to a limit is that line read forward, the question ``predict_linear``
+answers.
 
 >>> import pandas as pd
 >>> t = pd.date_range("2026-01-01", periods=120, freq="s", tz="UTC")
