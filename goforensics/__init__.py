@@ -30,6 +30,8 @@ _LAZY = {
     **dict.fromkeys(("parse_file", "parse_text"), "read.parse"),
     **dict.fromkeys(("expand_paths", "load"), "read.series"),
     "capture": "read.capture",
+    "load_metrics": "read.metrics",
+    "leak_onset": "analyze.onset",
     **dict.fromkeys(
         ("goroutine_fingerprints", "normalize_stacks", "stack_fingerprints", "stack_tokens"), "analyze.normalize"
     ),

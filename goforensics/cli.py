@@ -605,9 +605,70 @@ def main(argv: list[str] | None = None) -> int:
         return 70
 
 
-if __name__ == "__main__":
+def _entry() -> None:
     sys.exit(main())
 
 
-def _entry() -> None:
+@cli.command("watch")
+@click.argument("targets", nargs=-1, required=True)
+@click.option("-o", "--output", required=True, type=click.Path(file_okay=False),
+              help="Directory for the dumps, count log and reports (one sub-folder per target when several).")
+@click.option("--every", default="5s", show_default=True, callback=_option_value(_dur),
+              help="Time between two samples of the goroutine count.")
+@click.option("--metrics", "metrics_urls", multiple=True,
+              help="A Prometheus /metrics URL to read go_goroutines from, one per target in order "
+                   "(default: the debug=1 profile's total).")
+@click.option("--rule", "rules", multiple=True, default=("trend",), show_default=True,
+              help="Trigger rule, repeatable: trend, holmes, cockroach, deriv, predict_linear, "
+                   "with parameters as NAME:k=v,k=v (e.g. holmes:min=500,diff=25; trend:windows=60/600).")
+@click.option("--baseline-every", default="10m", show_default=True, callback=_option_value(_dur),
+              help="Time between two baseline dumps (the first at once).")
+@click.option("--max-goroutines", default=100_000, show_default=True, type=click.IntRange(min=1),
+              help="Above this count a triggered dump is debug=1 only (a big debug=2 dump stops the world).")
+@click.option("--no-leak", is_flag=True, help="Do not ask for the goroutineleak profile on a trigger.")
+@click.option("--duration", callback=_option_value(_dur), help="Stop after this long (default: until Ctrl-C).")
+@click.option("--max-triggers", type=click.IntRange(min=1), help="Stop once every target has fired this often.")
+@click.option("--timeout", default="10s", show_default=True, callback=_option_value(_dur),
+              help="Time a request may take in all.")
+@click.option("--keep-size", default="500MiB", show_default=True, callback=_option_value(_size),
+              help="Keep at most this much of dumps per target (oldest go first).")
+@click.option("--keep-files", default=200, show_default=True, type=click.IntRange(min=1),
+              help="Keep at most this many dumps per target.")
+@click.option("--on-trigger", help="Shell command run after each trigger (GOFORENSICS_REASON, _DUMP, _DUMPS, "
+                                   "_REPORT, _SUSPECTS, _INSTANCE, _GOROUTINES, _DIR in its environment).")
+@click.option("--no-triage", is_flag=True, help="Do not triage nor write report.html after a trigger.")
+@click.option("--name", "names", multiple=True, help="Instance name per target, in order (default host:port).")
+def watch_cmd(targets, output, every, metrics_urls, rules, baseline_every, max_goroutines, no_leak, duration,
+              max_triggers, timeout, keep_size, keep_files, on_trigger, no_triage, names):
+    """Watch live services' goroutine counts; on a trigger, capture the evidence.
+
+    TARGETS are pprof base URLs (host:port, http://host:port/prefix). One status line
+    per sample; the count log (counts.jsonl) and manifest.json are written as it goes,
+    so Ctrl-C leaves a usable series (goforensics triage OUTPUT, gf.load_metrics(OUTPUT)).
+    """
+    from .analyze.triggers import rule_from_spec
+    from .watch import watch
+
+    try:
+        parsed = [rule_from_spec(r) for r in rules]
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="--rule") from None
+    try:
+        manifests = watch(list(targets), output, every=every, metrics=list(metrics_urls) or None, rules=parsed,
+                          names=list(names) or None, baseline_every=baseline_every, max_goroutines=max_goroutines,
+                          leak=not no_leak, duration=duration, max_triggers=max_triggers, timeout=timeout,
+                          keep_bytes=keep_size, keep_files=keep_files, on_trigger=on_trigger,
+                          triage=not no_triage, status=lambda line: click.echo(line, err=True))
+    except ValueError as e:
+        raise click.UsageError(str(e)) from None
+    except CaptureError as e:
+        raise click.ClickException(str(e)) from None
+    except KeyboardInterrupt:
+        stop = click.ClickException(f"interrupted: the series and count log in {output} are complete")
+        stop.exit_code = 130
+        raise stop from None
+    click.echo(f"watched {len(manifests)} target(s); series in {output}", err=True)
+
+
+if __name__ == "__main__":  # last, so that every command above is registered
     sys.exit(main())
