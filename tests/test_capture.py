@@ -127,7 +127,18 @@ def test_http_404_and_500(server, tmp_path):
         capture(server + "/nothing", tmp_path / "a", count=1, backoff=0.01, progress=False)
     with pytest.raises(CaptureError, match=r"HTTP 500 Internal Server Error \(after 3 attempts\)"):
         capture(server + "/fail", tmp_path / "b", count=1, retries=2, backoff=0.01, progress=False)
-    assert json.loads((tmp_path / "b" / "manifest.json").read_text())["stopped"].startswith("error: ")
+    # nothing was kept: no manifest is left to block a retry, and the directory made for it is gone
+    assert not (tmp_path / "b").exists()
+
+
+def test_a_failed_capture_can_be_retried_into_the_same_directory(server, tmp_path):
+    out = tmp_path / "s"
+    out.mkdir()  # made by the user: stays
+    with pytest.raises(CaptureError, match="HTTP 500"):
+        capture(server + "/fail", out, count=1, retries=0, progress=False)
+    assert out.is_dir() and not (out / "manifest.json").exists()
+    manifest = capture(server, out, count=1, progress=False)
+    assert len(json.loads(manifest.read_text())["snapshots"]) == 1
 
 
 def test_5xx_is_retried_until_it_passes(server, tmp_path):

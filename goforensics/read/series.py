@@ -39,9 +39,27 @@ __all__ = ["MANIFEST", "Source", "bundled_path", "expand_paths", "load", "read_m
 
 MANIFEST = "manifest.json"
 _SKIP_NAMES = {MANIFEST, "INDEX.tsv", "truth.csv", "truth.csv.gz", "truth.parquet", "README.md"}
-_SKIP_SUFFIX = (".json", ".csv", ".parquet", ".md", ".tsv", ".py", ".go", ".mod", ".sum", ".html", ".png", ".go.txt")
+_SKIP_SUFFIX = (
+    ".json",
+    ".csv",
+    ".parquet",
+    ".md",
+    ".tsv",
+    ".py",
+    ".go",
+    ".mod",
+    ".sum",
+    ".html",
+    ".png",
+    ".go.txt",
+)
 _NAME_TIME = [
-    (re.compile(r"(\d{4})-?(\d\d)-?(\d\d)[T_-]?(\d\d)[:-]?(\d\d)[:-]?(\d\d)(?:[.,](\d+))?(Z|[+-]\d\d:?\d\d)?"), "iso"),
+    (
+        re.compile(
+            r"(\d{4})-?(\d\d)-?(\d\d)[T_-]?(\d\d)[:-]?(\d\d)[:-]?(\d\d)(?:[.,](\d+))?(Z|[+-]\d\d:?\d\d)?"
+        ),
+        "iso",
+    ),
     (re.compile(r"(?<!\d)(1[5-9]\d{8}|2\d{9})(?:\.(\d+))?(?!\d)"), "epoch"),
 ]
 
@@ -83,14 +101,24 @@ def read_manifest(directory: str | Path) -> list[Source]:
         ts = pd.Timestamp(snap["taken_at"]) if snap.get("taken_at") else None
         if ts is not None and ts.tzinfo is None:
             ts = ts.tz_localize("UTC")
-        out.append(Source(p, str(snap.get("instance", doc.get("instance", "")) or ""), ts,
-                          "manifest" if ts is not None else "", snap.get("round")))
+        out.append(
+            Source(
+                p,
+                str(snap.get("instance", doc.get("instance", "")) or ""),
+                ts,
+                "manifest" if ts is not None else "",
+                snap.get("round"),
+            )
+        )
     return out
 
 
 def _is_dump_file(p: Path) -> bool:
-    return p.is_file() and p.name not in _SKIP_NAMES and not p.name.startswith(".") and not (
-        p.name.endswith(_SKIP_SUFFIX)
+    return (
+        p.is_file()
+        and p.name not in _SKIP_NAMES
+        and not p.name.startswith(".")
+        and not (p.name.endswith(_SKIP_SUFFIX))
     )
 
 
@@ -135,7 +163,9 @@ def bundled_path(name: str) -> Path:
     """
     p = DATA / name
     if not name or not p.exists():
-        have = ", ".join(sorted(x.name for x in DATA.iterdir() if x.is_dir())) if DATA.exists() else ""
+        have = (
+            ", ".join(sorted(x.name for x in DATA.iterdir() if x.is_dir())) if DATA.exists() else ""
+        )
         raise LoadError(f"bundled:{name}: no such bundled dataset (have: {have})")
     return p
 
@@ -247,9 +277,9 @@ def load(
         if pool is not None:
             pool.shutdown()
 
-    for k, (src, d) in enumerate(zip(sources, parts, strict=True)):
-        _stamp(d, src, k)
-    series = Dumps.concat(parts)
+    for src, d in zip(sources, parts, strict=True):
+        _stamp(d, src)
+    series = Dumps.concat(_number_by_file(parts))
     _order(series, order)
     _pair_truncated(series, sources)
     if len(series.frames):
@@ -289,7 +319,7 @@ def _apply_given(sources: list[Source], instance, taken_at) -> None:
             s.time_source = "given"
 
 
-def _stamp(d: Dumps, src: Source, k: int) -> None:
+def _stamp(d: Dumps, src: Source) -> None:
     """Give a parsed file its source facts; keep content times where nothing better is known."""
     snaps = d.snapshots
     mtime = pd.Timestamp(os.path.getmtime(src.path), unit="s", tz="UTC")
@@ -298,52 +328,62 @@ def _stamp(d: Dumps, src: Source, k: int) -> None:
         times = pd.Series([src.taken_at] * len(snaps), dtype="datetime64[ns, UTC]")
         how = [src.time_source] * len(snaps)
     else:
-        fallback, fb_how = (src.taken_at, "filename") if src.taken_at is not None else (mtime, "mtime")
+        fallback, fb_how = (
+            (src.taken_at, "filename") if src.taken_at is not None else (mtime, "mtime")
+        )
         times = content.where(content.notna(), fallback)
         how = ["content" if pd.notna(c) else fb_how for c in content]
     snaps["taken_at"] = times.to_numpy()
     snaps["time_source"] = pd.Categorical(how)
     snaps["instance"] = pd.Categorical([src.instance] * len(snaps))
-    snaps["file_index"] = k
     snaps["round"] = src.round
     g = d.goroutines
-    g["_file"] = k
-    d.warnings["_file"] = k
     g["instance"] = pd.Categorical([src.instance] * len(g))
     if len(snaps):
         g["taken_at"] = snaps["taken_at"].to_numpy()[g["snapshot"].to_numpy()]
 
 
+def _number_by_file(parts: list[Dumps]) -> list[Dumps]:
+    """Number every file's snapshots apart: file k's part p becomes (dumps before it) + p.
+
+    The parser numbers each file's snapshots from 0; after this the numbers are unique
+    across the files, in the order given, so the concatenated tables need no hidden key.
+    """
+    offset = 0
+    for d in parts:
+        if offset:
+            d.snapshots["snapshot"] = d.snapshots["snapshot"] + offset
+            d.goroutines["snapshot"] = d.goroutines["snapshot"] + offset
+            d.warnings["snapshot"] = d.warnings["snapshot"] + offset
+        offset += len(d.snapshots)
+    return parts
+
+
 def _order(series: Dumps, order: str) -> None:
+    """Renumber the snapshots 0..n-1 in capture time (``"time"``) or given order."""
+    if order not in ("time", "given"):
+        raise LoadError(f"order must be 'time' or 'given', not {order!r}")
     s = series.snapshots
     if not len(s):
         return
-    if order not in ("time", "given"):
-        raise ValueError(f"order must be 'time' or 'given', not {order!r}")
-    s["_given"] = np.arange(len(s))
-    if order == "time":
-        s = s.sort_values(["taken_at", "_given"], kind="stable", na_position="last")
-    # old (file, part) -> new snapshot number
-    key_old = list(zip(s["file_index"], s["part"], strict=True))  # (file, part) identifies a snapshot
-    new = dict(zip(key_old, range(len(s)), strict=True))
-    g = series.goroutines
-    if len(g):  # (with no goroutine at all, the concatenated table has only the catalogue's columns)
-        # goroutines still carry their per-file part number in 'snapshot' and their file in _file
-        gkey = zip(g["_file"], g["snapshot"], strict=True)
-        g["snapshot"] = np.fromiter((new[k] for k in gkey), dtype=np.int32, count=len(g))
-    g = g.drop(columns=["_file"], errors="ignore")
-    s = s.drop(columns=["_given"])
+    if order == "time":  # ties (and unknown times) keep the given order
+        s = s.sort_values(["taken_at", "snapshot"], kind="stable", na_position="last")
+    new = np.empty(len(s), dtype=np.int32)  # given number -> number in the series
+    new[s["snapshot"].to_numpy()] = np.arange(len(s), dtype=np.int32)
+    s = s.reset_index(drop=True)
     s["snapshot"] = np.arange(len(s), dtype=np.int32)
-    series.snapshots = s.drop(columns=["file_index"]).reset_index(drop=True)
+    series.snapshots = s
+    g = series.goroutines
+    if len(g):
+        g["snapshot"] = new[g["snapshot"].to_numpy()]
+        g = g.iloc[np.argsort(g["snapshot"].to_numpy(), kind="stable")].reset_index(drop=True)
+    series.goroutines = g
     w = series.warnings
-    if len(w) and "_file" in w:
-        w["snapshot"] = [
-            new.get((f, p)) if pd.notna(p) else None for f, p in zip(w["_file"], w["snapshot"], strict=True)
-        ]
-        w["snapshot"] = w["snapshot"].astype("Int32")
-        series.warnings = w.drop(columns=["_file"])
-    order_idx = np.argsort(g["snapshot"].to_numpy(), kind="stable")
-    series.goroutines = g.iloc[order_idx].reset_index(drop=True)
+    if len(w):
+        known = w["snapshot"].notna().to_numpy()
+        snap = pd.array([pd.NA] * len(w), dtype="Int32")
+        snap[known] = new[w.loc[known, "snapshot"].astype("int64").to_numpy()]
+        w["snapshot"] = snap
 
 
 def _pair_truncated(series: Dumps, sources: list[Source]) -> None:
@@ -353,7 +393,11 @@ def _pair_truncated(series: Dumps, sources: list[Source]) -> None:
         return
     for i in s.index[s["truncated"] & (s["format"] == "debug=2")]:
         r = s.loc[i]
-        same = s[(s["instance"] == r["instance"]) & (s["format"] != "debug=2") & s["declared_total"].notna()]
+        same = s[
+            (s["instance"] == r["instance"])
+            & (s["format"] != "debug=2")
+            & s["declared_total"].notna()
+        ]
         if r["round"] is not None and not pd.isna(r["round"]):
             same = same[same["round"] == r["round"]]
         else:
