@@ -68,9 +68,9 @@ def test_a_series_loads_back_in_order_with_the_manifest_times(server, tmp_path):
     assert set(d.goroutines["instance"].astype(str)) == {"svc-1"}
     # the server parked GROW more goroutines before each dump: snapshot k holds (k+1)*GROW
     assert parked_per_snapshot(d) == [GROW * (k + 1) for k in range(4)]
-    # the spacing follows --every (rounds start on a fixed schedule)
-    gaps = d.snapshots["taken_at"].diff().dropna().dt.total_seconds()
-    assert (gaps > 0.1).all() and (gaps < 1.5).all()
+    # rounds start on a fixed schedule: round k answers no earlier than k * every after the start
+    since = (d.snapshots["taken_at"] - pd.Timestamp(doc["started_at"])).dt.total_seconds()
+    assert (since.to_numpy() >= [0.2 * k for k in range(4)]).all()
 
 
 def test_debug1_and_leak_profiles_in_the_same_round(server, tmp_path):
@@ -155,14 +155,13 @@ def test_a_page_that_is_not_a_dump(server, tmp_path):
 
 
 def test_a_slow_endpoint_hits_the_timeout(server, tmp_path):
-    t = time.monotonic()
+    # the server answers after 5 s: an error that names the 0.5 s timeout means we did not wait
     with pytest.raises(CaptureError, match=r"no answer within 0\.5s \(timeout\)"):
         capture(server + "/slow/debug/pprof/goroutine?debug=2&delay=5s", tmp_path / "s", count=1,
                 timeout=0.5, retries=0, progress=False)
-    assert time.monotonic() - t < 4
-    # with a timeout longer than the delay it passes
+    # with a timeout much longer than the delay it passes
     manifest = capture(server + "/slow/debug/pprof/goroutine?debug=2&delay=300ms", tmp_path / "t", count=1,
-                       timeout=5, retries=0, progress=False)
+                       timeout=60, retries=0, progress=False)
     assert json.loads(manifest.read_text())["snapshots"][0]["elapsed"] >= 0.3
 
 
@@ -173,7 +172,30 @@ def test_the_size_cap_keeps_the_head_and_says_so(server, tmp_path):
     assert (tmp_path / "s" / snap["file"]).stat().st_size == 3000
     d = gf.load(tmp_path / "s")
     assert len(d.goroutines) >= 1
-    assert "truncated" in set(d.warnings["kind"].astype(str))  # the parser says the dump ends mid-goroutine
+    # the capture's word, wherever the cut landed (between two goroutines the text looks whole)
+    assert d.snapshots["truncated"].tolist() == [True]
+    said = d.warnings[d.warnings["kind"] == "truncated"]["message"]
+    assert said.str.contains("the capture cut this dump at its size limit after 3,000 bytes").any()
+
+
+def test_a_cut_between_two_goroutines_is_truncated_because_the_manifest_says_so(server, tmp_path):
+    manifest = capture(server, tmp_path / "full", count=1, progress=False)
+    snap = json.loads(manifest.read_text())["snapshots"][0]
+    text = (tmp_path / "full" / snap["file"]).read_bytes()
+    assert not snap["capped"]
+    cut = text[: text.index(b"\n\ngoroutine ", len(text) // 2) + 2]  # ends after a whole goroutine
+    for capped in (True, False):
+        out = tmp_path / f"capped-{capped}"
+        out.mkdir()
+        (out / snap["file"]).write_bytes(cut)
+        doc = json.loads(manifest.read_text())
+        doc["snapshots"][0].update(capped=capped, bytes=len(cut))
+        (out / "manifest.json").write_text(json.dumps(doc))
+        d = gf.load(out)
+        assert d.total == cut.count(b"\ngoroutine ") + cut.startswith(b"goroutine ")
+        assert d.snapshots["truncated"].tolist() == [capped]
+        assert ("truncated" in set(d.warnings["kind"].astype(str))) == capped
+        assert not d.goroutines["truncated"].any()  # the last goroutine before the cut is whole
 
 
 def test_a_second_capture_into_the_same_directory_is_refused(server, tmp_path):

@@ -32,7 +32,7 @@ import pandas as pd
 
 from ..errors import LoadError
 from ..goruntime import classify_frames
-from ..model import Dumps
+from ..model import WARNING_COLUMNS, Dumps, _conform
 from .parse import parse_file
 
 __all__ = ["MANIFEST", "Source", "bundled_path", "expand_paths", "load", "read_manifest"]
@@ -74,6 +74,8 @@ class Source:
     time_source: str = ""
     round: int | None = None
     name: str = ""  # what the tables call it (its ``source``); the path where empty
+    capped: bool = False  # the capture cut the body at its size limit (the manifest says so)
+    kept_bytes: int | None = None  # bytes the capture kept, when it says
 
 
 def read_manifest(directory: str | Path) -> list[Source]:
@@ -108,6 +110,8 @@ def read_manifest(directory: str | Path) -> list[Source]:
                 ts,
                 "manifest" if ts is not None else "",
                 snap.get("round"),
+                capped=bool(snap.get("capped", False)),
+                kept_bytes=snap.get("bytes"),
             )
         )
     return out
@@ -341,6 +345,47 @@ def _stamp(d: Dumps, src: Source) -> None:
     g["instance"] = pd.Categorical([src.instance] * len(g))
     if len(snaps):
         g["taken_at"] = snaps["taken_at"].to_numpy()[g["snapshot"].to_numpy()]
+    if src.capped:
+        _mark_capped(d, src)
+
+
+def _mark_capped(d: Dumps, src: Source) -> None:
+    """The capture cut this file at its size limit: its last dump is truncated, whatever the text
+    looks like (a cut that lands between two goroutines leaves text that reads as complete)."""
+    s = d.snapshots
+    if not len(s):
+        return
+    last = s.index[-1]
+    s.loc[last, "truncated"] = True
+    g = d.goroutines
+    rows = g.index[g["snapshot"] == s.loc[last, "snapshot"]]
+    if len(rows) and not _ends_between_goroutines(src.path):
+        g.loc[rows[-1], "truncated"] = True  # its stack may have lost its outer frames
+    kept = f" after {src.kept_bytes:,} bytes" if isinstance(src.kept_bytes, int) else ""
+    note = pd.DataFrame(
+        [
+            {
+                "source": str(s.loc[last, "source"]),
+                "snapshot": s.loc[last, "snapshot"],
+                "line": s.loc[last, "line_end"],
+                "lines": 0,
+                "kind": "truncated",
+                "message": f"the capture cut this dump at its size limit{kept} (capped in "
+                "its manifest): goroutines after the cut are missing",
+            }
+        ]
+    )
+    d.warnings = _conform(pd.concat([d.warnings, note], ignore_index=True), WARNING_COLUMNS)
+
+
+def _ends_between_goroutines(path: Path) -> bool:
+    """Does a (plain text) file end with a blank line, i.e. after a complete goroutine?"""
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(max(os.path.getsize(path) - 2, 0))
+            return fh.read(2) == b"\n\n"
+    except OSError:
+        return False
 
 
 def _number_by_file(parts: list[Dumps]) -> list[Dumps]:
