@@ -2,9 +2,15 @@
 
 A series is one :class:`~goforensics.model.Dumps` whose snapshots are numbered in
 capture order. Capture times come, in order of trust, from what the caller gives,
-a ``manifest.json`` written by ``goforensics capture``, the content itself (a
-profile's ``time_nanos``, test2json or log timestamps), the file name
-(``goroutines-20261130T032131Z.txt``, ``1764472891.txt``) or the file's mtime.
+a ``manifest.json`` written by ``goforensics capture``, a times file (``times.tsv``
+beside the dumps, or ``times=``), the content itself (a profile's ``time_nanos``,
+test2json or log timestamps), the file name (``goroutines-20261130T032131Z.txt``,
+``1764472891.txt``) or the file's mtime; the ``time_source`` column says which.
+Side files are checked against a schema first (:mod:`goforensics.read.sidefiles`).
+
+Directories are walked without recursion; a link back up the tree is not followed
+again and a file reached by two names is read once (both are warnings); file names
+that are not UTF-8 are shown with ``\\xNN`` escapes in the tables.
 
 Dumps of several processes load together, kept apart by the ``instance`` column:
 from the manifest, from sub-directories (``fleet/host-a/*.txt``), or given.
@@ -19,7 +25,6 @@ goforensics.errors.LoadError: no input: give files, globs or directories
 from __future__ import annotations
 
 import glob as _glob
-import json
 import os
 import re
 from collections.abc import Iterable, Mapping
@@ -34,8 +39,17 @@ from ..errors import LoadError
 from ..goruntime import classify_frames
 from ..model import WARNING_COLUMNS, Dumps, _conform
 from .parse import parse_file
+from .sidefiles import TIMES_FILES, read_manifest_doc, read_times
 
-__all__ = ["MANIFEST", "Source", "bundled_path", "expand_paths", "load", "read_manifest"]
+__all__ = [
+    "MANIFEST",
+    "Source",
+    "bundled_path",
+    "display_name",
+    "expand_paths",
+    "load",
+    "read_manifest",
+]
 
 MANIFEST = "manifest.json"
 _SKIP_NAMES = {MANIFEST, "INDEX.tsv", "truth.csv", "truth.csv.gz", "truth.parquet", "README.md"}
@@ -66,7 +80,12 @@ _NAME_TIME = [
 
 @dataclass
 class Source:
-    """One input file and what is known about it before parsing."""
+    """One input file and what is known about it before parsing.
+
+    ``profile`` and ``debug`` say which form of dump the file holds where a manifest
+    or the file name tells (``goroutineleak``, 1); ``round`` groups the files taken
+    together (from a manifest, or from names that differ only by the form).
+    """
 
     path: Path
     instance: str = ""
@@ -76,63 +95,133 @@ class Source:
     name: str = ""  # what the tables call it (its ``source``); the path where empty
     capped: bool = False  # the capture cut the body at its size limit (the manifest says so)
     kept_bytes: int | None = None  # bytes the capture kept, when it says
+    profile: str = ""  # goroutine or goroutineleak, when known before parsing
+    debug: int | None = None
+    declared_instance: bool = False  # the instance was named (manifest, fleet folder, given)
+
+
+def display_name(path: str | Path) -> str:
+    """A file name fit for the tables: bytes that are not UTF-8 shown as ``\\xNN``.
+
+    >>> display_name(b"dump-\\xff.txt".decode("utf-8", "surrogateescape"))
+    'dump-\\\\xff.txt'
+    """
+    return os.fsencode(str(path)).decode("utf-8", "backslashreplace")
+
+
+def _note(notes: list[dict], source: object, kind: str, message: str) -> None:
+    notes.append(
+        {
+            "source": display_name(source),
+            "snapshot": None,
+            "line": None,
+            "lines": 0,
+            "kind": kind,
+            "message": message,
+        }
+    )
 
 
 def read_manifest(directory: str | Path) -> list[Source]:
     """Sources listed in a capture manifest (``manifest.json``), in capture order.
 
+    Parameters
+    ----------
+    directory : str or Path
+        The directory holding ``manifest.json``.
+
+    Returns
+    -------
+    list of Source
+        One per listed snapshot whose file exists, with its time, round, form and
+        whether the capture cut it.
+
+    Notes
+    -----
     The manifest is a JSON object ``{"instance": str, "snapshots": [{"file": str,
     "taken_at": ISO-8601, "round": int, "instance"?: str, ...}, ...]}``; files are
     relative to it. ``goforensics capture`` adds the URL, profile, debug level,
     status, bytes and whether the body was capped to each snapshot, and ``extras``
-    (other endpoints, not dumps); the full schema is in :mod:`goforensics.read.capture`.
-    Snapshots whose file is missing are left out.
+    (other endpoints, not dumps); the full schema is in :mod:`goforensics.read.capture`
+    and it is checked against :data:`goforensics.read.sidefiles.MANIFEST_SCHEMA`.
+
+    Examples
+    --------
+    >>> read_manifest(bundled_path("checkout"))[0].time_source
+    'manifest'
     """
-    directory = Path(directory)
-    try:
-        doc = json.loads((directory / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as e:
-        raise LoadError(f"{directory / MANIFEST}: unreadable manifest: {e}") from None
-    out = []
-    for snap in doc.get("snapshots", []):
-        if not isinstance(snap, dict) or "file" not in snap:
-            continue
+    return _read_manifest(Path(directory), [])
+
+
+def _read_manifest(directory: Path, notes: list[dict]) -> list[Source]:
+    doc = read_manifest_doc(directory / MANIFEST)
+    if not doc["snapshots"]:
+        why = f" (the capture stopped: {doc['stopped']})" if doc.get("stopped") else ""
+        raise LoadError(
+            f"{display_name(directory / MANIFEST)}: the manifest lists no snapshot{why}"
+        )
+    out, gone = [], []
+    for snap in doc["snapshots"]:
         p = directory / snap["file"]
-        if not p.exists():
+        if not p.is_file():
+            gone.append(snap["file"])
             continue
-        ts = pd.Timestamp(snap["taken_at"]) if snap.get("taken_at") else None
-        if ts is not None and ts.tzinfo is None:
-            ts = ts.tz_localize("UTC")
+        inst = snap.get("instance", doc.get("instance"))
+        ts = snap["taken_at"]
         out.append(
             Source(
                 p,
-                str(snap.get("instance", doc.get("instance", "")) or ""),
+                str(inst or ""),
                 ts,
                 "manifest" if ts is not None else "",
                 snap.get("round"),
                 capped=bool(snap.get("capped", False)),
                 kept_bytes=snap.get("bytes"),
+                profile=str(snap.get("profile") or ""),
+                debug=snap.get("debug"),
+                declared_instance=inst is not None,
             )
+        )
+    if gone:
+        _note(
+            notes,
+            directory / MANIFEST,
+            "missing-file",
+            f"{len(gone)} file(s) the manifest lists are not there: {', '.join(gone[:3])}"
+            + (" ..." if len(gone) > 3 else ""),
         )
     return out
 
 
-def _is_dump_file(p: Path) -> bool:
-    return (
-        p.is_file()
-        and p.name not in _SKIP_NAMES
-        and not p.name.startswith(".")
-        and not (p.name.endswith(_SKIP_SUFFIX))
-    )
+def _is_dump_name(name: str) -> bool:
+    return name not in _SKIP_NAMES and not name.startswith(".") and not name.endswith(_SKIP_SUFFIX)
 
 
 def expand_paths(paths: str | Path | Source | Iterable[str | Path | Source]) -> list[Source]:
     """Expand files, globs and directories into sources, in the order given.
 
-    A directory expands to its files sorted by name (or its manifest's order); a
-    directory whose sub-directories hold dumps is a fleet: one instance per
-    sub-directory. A :class:`Source` is taken as it is.
+    Parameters
+    ----------
+    paths : str, Path, Source, or a list of them
+        Files, globs, directories, ``bundled:NAME``; a :class:`Source` is taken as it is.
+
+    Returns
+    -------
+    list of Source
+        A directory expands to its files sorted by name (or its manifest's order); a
+        directory whose sub-directories hold dumps is a fleet: one instance per
+        sub-directory. Links are followed once: a link back up the tree is not walked
+        again, and a file reached by two names is read once.
+
+    Examples
+    --------
+    >>> [s.path.name for s in expand_paths("bundled:demo")]
+    ['goroutines-debug2.txt']
     """
+    return _expand(paths, [])
+
+
+def _expand(paths, notes: list[dict]) -> list[Source]:
     if isinstance(paths, (str, Path, Source)):
         paths = [paths]
     out: list[Source] = []
@@ -143,16 +232,16 @@ def expand_paths(paths: str | Path | Source | Iterable[str | Path | Source]) -> 
         s = str(item)
         p = bundled_path(s[len("bundled:") :]) if s.startswith("bundled:") else Path(s)
         if p.is_dir():
-            out.extend(_expand_dir(p, ""))
+            out.extend(_walk(p, notes))
         elif p.exists():
             out.append(Source(p))
         elif any(c in s for c in "*?["):
             matches = sorted(_glob.glob(s, recursive=True))
             if not matches:
-                raise LoadError(f"{s}: no file matches this pattern")
+                raise LoadError(f"{display_name(s)}: no file matches this pattern")
             out.extend(Source(Path(m)) for m in matches if Path(m).is_file())
         else:
-            raise LoadError(f"{s}: no such file or directory")
+            raise LoadError(f"{display_name(s)}: no such file or directory")
     return out
 
 
@@ -174,20 +263,126 @@ def bundled_path(name: str) -> Path:
     return p
 
 
-def _expand_dir(d: Path, instance: str) -> list[Source]:
-    if (d / MANIFEST).exists():
-        srcs = read_manifest(d)
-        for s in srcs:
-            # in a fleet tree the directory names the process (two captures may carry the
-            # same manifest instance, e.g. one port-forward address); alone, the manifest does
-            s.instance = instance or s.instance
-        return srcs
-    files = sorted(p for p in d.iterdir() if _is_dump_file(p))
-    subdirs = sorted(p for p in d.iterdir() if p.is_dir() and not p.name.startswith("."))
-    out = [Source(p, instance) for p in files]
-    for sd in subdirs:
-        out.extend(_expand_dir(sd, f"{instance}/{sd.name}" if instance else sd.name))
+def _walk(root: Path, notes: list[dict]) -> list[Source]:
+    """A directory's dumps, depth first in name order, without recursion or link cycles.
+
+    A directory holding a manifest is read through it (and not walked further); one
+    holding a times file takes its files' times from it. Sub-directories are instances
+    named by their path below ``root``.
+    """
+    out: list[Source] = []
+    seen_dirs: set[tuple[int, int]] = set()
+    seen_files: dict[tuple[int, int], Path] = {}
+    stack: list[tuple[Path, str]] = [(root, "")]
+    while stack:
+        d, instance = stack.pop()
+        try:
+            st = d.stat()
+        except OSError as e:
+            _note(notes, d, "unreadable", f"directory not read: {e.strerror or e}")
+            continue
+        if (st.st_dev, st.st_ino) in seen_dirs:
+            _note(notes, d, "link-cycle", "a link back to a directory already read: not read again")
+            continue
+        seen_dirs.add((st.st_dev, st.st_ino))
+        if (d / MANIFEST).is_file():
+            for s in _read_manifest(d, notes):
+                # in a fleet tree the directory names the process (two captures may carry the
+                # same manifest instance, e.g. one port-forward address); alone, the manifest does
+                s.instance = instance or s.instance
+                s.declared_instance = s.declared_instance or bool(instance)
+                out.append(s)
+            continue
+        files, subdirs = _list_dir(d, notes)
+        here = []
+        for p in files:
+            key = _file_key(p)
+            if key in seen_files:
+                _note(
+                    notes,
+                    p,
+                    "duplicate",
+                    f"the same file as {display_name(seen_files[key])}: read once",
+                )
+                continue
+            seen_files[key] = p
+            here.append(Source(p, instance, declared_instance=bool(instance)))
+        _apply_times_file(d, here, notes)
+        out.extend(here)
+        for sd in reversed(subdirs):
+            stack.append((sd, f"{instance}/{sd.name}" if instance else sd.name))
     return out
+
+
+def _list_dir(d: Path, notes: list[dict]) -> tuple[list[Path], list[Path]]:
+    files, subdirs = [], []
+    try:
+        entries = sorted(os.scandir(d), key=lambda e: e.name)
+    except OSError as e:
+        _note(notes, d, "unreadable", f"directory not read: {e.strerror or e}")
+        return [], []
+    for e in entries:
+        try:
+            if e.is_dir():
+                if not e.name.startswith("."):
+                    subdirs.append(Path(e.path))
+            elif e.is_file() and _is_dump_name(e.name) and e.name not in TIMES_FILES:
+                files.append(Path(e.path))
+        except OSError:  # a dangling link or a permission problem: not a dump we can read
+            continue
+    return files, subdirs
+
+
+def _file_key(p: Path) -> tuple[int, int]:
+    try:
+        st = p.stat()
+    except OSError:
+        return (-1, id(p))
+    return (st.st_dev, st.st_ino)
+
+
+def _apply_times_file(d: Path, sources: list[Source], notes: list[dict]) -> None:
+    found = [d / n for n in TIMES_FILES if (d / n).is_file()]
+    if not found or not sources:
+        return
+    _apply_times(read_times(found[0]), found[0], sources, notes)
+
+
+def _apply_times(
+    times: Mapping[str, pd.Timestamp], where: Path, sources: list[Source], notes: list[dict]
+) -> None:
+    """Times from a times file onto the sources it names (by path relative to it, or by name)."""
+    base = where.parent
+    unused = set(times)
+    missing = 0
+    for s in sources:
+        if s.time_source == "manifest":
+            continue
+        try:
+            rel = os.path.relpath(s.path, base)
+        except ValueError:
+            rel = ""
+        key = next((k for k in (rel, str(s.path), s.path.name) if k in times), None)
+        if key is None:
+            missing += 1
+            continue
+        unused.discard(key)
+        s.taken_at, s.time_source = times[key], "times file"
+    if missing:
+        _note(
+            notes,
+            where,
+            "times",
+            f"{missing} file(s) not in the times file: their times come from elsewhere",
+        )
+    if unused:
+        _note(
+            notes,
+            where,
+            "times",
+            f"{len(unused)} file(s) in the times file were not loaded: "
+            + ", ".join(sorted(unused)[:3]),
+        )
 
 
 def _time_from_name(name: str) -> pd.Timestamp | None:
@@ -220,6 +415,7 @@ def load(
     order: str = "time",
     instance: str | Mapping[str, str] | None = None,
     taken_at: Iterable | Mapping[str, object] | None = None,
+    times: str | Path | None = None,
     app_modules: Iterable[str] = (),
     fast: bool = True,
     workers: int = 1,
@@ -236,6 +432,9 @@ def load(
     instance : one instance name for all, or a mapping ``{path: instance}``.
     taken_at : capture times, one per path in order, or ``{path: time}``; these win
         over every other source of time.
+    times : a times file (``FILE<TAB>TIME`` lines, see
+        :func:`goforensics.read.sidefiles.read_times`) for the files it names; a manifest's
+        times win over it.
     app_modules : import-path prefixes of the application (overriding inference).
     workers : parse files in this many local processes.
     scheduler : hand the parsing of the files to Dask instead (a fleet's thousands of
@@ -250,17 +449,20 @@ def load(
     >>> gf.load(tmp).snapshots[["snapshot", "source", "time_source"]].values.tolist()[0][2]
     'filename'
     """
-    sources = expand_paths(paths)
+    notes: list[dict] = []
+    sources = _expand(paths, notes)
     if not sources:
         raise LoadError("no input: give files, globs or directories")
     _apply_given(sources, instance, taken_at)
+    if times is not None:
+        _apply_times(read_times(times), Path(times), sources, notes)
     for s in sources:
         if s.taken_at is None:
             t = _time_from_name(s.path.name)
             if t is not None:
                 s.taken_at, s.time_source = t, "filename"
 
-    jobs = [(str(s.path), s.name or str(s.path), fast) for s in sources]
+    jobs = [(str(s.path), s.name or display_name(s.path), fast) for s in sources]
     it: Iterable[Dumps]
     if scheduler is not None:
         it = _parse_with_dask(jobs, scheduler)
@@ -288,6 +490,9 @@ def load(
     _pair_truncated(series, sources)
     if len(series.frames):
         series.frames["frame_class"] = classify_frames(series.frames, tuple(app_modules))
+    if notes:
+        w = pd.concat([series.warnings, pd.DataFrame(notes)], ignore_index=True)
+        series.warnings = _conform(w, WARNING_COLUMNS)
     return series
 
 
@@ -304,10 +509,12 @@ def _parse_with_dask(jobs: list[tuple[str, str, bool]], scheduler) -> list[Dumps
 def _apply_given(sources: list[Source], instance, taken_at) -> None:
     if isinstance(instance, str):
         for s in sources:
-            s.instance = instance
+            s.instance, s.declared_instance = instance, True
     elif isinstance(instance, Mapping):
         for s in sources:
-            s.instance = str(instance.get(str(s.path), instance.get(s.path.name, s.instance)))
+            got = instance.get(str(s.path), instance.get(s.path.name))
+            if got is not None:
+                s.instance, s.declared_instance = str(got), True
     if taken_at is None:
         return
     if isinstance(taken_at, Mapping):
@@ -318,9 +525,15 @@ def _apply_given(sources: list[Source], instance, taken_at) -> None:
             raise LoadError(f"taken_at has {len(times)} times for {len(sources)} files")
     for s, t in zip(sources, times, strict=True):
         if t is not None:
-            ts = pd.Timestamp(t)
+            try:
+                ts = pd.Timestamp(t)
+            except (ValueError, TypeError) as e:
+                raise LoadError(f"taken_at: {t!r} is not a time ({e})") from None
             s.taken_at = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
             s.time_source = "given"
+
+
+_TRUSTED_TIMES = ("given", "manifest", "times file")  # win over the content's own times
 
 
 def _stamp(d: Dumps, src: Source) -> None:
@@ -328,12 +541,12 @@ def _stamp(d: Dumps, src: Source) -> None:
     snaps = d.snapshots
     mtime = pd.Timestamp(os.path.getmtime(src.path), unit="s", tz="UTC")
     content = snaps["taken_at"]
-    if src.time_source in ("given", "manifest"):
+    if src.time_source in _TRUSTED_TIMES:
         times = pd.Series([src.taken_at] * len(snaps), dtype="datetime64[ns, UTC]")
         how = [src.time_source] * len(snaps)
-    else:
+    else:  # the content's own times first, then the file name's, then the file's mtime
         fallback, fb_how = (
-            (src.taken_at, "filename") if src.taken_at is not None else (mtime, "mtime")
+            (src.taken_at, src.time_source) if src.taken_at is not None else (mtime, "mtime")
         )
         times = content.where(content.notna(), fallback)
         how = ["content" if pd.notna(c) else fb_how for c in content]
