@@ -145,9 +145,15 @@ def test_a_deep_tree_is_walked_without_recursion(tmp_path):
     except OSError as e:  # a file system that limits path length
         pytest.skip(f"cannot make 1,100 nested directories here: {e}")
     (deep / "x.txt").write_bytes(DEMO.read_bytes())
-    d = gf.load(tmp_path)
-    assert d.total == DEMO_GOROUTINES
-    assert d.snapshots["instance"].astype(str).iloc[0] == "/".join(["d"] * 1_100)
+    try:
+        d = gf.load(tmp_path)
+        assert d.total == DEMO_GOROUTINES
+        assert d.snapshots["instance"].astype(str).iloc[0] == "/".join(["d"] * 1_100)
+    finally:  # pytest's own clean-up recurses: take the tree down from the bottom
+        (deep / "x.txt").unlink()
+        while deep != tmp_path:
+            deep.rmdir()
+            deep = deep.parent
 
 
 def test_file_names_that_are_not_utf8_are_carried_safely(tmp_path):

@@ -38,6 +38,7 @@ import pandas as pd
 from ..errors import LoadError
 from ..goruntime import classify_frames
 from ..model import WARNING_COLUMNS, Dumps, _conform
+from .assemble import assemble_rounds, form_of, round_key, split_processes
 from .parse import parse_file
 from .sidefiles import TIMES_FILES, read_manifest_doc, read_times
 
@@ -49,6 +50,7 @@ __all__ = [
     "expand_paths",
     "load",
     "read_manifest",
+    "series_notes",
 ]
 
 MANIFEST = "manifest.json"
@@ -349,14 +351,20 @@ def _apply_times_file(d: Path, sources: list[Source], notes: list[dict]) -> None
 
 
 def _apply_times(
-    times: Mapping[str, pd.Timestamp], where: Path, sources: list[Source], notes: list[dict]
+    times: Mapping[str, pd.Timestamp],
+    where: Path,
+    sources: list[Source],
+    notes: list[dict],
+    given: bool = False,
 ) -> None:
-    """Times from a times file onto the sources it names (by path relative to it, or by name)."""
+    """Times from a times file onto the sources it names (by path relative to it, or by name).
+
+    One found beside the dumps yields to a manifest; one the caller gives wins over it."""
     base = where.parent
     unused = set(times)
     missing = 0
     for s in sources:
-        if s.time_source == "manifest":
+        if s.time_source == "given" or (s.time_source == "manifest" and not given):
             continue
         try:
             rel = os.path.relpath(s.path, base)
@@ -433,8 +441,8 @@ def load(
     taken_at : capture times, one per path in order, or ``{path: time}``; these win
         over every other source of time.
     times : a times file (``FILE<TAB>TIME`` lines, see
-        :func:`goforensics.read.sidefiles.read_times`) for the files it names; a manifest's
-        times win over it.
+        :func:`goforensics.read.sidefiles.read_times`) for the files it names; its times win
+        over a manifest's (``taken_at`` wins over it).
     app_modules : import-path prefixes of the application (overriding inference).
     workers : parse files in this many local processes.
     scheduler : hand the parsing of the files to Dask instead (a fleet's thousands of
@@ -450,12 +458,16 @@ def load(
     'filename'
     """
     notes: list[dict] = []
+    paths = [paths] if isinstance(paths, (str, Path, Source)) else list(paths)
     sources = _expand(paths, notes)
     if not sources:
+        dirs = [p for p in paths if isinstance(p, (str, Path)) and Path(p).is_dir()]
+        if dirs:
+            raise LoadError(f"{display_name(dirs[0])}: no dump file in this directory")
         raise LoadError("no input: give files, globs or directories")
     _apply_given(sources, instance, taken_at)
     if times is not None:
-        _apply_times(read_times(times), Path(times), sources, notes)
+        _apply_times(read_times(times), Path(times), sources, notes, given=True)
     for s in sources:
         if s.taken_at is None:
             t = _time_from_name(s.path.name)
@@ -485,15 +497,77 @@ def load(
 
     for src, d in zip(sources, parts, strict=True):
         _stamp(d, src)
-    series = Dumps.concat(_number_by_file(parts))
+    parts = _number_by_file(parts)
+    groups = _round_groups(sources, parts)
+    series = Dumps.concat(parts)
+    notes += assemble_rounds(series, groups)
     _order(series, order)
-    _pair_truncated(series, sources)
+    declared = {}
+    for src in sources:
+        declared[src.instance] = declared.get(src.instance, False) or src.declared_instance
+    notes += split_processes(series, declared)
     if len(series.frames):
         series.frames["frame_class"] = classify_frames(series.frames, tuple(app_modules))
     if notes:
         w = pd.concat([series.warnings, pd.DataFrame(notes)], ignore_index=True)
         series.warnings = _conform(w, WARNING_COLUMNS)
     return series
+
+
+_TIME_WORDS = {
+    "manifest": "the capture manifest",
+    "times file": "a times file",
+    "given": "the times given",
+    "content": "the dumps' content",
+    "filename": "the file names",
+    "mtime": "file modification times (the order may be wrong: give --times FILE)",
+}
+
+
+def series_notes(d: Dumps) -> list[str]:
+    """What a reader of a loaded series should know of how it was put together.
+
+    Parameters
+    ----------
+    d : Dumps
+        What :func:`load` returned.
+
+    Returns
+    -------
+    list of str
+        Where the capture times came from, and how files of one round were assembled
+        into one snapshot (forms, corroborating files, ``(leaked)`` verdicts joined).
+
+    Examples
+    --------
+    >>> series_notes(load("bundled:checkout"))
+    ['capture times from the capture manifest']
+    """
+    s = d.snapshots
+    if not len(s):
+        return []
+    used = s["time_source"].astype(str).value_counts()
+    words = [_TIME_WORDS.get(k, k or "nowhere") for k in used.index]
+    if len(used) == 1:
+        lines = [f"capture times from {words[0]}"]
+    else:
+        lines = [
+            "capture times from "
+            + ", ".join(f"{w} ({n})" for w, n in zip(words, used, strict=True))
+        ]
+    if "forms" in s and s["forms"].astype(str).str.contains(" + ", regex=False).any():
+        many = s[s["forms"].astype(str).str.contains(" + ", regex=False)]
+        files = len(s) + sum(len(str(c).splitlines()) for c in many["corroborated_by"])
+        forms = many["forms"].astype(str).str.split(" + ", regex=False)
+        main = sorted({f[0] for f in forms})
+        others = sorted({x for f in forms for x in f[1:]})
+        joined = int(pd.to_numeric(s["verdicts_joined"], errors="coerce").fillna(0).sum())
+        lines.append(
+            f"{files} file(s) read as {len(s)} snapshot(s): {len(many)} round(s) of several forms, "
+            f"goroutines from {', '.join(main)}, corroborated by {', '.join(others)}"
+            + (f"; {joined:,} (leaked) verdict(s) joined from the leak profile" if joined else "")
+        )
+    return lines
 
 
 def _parse_with_dask(jobs: list[tuple[str, str, bool]], scheduler) -> list[Dumps]:
@@ -617,6 +691,47 @@ def _number_by_file(parts: list[Dumps]) -> list[Dumps]:
     return parts
 
 
+def _round_groups(sources: list[Source], parts: list[Dumps]) -> pd.DataFrame:
+    """Which snapshots were taken together: a manifest's round, or a name that differs only by
+    the form (``dump-0003.txt`` beside ``dump-0003.pb.gz``) with times that agree."""
+    rows = []
+    for src, d in zip(sources, parts, strict=True):
+        s = d.snapshots
+        key = None
+        if src.round is not None:
+            key = ("round", src.instance, src.round)
+        else:
+            stem = round_key(src.path.name)
+            if stem:  # a name made only of form words says nothing of when it was taken
+                key = ("name", src.instance, str(src.path.parent), stem)
+        for n, kind, t, how in zip(
+            s["snapshot"],
+            s["kind"].astype(str),
+            s["taken_at"],
+            s["time_source"].astype(str),
+            strict=True,
+        ):
+            rows.append(
+                {
+                    "snapshot": int(n),
+                    "group": key,
+                    "profile": form_of(src.profile, src.path.name, kind),
+                    "taken_at": t,
+                    "dated": how not in ("mtime", ""),
+                }
+            )
+    groups = pd.DataFrame(rows, columns=["snapshot", "group", "profile", "taken_at", "dated"])
+    # files saved side by side with one stem but taken apart in time are not one round
+    named = groups["group"].map(lambda k: k is not None and k[0] == "name")
+    for key, g in groups[named & groups["dated"]].groupby("group"):
+        if g["taken_at"].max() - g["taken_at"].min() > _SAME_ROUND:
+            groups.loc[groups["group"] == key, "group"] = None
+    return groups[["snapshot", "group", "profile"]]
+
+
+_SAME_ROUND = pd.Timedelta(minutes=1)
+
+
 def _order(series: Dumps, order: str) -> None:
     """Renumber the snapshots 0..n-1 in capture time (``"time"``) or given order."""
     if order not in ("time", "given"):
@@ -626,8 +741,9 @@ def _order(series: Dumps, order: str) -> None:
         return
     if order == "time":  # ties (and unknown times) keep the given order
         s = s.sort_values(["taken_at", "snapshot"], kind="stable", na_position="last")
-    new = np.empty(len(s), dtype=np.int32)  # given number -> number in the series
-    new[s["snapshot"].to_numpy()] = np.arange(len(s), dtype=np.int32)
+    given = s["snapshot"].to_numpy()
+    new = np.full(int(given.max()) + 1, -1, dtype=np.int32)  # given number -> number in the series
+    new[given] = np.arange(len(s), dtype=np.int32)
     s = s.reset_index(drop=True)
     s["snapshot"] = np.arange(len(s), dtype=np.int32)
     series.snapshots = s
@@ -642,24 +758,3 @@ def _order(series: Dumps, order: str) -> None:
         snap = pd.array([pd.NA] * len(w), dtype="Int32")
         snap[known] = new[w.loc[known, "snapshot"].astype("int64").to_numpy()]
         w["snapshot"] = snap
-
-
-def _pair_truncated(series: Dumps, sources: list[Source]) -> None:
-    """A truncated debug=2 dump beside a profile of the same instance and round: say what is missing."""
-    s = series.snapshots
-    if not len(s) or not s["truncated"].any():
-        return
-    for i in s.index[s["truncated"] & (s["format"] == "debug=2")]:
-        r = s.loc[i]
-        same = s[
-            (s["instance"] == r["instance"])
-            & (s["format"] != "debug=2")
-            & s["declared_total"].notna()
-        ]
-        if r["round"] is not None and not pd.isna(r["round"]):
-            same = same[same["round"] == r["round"]]
-        else:
-            same = same[(same["taken_at"] - r["taken_at"]).abs() <= pd.Timedelta(minutes=1)]
-        if len(same):
-            total = int(same["declared_total"].iloc[0])
-            s.loc[i, "missing"] = max(total - int(r["goroutines"]), 0)
