@@ -177,7 +177,9 @@ def test_forms_saved_side_by_side_without_a_manifest(every_form, tmp_path, capsy
 
 def test_two_processes_in_one_folder_are_kept_apart(leakserver, tmp_path):
     a, b = tmp_path / "a", tmp_path / "b"
-    capture(leakserver(), a, every=0.1, count=3, progress=False)
+    # the first process runs the leak profile each round: its later dumps show the goroutines the
+    # runtime proved leaked, and a leaked goroutine never leaves its process
+    capture(leakserver(), a, every=0.1, count=3, leak=True, progress=False)
     capture(
         leakserver(), b, every=0.1, count=2, progress=False
     )  # a second process: ids from 1 again
@@ -186,8 +188,11 @@ def test_two_processes_in_one_folder_are_kept_apart(leakserver, tmp_path):
     names = []
     for side in (a, b):
         for e in json.loads((side / "manifest.json").read_text())["snapshots"]:
-            names.append(f"{side.name}-{e['file']}")
-            shutil.copy(side / e["file"], mixed / names[-1])
+            if is_debug2(e):
+                names.append(f"{side.name}-{e['file']}")
+                shutil.copy(side / e["file"], mixed / names[-1])
+    marked = gf.parse_file(mixed / names[2]).goroutines["leaked"].sum()
+    assert marked == 8  # the senders of rounds 0 and 1, proven by their rounds' leak profiles
     d = gf.load(mixed, order="given")
     assert d.snapshots["instance"].astype(str).tolist() == ["process#1"] * 3 + ["process#2"] * 2
     assert (d.warnings["kind"] == "processes").sum() == 1
@@ -212,3 +217,26 @@ def test_one_process_is_not_split(every_form):
         json.loads((every_form / "manifest.json").read_text())["instance"]
     }
     assert not (d.warnings["kind"] == "processes").any()
+
+
+def test_a_protobuf_profile_saved_beside_its_dump_is_the_same_snapshot(leakserver, tmp_path):
+    url = leakserver()
+    capture(url, tmp_path / "d2", count=1, progress=False)
+    capture(url + "/debug/pprof/goroutine?debug=0", tmp_path / "d0", count=1, progress=False)
+    side = tmp_path / "side"
+    side.mkdir()
+    shutil.copy(tmp_path / "d2" / "goroutine-debug2-0000.txt", side / "svc-0000.txt")
+    shutil.copy(tmp_path / "d0" / "goroutine-debug0-0000.pb.gz", side / "svc-0000.pb.gz")
+    d = gf.load(side)
+    alone = gf.load(side / "svc-0000.txt")
+    assert d.snapshots["forms"].tolist() == ["goroutine debug=2 + goroutine debug=0"]
+    assert d.snapshots["format"].tolist() == ["debug=2"] and d.total == alone.total
+
+
+def test_the_cli_reads_a_capture_in_every_form_as_its_rounds(every_form, capsys):
+    assert main(["triage", str(every_form), "--top", "2"]) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith(f"{ROUNDS} snapshot(s) ")
+    assert "capture times from the capture manifest" in err
+    assert f"{4 * ROUNDS} file(s) read as {ROUNDS} snapshot(s)" in err
+

@@ -18,8 +18,9 @@ The snapshot keeps the record: ``forms`` (the primary form first), ``corroborate
 (the other files) and ``verdicts_joined``.
 
 Goroutine ids are never reused within a process, so one id carried by goroutines of
-different creators in two snapshots of one instance means two processes (a restart, or
-two services' dumps in one folder). :func:`split_processes` gives each its own instance
+different creators (or started by different goroutines) in two snapshots of one instance
+means two processes (a restart, or two services' dumps in one folder); so does a goroutine
+the runtime proved leaked that is gone from a later dump. :func:`split_processes` gives each its own instance
 (``process#1``, ``process#2``) where the instance was not named, and flags it with a
 warning where a manifest or the caller named one.
 """
@@ -253,37 +254,67 @@ def _tidy(t: pd.DataFrame) -> pd.DataFrame:
 
 @dataclass
 class _Ids:
-    """The goroutines of one snapshot one can vouch for (an id, a whole stack, a creator)."""
+    """What one snapshot says of its goroutines' identities."""
 
-    goid: np.ndarray  # sorted, unique
-    creator: np.ndarray  # code of created_by (one coding for the whole table)
+    everyone: np.ndarray  # every goroutine id, sorted
+    goid: np.ndarray  # ids one can vouch for (a whole stack, a creator), sorted
+    creator: np.ndarray  # their created_by (codes of one coding for the whole table)
     line: np.ndarray  # line of the go statement, -1 where unknown
+    parent: np.ndarray  # the creating goroutine's id (Go 1.21+), -1 where unknown
+    leaked: np.ndarray  # ids the runtime proved leaked: they never leave their process
+    whole: bool  # the dump was not cut (a cut one may lack anyone)
 
 
-def _identities(g: pd.DataFrame) -> dict[int, _Ids]:
-    ok = (g["goid"].notna() & ~g["truncated"] & (g["created_by"].astype(str) != "")).to_numpy()
-    snap = g["snapshot"].to_numpy()[ok]
-    goid = g["goid"].to_numpy(dtype="float64", na_value=-1)[ok].astype(np.int64)
-    creator = g["created_by"].cat.codes.to_numpy()[ok]
-    line = g["created_by_line"].to_numpy(dtype="float64", na_value=-1)[ok].astype(np.int64)
+def _identities(g: pd.DataFrame, cut: set[int]) -> dict[int, _Ids]:
+    has = g["goid"].notna().to_numpy()
+    snap = g["snapshot"].to_numpy()[has]
+    goid = g["goid"].to_numpy(dtype="float64", na_value=-1)[has].astype(np.int64)
+    vouch = (~g["truncated"] & (g["created_by"].astype(str) != "")).to_numpy()[has]
+    creator = g["created_by"].cat.codes.to_numpy()[has]
+    line = g["created_by_line"].to_numpy(dtype="float64", na_value=-1)[has].astype(np.int64)
+    parent = g["creator_goid"].to_numpy(dtype="float64", na_value=-1)[has].astype(np.int64)
+    leaked = g["leaked"].to_numpy()[has]
     order = np.lexsort((goid, snap))
-    snap, goid, creator, line = snap[order], goid[order], creator[order], line[order]
+    cols = [x[order] for x in (snap, goid, vouch, creator, line, parent, leaked)]
+    snap, goid, vouch, creator, line, parent, leaked = cols
     cuts = np.flatnonzero(np.diff(snap)) + 1
     out = {}
     for lo, hi in zip(np.r_[0, cuts], np.r_[cuts, len(snap)], strict=True):
         if hi > lo:
-            out[int(snap[lo])] = _Ids(goid[lo:hi], creator[lo:hi], line[lo:hi])
+            v = slice(lo, hi)
+            ok = vouch[v]
+            n = int(snap[lo])
+            out[n] = _Ids(
+                goid[v],
+                goid[v][ok],
+                creator[v][ok],
+                line[v][ok],
+                parent[v][ok],
+                goid[v][leaked[v]],
+                n not in cut,
+            )
     return out
 
 
 def _same_process(a: _Ids, b: _Ids) -> bool:
-    """No goroutine id of both snapshots names goroutines of different creators."""
+    """Can ``b`` (taken after ``a``) come from ``a``'s process?
+
+    Not when one goroutine id names goroutines of different creators (ids are never reused
+    in a process), nor when a goroutine the runtime proved leaked in ``a`` is gone from an
+    uncut ``b`` (a leaked goroutine never leaves).
+    """
+    if b.whole and len(a.leaked) and not np.isin(a.leaked, b.everyone, assume_unique=True).all():
+        return False
     _, ia, ib = np.intersect1d(a.goid, b.goid, assume_unique=True, return_indices=True)
     if not len(ia):
         return True
-    la, lb = a.line[ia], b.line[ib]
-    differ = (a.creator[ia] != b.creator[ib]) | ((la >= 0) & (lb >= 0) & (la != lb))
-    return not bool(differ.any())
+
+    def differ(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        return (x >= 0) & (y >= 0) & (x != y)
+
+    bad = (a.creator[ia] != b.creator[ib]) | differ(a.line[ia], b.line[ib])
+    bad |= differ(a.parent[ia], b.parent[ib])
+    return not bool(bad.any())
 
 
 def split_processes(series: Dumps, declared: dict[str, bool], *, look_back: int = 8) -> list[dict]:
@@ -309,7 +340,7 @@ def split_processes(series: Dumps, declared: dict[str, bool], *, look_back: int 
     if not len(g) or g["goid"].isna().all():
         return notes
     rename: dict[int, str] = {}
-    ids = _identities(g)
+    ids = _identities(g, set(s.loc[s["truncated"], "snapshot"].tolist()))
     for inst, snaps in s.groupby(s["instance"].astype(str), sort=False):
         seg_of, n = _segments(ids, snaps["snapshot"].tolist(), look_back)
         if n < 2:
@@ -322,7 +353,7 @@ def split_processes(series: Dumps, declared: dict[str, bool], *, look_back: int 
                     s,
                     first_split,
                     f"goroutine ids show {n} processes in {where} "
-                    "(one id, different goroutines): its trends mix them; give each "
+                    "(an id worn by two goroutines, or a leaked one gone): its trends mix them; give each "
                     "process its own sub-folder or instance",
                 )
             )
@@ -335,7 +366,7 @@ def split_processes(series: Dumps, declared: dict[str, bool], *, look_back: int 
                 s,
                 first_split,
                 f"goroutine ids show {n} processes in {where} "
-                f"(one id, different goroutines): split into instances {base}#1 .. "
+                f"(an id worn by two goroutines, or a leaked one gone): split into instances {base}#1 .. "
                 f"{base}#{n}",
             )
         )
