@@ -138,7 +138,8 @@ def account(d: Dumps) -> str:
         lines.append(f"truncated: snapshot {r['snapshot']} of {r['source']}{miss}")
     other = w[~w["kind"].isin(["skipped", "race-report", "truncated"])]
     for _, r in other.iterrows():
-        lines.append(f"{r['kind']}: {r['source']}:{r['line']}: {r['message']}")
+        where = f"{r['source']}:{r['line']}" if pd.notna(r["line"]) else f"{r['source']}"
+        lines.append(f"{r['kind']}: {where}: {r['message']}")
     return "\n".join(lines)
 
 
@@ -528,7 +529,9 @@ def capture_cmd(url, output, every, count, duration, debug1, leak, timeout, retr
         raise click.ClickException(str(e)) from None
     except KeyboardInterrupt:
         n = _manifest_snapshots(Path(output))
-        stop = click.ClickException(f"interrupted: {n} snapshot(s) kept in {output} (its manifest.json is complete)")
+        kept = (f"{n} snapshot(s) kept in {output} (its manifest.json is complete)" if n
+                else "before the first snapshot: nothing kept")
+        stop = click.ClickException(f"interrupted: {kept}")
         stop.exit_code = 130
         raise stop from None
     click.echo(f"{_manifest_snapshots(manifest.parent)} snapshot(s) in {manifest.parent}", err=True)

@@ -419,3 +419,14 @@ def test_after_a_failed_capture_triage_says_what_happened(server, tmp_path):
     )
     assert main(["capture", server, "--count", "1", "-q", "-o", str(out)]) == 0
     assert len(gf.load(out).snapshots) == 1
+
+
+def test_arguments_that_cannot_make_a_capture_are_one_line(tmp_path, capsys):
+    # checked before any request or file: no server needed, nothing written
+    assert main(["capture", "127.0.0.1:1", "--every", "0", "-o", str(tmp_path / "s")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err == "Error: every, timeout and max_bytes must be positive, retries not negative"
+    assert not (tmp_path / "s").exists()
+    with pytest.raises(CaptureError, match="count must be at least 1"):
+        capture("127.0.0.1:1", tmp_path / "s", count=0, progress=False)
+

@@ -133,6 +133,7 @@ def assemble_rounds(series: Dumps, groups: pd.DataFrame) -> list[dict]:
     notes: list[dict] = []
     drop: dict[int, int] = {}  # folded snapshot -> its round's snapshot
     grouped = info[info["group"].notna()]
+    at = _Rows(series)
     for _, rows in grouped.groupby("group", sort=False):
         if len(rows) < 2:
             continue
@@ -146,7 +147,7 @@ def assemble_rounds(series: Dumps, groups: pd.DataFrame) -> list[dict]:
             notes.append(_unassembled(members))
             continue
         members.sort(key=lambda m: (m.rank, m.truncated))
-        _fold(series, members)
+        _fold(series, members, at)
         for m in members[1:]:
             drop[m.snapshot] = members[0].snapshot
     if drop:
@@ -167,7 +168,26 @@ def _unassembled(members: list[_Member]) -> dict:
     }
 
 
-def _fold(series: Dumps, members: list[_Member]) -> None:
+class _Rows:
+    """Goroutine rows per snapshot, and stack signatures, found once for all the rounds."""
+
+    def __init__(self, series: Dumps) -> None:
+        self.series = series
+        self.at = series.goroutines.groupby("snapshot", sort=False).indices  # positions
+        self._sig: pd.Series | None = None
+
+    def of(self, snapshot: int) -> pd.DataFrame:
+        g = self.series.goroutines
+        return g.iloc[self.at.get(snapshot, np.array([], dtype=np.intp))]
+
+    @property
+    def sig(self) -> pd.Series:
+        if self._sig is None:
+            self._sig = _signatures(self.series)
+        return self._sig
+
+
+def _fold(series: Dumps, members: list[_Member], rows: _Rows) -> None:
     """Corroborate the primary snapshot (members[0]) with the others of its round."""
     s = series.snapshots
     main, others = members[0], members[1:]
@@ -175,7 +195,7 @@ def _fold(series: Dumps, members: list[_Member]) -> None:
     joined = 0
     for m in others:
         if m.profile == "goroutineleak" and main.profile != "goroutineleak":
-            joined += _join_verdicts(series, main.snapshot, m)
+            joined += _join_verdicts(series, main.snapshot, m, rows)
     if main.truncated:  # a goroutine profile of the round declares how many there were
         declared = s.set_index("snapshot")["declared_total"]
         totals = [declared[m.snapshot] for m in others if m.profile == "goroutine"]
@@ -188,30 +208,26 @@ def _fold(series: Dumps, members: list[_Member]) -> None:
     s.loc[at, "verdicts_joined"] = joined
 
 
-def _join_verdicts(series: Dumps, main: int, leak: _Member) -> int:
+def _join_verdicts(series: Dumps, main: int, leak: _Member, rows: _Rows) -> int:
     """Mark the primary's goroutines that the leak profile calls leaked; returns how many."""
-    g = series.goroutines
-    mine = g["snapshot"] == main
-    theirs = g[(g["snapshot"] == leak.snapshot) & g["leaked"]]
-    if not len(theirs):
+    theirs = rows.of(leak.snapshot)
+    theirs = theirs[theirs["leaked"]]
+    mine = rows.of(main)
+    mine = mine[~mine["leaked"]]
+    if not len(theirs) or not len(mine):
         return 0
     if leak.fmt == "debug=2":  # ids: the same goroutine has the same id and the same stack
         keys = set(zip(theirs["goid"].astype("Int64"), theirs["stack_id"], strict=True))
-        hit = (
-            mine
-            & ~g["leaked"]
-            & pd.Series(
-                [k in keys for k in zip(g["goid"].astype("Int64"), g["stack_id"], strict=True)],
-                index=g.index,
-            )
-        )
+        ids = zip(mine["goid"].astype("Int64"), mine["stack_id"], strict=True)
+        hit = mine.index[[k in keys for k in ids]]
     else:  # buckets: by the stack's own frames, where the counts leave no doubt
-        sig = _signatures(series)
-        leaked_n = theirs.groupby(theirs["stack_id"].map(sig))["count"].sum()
-        rows = g[mine]
-        have = rows.groupby(rows["stack_id"].map(sig))["count"].sum()
-        sure = [k for k, n in have.items() if k in leaked_n.index and n <= leaked_n[k]]
-        hit = mine & ~g["leaked"] & g["stack_id"].map(sig).isin(sure)
+        sig = rows.sig
+        proven = theirs.groupby(theirs["stack_id"].map(sig))["count"].sum()
+        everyone = rows.of(main)
+        have = everyone.groupby(everyone["stack_id"].map(sig))["count"].sum()
+        sure = [k for k, n in have.items() if k in proven.index and n <= proven[k]]
+        hit = mine.index[mine["stack_id"].map(sig).isin(sure).to_numpy()]
+    g = series.goroutines
     g.loc[hit, "leaked"] = True
     return int(g.loc[hit, "count"].sum())
 
@@ -220,7 +236,7 @@ def _signatures(series: Dumps) -> pd.Series:
     """Each stack as the sequence of its non-runtime frames (function and line), outermost
     first: what a debug=2 goroutine and a debug=1/debug=0 bucket of one stack share."""
     f = series.frames
-    f = f[(f["section"] == 0) & ~f["function"].astype(str).str.match(r"(runtime|internal/)[./]")]
+    f = f[(f["section"] == 0) & ~f["function"].astype(str).str.match(r"runtime[./]|internal/")]
     f = f.sort_values(["stack_id", "depth"], ascending=[True, False])
     key = f["function"].astype(str) + ":" + f["line"].astype("string").fillna("?")
     return key.groupby(f["stack_id"], sort=False).agg("|".join)

@@ -516,12 +516,13 @@ class _Bar:
 
 
 def _check(count: int | None, duration: float | None, every: float, how: _Settings) -> None:
+    """Arguments that cannot make a capture: one line, before anything is written."""
     if count is not None and duration is not None:
-        raise ValueError("give count or duration, not both")
+        raise CaptureError("give count or duration, not both")
     if count is not None and count < 1:
-        raise ValueError("count must be at least 1")
+        raise CaptureError("count must be at least 1")
     if every <= 0 or how.timeout <= 0 or how.max_bytes <= 0 or how.retries < 0:
-        raise ValueError("every, timeout and max_bytes must be positive, retries not negative")
+        raise CaptureError("every, timeout and max_bytes must be positive, retries not negative")
 
 
 def capture(
@@ -593,7 +594,7 @@ def capture(
     >>> capture("localhost:6060", "out", count=3, duration=60)
     Traceback (most recent call last):
     ...
-    ValueError: give count or duration, not both
+    goforensics.errors.CaptureError: give count or duration, not both
     """
     how = _Settings(timeout, retries, backoff, max_bytes)
     _check(count, duration, every, how)
