@@ -85,7 +85,8 @@ def _is_url(p: str) -> bool:
 
 _times_option = click.option(
     "--times", type=click.Path(exists=True, dir_okay=False),
-    help="Capture times: a file of FILE<TAB>TIME lines (ISO 8601), over the content's and the names'.")
+    help="Capture times: a file of FILE<TAB>TIME lines (ISO 8601); wins over a manifest, the content "
+         "and the file names.")
 
 
 def _fetch_now(url: str, out: Path) -> list[Source]:
@@ -107,6 +108,8 @@ def account(d: Dumps) -> str:
     """The stderr summary: files, snapshots, goroutines, and what was skipped and why."""
     s = d.snapshots
     files = set(s["source"].astype(str)) | set(d.warnings["source"].astype(str))
+    if "corroborated_by" in s:  # the other forms of a round read into one snapshot
+        files |= {f for c in s["corroborated_by"].dropna().astype(str) for f in c.splitlines()}
     lines = [
         f"{len(files)} file(s), {len(s)} snapshot(s), "
         f"{d.total:,} goroutine(s) in {len(d.goroutines):,} row(s), "
