@@ -240,4 +240,3 @@ def test_the_cli_reads_a_capture_in_every_form_as_its_rounds(every_form, capsys)
     assert err.startswith(f"{4 * ROUNDS} file(s), {ROUNDS} snapshot(s), ")
     assert "capture times from the capture manifest" in err
     assert f"{4 * ROUNDS} file(s) read as {ROUNDS} snapshot(s)" in err
-

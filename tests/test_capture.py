@@ -429,4 +429,3 @@ def test_arguments_that_cannot_make_a_capture_are_one_line(tmp_path, capsys):
     assert not (tmp_path / "s").exists()
     with pytest.raises(CaptureError, match="count must be at least 1"):
         capture("127.0.0.1:1", tmp_path / "s", count=0, progress=False)
-
