@@ -8,6 +8,7 @@ gives a one-line error and a non-zero exit, never a traceback.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -19,7 +20,7 @@ import pandas as pd
 
 from .errors import CaptureError, DatasetError, GoforensicsError
 from .model import Dumps, headline
-from .read.series import Source, load, read_manifest
+from .read.series import Source, load, read_manifest, series_notes
 
 __all__ = ["cli", "main"]
 
@@ -30,24 +31,25 @@ PARSE_COLUMNS = [
 ]
 
 
-def _load(paths: tuple[str, ...], order: str = "given", app_modules: tuple[str, ...] = ()) -> Dumps:
+def _load(paths: tuple[str, ...], order: str = "given", app_modules: tuple[str, ...] = (),
+          times: str | None = None) -> Dumps:
     if not paths:
         raise click.UsageError("give at least one dump file, glob, directory or URL (or - for standard input)")
     if paths.count("-") > 1:
         raise click.UsageError("standard input (-) can be read only once")
-    remote = any(p.startswith(_URL) for p in paths)
+    remote = any(_is_url(p) for p in paths)
     spool = tempfile.TemporaryDirectory(prefix="goforensics-") if "-" in paths or remote else nullcontext()
     with spool as tmp:
         items: list[str | Source] = []
         for k, p in enumerate(paths):
             if p == "-":
                 items.append(_spool_stdin(Path(tmp)))
-            elif p.startswith(_URL):
+            elif _is_url(p):
                 items.extend(_fetch_now(p, Path(tmp) / f"url-{k}"))
             else:
                 items.append(p)
         try:
-            d = load(items, order=order, app_modules=app_modules)
+            d = load(items, order=order, app_modules=app_modules, times=times)
         except GoforensicsError as e:
             raise click.ClickException(str(e)) from None
     if d.goroutines.empty:
@@ -73,6 +75,18 @@ def _spool_stdin(tmp: Path) -> Source:
 
 
 _URL = ("http://", "https://")
+_HOST_PORT = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):\d{1,5}(/\S*)?")
+
+
+def _is_url(p: str) -> bool:
+    """A live service: ``http(s)://...``, or ``host:port[/path]`` that names no file (as capture takes it)."""
+    return p.startswith(_URL) or (_HOST_PORT.fullmatch(p) is not None and not os.path.exists(p))
+
+
+_times_option = click.option(
+    "--times", type=click.Path(exists=True, dir_okay=False),
+    help="Capture times: a file of FILE<TAB>TIME lines (ISO 8601); wins over a manifest, the content "
+         "and the file names.")
 
 
 def _fetch_now(url: str, out: Path) -> list[Source]:
@@ -94,11 +108,14 @@ def account(d: Dumps) -> str:
     """The stderr summary: files, snapshots, goroutines, and what was skipped and why."""
     s = d.snapshots
     files = set(s["source"].astype(str)) | set(d.warnings["source"].astype(str))
+    if "corroborated_by" in s:  # the other forms of a round read into one snapshot
+        files |= {f for c in s["corroborated_by"].dropna().astype(str) for f in c.splitlines()}
     lines = [
         f"{len(files)} file(s), {len(s)} snapshot(s), "
         f"{d.total:,} goroutine(s) in {len(d.goroutines):,} row(s), "
         f"{d.frames['stack_id'].nunique():,} distinct stack(s)"
     ]
+    lines += series_notes(d)
     w = d.warnings
     skipped = w[w["kind"] == "skipped"]
     if len(skipped):
@@ -124,7 +141,8 @@ def account(d: Dumps) -> str:
         lines.append(f"truncated: snapshot {r['snapshot']} of {r['source']}{miss}")
     other = w[~w["kind"].isin(["skipped", "race-report", "truncated"])]
     for _, r in other.iterrows():
-        lines.append(f"{r['kind']}: {r['source']}:{r['line']}: {r['message']}")
+        where = f"{r['source']}:{r['line']}" if pd.notna(r["line"]) else f"{r['source']}"
+        lines.append(f"{r['kind']}: {where}: {r['message']}")
     return "\n".join(lines)
 
 
@@ -168,14 +186,15 @@ def cli() -> None:
               "and a path without .parquet suffix: a directory with all four tables.")
 @click.option("--app-module", "app_modules", multiple=True,
               help="Import-path prefix of the application's code (repeatable; overrides inference).")
-def parse_cmd(paths, fmt, frames, all_columns, output, app_modules):
+@_times_option
+def parse_cmd(paths, fmt, frames, all_columns, output, app_modules, times):
     """Read dumps into a table: one row per goroutine (or profile bucket).
 
     Snapshots are numbered in the order the paths are given; a directory expands
     to its files sorted by name. A summary goes to stderr: files, snapshots,
     goroutines, and the lines skipped and why.
     """
-    d = _load(paths, "given", app_modules)
+    d = _load(paths, "given", app_modules, times)
     if fmt == "parquet" and output and not output.endswith(".parquet"):
         d.to_parquet(output)
     elif frames:
@@ -227,9 +246,10 @@ def overview(d: Dumps, top: int = 10) -> str:
 @cli.command("summary")
 @click.argument("paths", nargs=-1, type=click.Path())
 @click.option("--top", default=10, show_default=True, help="How many groups to show.")
-def summary_cmd(paths, top):
+@_times_option
+def summary_cmd(paths, top, times):
     """A readable first look at dumps: snapshots, states, and the largest groups of goroutines."""
-    click.echo(overview(_load(paths, "time"), top))
+    click.echo(overview(_load(paths, "time", times=times), top))
 
 
 CLUSTER_COLUMNS = ["snapshot", "source", "goid", "count", "state", "cluster", "top_function",
@@ -254,7 +274,8 @@ CLUSTER_COLUMNS = ["snapshot", "source", "goid", "count", "state", "cluster", "t
 @click.option("-o", "--output", type=click.Path(), help="Write here instead of stdout.")
 @click.option("--app-module", "app_modules", multiple=True,
               help="Import-path prefix of the application's code (repeatable; overrides inference).")
-def cluster_cmd(paths, fmt, level, threshold, summary, companions, output, app_modules):
+@_times_option
+def cluster_cmd(paths, fmt, level, threshold, summary, companions, output, app_modules, times):
     """Group goroutines into root causes: one row per goroutine with its cluster id.
 
     The whole series is clustered at once, so a cause keeps its id in every snapshot;
@@ -264,7 +285,7 @@ def cluster_cmd(paths, fmt, level, threshold, summary, companions, output, app_m
     """
     from .analyze.clustering import cluster, describe_clusters
 
-    d = _load(paths, "given", app_modules)
+    d = _load(paths, "given", app_modules, times)
     labels = cluster(d, level=level, threshold=threshold, companions=companions)
     if summary:
         table = describe_clusters(d, labels)
@@ -335,7 +356,8 @@ def triage_html(report: dict) -> str:
 @click.option("-o", "--output", type=click.Path(), help="Write here instead of stdout.")
 @click.option("--app-module", "app_modules", multiple=True,
               help="Import-path prefix of the application's code (repeatable; overrides inference).")
-def triage_cmd(paths, fmt, top, output, app_modules):
+@_times_option
+def triage_cmd(paths, fmt, top, output, app_modules, times):
     """Rank leak suspects: which code is leaking goroutines, since when, and how to fix it.
 
     Give one dump or a series (snapshots are ordered by capture time). Each suspect
@@ -346,7 +368,7 @@ def triage_cmd(paths, fmt, top, output, app_modules):
 
     from .analyze.suspects import triage
 
-    d = _load(paths, "time", app_modules)
+    d = _load(paths, "time", app_modules, times)
     report = triage(d, top=top)
     if fmt == "json":
         text = json.dumps(report, indent=2, ensure_ascii=False, default=str) + "\n"
@@ -388,7 +410,8 @@ def diff_text(table: pd.DataFrame, a: Dumps, b: Dumps | None) -> str:
               show_default=True, help="Output format.")
 @click.option("--all", "show_all", is_flag=True, help="Also list the clusters that stayed the same.")
 @click.option("-o", "--output", type=click.Path(), help="Write here instead of stdout.")
-def diff_cmd(before, after, fmt, show_all, output):
+@_times_option
+def diff_cmd(before, after, fmt, show_all, output, times):
     """What changed between two dumps or series: causes that appeared, grew, shrank or vanished.
 
     BEFORE and AFTER are each a file, glob or directory; with BEFORE alone (a series),
@@ -397,8 +420,8 @@ def diff_cmd(before, after, fmt, show_all, output):
     """
     from .analyze.diff import diff
 
-    a = _load((before,), "time")
-    b = _load((after,), "time") if after is not None else None
+    a = _load((before,), "time", times=times)
+    b = _load((after,), "time", times=times) if after is not None else None
     table = diff(a, b)
     if not show_all:
         table = table[table["change"] != "same"].reset_index(drop=True)
@@ -420,7 +443,8 @@ def diff_cmd(before, after, fmt, show_all, output):
 @click.option("--no-charts", is_flag=True, help="Tables and text only (faster on huge series).")
 @click.option("--app-module", "app_modules", multiple=True,
               help="Import-path prefix of the application's code (repeatable; overrides inference).")
-def report_cmd(paths, output, top, title, no_charts, app_modules):
+@_times_option
+def report_cmd(paths, output, top, title, no_charts, app_modules, times):
     """One self-contained HTML report of dumps: overview, suspects with evidence and advice, charts, graphs.
 
     Nothing is fetched when the file is viewed (charts are inline SVG images, there is
@@ -428,7 +452,7 @@ def report_cmd(paths, output, top, title, no_charts, app_modules):
     """
     from .show.report import report_html
 
-    d = _load(paths, "time", app_modules)
+    d = _load(paths, "time", app_modules, times)
     html = report_html(d, top=top, title=title, charts=not no_charts)
     if output:
         Path(output).write_text(html, encoding="utf-8")
@@ -508,7 +532,9 @@ def capture_cmd(url, output, every, count, duration, debug1, leak, timeout, retr
         raise click.ClickException(str(e)) from None
     except KeyboardInterrupt:
         n = _manifest_snapshots(Path(output))
-        stop = click.ClickException(f"interrupted: {n} snapshot(s) kept in {output} (its manifest.json is complete)")
+        kept = (f"{n} snapshot(s) kept in {output} (its manifest.json is complete)" if n
+                else "before the first snapshot: nothing kept")
+        stop = click.ClickException(f"interrupted: {kept}")
         stop.exit_code = 130
         raise stop from None
     click.echo(f"{_manifest_snapshots(manifest.parent)} snapshot(s) in {manifest.parent}", err=True)

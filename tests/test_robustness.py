@@ -257,10 +257,12 @@ def test_64_mib_dump_is_truncated_and_the_profile_of_the_same_round_says_how_man
         {"file": prof.name, "taken_at": "2026-11-30T03:00:01Z", "round": 1},
     ]}))
     series = gf.load(prof.parent)
-    s = series.snapshots.set_index("format")
-    assert int(s.loc["debug=1", "declared_total"]) == declared
-    assert bool(s.loc["debug=2", "truncated"])
-    assert int(s.loc["debug=2", "missing"]) == declared - present > 0
+    assert len(series.snapshots) == 1  # one round: the debug=2 dump, corroborated by the profile
+    s = series.snapshots.iloc[0]
+    assert s["format"] == "debug=2" and s["forms"] == "goroutine debug=2 + goroutine debug=1"
+    assert int(s["declared_total"]) == declared
+    assert bool(s["truncated"])
+    assert int(s["missing"]) == declared - present > 0
 
 
 def test_concatenated_real_dumps(build_go, tmp_path):

@@ -101,8 +101,19 @@ def parse_duration(text: str | float) -> float:
 
 
 _SIZE = re.compile(r"^(\d+(?:\.\d*)?)\s*(b|k|kb|kib|m|mb|mib|g|gb|gib)?$")
-_SIZE_UNIT = {None: 1, "b": 1, "k": 1 << 10, "kb": 1000, "kib": 1 << 10, "m": 1 << 20, "mb": 1000**2,
-              "mib": 1 << 20, "g": 1 << 30, "gb": 1000**3, "gib": 1 << 30}
+_SIZE_UNIT = {
+    None: 1,
+    "b": 1,
+    "k": 1 << 10,
+    "kb": 1000,
+    "kib": 1 << 10,
+    "m": 1 << 20,
+    "mb": 1000**2,
+    "mib": 1 << 20,
+    "g": 1 << 30,
+    "gb": 1000**3,
+    "gib": 1 << 30,
+}
 
 
 def parse_size(text: str | int) -> int:
@@ -126,7 +137,9 @@ def parse_size(text: str | int) -> int:
 # --- where to ask --------------------------------------------------------------------------------
 
 
-def profile_urls(url: str, *, debug1: bool = False, leak: bool = False) -> list[tuple[str, int, str]]:
+def profile_urls(
+    url: str, *, debug1: bool = False, leak: bool = False
+) -> list[tuple[str, int, str]]:
     """The ``(profile, debug, url)`` requests of one capture round.
 
     A base URL (``host:port``, ``http://host:port/prefix``) gets
@@ -157,7 +170,9 @@ def profile_urls(url: str, *, debug1: bool = False, leak: bool = False) -> list[
         pdir = path if path.endswith("/debug/pprof") else path + "/debug/pprof"
 
     def make(profile: str, debug: int) -> str:
-        return urllib.parse.urlunsplit((parts.scheme, parts.netloc, f"{pdir}/{profile}", f"debug={debug}", ""))
+        return urllib.parse.urlunsplit(
+            (parts.scheme, parts.netloc, f"{pdir}/{profile}", f"debug={debug}", "")
+        )
 
     wanted = [] if out else [("goroutine", 2)]
     if debug1:
@@ -219,13 +234,17 @@ def _fetch_once(url: str, timeout: float, max_bytes: int) -> _Answer:
     except urllib.error.URLError as e:
         r = e.reason
         if isinstance(r, ConnectionRefusedError):
-            raise _Retryable(f"cannot connect to {_where(url)}: connection refused "
-                             "(is the service running and listening there?)") from None
+            raise _Retryable(
+                f"cannot connect to {_where(url)}: connection refused "
+                "(is the service running and listening there?)"
+            ) from None
         if isinstance(r, TimeoutError):
             raise _Retryable(f"{url}: no answer within {timeout:g}s (timeout)") from None
         if isinstance(r, socket.gaierror):
             raise CaptureError(f"cannot resolve {_where(url)}: {r.strerror or r}") from None
-        raise _Retryable(f"cannot reach {_where(url)}: {getattr(r, 'strerror', None) or r}") from None
+        raise _Retryable(
+            f"cannot reach {_where(url)}: {getattr(r, 'strerror', None) or r}"
+        ) from None
     except TimeoutError:
         raise _Retryable(f"{url}: no answer within {timeout:g}s (timeout)") from None
     except (OSError, ValueError) as e:  # resets, bad status lines
@@ -250,8 +269,14 @@ def _fetch_once(url: str, timeout: float, max_bytes: int) -> _Answer:
     except OSError as e:
         raise _Retryable(f"{url}: connection broken mid-body: {e}") from None
     body = b"".join(chunks)[:max_bytes]
-    return _Answer(resp.status, body, capped, resp.headers.get("Content-Type", ""), taken_at,
-                   time.monotonic() - start)
+    return _Answer(
+        resp.status,
+        body,
+        capped,
+        resp.headers.get("Content-Type", ""),
+        taken_at,
+        time.monotonic() - start,
+    )
 
 
 def _fetch(url: str, *, timeout: float, max_bytes: int, retries: int, backoff: float) -> _Answer:
@@ -287,8 +312,10 @@ def is_dump(body: bytes) -> bool:
 def _not_a_dump(url: str, ans: _Answer) -> CaptureError:
     start = ans.body[:40].decode("utf-8", "replace").replace("\n", " ").strip()
     ctype = ans.content_type.split(";")[0] or "no content type"
-    return CaptureError(f"{url}: the answer is not a goroutine dump ({ctype}, {len(ans.body):,} bytes, "
-                        f"starts with {start!r})")
+    return CaptureError(
+        f"{url}: the answer is not a goroutine dump ({ctype}, {len(ans.body):,} bytes, "
+        f"starts with {start!r})"
+    )
 
 
 # --- the series -----------------------------------------------------------------------------------
@@ -320,6 +347,184 @@ def _count_goroutines(body: bytes) -> int | None:
     return n if n else None
 
 
+@dataclass
+class _Settings:
+    """How each request of a capture is made."""
+
+    timeout: float
+    retries: int
+    backoff: float
+    max_bytes: int
+
+    def fetch(self, url: str) -> _Answer:
+        return _fetch(
+            url,
+            timeout=self.timeout,
+            max_bytes=self.max_bytes,
+            retries=self.retries,
+            backoff=self.backoff,
+        )
+
+
+class _Manifest:
+    """The capture's ``manifest.json``: rewritten atomically after every file it lists."""
+
+    def __init__(self, out: Path, instance: str, url: str, every: float) -> None:
+        self.path = out / MANIFEST
+        self.written = False
+        now = _iso(datetime.now(UTC))
+        self.doc: dict = {
+            "format": MANIFEST_FORMAT,
+            "instance": instance,
+            "url": url,
+            "started_at": now,
+            "updated_at": now,
+            "every": every,
+            "stopped": None,
+            "snapshots": [],
+            "extras": [],
+        }
+
+    def save(self, stopped: str | None = None) -> None:
+        self.doc["updated_at"] = _iso(datetime.now(UTC))
+        self.doc["stopped"] = stopped
+        _write_atomic(self.path, (json.dumps(self.doc, indent=1) + "\n").encode())
+        self.written = True
+
+    def add_snapshot(
+        self, name: str, k: int, profile: str, debug: int, url: str, ans: _Answer
+    ) -> None:
+        self.doc["snapshots"].append(
+            {
+                "file": name,
+                "taken_at": _iso(ans.taken_at),
+                "round": k,
+                "profile": profile,
+                "debug": debug,
+                "url": url,
+                "status": ans.status,
+                "bytes": len(ans.body),
+                "capped": ans.capped,
+                "elapsed": round(ans.elapsed, 4),
+                "attempts": ans.attempts,
+                "content_type": ans.content_type,
+            }
+        )
+        self.save()
+
+    def add_extra(self, name: str, what: str, k: int, url: str, ans: _Answer) -> None:
+        self.doc["extras"].append(
+            {
+                "file": name,
+                "name": what,
+                "round": k,
+                "taken_at": _iso(ans.taken_at),
+                "url": url,
+                "status": ans.status,
+                "bytes": len(ans.body),
+                "capped": ans.capped,
+            }
+        )
+        self.save()
+
+    @property
+    def kept(self) -> int:
+        return len(self.doc["snapshots"])
+
+    def finish(self, stopped: str) -> None:
+        """Close the manifest; one that lists no snapshot is removed, so a retry can reuse the directory."""
+        if self.kept:
+            self.save(stopped)
+        elif self.written:
+            with contextlib.suppress(OSError):
+                self.path.unlink()
+
+
+def _prepare(out: Path) -> bool:
+    """Make the output directory; refuse one that holds a capture. True when it was created here."""
+    if (out / MANIFEST).exists() and _lists_snapshots(out / MANIFEST):
+        raise CaptureError(f"{out} already holds a capture ({MANIFEST}): choose another directory")
+    created = not out.exists()
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise CaptureError(f"{out}: cannot create the directory: {e.strerror or e}") from None
+    return created
+
+
+def _lists_snapshots(path: Path) -> bool:
+    """Does a manifest list any snapshot? (one that lists none is what a failed capture left)"""
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):
+        return True  # unreadable: not ours to overwrite
+    return not isinstance(doc, dict) or bool(doc.get("snapshots"))
+
+
+def _round(
+    k: int,
+    targets: list[tuple[str, int, str]],
+    extras: list[tuple[str, str]],
+    out: Path,
+    m: _Manifest,
+    how: _Settings,
+    warn: bool,
+) -> _Answer:
+    """Fetch, check and write the dumps and extras of round ``k``; returns the first dump's answer."""
+    first = None
+    for profile, debug, u in targets:
+        ans = how.fetch(u)
+        if not is_dump(ans.body):
+            raise _not_a_dump(u, ans)
+        name = _file_name(profile, debug, k, ans.body)
+        _write_atomic(out / name, ans.body)
+        m.add_snapshot(name, k, profile, debug, u, ans)
+        if ans.capped and warn:
+            print(f"warning: {name} cut at {how.max_bytes:,} bytes (max_bytes)", file=sys.stderr)
+        first = first or ans
+    for what, u in extras:
+        ans = how.fetch(u)
+        name = f"{what}-{k:04d}.{'json' if 'json' in ans.content_type else 'txt'}"
+        _write_atomic(out / name, ans.body)
+        m.add_extra(name, what, k, u, ans)
+    assert first is not None  # profile_urls always gives at least one target
+    return first
+
+
+class _Bar:
+    """A progress bar made after the first round (a service that cannot be reached gives one line)."""
+
+    def __init__(self, on: bool, total: int | None, desc: str) -> None:
+        self.on, self.total, self.desc, self.bar = on, total, desc, None
+
+    def update(self, ans: _Answer) -> None:
+        if not self.on:
+            return
+        if self.bar is None:
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=self.total, unit="round", desc=self.desc)
+        n = _count_goroutines(ans.body)
+        if n is not None:
+            self.bar.set_postfix(goroutines=f"{n:,}", refresh=False)
+        self.bar.update(1)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            with contextlib.suppress(Exception):
+                self.bar.close()
+
+
+def _check(count: int | None, duration: float | None, every: float, how: _Settings) -> None:
+    """Arguments that cannot make a capture: one line, before anything is written."""
+    if count is not None and duration is not None:
+        raise CaptureError("give count or duration, not both")
+    if count is not None and count < 1:
+        raise CaptureError("count must be at least 1")
+    if every <= 0 or how.timeout <= 0 or how.max_bytes <= 0 or how.retries < 0:
+        raise CaptureError("every, timeout and max_bytes must be positive, retries not negative")
+
+
 def capture(
     url: str,
     out_dir: str | Path,
@@ -341,127 +546,100 @@ def capture(
 
     Parameters
     ----------
-    url : the service (``host:port``, ``http://host:port``) or a full profile URL.
-    every : seconds between the starts of two rounds.
-    count, duration : stop after this many rounds, or once this many seconds have
-        passed (at most one of them; neither: until interrupted).
-    debug1, leak : also ask for ``debug=1`` and for the ``goroutineleak`` profile
-        in each round (each is a snapshot of its own, with the same ``round``).
-    timeout : seconds a request may take in all (connecting, waiting, reading).
-    retries, backoff : attempts after a failure that may pass (connection refused,
-        timeout, HTTP 5xx), waiting ``backoff``, then twice as long, and so on.
-    max_bytes : stop reading a body past this size; the snapshot is kept and
-        marked ``capped`` in the manifest.
-    instance : the instance name recorded in the manifest (default ``host:port``).
-    also : ``{name: path}`` of other endpoints fetched after the dumps of each
-        round and kept beside them (not validated as dumps).
+    url : str
+        The service (``host:port``, ``http://host:port``) or a full profile URL.
+    out_dir : str or Path
+        Directory for the series (created; must not hold a capture already).
+    every : float
+        Seconds between the starts of two rounds.
+    count, duration : int or float, optional
+        Stop after this many rounds, or once this many seconds have passed (at most one
+        of them; neither: until interrupted).
+    debug1, leak : bool
+        Also ask for ``debug=1`` and for the ``goroutineleak`` profile in each round (each
+        is a file of its own with the same ``round``; :func:`goforensics.load` assembles
+        the files of one round into one snapshot).
+    timeout : float
+        Seconds a request may take in all (connecting, waiting, reading).
+    retries, backoff : int, float
+        Attempts after a failure that may pass (connection refused, timeout, HTTP 5xx),
+        waiting ``backoff``, then twice as long, and so on.
+    max_bytes : int
+        Stop reading a body past this size; the file keeps the head and is marked
+        ``capped`` in the manifest (the loader marks its snapshot truncated).
+    progress : bool
+        A progress bar and warnings on stderr.
+    instance : str, optional
+        The instance name recorded in the manifest (default ``host:port``).
+    also : mapping, optional
+        ``{name: path}`` of other endpoints fetched after the dumps of each round and
+        kept beside them (not validated as dumps).
 
-    Raises :class:`CaptureError` (one line) when the service cannot be reached,
-    answers with an HTTP error, or answers with something that is not a dump;
-    snapshots written until then stay listed in the manifest. Ctrl-C
-    (``KeyboardInterrupt``) finishes the manifest and is raised again.
+    Returns
+    -------
+    Path
+        The ``manifest.json`` of the series.
 
+    Raises
+    ------
+    CaptureError
+        One line, when the service cannot be reached, answers with an HTTP error, or
+        answers with something that is not a dump; snapshots written until then stay
+        listed in the manifest. When none was written, no manifest is left behind (the
+        directory can be used again). Ctrl-C (``KeyboardInterrupt``) finishes the
+        manifest and is raised again.
+
+    Examples
+    --------
     >>> capture("localhost:6060", "out", count=3, duration=60)
     Traceback (most recent call last):
     ...
-    ValueError: give count or duration, not both
+    goforensics.errors.CaptureError: give count or duration, not both
     """
-    if count is not None and duration is not None:
-        raise ValueError("give count or duration, not both")
-    if count is not None and count < 1:
-        raise ValueError("count must be at least 1")
-    if every <= 0 or timeout <= 0 or max_bytes <= 0 or retries < 0:
-        raise ValueError("every, timeout and max_bytes must be positive, retries not negative")
+    how = _Settings(timeout, retries, backoff, max_bytes)
+    _check(count, duration, every, how)
     targets = profile_urls(url, debug1=debug1, leak=leak)
     extras = [(name, _extra_url(url, path)) for name, path in (also or {}).items()]
     out = Path(out_dir)
-    if (out / MANIFEST).exists():
-        raise CaptureError(f"{out} already holds a capture ({MANIFEST}): choose another directory")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise CaptureError(f"{out}: cannot create the directory: {e.strerror or e}") from None
-    started = datetime.now(UTC)
-    doc: dict = {
-        "format": MANIFEST_FORMAT,
-        "instance": instance or _where(targets[0][2]),
-        "url": targets[0][2],
-        "started_at": _iso(started),
-        "updated_at": _iso(started),
-        "every": every,
-        "stopped": None,
-        "snapshots": [],
-        "extras": [],
-    }
-    manifest = out / MANIFEST
-
-    def save(stopped: str | None = None) -> None:
-        doc["updated_at"] = _iso(datetime.now(UTC))
-        doc["stopped"] = stopped
-        _write_atomic(manifest, (json.dumps(doc, indent=1) + "\n").encode())
-
-    total = count if count is not None else (int(duration // every) + 1 if duration is not None else None)
-    bar = None  # made after the first round, so that a service that cannot be reached gives one line
+    created = _prepare(out)
+    m = _Manifest(out, instance or _where(targets[0][2]), targets[0][2], every)
+    total = (
+        count
+        if count is not None
+        else (int(duration // every) + 1 if duration is not None else None)
+    )
+    bar = _Bar(progress, total, f"capture {m.doc['instance']}")
     t0 = time.monotonic()
     k = 0
     try:
         while True:
-            for profile, debug, u in targets:
-                ans = _fetch(u, timeout=timeout, max_bytes=max_bytes, retries=retries, backoff=backoff)
-                if not is_dump(ans.body):
-                    raise _not_a_dump(u, ans)
-                name = _file_name(profile, debug, k, ans.body)
-                _write_atomic(out / name, ans.body)
-                doc["snapshots"].append({
-                    "file": name, "taken_at": _iso(ans.taken_at), "round": k, "profile": profile,
-                    "debug": debug, "url": u, "status": ans.status, "bytes": len(ans.body),
-                    "capped": ans.capped, "elapsed": round(ans.elapsed, 4), "attempts": ans.attempts,
-                    "content_type": ans.content_type,
-                })
-                save()
-                if ans.capped and progress:
-                    print(f"warning: {name} cut at {max_bytes:,} bytes (max_bytes)", file=sys.stderr)
-                if profile == targets[0][0] and debug == targets[0][1]:
-                    ans_main = ans
-            for name_, u in extras:
-                ans = _fetch(u, timeout=timeout, max_bytes=max_bytes, retries=retries, backoff=backoff)
-                ext = "json" if "json" in ans.content_type else "txt"
-                name = f"{name_}-{k:04d}.{ext}"
-                _write_atomic(out / name, ans.body)
-                doc["extras"].append({
-                    "file": name, "name": name_, "round": k, "taken_at": _iso(ans.taken_at), "url": u,
-                    "status": ans.status, "bytes": len(ans.body), "capped": ans.capped,
-                })
-                save()
+            bar.update(_round(k, targets, extras, out, m, how, progress))
             k += 1
-            if bar is None and progress:
-                from tqdm.auto import tqdm
-
-                bar = tqdm(total=total, unit="round", desc=f"capture {doc['instance']}")
-            if bar is not None:
-                n = _count_goroutines(ans_main.body)
-                if n is not None:
-                    bar.set_postfix(goroutines=f"{n:,}", refresh=False)
-                bar.update(1)
             if count is not None and k >= count:
-                save("count reached")
+                m.finish("count reached")
                 break
             next_t = t0 + k * every
             if duration is not None and next_t - t0 > duration:
-                save("duration reached")
+                m.finish("duration reached")
                 break
             time.sleep(max(0.0, next_t - time.monotonic()))
     except KeyboardInterrupt:
-        save("interrupted")
+        m.finish("interrupted")
+        _drop_if_empty(out, created)
         raise
     except CaptureError as e:
-        save(f"error: {e}")
-        kept = len(doc["snapshots"])
-        if kept:
-            raise CaptureError(f"{e} ({kept} snapshot(s) kept in {out})") from None
+        m.finish(f"error: {e}")
+        _drop_if_empty(out, created)
+        if m.kept:
+            raise CaptureError(f"{e} ({m.kept} snapshot(s) kept in {out})") from None
         raise
     finally:
-        if bar is not None:
-            with contextlib.suppress(Exception):
-                bar.close()
-    return manifest
+        bar.close()
+    return m.path
+
+
+def _drop_if_empty(out: Path, created: bool) -> None:
+    """Remove the directory a failed capture made, when nothing was written into it."""
+    if created:
+        with contextlib.suppress(OSError):
+            out.rmdir()  # only succeeds when empty

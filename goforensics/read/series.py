@@ -2,9 +2,15 @@
 
 A series is one :class:`~goforensics.model.Dumps` whose snapshots are numbered in
 capture order. Capture times come, in order of trust, from what the caller gives,
-a ``manifest.json`` written by ``goforensics capture``, the content itself (a
-profile's ``time_nanos``, test2json or log timestamps), the file name
-(``goroutines-20261130T032131Z.txt``, ``1764472891.txt``) or the file's mtime.
+a ``manifest.json`` written by ``goforensics capture``, a times file (``times.tsv``
+beside the dumps, or ``times=``), the content itself (a profile's ``time_nanos``,
+test2json or log timestamps), the file name (``goroutines-20261130T032131Z.txt``,
+``1764472891.txt``) or the file's mtime; the ``time_source`` column says which.
+Side files are checked against a schema first (:mod:`goforensics.read.sidefiles`).
+
+Directories are walked without recursion; a link back up the tree is not followed
+again and a file reached by two names is read once (both are warnings); file names
+that are not UTF-8 are shown with ``\\xNN`` escapes in the tables.
 
 Dumps of several processes load together, kept apart by the ``instance`` column:
 from the manifest, from sub-directories (``fleet/host-a/*.txt``), or given.
@@ -18,13 +24,9 @@ goforensics.errors.LoadError: no input: give files, globs or directories
 
 from __future__ import annotations
 
-import glob as _glob
-import json
 import os
-import re
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -32,147 +34,34 @@ import pandas as pd
 
 from ..errors import LoadError
 from ..goruntime import classify_frames
-from ..model import Dumps
+from ..model import WARNING_COLUMNS, Dumps, _conform
+from .assemble import assemble_rounds, form_of, round_key, split_processes
+from .inputs import (
+    DATA,
+    MANIFEST,
+    Source,
+    apply_times,
+    bundled_path,
+    display_name,
+    expand_paths,
+    expand_sources,
+    read_manifest,
+    time_from_name,
+)
 from .parse import parse_file
+from .sidefiles import read_times
 
-__all__ = ["MANIFEST", "Source", "bundled_path", "expand_paths", "load", "read_manifest"]
-
-MANIFEST = "manifest.json"
-_SKIP_NAMES = {MANIFEST, "INDEX.tsv", "truth.csv", "truth.csv.gz", "truth.parquet", "README.md"}
-_SKIP_SUFFIX = (".json", ".csv", ".parquet", ".md", ".tsv", ".py", ".go", ".mod", ".sum", ".html", ".png", ".go.txt")
-_NAME_TIME = [
-    (re.compile(r"(\d{4})-?(\d\d)-?(\d\d)[T_-]?(\d\d)[:-]?(\d\d)[:-]?(\d\d)(?:[.,](\d+))?(Z|[+-]\d\d:?\d\d)?"), "iso"),
-    (re.compile(r"(?<!\d)(1[5-9]\d{8}|2\d{9})(?:\.(\d+))?(?!\d)"), "epoch"),
+__all__ = [
+    "DATA",
+    "MANIFEST",
+    "Source",
+    "bundled_path",
+    "display_name",
+    "expand_paths",
+    "load",
+    "read_manifest",
+    "series_notes",
 ]
-
-
-@dataclass
-class Source:
-    """One input file and what is known about it before parsing."""
-
-    path: Path
-    instance: str = ""
-    taken_at: pd.Timestamp | None = None
-    time_source: str = ""
-    round: int | None = None
-    name: str = ""  # what the tables call it (its ``source``); the path where empty
-
-
-def read_manifest(directory: str | Path) -> list[Source]:
-    """Sources listed in a capture manifest (``manifest.json``), in capture order.
-
-    The manifest is a JSON object ``{"instance": str, "snapshots": [{"file": str,
-    "taken_at": ISO-8601, "round": int, "instance"?: str, ...}, ...]}``; files are
-    relative to it. ``goforensics capture`` adds the URL, profile, debug level,
-    status, bytes and whether the body was capped to each snapshot, and ``extras``
-    (other endpoints, not dumps); the full schema is in :mod:`goforensics.read.capture`.
-    Snapshots whose file is missing are left out.
-    """
-    directory = Path(directory)
-    try:
-        doc = json.loads((directory / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as e:
-        raise LoadError(f"{directory / MANIFEST}: unreadable manifest: {e}") from None
-    out = []
-    for snap in doc.get("snapshots", []):
-        if not isinstance(snap, dict) or "file" not in snap:
-            continue
-        p = directory / snap["file"]
-        if not p.exists():
-            continue
-        ts = pd.Timestamp(snap["taken_at"]) if snap.get("taken_at") else None
-        if ts is not None and ts.tzinfo is None:
-            ts = ts.tz_localize("UTC")
-        out.append(Source(p, str(snap.get("instance", doc.get("instance", "")) or ""), ts,
-                          "manifest" if ts is not None else "", snap.get("round")))
-    return out
-
-
-def _is_dump_file(p: Path) -> bool:
-    return p.is_file() and p.name not in _SKIP_NAMES and not p.name.startswith(".") and not (
-        p.name.endswith(_SKIP_SUFFIX)
-    )
-
-
-def expand_paths(paths: str | Path | Source | Iterable[str | Path | Source]) -> list[Source]:
-    """Expand files, globs and directories into sources, in the order given.
-
-    A directory expands to its files sorted by name (or its manifest's order); a
-    directory whose sub-directories hold dumps is a fleet: one instance per
-    sub-directory. A :class:`Source` is taken as it is.
-    """
-    if isinstance(paths, (str, Path, Source)):
-        paths = [paths]
-    out: list[Source] = []
-    for item in paths:
-        if isinstance(item, Source):
-            out.append(item)
-            continue
-        s = str(item)
-        p = bundled_path(s[len("bundled:") :]) if s.startswith("bundled:") else Path(s)
-        if p.is_dir():
-            out.extend(_expand_dir(p, ""))
-        elif p.exists():
-            out.append(Source(p))
-        elif any(c in s for c in "*?["):
-            matches = sorted(_glob.glob(s, recursive=True))
-            if not matches:
-                raise LoadError(f"{s}: no file matches this pattern")
-            out.extend(Source(Path(m)) for m in matches if Path(m).is_file())
-        else:
-            raise LoadError(f"{s}: no such file or directory")
-    return out
-
-
-DATA = Path(__file__).resolve().parent.parent / "data"
-
-
-def bundled_path(name: str) -> Path:
-    """Where a bundled example series lives (``bundled:NAME`` on the command line).
-
-    >>> bundled_path("demo").name
-    'demo'
-    """
-    p = DATA / name
-    if not name or not p.exists():
-        have = ", ".join(sorted(x.name for x in DATA.iterdir() if x.is_dir())) if DATA.exists() else ""
-        raise LoadError(f"bundled:{name}: no such bundled dataset (have: {have})")
-    return p
-
-
-def _expand_dir(d: Path, instance: str) -> list[Source]:
-    if (d / MANIFEST).exists():
-        srcs = read_manifest(d)
-        for s in srcs:
-            # in a fleet tree the directory names the process (two captures may carry the
-            # same manifest instance, e.g. one port-forward address); alone, the manifest does
-            s.instance = instance or s.instance
-        return srcs
-    files = sorted(p for p in d.iterdir() if _is_dump_file(p))
-    subdirs = sorted(p for p in d.iterdir() if p.is_dir() and not p.name.startswith("."))
-    out = [Source(p, instance) for p in files]
-    for sd in subdirs:
-        out.extend(_expand_dir(sd, f"{instance}/{sd.name}" if instance else sd.name))
-    return out
-
-
-def _time_from_name(name: str) -> pd.Timestamp | None:
-    for rx, kind in _NAME_TIME:
-        m = rx.search(name)
-        if not m:
-            continue
-        try:
-            if kind == "iso":
-                y, mo, d, h, mi, s, frac, tz = m.groups()
-                ts = pd.Timestamp(f"{y}-{mo}-{d}T{h}:{mi}:{s}" + (f".{frac}" if frac else ""))
-                if tz and tz != "Z":
-                    ts = ts.tz_localize(tz.replace(":", "")[:3] + ":" + tz.replace(":", "")[3:])
-                return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-            sec, frac = m.groups()
-            return pd.Timestamp(float(f"{sec}.{frac or 0}"), unit="s", tz="UTC")
-        except (ValueError, OverflowError):
-            continue
-    return None
 
 
 def _parse_one(args: tuple[str, str, bool]) -> Dumps:
@@ -186,6 +75,7 @@ def load(
     order: str = "time",
     instance: str | Mapping[str, str] | None = None,
     taken_at: Iterable | Mapping[str, object] | None = None,
+    times: str | Path | None = None,
     app_modules: Iterable[str] = (),
     fast: bool = True,
     workers: int = 1,
@@ -202,6 +92,9 @@ def load(
     instance : one instance name for all, or a mapping ``{path: instance}``.
     taken_at : capture times, one per path in order, or ``{path: time}``; these win
         over every other source of time.
+    times : a times file (``FILE<TAB>TIME`` lines, see
+        :func:`goforensics.read.sidefiles.read_times`) for the files it names; its times win
+        over a manifest's (``taken_at`` wins over it).
     app_modules : import-path prefixes of the application (overriding inference).
     workers : parse files in this many local processes.
     scheduler : hand the parsing of the files to Dask instead (a fleet's thousands of
@@ -216,17 +109,24 @@ def load(
     >>> gf.load(tmp).snapshots[["snapshot", "source", "time_source"]].values.tolist()[0][2]
     'filename'
     """
-    sources = expand_paths(paths)
+    notes: list[dict] = []
+    paths = [paths] if isinstance(paths, (str, Path, Source)) else list(paths)
+    sources = expand_sources(paths, notes)
     if not sources:
+        dirs = [p for p in paths if isinstance(p, (str, Path)) and Path(p).is_dir()]
+        if dirs:
+            raise LoadError(f"{display_name(dirs[0])}: no dump file in this directory")
         raise LoadError("no input: give files, globs or directories")
     _apply_given(sources, instance, taken_at)
+    if times is not None:
+        apply_times(read_times(times), Path(times), sources, notes, given=True)
     for s in sources:
         if s.taken_at is None:
-            t = _time_from_name(s.path.name)
+            t = time_from_name(s.path.name)
             if t is not None:
                 s.taken_at, s.time_source = t, "filename"
 
-    jobs = [(str(s.path), s.name or str(s.path), fast) for s in sources]
+    jobs = [(str(s.path), s.name or display_name(s.path), fast) for s in sources]
     it: Iterable[Dumps]
     if scheduler is not None:
         it = _parse_with_dask(jobs, scheduler)
@@ -247,14 +147,79 @@ def load(
         if pool is not None:
             pool.shutdown()
 
-    for k, (src, d) in enumerate(zip(sources, parts, strict=True)):
-        _stamp(d, src, k)
+    for src, d in zip(sources, parts, strict=True):
+        _stamp(d, src)
+    parts = _number_by_file(parts)
+    groups = _round_groups(sources, parts)
     series = Dumps.concat(parts)
+    notes += assemble_rounds(series, groups)
     _order(series, order)
-    _pair_truncated(series, sources)
+    declared = {}
+    for src in sources:
+        declared[src.instance] = declared.get(src.instance, False) or src.declared_instance
+    notes += split_processes(series, declared)
     if len(series.frames):
         series.frames["frame_class"] = classify_frames(series.frames, tuple(app_modules))
+    if notes:
+        w = pd.concat([series.warnings, pd.DataFrame(notes)], ignore_index=True)
+        series.warnings = _conform(w, WARNING_COLUMNS)
     return series
+
+
+_TIME_WORDS = {
+    "manifest": "the capture manifest",
+    "times file": "a times file",
+    "given": "the times given",
+    "content": "the dumps' content",
+    "filename": "the file names",
+    "mtime": "file modification times (the order may be wrong: give --times FILE)",
+}
+
+
+def series_notes(d: Dumps) -> list[str]:
+    """What a reader of a loaded series should know of how it was put together.
+
+    Parameters
+    ----------
+    d : Dumps
+        What :func:`load` returned.
+
+    Returns
+    -------
+    list of str
+        Where the capture times came from, and how files of one round were assembled
+        into one snapshot (forms, corroborating files, ``(leaked)`` verdicts joined).
+
+    Examples
+    --------
+    >>> series_notes(load("bundled:checkout"))
+    ['capture times from the capture manifest']
+    """
+    s = d.snapshots
+    if not len(s):
+        return []
+    used = s["time_source"].astype(str).value_counts()
+    words = [_TIME_WORDS.get(k, k or "nowhere") for k in used.index]
+    if len(used) == 1:
+        lines = [f"capture times from {words[0]}"]
+    else:
+        lines = [
+            "capture times from "
+            + ", ".join(f"{w} ({n})" for w, n in zip(words, used, strict=True))
+        ]
+    if "forms" in s and s["forms"].astype(str).str.contains(" + ", regex=False).any():
+        many = s[s["forms"].astype(str).str.contains(" + ", regex=False)]
+        files = len(s) + sum(len(str(c).splitlines()) for c in many["corroborated_by"])
+        forms = many["forms"].astype(str).str.split(" + ", regex=False)
+        main = sorted({f[0] for f in forms})
+        others = sorted({x for f in forms for x in f[1:]})
+        joined = int(pd.to_numeric(s["verdicts_joined"], errors="coerce").fillna(0).sum())
+        lines.append(
+            f"{files} file(s) read as {len(s)} snapshot(s): {len(many)} round(s) of several forms, "
+            f"goroutines from {', '.join(main)}, corroborated by {', '.join(others)}"
+            + (f"; {joined:,} (leaked) verdict(s) joined from the leak profile" if joined else "")
+        )
+    return lines
 
 
 def _parse_with_dask(jobs: list[tuple[str, str, bool]], scheduler) -> list[Dumps]:
@@ -270,10 +235,12 @@ def _parse_with_dask(jobs: list[tuple[str, str, bool]], scheduler) -> list[Dumps
 def _apply_given(sources: list[Source], instance, taken_at) -> None:
     if isinstance(instance, str):
         for s in sources:
-            s.instance = instance
+            s.instance, s.declared_instance = instance, True
     elif isinstance(instance, Mapping):
         for s in sources:
-            s.instance = str(instance.get(str(s.path), instance.get(s.path.name, s.instance)))
+            got = instance.get(str(s.path), instance.get(s.path.name))
+            if got is not None:
+                s.instance, s.declared_instance = str(got), True
     if taken_at is None:
         return
     if isinstance(taken_at, Mapping):
@@ -284,80 +251,164 @@ def _apply_given(sources: list[Source], instance, taken_at) -> None:
             raise LoadError(f"taken_at has {len(times)} times for {len(sources)} files")
     for s, t in zip(sources, times, strict=True):
         if t is not None:
-            ts = pd.Timestamp(t)
+            try:
+                ts = pd.Timestamp(t)
+            except (ValueError, TypeError) as e:
+                raise LoadError(f"taken_at: {t!r} is not a time ({e})") from None
             s.taken_at = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
             s.time_source = "given"
 
 
-def _stamp(d: Dumps, src: Source, k: int) -> None:
+_TRUSTED_TIMES = ("given", "manifest", "times file")  # win over the content's own times
+
+
+def _stamp(d: Dumps, src: Source) -> None:
     """Give a parsed file its source facts; keep content times where nothing better is known."""
     snaps = d.snapshots
     mtime = pd.Timestamp(os.path.getmtime(src.path), unit="s", tz="UTC")
     content = snaps["taken_at"]
-    if src.time_source in ("given", "manifest"):
+    if src.time_source in _TRUSTED_TIMES:
         times = pd.Series([src.taken_at] * len(snaps), dtype="datetime64[ns, UTC]")
         how = [src.time_source] * len(snaps)
-    else:
-        fallback, fb_how = (src.taken_at, "filename") if src.taken_at is not None else (mtime, "mtime")
+    else:  # the content's own times first, then the file name's, then the file's mtime
+        fallback, fb_how = (
+            (src.taken_at, src.time_source) if src.taken_at is not None else (mtime, "mtime")
+        )
         times = content.where(content.notna(), fallback)
         how = ["content" if pd.notna(c) else fb_how for c in content]
     snaps["taken_at"] = times.to_numpy()
     snaps["time_source"] = pd.Categorical(how)
     snaps["instance"] = pd.Categorical([src.instance] * len(snaps))
-    snaps["file_index"] = k
     snaps["round"] = src.round
     g = d.goroutines
-    g["_file"] = k
-    d.warnings["_file"] = k
     g["instance"] = pd.Categorical([src.instance] * len(g))
     if len(snaps):
         g["taken_at"] = snaps["taken_at"].to_numpy()[g["snapshot"].to_numpy()]
+    if src.capped:
+        _mark_capped(d, src)
+
+
+def _mark_capped(d: Dumps, src: Source) -> None:
+    """The capture cut this file at its size limit: its last dump is truncated, whatever the text
+    looks like (a cut that lands between two goroutines leaves text that reads as complete)."""
+    s = d.snapshots
+    if not len(s):
+        return
+    last = s.index[-1]
+    s.loc[last, "truncated"] = True
+    g = d.goroutines
+    rows = g.index[g["snapshot"] == s.loc[last, "snapshot"]]
+    if len(rows) and not _ends_between_goroutines(src.path):
+        g.loc[rows[-1], "truncated"] = True  # its stack may have lost its outer frames
+    kept = f" after {src.kept_bytes:,} bytes" if isinstance(src.kept_bytes, int) else ""
+    note = pd.DataFrame(
+        [
+            {
+                "source": str(s.loc[last, "source"]),
+                "snapshot": s.loc[last, "snapshot"],
+                "line": s.loc[last, "line_end"],
+                "lines": 0,
+                "kind": "truncated",
+                "message": f"the capture cut this dump at its size limit{kept} (capped in "
+                "its manifest): goroutines after the cut are missing",
+            }
+        ]
+    )
+    d.warnings = _conform(pd.concat([d.warnings, note], ignore_index=True), WARNING_COLUMNS)
+
+
+def _ends_between_goroutines(path: Path) -> bool:
+    """Does a (plain text) file end with a blank line, i.e. after a complete goroutine?"""
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(max(os.path.getsize(path) - 2, 0))
+            return fh.read(2) == b"\n\n"
+    except OSError:
+        return False
+
+
+def _number_by_file(parts: list[Dumps]) -> list[Dumps]:
+    """Number every file's snapshots apart: file k's part p becomes (dumps before it) + p.
+
+    The parser numbers each file's snapshots from 0; after this the numbers are unique
+    across the files, in the order given, so the concatenated tables need no hidden key.
+    """
+    offset = 0
+    for d in parts:
+        if offset:
+            d.snapshots["snapshot"] = d.snapshots["snapshot"] + offset
+            d.goroutines["snapshot"] = d.goroutines["snapshot"] + offset
+            d.warnings["snapshot"] = d.warnings["snapshot"] + offset
+        offset += len(d.snapshots)
+    return parts
+
+
+def _round_groups(sources: list[Source], parts: list[Dumps]) -> pd.DataFrame:
+    """Which snapshots were taken together: a manifest's round, or a name that differs only by
+    the form (``dump-0003.txt`` beside ``dump-0003.pb.gz``) with times that agree."""
+    rows = []
+    for src, d in zip(sources, parts, strict=True):
+        s = d.snapshots
+        key = None
+        if len(s) != 1:
+            pass  # a file of several dumps is a series of its own, not one form of a round
+        elif src.round is not None:
+            key = ("round", src.instance, src.round)
+        else:
+            stem = round_key(src.path.name)
+            if stem:  # a name made only of form words says nothing of when it was taken
+                key = ("name", src.instance, str(src.path.parent), stem)
+        for n, kind, t, how in zip(
+            s["snapshot"],
+            s["kind"].astype(str),
+            s["taken_at"],
+            s["time_source"].astype(str),
+            strict=True,
+        ):
+            rows.append(
+                {
+                    "snapshot": int(n),
+                    "group": key,
+                    "profile": form_of(src.profile, src.path.name, kind),
+                    "taken_at": t,
+                    "dated": how not in ("mtime", ""),
+                }
+            )
+    groups = pd.DataFrame(rows, columns=["snapshot", "group", "profile", "taken_at", "dated"])
+    # files saved side by side with one stem but taken apart in time are not one round
+    named = groups["group"].map(lambda k: k is not None and k[0] == "name")
+    for key, g in groups[named & groups["dated"]].groupby("group"):
+        if g["taken_at"].max() - g["taken_at"].min() > _SAME_ROUND:
+            groups.loc[groups["group"] == key, "group"] = None
+    return groups[["snapshot", "group", "profile"]]
+
+
+_SAME_ROUND = pd.Timedelta(minutes=1)
 
 
 def _order(series: Dumps, order: str) -> None:
+    """Renumber the snapshots 0..n-1 in capture time (``"time"``) or given order."""
+    if order not in ("time", "given"):
+        raise LoadError(f"order must be 'time' or 'given', not {order!r}")
     s = series.snapshots
     if not len(s):
         return
-    if order not in ("time", "given"):
-        raise ValueError(f"order must be 'time' or 'given', not {order!r}")
-    s["_given"] = np.arange(len(s))
-    if order == "time":
-        s = s.sort_values(["taken_at", "_given"], kind="stable", na_position="last")
-    # old (file, part) -> new snapshot number
-    key_old = list(zip(s["file_index"], s["part"], strict=True))  # (file, part) identifies a snapshot
-    new = dict(zip(key_old, range(len(s)), strict=True))
-    g = series.goroutines
-    if len(g):  # (with no goroutine at all, the concatenated table has only the catalogue's columns)
-        # goroutines still carry their per-file part number in 'snapshot' and their file in _file
-        gkey = zip(g["_file"], g["snapshot"], strict=True)
-        g["snapshot"] = np.fromiter((new[k] for k in gkey), dtype=np.int32, count=len(g))
-    g = g.drop(columns=["_file"], errors="ignore")
-    s = s.drop(columns=["_given"])
+    if order == "time":  # ties (and unknown times) keep the given order
+        s = s.sort_values(["taken_at", "snapshot"], kind="stable", na_position="last")
+    given = s["snapshot"].to_numpy()
+    new = np.full(int(given.max()) + 1, -1, dtype=np.int32)  # given number -> number in the series
+    new[given] = np.arange(len(s), dtype=np.int32)
+    s = s.reset_index(drop=True)
     s["snapshot"] = np.arange(len(s), dtype=np.int32)
-    series.snapshots = s.drop(columns=["file_index"]).reset_index(drop=True)
+    series.snapshots = s
+    g = series.goroutines
+    if len(g):
+        g["snapshot"] = new[g["snapshot"].to_numpy()]
+        g = g.iloc[np.argsort(g["snapshot"].to_numpy(), kind="stable")].reset_index(drop=True)
+    series.goroutines = g
     w = series.warnings
-    if len(w) and "_file" in w:
-        w["snapshot"] = [
-            new.get((f, p)) if pd.notna(p) else None for f, p in zip(w["_file"], w["snapshot"], strict=True)
-        ]
-        w["snapshot"] = w["snapshot"].astype("Int32")
-        series.warnings = w.drop(columns=["_file"])
-    order_idx = np.argsort(g["snapshot"].to_numpy(), kind="stable")
-    series.goroutines = g.iloc[order_idx].reset_index(drop=True)
-
-
-def _pair_truncated(series: Dumps, sources: list[Source]) -> None:
-    """A truncated debug=2 dump beside a profile of the same instance and round: say what is missing."""
-    s = series.snapshots
-    if not len(s) or not s["truncated"].any():
-        return
-    for i in s.index[s["truncated"] & (s["format"] == "debug=2")]:
-        r = s.loc[i]
-        same = s[(s["instance"] == r["instance"]) & (s["format"] != "debug=2") & s["declared_total"].notna()]
-        if r["round"] is not None and not pd.isna(r["round"]):
-            same = same[same["round"] == r["round"]]
-        else:
-            same = same[(same["taken_at"] - r["taken_at"]).abs() <= pd.Timedelta(minutes=1)]
-        if len(same):
-            total = int(same["declared_total"].iloc[0])
-            s.loc[i, "missing"] = max(total - int(r["goroutines"]), 0)
+    if len(w):
+        known = w["snapshot"].notna().to_numpy()
+        snap = pd.array([pd.NA] * len(w), dtype="Int32")
+        snap[known] = new[w.loc[known, "snapshot"].astype("int64").to_numpy()]
+        w["snapshot"] = snap
