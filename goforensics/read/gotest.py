@@ -39,6 +39,7 @@ each event are parsed by :func:`goforensics.read.parse.parse_text` into one snap
 
 from __future__ import annotations
 
+import glob
 import json
 import re
 from dataclasses import dataclass, field
@@ -46,11 +47,12 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..errors import LoadError
 from ..model import WARNING_COLUMNS, Dumps, _conform
 from .parse import parse_file, parse_text, read_chunks
 
-__all__ = ["EVENT_COLUMNS", "EVENT_KINDS", "TEST_COLUMNS", "GoTestOutput", "read_go_test",
-           "read_go_test_file"]
+__all__ = ["EVENT_COLUMNS", "EVENT_KINDS", "TEST_COLUMNS", "GoTestOutput", "is_empty", "read_go_test",
+           "read_go_test_file", "read_go_test_paths"]
 
 EVENT_KINDS = ("goleak", "synctest", "timeout", "deadlock", "dump")
 EVENT_COLUMNS = ["event", "kind", "package", "test", "message", "line", "line_end", "running",
@@ -385,3 +387,36 @@ def read_go_test_file(path: str | Path, source: str | None = None) -> GoTestOutp
     if b"\x00" in data[:4096]:  # a protobuf profile: no test output can be in it
         return _plain_dump(None, source, path)
     return read_go_test(data, source)
+
+
+def read_go_test_paths(paths: list[str | Path]) -> list[GoTestOutput]:
+    """:func:`read_go_test_file` of every file that ``paths`` name (files, globs, directories).
+
+    Raises :class:`goforensics.errors.LoadError` where a path names nothing.
+
+    >>> read_go_test_paths(["/no/such/file.json"])
+    Traceback (most recent call last):
+    ...
+    goforensics.errors.LoadError: no such file, directory or glob match: /no/such/file.json
+    """
+    out = []
+    for p in map(str, paths):
+        if Path(p).is_dir():
+            files = sorted(str(f) for f in Path(p).iterdir() if f.is_file())
+        elif Path(p).is_file():
+            files = [p]
+        else:
+            files = sorted(f for f in glob.glob(p) if Path(f).is_file())
+        if not files:
+            raise LoadError(f"no such file, directory or glob match: {p}")
+        out += [read_go_test_file(f) for f in files]
+    return out
+
+
+def is_empty(out: GoTestOutput) -> bool:
+    """True where an input held neither test output nor a goroutine: nothing to judge.
+
+    >>> is_empty(read_go_test("hello\\n")), is_empty(read_go_test("ok  \\tp\\t0.1s\\n"))
+    (True, False)
+    """
+    return out.tests.empty and out.events.empty and out.dumps.goroutines.empty
