@@ -62,19 +62,51 @@ from .patterns import by_id
 from .suspects import suspects
 
 __all__ = [
-    "CAUSE_COLUMNS", "DEFAULT_RULES", "IGNORED_COLUMNS", "RULE_COLUMNS", "TEST_VERDICT_COLUMNS",
-    "VERDICTS", "CheckResult", "check", "goroutine_tests", "load_check_config", "match_rules",
+    "CAUSE_COLUMNS",
+    "DEFAULT_RULES",
+    "IGNORED_COLUMNS",
+    "RULE_COLUMNS",
+    "TEST_VERDICT_COLUMNS",
+    "VERDICTS",
+    "CheckResult",
+    "check",
+    "goroutine_tests",
+    "load_check_config",
+    "match_rules",
     "rules_frame",
 ]
 
 RULE_COLUMNS = ["kind", "function", "state", "origin", "reason"]
 IGNORE_KINDS = ("top", "any", "created-by")
-VERDICTS = {"goleak": "leak", "synctest": "leak", "timeout": "hang", "deadlock": "deadlock",
-            "dump": "leak"}
+VERDICTS = {
+    "goleak": "leak",
+    "synctest": "leak",
+    "timeout": "hang",
+    "deadlock": "deadlock",
+    "dump": "leak",
+}
 CAUSE_COLUMNS = [
-    "event", "kind", "package", "test", "verdict", "cause", "goroutines", "state", "site", "file",
-    "line", "entry", "created_by", "pattern", "title", "advice", "evidence", "stack", "goids",
-    "message", "source",
+    "event",
+    "kind",
+    "package",
+    "test",
+    "verdict",
+    "cause",
+    "goroutines",
+    "state",
+    "site",
+    "file",
+    "line",
+    "entry",
+    "created_by",
+    "pattern",
+    "title",
+    "advice",
+    "evidence",
+    "stack",
+    "goids",
+    "message",
+    "source",
 ]
 IGNORED_COLUMNS = ["event", "package", "test", "goid", "state", "top_function", "rule", "reason"]
 TEST_VERDICT_COLUMNS = ["package", "test", "result", "verdict", "causes", "goroutines"]
@@ -84,9 +116,16 @@ PACKAGE_TEST = "(package)"
 # isSyscallStack, isStdLibStack, isTraceStack), in its words, and what a dump printed by the
 # runtime or the test binary shows besides (goleak never sees those: it skips itself).
 _DEFAULTS = [
-    *[("top", f, "", "the testing package waiting for its tests") for f in (
-        "testing.RunTests", "testing.runTests", "testing.(*T).Run", "testing.runFuzzing",
-        "testing.runFuzzTests")],
+    *[
+        ("top", f, "", "the testing package waiting for its tests")
+        for f in (
+            "testing.RunTests",
+            "testing.runTests",
+            "testing.(*T).Run",
+            "testing.runFuzzing",
+            "testing.runFuzzTests",
+        )
+    ],
     ("top", "testing.(*T).Parallel", "", "a parallel test waiting for the serial ones to end"),
     ("top", "testing.(*M).startAlarm.func1", "", "the -timeout alarm that printed the dump"),
     ("top", "os/signal.signal_recv", "", "os/signal's receiver, started once and kept"),
@@ -97,7 +136,9 @@ _DEFAULTS = [
     ("top", "runtime.goexit1", "", "a goroutine on its way out"),
     ("state", "", "runtime", "the runtime's own goroutine (GC, finalizers, scavenger ...)"),
 ]
-DEFAULT_RULES = pd.DataFrame([(k, f, s, "default", r) for k, f, s, r in _DEFAULTS], columns=RULE_COLUMNS)
+DEFAULT_RULES = pd.DataFrame(
+    [(k, f, s, "default", r) for k, f, s, r in _DEFAULTS], columns=RULE_COLUMNS
+)
 _TEST_FUNC = re.compile(r"^(?:Test|Benchmark|Fuzz|Example)(?:[^a-z.][^.]*)?$")
 
 
@@ -131,14 +172,17 @@ class CheckResult:
 # --- rules ----------------------------------------------------------------------------------
 
 
-def rules_frame(top=(), any=(), created_by=(), origin: str = "command line") -> pd.DataFrame:  # noqa: A002
+def rules_frame(top=(), any=(), created_by=(), origin: str = "command line") -> pd.DataFrame:
     """Ignore rules in goleak's vocabulary as a table (:data:`RULE_COLUMNS`).
 
     >>> rules_frame(top=["example.com/p.worker"], created_by=["example.com/p.Start"])[["kind", "function"]].values.tolist()
     [['top', 'example.com/p.worker'], ['created-by', 'example.com/p.Start']]
     """
-    rows = [(k, f, "", origin, f"ignored by {origin}")
-            for k, fs in (("top", top), ("any", any), ("created-by", created_by)) for f in fs]
+    rows = [
+        (k, f, "", origin, f"ignored by {origin}")
+        for k, fs in (("top", top), ("any", any), ("created-by", created_by))
+        for f in fs
+    ]
     return pd.DataFrame(rows, columns=RULE_COLUMNS)
 
 
@@ -172,8 +216,11 @@ def _table(p: Path) -> dict | None:
         doc = tomllib.loads(p.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
         raise LoadError(f"{p}: not readable TOML ({e})") from None
-    return doc.get("tool", {}).get("goforensics", {}).get("check") if p.name == "pyproject.toml" \
+    return (
+        doc.get("tool", {}).get("goforensics", {}).get("check")
+        if p.name == "pyproject.toml"
         else doc.get("check", doc)
+    )
 
 
 def _rules_from(p: Path) -> pd.DataFrame:
@@ -189,7 +236,9 @@ def _rules_from(p: Path) -> pd.DataFrame:
     unknown = sorted(set(t) - set(lists))
     if unknown:
         raise LoadError(f"{p}: unknown key(s) in the check table: {', '.join(unknown)}")
-    return rules_frame(lists["ignore-top"], lists["ignore-any"], lists["ignore-created-by"], origin=p.name)
+    return rules_frame(
+        lists["ignore-top"], lists["ignore-any"], lists["ignore-created-by"], origin=p.name
+    )
 
 
 def _matches(pattern: str, values: pd.Series) -> pd.Series:
@@ -216,7 +265,7 @@ def match_rules(dumps: Dumps, rules: pd.DataFrame) -> pd.Series:
     state, raw = g["state"].astype(str), g["raw_state"].astype(str)
     for r in rules.itertuples(index=False):
         if r.kind == "state":
-            hit = state.map(lambda s: STATE_KIND.get(s) == r.state)
+            hit = state.map(STATE_KIND).astype(object) == r.state
         else:
             if r.kind == "top":
                 hit = _matches(r.function, top)
@@ -227,7 +276,9 @@ def match_rules(dumps: Dumps, rules: pd.DataFrame) -> pd.Series:
                 hit = g["stack_id"].isin(ids)
             if r.state:
                 hit &= state.str.startswith(r.state) | raw.str.startswith(r.state)
-        out[hit & (out == "")] = f"{r.kind} {r.function}".strip() if r.kind != "state" else "runtime state"
+        out[hit & (out == "")] = (
+            f"{r.kind} {r.function}".strip() if r.kind != "state" else "runtime state"
+        )
     return out
 
 
@@ -256,17 +307,37 @@ def goroutine_tests(dumps: Dumps) -> pd.Series:
     g = dumps.goroutines
     f = dumps.frames
     f = f[f["receiver"].astype(str) == ""]
-    named = f.assign(test=[_test_name(*x) for x in zip(f["function"].astype(str), f["package"].astype(str),
-                                                       f["method"].astype(str), strict=True)])
+    named = f.assign(
+        test=[
+            _test_name(*x)
+            for x in zip(
+                f["function"].astype(str),
+                f["package"].astype(str),
+                f["method"].astype(str),
+                strict=True,
+            )
+        ]
+    )
     named = named[named["test"] != ""].sort_values(["section", "depth"], ascending=[True, False])
     by_stack = named.drop_duplicates("stack_id").set_index("stack_id")["test"]
-    out = g["stack_id"].map(by_stack).fillna("").astype(object)
-    creators = g["created_by"].astype(str).map(lambda fn: _test_name(fn, "", fn.rsplit("/", 1)[-1].split(".", 1)[-1]))
+    out = g["stack_id"].map(by_stack).astype(object)
+    out = out.where(out.notna(), "")
+    creators = (
+        g["created_by"]
+        .astype(str)
+        .map(lambda fn: _test_name(fn, "", fn.rsplit("/", 1)[-1].split(".", 1)[-1]))
+    )
     out = out.where(out != "", creators)
     for _ in range(8):  # creator chains: a goroutine started by a goroutine of the test
-        known = {(s, gid): t for s, gid, t in zip(g["snapshot"], g["goid"], out, strict=True) if t and pd.notna(gid)}
-        new = [t or known.get((s, c), "") if pd.notna(c) else t
-               for s, c, t in zip(g["snapshot"], g["creator_goid"], out, strict=True)]
+        known = {
+            (s, gid): t
+            for s, gid, t in zip(g["snapshot"], g["goid"], out, strict=True)
+            if t and pd.notna(gid)
+        }
+        new = [
+            t or known.get((s, c), "") if pd.notna(c) else t
+            for s, c, t in zip(g["snapshot"], g["creator_goid"], out, strict=True)
+        ]
         if new == out.tolist():
             break
         out = pd.Series(new, index=g.index, dtype=object)
@@ -278,8 +349,12 @@ def goroutine_tests(dumps: Dumps) -> pd.Series:
 
 def _select(dumps: Dumps, keep: pd.Series) -> Dumps:
     g = dumps.goroutines[np.asarray(keep, dtype=bool)]
-    return Dumps(g, dumps.frames[dumps.frames["stack_id"].isin(g["stack_id"])], dumps.snapshots,
-                 dumps.warnings.iloc[:0])
+    return Dumps(
+        g,
+        dumps.frames[dumps.frames["stack_id"].isin(g["stack_id"])],
+        dumps.snapshots,
+        dumps.warnings.iloc[:0],
+    )
 
 
 def _baseline_old(d: Dumps, before: Dumps | None) -> pd.Series:
@@ -291,7 +366,9 @@ def _baseline_old(d: Dumps, before: Dumps | None) -> pd.Series:
     fa = goroutine_fingerprints(d, "functions")
     fb = goroutine_fingerprints(before, "functions")
     seen = set(zip(before.goroutines["goid"], fb, strict=True))
-    old = pd.Series([(gid, fp) in seen for gid, fp in zip(g["goid"], fa, strict=True)], index=g.index)
+    old = pd.Series(
+        [(gid, fp) in seen for gid, fp in zip(g["goid"], fa, strict=True)], index=g.index
+    )
     budget = fb.value_counts().to_dict()
     for fp, n in fa[old].value_counts().items():
         budget[fp] = budget.get(fp, 0) - n
@@ -309,15 +386,22 @@ def _blame(ev, d: Dumps, rule: pd.Series, tests: pd.Series) -> tuple[pd.Series, 
     if kind == "synctest":
         bubble = g["goid"].isin(list(ev.bubble)).fillna(False).astype(bool)
         if bubble.any():
-            why = why.where(why != "", np.where(bubble, "", "outside the synctest bubble (the test itself)"))
+            why = why.where(
+                why != "", np.where(bubble, "", "outside the synctest bubble (the test itself)")
+            )
     elif kind == "timeout":
         tops = {r.split("/", 1)[0] for r in running}
         traced = tests.isin(tops)
         if traced.any():
-            why = why.where(why != "", np.where(traced, "", "blocked at the timeout but not traced to a running test"))
+            why = why.where(
+                why != "",
+                np.where(traced, "", "blocked at the timeout but not traced to a running test"),
+            )
         else:  # nothing traced (no test frames, no creator ids): every blocked goroutine is suspect
             blocked = is_blocked(g["state"])
-            why = why.where(why != "", np.where(blocked, "", "running, not blocked, at the timeout"))
+            why = why.where(
+                why != "", np.where(blocked, "", "running, not blocked, at the timeout")
+            )
     elif kind == "dump" and len(g):
         first = g["line"].astype("Float64").idxmin()
         if str(g.at[first, "state"]) == "running":  # the runtime prints the dumping goroutine first
@@ -341,18 +425,35 @@ def _causes_of(sub: Dumps, head: dict) -> list[dict]:
         # a benign shape (a worker pool, the runtime's own) says nothing of a goroutine the check
         # has already found to blame: no pattern rather than a reassuring one
         pat = r.pattern if r.pattern and by_id(r.pattern).leak else ""
-        rows.append({**head, "cause": k, "goroutines": int(members["count"].sum()), "state": r.state,
-                     "site": r.site, "file": r.file, "line": r.line, "entry": r.entry,
-                     "created_by": r.created_by, "pattern": pat, "title": r.title if pat else "",
-                     "advice": r.advice if pat else "",
-                     "evidence": [e for e in (list(r.evidence) if pat or not r.pattern else list(r.evidence)[:-1])
-                                  if "creator testing." not in e],  # a test's goroutine: its runner returns by design
-                     "stack": desc.at[r.cluster, "frames"],
-                     "goids": [int(x) for x in members["goid"].dropna()]})
+        rows.append(
+            {
+                **head,
+                "cause": k,
+                "goroutines": int(members["count"].sum()),
+                "state": r.state,
+                "site": r.site,
+                "file": r.file,
+                "line": r.line,
+                "entry": r.entry,
+                "created_by": r.created_by,
+                "pattern": pat,
+                "title": r.title if pat else "",
+                "advice": r.advice if pat else "",
+                "evidence": [
+                    e
+                    for e in (list(r.evidence) if pat or not r.pattern else list(r.evidence)[:-1])
+                    if "creator testing." not in e
+                ],  # a test's goroutine: its runner returns by design
+                "stack": desc.at[r.cluster, "frames"],
+                "goids": [int(x) for x in members["goid"].dropna()],
+            }
+        )
     return rows
 
 
-def _event_check(ev, d: Dumps, rules: pd.DataFrame, before: Dumps | None, reported: set) -> tuple[list, list]:
+def _event_check(
+    ev, d: Dumps, rules: pd.DataFrame, before: Dumps | None, reported: set, source: str
+) -> tuple[list, list]:
     """(cause rows, ignored rows) of one event."""
     tests = goroutine_tests(d)
     rule = match_rules(d, rules)
@@ -362,31 +463,81 @@ def _event_check(ev, d: Dumps, rules: pd.DataFrame, before: Dumps | None, report
     blame &= ~old
     default = ev.test or (ev.running[0] if len(ev.running) == 1 else "")
     owner = tests.where(tests != "", default)
-    if ev.kind == "goleak":  # t.Parallel: another test's goroutine, in flight, that its own check passed
-        other = blame & (tests != "") & (ev.test != "") & (tests != ev.test.split("/", 1)[0]) & \
-            ~tests.isin(reported)
+    if (
+        ev.kind == "goleak"
+    ):  # t.Parallel: another test's goroutine, in flight, that its own check passed
+        other = (
+            blame
+            & (tests != "")
+            & (ev.test != "")
+            & (tests != ev.test.split("/", 1)[0])
+            & ~tests.isin(reported)
+        )
         why = why.where(~other, "another test's goroutine, still running when this test checked")
         blame &= ~other
     g = d.goroutines
-    ignored = [{"event": ev.event, "package": ev.package, "test": owner[i], "goid": g.at[i, "goid"],
-                "state": str(g.at[i, "state"]), "top_function": str(g.at[i, "top_function"]),
-                "rule": rule[i], "reason": why[i]} for i in g.index[~blame.to_numpy()]]
+    ignored = [
+        {
+            "event": ev.event,
+            "package": ev.package,
+            "test": owner[i],
+            "goid": g.at[i, "goid"],
+            "state": str(g.at[i, "state"]),
+            "top_function": str(g.at[i, "top_function"]),
+            "rule": rule[i],
+            "reason": why[i],
+        }
+        for i in g.index[~blame.to_numpy()]
+    ]
     rows = []
     names = [ev.test, *ev.running]
     for test, idx in owner[blame].groupby(owner[blame], sort=True).groups.items():
-        name = _full_name(test, names) if test else (
-            "TestMain" if ev.kind == "goleak" else PACKAGE_TEST)
-        head = {"event": ev.event, "kind": ev.kind, "package": ev.package, "test": name,
-                "verdict": _verdict(ev), "message": ev.message}
+        name = (
+            _full_name(test, names)
+            if test
+            else (
+                "TestMain"
+                if ev.kind == "goleak"
+                else f"dump {Path(source).name}"
+                if ev.kind == "dump"
+                else PACKAGE_TEST
+            )
+        )
+        head = {
+            "event": ev.event,
+            "kind": ev.kind,
+            "package": ev.package,
+            "test": name,
+            "verdict": _verdict(ev),
+            "message": ev.message,
+        }
         rows += _causes_of(_select(d, g.index.isin(idx)), head)
     if not rows and ev.kind != "goleak" and ev.kind != "dump":
         # the runtime or the test binary said it: a timeout or deadlock stands with nothing to blame
-        rows.append({"event": ev.event, "kind": ev.kind, "package": ev.package,
-                     "test": default or PACKAGE_TEST, "verdict": _verdict(ev), "cause": 1,
-                     "goroutines": 0, "state": "", "site": "", "file": "", "line": pd.NA,
-                     "entry": "", "created_by": "", "pattern": "", "title": "", "advice": "",
-                     "evidence": ["no goroutine of the test is left blocked in the dump"],
-                     "stack": "", "goids": [], "message": ev.message})
+        rows.append(
+            {
+                "event": ev.event,
+                "kind": ev.kind,
+                "package": ev.package,
+                "test": default or PACKAGE_TEST,
+                "verdict": _verdict(ev),
+                "cause": 1,
+                "goroutines": 0,
+                "state": "",
+                "site": "",
+                "file": "",
+                "line": pd.NA,
+                "entry": "",
+                "created_by": "",
+                "pattern": "",
+                "title": "",
+                "advice": "",
+                "evidence": ["no goroutine of the test is left blocked in the dump"],
+                "stack": "",
+                "goids": [],
+                "message": ev.message,
+            }
+        )
     return rows, ignored
 
 
@@ -399,20 +550,45 @@ def _verdict(ev) -> str:
 def _event_dumps(out: GoTestOutput, event: int) -> Dumps:
     d = out.dumps
     g = d.goroutines[d.goroutines["snapshot"] == event]
-    return Dumps(g, d.frames[d.frames["stack_id"].isin(g["stack_id"])],
-                 d.snapshots[d.snapshots["snapshot"] == event], d.warnings.iloc[:0])
+    return Dumps(
+        g,
+        d.frames[d.frames["stack_id"].isin(g["stack_id"])],
+        d.snapshots[d.snapshots["snapshot"] == event],
+        d.warnings.iloc[:0],
+    )
 
 
 def _test_table(outs: list[GoTestOutput], causes: pd.DataFrame) -> pd.DataFrame:
     seen = pd.concat([o.tests for o in outs], ignore_index=True) if outs else pd.DataFrame()
-    seen = seen[seen["test"] != ""] if len(seen) else pd.DataFrame(columns=["package", "test", "result"])
-    rows = {(p, t): {"package": p, "test": t, "result": r, "verdict": r or "pass", "causes": 0,
-                     "goroutines": 0}
-            for p, t, r in zip(seen["package"], seen["test"], seen["result"].fillna(""), strict=True)}
+    seen = (
+        seen[seen["test"] != ""]
+        if len(seen)
+        else pd.DataFrame(columns=["package", "test", "result"])
+    )
+    rows = {
+        (p, t): {
+            "package": p,
+            "test": t,
+            "result": r,
+            "verdict": r or "pass",
+            "causes": 0,
+            "goroutines": 0,
+        }
+        for p, t, r in zip(seen["package"], seen["test"], seen["result"].fillna(""), strict=True)
+    }
     rank = {"pass": 0, "skip": 0, "fail": 1, "leak": 2, "hang": 3, "deadlock": 4}
     for (p, t), c in causes.groupby(["package", "test"], sort=False):
-        row = rows.setdefault((p, t), {"package": p, "test": t, "result": "", "verdict": "pass",
-                                       "causes": 0, "goroutines": 0})
+        row = rows.setdefault(
+            (p, t),
+            {
+                "package": p,
+                "test": t,
+                "result": "",
+                "verdict": "pass",
+                "causes": 0,
+                "goroutines": 0,
+            },
+        )
         worst = max(c["verdict"], key=lambda v: rank.get(v, 1))
         if rank.get(worst, 1) > rank.get(row["verdict"], 1):
             row["verdict"] = worst
@@ -421,8 +597,13 @@ def _test_table(outs: list[GoTestOutput], causes: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(list(rows.values()), columns=TEST_VERDICT_COLUMNS)
 
 
-def check(outputs: GoTestOutput | list[GoTestOutput], rules: pd.DataFrame | None = None, *,
-          defaults: bool = True, baseline: Dumps | None = None) -> CheckResult:
+def check(
+    outputs: GoTestOutput | list[GoTestOutput],
+    rules: pd.DataFrame | None = None,
+    *,
+    defaults: bool = True,
+    baseline: Dumps | None = None,
+) -> CheckResult:
     """Judge test output: which Go test leaked, hung or deadlocked, grouped by cause.
 
     Parameters
@@ -461,7 +642,9 @@ def check(outputs: GoTestOutput | list[GoTestOutput], rules: pd.DataFrame | None
         ev = out.events.copy()
         reported = set(ev.loc[ev["kind"] == "goleak", "test"].map(lambda t: t.split("/", 1)[0]))
         for e in ev.itertuples(index=False):
-            c, i = _event_check(e, _event_dumps(out, e.event), all_rules, baseline, reported)
+            c, i = _event_check(
+                e, _event_dumps(out, e.event), all_rules, baseline, reported, out.source
+            )
             causes += [{**x, "event": x["event"] + offset, "source": out.source} for x in c]
             ignored += [{**x, "event": x["event"] + offset} for x in i]
         ev["event"] += offset
@@ -472,8 +655,13 @@ def check(outputs: GoTestOutput | list[GoTestOutput], rules: pd.DataFrame | None
     cause_df["line"] = cause_df["line"].astype("Int64")
     warn = [o.warnings for o in outs if len(o.warnings)]
     return CheckResult(
-        tests=_test_table(outs, cause_df), causes=cause_df,
-        ignored=pd.DataFrame(ignored, columns=IGNORED_COLUMNS), rules=all_rules,
+        tests=_test_table(outs, cause_df),
+        causes=cause_df,
+        ignored=pd.DataFrame(ignored, columns=IGNORED_COLUMNS),
+        rules=all_rules,
         events=pd.concat(events, ignore_index=True) if events else pd.DataFrame(),
-        warnings=pd.concat(warn, ignore_index=True) if warn else (outs[0].warnings if outs else pd.DataFrame()),
-        sources=[o.source for o in outs])
+        warnings=pd.concat(warn, ignore_index=True)
+        if warn
+        else (outs[0].warnings if outs else pd.DataFrame()),
+        sources=[o.source for o in outs],
+    )

@@ -51,33 +51,62 @@ from ..errors import LoadError
 from ..model import WARNING_COLUMNS, Dumps, _conform
 from .parse import parse_file, parse_text, read_chunks
 
-__all__ = ["EVENT_COLUMNS", "EVENT_KINDS", "TEST_COLUMNS", "GoTestOutput", "is_empty", "read_go_test",
-           "read_go_test_file", "read_go_test_paths"]
+__all__ = [
+    "EVENT_COLUMNS",
+    "EVENT_KINDS",
+    "TEST_COLUMNS",
+    "GoTestOutput",
+    "is_empty",
+    "read_go_test",
+    "read_go_test_file",
+    "read_go_test_paths",
+]
 
 EVENT_KINDS = ("goleak", "synctest", "timeout", "deadlock", "dump")
-EVENT_COLUMNS = ["event", "kind", "package", "test", "message", "line", "line_end", "running",
-                 "bubble", "goroutines"]
+EVENT_COLUMNS = [
+    "event",
+    "kind",
+    "package",
+    "test",
+    "message",
+    "line",
+    "line_end",
+    "running",
+    "bubble",
+    "goroutines",
+]
 TEST_COLUMNS = ["package", "test", "result", "elapsed", "line"]
 
 _ANCHORS = (
     ("goleak", re.compile(r"found unexpected goroutines:\s*$")),
-    ("synctest", re.compile(r"^panic: (deadlock: (?:main bubble goroutine has exited but blocked "
-                            r"goroutines remain|all goroutines in bubble are blocked))")),
+    (
+        "synctest",
+        re.compile(
+            r"^panic: (deadlock: (?:main bubble goroutine has exited but blocked "
+            r"goroutines remain|all goroutines in bubble are blocked))"
+        ),
+    ),
     ("timeout", re.compile(r"^panic: (test timed out after \S+)")),
     ("deadlock", re.compile(r"^fatal error: (all goroutines are asleep - deadlock!)")),
 )
 # What ends an event's text in plain or test2json output: the next test or the package's result.
-_END = re.compile(r"^(?:--- (?:PASS|FAIL|SKIP):|=== (?:RUN|CONT|PAUSE|NAME)\s|ok  \t|FAIL\t|"
-                  r"FAIL$|PASS$|exit status \d+$)")
+_END = re.compile(
+    r"^(?:--- (?:PASS|FAIL|SKIP):|=== (?:RUN|CONT|PAUSE|NAME)\s|ok  \t|FAIL\t|"
+    r"FAIL$|PASS$|exit status \d+$)"
+)
 _RUN = re.compile(r"^=== (RUN|CONT|PAUSE|NAME)\s+(\S+)")
 _RESULT = re.compile(r"^\s*--- (PASS|FAIL|SKIP): (\S+) \(([\d.]+)s\)")
 _PACKAGE = re.compile(r"^(ok  |FAIL|\?   )\t(\S+)(?:\t|$)")
 _RUNNING = re.compile(r"^\s+(\S+) \((\S+)\)\s*$")
 # goleak's introduction of each stack (Stack.String: the goroutine's header is not repeated)
-_GOLEAK_HEAD = re.compile(r"^(\s*)[\[ ]?Goroutine (\d+) in state (.*), with (\S+) on top of the stack:\s*$")
+_GOLEAK_HEAD = re.compile(
+    r"^(\s*)[\[ ]?Goroutine (\d+) in state (.*), with (\S+) on top of the stack:\s*$"
+)
 _BUBBLE = re.compile(r"goroutine (\d+) [^\[]*\[[^\]]*synctest bubble \d+")
 _HEADER = re.compile(r"^\s*goroutine \d+ (?:gp=\S+ )?(?:m=\S+ )?(?:mp=\S+ )?\[")
-_MARKERS = re.compile(r"^(?:=== (?:RUN|CONT|PAUSE|NAME)\s|\s*--- (?:PASS|FAIL|SKIP): |ok  \t|FAIL\t|\?   \t)")
+_MARKERS = re.compile(
+    r"^(?:=== (?:RUN|CONT|PAUSE|NAME)\s|\s*--- (?:PASS|FAIL|SKIP): |ok  \t|FAIL\t|\?   \t)"
+)
 
 
 @dataclass
@@ -138,7 +167,9 @@ def _from_test2json(lines: list[str], tests: dict) -> tuple[list[_Line], int]:
         except ValueError:
             ev = None
         if not isinstance(ev, dict) or "Action" not in ev:
-            out.append(_Line(i, "", "", raw.rstrip("\r\n")))  # go vet or build output between events
+            out.append(
+                _Line(i, "", "", raw.rstrip("\r\n"))
+            )  # go vet or build output between events
             bad += not s.startswith("#")
             continue
         pkg, test, action = str(ev.get("Package", "")), str(ev.get("Test", "")), ev["Action"]
@@ -180,7 +211,12 @@ def _from_plain(lines: list[str], tests: dict) -> list[_Line]:
             for key in [k for k in tests if k[0] == ""]:
                 tests[(pkg, key[1])] = tests.pop(key)
             tests.setdefault((pkg, ""), {"result": "", "elapsed": None, "line": i})["result"] = (
-                "pass" if m.group(1).startswith("ok") else "fail" if m.group(1) == "FAIL" else "skip")
+                "pass"
+                if m.group(1).startswith("ok")
+                else "fail"
+                if m.group(1) == "FAIL"
+                else "skip"
+            )
             since, current = len(out), ""
         elif text in ("PASS", "FAIL"):
             current = ""
@@ -275,8 +311,14 @@ def _tests_frame(tests: dict) -> pd.DataFrame:
 
 
 def _warn(source: str, line: int, lines: int, kind: str, message: str) -> dict:
-    return {"source": source, "snapshot": None, "line": line, "lines": lines, "kind": kind,
-            "message": message}
+    return {
+        "source": source,
+        "snapshot": None,
+        "line": line,
+        "lines": lines,
+        "kind": kind,
+        "message": message,
+    }
 
 
 def read_go_test(text: str | bytes, source: str = "<text>") -> GoTestOutput:
@@ -311,8 +353,15 @@ def read_go_test(text: str | bytes, source: str = "<text>") -> GoTestOutput:
     if _is_test2json(raw):
         lines, bad = _from_test2json(raw, tests)
         if bad:
-            warnings.append(_warn(source, 1, bad, "skipped", f"{bad} line(s) between test2json events "
-                                  "are not JSON: read as plain text"))
+            warnings.append(
+                _warn(
+                    source,
+                    1,
+                    bad,
+                    "skipped",
+                    f"{bad} line(s) between test2json events are not JSON: read as plain text",
+                )
+            )
     else:
         lines = _from_plain(raw, tests)
     is_test = bool(tests) or any(_MARKERS.match(x.text) for x in lines)
@@ -324,11 +373,20 @@ def read_go_test(text: str | bytes, source: str = "<text>") -> GoTestOutput:
         seg = lines[a:b]
         d = _event_dumps(kind, seg, source, ev)
         parts.append(d)
-        events.append({"event": ev, "kind": kind, "package": seg[0].package, "test": seg[0].test,
-                       "message": message, "line": seg[0].src, "line_end": seg[-1].src,
-                       "running": _running(seg) if kind == "timeout" else [],
-                       "bubble": [int(m.group(1)) for x in seg if (m := _BUBBLE.search(x.text))],
-                       "goroutines": d.total})
+        events.append(
+            {
+                "event": ev,
+                "kind": kind,
+                "package": seg[0].package,
+                "test": seg[0].test,
+                "message": message,
+                "line": seg[0].src,
+                "line_end": seg[-1].src,
+                "running": _running(seg) if kind == "timeout" else [],
+                "bubble": [int(m.group(1)) for x in seg if (m := _BUBBLE.search(x.text))],
+                "goroutines": d.total,
+            }
+        )
     warnings += _unjudged(lines, segs, source)
     return _output(tests, events, parts, warnings, source, True)
 
@@ -341,19 +399,36 @@ def _unjudged(lines: list[_Line], segs, source: str) -> list[dict]:
     outside = [x.src for k, x in enumerate(lines) if k not in inside and _HEADER.match(x.text)]
     if not outside:
         return []
-    return [_warn(source, outside[0], len(outside), "not judged",
-                  f"{len(outside)} goroutine stack(s) printed outside any leak report, timeout or "
-                  "deadlock (a test's own log?): not judged")]
+    return [
+        _warn(
+            source,
+            outside[0],
+            len(outside),
+            "not judged",
+            f"{len(outside)} goroutine stack(s) printed outside any leak report, timeout or "
+            "deadlock (a test's own log?): not judged",
+        )
+    ]
 
 
 def _output(tests, events, parts, warnings, source, is_test) -> GoTestOutput:
     ev = pd.DataFrame(events, columns=EVENT_COLUMNS)
     dumps = Dumps.concat(parts) if parts else Dumps()
-    w = pd.concat([dumps.warnings, _conform(pd.DataFrame(warnings, columns=list(WARNING_COLUMNS)),
-                                            WARNING_COLUMNS)], ignore_index=True) if warnings else dumps.warnings
+    w = (
+        pd.concat(
+            [
+                dumps.warnings,
+                _conform(pd.DataFrame(warnings, columns=list(WARNING_COLUMNS)), WARNING_COLUMNS),
+            ],
+            ignore_index=True,
+        )
+        if warnings
+        else dumps.warnings
+    )
     pkgs = sorted({str(p) for p in ev["package"]} | {p for p, _ in tests} - {""})
-    return GoTestOutput(_tests_frame(tests), ev, dumps, _conform(w, WARNING_COLUMNS), source,
-                        is_test, pkgs)
+    return GoTestOutput(
+        _tests_frame(tests), ev, dumps, _conform(w, WARNING_COLUMNS), source, is_test, pkgs
+    )
 
 
 def _plain_dump(text: str | None, source: str, path: Path | None = None) -> GoTestOutput:
@@ -361,12 +436,24 @@ def _plain_dump(text: str | None, source: str, path: Path | None = None) -> GoTe
     d.goroutines["snapshot"] = 0
     d.snapshots["snapshot"] = 0
     last = d.snapshots.iloc[-1] if len(d.snapshots) else None
-    events = [] if d.goroutines.empty else [{
-        "event": 0, "kind": "dump", "package": "", "test": "",
-        "message": "" if last is None or pd.isna(last["message"]) else str(last["message"]),
-        "line": int(d.snapshots["line_start"].min()) if len(d.snapshots) else 1,
-        "line_end": int(d.snapshots["line_end"].max()) if len(d.snapshots) else 1,
-        "running": [], "bubble": [], "goroutines": d.total}]
+    events = (
+        []
+        if d.goroutines.empty
+        else [
+            {
+                "event": 0,
+                "kind": "dump",
+                "package": "",
+                "test": "",
+                "message": "" if last is None or pd.isna(last["message"]) else str(last["message"]),
+                "line": int(d.snapshots["line_start"].min()) if len(d.snapshots) else 1,
+                "line_end": int(d.snapshots["line_end"].max()) if len(d.snapshots) else 1,
+                "running": [],
+                "bubble": [],
+                "goroutines": d.total,
+            }
+        ]
+    )
     out = _output({}, events, [d], [], source, False)
     return out
 

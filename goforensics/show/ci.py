@@ -34,8 +34,15 @@ from ..analyze.check import CheckResult
 from ..analyze.patterns import by_id
 from .sarif import sarif_json
 
-__all__ = ["check_sarif", "check_text", "default_root", "github_annotations", "junit_xml",
-           "relative_path", "summary_line"]
+__all__ = [
+    "check_sarif",
+    "check_text",
+    "default_root",
+    "github_annotations",
+    "junit_xml",
+    "relative_path",
+    "summary_line",
+]
 
 _VERB = {"leak": "leaked", "hang": "hung", "deadlock": "deadlocked"}
 _WHAT = {"leak": "goroutine leak", "hang": "test hung", "deadlock": "deadlock"}
@@ -62,8 +69,11 @@ def relative_path(file: str, root: str | Path | None = None) -> str:
         return ""
     root = default_root() if root is None else Path(root)
     p = PurePosixPath(file.replace("\\", "/"))
-    r = PurePosixPath(str(Path(root).resolve()).replace("\\", "/")) if Path(root).exists() else \
-        PurePosixPath(str(root).replace("\\", "/"))
+    r = (
+        PurePosixPath(str(Path(root).resolve()).replace("\\", "/"))
+        if Path(root).exists()
+        else PurePosixPath(str(root).replace("\\", "/"))
+    )
     try:
         return p.relative_to(r).as_posix()
     except ValueError:
@@ -86,10 +96,18 @@ def summary_line(result: CheckResult) -> str:
     t = result.tests
     bad = t[t["verdict"].isin(list(_VERB))]
     if bad.empty:
-        return f"goforensics check: ok: {_n(len(t), 'test')}, no goroutine leaked, hung or deadlocked"
-    parts = [f"{(bad['verdict'] == v).sum()} {w}" for v, w in _VERB.items() if (bad["verdict"] == v).any()]
-    return (f"goforensics check: FAIL: {len(bad)} of {_n(len(t), 'test')}: {', '.join(parts)} "
-            f"({_n(int(result.causes['goroutines'].sum()), 'goroutine')}, {_n(len(result.causes), 'cause')})")
+        return (
+            f"goforensics check: ok: {_n(len(t), 'test')}, no goroutine leaked, hung or deadlocked"
+        )
+    parts = [
+        f"{(bad['verdict'] == v).sum()} {w}"
+        for v, w in _VERB.items()
+        if (bad["verdict"] == v).any()
+    ]
+    return (
+        f"goforensics check: FAIL: {len(bad)} of {_n(len(t), 'test')}: {', '.join(parts)} "
+        f"({_n(int(result.causes['goroutines'].sum()), 'goroutine')}, {_n(len(result.causes), 'cause')})"
+    )
 
 
 def _where(c, root) -> str:
@@ -103,8 +121,11 @@ def _cause_sentence(c, root) -> str:
     if not c.goroutines:
         return "; ".join(c.evidence) or c.message
     at = _where(c, root)
-    return (f"{_n(int(c.goroutines), 'goroutine')} blocked in [{c.state}] at {c.site}"
-            + (f" ({at})" if at else "") + (f": {c.title}" if c.title else ""))
+    return (
+        f"{_n(int(c.goroutines), 'goroutine')} blocked in [{c.state}] at {c.site}"
+        + (f" ({at})" if at else "")
+        + (f": {c.title}" if c.title else "")
+    )
 
 
 def _cause_lines(c, root) -> list[str]:
@@ -120,7 +141,9 @@ def _cause_lines(c, root) -> list[str]:
     return out
 
 
-def check_text(result: CheckResult, *, show_ignored: bool = False, root: str | Path | None = None) -> str:
+def check_text(
+    result: CheckResult, *, show_ignored: bool = False, root: str | Path | None = None
+) -> str:
     """The check as text: each failing test with its causes, then the summary line.
 
     Parameters
@@ -140,8 +163,10 @@ def check_text(result: CheckResult, *, show_ignored: bool = False, root: str | P
     out = []
     for (pkg, test), cs in result.causes.groupby(["package", "test"], sort=False):
         verdict = cs["verdict"].iloc[0]
-        out.append(f"FAIL {test} ({pkg or 'package unknown'}): {_WHAT[verdict]}, "
-                   f"{_n(int(cs['goroutines'].sum()), 'goroutine')}, {_n(len(cs), 'cause')}: {cs['message'].iloc[0]}")
+        out.append(
+            f"FAIL {test} ({pkg or 'package unknown'}): {_WHAT[verdict]}, "
+            f"{_n(int(cs['goroutines'].sum()), 'goroutine')}, {_n(len(cs), 'cause')}: {cs['message'].iloc[0]}"
+        )
         for c in cs.itertuples(index=False):
             out.extend(_cause_lines(c, root))
         out.append("")
@@ -149,11 +174,16 @@ def check_text(result: CheckResult, *, show_ignored: bool = False, root: str | P
     if len(ig):
         if show_ignored:
             out.append(f"ignored ({len(ig)} goroutines):")
-            out.extend(f"  goroutine {'' if pd.isna(r.goid) else int(r.goid)} [{r.state}] {r.top_function}"
-                       f" ({r.test or r.package}): {r.reason}" for r in ig.itertuples(index=False))
+            out.extend(
+                f"  goroutine {'' if pd.isna(r.goid) else int(r.goid)} [{r.state}] {r.top_function}"
+                f" ({r.test or r.package}): {r.reason}"
+                for r in ig.itertuples(index=False)
+            )
         else:
-            out.append(f"{_n(len(ig), 'goroutine')} ignored (the test runner's, the standard library's, "
-                       "or by your rules): --show-ignored lists them")
+            out.append(
+                f"{_n(len(ig), 'goroutine')} ignored (the test runner's, the standard library's, "
+                "or by your rules): --show-ignored lists them"
+            )
     w = result.warnings
     if len(w) and "kind" in w:
         for r in w[w["kind"].astype(str) == "not judged"].itertuples(index=False):
@@ -191,25 +221,41 @@ def junit_xml(result: CheckResult, *, root: str | Path | None = None) -> str:
         type=leak|hang|deadlock message=...>`` holds the evidence, the fix and the stack.
     """
     t = result.tests
-    suites = ET.Element("testsuites", name="goforensics check", tests=str(len(t)),
-                        failures=str(int(t["verdict"].isin(list(_VERB)).sum())))
+    suites = ET.Element(
+        "testsuites",
+        name="goforensics check",
+        tests=str(len(t)),
+        failures=str(int(t["verdict"].isin(list(_VERB)).sum())),
+    )
     causes = result.causes
     for pkg, tests in t.groupby("package", sort=False):
         bad = tests["verdict"].isin(list(_VERB))
-        suite = ET.SubElement(suites, "testsuite", name=_xml(pkg or "(unknown package)"),
-                              tests=str(len(tests)), failures=str(int(bad.sum())), errors="0",
-                              skipped=str(int((tests["result"] == "skip").sum())))
+        suite = ET.SubElement(
+            suites,
+            "testsuite",
+            name=_xml(pkg or "(unknown package)"),
+            tests=str(len(tests)),
+            failures=str(int(bad.sum())),
+            errors="0",
+            skipped=str(int((tests["result"] == "skip").sum())),
+        )
         for r in tests.itertuples(index=False):
             case = ET.SubElement(suite, "testcase", name=_xml(r.test), classname=_xml(pkg))
             mine = causes[(causes["package"] == pkg) & (causes["test"] == r.test)]
             for c in mine.itertuples(index=False):
-                f = ET.SubElement(case, "failure", type=c.verdict,
-                                  message=_xml(f"{_WHAT[c.verdict]}: {_cause_sentence(c, root)}"))
+                f = ET.SubElement(
+                    case,
+                    "failure",
+                    type=c.verdict,
+                    message=_xml(f"{_WHAT[c.verdict]}: {_cause_sentence(c, root)}"),
+                )
                 f.text = _xml(_failure_body(c, root))
             if mine.empty and r.result == "skip":
                 ET.SubElement(case, "skipped")
     ET.indent(suites)
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
+    )
 
 
 # --- GitHub Actions ---------------------------------------------------------------------------
@@ -250,15 +296,24 @@ def github_annotations(result: CheckResult, *, root: str | Path | None = None) -
 # --- SARIF ------------------------------------------------------------------------------------
 
 _RULES = {
-    "goroutine-leak": ("Goroutine leaked by a test", "Goroutines started during a test were still "
-                       "there when it ended.", "Make every goroutine the code starts return: give it a "
-                       "way out (a context, a done channel, a closed channel) and wait for it."),
-    "test-hang": ("Test hung", "A test ran past go test's -timeout with these goroutines blocked.",
-                  "Find what each blocked goroutine waits for and why nothing provides it; bound the "
-                  "wait with a context or a timeout."),
-    "deadlock": ("Deadlock in a test", "Every goroutine was asleep: the runtime stopped the test binary.",
-                 "Break the wait cycle: take locks in one order, never wait on a channel or WaitGroup "
-                 "while holding what the other side needs."),
+    "goroutine-leak": (
+        "Goroutine leaked by a test",
+        "Goroutines started during a test were still there when it ended.",
+        "Make every goroutine the code starts return: give it a "
+        "way out (a context, a done channel, a closed channel) and wait for it.",
+    ),
+    "test-hang": (
+        "Test hung",
+        "A test ran past go test's -timeout with these goroutines blocked.",
+        "Find what each blocked goroutine waits for and why nothing provides it; bound the "
+        "wait with a context or a timeout.",
+    ),
+    "deadlock": (
+        "Deadlock in a test",
+        "Every goroutine was asleep: the runtime stopped the test binary.",
+        "Break the wait cycle: take locks in one order, never wait on a channel or WaitGroup "
+        "while holding what the other side needs.",
+    ),
 }
 _RULE_OF = {"leak": "goroutine-leak", "hang": "test-hang", "deadlock": "deadlock"}
 
@@ -274,13 +329,26 @@ def _sarif_tables(result: CheckResult, root) -> tuple[pd.DataFrame, pd.DataFrame
             else:
                 used[rid] = (rid, *_RULES[rid])
         key = f"{c.package}\x00{c.test}\x00{c.verdict}\x00{c.site}\x00{c.state}"
-        rows.append({"rule_id": rid, "level": "error",
-                     "message": f"{_WHAT[c.verdict]} in {c.test} ({c.package}): {_cause_sentence(c, root)}",
-                     "file": relative_path(c.file, root), "line": c.line,
-                     "fingerprint": f"{xxhash.xxh3_64_intdigest(key.encode()):016x}"})
-    results = pd.DataFrame(rows, columns=["rule_id", "level", "message", "file", "line", "fingerprint"])
-    rules = pd.DataFrame([{"id": i, "name": n, "description": d, "help": h, "level": "error"}
-                          for i, n, d, h in used.values()], columns=["id", "name", "description", "help", "level"])
+        rows.append(
+            {
+                "rule_id": rid,
+                "level": "error",
+                "message": f"{_WHAT[c.verdict]} in {c.test} ({c.package}): {_cause_sentence(c, root)}",
+                "file": relative_path(c.file, root),
+                "line": c.line,
+                "fingerprint": f"{xxhash.xxh3_64_intdigest(key.encode()):016x}",
+            }
+        )
+    results = pd.DataFrame(
+        rows, columns=["rule_id", "level", "message", "file", "line", "fingerprint"]
+    )
+    rules = pd.DataFrame(
+        [
+            {"id": i, "name": n, "description": d, "help": h, "level": "error"}
+            for i, n, d, h in used.values()
+        ],
+        columns=["id", "name", "description", "help", "level"],
+    )
     return results, rules
 
 
