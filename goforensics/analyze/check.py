@@ -8,13 +8,9 @@ each belongs to and groups them per test by cause with
 and :func:`goforensics.analyze.suspects.suspects` (blocking site in the application's code,
 pattern and fix).
 
-Ignore rules speak goleak's language: ``top`` (goleak's ``IgnoreTopFunction``: the function
-on top of the stack), ``any`` (``IgnoreAnyFunction``: anywhere in the stack) and ``created-by``
-(``IgnoreCreatedBy``: the function whose ``go`` statement started it); a function may be a
-``fnmatch`` pattern (``github.com/x/*``). :data:`DEFAULT_RULES` are the goroutines that the
-standard library and the test runner keep by design, as goleak ignores them by default, plus
-what a dump taken outside the test binary also shows (the timeout alarm, the runtime's own
-goroutines, a goroutine on its way out).
+Goroutines that :mod:`goforensics.analyze.ignore` rules set aside (goleak's ``top``, ``any``,
+``created-by``, and the defaults for the test runner's and the standard library's goroutines)
+are listed in ``ignored``, never blamed; ``check`` re-exports those rules' functions.
 
 Which goroutines are to blame, per event: goleak, every goroutine it reported that no rule
 ignores; synctest, the goroutines of the bubble (``synctest bubble N`` in their state); a
@@ -43,20 +39,18 @@ creator's function, its ancestors (``GODEBUG=tracebackancestors``) and the chain
 
 from __future__ import annotations
 
-import fnmatch
 import re
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from ..errors import LoadError
-from ..goruntime import STATE_KIND, is_blocked
+from ..goruntime import is_blocked
 from ..model import Dumps
 from ..read.gotest import GoTestOutput
 from .clustering import cluster, describe_clusters
+from .ignore import DEFAULT_RULES, RULE_COLUMNS, load_check_config, match_rules, rules_frame
 from .normalize import goroutine_fingerprints
 from .patterns import by_id
 from .suspects import suspects
@@ -76,8 +70,6 @@ __all__ = [
     "rules_frame",
 ]
 
-RULE_COLUMNS = ["kind", "function", "state", "origin", "reason"]
-IGNORE_KINDS = ("top", "any", "created-by")
 VERDICTS = {
     "goleak": "leak",
     "synctest": "leak",
@@ -112,33 +104,6 @@ IGNORED_COLUMNS = ["event", "package", "test", "goid", "state", "top_function", 
 TEST_VERDICT_COLUMNS = ["package", "test", "result", "verdict", "causes", "goroutines"]
 PACKAGE_TEST = "(package)"
 
-# (kind, function, state prefix, why): what goleak ignores by default (its isTestStack,
-# isSyscallStack, isStdLibStack, isTraceStack), in its words, and what a dump printed by the
-# runtime or the test binary shows besides (goleak never sees those: it skips itself).
-_DEFAULTS = [
-    *[
-        ("top", f, "", "the testing package waiting for its tests")
-        for f in (
-            "testing.RunTests",
-            "testing.runTests",
-            "testing.(*T).Run",
-            "testing.runFuzzing",
-            "testing.runFuzzTests",
-        )
-    ],
-    ("top", "testing.(*T).Parallel", "", "a parallel test waiting for the serial ones to end"),
-    ("top", "testing.(*M).startAlarm.func1", "", "the -timeout alarm that printed the dump"),
-    ("top", "os/signal.signal_recv", "", "os/signal's receiver, started once and kept"),
-    ("top", "os/signal.loop", "", "os/signal's receiver, started once and kept"),
-    ("any", "runtime.ensureSigM", "", "the runtime's goroutine for signal.Notify"),
-    ("any", "runtime.ReadTrace", "", "the execution tracer's reader"),
-    ("any", "runtime.goexit", "syscall", "a cgo callback's goroutine parked in a syscall"),
-    ("top", "runtime.goexit1", "", "a goroutine on its way out"),
-    ("state", "", "runtime", "the runtime's own goroutine (GC, finalizers, scavenger ...)"),
-]
-DEFAULT_RULES = pd.DataFrame(
-    [(k, f, s, "default", r) for k, f, s, r in _DEFAULTS], columns=RULE_COLUMNS
-)
 _TEST_FUNC = re.compile(r"^(?:Test|Benchmark|Fuzz|Example)(?:[^a-z.][^.]*)?$")
 
 
@@ -167,119 +132,6 @@ class CheckResult:
     def exit_code(self) -> int:
         """0 when clean, 1 when a test leaked, hung or deadlocked."""
         return 1 if len(self.causes) else 0
-
-
-# --- rules ----------------------------------------------------------------------------------
-
-
-def rules_frame(top=(), any=(), created_by=(), origin: str = "command line") -> pd.DataFrame:
-    """Ignore rules in goleak's vocabulary as a table (:data:`RULE_COLUMNS`).
-
-    >>> rules_frame(top=["example.com/p.worker"], created_by=["example.com/p.Start"])[["kind", "function"]].values.tolist()
-    [['top', 'example.com/p.worker'], ['created-by', 'example.com/p.Start']]
-    """
-    rows = [
-        (k, f, "", origin, f"ignored by {origin}")
-        for k, fs in (("top", top), ("any", any), ("created-by", created_by))
-        for f in fs
-    ]
-    return pd.DataFrame(rows, columns=RULE_COLUMNS)
-
-
-def load_check_config(start: str | Path = ".") -> tuple[pd.DataFrame, str | None]:
-    """The ignore rules of the nearest ``.goforensics.toml`` (table ``[check]``) or
-    ``pyproject.toml`` (table ``[tool.goforensics.check]``), from ``start`` up to the root.
-
-    Keys: ``ignore-top``, ``ignore-any``, ``ignore-created-by`` (lists of function names).
-    Returns the rules and the file they came from (``None`` when there is none).
-
-    >>> import tempfile
-    >>> d = Path(tempfile.mkdtemp())
-    >>> _ = (d / "pyproject.toml").write_text('[tool.goforensics.check]\\nignore-any = ["x.run"]\\n')
-    >>> rules, where = load_check_config(d)
-    >>> rules[["kind", "function"]].values.tolist(), Path(where).name
-    ([['any', 'x.run']], 'pyproject.toml')
-    """
-    start = Path(start).resolve()
-    if start.is_file():
-        return _rules_from(start), str(start)
-    for d in (start, *start.parents):
-        for name in (".goforensics.toml", "pyproject.toml"):
-            p = d / name
-            if p.is_file() and (name != "pyproject.toml" or _table(p) is not None):
-                return _rules_from(p), str(p)
-    return rules_frame(), None
-
-
-def _table(p: Path) -> dict | None:
-    try:
-        doc = tomllib.loads(p.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
-        raise LoadError(f"{p}: not readable TOML ({e})") from None
-    return (
-        doc.get("tool", {}).get("goforensics", {}).get("check")
-        if p.name == "pyproject.toml"
-        else doc.get("check", doc)
-    )
-
-
-def _rules_from(p: Path) -> pd.DataFrame:
-    t = _table(p) or {}
-    lists = {}
-    for key in ("ignore-top", "ignore-any", "ignore-created-by"):
-        v = t.get(key, [])
-        if isinstance(v, str):
-            v = [v]
-        if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
-            raise LoadError(f"{p}: {key} must be a list of function names")
-        lists[key] = v
-    unknown = sorted(set(t) - set(lists))
-    if unknown:
-        raise LoadError(f"{p}: unknown key(s) in the check table: {', '.join(unknown)}")
-    return rules_frame(
-        lists["ignore-top"], lists["ignore-any"], lists["ignore-created-by"], origin=p.name
-    )
-
-
-def _matches(pattern: str, values: pd.Series) -> pd.Series:
-    if any(c in pattern for c in "*?["):
-        return values.map(lambda v: fnmatch.fnmatchcase(v, pattern)).astype(bool)
-    return values == pattern
-
-
-def match_rules(dumps: Dumps, rules: pd.DataFrame) -> pd.Series:
-    """The first rule that ignores each goroutine, as ``"kind function"`` ('' where none does).
-
-    >>> import goforensics as gf
-    >>> d = gf.parse_text("goroutine 4 [chan receive]:\\ntesting.(*T).Run()\\n\\t/t.go:1 +0x1\\n\\n"
-    ...                   "goroutine 5 [chan send]:\\nmain.leak()\\n\\t/m.go:9 +0x1\\n")
-    >>> match_rules(d, DEFAULT_RULES).tolist()
-    ['top testing.(*T).Run', '']
-    """
-    g = dumps.goroutines
-    out = pd.Series("", index=g.index, dtype=object)
-    if g.empty or rules.empty:
-        return out
-    own = dumps.frames[dumps.frames["section"] == 0]
-    top, creator = g["top_function"].astype(str), g["created_by"].astype(str)
-    state, raw = g["state"].astype(str), g["raw_state"].astype(str)
-    for r in rules.itertuples(index=False):
-        if r.kind == "state":
-            hit = state.map(STATE_KIND).astype(object) == r.state
-        else:
-            if r.kind == "top":
-                hit = _matches(r.function, top)
-            elif r.kind == "created-by":
-                hit = _matches(r.function, creator)
-            else:
-                ids = own.loc[_matches(r.function, own["function"].astype(str)), "stack_id"]
-                hit = g["stack_id"].isin(ids)
-            if r.state:
-                hit &= state.str.startswith(r.state) | raw.str.startswith(r.state)
-        out[hit & (out == "")] = (
-            f"{r.kind} {r.function}".strip() if r.kind != "state" else "runtime state"
-        )
-    return out
 
 
 # --- which test a goroutine belongs to ------------------------------------------------------
@@ -463,82 +315,45 @@ def _event_check(
     blame &= ~old
     default = ev.test or (ev.running[0] if len(ev.running) == 1 else "")
     owner = tests.where(tests != "", default)
-    if (
-        ev.kind == "goleak"
-    ):  # t.Parallel: another test's goroutine, in flight, that its own check passed
-        other = (
-            blame
-            & (tests != "")
-            & (ev.test != "")
-            & (tests != ev.test.split("/", 1)[0])
-            & ~tests.isin(reported)
-        )
+    if ev.kind == "goleak":  # t.Parallel: another test's goroutine in flight, its own check passed
+        other = blame & (tests != "") & (ev.test != "") & (tests != ev.test.split("/", 1)[0])
+        other &= ~tests.isin(reported)
         why = why.where(~other, "another test's goroutine, still running when this test checked")
         blame &= ~other
     g = d.goroutines
     ignored = [
-        {
-            "event": ev.event,
-            "package": ev.package,
-            "test": owner[i],
-            "goid": g.at[i, "goid"],
-            "state": str(g.at[i, "state"]),
-            "top_function": str(g.at[i, "top_function"]),
-            "rule": rule[i],
-            "reason": why[i],
-        }
+        {"event": ev.event, "package": ev.package, "test": owner[i], "goid": g.at[i, "goid"],
+         "state": str(g.at[i, "state"]), "top_function": str(g.at[i, "top_function"]),
+         "rule": rule[i], "reason": why[i]}
         for i in g.index[~blame.to_numpy()]
-    ]
+    ]  # fmt: skip
     rows = []
-    names = [ev.test, *ev.running]
     for test, idx in owner[blame].groupby(owner[blame], sort=True).groups.items():
-        name = (
-            _full_name(test, names)
-            if test
-            else (
-                "TestMain"
-                if ev.kind == "goleak"
-                else f"dump {Path(source).name}"
-                if ev.kind == "dump"
-                else PACKAGE_TEST
-            )
-        )
-        head = {
-            "event": ev.event,
-            "kind": ev.kind,
-            "package": ev.package,
-            "test": name,
-            "verdict": _verdict(ev),
-            "message": ev.message,
-        }
+        head = {"event": ev.event, "kind": ev.kind, "package": ev.package,
+                "test": _owner_name(ev, test, source), "verdict": _verdict(ev),
+                "message": ev.message}  # fmt: skip
         rows += _causes_of(_select(d, g.index.isin(idx)), head)
-    if not rows and ev.kind != "goleak" and ev.kind != "dump":
-        # the runtime or the test binary said it: a timeout or deadlock stands with nothing to blame
-        rows.append(
-            {
-                "event": ev.event,
-                "kind": ev.kind,
-                "package": ev.package,
-                "test": default or PACKAGE_TEST,
-                "verdict": _verdict(ev),
-                "cause": 1,
-                "goroutines": 0,
-                "state": "",
-                "site": "",
-                "file": "",
-                "line": pd.NA,
-                "entry": "",
-                "created_by": "",
-                "pattern": "",
-                "title": "",
-                "advice": "",
-                "evidence": ["no goroutine of the test is left blocked in the dump"],
-                "stack": "",
-                "goids": [],
-                "message": ev.message,
-            }
-        )
+    if not rows and ev.kind not in ("goleak", "dump"):
+        # the runtime or the test binary said so: a timeout or deadlock stands with nothing to blame
+        rows.append(_nothing_left(ev, default))
     return rows, ignored
+
+
+def _owner_name(ev, test: str, source: str) -> str:
+    if test:
+        return _full_name(test, [ev.test, *ev.running])
+    if ev.kind == "goleak":
+        return "TestMain"  # goleak's package-level check runs there
+    return f"dump {Path(source).name}" if ev.kind == "dump" else PACKAGE_TEST
+
+
+def _nothing_left(ev, test: str) -> dict:
+    empty = dict.fromkeys(("state", "site", "file", "entry", "created_by", "pattern", "title",
+                           "advice", "stack"), "")  # fmt: skip
+    return {**empty, "event": ev.event, "kind": ev.kind, "package": ev.package,
+            "test": test or PACKAGE_TEST, "verdict": _verdict(ev), "cause": 1, "goroutines": 0,
+            "line": pd.NA, "goids": [], "message": ev.message,
+            "evidence": ["no goroutine of the test is left blocked in the dump"]}  # fmt: skip
 
 
 def _verdict(ev) -> str:
