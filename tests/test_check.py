@@ -159,6 +159,15 @@ def test_healthy_package_passes(go, tmp_path, flags):
     assert code == 0 and text.strip().splitlines()[-1].startswith("goforensics check: ok")
 
 
+def test_parallel_test_is_not_failed_for_another_tests_goroutine(go, tmp_path):
+    status, output = go_test(go, "checkparallel", "-json")
+    assert status == 1  # the goleak-style check of TestQuick saw TestSlowPoller's poller
+    r = check(read_go_test(output))
+    assert r.exit_code == 0 and verdicts(r) == {"TestSlowPoller": "pass", "TestQuick": "pass"}
+    (why,) = r.ignored.itertuples()
+    assert why.test == "TestSlowPoller" and "another test" in why.reason
+
+
 # --- ignore rules -------------------------------------------------------------------------------------
 
 

@@ -398,7 +398,9 @@ def _event_dumps(out: GoTestOutput, event: int) -> Dumps:
     )
 
 
-def _test_table(outs: list[GoTestOutput], causes: pd.DataFrame) -> pd.DataFrame:
+def _test_table(outs: list[GoTestOutput], causes: pd.DataFrame, cleared: set) -> pd.DataFrame:
+    """Verdict per test: the worst of its causes, else go test's result; a test whose failure
+    was a goleak report with nothing left to blame in it (``cleared``) passes."""
     seen = pd.concat([o.tests for o in outs], ignore_index=True) if outs else pd.DataFrame()
     seen = (
         seen[seen["test"] != ""]
@@ -410,7 +412,7 @@ def _test_table(outs: list[GoTestOutput], causes: pd.DataFrame) -> pd.DataFrame:
             "package": p,
             "test": t,
             "result": r,
-            "verdict": r or "pass",
+            "verdict": "pass" if (p, t) in cleared or not r else r,
             "causes": 0,
             "goroutines": 0,
         }
@@ -477,7 +479,7 @@ def check(
     if rules is not None and len(rules):
         parts.append(rules[RULE_COLUMNS])
     all_rules = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=RULE_COLUMNS)
-    causes, ignored, events, offset = [], [], [], 0
+    causes, ignored, events, offset, cleared = [], [], [], 0, set()
     for out in outs:
         ev = out.events.copy()
         reported = set(ev.loc[ev["kind"] == "goleak", "test"].map(lambda t: t.split("/", 1)[0]))
@@ -486,6 +488,8 @@ def check(
                 e, _event_dumps(out, e.event), all_rules, baseline, reported, out.source
             )
             causes += [{**x, "event": x["event"] + offset, "source": out.source} for x in c]
+            if e.kind == "goleak" and e.test and not c:  # its report held nothing to blame
+                cleared.add((e.package, e.test))
             ignored += [{**x, "event": x["event"] + offset} for x in i]
         ev["event"] += offset
         ev["source"] = out.source
@@ -495,7 +499,7 @@ def check(
     cause_df["line"] = cause_df["line"].astype("Int64")
     warn = [o.warnings for o in outs if len(o.warnings)]
     return CheckResult(
-        tests=_test_table(outs, cause_df),
+        tests=_test_table(outs, cause_df, cleared),
         causes=cause_df,
         ignored=pd.DataFrame(ignored, columns=IGNORED_COLUMNS),
         rules=all_rules,
