@@ -206,6 +206,7 @@ def _score(
 def run_own(repeat: int) -> dict:
     stats = {
         "leaky": 0,
+        "go_false": 0,
         "caught": 0,
         "right_cause": 0,
         "healthy": 0,
@@ -253,7 +254,8 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"project packages: {own['caught']} of {own['leaky']} leaking/hanging/deadlocking tests failed with the "
         f"right verdict; {own['right_cause']} of {own['leaky']} with a named pattern for every cause; "
-        f"{own['false_failures']} of {own['healthy']} healthy tests falsely failed"
+        f"{own['false_failures']} of {own['healthy']} healthy tests falsely failed (by go test's own "
+        f"verdict with the goleak-style checks: {own['go_false']})"
     )
     print(
         f"  go test {statistics.median(own['go_test_s']):.2f} s median per package run; "
