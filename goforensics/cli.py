@@ -696,5 +696,66 @@ def watch_cmd(targets, output, every, metrics_urls, rules, baseline_every, max_g
     click.echo(f"watched {len(manifests)} target(s); series in {output}", err=True)
 
 
+@cli.command("check")
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option("--format", "fmt", type=click.Choice(["text", "junit", "github", "sarif"]), default="text",
+              show_default=True, help="text; JUnit XML (Jenkins, GitLab); GitHub Actions annotations; SARIF 2.1.0.")
+@click.option("-o", "--output", type=click.Path(), help="Write here instead of stdout (the summary line still goes to stderr).")
+@click.option("--baseline", type=click.Path(), help="A dump taken before the run: goroutines already in it are not to blame.")
+@click.option("--ignore-top", multiple=True, help="Ignore goroutines with this function on top of the stack (goleak's IgnoreTopFunction; repeatable; * globs).")
+@click.option("--ignore-any", multiple=True, help="Ignore goroutines with this function anywhere in the stack (IgnoreAnyFunction).")
+@click.option("--ignore-created-by", multiple=True, help="Ignore goroutines started by this function (IgnoreCreatedBy).")
+@click.option("--config", type=click.Path(), help="A .goforensics.toml ([check]) or pyproject.toml ([tool.goforensics.check]); "
+              "default: the nearest one from the current directory up.")
+@click.option("--no-default-ignores", is_flag=True, help="Do not ignore the test runner's and the standard library's goroutines.")
+@click.option("--show-ignored", is_flag=True, help="List the goroutines set aside and why (text format).")
+@click.option("--root", type=click.Path(), help="Show files relative to this directory (default: $GITHUB_WORKSPACE, $CI_PROJECT_DIR or the current one).")
+def check_cmd(paths, fmt, output, baseline, ignore_top, ignore_any, ignore_created_by, config,
+              no_default_ignores, show_ignored, root):
+    """Fail a test run that leaked, hung or deadlocked, with the test and the cause.
+
+    PATH is `go test` output (plain, -v or -json, goleak reports, synctest panics, timeouts,
+    deadlocks) or a goroutine dump taken at the end of a run; - reads standard input.
+    Exit status: 0 clean, 1 a test leaked, hung or deadlocked, 2 unusable input.
+    """
+    from .analyze.check import check, load_check_config, rules_frame
+    from .read.gotest import is_empty, read_go_test, read_go_test_paths
+    from .show import ci
+
+    class Unusable(click.ClickException):
+        exit_code = 2
+
+    class Failed(click.ClickException):  # exit status 1; the output has said everything already
+        def show(self, file=None) -> None:
+            pass
+
+    if not paths:
+        raise click.UsageError("give go test output or a dump (a file, a glob, or - for standard input)")
+    try:
+        outs = [read_go_test(click.get_binary_stream("stdin").read(), "<stdin>")] if "-" in paths else []
+        outs += read_go_test_paths([p for p in paths if p != "-"])
+        rules, where = load_check_config(config or ".")
+        before = load([baseline]) if baseline else None
+    except GoforensicsError as e:
+        raise Unusable(str(e)) from None
+    if all(is_empty(o) for o in outs):
+        raise Unusable(f"no go test output and no goroutine dump in {', '.join(paths)}")
+    extra = rules_frame(ignore_top, ignore_any, ignore_created_by)
+    result = check(outs, pd.concat([rules, extra], ignore_index=True), defaults=not no_default_ignores,
+                   baseline=before)
+    render = {"text": lambda r: ci.check_text(r, show_ignored=show_ignored, root=root),
+              "junit": lambda r: ci.junit_xml(r, root=root), "github": lambda r: ci.github_annotations(r, root=root),
+              "sarif": lambda r: ci.check_sarif(r, root=root)}[fmt]
+    text = render(result)
+    if output:
+        Path(output).write_text(text, encoding="utf-8")
+    else:
+        click.echo(text, nl=False)
+    if output or fmt in ("junit", "sarif"):
+        click.echo(ci.summary_line(result) + (f" (ignore rules from {where})" if where else ""), err=True)
+    if result.exit_code:
+        raise Failed(ci.summary_line(result))
+
+
 if __name__ == "__main__":  # last, so that every command above is registered
     sys.exit(main())

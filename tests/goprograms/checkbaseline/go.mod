@@ -1,0 +1,3 @@
+module goforensics.test/checkbaseline
+
+go 1.25

@@ -1,0 +1,3 @@
+module goforensics.test/checkdeadlock
+
+go 1.25

@@ -1,0 +1,3 @@
+module goforensics.test/checkhang
+
+go 1.25

@@ -1,0 +1,3 @@
+module goforensics.test/checkhealthy
+
+go 1.25

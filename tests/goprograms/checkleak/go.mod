@@ -1,0 +1,3 @@
+module goforensics.test/checkleak
+
+go 1.25

@@ -1,0 +1,3 @@
+module goforensics.test/checkleakmain
+
+go 1.25

@@ -1,0 +1,3 @@
+module goforensics.test/checkparallel
+
+go 1.25

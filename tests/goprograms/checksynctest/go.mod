@@ -1,0 +1,3 @@
+module goforensics.test/checksynctest
+
+go 1.25
