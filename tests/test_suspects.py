@@ -16,6 +16,7 @@ from conftest import ROOT
 
 import goforensics as gf
 from goforensics.analyze import suspects as su
+from goforensics.analyze.trend import trend
 
 LEAKS = {"main.compute", "main.waitAll"}
 BENIGN = {"main.worker", "main.sleeper", "main.main"}
@@ -69,14 +70,14 @@ def test_patterns_and_advice_of_the_leaks(leakseries):
 
 
 def test_trend_on_known_series():
-    t = su.trend([0, 3, 5, 9, 12, 15, 19, 20], [0, 1, 2, 3, 4, 5, 6, 7])
+    t = trend([0, 3, 5, 9, 12, 15, 19, 20], [0, 1, 2, 3, 4, 5, 6, 7])
     assert t.mk_trend == "increasing" and t.mk_p < 0.05 and t.per_minute
-    t = su.trend([5, 5, 5, 5, 5], None)
+    t = trend([5, 5, 5, 5, 5], None)
     assert t.mk_trend == "no trend" and t.slope == 0 and not t.per_minute
-    t = su.trend([40, 30, 20, 10, 5, 1], [0, 1, 2, 3, 4, 5])
+    t = trend([40, 30, 20, 10, 5, 1], [0, 1, 2, 3, 4, 5])
     assert t.mk_trend == "decreasing" and t.slope < 0
     # a steady leak (exactly linear) has no residual autocorrelation: plain Mann–Kendall
-    t = su.trend([12, 24, 36, 48, 60, 72], [0, 1, 2, 3, 4, 5])
+    t = trend([12, 24, 36, 48, 60, 72], [0, 1, 2, 3, 4, 5])
     assert t.mk_trend == "increasing" and t.test == "Mann–Kendall"
 
 
@@ -100,9 +101,9 @@ def test_triage_report_has_the_promised_fields(leakseries):
     assert rep["series"]["time_sources"] == ["manifest"]
 
 
-def test_series_counts_fill_missing_snapshots_with_zero(leakseries):
+def test_cluster_counts_fill_missing_snapshots_with_zero(leakseries):
     labels = gf.cluster(leakseries)
-    tab = su.series_counts(leakseries, labels)
+    tab = gf.cluster_counts(leakseries, labels)
     assert list(tab.index) == list(range(6))
     assert (tab.sum(axis=1).to_numpy() == leakseries.goroutines.groupby("snapshot")["count"].sum().to_numpy()).all()
     assert isinstance(tab, pd.DataFrame)

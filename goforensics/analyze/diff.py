@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ..model import Dumps
-from .suspects import cluster_sites
+from .clustering import cluster, cluster_sites
 
 __all__ = ["CHANGES", "diff"]
 
@@ -67,9 +67,7 @@ def diff(
         return diff(sel(i), sel(j), labels_fn=labels_fn, tolerance=tolerance)
     shift = int(a.snapshots["snapshot"].max()) + 1 if len(a.snapshots) else 0
     joint = Dumps.concat([a, _shift(b, shift)])
-    if labels_fn is None:
-        from .clustering import cluster as labels_fn
-    labels = pd.Series(np.asarray(labels_fn(joint)), index=joint.goroutines.index)
+    labels = pd.Series(np.asarray((labels_fn or cluster)(joint)), index=joint.goroutines.index)
     g = joint.goroutines
     side = np.where(g["snapshot"].to_numpy() >= shift, "after", "before")
     n_snap = {

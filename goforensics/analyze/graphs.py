@@ -32,6 +32,7 @@ import pandas as pd
 
 from ..goruntime import OWNED_KINDS, STATE_KIND, SYNC_FRAMES, is_blocked, is_sync_plumbing
 from ..model import Dumps
+from .lifetimes import last_snapshot
 
 __all__ = [
     "Blocker",
@@ -383,8 +384,7 @@ def wait_for_graph(dumps: Dumps, *, snapshot: int | None = None, max_offset: int
     :func:`deadlock_cycles`). Only one snapshot is used: the last one by default.
     """
     g = dumps.goroutines
-    if snapshot is None and len(g):
-        snapshot = int(g["snapshot"].max())
+    snapshot = last_snapshot(dumps, snapshot)
     g = g[(g["snapshot"] == snapshot) & g["goid"].notna() & is_blocked(g["state"])]
     G = nx.DiGraph()
     if g.empty:
@@ -394,12 +394,22 @@ def wait_for_graph(dumps: Dumps, *, snapshot: int | None = None, max_offset: int
         sid: (grp["function"].astype(str).tolist(), grp["file"].astype(str).tolist(), grp["line"].tolist())
         for sid, grp in frames.groupby("stack_id", sort=False)
     }
+    # stack -> frames with a receiver
+    recv_frames = {sid: [(i, t) for i, fn in enumerate(fns) if (t := _receiver_of(fn))]
+                   for sid, (fns, _, _) in by_stack.items()}
+    info, waiters = _goroutine_nodes(G, g, by_stack)
+    _resource_nodes(G, waiters)
+    if any(res[0] in ("mutex", "rwmutex") for res in waiters):
+        _infer_holders(G, waiters, info, recv_frames, max_offset)
+    return G
+
+
+def _goroutine_nodes(G: nx.DiGraph, g: pd.DataFrame, by_stack: dict) -> tuple[list, dict]:
+    """Add a node per blocked goroutine; return (node, blocker, stack, args) per goroutine
+    and the waiters of each resource. Plans and node attributes are made once per stack."""
+    info = []
     waiters: dict[tuple, list] = defaultdict(list)
     plans: dict[tuple, _Plan] = {}
-    recv_frames: dict[int, list[tuple[int, str]]] = {}  # stack -> frames with a receiver
-    for sid, (fns, _, _) in by_stack.items():
-        recv_frames[sid] = [(i, t) for i, fn in enumerate(fns) if (t := _receiver_of(fn))]
-    info = []
     nodes, attrs = [], []
     node_attrs: dict[tuple, dict] = {}  # per (plan, caller depth): goroutines on a stack share them
     for inst, goid, state, sid, args in zip(
@@ -410,8 +420,7 @@ def wait_for_graph(dumps: Dumps, *, snapshot: int | None = None, max_offset: int
         plan = plans.get((state, sid))
         if plan is None:
             plan = plans[(state, sid)] = _plan(state, fns)
-        b = _resolve(plan, args.split("\n")) if plan.candidates or plan.owner_type else (
-            _resolve(plan, []))
+        b = _resolve(plan, args.split("\n") if plan.candidates or plan.owner_type else [])
         node = ("g", inst, int(goid))
         cd = b.caller_depth if b else 0
         na = node_attrs.get((state, sid, cd))
@@ -430,6 +439,11 @@ def wait_for_graph(dumps: Dumps, *, snapshot: int | None = None, max_offset: int
         if res is not None:
             waiters[res].append(entry)
     G.add_nodes_from(zip(nodes, attrs, strict=True))
+    return info, waiters
+
+
+def _resource_nodes(G: nx.DiGraph, waiters: dict) -> None:
+    """Add a node per resource and a ``waits`` edge from each of its waiters."""
     for res, ws in waiters.items():
         b = ws[0][1]
         if b.address is not None:
@@ -439,9 +453,6 @@ def wait_for_graph(dumps: Dumps, *, snapshot: int | None = None, max_offset: int
         G.add_edges_from(
             (w[0], res, {"relation": "waits", "certain": w[1].certain and w[1].address is not None}) for w in ws
         )
-    if any(res[0] in ("mutex", "rwmutex") for res in waiters):
-        _infer_holders(G, waiters, info, recv_frames, max_offset)
-    return G
 
 
 def _receivers(entry: tuple, recv_frames: dict) -> list[tuple[int, str, int | None]]:
