@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import subprocess
 
+import numpy as np
 import pandas as pd
 import pytest
 from conftest import ROOT
 
 import goforensics as gf
 from goforensics.analyze import suspects as su
-from goforensics.analyze.trend import trend
+from goforensics.analyze.trend import MAX_TREND_POINTS, bin_series, trend
 
 LEAKS = {"main.compute", "main.waitAll"}
 BENIGN = {"main.worker", "main.sleeper", "main.main"}
@@ -127,3 +128,39 @@ def test_a_fleet_keeps_instances_apart(build_go, tmp_path):
     # counts per snapshot of the best instance: one process's series, not the two summed
     assert len(compute["counts"]) == 5
     assert set(s.head(2).index) == LEAKS
+
+
+def test_a_long_series_is_tested_on_bounded_time_bins():
+    # 20,000 snapshots of a count that steps up by one every 100 snapshots: a steady leak of
+    # 199 goroutines; and the same length of a count that only alternates 5, 6: no leak
+    steps = np.arange(20_000) // 100
+    t = trend(steps, np.arange(20_000) / 6.0)  # a snapshot every 10 s
+    assert t.binned == MAX_TREND_POINTS and t.n == 20_000
+    assert t.mk_trend == "increasing" and t.grows
+    assert t.first == 0 and t.last == 199 and t.peak == 199
+    assert abs(t.slope - 0.06) < 0.005  # one goroutine per 100 snapshots of 10 s: 0.06 a minute
+    flat = trend(5 + np.arange(20_000) % 2)
+    assert flat.binned == MAX_TREND_POINTS and not flat.grows
+
+
+def test_bins_keep_the_mean_of_every_point():
+    y = np.arange(1000, dtype=float) ** 2
+    yb, xb = bin_series(y, np.arange(1000.0), bins=7)
+    assert len(yb) == 7 and abs(yb.mean() - y.mean()) / y.mean() < 0.01
+    assert xb[0] < xb[-1]
+    assert bin_series(y[:5], np.arange(5.0), bins=7)[0].tolist() == y[:5].tolist()
+
+
+def test_a_file_of_many_snapshots_triages_its_growing_group():
+    # 600 captures of one process: main plus a leak of one more goroutine every 20 captures
+    text = []
+    for k in range(600):
+        text.append("goroutine 1 [running]:\nmain.main()\n\t/app/main.go:5 +0x1\n\n")
+        for j in range(k // 20):
+            text.append(f"goroutine {100 + j} [chan send]:\nmain.leak()\n\t/app/leak.go:9 +0x1\n\n")
+    d = gf.parse_text("".join(text))
+    assert len(d.snapshots) == 600
+    top = su.suspects(d).iloc[0]
+    assert top["site"] == "main.leak" and top["goroutines"] == 29
+    assert top["counts"][0] == 0 and top["counts"][-1] == 29
+    assert any("tested on 256 time bins" in e for e in top["evidence"])

@@ -426,29 +426,93 @@ def _labels(dumps: Dumps, labels) -> np.ndarray:
     return lab
 
 
-def _site(frames: pd.DataFrame) -> tuple[str, str, int | None]:
-    """The frame where a stack blocks in application code: the topmost application frame,
-    else the topmost frame outside the runtime and low-level plumbing (net/http's
-    ``(*persistConn).Read`` rather than ``internal/poll.runtime_pollWait``), else the
-    topmost non-runtime frame, else the top frame."""
-    if frames.empty:
-        return "", "", None
-    cls = frames["frame_class"].astype(str)
-    plumbing = is_wait_plumbing(frames["function"])
-    for mask in (cls == "application", (cls != "runtime") & ~plumbing, cls != "runtime", cls == cls):
-        sel = frames[mask]
-        if len(sel):
-            r = sel.iloc[0]
-            return str(r["function"]), str(r["file"]), None if pd.isna(r["line"]) else int(r["line"])
-    return "", "", None
+def _stack_sites(dumps: Dumps, stack_ids: np.ndarray) -> pd.DataFrame:
+    """Per stack: its frames as text (``frames``, top first) and the frame where it blocks
+    in application code (``site_function``, ``site_file``, ``site_line``; ``site_class`` and
+    ``site_depth`` of that function's topmost frame).
+
+    The site is the topmost application frame, else the topmost frame outside the runtime
+    and low-level plumbing (net/http's ``(*persistConn).Read`` rather than
+    ``internal/poll.runtime_pollWait``), else the topmost non-runtime frame, else the top
+    frame. One pass over the frames of all the stacks: no work per stack in pandas.
+    """
+    own = dumps.frames
+    f = own[(own["section"] == 0) & own["stack_id"].isin(stack_ids)].sort_values(
+        ["stack_id", "depth"], kind="stable")
+    if f.empty:
+        return pd.DataFrame(columns=["stack_id", "frames", "site_function", "site_file", "site_line",
+                                     "site_class", "site_depth"]).astype({"stack_id": np.uint64})
+    sid = f["stack_id"].to_numpy(dtype=np.uint64)
+    fn = f["function"].astype(str).to_numpy(dtype=object)
+    file = f["file"].astype(str).to_numpy(dtype=object)
+    line = f["line"].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+    cls = f["frame_class"].astype(str).to_numpy(dtype=object)
+    depth = f["depth"].to_numpy(dtype=np.int64)
+    plumbing = is_wait_plumbing(f["function"]).to_numpy(dtype=bool)
+    runtime = cls == "runtime"
+    prio = np.where(cls == "application", 0, np.where(~runtime & ~plumbing, 1, np.where(~runtime, 2, 3)))
+    pos = np.arange(len(f))
+    starts = np.flatnonzero(np.r_[True, sid[1:] != sid[:-1]])
+    ends = np.r_[starts[1:], len(f)].astype(np.int64)
+    stack_of = np.repeat(np.arange(len(starts)), ends - starts)
+    order = np.lexsort((pos, prio, stack_of))
+    site = order[np.r_[True, stack_of[order][1:] != stack_of[order][:-1]]]
+    # the site function's topmost frame (recursion puts it higher than the site itself)
+    same = np.flatnonzero(fn == fn[site][stack_of])
+    top = same[np.r_[True, stack_of[same][1:] != stack_of[same][:-1]]]
+    line_text = ["" if np.isnan(x) else str(int(x)) for x in line]
+    pieces = [f"{a}\n\t{b}:{c}" for a, b, c in zip(fn, file, line_text, strict=True)]
+    return pd.DataFrame({
+        "stack_id": sid[starts],
+        "frames": ["\n".join(pieces[a:b]) for a, b in zip(starts.tolist(), ends.tolist(), strict=True)],
+        "site_function": fn[site], "site_file": file[site],
+        "site_line": pd.array([None if np.isnan(x) else int(x) for x in line[site]], dtype="Int64"),
+        "site_class": cls[top], "site_depth": depth[top],
+    })
 
 
-def _stack_text(frames: pd.DataFrame) -> str:
-    out = []
-    for fn, file, line in zip(frames["function"].astype(str), frames["file"].astype(str),
-                              frames["line"], strict=True):
-        out.append(f"{fn}\n\t{file}:{'' if pd.isna(line) else int(line)}")
-    return "\n".join(out)
+def _describe(dumps: Dumps, labels) -> pd.DataFrame:
+    """:func:`describe_clusters` plus ``site_class`` and ``site_depth``."""
+    lab = _labels(dumps, labels)
+    g = dumps.goroutines
+    t = pd.DataFrame({"cluster": lab, "stack_id": g["stack_id"].to_numpy(dtype=np.uint64),
+                      "count": g["count"].to_numpy(dtype=np.int64),
+                      "snapshot": g["snapshot"].to_numpy(dtype=np.int64)})
+    by = t.groupby("cluster", sort=True)
+    out = pd.DataFrame({
+        "goroutines": by["count"].sum(), "rows": by.size(), "stacks": by["stack_id"].nunique(),
+        "snapshots": by["snapshot"].nunique(), "first_snapshot": by["snapshot"].min(),
+        "last_snapshot": by["snapshot"].max(),
+    })
+    out["representative"] = _top_value(t, "stack_id")
+    for col in ("state", "entry_function", "created_by"):
+        t[col] = g[col].astype(str).to_numpy()
+        out[col] = _top_value(t, col)
+    out["states"] = _state_mix(t)
+    out = out.rename_axis("cluster").reset_index()
+    out["representative"] = out["representative"].astype(np.uint64)
+    sites = _stack_sites(dumps, pd.unique(out["representative"].to_numpy()))
+    out = out.merge(sites, how="left", left_on="representative", right_on="stack_id").drop(columns="stack_id")
+    out["frames"] = out["frames"].fillna("")
+    for c in ("site_function", "site_file", "site_class"):
+        out[c] = out[c].fillna("").astype(object)
+    out["site_line"] = out["site_line"].astype("Int64")
+    out["site_depth"] = out["site_depth"].astype("Int64")
+    for c in ("goroutines", "rows", "stacks", "snapshots", "first_snapshot", "last_snapshot"):
+        out[c] = out[c].astype(np.int64)
+    return out
+
+
+def _state_mix(t: pd.DataFrame) -> pd.Series:
+    """Per cluster, a JSON object of goroutines per state, most first (ties: by name)."""
+    st = t.groupby(["cluster", "state"], sort=True)["count"].sum().reset_index()
+    st = st.sort_values(["cluster", "count", "state"], ascending=[True, False, True], kind="stable")
+    cl = st["cluster"].to_numpy()
+    starts = np.flatnonzero(np.r_[True, cl[1:] != cl[:-1]])
+    ends = np.r_[starts[1:], len(cl)]
+    items = [f"{json.dumps(k)}: {int(v)}" for k, v in zip(st["state"], st["count"], strict=True)]
+    return pd.Series(["{" + ", ".join(items[a:b]) + "}" for a, b in zip(starts, ends, strict=True)],
+                     index=cl[starts])
 
 
 def describe_clusters(dumps: Dumps, labels) -> pd.DataFrame:
@@ -469,50 +533,12 @@ def describe_clusters(dumps: Dumps, labels) -> pd.DataFrame:
     >>> int(row["goroutines"]), row["site_function"], int(row["site_line"]), row["states"]
     (2, 'main.emit', 7, '{"chan send": 2}')
     """
-    lab = _labels(dumps, labels)
-    g = dumps.goroutines
     cols = ["cluster", "goroutines", "rows", "stacks", "snapshots", "first_snapshot",
             "last_snapshot", "representative", "frames", "site_function", "site_file",
             "site_line", "state", "states", "entry_function", "created_by"]
-    if not len(g):
+    if not len(dumps.goroutines):
         return pd.DataFrame(columns=cols)
-    t = pd.DataFrame({"cluster": lab, "stack_id": g["stack_id"].to_numpy(dtype=np.uint64),
-                      "count": g["count"].to_numpy(dtype=np.int64),
-                      "snapshot": g["snapshot"].to_numpy(dtype=np.int64)})
-    by = t.groupby("cluster", sort=True)
-    out = pd.DataFrame({
-        "goroutines": by["count"].sum(), "rows": by.size(), "stacks": by["stack_id"].nunique(),
-        "snapshots": by["snapshot"].nunique(), "first_snapshot": by["snapshot"].min(),
-        "last_snapshot": by["snapshot"].max(),
-    })
-    out["representative"] = _top_value(t, "stack_id")
-    for col in ("state", "entry_function", "created_by"):
-        t[col] = g[col].astype(str).to_numpy()
-    out["state"] = _top_value(t, "state")
-    out["entry_function"] = _top_value(t, "entry_function")
-    out["created_by"] = _top_value(t, "created_by")
-    st = t.groupby(["cluster", "state"], sort=True)["count"].sum().reset_index()
-    st = st.sort_values(["cluster", "count", "state"], ascending=[True, False, True], kind="stable")
-    out["states"] = pd.Series({c: json.dumps(dict(zip(x["state"], x["count"].astype(int), strict=True)))
-                               for c, x in st.groupby("cluster", sort=True)})
-
-    own = dumps.frames[dumps.frames["section"] == 0]
-    rep_frames = own[own["stack_id"].isin(out["representative"].to_numpy())]
-    frames_by = dict(iter(rep_frames.sort_values(["stack_id", "depth"]).groupby("stack_id", sort=False)))
-    texts, sites = {}, {}
-    for rep in pd.unique(out["representative"]):
-        fr = frames_by.get(rep, own.iloc[:0])
-        texts[rep], sites[rep] = _stack_text(fr), _site(fr)
-    reps = out["representative"].tolist()
-    out["frames"] = [texts[r] for r in reps]
-    out["site_function"] = [sites[r][0] for r in reps]
-    out["site_file"] = [sites[r][1] for r in reps]
-    out["site_line"] = pd.array([sites[r][2] for r in reps], dtype="Int64")
-    out = out.rename_axis("cluster").reset_index()
-    out["representative"] = out["representative"].astype(np.uint64)
-    for c in ("goroutines", "rows", "stacks", "snapshots", "first_snapshot", "last_snapshot"):
-        out[c] = out[c].astype(np.int64)
-    return out[cols]
+    return _describe(dumps, labels)[cols]
 
 
 def cluster_sites(dumps: Dumps, labels) -> pd.DataFrame:
@@ -539,23 +565,18 @@ def cluster_sites(dumps: Dumps, labels) -> pd.DataFrame:
     >>> cluster_sites(d, cluster(d))[["site", "line", "site_class", "states"]].values.tolist()
     [['main.emit', 7, 'application', {'chan send': 2}]]
     """
-    dc = describe_clusters(dumps, labels)
-    f = dumps.frames[dumps.frames["section"] == 0]
-    f = f[f["stack_id"].isin(dc["representative"].to_numpy())]
-    first = (
-        f.sort_values("depth").drop_duplicates(["stack_id", "function"])
-        .set_index(["stack_id", "function"])[["frame_class", "depth"]]
-    )
-    where = [first.loc[k] if k in first.index else None
-             for k in zip(dc["representative"], dc["site_function"], strict=True)]
+    if not len(dumps.goroutines):
+        return pd.DataFrame(columns=["cluster", "stack_id", "site", "file", "line", "site_class",
+                                     "site_depth", "state", "states", "entry", "created_by", "goroutines"])
+    dc = _describe(dumps, labels)
     return pd.DataFrame({
         "cluster": dc["cluster"],
         "stack_id": dc["representative"],
         "site": dc["site_function"].astype(str),
         "file": dc["site_file"].astype(str),
-        "line": pd.array([None if pd.isna(x) else int(x) for x in dc["site_line"]], dtype="Int64"),
-        "site_class": ["" if w is None else str(w["frame_class"]) for w in where],
-        "site_depth": [None if w is None else int(w["depth"]) for w in where],
+        "line": dc["site_line"],
+        "site_class": dc["site_class"].astype(str),
+        "site_depth": [None if pd.isna(x) else int(x) for x in dc["site_depth"]],
         "state": dc["state"].astype(str),
         "states": [json.loads(x) for x in dc["states"]],
         "entry": dc["entry_function"].astype(str),

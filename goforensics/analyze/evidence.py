@@ -101,6 +101,7 @@ class _Series:
         self.last = last_snapshot(dumps)
         self._instances()
         self.counts = cluster_counts(dumps, labels)
+        self.pos_of = {i: self.counts.index.get_indexer(s) for i, s in self.snaps_of.items()}
         said = dumps.snapshots["message"].astype(str)
         hit = np.zeros(len(said), dtype=bool)
         for m in DEADLOCK_MESSAGES:
@@ -197,8 +198,9 @@ class _Series:
         kids = [x for n in set(self.nodes_of.get(cluster, ())) for x in self.children.get(n, ())]
         return [text for _, text in sorted(kids)]
 
-    def could_hold(self, holder: tuple, waiters: list[tuple]) -> bool:
-        """Could ``holder`` hold the lock ``waiters`` wait for, given the whole series?
+    def could_hold(self, holder: tuple, clusters: frozenset) -> bool:
+        """Could ``holder`` hold the lock the goroutines of ``clusters`` wait for, given the
+        whole series?
 
         A goroutine that took a lock and then blocked stays blocked at the same place; if
         it has been there since a snapshot in which nobody waited for the lock, it is not
@@ -207,7 +209,6 @@ class _Series:
         if not self.multi:
             return True
         since = self.stuck.get((holder[1], holder[2]))
-        clusters = frozenset(self.label_at.get((w[1], w[2])) for w in waiters) - {None}
         if since is None or not clusters:
             return True
         key = (since, clusters)
@@ -218,58 +219,79 @@ class _Series:
 
     def _graph_facts(self) -> dict:
         """Per goroutine node of the last snapshot's wait-for graph: what locks it holds that
-        others wait for, who holds what it waits for, and the deadlock cycle it is in.
-        Holders the series rules out (see :meth:`could_hold`) are dropped."""
+        others wait for, the first holder (blocked on a channel, or on something else) of
+        what it waits for, and the deadlock cycle it is in. Holders the series rules out
+        (see :meth:`could_hold`) are dropped. Linear in the graph's edges and candidates."""
         G = self.G
         facts: dict = {}
         if G.number_of_nodes() == 0:
             return facts
-
-        def node(n):
-            return facts.setdefault(
-                n,
-                {
-                    "waited": 0,
-                    "holders_chan": [],
-                    "holders_other": [],
-                    "no_holder": False,
-                    "rw_writer": False,
-                    "cycle": None,
-                },
-            )
-
+        shared: dict = defaultdict(list)  # locks whose holder is one of many: by candidate set
         for res in [n for n in G if n[0] != "g"]:
             ws = [p for p in G.predecessors(res) if G.edges[p, res].get("relation") == "waits"]
+            clusters = frozenset(self.label_at.get((w[1], w[2])) for w in ws) - {None}
+            if G.nodes[res].get("candidate_set") is not None:
+                shared[(G.nodes[res]["candidate_set"], clusters)].append((res, ws))
+                continue
             holders = [
                 h
                 for h in G.successors(res)
-                if G.edges[res, h].get("relation") == "held-by" and self.could_hold(h, ws)
+                if G.edges[res, h].get("relation") == "held-by" and self.could_hold(h, clusters)
             ]
             for h in holders:
-                node(h)["waited"] = max(node(h)["waited"], len(ws))
-            writer = res[0] == "rwmutex" and any(
-                G.nodes[p].get("state") == "sync.RWMutex.Lock" for p in ws
+                _node(facts, h)["waited"] = max(_node(facts, h)["waited"], len(ws))
+            # only a waiter's first holder of each kind is ever told
+            chan = next((h for h in holders if G.nodes[h].get("state") in CHANNEL_STATES), None)
+            other = next(
+                (h for h in holders if G.nodes[h].get("state") not in CHANNEL_STATES), None
             )
-            texts = [
-                (
-                    G.nodes[h].get("state"),
-                    f"goroutine {h[2]} in [{G.nodes[h].get('state')}] at {G.nodes[h].get('function')}",
-                )
-                for h in holders
-            ]
-            for w in ws:
-                f = node(w)
-                for st, what in texts:
-                    (f["holders_chan"] if st in CHANNEL_STATES else f["holders_other"]).append(what)
-                if not holders and res[0] == "mutex" and len(res) == 2:
-                    f["no_holder"] = True
-                f["rw_writer"] = f["rw_writer"] or writer
+            self._tell_waiters(facts, res, ws, chan, other)
+        for (cands, clusters), locks in shared.items():
+            self._shared_holders(
+                facts, sorted(h for h in cands if self.could_hold(h, clusters)), locks
+            )
         for cyc in deadlock_cycles(G, min_confidence=0.5, limit=50):
             text = _cycle_text(cyc)
             for n in cyc:
-                if n[0] == "g" and node(n)["cycle"] is None:
-                    node(n)["cycle"] = text
+                if n[0] == "g" and _node(facts, n)["cycle"] is None:
+                    _node(facts, n)["cycle"] = text
         return facts
+
+    def _tell_waiters(self, facts: dict, res: tuple, ws: list, chan, other) -> None:
+        """Record on each waiter of ``res`` its first holder of each kind, or that it has none."""
+        G = self.G
+        writer = res[0] == "rwmutex" and any(
+            G.nodes[p].get("state") == "sync.RWMutex.Lock" for p in ws
+        )
+        none = chan is None and other is None and res[0] == "mutex" and len(res) == 2
+        for w in ws:
+            f = _node(facts, w)
+            if chan is not None and not f["holders_chan"]:
+                f["holders_chan"].append(_holder_text(G, chan))
+            if other is not None and not f["holders_other"]:
+                f["holders_other"].append(_holder_text(G, other))
+            if none:
+                f["no_holder"] = True
+            f["rw_writer"] = f["rw_writer"] or writer
+
+    def _shared_holders(self, facts: dict, cands: list, locks: list) -> None:
+        """Holder facts of locks that share one sorted list of possible holders: each lock's
+        own waiters are not its holders. The same facts as one edge per pair, in time
+        linear in the locks and the candidates."""
+        G = self.G
+        chan = [h for h in cands if G.nodes[h].get("state") in CHANNEL_STATES]
+        other = [h for h in cands if G.nodes[h].get("state") not in CHANNEL_STATES]
+        by_size = sorted(locks, key=lambda x: -len(x[1]))
+        best = [(len(ws), set(ws)) for _, ws in by_size[:2]]
+        for h in cands:  # a goroutine waits for one lock: the second largest is its fallback
+            n = next((k for k, waiting in best if h not in waiting), 0)
+            if n:
+                _node(facts, h)["waited"] = max(_node(facts, h)["waited"], n)
+        for res, ws in locks:
+            waiting = set(ws)
+            first_chan = next((h for h in chan if h not in waiting), None)
+            first_other = next((h for h in other if h not in waiting), None)
+            self._tell_waiters(facts, res, ws, first_chan, first_other)
 
     def cluster_graph_facts(self, cluster) -> dict:
         """Facts from the wait-for graph about one cluster's goroutines at the last snapshot."""
@@ -297,6 +319,24 @@ class _Series:
         if cycles:
             out["cycle"] = cycles[0]
         return out
+
+
+def _node(facts: dict, n: tuple) -> dict:
+    return facts.setdefault(
+        n,
+        {
+            "waited": 0,
+            "holders_chan": [],
+            "holders_other": [],
+            "no_holder": False,
+            "rw_writer": False,
+            "cycle": None,
+        },
+    )
+
+
+def _holder_text(G, h: tuple) -> str:
+    return f"goroutine {h[2]} in [{G.nodes[h].get('state')}] at {G.nodes[h].get('function')}"
 
 
 def _cycle_text(cyc: list) -> str:
@@ -338,7 +378,7 @@ def _growth(ser: _Series, column: np.ndarray | None) -> tuple:
         snaps = ser.snaps_of[inst]
         if len(snaps) == 0:
             continue
-        pos = ser.counts.index.get_indexer(snaps)
+        pos = ser.pos_of[inst]
         y = np.zeros(len(snaps), dtype=np.int64)
         if column is not None:
             y[pos >= 0] = column[pos[pos >= 0]]
@@ -379,7 +419,7 @@ def cluster_facts(dumps: Dumps, labels: pd.Series, *, wait_for=None) -> list[Fac
         return []
     sites = cluster_sites(dumps, labels)
     ser = _Series(dumps, labels, wait_for)
-    now = _now_table(dumps, labels)
+    now = _now_table(dumps, labels).to_dict("index")
     rep = _representative_functions(dumps, sites["stack_id"])
     lasting = _persistence(ser, labels)
     col_of = {c: i for i, c in enumerate(ser.counts.columns)}
@@ -390,7 +430,7 @@ def cluster_facts(dumps: Dumps, labels: pd.Series, *, wait_for=None) -> list[Fac
         inst, t, y, growing_n = _growth(ser, table[:, col_of[c]] if c in col_of else None)
         growing = ser.multi and t.grows
         flat = ser.multi and not growing and t.peak <= max(1.5 * max(t.first, 1), t.first + 2)
-        nr = now.loc[c] if c in now.index else None
+        nr = now.get(c)
         n_now = int(nr["n_now"]) if nr is not None else 0
         max_wait = None if nr is None or np.isnan(nr["max_wait"]) else int(nr["max_wait"])
         out.append(
