@@ -351,3 +351,17 @@ def test_describe_clusters_of_many_distinct_stacks_names_each_ones_own_site():
         assert r.frames.count("\n\t") == 2 + (i % 2) + (i % 3 == 0)
         assert s.site == r.site_function and s.site_class == "application"
         assert s.site_depth == (1 if i % 2 else 0)
+
+
+def test_describe_clusters_counts_now_first_and_peak_not_only_the_sum(leakseries_dir):
+    # tests/goprograms/leakseries: compute leaks 12 goroutines a tick over ticks 0..5 and
+    # 16 workers wait for jobs throughout
+    leakseries = gf.load(leakseries_dir)
+    dc = describe_clusters(leakseries, cluster(leakseries)).set_index("site_function")
+    compute = dc.loc["main.compute"]
+    assert compute["goroutines_last"] - compute["goroutines_first"] == 12 * 5
+    assert compute["goroutines_peak"] == compute["goroutines_last"]
+    assert compute["goroutines"] == sum(compute["goroutines_first"] + 12 * k for k in range(6))
+    workers = dc.loc["main.worker"]
+    assert workers["goroutines_first"] == workers["goroutines_last"] == workers["goroutines_peak"] == 16
+    assert workers["goroutines"] == 16 * 6

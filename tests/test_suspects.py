@@ -8,7 +8,10 @@ is a leak comes from that program's source, not from goforensics.
 
 from __future__ import annotations
 
+import gzip
+import re
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -164,3 +167,17 @@ def test_a_file_of_many_snapshots_triages_its_growing_group():
     assert top["site"] == "main.leak" and top["goroutines"] == 29
     assert top["counts"][0] == 0 and top["counts"][-1] == 29
     assert any("tested on 256 time bins" in e for e in top["evidence"])
+
+
+def test_leak_verdicts_of_the_last_snapshot_are_counted_apart_from_the_sum():
+    # two captures of one GoKer leak-profile dump (kubernetes#1321): the runtime printed
+    # "(leaked)" on some headers; the sum over snapshots counts each goroutine twice
+    raw = gzip.decompress((Path(gf.__file__).parent / "data/goker/raw/Kubernetes1321.txt.gz").read_bytes())
+    marked = len(re.findall(rb"^goroutine \d+ \[[^\]]*\(leaked\)", raw, re.M))
+    assert marked > 0
+    one = gf.parse_text(raw.decode())
+    two = gf.Dumps.concat([one, one])
+    two.goroutines["snapshot"] = [0] * len(one.goroutines) + [1] * len(one.goroutines)
+    two.snapshots["snapshot"] = [0, 1]
+    facts = su.series_facts(two)
+    assert facts["leaked_last"] == marked and facts["leaked_verdicts"] == 2 * marked

@@ -484,6 +484,7 @@ def _describe(dumps: Dumps, labels) -> pd.DataFrame:
         "snapshots": by["snapshot"].nunique(), "first_snapshot": by["snapshot"].min(),
         "last_snapshot": by["snapshot"].max(),
     })
+    out = out.join(_counts_now(dumps, t))
     out["representative"] = _top_value(t, "stack_id")
     for col in ("state", "entry_function", "created_by"):
         t[col] = g[col].astype(str).to_numpy()
@@ -503,6 +504,20 @@ def _describe(dumps: Dumps, labels) -> pd.DataFrame:
     return out
 
 
+def _counts_now(dumps: Dumps, t: pd.DataFrame) -> pd.DataFrame:
+    """Per cluster: goroutines in the first and in the last snapshot (of each instance,
+    summed over instances) and in its peak snapshot, from the long (cluster, snapshot) sums."""
+    long = t.groupby(["cluster", "snapshot"], sort=False)["count"].sum().reset_index()
+    s = dumps.snapshots
+    by_inst = s.groupby(s["instance"].astype(str), sort=False)["snapshot"]
+    out = pd.DataFrame(index=pd.Index(pd.unique(long["cluster"]), name="cluster"))
+    for name, snaps in (("goroutines_first", by_inst.min()), ("goroutines_last", by_inst.max())):
+        sel = long[long["snapshot"].isin(snaps.to_numpy())]
+        out[name] = sel.groupby("cluster")["count"].sum()
+    out["goroutines_peak"] = long.groupby("cluster")["count"].max()
+    return out.fillna(0).astype(np.int64)
+
+
 def _state_mix(t: pd.DataFrame) -> pd.Series:
     """Per cluster, a JSON object of goroutines per state, most first (ties: by name)."""
     st = t.groupby(["cluster", "state"], sort=True)["count"].sum().reset_index()
@@ -518,8 +533,11 @@ def _state_mix(t: pd.DataFrame) -> pd.Series:
 def describe_clusters(dumps: Dumps, labels) -> pd.DataFrame:
     """One row per cluster: size, representative stack, blocking site, state mix, creators.
 
-    Columns: ``cluster``; ``goroutines`` (sum of ``count``); ``rows``; ``stacks`` (distinct
-    stacks); ``snapshots`` (snapshots it appears in), ``first_snapshot``, ``last_snapshot``;
+    Columns: ``cluster``; ``goroutines_last`` (goroutines in the last snapshot of each
+    instance: the current state), ``goroutines_first`` (in the first), ``goroutines_peak``
+    (in its largest snapshot); ``goroutines`` (summed over every snapshot: a series counts a
+    goroutine once per snapshot it is seen in); ``rows``; ``stacks`` (distinct stacks);
+    ``snapshots`` (snapshots it appears in), ``first_snapshot``, ``last_snapshot``;
     ``representative`` (the ``stack_id`` with the most goroutines) and ``frames`` (its frames
     as text, top first); ``site_function``, ``site_file``, ``site_line`` (the topmost
     application frame of the representative, else its topmost non-runtime frame);
@@ -533,8 +551,8 @@ def describe_clusters(dumps: Dumps, labels) -> pd.DataFrame:
     >>> int(row["goroutines"]), row["site_function"], int(row["site_line"]), row["states"]
     (2, 'main.emit', 7, '{"chan send": 2}')
     """
-    cols = ["cluster", "goroutines", "rows", "stacks", "snapshots", "first_snapshot",
-            "last_snapshot", "representative", "frames", "site_function", "site_file",
+    cols = ["cluster", "goroutines_last", "goroutines_first", "goroutines_peak", "goroutines", "rows",
+            "stacks", "snapshots", "first_snapshot", "last_snapshot", "representative", "frames", "site_function", "site_file",
             "site_line", "state", "states", "entry_function", "created_by"]
     if not len(dumps.goroutines):
         return pd.DataFrame(columns=cols)

@@ -258,7 +258,8 @@ def series_facts(dumps: Dumps) -> dict:
         ``snapshots``, ``instances``, ``sources``, ``first_taken_at``, ``last_taken_at``,
         ``time_sources``, ``span_minutes``, ``goroutines_first`` and ``goroutines_last`` (in
         the first and the last snapshot), ``formats``, ``kinds``, ``go_versions``,
-        ``leaked_verdicts`` (goroutines marked leaked, summed over the snapshots),
+        ``leaked_verdicts`` (goroutines marked leaked, summed over the snapshots: one
+        goroutine seen in 8 snapshots counts 8), ``leaked_last`` (marked in the last snapshot),
         ``truncated_snapshots``, ``warnings``, and how the last snapshot ends the process
         (see :func:`_ending`): ``ended_kind``, ``ended_message``, ``ended_goroutine``,
         ``ended_function``, ``ended_file``, ``ended_line`` as data, ``ended_by`` and
@@ -289,6 +290,11 @@ def series_facts(dumps: Dumps) -> dict:
         "kinds": sorted(s["kind"].astype(str).unique().tolist()),
         "go_versions": sorted(v for v in s["go_version"].astype(str).unique().tolist() if v),
         "leaked_verdicts": int(g.loc[g["leaked"], "count"].sum()),
+        "leaked_last": int(
+            g.loc[g["leaked"] & (g["snapshot"] == s["snapshot"].iloc[-1]), "count"].sum()
+        )
+        if len(s)
+        else 0,
         "truncated_snapshots": int(s["truncated"].sum()),
         "warnings": len(dumps.warnings),
         **_ending(dumps),
