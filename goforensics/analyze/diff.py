@@ -104,64 +104,39 @@ def diff(
     shift = int(a.snapshots["snapshot"].max()) + 1 if len(a.snapshots) else 0
     joint = Dumps.concat([a, _shift(b, shift)])
     labels = pd.Series(np.asarray((labels_fn or cluster)(joint)), index=joint.goroutines.index)
-    g = joint.goroutines
-    side = np.where(g["snapshot"].to_numpy() >= shift, "after", "before")
-    n_snap = {
-        "before": max(a.snapshots["snapshot"].nunique(), 1),
-        "after": max(b.snapshots["snapshot"].nunique(), 1),
-    }
-    tab = (
-        pd.DataFrame({"cluster": labels.to_numpy(), "side": side, "count": g["count"].to_numpy()})
-        .groupby(["cluster", "side"])["count"]
-        .sum()
-        .unstack(fill_value=0)
-        .reindex(columns=["before", "after"], fill_value=0)
-    )
-    tab["before"] = tab["before"] / n_snap["before"]
-    tab["after"] = tab["after"] / n_snap["after"]
+    out = _sides(joint, labels, shift, a, b)
     sites = cluster_sites(joint, labels).set_index("cluster")
-    out = tab.join(sites[["site", "file", "line", "state", "entry", "created_by"]])
+    out = out.join(sites[["site", "file", "line", "state", "entry", "created_by"]])
     out["delta"] = out["after"] - out["before"]
     out["ratio"] = out["after"] / out["before"].where(out["before"] > 0)
     with np.errstate(divide="ignore", invalid="ignore"):
-        out["relative"] = np.where(
-            out["before"] > 0,
-            out["delta"] / out["before"].where(out["before"] > 0),
-            np.where(out["after"] > 0, np.inf, 0.0),
-        )
-    out["change"] = pd.Categorical(
-        changes(
-            out["before"].to_numpy(),
-            out["after"].to_numpy(),
-            tolerance=tolerance,
-            min_change=min_change,
-            noise_sigmas=noise_sigmas,
-        ),
-        categories=CHANGES,
-    )
+        out["relative"] = np.where(out["before"] > 0, out["delta"] / out["before"].where(out["before"] > 0),
+                                   np.where(out["after"] > 0, np.inf, 0.0))
+    kind = changes(out["before"].to_numpy(), out["after"].to_numpy(), tolerance=tolerance,
+                   min_change=min_change, noise_sigmas=noise_sigmas)
+    out["change"] = pd.Categorical(kind, categories=CHANGES)
     out = out.reset_index().rename(columns={"index": "cluster"})
-    out["_same"] = out["change"] == "same"
-    out["_abs"] = out["delta"].abs()
-    out["_rel"] = out["relative"].abs()
-    out = out.sort_values(
-        ["_same", "_abs", "_rel", "site"], ascending=[True, False, False, True], kind="stable"
+    out = out.assign(_same=out["change"] == "same", _abs=out["delta"].abs(), _rel=out["relative"].abs())
+    out = out.sort_values(["_same", "_abs", "_rel", "site"], ascending=[True, False, False, True], kind="stable")
+    return out[_COLUMNS].reset_index(drop=True)
+
+
+_COLUMNS = ["cluster", "site", "file", "line", "state", "entry", "created_by", "before", "after", "delta",
+            "ratio", "relative", "change"]
+
+
+def _sides(joint: Dumps, labels: pd.Series, shift: int, a: Dumps, b: Dumps) -> pd.DataFrame:
+    """Mean goroutines per snapshot of each side (``before``, ``after``), per cluster."""
+    g = joint.goroutines
+    side = np.where(g["snapshot"].to_numpy() >= shift, "after", "before")
+    tab = (
+        pd.DataFrame({"cluster": labels.to_numpy(), "side": side, "count": g["count"].to_numpy()})
+        .groupby(["cluster", "side"])["count"].sum().unstack(fill_value=0)
+        .reindex(columns=["before", "after"], fill_value=0)
     )
-    cols = [
-        "cluster",
-        "site",
-        "file",
-        "line",
-        "state",
-        "entry",
-        "created_by",
-        "before",
-        "after",
-        "delta",
-        "ratio",
-        "relative",
-        "change",
-    ]
-    return out[cols].reset_index(drop=True)
+    tab["before"] = tab["before"] / max(a.snapshots["snapshot"].nunique(), 1)
+    tab["after"] = tab["after"] / max(b.snapshots["snapshot"].nunique(), 1)
+    return tab
 
 
 def changes(

@@ -32,17 +32,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ..goruntime import CHANNEL_STATES, is_blocked
+from ..goruntime import CHANNEL_STATES, DEADLOCK_MESSAGES, is_blocked
 from ..model import Dumps
 from .clustering import cluster_counts, cluster_sites
 from .graphs import deadlock_cycles, node_text, wait_for_graph
 from .lifetimes import last_snapshot, lifetimes, persistence
 from .trend import Trend, trend
 
-__all__ = ["DEADLOCK_MESSAGES", "Facts", "cluster_facts"]
-
-# What the runtime prints when it stops a program in which no goroutine can run again.
-DEADLOCK_MESSAGES = ("all goroutines are asleep", "synctest bubble", "deadlock: main bubble")
+__all__ = ["Facts", "cluster_facts"]
 
 # States whose goroutines wait for goroutines they started (their blocked children matter).
 _WAITS_FOR_CHILDREN = frozenset({"sync.WaitGroup.Wait", "semacquire"})

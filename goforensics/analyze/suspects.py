@@ -32,7 +32,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from ..goruntime import ACTIVE_STATES, SYNC_STATES, UNWAKEABLE
+from ..goruntime import ACTIVE_STATES, DEADLOCK_MESSAGES, SYNC_STATES, UNWAKEABLE
 from ..model import Dumps, headline
 from .clustering import resolve_labels
 from .evidence import Facts, cluster_facts
@@ -330,7 +330,7 @@ def _ending(dumps: Dumps) -> dict:
     kind, message = str(s["kind"].iloc[-1]), s["message"].iloc[-1]
     message = "" if pd.isna(message) else str(message)
     out.update(ended_kind=kind, ended_message=message, ended_by=headline(kind, message))
-    if kind == "signal" or "all goroutines are asleep" in out["ended_by"]:
+    if kind == "signal" or DEADLOCK_MESSAGES[0] in out["ended_by"]:
         return out
     g = dumps.goroutines
     g = g[g["snapshot"] == s["snapshot"].iloc[-1]]
