@@ -29,6 +29,7 @@ import pandas as pd
 __all__ = [
     "ACTIVE_STATES",
     "CHANNEL_STATES",
+    "DEADLOCK_MESSAGES",
     "FRAME_CLASSES",
     "LOCK_STATES",
     "OWNED_KINDS",
@@ -98,6 +99,14 @@ LOCK_STATES = frozenset({"sync.Mutex.Lock", "sync.RWMutex.Lock", "sync.RWMutex.R
 # Blocked on an in-process primitive (as opposed to the network, a timer, a syscall).
 SYNC_STATES = CHANNEL_STATES | LOCK_STATES | UNWAKEABLE | frozenset(
     {"sync.WaitGroup.Wait", "sync.Cond.Wait", "semacquire"})
+# What the runtime prints when it stops a program in which no goroutine can run again
+# ("fatal error: all goroutines are asleep - deadlock!"), and the panics of a testing/synctest
+# bubble (runtime/synctest.go, Go 1.24+: "deadlock: all goroutines in bubble are blocked",
+# "deadlock: main bubble goroutine has exited but blocked goroutines remain").
+DEADLOCK_MESSAGES = (
+    "all goroutines are asleep", "all goroutines in bubble are blocked", "synctest bubble",
+    "deadlock: main bubble",
+)
 # What a state is when the format could not tell (debug=1/0 stacks with no known frame).
 UNKNOWN_STATES = frozenset({"unknown", "", "nan", "<NA>"})
 # Primitives with an owner (a lock holder, the goroutines that must call Done/Signal).

@@ -31,6 +31,7 @@ from goforensics.analyze.clustering import (
     StackClusterer,
     cluster,
     cluster_counts,
+    cluster_sites,
     describe_clusters,
     stack_distance,
 )
@@ -325,3 +326,42 @@ def test_families_keep_a_component_together_and_apart_from_others():
     # stacks alone cannot do this: without families the loops fall into two clusters
     plain = cluster(ds.dumps, families=False)
     assert plain[t["cause"] == "response-body-not-closed"].nunique() == 2
+
+
+def test_describe_clusters_of_many_distinct_stacks_names_each_ones_own_site():
+    # 3,000 goroutines, each blocked in its own function: one cluster each. Some park under
+    # runtime frames (debug=2 shows none, a crash dump all), some recurse.
+    blocks = []
+    for i in range(3000):
+        top = "runtime.gopark(0x0?)\n\t/go/src/runtime/proc.go:435 +0xce\n" if i % 2 else ""
+        again = f"main.worker{i}()\n\t/app/w.go:{i + 5000} +0x1\n" if i % 3 == 0 else ""
+        blocks.append(f"goroutine {i + 1} [chan receive]:\n{top}main.worker{i}()\n\t/app/w.go:{i + 1} +0x1\n"
+                      f"{again}main.main()\n\t/app/main.go:9 +0x1\n")
+    d = gf.parse_text("\n".join(blocks))
+    labels = cluster(d)
+    assert labels.nunique() == 3000
+    dc = describe_clusters(d, labels)
+    sites = cluster_sites(d, labels)
+    own = {f"main.worker{i}": i for i in range(3000)}
+    for r, s in zip(dc.itertuples(index=False), sites.itertuples(index=False), strict=True):
+        i = own[r.site_function]
+        assert r.site_line == i + 1 and r.site_file == "/app/w.go"
+        assert r.states == '{"chan receive": 1}' and r.goroutines == 1
+        assert r.frames.splitlines()[0] == ("runtime.gopark" if i % 2 else f"main.worker{i}")
+        assert r.frames.count("\n\t") == 2 + (i % 2) + (i % 3 == 0)
+        assert s.site == r.site_function and s.site_class == "application"
+        assert s.site_depth == (1 if i % 2 else 0)
+
+
+def test_describe_clusters_counts_now_first_and_peak_not_only_the_sum(leakseries_dir):
+    # tests/goprograms/leakseries: compute leaks 12 goroutines a tick over ticks 0..5 and
+    # 16 workers wait for jobs throughout
+    leakseries = gf.load(leakseries_dir)
+    dc = describe_clusters(leakseries, cluster(leakseries)).set_index("site_function")
+    compute = dc.loc["main.compute"]
+    assert compute["goroutines_last"] - compute["goroutines_first"] == 12 * 5
+    assert compute["goroutines_peak"] == compute["goroutines_last"]
+    assert compute["goroutines"] == sum(compute["goroutines_first"] + 12 * k for k in range(6))
+    workers = dc.loc["main.worker"]
+    assert workers["goroutines_first"] == workers["goroutines_last"] == workers["goroutines_peak"] == 16
+    assert workers["goroutines"] == 16 * 6

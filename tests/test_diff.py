@@ -49,3 +49,31 @@ def test_diff_of_identical_dumps_is_all_same():
     d = gf.load("bundled:demo")
     t = diff(d, d)
     assert set(t["change"]) == {"same"} and (t["delta"] == 0).all()
+
+
+def _dump(groups: dict[str, int]) -> gf.Dumps:
+    text, goid = [], 1
+    for fn, n in groups.items():
+        for _ in range(n):
+            text.append(f"goroutine {goid} [chan receive]:\nmain.{fn}()\n\t/app/{fn}.go:7 +0x1\n\n")
+            goid += 1
+    return gf.parse_text("".join(text))
+
+
+def test_a_large_growth_within_ten_percent_is_growth_and_one_goroutine_is_noise():
+    # the shape the issue reports: 564 more goroutines on a group of 6,000 (9%) and 188 on
+    # 2,000, beside groups that move by one goroutine and one that appears with one
+    a = _dump({"serve": 6000, "poll": 2000, "tick": 100, "pool": 8})
+    b = _dump({"serve": 6564, "poll": 2188, "tick": 101, "pool": 7, "once": 1})
+    t = diff(a, b).set_index("site")
+    assert t.loc["main.serve", "change"] == "grew" and t.loc["main.serve", "delta"] == 564
+    assert t.loc["main.poll", "change"] == "grew" and t.loc["main.poll", "delta"] == 188
+    for site in ("main.tick", "main.pool", "main.once"):
+        assert t.loc[site, "change"] == "same"
+    # real changes first, the largest first
+    assert diff(a, b)["site"].head(2).tolist() == ["main.serve", "main.poll"]
+    assert t.loc["main.poll", "relative"] == pytest.approx(188 / 2000)
+    # stricter settings list the small moves too
+    t = diff(a, b, min_change=1, tolerance=0.0).set_index("site")
+    assert t.loc["main.tick", "change"] == "grew" and t.loc["main.once", "change"] == "appeared"
+    assert t.loc["main.pool", "change"] == "shrank"

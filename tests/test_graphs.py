@@ -7,7 +7,11 @@ from an earlier run of the code.
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import networkx as nx
 
@@ -151,3 +155,59 @@ def test_lock_cycle_between_plain_functions(go_dump):
     assert in_cycle == ["main.main.func1", "main.main.func2"]
     held = [e for e in G.edges(data=True) if e[2]["relation"] == "held-by"]
     assert len(held) == 2 and {e[2]["evidence"] for e in held} == {"argument"}
+
+
+GOKER = Path(gf.__file__).parent / "data" / "goker" / "stripped"
+
+
+def test_a_lock_any_of_many_could_hold_is_named_by_its_candidates_not_by_edges():
+    # kubernetes#1321 (GoKer): 1,000 Mux values, each with its own lock; distribute() holds
+    # m.lock while it sends on a watcher's channel nobody reads, stopWatching() waits for it.
+    # Register arguments hide the addresses: any goroutine in a Mux method could hold any Mux
+    # lock by type alone (about 2,000 per lock).
+    d = gf.load(GOKER / "Kubernetes1321.txt.gz")
+    G = gr.wait_for_graph(d)
+    locks = [n for n in G if n[0] == "mutex"]
+    assert len(locks) == 1000
+    held = [e for e in G.edges(data=True) if e[2].get("relation") == "held-by"]
+    assert not held
+    for lock in locks:
+        attrs = G.nodes[lock]
+        assert attrs["candidates"] > gr.MAX_TYPE_CANDIDATES
+        waiting = set(G.predecessors(lock))
+        assert attrs["candidates"] == len(attrs["candidate_set"] - waiting)
+    # the verdict still follows the kernel's bug: a lock held across a blocked send
+    s = gf.suspects(d).set_index("site")
+    assert s.loc["main.(*Mux_kubernetes1321).distribute", "pattern"] == "lock-across-channel"
+    assert s.loc["main.(*Mux_kubernetes1321).stopWatching", "pattern"] == "lock-across-channel"
+
+
+def test_holder_facts_are_the_same_with_and_without_an_edge_per_candidate():
+    # cockroach#7504 (GoKer): about 200 locks of one type, each held by type alone by any of
+    # about 200 goroutines. Listing every candidate as an edge and sharing one candidate set
+    # must give the same suspects, evidence and patterns.
+    d = gf.load(GOKER / "Cockroach7504.txt.gz")
+    every = gr.wait_for_graph(d, max_candidates=10**9)
+    shared = gr.wait_for_graph(d)
+    assert sum(1 for e in every.edges(data=True) if e[2].get("evidence") == "type") > 10_000
+    assert not any(e[2].get("evidence") == "type" for e in shared.edges(data=True))
+    a = gf.suspects(d, wait_for=every)
+    b = gf.suspects(d, wait_for=shared)
+    assert a.equals(b)
+    assert set(a.head(2)["pattern"]) == {"lock-held-while-blocked"}
+
+
+def test_deadlock_cycles_are_the_same_in_every_process():
+    # hugo#3251 (GoKer): many equivalent cycles; a limit keeps some of them: the same ones
+    # whatever the interpreter's string hash seed
+    code = ("import goforensics as gf; from goforensics.analyze import graphs as gr; "
+            f"d = gf.load({str(GOKER / 'Hugo3251.txt.gz')!r}); "
+            "print(gr.deadlock_cycles(gr.wait_for_graph(d), limit=5))")
+    outs = {
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                       env={**os.environ, "PYTHONHASHSEED": seed}).stdout
+        for seed in ("1", "2", "3")
+    }
+    assert len(outs) == 1
+    cycles = outs.pop()
+    assert cycles.startswith("[[") and "mutex" in cycles

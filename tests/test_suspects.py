@@ -8,14 +8,19 @@ is a leak comes from that program's source, not from goforensics.
 
 from __future__ import annotations
 
+import gzip
+import re
 import subprocess
+from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from conftest import ROOT
 
 import goforensics as gf
 from goforensics.analyze import suspects as su
+from goforensics.analyze.trend import MAX_TREND_POINTS, bin_series, trend
 
 LEAKS = {"main.compute", "main.waitAll"}
 BENIGN = {"main.worker", "main.sleeper", "main.main"}
@@ -69,14 +74,14 @@ def test_patterns_and_advice_of_the_leaks(leakseries):
 
 
 def test_trend_on_known_series():
-    t = su.trend([0, 3, 5, 9, 12, 15, 19, 20], [0, 1, 2, 3, 4, 5, 6, 7])
+    t = trend([0, 3, 5, 9, 12, 15, 19, 20], [0, 1, 2, 3, 4, 5, 6, 7])
     assert t.mk_trend == "increasing" and t.mk_p < 0.05 and t.per_minute
-    t = su.trend([5, 5, 5, 5, 5], None)
+    t = trend([5, 5, 5, 5, 5], None)
     assert t.mk_trend == "no trend" and t.slope == 0 and not t.per_minute
-    t = su.trend([40, 30, 20, 10, 5, 1], [0, 1, 2, 3, 4, 5])
+    t = trend([40, 30, 20, 10, 5, 1], [0, 1, 2, 3, 4, 5])
     assert t.mk_trend == "decreasing" and t.slope < 0
     # a steady leak (exactly linear) has no residual autocorrelation: plain Mann–Kendall
-    t = su.trend([12, 24, 36, 48, 60, 72], [0, 1, 2, 3, 4, 5])
+    t = trend([12, 24, 36, 48, 60, 72], [0, 1, 2, 3, 4, 5])
     assert t.mk_trend == "increasing" and t.test == "Mann–Kendall"
 
 
@@ -100,9 +105,9 @@ def test_triage_report_has_the_promised_fields(leakseries):
     assert rep["series"]["time_sources"] == ["manifest"]
 
 
-def test_series_counts_fill_missing_snapshots_with_zero(leakseries):
+def test_cluster_counts_fill_missing_snapshots_with_zero(leakseries):
     labels = gf.cluster(leakseries)
-    tab = su.series_counts(leakseries, labels)
+    tab = gf.cluster_counts(leakseries, labels)
     assert list(tab.index) == list(range(6))
     assert (tab.sum(axis=1).to_numpy() == leakseries.goroutines.groupby("snapshot")["count"].sum().to_numpy()).all()
     assert isinstance(tab, pd.DataFrame)
@@ -126,3 +131,53 @@ def test_a_fleet_keeps_instances_apart(build_go, tmp_path):
     # counts per snapshot of the best instance: one process's series, not the two summed
     assert len(compute["counts"]) == 5
     assert set(s.head(2).index) == LEAKS
+
+
+def test_a_long_series_is_tested_on_bounded_time_bins():
+    # 20,000 snapshots of a count that steps up by one every 100 snapshots: a steady leak of
+    # 199 goroutines; and the same length of a count that only alternates 5, 6: no leak
+    steps = np.arange(20_000) // 100
+    t = trend(steps, np.arange(20_000) / 6.0)  # a snapshot every 10 s
+    assert t.binned == MAX_TREND_POINTS and t.n == 20_000
+    assert t.mk_trend == "increasing" and t.grows
+    assert t.first == 0 and t.last == 199 and t.peak == 199
+    assert abs(t.slope - 0.06) < 0.005  # one goroutine per 100 snapshots of 10 s: 0.06 a minute
+    flat = trend(5 + np.arange(20_000) % 2)
+    assert flat.binned == MAX_TREND_POINTS and not flat.grows
+
+
+def test_bins_keep_the_mean_of_every_point():
+    y = np.arange(1000, dtype=float) ** 2
+    yb, xb = bin_series(y, np.arange(1000.0), bins=7)
+    assert len(yb) == 7 and abs(yb.mean() - y.mean()) / y.mean() < 0.01
+    assert xb[0] < xb[-1]
+    assert bin_series(y[:5], np.arange(5.0), bins=7)[0].tolist() == y[:5].tolist()
+
+
+def test_a_file_of_many_snapshots_triages_its_growing_group():
+    # 600 captures of one process: main plus a leak of one more goroutine every 20 captures
+    text = []
+    for k in range(600):
+        text.append("goroutine 1 [running]:\nmain.main()\n\t/app/main.go:5 +0x1\n\n")
+        for j in range(k // 20):
+            text.append(f"goroutine {100 + j} [chan send]:\nmain.leak()\n\t/app/leak.go:9 +0x1\n\n")
+    d = gf.parse_text("".join(text))
+    assert len(d.snapshots) == 600
+    top = su.suspects(d).iloc[0]
+    assert top["site"] == "main.leak" and top["goroutines"] == 29
+    assert top["counts"][0] == 0 and top["counts"][-1] == 29
+    assert any("tested on 256 time bins" in e for e in top["evidence"])
+
+
+def test_leak_verdicts_of_the_last_snapshot_are_counted_apart_from_the_sum():
+    # two captures of one GoKer leak-profile dump (kubernetes#1321): the runtime printed
+    # "(leaked)" on some headers; the sum over snapshots counts each goroutine twice
+    raw = gzip.decompress((Path(gf.__file__).parent / "data/goker/raw/Kubernetes1321.txt.gz").read_bytes())
+    marked = len(re.findall(rb"^goroutine \d+ \[[^\]]*\(leaked\)", raw, re.M))
+    assert marked > 0
+    one = gf.parse_text(raw.decode())
+    two = gf.Dumps.concat([one, one])
+    two.goroutines["snapshot"] = [0] * len(one.goroutines) + [1] * len(one.goroutines)
+    two.snapshots["snapshot"] = [0, 1]
+    facts = su.series_facts(two)
+    assert facts["leaked_last"] == marked and facts["leaked_verdicts"] == 2 * marked

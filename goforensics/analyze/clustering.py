@@ -62,6 +62,7 @@ from sklearn.cluster import DBSCAN
 
 from ..goruntime import UNKNOWN_STATES, cluster_class, is_wait_plumbing
 from ..model import Dumps
+from .families import adopt_families, merge_companions
 from .normalize import LEVELS, goroutine_fingerprints, normalize_stacks
 
 __all__ = [
@@ -70,7 +71,9 @@ __all__ = [
     "StackClusterer",
     "cluster",
     "cluster_counts",
+    "cluster_sites",
     "describe_clusters",
+    "resolve_labels",
     "stack_distance",
 ]
 
@@ -129,11 +132,13 @@ class StackClusterer(ClusterMixin, BaseEstimator):
     leaders_above : blocks with more buckets than this are first reduced to leaders.
     workers : threads for rapidfuzz's ``cdist``.
     companions : merge clusters of standard-library goroutines that one goroutine starts
-        together (a connection's ``readLoop`` and ``writeLoop``): see :func:`_merge_companions`.
+        together (a connection's ``readLoop`` and ``writeLoop``): see
+        :func:`goforensics.analyze.families.merge_companions`.
         Off by default: it raises recall, but where identical connection stacks serve
         different causes it lowers precision (measured in benchmarks/cluster_quality.py).
     families : give goroutines that run only standard-library code the cluster of the code
-        that started them, goroutine by goroutine: see :func:`_adopt_families`. A server's
+        that started them, goroutine by goroutine: see
+        :func:`goforensics.analyze.families.adopt_families`. A server's
         connections join its accept loop, a connection's writeLoop its readLoop.
 
     After ``fit(dumps)``: ``labels_`` (one cluster id per goroutine row), ``n_clusters_``,
@@ -186,14 +191,33 @@ class StackClusterer(ClusterMixin, BaseEstimator):
                                           "goroutines": pd.Series([], dtype=np.int64),
                                           "cluster": pd.Series([], dtype=np.int64), "tokens": []})
             return self
+        b = self._buckets(dumps)
+        labels_b = np.arange(b["n"], dtype=np.int64)
+        if self.threshold > 0:
+            for key, members in b["blocks"].items():
+                # Without application code the whole path tells stacks apart (an idle
+                # keep-alive read and a slow client's header read differ only deep down):
+                # such stacks keep their fingerprint buckets.
+                if len(members) > 1 and not key[2]:
+                    self._refine(members, b["tokens"], b["w"], b["weight"], b["ufp"], b["states"], labels_b)
+        stdlib_only = [bool(cl) and not ({2, 3} & set(cl)) for cl in b["classes"]]
+        if self.companions:
+            merge_companions(g, b["inv"], labels_b, stdlib_only)
+        row_root = labels_b[b["inv"]]
+        if self.families:
+            row_root = adopt_families(g, row_root, np.asarray(stdlib_only, dtype=bool)[b["inv"]], b["counts"])
+        self._number(row_root, b)
+        return self
+
+    def _buckets(self, dumps: Dumps) -> dict:
+        """One bucket per distinct fingerprint (ascending): its representative tokens and
+        classes, weights per frame, goroutines, dominant state, and the blocks to compare in."""
+        g = dumps.goroutines
         sid = g["stack_id"].to_numpy(dtype=np.uint64)
         norm = normalize_stacks(dumps, self.level, stack_ids=pd.unique(sid))
         fps = goroutine_fingerprints(dumps, self.level, normalized=norm).to_numpy(dtype=np.uint64)
         row_pos = pd.Index(norm["stack_id"]).get_indexer(sid)
-
         counts = g["count"].to_numpy(dtype=np.int64)
-
-        # Buckets: one per distinct fingerprint, in a fixed order (ascending fingerprint).
         ufp, first_row, inv = np.unique(fps, return_index=True, return_inverse=True)
         weight = np.bincount(inv, weights=counts, minlength=len(ufp)).astype(np.float64)
         nb = len(ufp)
@@ -205,8 +229,6 @@ class StackClusterer(ClusterMixin, BaseEstimator):
         classes = [cols["classes"][p] if p >= 0 else () for p in pos]
         if self.level == "exact":
             tokens_s = self._exact_tokens(g, cols["depths"], first_row, pos, tokens_s)
-        block_key = [self._block(cols, p) for p in pos.tolist()]
-
         # Dense integer tokens (sorted vocabulary: the same ids from run to run).
         vocab = {t: i for i, t in enumerate(sorted({t for ts in tokens_s for t in ts}))}
         tokens = [[vocab[t] for t in ts] for ts in tokens_s]
@@ -215,29 +237,20 @@ class StackClusterer(ClusterMixin, BaseEstimator):
             for t in set(ts):
                 df[t] += 1
         idf = 0.5 + 0.5 * np.log1p(nb / np.maximum(df, 1)) / math.log1p(max(nb, 1))
-        w = [_weights(ts, cl, idf, self.position_decay).tolist() for ts, cl in zip(tokens, classes, strict=True)]
+        blocks: dict[tuple, list[int]] = {}
+        for k, p in enumerate(pos.tolist()):
+            blocks.setdefault(self._block(cols, p), []).append(k)
+        return {
+            "n": nb, "ufp": ufp, "inv": inv, "fps": fps, "counts": counts, "weight": weight,
+            "tokens_s": tokens_s, "tokens": tokens, "classes": classes, "blocks": blocks,
+            "w": [_weights(ts, cl, idf, self.position_decay).tolist()
+                  for ts, cl in zip(tokens, classes, strict=True)],
+            "states": self._bucket_states(g, inv, counts, nb),
+        }
 
-        states = self._bucket_states(g, inv, counts, nb)
-        blocks: dict[tuple[int, int], list[int]] = {}
-        for b in range(nb):
-            blocks.setdefault(block_key[b], []).append(b)
-
-        labels_b = np.arange(nb, dtype=np.int64)
-        if self.threshold > 0:
-            for key, members in blocks.items():
-                # Without application code the whole path tells stacks apart (an idle
-                # keep-alive read and a slow client's header read differ only deep down):
-                # such stacks keep their fingerprint buckets.
-                if len(members) > 1 and not key[2]:
-                    self._refine(members, tokens, w, weight, ufp, states, labels_b)
-        stdlib_only = [bool(cl) and not ({2, 3} & set(cl)) for cl in classes]
-        if self.companions:
-            _merge_companions(g, inv, labels_b, stdlib_only)
-        row_root = labels_b[inv]
-        if self.families:
-            row_root = _adopt_families(g, row_root, np.asarray(stdlib_only, dtype=bool)[inv], counts)
-
-        # Number clusters: descending goroutines, then smallest fingerprint.
+    def _number(self, row_root: np.ndarray, b: dict) -> None:
+        """Cluster ids by descending goroutines, then smallest fingerprint; the fitted attributes."""
+        counts, fps, inv, nb = b["counts"], b["fps"], b["inv"], b["n"]
         roots, root_inv = np.unique(row_root, return_inverse=True)
         size = np.bincount(root_inv, weights=counts, minlength=len(roots))
         min_fp = np.full(len(roots), np.iinfo(np.uint64).max, dtype=np.uint64)
@@ -251,14 +264,12 @@ class StackClusterer(ClusterMixin, BaseEstimator):
         t = t.groupby(["b", "c"])["n"].sum().reset_index().sort_values(
             ["b", "n", "c"], ascending=[True, False, True], kind="stable")
         bucket_cluster = t.drop_duplicates("b").set_index("b")["c"].reindex(range(nb)).to_numpy()
-
         self.fingerprints_ = fps
         self.n_clusters_ = len(roots)
         self.buckets_ = pd.DataFrame(
-            {"fingerprint": ufp, "goroutines": weight.astype(np.int64), "cluster": bucket_cluster,
-             "tokens": tokens_s}
+            {"fingerprint": b["ufp"], "goroutines": b["weight"].astype(np.int64), "cluster": bucket_cluster,
+             "tokens": b["tokens_s"]}
         )
-        return self
 
     def fit_predict(self, dumps: Dumps, y=None) -> np.ndarray:
         """Fit and return ``labels_``."""
@@ -388,103 +399,6 @@ class StackClusterer(ClusterMixin, BaseEstimator):
         return lead_of
 
 
-def _adopt_families(g: pd.DataFrame, root: np.ndarray, stdlib_only: np.ndarray,
-                    counts: np.ndarray, max_hops: int = 8) -> np.ndarray:
-    """Goroutines that run only standard-library code belong to the code that started them.
-
-    A stack of ``net/http.(*conn).serve`` says nothing of which server it serves; its
-    creator does (``created by net/http.(*Server).Serve in goroutine N``, Go 1.21+). Row by
-    row, within one snapshot:
-
-    - a standard-library-only goroutine whose creator chain reaches a live goroutine that
-      runs application code takes that goroutine's cluster (a server's connections and
-      their background reads join the server's accept loop), unless that is the main
-      goroutine, everyone's ancestor: then the topmost standard-library goroutine of the
-      chain is the family (``go http.Serve(l, h)`` from main: the server's goroutine);
-    - otherwise, goroutines started by the same goroutine that has exited (a connection's
-      ``readLoop`` and ``writeLoop``, started by a dialer) share the cluster of the sibling
-      whose cluster is the smallest, the most specific: identical ``writeLoop`` stacks of
-      different clients follow their own ``readLoop``.
-
-    Rows with application code, or without a creator id (before Go 1.21), keep theirs.
-    """
-    out = root.copy()
-    creator = g["creator_goid"].to_numpy(dtype="float64", na_value=np.nan)
-    todo = np.flatnonzero(stdlib_only & ~np.isnan(creator))
-    if not len(todo):
-        return out
-    inst = g["instance"].astype(str).to_numpy()
-    snap = g["snapshot"].to_numpy(dtype=np.int64)
-    goid = g["goid"].to_numpy(dtype="float64", na_value=np.nan)
-    live = {(inst[k], snap[k], int(goid[k])): k for k in np.flatnonzero(~np.isnan(goid))}
-    size = pd.Series(counts).groupby(root).sum()
-    orphans: dict[tuple, list[int]] = {}
-    main = g["entry_function"].astype(str).to_numpy() == "main.main"
-    for k in todo:
-        p, top, hops = live.get((inst[k], snap[k], int(creator[k]))), None, 0
-        while p is not None and stdlib_only[p] and hops < max_hops:
-            top = p  # the topmost standard-library ancestor so far
-            if np.isnan(creator[p]):
-                p = None
-                break
-            p, hops = live.get((inst[k], snap[k], int(creator[p]))), hops + 1
-        if p is not None and not stdlib_only[p] and not main[p]:
-            out[k] = root[p]
-        elif top is not None:
-            out[k] = root[top]
-        elif (inst[k], snap[k], int(creator[k])) not in live:
-            orphans.setdefault((inst[k], snap[k], int(creator[k])), []).append(k)
-    for rows in orphans.values():
-        if len(rows) > 1:
-            best = min(rows, key=lambda r: (size[root[r]], root[r]))
-            out[rows] = root[best]
-    return out
-
-
-def _merge_companions(g: pd.DataFrame, inv: np.ndarray, labels_b: np.ndarray,
-                      stdlib_only: list[bool], share: float = 0.8) -> None:
-    """Merge clusters of standard-library stacks whose goroutines come in pairs.
-
-    ``net/http`` starts a connection's ``readLoop`` and ``writeLoop`` together from one
-    goroutine: two stacks, two blocking sites, one cause (an idle or leaked connection).
-    Two such clusters merge when they have the same creating function and at least
-    ``share`` of the (snapshot, creator goroutine id) pairs of the smaller one are also the
-    larger one's. Needs Go 1.21+ ``created by ... in goroutine N``; a no-op without it.
-    """
-    creator = g["creator_goid"].to_numpy(dtype="float64", na_value=np.nan)
-    rows = np.flatnonzero(np.asarray(stdlib_only, dtype=bool)[inv] & ~np.isnan(creator))
-    if not len(rows):
-        return
-    t = pd.DataFrame({"root": labels_b[inv[rows]], "by": g["created_by"].astype(str).to_numpy()[rows],
-                      "snap": g["snapshot"].to_numpy(dtype=np.int64)[rows],
-                      "creator": creator[rows].astype(np.int64)})
-    pairs = {r: frozenset(zip(x["snap"].tolist(), x["creator"].tolist(), strict=True))
-             for r, x in t.groupby("root", sort=True)}
-    by = t.groupby("root", sort=True)["by"].agg(lambda x: x.value_counts().index[0])
-    parent = {r: r for r in pairs}
-
-    def find(x):
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    for _, roots in by.groupby(by, sort=True):
-        rs = roots.index.tolist()
-        for i, a in enumerate(rs):
-            for b in rs[i + 1:]:
-                small = min(len(pairs[a]), len(pairs[b]))
-                if small and len(pairs[a] & pairs[b]) >= share * small:
-                    ra, rb = find(a), find(b)
-                    if ra != rb:
-                        parent[max(ra, rb)] = min(ra, rb)
-    lut = {r: find(r) for r in pairs}
-    for b in range(len(labels_b)):
-        r = int(labels_b[b])
-        if r in lut:
-            labels_b[b] = lut[r]
-
-
 # --- plain functions ------------------------------------------------------------------------
 
 
@@ -512,36 +426,118 @@ def _labels(dumps: Dumps, labels) -> np.ndarray:
     return lab
 
 
-def _site(frames: pd.DataFrame) -> tuple[str, str, int | None]:
-    """The frame where a stack blocks in application code: the topmost application frame,
-    else the topmost frame outside the runtime and low-level plumbing (net/http's
-    ``(*persistConn).Read`` rather than ``internal/poll.runtime_pollWait``), else the
-    topmost non-runtime frame, else the top frame."""
-    if frames.empty:
-        return "", "", None
-    cls = frames["frame_class"].astype(str)
-    plumbing = is_wait_plumbing(frames["function"])
-    for mask in (cls == "application", (cls != "runtime") & ~plumbing, cls != "runtime", cls == cls):
-        sel = frames[mask]
-        if len(sel):
-            r = sel.iloc[0]
-            return str(r["function"]), str(r["file"]), None if pd.isna(r["line"]) else int(r["line"])
-    return "", "", None
+def _stack_sites(dumps: Dumps, stack_ids: np.ndarray) -> pd.DataFrame:
+    """Per stack: its frames as text (``frames``, top first) and the frame where it blocks
+    in application code (``site_function``, ``site_file``, ``site_line``; ``site_class`` and
+    ``site_depth`` of that function's topmost frame).
+
+    The site is the topmost application frame, else the topmost frame outside the runtime
+    and low-level plumbing (net/http's ``(*persistConn).Read`` rather than
+    ``internal/poll.runtime_pollWait``), else the topmost non-runtime frame, else the top
+    frame. One pass over the frames of all the stacks: no work per stack in pandas.
+    """
+    own = dumps.frames
+    f = own[(own["section"] == 0) & own["stack_id"].isin(stack_ids)].sort_values(
+        ["stack_id", "depth"], kind="stable")
+    if f.empty:
+        return pd.DataFrame(columns=["stack_id", "frames", "site_function", "site_file", "site_line",
+                                     "site_class", "site_depth"]).astype({"stack_id": np.uint64})
+    sid = f["stack_id"].to_numpy(dtype=np.uint64)
+    fn = f["function"].astype(str).to_numpy(dtype=object)
+    file = f["file"].astype(str).to_numpy(dtype=object)
+    line = f["line"].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+    cls = f["frame_class"].astype(str).to_numpy(dtype=object)
+    depth = f["depth"].to_numpy(dtype=np.int64)
+    plumbing = is_wait_plumbing(f["function"]).to_numpy(dtype=bool)
+    runtime = cls == "runtime"
+    prio = np.where(cls == "application", 0, np.where(~runtime & ~plumbing, 1, np.where(~runtime, 2, 3)))
+    pos = np.arange(len(f))
+    starts = np.flatnonzero(np.r_[True, sid[1:] != sid[:-1]])
+    ends = np.r_[starts[1:], len(f)].astype(np.int64)
+    stack_of = np.repeat(np.arange(len(starts)), ends - starts)
+    order = np.lexsort((pos, prio, stack_of))
+    site = order[np.r_[True, stack_of[order][1:] != stack_of[order][:-1]]]
+    # the site function's topmost frame (recursion puts it higher than the site itself)
+    same = np.flatnonzero(fn == fn[site][stack_of])
+    top = same[np.r_[True, stack_of[same][1:] != stack_of[same][:-1]]]
+    line_text = ["" if np.isnan(x) else str(int(x)) for x in line]
+    pieces = [f"{a}\n\t{b}:{c}" for a, b, c in zip(fn, file, line_text, strict=True)]
+    return pd.DataFrame({
+        "stack_id": sid[starts],
+        "frames": ["\n".join(pieces[a:b]) for a, b in zip(starts.tolist(), ends.tolist(), strict=True)],
+        "site_function": fn[site], "site_file": file[site],
+        "site_line": pd.array([None if np.isnan(x) else int(x) for x in line[site]], dtype="Int64"),
+        "site_class": cls[top], "site_depth": depth[top],
+    })
 
 
-def _stack_text(frames: pd.DataFrame) -> str:
-    out = []
-    for fn, file, line in zip(frames["function"].astype(str), frames["file"].astype(str),
-                              frames["line"], strict=True):
-        out.append(f"{fn}\n\t{file}:{'' if pd.isna(line) else int(line)}")
-    return "\n".join(out)
+def _describe(dumps: Dumps, labels) -> pd.DataFrame:
+    """:func:`describe_clusters` plus ``site_class`` and ``site_depth``."""
+    lab = _labels(dumps, labels)
+    g = dumps.goroutines
+    t = pd.DataFrame({"cluster": lab, "stack_id": g["stack_id"].to_numpy(dtype=np.uint64),
+                      "count": g["count"].to_numpy(dtype=np.int64),
+                      "snapshot": g["snapshot"].to_numpy(dtype=np.int64)})
+    by = t.groupby("cluster", sort=True)
+    out = pd.DataFrame({
+        "goroutines": by["count"].sum(), "rows": by.size(), "stacks": by["stack_id"].nunique(),
+        "snapshots": by["snapshot"].nunique(), "first_snapshot": by["snapshot"].min(),
+        "last_snapshot": by["snapshot"].max(),
+    })
+    out = out.join(_counts_now(dumps, t))
+    out["representative"] = _top_value(t, "stack_id")
+    for col in ("state", "entry_function", "created_by"):
+        t[col] = g[col].astype(str).to_numpy()
+        out[col] = _top_value(t, col)
+    out["states"] = _state_mix(t)
+    out = out.rename_axis("cluster").reset_index()
+    out["representative"] = out["representative"].astype(np.uint64)
+    sites = _stack_sites(dumps, pd.unique(out["representative"].to_numpy()))
+    out = out.merge(sites, how="left", left_on="representative", right_on="stack_id").drop(columns="stack_id")
+    out["frames"] = out["frames"].fillna("")
+    for c in ("site_function", "site_file", "site_class"):
+        out[c] = out[c].fillna("").astype(object)
+    out["site_line"] = out["site_line"].astype("Int64")
+    out["site_depth"] = out["site_depth"].astype("Int64")
+    for c in ("goroutines", "rows", "stacks", "snapshots", "first_snapshot", "last_snapshot"):
+        out[c] = out[c].astype(np.int64)
+    return out
+
+
+def _counts_now(dumps: Dumps, t: pd.DataFrame) -> pd.DataFrame:
+    """Per cluster: goroutines in the first and in the last snapshot (of each instance,
+    summed over instances) and in its peak snapshot, from the long (cluster, snapshot) sums."""
+    long = t.groupby(["cluster", "snapshot"], sort=False)["count"].sum().reset_index()
+    s = dumps.snapshots
+    by_inst = s.groupby(s["instance"].astype(str), sort=False)["snapshot"]
+    out = pd.DataFrame(index=pd.Index(pd.unique(long["cluster"]), name="cluster"))
+    for name, snaps in (("goroutines_first", by_inst.min()), ("goroutines_last", by_inst.max())):
+        sel = long[long["snapshot"].isin(snaps.to_numpy())]
+        out[name] = sel.groupby("cluster")["count"].sum()
+    out["goroutines_peak"] = long.groupby("cluster")["count"].max()
+    return out.fillna(0).astype(np.int64)
+
+
+def _state_mix(t: pd.DataFrame) -> pd.Series:
+    """Per cluster, a JSON object of goroutines per state, most first (ties: by name)."""
+    st = t.groupby(["cluster", "state"], sort=True)["count"].sum().reset_index()
+    st = st.sort_values(["cluster", "count", "state"], ascending=[True, False, True], kind="stable")
+    cl = st["cluster"].to_numpy()
+    starts = np.flatnonzero(np.r_[True, cl[1:] != cl[:-1]])
+    ends = np.r_[starts[1:], len(cl)]
+    items = [f"{json.dumps(k)}: {int(v)}" for k, v in zip(st["state"], st["count"], strict=True)]
+    return pd.Series(["{" + ", ".join(items[a:b]) + "}" for a, b in zip(starts, ends, strict=True)],
+                     index=cl[starts])
 
 
 def describe_clusters(dumps: Dumps, labels) -> pd.DataFrame:
     """One row per cluster: size, representative stack, blocking site, state mix, creators.
 
-    Columns: ``cluster``; ``goroutines`` (sum of ``count``); ``rows``; ``stacks`` (distinct
-    stacks); ``snapshots`` (snapshots it appears in), ``first_snapshot``, ``last_snapshot``;
+    Columns: ``cluster``; ``goroutines_last`` (goroutines in the last snapshot of each
+    instance: the current state), ``goroutines_first`` (in the first), ``goroutines_peak``
+    (in its largest snapshot); ``goroutines`` (summed over every snapshot: a series counts a
+    goroutine once per snapshot it is seen in); ``rows``; ``stacks`` (distinct stacks);
+    ``snapshots`` (snapshots it appears in), ``first_snapshot``, ``last_snapshot``;
     ``representative`` (the ``stack_id`` with the most goroutines) and ``frames`` (its frames
     as text, top first); ``site_function``, ``site_file``, ``site_line`` (the topmost
     application frame of the representative, else its topmost non-runtime frame);
@@ -555,50 +551,56 @@ def describe_clusters(dumps: Dumps, labels) -> pd.DataFrame:
     >>> int(row["goroutines"]), row["site_function"], int(row["site_line"]), row["states"]
     (2, 'main.emit', 7, '{"chan send": 2}')
     """
-    lab = _labels(dumps, labels)
-    g = dumps.goroutines
-    cols = ["cluster", "goroutines", "rows", "stacks", "snapshots", "first_snapshot",
-            "last_snapshot", "representative", "frames", "site_function", "site_file",
+    cols = ["cluster", "goroutines_last", "goroutines_first", "goroutines_peak", "goroutines", "rows",
+            "stacks", "snapshots", "first_snapshot", "last_snapshot", "representative", "frames", "site_function", "site_file",
             "site_line", "state", "states", "entry_function", "created_by"]
-    if not len(g):
+    if not len(dumps.goroutines):
         return pd.DataFrame(columns=cols)
-    t = pd.DataFrame({"cluster": lab, "stack_id": g["stack_id"].to_numpy(dtype=np.uint64),
-                      "count": g["count"].to_numpy(dtype=np.int64),
-                      "snapshot": g["snapshot"].to_numpy(dtype=np.int64)})
-    by = t.groupby("cluster", sort=True)
-    out = pd.DataFrame({
-        "goroutines": by["count"].sum(), "rows": by.size(), "stacks": by["stack_id"].nunique(),
-        "snapshots": by["snapshot"].nunique(), "first_snapshot": by["snapshot"].min(),
-        "last_snapshot": by["snapshot"].max(),
-    })
-    out["representative"] = _top_value(t, "stack_id")
-    for col in ("state", "entry_function", "created_by"):
-        t[col] = g[col].astype(str).to_numpy()
-    out["state"] = _top_value(t, "state")
-    out["entry_function"] = _top_value(t, "entry_function")
-    out["created_by"] = _top_value(t, "created_by")
-    st = t.groupby(["cluster", "state"], sort=True)["count"].sum().reset_index()
-    st = st.sort_values(["cluster", "count", "state"], ascending=[True, False, True], kind="stable")
-    out["states"] = pd.Series({c: json.dumps(dict(zip(x["state"], x["count"].astype(int), strict=True)))
-                               for c, x in st.groupby("cluster", sort=True)})
+    return _describe(dumps, labels)[cols]
 
-    own = dumps.frames[dumps.frames["section"] == 0]
-    rep_frames = own[own["stack_id"].isin(out["representative"].to_numpy())]
-    frames_by = dict(iter(rep_frames.sort_values(["stack_id", "depth"]).groupby("stack_id", sort=False)))
-    texts, sites = {}, {}
-    for rep in pd.unique(out["representative"]):
-        fr = frames_by.get(rep, own.iloc[:0])
-        texts[rep], sites[rep] = _stack_text(fr), _site(fr)
-    reps = out["representative"].tolist()
-    out["frames"] = [texts[r] for r in reps]
-    out["site_function"] = [sites[r][0] for r in reps]
-    out["site_file"] = [sites[r][1] for r in reps]
-    out["site_line"] = pd.array([sites[r][2] for r in reps], dtype="Int64")
-    out = out.rename_axis("cluster").reset_index()
-    out["representative"] = out["representative"].astype(np.uint64)
-    for c in ("goroutines", "rows", "stacks", "snapshots", "first_snapshot", "last_snapshot"):
-        out[c] = out[c].astype(np.int64)
-    return out[cols]
+
+def cluster_sites(dumps: Dumps, labels) -> pd.DataFrame:
+    """Per cluster, where it blocks: :func:`describe_clusters` under the names suspects use.
+
+    Parameters
+    ----------
+    dumps : the series.
+    labels : cluster ids aligned with ``dumps.goroutines``.
+
+    Returns
+    -------
+    DataFrame
+        One row per cluster: ``cluster``, ``stack_id`` (representative), ``site``, ``file``,
+        ``line`` (the application frame where it blocks), ``site_class``, ``site_depth``
+        (that frame's class and depth), ``state``, ``states`` (dict), ``entry``,
+        ``created_by``, ``goroutines`` (summed over the snapshots).
+
+    Examples
+    --------
+    >>> import goforensics as gf
+    >>> t = "goroutine {} [chan send]:\\nmain.emit()\\n\\t/app/a.go:7 +0x1\\n\\n"
+    >>> d = gf.parse_text(t.format(1) + t.format(2))
+    >>> cluster_sites(d, cluster(d))[["site", "line", "site_class", "states"]].values.tolist()
+    [['main.emit', 7, 'application', {'chan send': 2}]]
+    """
+    if not len(dumps.goroutines):
+        return pd.DataFrame(columns=["cluster", "stack_id", "site", "file", "line", "site_class",
+                                     "site_depth", "state", "states", "entry", "created_by", "goroutines"])
+    dc = _describe(dumps, labels)
+    return pd.DataFrame({
+        "cluster": dc["cluster"],
+        "stack_id": dc["representative"],
+        "site": dc["site_function"].astype(str),
+        "file": dc["site_file"].astype(str),
+        "line": dc["site_line"],
+        "site_class": dc["site_class"].astype(str),
+        "site_depth": [None if pd.isna(x) else int(x) for x in dc["site_depth"]],
+        "state": dc["state"].astype(str),
+        "states": [json.loads(x) for x in dc["states"]],
+        "entry": dc["entry_function"].astype(str),
+        "created_by": dc["created_by"].astype(str),
+        "goroutines": dc["goroutines"].astype(int),
+    })
 
 
 def _top_value(t: pd.DataFrame, col: str) -> pd.Series:
@@ -630,3 +632,30 @@ def cluster_counts(dumps: Dumps, labels) -> pd.DataFrame:
     wide.columns.name = "cluster"
     wide.index.name = "snapshot"
     return wide
+
+
+def resolve_labels(dumps: Dumps, labels=None) -> pd.Series:
+    """Cluster ids aligned with ``dumps.goroutines``: ``labels`` as given, else :func:`cluster`.
+
+    Parameters
+    ----------
+    dumps : the series.
+    labels : cluster ids (a Series aligned by index, or a sequence in row order), or None.
+
+    Returns
+    -------
+    Series
+        One cluster id per goroutine row, on ``dumps.goroutines.index``.
+
+    Examples
+    --------
+    >>> import goforensics as gf
+    >>> d = gf.parse_text("goroutine 1 [select]:\\nmain.loop()\\n\\t/a.go:5 +0x1\\n")
+    >>> resolve_labels(d).tolist(), resolve_labels(d, [7]).tolist()
+    ([0], [7])
+    """
+    if labels is None:
+        return cluster(dumps)
+    if isinstance(labels, pd.Series):
+        return labels.reindex(dumps.goroutines.index)
+    return pd.Series(np.asarray(labels), index=dumps.goroutines.index, name="cluster")

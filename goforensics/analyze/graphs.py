@@ -32,8 +32,10 @@ import pandas as pd
 
 from ..goruntime import OWNED_KINDS, STATE_KIND, SYNC_FRAMES, is_blocked, is_sync_plumbing
 from ..model import Dumps
+from .lifetimes import last_snapshot
 
 __all__ = [
+    "MAX_TYPE_CANDIDATES",
     "Blocker",
     "blocked_on",
     "call_graph",
@@ -43,6 +45,10 @@ __all__ = [
     "spawn_graph",
     "wait_for_graph",
 ]
+
+# The most goroutines a lock's holder is guessed among by receiver type alone (see wait_for_graph).
+MAX_TYPE_CANDIDATES = 32
+
 
 def _select(
     dumps: Dumps,
@@ -72,6 +78,20 @@ def _own_frames(dumps: Dumps, stack_ids) -> pd.DataFrame:
     f = dumps.frames
     f = f[(f["section"] == 0) & f["stack_id"].isin(stack_ids)]
     return f.sort_values(["stack_id", "depth"], kind="stable")
+
+
+def _stack_lists(frames: pd.DataFrame) -> dict:
+    """stack_id -> (functions, files, lines) of frames sorted by stack and depth: one pass,
+    no pandas work per stack."""
+    sid = frames["stack_id"].to_numpy()
+    if not len(sid):
+        return {}
+    fns = frames["function"].astype(str).tolist()
+    files = frames["file"].astype(str).tolist()
+    lines = frames["line"].tolist()
+    starts = np.flatnonzero(np.r_[True, sid[1:] != sid[:-1]]).tolist()
+    ends = [*starts[1:], len(sid)]
+    return {sid[a]: (fns[a:b], files[a:b], lines[a:b]) for a, b in zip(starts, ends, strict=True)}
 
 
 def call_graph(
@@ -357,7 +377,9 @@ def _receiver_of(fn: str) -> str:
     return f"{m.group(1)}.{m.group(2)}" if m else ""
 
 
-def wait_for_graph(dumps: Dumps, *, snapshot: int | None = None, max_offset: int = 4096) -> nx.DiGraph:
+def wait_for_graph(
+    dumps: Dumps, *, snapshot: int | None = None, max_offset: int = 4096, max_candidates: int = MAX_TYPE_CANDIDATES
+) -> nx.DiGraph:
     """Goroutines and the primitives they wait on; inferred lock holders; deadlock-ready.
 
     Nodes: goroutines ``("g", instance, goid)`` with ``state``, ``function`` (where it
@@ -376,30 +398,40 @@ def wait_for_graph(dumps: Dumps, *, snapshot: int | None = None, max_offset: int
       * *argument*: failing that, another goroutine waiting for a lock whose calling frame
         was passed that same struct (``transfer(from, to *account)`` in opposite orders);
       * *type*: where register arguments hide the addresses, a goroutine blocked on
-        something else inside a method of the same receiver type as the waiters' callers.
+        something else inside a method of the same receiver type as the waiters' callers;
+        when more than ``max_candidates`` goroutines qualify, no edge is drawn (one to each
+        would cost every lock of a type times every goroutine in its methods, for a
+        confidence under 0.02): the resource node carries ``candidates``, their number, and
+        ``candidate_set``, a frozenset of their nodes shared by the locks of one type (the
+        lock's own waiters in it are not candidates).
 
     Goroutines blocked on a channel while holding a mutex others wait for are the
     "lock held across a channel operation" pattern; a cycle is a deadlock (see
     :func:`deadlock_cycles`). Only one snapshot is used: the last one by default.
     """
     g = dumps.goroutines
-    if snapshot is None and len(g):
-        snapshot = int(g["snapshot"].max())
+    snapshot = last_snapshot(dumps, snapshot)
     g = g[(g["snapshot"] == snapshot) & g["goid"].notna() & is_blocked(g["state"])]
     G = nx.DiGraph()
     if g.empty:
         return G
-    frames = _own_frames(dumps, g["stack_id"].unique())
-    by_stack = {
-        sid: (grp["function"].astype(str).tolist(), grp["file"].astype(str).tolist(), grp["line"].tolist())
-        for sid, grp in frames.groupby("stack_id", sort=False)
-    }
+    by_stack = _stack_lists(_own_frames(dumps, g["stack_id"].unique()))
+    # stack -> frames with a receiver
+    recv_frames = {sid: [(i, t) for i, fn in enumerate(fns) if (t := _receiver_of(fn))]
+                   for sid, (fns, _, _) in by_stack.items()}
+    info, waiters = _goroutine_nodes(G, g, by_stack)
+    _resource_nodes(G, waiters)
+    if any(res[0] in ("mutex", "rwmutex") for res in waiters):
+        _infer_holders(G, waiters, info, recv_frames, max_offset, max_candidates)
+    return G
+
+
+def _goroutine_nodes(G: nx.DiGraph, g: pd.DataFrame, by_stack: dict) -> tuple[list, dict]:
+    """Add a node per blocked goroutine; return (node, blocker, stack, args) per goroutine
+    and the waiters of each resource. Plans and node attributes are made once per stack."""
+    info = []
     waiters: dict[tuple, list] = defaultdict(list)
     plans: dict[tuple, _Plan] = {}
-    recv_frames: dict[int, list[tuple[int, str]]] = {}  # stack -> frames with a receiver
-    for sid, (fns, _, _) in by_stack.items():
-        recv_frames[sid] = [(i, t) for i, fn in enumerate(fns) if (t := _receiver_of(fn))]
-    info = []
     nodes, attrs = [], []
     node_attrs: dict[tuple, dict] = {}  # per (plan, caller depth): goroutines on a stack share them
     for inst, goid, state, sid, args in zip(
@@ -410,8 +442,7 @@ def wait_for_graph(dumps: Dumps, *, snapshot: int | None = None, max_offset: int
         plan = plans.get((state, sid))
         if plan is None:
             plan = plans[(state, sid)] = _plan(state, fns)
-        b = _resolve(plan, args.split("\n")) if plan.candidates or plan.owner_type else (
-            _resolve(plan, []))
+        b = _resolve(plan, args.split("\n") if plan.candidates or plan.owner_type else [])
         node = ("g", inst, int(goid))
         cd = b.caller_depth if b else 0
         na = node_attrs.get((state, sid, cd))
@@ -430,6 +461,11 @@ def wait_for_graph(dumps: Dumps, *, snapshot: int | None = None, max_offset: int
         if res is not None:
             waiters[res].append(entry)
     G.add_nodes_from(zip(nodes, attrs, strict=True))
+    return info, waiters
+
+
+def _resource_nodes(G: nx.DiGraph, waiters: dict) -> None:
+    """Add a node per resource and a ``waits`` edge from each of its waiters."""
     for res, ws in waiters.items():
         b = ws[0][1]
         if b.address is not None:
@@ -439,9 +475,6 @@ def wait_for_graph(dumps: Dumps, *, snapshot: int | None = None, max_offset: int
         G.add_edges_from(
             (w[0], res, {"relation": "waits", "certain": w[1].certain and w[1].address is not None}) for w in ws
         )
-    if any(res[0] in ("mutex", "rwmutex") for res in waiters):
-        _infer_holders(G, waiters, info, recv_frames, max_offset)
-    return G
 
 
 def _receivers(entry: tuple, recv_frames: dict) -> list[tuple[int, str, int | None]]:
@@ -458,76 +491,94 @@ def _receivers(entry: tuple, recv_frames: dict) -> list[tuple[int, str, int | No
     return out
 
 
-def _infer_holders(G: nx.DiGraph, waiters: dict, info: list, recv_frames: dict, max_offset: int) -> None:
+def _holder_index(waiters: dict, info: list, recv_frames: dict) -> dict:
+    """Goroutines that could hold a lock, indexed by receiver address (``addr``) and type
+    (``type``); lock waiters by their calling frame's pointer arguments (``arg``); and each
+    indexed node's receivers (``recv``)."""
     # A holder runs a method of the struct that holds the lock: only goroutines with a frame
     # of a receiver type some waiter's caller has can hold one. Index those (and the
     # waiters) by receiver address and type, rather than reading every goroutine's args.
     lock_waiters = [w for res, ws in waiters.items() if res[0] in ("mutex", "rwmutex") for w in ws]
     wanted = {t for w in lock_waiters for d, t in recv_frames.get(w[2], ()) if d >= w[1].caller_depth}
     stacks = {sid for sid, fr in recv_frames.items() if any(t in wanted for _, t in fr)}
-    by_addr: dict[int, list] = defaultdict(list)
-    by_type: dict[str, list] = defaultdict(list)
-    by_arg: dict[int, list] = defaultdict(list)  # lock waiters, by their calling frame's pointer args
-    resource_of = {}
-    recv_of = {}
+    ix: dict = {"addr": defaultdict(list), "type": defaultdict(set), "arg": defaultdict(list), "recv": {}}
     waiting_nodes = {w[0] for w in lock_waiters}
     for entry in info:
-        node, b = entry[0], entry[1]
-        resource_of[node] = b.resource if b is not None else None
+        node = entry[0]
         if entry[2] not in stacks and node not in waiting_nodes:
             continue
-        recv = recv_of[node] = _receivers(entry, recv_frames)
+        recv = ix["recv"][node] = _receivers(entry, recv_frames)
         for d, t, a in recv:
             if t:
-                by_type[t].append(node)
+                ix["type"][t].add(node)
                 if a is not None:
-                    by_addr[a].append(node)
+                    ix["addr"][a].append(node)
             elif d == -1 and node in waiting_nodes:
                 for x in a:
-                    by_arg[x].append(node)
+                    ix["arg"][x].append(node)
+    return ix
+
+
+def _owners(res: tuple, ws: list, ix: dict, max_offset: int) -> tuple[set[int], set[str]]:
+    """The structs that hold a lock (their addresses) and their receiver types."""
+    owners: set[int] = set()
+    types: set[str] = set()
+    if len(res) == 3:  # identified by its owner already
+        return {res[2]}, {res[1]}
+    addr = res[1]
+    for w in ws:
+        recv, b = ix["recv"][w[0]], w[1]
+        # the struct holding the mutex: the closest pointer argument of the calling frame at
+        # or below the mutex's address (a receiver, or an argument as in a.transferTo(b)
+        # locking b.mu)
+        near = [a for d, _, args in recv if d == -1 for a in args if 0 <= addr - a < max_offset]
+        if near:
+            owners.add(max(near))
+        for depth, t, _a in recv:
+            if depth < b.caller_depth or not t or is_sync_plumbing(t):
+                continue
+            types.add(t)
+            break
+    return owners, types
+
+
+def _infer_holders(
+    G: nx.DiGraph, waiters: dict, info: list, recv_frames: dict, max_offset: int, max_candidates: int
+) -> None:
+    ix = _holder_index(waiters, info, recv_frames)
+    union: dict[frozenset, frozenset] = {}  # receiver types -> goroutines in their methods
     for res, ws in waiters.items():
-        kind = res[0]
-        if kind not in ("mutex", "rwmutex"):
+        if res[0] not in ("mutex", "rwmutex"):
             continue
+        # a goroutine waiting for this lock is not its holder (nor is one that waits for it
+        # through another frame: the same resource)
         waiting = {w[0] for w in ws}
-        owners: set[int] = set()
-        types: set[str] = set()
-        if len(res) == 3:  # identified by its owner already
-            owners.add(res[2])
-            types.add(res[1])
-        else:
-            addr = res[1]
-            for w in ws:
-                recv, b = recv_of[w[0]], w[1]
-                # the struct holding the mutex: the closest pointer argument of the calling
-                # frame at or below the mutex's address (a receiver, or an argument as in
-                # a.transferTo(b) locking b.mu)
-                near = [a for d, _, args in recv if d == -1 for a in args if 0 <= addr - a < max_offset]
-                if near:
-                    owners.add(max(near))
-                for depth, t, _a in recv:
-                    if depth < b.caller_depth or not t or is_sync_plumbing(t):
-                        continue
-                    types.add(t)
-                    break
-
-        def eligible(node, res=res, waiting=waiting) -> bool:
-            return node not in waiting and resource_of.get(node) != res
-
-        holders = {n for o in owners for n in by_addr.get(o, ()) if eligible(n)}
+        owners, types = _owners(res, ws, ix, max_offset)
+        holders = {n for o in owners for n in ix["addr"].get(o, ()) if n not in waiting}
         for node in sorted(holders):
             G.add_edge(res, node, relation="held-by", evidence="receiver", confidence=0.9)
         if holders:
             continue
         # plain functions (transfer(from, to *account) locking from.mu, then to.mu): a
         # goroutine waiting for another lock, called with the struct that holds this one
-        holders = sorted({n for o in owners for n in by_arg.get(o, ()) if eligible(n)})
+        holders = sorted({n for o in owners for n in ix["arg"].get(o, ()) if n not in waiting})
         for node in holders:
             G.add_edge(res, node, relation="held-by", evidence="argument",
                        confidence=round(0.6 / len(holders), 3))
         if holders or not types:
             continue
-        cands = sorted({n for t in types for n in by_type.get(t, ()) if eligible(n)})
+        key = frozenset(types)
+        if key not in union:
+            union[key] = frozenset(n for t in types for n in ix["type"].get(t, ()))
+        cands = union[key]
+        n = len(cands) - sum(1 for w in waiting if w in cands)
+        if n > max_candidates:
+            # any of many could hold it: an edge to each costs every lock of a type times
+            # every goroutine in its methods; the set is shared by the locks of one type
+            G.nodes[res]["candidates"] = n
+            G.nodes[res]["candidate_set"] = cands
+            continue
+        cands = sorted(c for c in cands if c not in waiting)
         for node in cands:
             G.add_edge(res, node, relation="held-by", evidence="type",
                        confidence=round(0.6 / len(cands), 3))
@@ -560,17 +611,22 @@ def deadlock_cycles(G: nx.DiGraph, *, min_confidence: float = 0.0, limit: int = 
     >>> len(deadlock_cycles(G))
     1
     """
+    # Integer nodes numbered in the graph's order: networkx walks sets of nodes, and the
+    # order of a set of string tuples changes from process to process (hash seeds), which
+    # would change which cycles a limit keeps.
+    ids = {n: i for i, n in enumerate(G)}
     H = nx.DiGraph()
     for a, b, d in G.edges(data=True):
         if d.get("relation") == "waits" or d.get("confidence", 0) >= min_confidence:
-            H.add_edge(a, b)
+            H.add_edge(ids[a], ids[b])
+    nodes = list(G)
     out = []
     # cycles live inside strongly connected components: look only there
-    for comp in nx.strongly_connected_components(H):
+    for comp in sorted(nx.strongly_connected_components(H), key=min):
         if len(comp) < 2:
             continue
-        for cyc in nx.simple_cycles(H.subgraph(comp)):
-            out.append(cyc)
+        for cyc in nx.simple_cycles(H.subgraph(sorted(comp))):
+            out.append([nodes[i] for i in cyc])
             if len(out) >= limit:
                 return sorted(out, key=lambda c: (len(c), str(c)))
     return sorted(out, key=lambda c: (len(c), str(c)))

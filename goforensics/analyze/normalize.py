@@ -153,8 +153,30 @@ def normalize_stacks(dumps: Dumps, level: str = "lines", stack_ids=None) -> pd.D
         f = f[f["stack_id"].isin(np.asarray(stack_ids, dtype=np.uint64))]
     f = f.sort_values(["stack_id", "depth"], kind="stable")
     sids = f["stack_id"].to_numpy(dtype=np.uint64)
+    vocab, cols = _frame_codes(f)
+    starts = np.flatnonzero(np.r_[True, sids[1:] != sids[:-1]]) if len(sids) else np.array([], int)
+    ends = np.r_[starts[1:], len(sids)] if len(starts) else starts
+    goexit = vocab.index("runtime.goexit") if "runtime.goexit" in vocab else -1
+    rows = [(int(sids[s]), *_normalize_one(cols, vocab, s, e, level, goexit))
+            for s, e in zip(starts.tolist(), ends.tolist(), strict=True)]
+    out = pd.DataFrame(
+        rows,
+        columns=["stack_id", "tokens", "functions", "lines", "classes", "depths", "site",
+                 "site_offset", "fingerprint"],
+    )
+    out["stack_id"] = out["stack_id"].astype(np.uint64)
+    out["fingerprint"] = out["fingerprint"].astype(np.uint64)
+    out["site"] = out["site"].astype(np.int64)
+    out["site_offset"] = out["site_offset"].astype(np.int64)
+    return out
 
-    # Function names are normalised once per distinct name, not once per frame.
+
+def _frame_codes(f: pd.DataFrame) -> tuple[list[str], dict]:
+    """The sorted vocabulary of normalised function names, and per frame (as lists): its
+    function's code in it, class code, line, PC offset, depth and whether it is a wrapper.
+
+    Function names are normalised once per distinct name, not once per frame.
+    """
     fn_cat = f["function"].astype("category")
     names = [normalize_function(str(x)) for x in fn_cat.cat.categories]
     vocab = sorted(set(names))
@@ -166,56 +188,43 @@ def normalize_stacks(dumps: Dumps, level: str = "lines", stack_ids=None) -> pd.D
     wrap_v = np.asarray([v.endswith((".gowrap", ".deferwrap")) for v in vocab], dtype=bool)
     is_wrap = (wrap_v[fn_code] if len(vocab) else np.zeros(len(f), dtype=bool)) | is_auto
     cls = f["frame_class"].astype(str).map(_CLASS_CODE).fillna(_APP).to_numpy(dtype=np.int64)
-    line = f["line"].fillna(0).to_numpy(dtype=np.int64)
-    offset = f["offset"].fillna(-1).to_numpy(dtype=np.int64)
-    depth = f["depth"].to_numpy(dtype=np.int64)
-    goexit = vid.get("runtime.goexit", -1)
+    return vocab, {
+        "fn": fn_code.tolist(), "cls": cls.tolist(), "line": f["line"].fillna(0).to_numpy(dtype=np.int64).tolist(),
+        "offset": f["offset"].fillna(-1).to_numpy(dtype=np.int64).tolist(),
+        "depth": f["depth"].to_numpy(dtype=np.int64).tolist(), "wrap": is_wrap.tolist(),
+    }
 
-    starts = np.flatnonzero(np.r_[True, sids[1:] != sids[:-1]]) if len(sids) else np.array([], int)
-    ends = np.r_[starts[1:], len(sids)] if len(starts) else starts
-    rows = []
-    fn_l, cls_l, line_l, depth_l, wrap_l, off_l = (
-        fn_code.tolist(), cls.tolist(), line.tolist(), depth.tolist(), is_wrap.tolist(),
-        offset.tolist(),
-    )
-    for s, e in zip(starts.tolist(), ends.tolist(), strict=True):
-        idx = [i for i in range(s, e) if cls_l[i] != _RUNTIME]
-        if not idx:  # a runtime-only goroutine: keep its frames, but not goexit
-            idx = [i for i in range(s, e) if fn_l[i] != goexit] or list(range(s, e))
-        wrapped = [i for i in idx if not wrap_l[i]]
-        if (wrapped and any(cls_l[i] == _APP for i in wrapped)) or (
-            wrapped and not any(cls_l[i] == _APP for i in idx)
-        ):
-            idx = wrapped
-        if level == "application" and any(cls_l[i] == _APP for i in idx):
-            top = idx[0]
-            idx = [i for i in idx if cls_l[i] == _APP]
-            if top != idx[0]:
-                idx.insert(0, top)
-        keep = _collapse([fn_l[i] for i in idx])
-        idx = [idx[k] for k in keep]
-        fns = tuple(vocab[fn_l[i]] for i in idx)
-        lines = tuple(line_l[i] for i in idx)
-        classes = tuple(cls_l[i] for i in idx)
-        if level in ("exact", "lines"):
-            tokens = tuple(f"{a}:{b}" for a, b in zip(fns, lines, strict=True))
-        else:
-            tokens = fns
-        site = next((k for k, c in enumerate(classes) if c == _APP), 0)
-        fp = xxhash.xxh3_64_intdigest("\n".join(tokens).encode())
-        site_off = off_l[idx[site]] if idx else -1
-        rows.append((int(sids[s]), tokens, fns, lines, classes,
-                     tuple(depth_l[i] for i in idx), site, site_off, fp))
-    out = pd.DataFrame(
-        rows,
-        columns=["stack_id", "tokens", "functions", "lines", "classes", "depths", "site",
-                 "site_offset", "fingerprint"],
-    )
-    out["stack_id"] = out["stack_id"].astype(np.uint64)
-    out["fingerprint"] = out["fingerprint"].astype(np.uint64)
-    out["site"] = out["site"].astype(np.int64)
-    out["site_offset"] = out["site_offset"].astype(np.int64)
-    return out
+
+def _normalize_one(cols: dict, vocab: list[str], s: int, e: int, level: str, goexit: int) -> tuple:
+    """The normalised frames of one stack (frames ``s:e`` of :func:`_frame_codes`):
+    (tokens, functions, lines, classes, depths, site, site_offset, fingerprint)."""
+    fn_l, cls_l, wrap_l = cols["fn"], cols["cls"], cols["wrap"]
+    idx = [i for i in range(s, e) if cls_l[i] != _RUNTIME]
+    if not idx:  # a runtime-only goroutine: keep its frames, but not goexit
+        idx = [i for i in range(s, e) if fn_l[i] != goexit] or list(range(s, e))
+    wrapped = [i for i in idx if not wrap_l[i]]
+    if (wrapped and any(cls_l[i] == _APP for i in wrapped)) or (
+        wrapped and not any(cls_l[i] == _APP for i in idx)
+    ):
+        idx = wrapped
+    if level == "application" and any(cls_l[i] == _APP for i in idx):
+        top = idx[0]
+        idx = [i for i in idx if cls_l[i] == _APP]
+        if top != idx[0]:
+            idx.insert(0, top)
+    keep = _collapse([fn_l[i] for i in idx])
+    idx = [idx[k] for k in keep]
+    fns = tuple(vocab[fn_l[i]] for i in idx)
+    lines = tuple(cols["line"][i] for i in idx)
+    classes = tuple(cls_l[i] for i in idx)
+    if level in ("exact", "lines"):
+        tokens = tuple(f"{a}:{b}" for a, b in zip(fns, lines, strict=True))
+    else:
+        tokens = fns
+    site = next((k for k, c in enumerate(classes) if c == _APP), 0)
+    fp = xxhash.xxh3_64_intdigest("\n".join(tokens).encode())
+    site_off = cols["offset"][idx[site]] if idx else -1
+    return tokens, fns, lines, classes, tuple(cols["depth"][i] for i in idx), site, site_off, fp
 
 
 def stack_tokens(dumps: Dumps, level: str = "lines") -> pd.Series:

@@ -1,8 +1,9 @@
 """A catalogue of goroutine leak and deadlock patterns: how each looks in a dump, and the fix.
 
-Each :class:`Pattern` has a dump signature (a predicate over one cluster of
-goroutines: its state, its frames, its creator, its growth over the series, the
-wait-for graph), an explanation, and the advice an on-call engineer needs. Benign
+Each :class:`Pattern` has a dump signature (in words, and as a predicate over the
+:class:`goforensics.analyze.evidence.Facts` of one cluster: its state, its frames, its
+creator, its growth over the series, the wait-for graph), an explanation, and the advice
+an on-call engineer needs. Patterns see the facts only, never the tables. Benign
 shapes (idle worker pools, keep-alive connections, accept loops, the runtime's own
 goroutines) are in the catalogue too, with a negative weight, so that they do not
 outrank real leaks.
@@ -22,6 +23,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from ..goruntime import CHANNEL_STATES, LOCK_STATES
+from .evidence import Facts
 
 __all__ = ["CATALOGUE", "Match", "Pattern", "by_id", "catalogue_frame", "match_patterns"]
 
@@ -50,32 +52,6 @@ class Match:
     confidence: float
     bonus: float
     evidence: list[str]
-
-
-@dataclass
-class Facts:
-    """What the signatures look at, for one cluster."""
-
-    state: str
-    states: dict
-    site: str
-    site_class: str
-    entry: str
-    created_by: str
-    functions: list[str]  # representative stack, top first
-    n: int  # goroutines at the last snapshot
-    growing: bool
-    flat: bool
-    multi: bool
-    creator_gone: bool
-    max_wait: int | None
-    resources: dict  # from the wait-for graph, see _graph_facts
-    readloops: dict  # states of the HTTP client connections' readLoops at the last snapshot
-    blocked_children: list[str] = field(default_factory=list)  # blocked goroutines they started
-
-    def has(self, pattern: str) -> bool:
-        rx = re.compile(pattern)
-        return any(rx.search(f) for f in self.functions)
 
 
 def _c(x: bool, conf: float, *why: str) -> tuple[float, list[str]] | None:
@@ -469,109 +445,27 @@ def catalogue_frame() -> pd.DataFrame:
 # --- matching --------------------------------------------------------------------------------
 
 
-_WAITS_FOR_CHILDREN = frozenset({"sync.WaitGroup.Wait", "semacquire"})
+def match_patterns(facts: Facts) -> Match | None:
+    """The best-matching pattern of the catalogue for one cluster's facts, or None.
 
+    Parameters
+    ----------
+    facts : :class:`goforensics.analyze.evidence.Facts` of the cluster.
 
-def _facts(ctx, cluster, site, ev) -> Facts:
-    dumps = ctx.dumps
-    f = dumps.frames
-    rep = f[(f["stack_id"] == site["stack_id"]) & (f["section"] == 0)].sort_values("depth")
-    fns = rep["function"].astype(str).tolist()
-    t = ev["t"]
-    growing = ctx.multi and t.grows
-    flat = ctx.multi and not growing and t.peak <= max(1.5 * max(t.first, 1), t.first + 2)
-    last_snap = int(dumps.goroutines["snapshot"].max())
-    creator = site["created_by"]
-    gone = bool(creator) and creator not in ctx.live_functions.get(last_snap, set())
-    return Facts(
-        state=site["state"], states=site["states"], site=site["site"], site_class=site["site_class"],
-        entry=site["entry"], created_by=creator, functions=fns, n=int(ev["last"]), growing=growing,
-        flat=flat, multi=ctx.multi, creator_gone=gone, max_wait=ev["max_wait"],
-        resources=_graph_facts(ctx, cluster), readloops=ctx.readloops(),
-        blocked_children=ctx.blocked_children(cluster) if site["state"] in _WAITS_FOR_CHILDREN else [],
-    )
+    Returns
+    -------
+    Match or None
+        The pattern of highest confidence (ties: the first in catalogue order, specific
+        before generic), its advice, and ``bonus``: its weight times its confidence.
 
-
-def graph_facts(ctx) -> dict:
-    """Per goroutine node of the last snapshot's wait-for graph: what locks it holds that
-    others wait for, who holds what it waits for, and the deadlock cycle it is in.
-
-    Computed once per series; holders the series rules out (see ``could_hold``) are dropped.
+    Examples
+    --------
+    >>> import goforensics as gf
+    >>> from goforensics.analyze.evidence import cluster_facts
+    >>> d = gf.parse_text("goroutine 4 [chan receive (nil chan)]:\\nmain.f()\\n\\t/app/m.go:9 +0x18\\n")
+    >>> match_patterns(cluster_facts(d, pd.Series(0, index=d.goroutines.index))[0]).id
+    'nil-channel'
     """
-    from .graphs import deadlock_cycles
-
-    G = ctx.wait_for()
-    facts: dict = {}
-    if G.number_of_nodes() == 0:
-        return facts
-
-    def node(n):
-        return facts.setdefault(n, {"waited": 0, "holders_chan": [], "holders_other": [],
-                                    "no_holder": False, "rw_writer": False, "cycle": None})
-
-    for res in [n for n in G if n[0] != "g"]:
-        ws = [p for p in G.predecessors(res) if G.edges[p, res].get("relation") == "waits"]
-        holders = [h for h in G.successors(res) if G.edges[res, h].get("relation") == "held-by"
-                   and ctx.could_hold(h, ws)]
-        for h in holders:
-            node(h)["waited"] = max(node(h)["waited"], len(ws))
-        writer = res[0] == "rwmutex" and any(G.nodes[p].get("state") == "sync.RWMutex.Lock" for p in ws)
-        texts = [(G.nodes[h].get("state"),
-                  f"goroutine {h[2]} in [{G.nodes[h].get('state')}] at {G.nodes[h].get('function')}")
-                 for h in holders]
-        for w in ws:
-            f = node(w)
-            for st, what in texts:
-                (f["holders_chan"] if st in CHANNEL_STATES else f["holders_other"]).append(what)
-            if not holders and res[0] == "mutex" and len(res) == 2:
-                f["no_holder"] = True
-            f["rw_writer"] = f["rw_writer"] or writer
-    for cyc in deadlock_cycles(G, min_confidence=0.5, limit=50):
-        text = _cycle_text(cyc)
-        for n in cyc:
-            if n[0] == "g" and node(n)["cycle"] is None:
-                node(n)["cycle"] = text
-    return facts
-
-
-def _cycle_text(cyc: list) -> str:
-    """'goroutine 6 -> mutex 0xc0000140a8 -> goroutine 7 -> ... -> goroutine 6' (waits, held by)."""
-    from .graphs import node_text
-
-    k = next((i for i, n in enumerate(cyc) if n[0] == "g"), 0)
-    return " -> ".join(node_text(n) for n in [*cyc[k:], *cyc[:k], cyc[k]])
-
-
-def _graph_facts(ctx, cluster) -> dict:
-    """Facts from the wait-for graph about one cluster's goroutines at the last snapshot."""
-    per_node = ctx.graph_facts()
-    if not per_node:
-        return {}
-    nodes = [n for n in ctx.nodes_of(cluster) if n in per_node]
-    if not nodes:
-        return {}
-    fs = [per_node[n] for n in nodes]
-    out: dict = {}
-    waited = max(f["waited"] for f in fs)
-    if waited:
-        out["holds_lock_waited_by"] = waited
-    chan = [x for f in fs for x in f["holders_chan"]]
-    other = [x for f in fs for x in f["holders_other"]]
-    if chan:
-        out["holder_blocked_on_channel"] = chan[0]
-    if other:
-        out["holder_blocked"] = other[0]
-    out["no_holder"] = any(f["no_holder"] for f in fs) and not chan and not other
-    out["rw_writer_waiting"] = any(f["rw_writer"] for f in fs)
-    cycles = [f["cycle"] for f in fs if f["cycle"]]
-    if cycles:
-        out["cycle"] = cycles[0]
-    return out
-
-
-def match_patterns(ctx, cluster, site, ev) -> Match | None:
-    """The best-matching pattern of the catalogue for one cluster, or None."""
-    facts = _facts(ctx, cluster, site, ev)
     best: tuple[float, Pattern, list[str]] | None = None
     for p in CATALOGUE:
         r = p.test(facts)
