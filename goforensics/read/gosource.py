@@ -516,10 +516,10 @@ def node_text(node) -> str:
 def walk(node, *, into_functions: bool = True) -> Iterator:
     """Every node under ``node`` (itself included), depth first in source order; with
     ``into_functions=False`` the bodies of nested function literals are not entered."""
-    stack = [node]
+    stack = [(node, True)]
     while stack:
-        n = stack.pop()
+        n, top = stack.pop()
         yield n
-        if not into_functions and n is not node and n.type == "func_literal":
+        if not into_functions and not top and n.type == "func_literal":
             continue
-        stack.extend(reversed(n.children))
+        stack.extend((c, False) for c in reversed(n.children))
