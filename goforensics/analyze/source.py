@@ -26,8 +26,10 @@ import pandas as pd
 
 from ..model import Dumps
 from ..read.gosource import GoFile, SourceError, SourceTree, node_text, parse_go, walk
+from ..read.gosyntax import select_facts
+from .gochecks import check_package
 from .patterns import by_id
-from .rules import FINDING_COLUMNS, RULES, check_package, select_facts
+from .rules import FINDING_COLUMNS, RULES
 
 __all__ = ["SOURCE_COLUMNS", "SourceIndex", "attach_source", "scan"]
 

@@ -1,0 +1,603 @@
+"""The static rules' checks over tree-sitter syntax trees of one Go package.
+
+:func:`check_package` runs every rule of :mod:`goforensics.analyze.rules` over the parsed files
+of one package and returns one finding per construct, with the lines where goroutines block
+because of it (``related``): a dump's blocking line can then be tied to the construct that
+explains it.
+
+The checks are syntactic (no type checker): a name is a channel when the package declares it
+with a channel type or makes it with ``make(chan ...)``; "on every path" follows the statements
+before each ``return``/``continue``/``break`` and the end of the enclosing block, counting an
+``if err == nil { ... }`` branch as covering (where the call failed there is nothing to close).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from ..read.gosource import GoFile, node_text, version_tuple, walk
+from ..read.gosyntax import (
+    FUNCS,
+    callee,
+    covered,
+    exits,
+    fn_of,
+    in_loop,
+    last_name,
+    line_of,
+    nonblocking,
+    outer_fn,
+    own_nodes,
+    passes,
+    select_facts,
+    select_of,
+)
+from .rules import RULES
+
+__all__ = ["check_package"]
+
+
+# --- syntax helpers -----------------------------------------------------------------------------------
+
+_CTX = re.compile(r"context\.Context|\*http\.Request|\bctx\b")
+_CHAN_DECL = re.compile(
+    r"(\w+)\s*(?::=|=|:)\s*make\(\s*(?:<-\s*)?chan\b|(\w+)\s+(?:<-\s*)?chan\b[^\n]*"
+)
+_WG_DECL = re.compile(r"(\w+)\s+\*?sync\.WaitGroup\b")
+
+
+def _ctx_in_scope(f: GoFile, node) -> bool:
+    outer = outer_fn(node)
+    if outer is None:
+        return False
+    return bool(
+        _CTX.search(f.source[outer.start_byte : node.start_byte].decode("utf-8", "replace"))
+    )
+
+
+def _decl_name(f: GoFile, node) -> str:
+    d = f.declaration_at(line_of(node))
+    return "" if d is None else (f"({d.receiver}).{d.name}" if d.receiver else d.name)
+
+
+# --- the package --------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Pkg:
+    files: list[GoFile]
+    go: tuple[int, ...]
+    text: str
+    chans: set[str]
+    closed: set[str]  # names passed to close()
+    closed_fields: set[str]  # names whose .Close() is called
+    waitgroups: set[str]
+    locks: dict[str, list[tuple[GoFile, int]]]  # mutex name -> Lock() call sites
+
+
+def _package(files: list[GoFile], go_version: str, nodes: list[dict]) -> _Pkg:
+    text = "\n".join(
+        _code(f, by_type.get("comment", [])) for f, by_type in zip(files, nodes, strict=True)
+    )
+    chans = {a or b for a, b in _CHAN_DECL.findall(text)}
+    closed = {last_name(x) for x in re.findall(r"\bclose\(\s*([^()]+?)\s*\)", text)}
+    closed_fields = set(re.findall(r"(\w+)\.Close\(\)", text))
+    locks: dict[str, list] = {}
+    for f, by_type in zip(files, nodes, strict=True):
+        for n in by_type.get("call_expression", []):
+            fn = callee(n)
+            if fn.endswith((".Lock", ".RLock")):
+                locks.setdefault(last_name(fn.rsplit(".", 1)[0]), []).append((f, line_of(n)))
+    return _Pkg(
+        files,
+        version_tuple(go_version),
+        text,
+        chans,
+        closed,
+        closed_fields,
+        set(_WG_DECL.findall(text)) | {"wg"},
+        locks,
+    )
+
+
+def check_package(files: list[GoFile], go_version: str = "") -> list[dict]:
+    """Run every rule over the files of one package.
+
+    Parameters
+    ----------
+    files : list of GoFile
+        The parsed files of one Go package (one directory).
+    go_version : str
+        The ``go`` directive of the module's go.mod ('' when unknown: taken as current Go).
+
+    Returns
+    -------
+    list of dict
+        One per finding, with the keys of :data:`FINDING_COLUMNS` (``related``: lines of the
+        same file where goroutines block because of the construct; ``file``: the path).
+
+    Examples
+    --------
+    >>> import goforensics
+    >>> from pathlib import Path
+    >>> from goforensics.read.gosource import parse_go
+    >>> p = Path(goforensics.__file__).parent.parent / "datasets/scenarios/checkout/recommend.go"
+    >>> [(x["rule_id"], x["line"]) for x in check_package([parse_go(p)], "1.27")]
+    [('GF102', 23)]
+    """
+    per_file = [_nodes(f) for f in files]
+    pkg = _package(files, go_version, per_file)
+    out: list[dict] = []
+    for f, nodes in zip(files, per_file, strict=True):
+        for check in _CHECKS:
+            for node, rule, message, related in check(pkg, f, nodes):
+                out.append(_finding(f, node, rule, message, related))
+    return out
+
+
+_WANTED = frozenset(
+    {
+        "select_statement",
+        "call_expression",
+        "go_statement",
+        "for_statement",
+        "composite_literal",
+        "short_var_declaration",
+        "comment",
+    }
+)
+
+
+def _code(f: GoFile, comments: list) -> str:
+    """The file's text with its comments blanked (a comment mentioning ``x.Close()`` closes nothing)."""
+    b = bytearray(f.source)
+    for c in comments:
+        b[c.start_byte : c.end_byte] = b" " * (c.end_byte - c.start_byte)
+    return b.decode("utf-8", "replace")
+
+
+def _nodes(f: GoFile) -> dict[str, list]:
+    out: dict[str, list] = {}
+    for n in walk(f.root):
+        if n.type in _WANTED:
+            out.setdefault(n.type, []).append(n)
+    return out
+
+
+def _finding(f: GoFile, node, rule: str, message: str, related: Iterable[int]) -> dict:
+    r = next(x for x in RULES if x.id == rule)
+    line = line_of(node)
+    return {
+        "rule_id": rule,
+        "level": r.level,
+        "file": str(f.path),
+        "line": line,
+        "end_line": node.end_point[0] + 1,
+        "column": node.start_point[1] + 1,
+        "function": _decl_name(f, node),
+        "message": message,
+        "related": sorted(set(related)),
+        "snippet": f.lines[line - 1].strip() if line <= len(f.lines) else "",
+    }
+
+
+# --- the checks: each yields (node, rule id, message, related lines) ------------------------------------
+
+
+def _selects(pkg: _Pkg, f: GoFile, nodes: dict):
+    for sel in nodes.get("select_statement", []):
+        s = select_facts(sel)
+        if s["default"] or s["cancel"] or not s["cases"] or not _ctx_in_scope(f, sel):
+            continue
+        way = (
+            f"its only way out is a timer ({s['timer'][0]})"
+            if s["timer"]
+            else "no timer case either: only its channels can wake it"
+        )
+        yield (
+            sel,
+            "GF101",
+            f"select with no ctx.Done() case although a context is in scope; {way}",
+            [line_of(sel)],
+        )
+    for call in nodes.get("call_expression", []):
+        if callee(call) != "time.After":
+            continue
+        fn = fn_of(call)
+        if fn is None or not in_loop(call, fn):
+            continue
+        sel = call.parent
+        while sel is not None and sel.type not in ("select_statement", *FUNCS):
+            sel = sel.parent
+        if pkg.go and pkg.go < (1, 23):
+            yield (
+                call,
+                "GF104",
+                (
+                    "time.After in a loop with go " + ".".join(map(str, pkg.go)) + " in go.mod: "
+                    "every iteration keeps a timer alive until it fires"
+                ),
+                [],
+            )
+        elif sel is not None and sel.type == "select_statement" and not select_facts(sel)["cancel"]:
+            yield (
+                call,
+                "GF104",
+                (
+                    "time.After in a loop, in a select with no cancellation case: the "
+                    "goroutine waits for the timer whatever its caller does"
+                ),
+                [line_of(sel)],
+            )
+
+
+def _orphan_sends(pkg: _Pkg, f: GoFile, nodes: dict):
+    for go in nodes.get("go_statement", []):
+        call = go.named_children[0] if go.named_children else None
+        lit = call.child_by_field_name("function") if call is not None else None
+        parent = fn_of(go)
+        if lit is None or lit.type != "func_literal" or parent is None:
+            continue
+        for send in own_nodes(lit.child_by_field_name("body"), ["send_statement"]):
+            ch = node_text(send.child_by_field_name("channel"))
+            made = re.search(
+                rf"\b{re.escape(ch)}\s*:=\s*make\(\s*chan\b[^,()]*(?:\([^)]*\))?[^,()]*\)",
+                node_text(parent),
+            )
+            if not re.fullmatch(r"\w+", ch) or not made:
+                continue
+            body = parent.child_by_field_name("body")
+            early = [r for r in own_nodes(body, ["return_statement"]) if r.start_byte > go.end_byte]
+            recvs = [
+                u
+                for u in own_nodes(body, ["unary_expression"])
+                if node_text(u).replace(" ", "") == f"<-{ch}" and u.start_byte > go.end_byte
+            ]
+            first = min((u.start_byte for u in recvs), default=None)
+            rival = [
+                u
+                for u in recvs
+                if select_of(u) is not None and select_facts(select_of(u))["cases"] > 1
+            ]
+            if rival:
+                why = f"its receiver's select (line {line_of(select_of(rival[0]))}) can take another case and return"
+            elif first is not None and any(r.start_byte < first for r in early):
+                why = f"the function can return (line {line_of(early[0])}) before receiving"
+            else:
+                continue
+            yield (
+                send,
+                "GF102",
+                (
+                    f"send on {ch}, an unbuffered channel (line {line_of(go)} starts the sender): "
+                    f"{why}, and the send then blocks for ever"
+                ),
+                [line_of(send)],
+            )
+
+
+def _ranges(pkg: _Pkg, f: GoFile, nodes: dict):
+    for loop in nodes.get("for_statement", []):
+        rc = next((c for c in loop.named_children if c.type == "range_clause"), None)
+        if rc is None:
+            continue
+        right = rc.child_by_field_name("right")
+        expr = node_text(right)
+        name = last_name(expr)
+        if right is None or right.type == "call_expression" or name == "C" or name not in pkg.chans:
+            continue
+        if name in pkg.closed:
+            continue
+        yield (
+            loop,
+            "GF103",
+            f"ranges over {expr}, which nothing in package {f.package} closes",
+            [line_of(loop)],
+        )
+
+
+def _servers_clients(pkg: _Pkg, f: GoFile, nodes: dict):
+    for lit in nodes.get("composite_literal", []):
+        t = node_text(lit.child_by_field_name("type"))
+        keys = {
+            node_text(k.child_by_field_name("key"))
+            for k in (
+                lit.child_by_field_name("body").named_children
+                if lit.child_by_field_name("body")
+                else []
+            )
+            if k.type == "keyed_element"
+        }
+        if t == "http.Server":
+            missing = [k for k in ("ReadHeaderTimeout", "IdleTimeout") if k not in keys]
+            if "ReadTimeout" in keys:
+                missing = []
+            if missing:
+                yield lit, "GF105", f"http.Server without {' or '.join(missing)}", []
+        elif t == "http.Client" and "Timeout" not in keys:
+            yield (
+                lit,
+                "GF107",
+                "http.Client without Timeout: calls through it can wait for ever",
+                [],
+            )
+    for call in nodes.get("call_expression", []):
+        fn = callee(call)
+        if fn in ("http.ListenAndServe", "http.ListenAndServeTLS", "http.Serve", "http.ServeTLS"):
+            yield (
+                call,
+                "GF106",
+                f"{fn} serves with no ReadHeaderTimeout, ReadTimeout or IdleTimeout",
+                [],
+            )
+        elif fn in ("http.Get", "http.Post", "http.PostForm", "http.Head"):
+            yield call, "GF107", f"{fn} uses http.DefaultClient, which has no Timeout", []
+
+
+def _bodies(pkg: _Pkg, f: GoFile, nodes: dict):
+    for decl in nodes.get("short_var_declaration", []):
+        left = [node_text(x) for x in decl.child_by_field_name("left").named_children]
+        right = decl.child_by_field_name("right")
+        call = right.named_children[0] if right is not None and right.named_children else None
+        if call is None or call.type != "call_expression" or len(left) != 2:
+            continue
+        fn = fn_of(decl)
+        resp, err = left
+        if (
+            last_name(callee(call)) not in ("Get", "Post", "PostForm", "Head", "Do")
+            or resp == "_"
+            or fn is None
+            or f"{resp}.Body" not in node_text(fn)
+        ):
+            continue
+
+        def ok(n, resp=resp):
+            t = node_text(n)
+            return f"{resp}.Body.Close()" in t or passes(n, resp)
+
+        for ex in exits(decl):
+            if not covered(decl, ex, ok, err):
+                where = decl if ex is None else ex
+                what = (
+                    "the end of the block"
+                    if ex is None
+                    else f"the {ex.type.split('_')[0]} at line {line_of(ex)}"
+                )
+                yield (
+                    where,
+                    "GF108",
+                    f"{resp}.Body (line {line_of(decl)}) is not closed before {what}",
+                    [],
+                )
+                break
+
+
+_CLEANUP = re.compile(r"(?i)^(?:cancel\w*|\w*cancel|unsubscribe|unsub|unregister|stop\w*|release)$")
+
+
+def _cleanups(pkg: _Pkg, f: GoFile, nodes: dict):
+    for decl in nodes.get("short_var_declaration", []):
+        left = [node_text(x) for x in decl.child_by_field_name("left").named_children]
+        right = decl.child_by_field_name("right")
+        call = right.named_children[0] if right is not None and right.named_children else None
+        if call is None or call.type != "call_expression":
+            continue
+        fn = callee(call)
+        if fn.startswith("context.With") and len(left) == 2 and left[1] == "_":
+            yield decl, "GF112", f"the cancel function of {fn} is discarded", []
+            continue
+        for v in left:
+            if not _CLEANUP.match(v) or (fn.startswith("context.With") and v != left[-1]):
+                continue
+
+            def ok(n, v=v):
+                return any(x.type == "identifier" and node_text(x) == v for x in walk(n))
+
+            for ex in exits(decl):
+                if not covered(decl, ex, ok, ""):
+                    where = decl if ex is None else ex
+                    what = (
+                        "the end of the function"
+                        if ex is None
+                        else f"the {ex.type.split('_')[0]} at line {line_of(ex)}"
+                    )
+                    yield (
+                        where,
+                        "GF112",
+                        f"{v} (from {fn}, line {line_of(decl)}) is not called before {what}",
+                        [],
+                    )
+                    break
+
+
+def _waitgroups(pkg: _Pkg, f: GoFile, nodes: dict):
+    for go in nodes.get("go_statement", []):
+        call = go.named_children[0] if go.named_children else None
+        lit = call.child_by_field_name("function") if call is not None else None
+        fn = fn_of(go)
+        if lit is None or lit.type != "func_literal" or fn is None:
+            continue
+        before = f.source[fn.start_byte : go.start_byte].decode("utf-8", "replace")
+        adds = [m for m in re.findall(r"(\w+)\.Add\(", before) if m in pkg.waitgroups]
+        if not adds:
+            continue
+        wg = adds[-1]
+        body = node_text(lit.child_by_field_name("body"))
+        if re.search(rf"defer\s+{wg}\.Done\(\)", body) or passes(
+            lit.child_by_field_name("body"), wg
+        ):
+            continue
+        waits = [
+            line_of(c)
+            for c in own_nodes(fn.child_by_field_name("body"), ["call_expression"])
+            if callee(c) == f"{wg}.Wait"
+        ]
+        done = re.search(rf"\b{wg}\.Done\(\)", body)
+        if not done:
+            yield (
+                go,
+                "GF109",
+                f"the goroutine started after {wg}.Add never calls {wg}.Done()",
+                waits,
+            )
+            continue
+        done_at = lit.child_by_field_name("body").start_byte + len(body[: done.start()].encode())
+        early = [
+            r
+            for r in own_nodes(lit.child_by_field_name("body"), ["return_statement"])
+            if r.start_byte < done_at
+        ]
+        if early:
+            yield (
+                early[0],
+                "GF109",
+                (
+                    f"returns (line {line_of(early[0])}) without {wg}.Done(): {wg}.Wait() "
+                    f"(line {', '.join(map(str, waits)) or '?'}) then waits for ever"
+                ),
+                [*waits, line_of(go)],
+            )
+
+
+def _locks(pkg: _Pkg, f: GoFile, nodes: dict):
+    for call in nodes.get("call_expression", []):
+        fn = callee(call)
+        if (
+            not fn.endswith((".Lock", ".RLock"))
+            or call.parent is None
+            or call.parent.type != "expression_statement"
+        ):
+            continue
+        mu = fn.rsplit(".", 1)[0]
+        owner = fn_of(call)
+        if owner is None:
+            continue
+        body = owner.child_by_field_name("body")
+        unlock = "RUnlock" if fn.endswith(".RLock") else "Unlock"
+        end = body.end_byte
+        for c in own_nodes(body, ["call_expression"]):
+            if callee(c) == f"{mu}.{unlock}" and c.start_byte > call.end_byte:
+                if c.parent is not None and c.parent.type != "defer_statement":
+                    end = c.start_byte
+                break
+        ops = [
+            n
+            for n in own_nodes(body, ["send_statement", "unary_expression", "select_statement"])
+            if call.end_byte < n.start_byte < end and _blocking_op(n)
+        ]
+        if ops:
+            op = ops[0]
+            kind = {"send_statement": "send", "select_statement": "select"}.get(op.type, "receive")
+            waiters = [ln for g, ln in pkg.locks.get(last_name(mu), []) if g is f]
+            yield (
+                op,
+                "GF110",
+                (
+                    f"{mu} (locked at line {line_of(call)}) is held across this channel {kind}: "
+                    f"while it blocks, every {mu}.Lock() waits"
+                ),
+                [line_of(op), *waiters],
+            )
+
+
+def _blocking_op(n) -> bool:
+    if n.type == "unary_expression" and not node_text(n).startswith("<-"):
+        return False
+    if n.type == "select_statement":
+        return not select_facts(n)["default"]
+    return not nonblocking(n) and select_of(n) is None
+
+
+_HANDLER = re.compile(r"http\.ResponseWriter")
+_REQUEST = re.compile(r"(\w+)\s+\*http\.Request")
+
+
+def _handler_goroutines(pkg: _Pkg, f: GoFile, nodes: dict):
+    for go in nodes.get("go_statement", []):
+        h = fn_of(go)
+        while h is not None and not _HANDLER.search(node_text(h.child_by_field_name("parameters"))):
+            h = fn_of(h)
+        if h is None:
+            continue
+        m = _REQUEST.search(node_text(h.child_by_field_name("parameters")))
+        req = m.group(1) if m else "r"
+        call = go.named_children[0] if go.named_children else None
+        if call is None:
+            continue
+        fn = call.child_by_field_name("function")
+        looked = node_text(
+            fn
+            if fn is not None and fn.type == "func_literal"
+            else call.child_by_field_name("arguments")
+        )
+        if re.search(r"context\.(?:Background|TODO)\(\)", looked):
+            yield (
+                go,
+                "GF111",
+                f"goroutine started in handler {_decl_name(f, go)} with context.Background/TODO",
+                [],
+            )
+        elif not re.search(rf"\bctx\b|Context\(\)|(?<![\w.]){req}(?![\w.(])", looked):
+            what = "a closure" if fn is not None and fn.type == "func_literal" else node_text(fn)
+            yield (
+                go,
+                "GF111",
+                (
+                    f"handler {_decl_name(f, go)} starts {what} with no context: nothing stops it "
+                    "when the request ends"
+                ),
+                [],
+            )
+
+
+def _listeners(pkg: _Pkg, f: GoFile, nodes: dict):
+    for decl in nodes.get("short_var_declaration", []):
+        right = node_text(decl.child_by_field_name("right"))
+        if not re.match(r"^(?:net|tls)\.Listen\w*\(|^\w+\.Listen\(", right):
+            continue
+        v = node_text(decl.child_by_field_name("left").named_children[0])
+        fn = fn_of(decl)
+        after = (
+            f.source[decl.end_byte : fn.end_byte].decode("utf-8", "replace")
+            if fn is not None
+            else ""
+        )
+        if v == "_" or re.search(rf"\b{v}\.Close\(", after):
+            continue
+        fields = re.findall(rf"(\w+)\s*:\s*{v}\b", after) + re.findall(
+            rf"\.(\w+)\s*=\s*{v}\b", after
+        )
+        if fields:
+            if any(x in pkg.closed_fields for x in fields):
+                continue
+        elif fn is not None and passes(fn.child_by_field_name("body"), v):
+            continue
+        names = [v, *fields]
+        accepts = [
+            line_of(c)
+            for c in nodes.get("call_expression", [])
+            if callee(c).endswith(".Accept") and last_name(callee(c).rsplit(".", 1)[0]) in names
+        ]
+        held = f" (kept in field {fields[0]})" if fields else ""
+        yield (
+            decl,
+            "GF113",
+            f"listener {v}{held} is never closed: its accept loop waits for ever",
+            accepts,
+        )
+
+
+_CHECKS = (
+    _selects,
+    _orphan_sends,
+    _ranges,
+    _servers_clients,
+    _bodies,
+    _cleanups,
+    _waitgroups,
+    _locks,
+    _handler_goroutines,
+    _listeners,
+)
