@@ -17,7 +17,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from ..read.gosource import GoFile, node_text, version_tuple, walk
+from ..read.gosource import GoFile, node_text, nodes_by_type, version_tuple, walk
 from ..read.gosyntax import (
     FUNCS,
     callee,
@@ -42,9 +42,6 @@ __all__ = ["check_package"]
 # --- syntax helpers -----------------------------------------------------------------------------------
 
 _CTX = re.compile(r"context\.Context|\*http\.Request|\bctx\b")
-_CHAN_DECL = re.compile(
-    r"(\w+)\s*(?::=|=|:)\s*make\(\s*(?:<-\s*)?chan\b|(\w+)\s+(?:<-\s*)?chan\b[^\n]*"
-)
 _WG_DECL = re.compile(r"(\w+)\s+\*?sync\.WaitGroup\b")
 
 
@@ -81,13 +78,14 @@ def _package(files: list[GoFile], go_version: str, nodes: list[dict]) -> _Pkg:
     text = "\n".join(
         _code(f, by_type.get("comment", [])) for f, by_type in zip(files, nodes, strict=True)
     )
-    chans = {a or b for a, b in _CHAN_DECL.findall(text)}
-    closed = {last_name(x) for x in re.findall(r"\bclose\(\s*([^()]+?)\s*\)", text)}
-    closed_fields = set(re.findall(r"(\w+)\.Close\(\)", text))
+    chans = set().union(*(_chan_names(n) for n in nodes))
+    lines = [x for x in text.splitlines() if "lose" in x or "WaitGroup" in x]
+    # only lines with the literal: a leading (\w+) tried at every offset of a big package is slow
+    closed = {last_name(x) for x in _grep(r"\bclose\(\s*([^()]+?)\s*\)", "close(", lines)}
+    closed_fields = set(_grep(r"(\w+)\.Close\(\)", ".Close()", lines))
     locks: dict[str, list] = {}
     for f, by_type in zip(files, nodes, strict=True):
-        for n in by_type.get("call_expression", []):
-            fn = callee(n)
+        for n, fn in by_type["calls"]:
             if fn.endswith((".Lock", ".RLock")):
                 locks.setdefault(last_name(fn.rsplit(".", 1)[0]), []).append((f, line_of(n)))
     return _Pkg(
@@ -97,9 +95,14 @@ def _package(files: list[GoFile], go_version: str, nodes: list[dict]) -> _Pkg:
         chans,
         closed,
         closed_fields,
-        set(_WG_DECL.findall(text)) | {"wg"},
+        set(_grep(_WG_DECL, "WaitGroup", lines)) | {"wg"},
         locks,
     )
+
+
+def _grep(pattern, literal: str, lines: list[str]) -> list[str]:
+    rx = re.compile(pattern) if isinstance(pattern, str) else pattern
+    return [m for line in lines if literal in line for m in rx.findall(line)]
 
 
 def check_package(files: list[GoFile], go_version: str = "") -> list[dict]:
@@ -146,6 +149,7 @@ _WANTED = frozenset(
         "composite_literal",
         "short_var_declaration",
         "comment",
+        "channel_type",
     }
 )
 
@@ -159,10 +163,30 @@ def _code(f: GoFile, comments: list) -> str:
 
 
 def _nodes(f: GoFile) -> dict[str, list]:
-    out: dict[str, list] = {}
-    for n in walk(f.root):
-        if n.type in _WANTED:
-            out.setdefault(n.type, []).append(n)
+    out = nodes_by_type(f, _WANTED)
+    # each call's function text, once: every check looks at them
+    out["calls"] = [(c, callee(c)) for c in out.get("call_expression", [])]
+    return out
+
+
+def _chan_names(nodes: dict) -> set[str]:
+    """Names declared with a channel type, or given a ``make(chan ...)``."""
+    out = set()
+    for c in nodes.get("channel_type", []):
+        p = c.parent
+        if p is not None and p.type in ("field_declaration", "parameter_declaration", "var_spec"):
+            out |= {
+                node_text(x)
+                for x in p.named_children
+                if x.type in ("identifier", "field_identifier")
+            }
+            continue
+        while p is not None and p.type in ("argument_list", "call_expression", "expression_list"):
+            p = p.parent
+        if p is not None and p.type in ("short_var_declaration", "assignment_statement"):
+            out |= {last_name(node_text(x)) for x in p.child_by_field_name("left").named_children}
+        elif p is not None and p.type == "keyed_element":
+            out.add(last_name(node_text(p.child_by_field_name("key"))))
     return out
 
 
@@ -202,8 +226,8 @@ def _selects(pkg: _Pkg, f: GoFile, nodes: dict):
             f"select with no ctx.Done() case although a context is in scope; {way}",
             [line_of(sel)],
         )
-    for call in nodes.get("call_expression", []):
-        if callee(call) != "time.After":
+    for call, fn in nodes["calls"]:
+        if fn != "time.After":
             continue
         fn = fn_of(call)
         if fn is None or not in_loop(call, fn):
@@ -323,8 +347,7 @@ def _servers_clients(pkg: _Pkg, f: GoFile, nodes: dict):
                 "http.Client without Timeout: calls through it can wait for ever",
                 [],
             )
-    for call in nodes.get("call_expression", []):
-        fn = callee(call)
+    for call, fn in nodes["calls"]:
         if fn in ("http.ListenAndServe", "http.ListenAndServeTLS", "http.Serve", "http.ServeTLS"):
             yield (
                 call,
@@ -336,8 +359,14 @@ def _servers_clients(pkg: _Pkg, f: GoFile, nodes: dict):
             yield call, "GF107", f"{fn} uses http.DefaultClient, which has no Timeout", []
 
 
+_HTTP_CALL = re.compile(r"\.(?:Get|Post|PostForm|Head|Do)\(")
+_CLEANUP_LEFT = re.compile(r"(?i)cancel|unsub|unregister|stop|release")
+
+
 def _bodies(pkg: _Pkg, f: GoFile, nodes: dict):
     for decl in nodes.get("short_var_declaration", []):
+        if not _HTTP_CALL.search(node_text(decl)):
+            continue
         left = [node_text(x) for x in decl.child_by_field_name("left").named_children]
         right = decl.child_by_field_name("right")
         call = right.named_children[0] if right is not None and right.named_children else None
@@ -379,6 +408,8 @@ _CLEANUP = re.compile(r"(?i)^(?:cancel\w*|\w*cancel|unsubscribe|unsub|unregister
 
 def _cleanups(pkg: _Pkg, f: GoFile, nodes: dict):
     for decl in nodes.get("short_var_declaration", []):
+        if not _CLEANUP_LEFT.search(node_text(decl).split(":=", 1)[0]):
+            continue
         left = [node_text(x) for x in decl.child_by_field_name("left").named_children]
         right = decl.child_by_field_name("right")
         call = right.named_children[0] if right is not None and right.named_children else None
@@ -462,8 +493,7 @@ def _waitgroups(pkg: _Pkg, f: GoFile, nodes: dict):
 
 
 def _locks(pkg: _Pkg, f: GoFile, nodes: dict):
-    for call in nodes.get("call_expression", []):
-        fn = callee(call)
+    for call, fn in nodes["calls"]:
         if (
             not fn.endswith((".Lock", ".RLock"))
             or call.parent is None
@@ -475,16 +505,24 @@ def _locks(pkg: _Pkg, f: GoFile, nodes: dict):
         if owner is None:
             continue
         body = owner.child_by_field_name("body")
-        unlock = "RUnlock" if fn.endswith(".RLock") else "Unlock"
+        unlock = f"{mu}.{'RUnlock' if fn.endswith('.RLock') else 'Unlock'}"
         end = body.end_byte
-        for c in own_nodes(body, ["call_expression"]):
-            if callee(c) == f"{mu}.{unlock}" and c.start_byte > call.end_byte:
-                if c.parent is not None and c.parent.type != "defer_statement":
-                    end = c.start_byte
-                break
+        for c, name in nodes["calls"]:
+            if name == unlock and call.end_byte < c.start_byte < body.end_byte:
+                if fn_of(c) == owner:
+                    if c.parent is not None and c.parent.type != "defer_statement":
+                        end = c.start_byte
+                    break
+        key = (owner.start_byte, owner.end_byte)
+        if key not in nodes.setdefault(
+            "chan_ops", {}
+        ):  # a function with locks: its channel operations
+            nodes["chan_ops"][key] = own_nodes(
+                body, ["send_statement", "unary_expression", "select_statement"]
+            )
         ops = [
             n
-            for n in own_nodes(body, ["send_statement", "unary_expression", "select_statement"])
+            for n in nodes["chan_ops"][key]
             if call.end_byte < n.start_byte < end and _blocking_op(n)
         ]
         if ops:
@@ -554,6 +592,8 @@ def _handler_goroutines(pkg: _Pkg, f: GoFile, nodes: dict):
 
 def _listeners(pkg: _Pkg, f: GoFile, nodes: dict):
     for decl in nodes.get("short_var_declaration", []):
+        if b"Listen" not in decl.text:
+            continue
         right = node_text(decl.child_by_field_name("right"))
         if not re.match(r"^(?:net|tls)\.Listen\w*\(|^\w+\.Listen\(", right):
             continue
@@ -577,8 +617,8 @@ def _listeners(pkg: _Pkg, f: GoFile, nodes: dict):
         names = [v, *fields]
         accepts = [
             line_of(c)
-            for c in nodes.get("call_expression", [])
-            if callee(c).endswith(".Accept") and last_name(callee(c).rsplit(".", 1)[0]) in names
+            for c, name in nodes["calls"]
+            if name.endswith(".Accept") and last_name(name.rsplit(".", 1)[0]) in names
         ]
         held = f" (kept in field {fields[0]})" if fields else ""
         yield (
