@@ -600,15 +600,20 @@ def _verdict(
         out["source_verdict"] = "confirms"
         out["score"] = round(row["score"] + (0.25 if leak else 0.0), 3)
         return
-    leaks = [p for p in strong if _is_leak(p)]
-    if leaks and leak and row["score"] >= 1.0:
+    # a rule at the blocking line may rename a leak pattern; a cluster that matched none, and has
+    # grown, may take its name from the go statement too (a flat one is left alone: healthy
+    # loops wait at constructs that rules flag as well)
+    counts = row.get("counts") if isinstance(row.get("counts"), list) else []
+    grew = len(counts) > 1 and counts[-1] >= 3 and counts[-1] > counts[0]
+    leaks = [p for p in (strong if pattern else support) if _is_leak(p)]
+    if leaks and leak and (row["score"] >= 1.0 or (not pattern and grew)):
         p = by_id(leaks[0])
         out.update(
             source_verdict="suggests",
             pattern=p.id,
             title=p.title,
             advice=p.advice,
-            score=round(row["score"] + 0.3, 3),
+            score=round(row["score"] + (0.3 if row["score"] >= 1.0 else 0.0), 3),
         )
         out["source_evidence"] = [
             *sentences,
