@@ -68,6 +68,7 @@ class _Pkg:
     go: tuple[int, ...]
     text: str
     chans: set[str]
+    buffered: set[str]  # channels made with a capacity
     closed: set[str]  # names passed to close()
     closed_fields: set[str]  # names whose .Close() is called
     waitgroups: set[str]
@@ -78,7 +79,8 @@ def _package(files: list[GoFile], go_version: str, nodes: list[dict]) -> _Pkg:
     text = "\n".join(
         _code(f, by_type.get("comment", [])) for f, by_type in zip(files, nodes, strict=True)
     )
-    chans = set().union(*(_chan_names(n) for n in nodes))
+    buffered: set[str] = set()
+    chans = set().union(*(_chan_names(n, buffered) for n in nodes))
     lines = [x for x in text.splitlines() if "lose" in x or "WaitGroup" in x]
     # only lines with the literal: a leading (\w+) tried at every offset of a big package is slow
     closed = {last_name(x) for x in _grep(r"\bclose\(\s*([^()]+?)\s*\)", "close(", lines)}
@@ -93,6 +95,7 @@ def _package(files: list[GoFile], go_version: str, nodes: list[dict]) -> _Pkg:
         version_tuple(go_version),
         text,
         chans,
+        buffered,
         closed,
         closed_fields,
         set(_grep(_WG_DECL, "WaitGroup", lines)) | {"wg"},
@@ -169,8 +172,9 @@ def _nodes(f: GoFile) -> dict[str, list]:
     return out
 
 
-def _chan_names(nodes: dict) -> set[str]:
-    """Names declared with a channel type, or given a ``make(chan ...)``."""
+def _chan_names(nodes: dict, buffered: set[str] | None = None) -> set[str]:
+    """Names declared with a channel type, or given a ``make(chan ...)`` (added to ``buffered``
+    too when the make has a capacity)."""
     out = set()
     for c in nodes.get("channel_type", []):
         p = c.parent
@@ -181,12 +185,17 @@ def _chan_names(nodes: dict) -> set[str]:
                 if x.type in ("identifier", "field_identifier")
             }
             continue
+        sized = p is not None and p.type == "argument_list" and len(p.named_children) > 1
         while p is not None and p.type in ("argument_list", "call_expression", "expression_list"):
             p = p.parent
+        names = set()
         if p is not None and p.type in ("short_var_declaration", "assignment_statement"):
-            out |= {last_name(node_text(x)) for x in p.child_by_field_name("left").named_children}
+            names = {last_name(node_text(x)) for x in p.child_by_field_name("left").named_children}
         elif p is not None and p.type == "keyed_element":
-            out.add(last_name(node_text(p.child_by_field_name("key"))))
+            names = {last_name(node_text(p.child_by_field_name("key")))}
+        out |= names
+        if sized and buffered is not None:
+            buffered |= names
     return out
 
 
@@ -419,6 +428,7 @@ def _cleanups(pkg: _Pkg, f: GoFile, nodes: dict):
         if fn.startswith("context.With") and len(left) == 2 and left[1] == "_":
             yield decl, "GF112", f"the cancel function of {fn} is discarded", []
             continue
+        err = left[-1] if left[-1].endswith(("err", "Err")) else ""
         for v in left:
             if not _CLEANUP.match(v) or (fn.startswith("context.With") and v != left[-1]):
                 continue
@@ -427,7 +437,7 @@ def _cleanups(pkg: _Pkg, f: GoFile, nodes: dict):
                 return any(x.type == "identifier" and node_text(x) == v for x in walk(n))
 
             for ex in exits(decl):
-                if not covered(decl, ex, ok, ""):
+                if not covered(decl, ex, ok, err):
                     where = decl if ex is None else ex
                     what = (
                         "the end of the function"
@@ -523,7 +533,7 @@ def _locks(pkg: _Pkg, f: GoFile, nodes: dict):
         ops = [
             n
             for n in nodes["chan_ops"][key]
-            if call.end_byte < n.start_byte < end and _blocking_op(n)
+            if call.end_byte < n.start_byte < end and _blocking_op(n) and not _buffered_send(pkg, n)
         ]
         if ops:
             op = ops[0]
@@ -538,6 +548,14 @@ def _locks(pkg: _Pkg, f: GoFile, nodes: dict):
                 ),
                 [line_of(op), *waiters],
             )
+
+
+def _buffered_send(pkg: _Pkg, n) -> bool:
+    """A send on a channel made with a capacity: it blocks only when the buffer is full."""
+    return (
+        n.type == "send_statement"
+        and last_name(node_text(n.child_by_field_name("channel"))) in pkg.buffered
+    )
 
 
 def _blocking_op(n) -> bool:
