@@ -603,8 +603,10 @@ def _entry() -> None:
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "sarif"]), default="text", show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write here instead of standard output.")
 @click.option("--tests", is_flag=True, help="Read _test.go files too.")
+@click.option("--cache", type=click.Path(file_okay=False),
+              help="Keep each package's findings here between runs (CI: only changed packages are read again).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
-def scan_cmd(dirs, fmt, output, tests, quiet):
+def scan_cmd(dirs, fmt, output, tests, cache, quiet):
     """Static rules for leak-prone Go code over the source trees DIRS (no Go toolchain needed).
 
     Each finding names its rule (GF101...), the fix, and the gosec/linter rule it overlaps;
@@ -616,7 +618,7 @@ def scan_cmd(dirs, fmt, output, tests, quiet):
     from .show.sarif import sarif_json
 
     try:
-        found = scan(list(dirs), tests=tests, progress=False if quiet else None)
+        found = scan(list(dirs), tests=tests, progress=False if quiet else None, cache=cache)
     except GoforensicsError as e:
         raise click.ClickException(str(e)) from None
     if fmt == "sarif":

@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.resources
 import json
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -243,3 +244,48 @@ def test_parsed_files_are_cached_by_mtime_and_size(tmp_path):
     p.write_text("package a\n\nfunc f() {}\n\nfunc g() {}\n")
     again = parse_go(p)
     assert again is not first and [x.name for x in again.functions] == ["f", "g"]
+
+
+def test_findings_are_kept_on_disk_and_recomputed_when_a_file_changes(tmp_path):
+    src = tmp_path / "svc"
+    shutil.copytree(SCENARIOS / "gateway", src)
+    cache = tmp_path / "cache"
+    first = scan(src, progress=False, cache=cache)
+    assert len(list(cache.glob("*.json"))) == 1  # one package
+    again = scan(src, progress=False, cache=cache)
+    assert again.drop(columns="related").equals(first.drop(columns="related"))
+    up = src / "uploads.go"  # the fix for GF105: the cached findings must not survive it
+    up.write_text(
+        up.read_text().replace(
+            "&http.Server{Handler: http.HandlerFunc(upload)}",
+            "&http.Server{Handler: http.HandlerFunc(upload), ReadTimeout: time.Minute}",
+        )
+    )
+    fixed = scan(src, progress=False, cache=cache)
+    assert "GF105" in set(first["rule_id"]) and "GF105" not in set(fixed["rule_id"])
+
+
+MORE_NEGATIVES = {
+    # a send on a buffered channel under a lock blocks only when its buffer is full
+    "GF110": "type q struct {\n\tmu  sync.Mutex\n\tout chan int\n}\n\nfunc newQ() *q { return &q{out: make(chan int, 8)} }\n\n"
+    "func (s *q) put(n int) {\n\ts.mu.Lock()\n\tdefer s.mu.Unlock()\n\ts.out <- n\n}\n",
+    # where the call failed there is nothing to release
+    "GF112": "func grab() (func(), error) { return func() {}, nil }\n\nfunc use() error {\n\trelease, err := grab()\n"
+    "\tif err != nil {\n\t\treturn err\n\t}\n\tdefer release()\n\treturn nil\n}\n",
+}
+
+
+@pytest.mark.parametrize("rule", sorted(MORE_NEGATIVES))
+def test_more_negative_cases(tmp_path, go, rule):
+    (tmp_path / "go.mod").write_text("module example.com/n\n\ngo 1.23\n")
+    (tmp_path / "p.go").write_text(HEAD + MORE_NEGATIVES[rule])
+    r = subprocess.run(
+        [go, "vet", "."],
+        cwd=tmp_path,
+        env={**os.environ, **GO_ENV},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert r.returncode == 0, r.stderr
+    assert rule not in set(scan(tmp_path, progress=False)["rule_id"])

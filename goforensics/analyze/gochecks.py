@@ -186,7 +186,12 @@ def _chan_names(nodes: dict, buffered: set[str] | None = None) -> set[str]:
             }
             continue
         sized = p is not None and p.type == "argument_list" and len(p.named_children) > 1
-        while p is not None and p.type in ("argument_list", "call_expression", "expression_list"):
+        while p is not None and p.type in (
+            "argument_list",
+            "call_expression",
+            "expression_list",
+            "literal_element",
+        ):
             p = p.parent
         names = set()
         if p is not None and p.type in ("short_var_declaration", "assignment_statement"):

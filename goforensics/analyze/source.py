@@ -17,6 +17,7 @@ leak patterns: a healthy shape is never raised).
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 from collections import Counter
@@ -50,12 +51,14 @@ _RULE = {r.id: r for r in RULES}
 
 
 class SourceIndex:
-    """A source tree with its rules' findings computed once per package (cached by the
-    path, modification time and size of the package's files)."""
+    """A source tree with its rules' findings computed once per package, keyed by the path,
+    modification time and size of the package's files; with ``cache`` (a directory) they are
+    kept on disk too, so that a CI run reads again only the packages that changed."""
 
-    def __init__(self, roots, *, tests: bool = False):
+    def __init__(self, roots, *, tests: bool = False, cache: str | Path | None = None):
         self.tree = roots if isinstance(roots, SourceTree) else SourceTree(list(_as_list(roots)))
         self.tests = tests
+        self.cache = Path(cache) if cache is not None else None
         self._findings: dict[tuple, list[dict]] = {}
 
     def package_findings(self, directory: Path) -> list[dict]:
@@ -63,17 +66,69 @@ class SourceIndex:
         files = sorted(
             p for p in directory.glob("*.go") if self.tests or not p.name.endswith("_test.go")
         )
-        key = (str(directory), *((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in files))
+        mod = self.tree.module_of(directory)
+        key = (
+            str(directory),
+            mod.go if mod else "",
+            *((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in files),
+        )
         if key not in self._findings:
-            parsed = []
-            for p in files:
-                try:
-                    parsed.append(parse_go(p))
-                except SourceError:
-                    continue
-            mod = self.tree.module_of(directory)
-            self._findings[key] = check_package(_one_package(parsed), mod.go if mod else "")
+            stored = self._load(key)
+            if stored is None:
+                parsed = []
+                for p in files:
+                    try:
+                        parsed.append(parse_go(p))
+                    except SourceError:
+                        continue
+                stored = check_package(_one_package(parsed), mod.go if mod else "")
+                self._store(key, stored)
+            self._findings[key] = stored
         return self._findings[key]
+
+    def _path(self, key: tuple) -> Path | None:
+        if self.cache is None:
+            return None
+        import xxhash
+
+        return self.cache / f"{xxhash.xxh3_64_hexdigest(repr((_RULES_CODE, key)).encode())}.json"
+
+    def _load(self, key: tuple) -> list[dict] | None:
+        p = self._path(key)
+        try:
+            return (
+                json.loads(p.read_text(encoding="utf-8")) if p is not None and p.is_file() else None
+            )
+        except (OSError, ValueError):
+            return None  # a damaged entry is recomputed
+
+    def _store(self, key: tuple, findings: list[dict]) -> None:
+        p = self._path(key)
+        if p is None:
+            return
+        try:
+            p.parent.mkdir(parents=True, exist_ok=True)
+            tmp = p.with_suffix(".tmp")
+            tmp.write_text(json.dumps(findings), encoding="utf-8")
+            tmp.replace(p)
+        except OSError:
+            pass  # a read-only cache only costs speed
+
+
+def _rules_code() -> str:
+    """A fingerprint of the rules' code: a cache made by other rules is not reused."""
+    import xxhash
+
+    from ..read import gosyntax
+    from . import gochecks, rules
+
+    h = xxhash.xxh3_64()
+    for m in (gochecks, rules, gosyntax):
+        h.update(Path(m.__file__).read_bytes())
+    return h.hexdigest()
+
+
+_RULES_CODE = _rules_code()
 
 
 def _as_list(roots):
@@ -89,7 +144,9 @@ def _one_package(files: list[GoFile]) -> list[GoFile]:
     return [f for f in files if f.package == main]
 
 
-def scan(roots, *, tests: bool = False, progress: bool | None = None) -> pd.DataFrame:
+def scan(
+    roots, *, tests: bool = False, progress: bool | None = None, cache: str | Path | None = None
+) -> pd.DataFrame:
     """Run the static rules over every package under ``roots``.
 
     Parameters
@@ -100,6 +157,9 @@ def scan(roots, *, tests: bool = False, progress: bool | None = None) -> pd.Data
         Read ``_test.go`` files too.
     progress : bool, optional
         Show a progress bar on stderr (default: only when stderr is a terminal).
+    cache : path, optional
+        A directory keeping each package's findings between runs (by its files' paths,
+        modification times and sizes, and the rules' code).
 
     Returns
     -------
@@ -122,7 +182,7 @@ def scan(roots, *, tests: bool = False, progress: bool | None = None) -> pd.Data
     from tqdm import tqdm
 
     t0 = time.perf_counter()
-    index = SourceIndex(roots, tests=tests)
+    index = SourceIndex(roots, tests=tests, cache=cache)
     files = index.tree.files(tests=tests)
     dirs = sorted({p.parent for p in files})
     rows: list[dict] = []
