@@ -184,7 +184,8 @@ def scan(
     t0 = time.perf_counter()
     index = SourceIndex(roots, tests=tests, cache=cache)
     files = index.tree.files(tests=tests)
-    dirs = sorted({p.parent for p in files})
+    per_dir = Counter(p.parent for p in files)
+    dirs = sorted(per_dir)
     rows: list[dict] = []
     bar = tqdm(
         total=len(files),
@@ -195,7 +196,7 @@ def scan(
     )
     for d in dirs:
         rows += index.package_findings(d)
-        bar.update(sum(1 for p in files if p.parent == d))
+        bar.update(per_dir[d])
     bar.close()
     out = pd.DataFrame(rows, columns=FINDING_COLUMNS)
     out["path"] = out["file"]
