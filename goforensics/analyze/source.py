@@ -32,7 +32,9 @@ from .gochecks import check_package
 from .patterns import by_id
 from .rules import FINDING_COLUMNS, RULES
 
-__all__ = ["SOURCE_COLUMNS", "SourceIndex", "attach_source", "scan"]
+__all__ = ["SOURCE_COLUMNS", "SOURCE_ENV", "SourceIndex", "attach_source", "scan", "source_roots"]
+
+SOURCE_ENV = "GOFORENSICS_SOURCE"  # source roots, separated like PATH
 
 SOURCE_COLUMNS = [
     "source_file",
@@ -129,6 +131,26 @@ def _rules_code() -> str:
 
 
 _RULES_CODE = _rules_code()
+
+
+def source_roots(given=(), environ=None) -> list[Path]:
+    """The source roots to use: those ``given`` (``--source``, repeatable), else those of the
+    ``GOFORENSICS_SOURCE`` environment variable (separated like PATH).
+
+    Examples
+    --------
+    >>> import os
+    >>> source_roots((), {"GOFORENSICS_SOURCE": os.pathsep.join(["/src/a", "/src/b"])})
+    [PosixPath('/src/a'), PosixPath('/src/b')]
+    >>> source_roots(["/src/c"], {"GOFORENSICS_SOURCE": "/src/a"})
+    [PosixPath('/src/c')]
+    """
+    import os
+
+    if given:
+        return [Path(x).expanduser() for x in given]
+    env = (os.environ if environ is None else environ).get(SOURCE_ENV, "")
+    return [Path(x).expanduser() for x in env.split(os.pathsep) if x]
 
 
 def _as_list(roots):

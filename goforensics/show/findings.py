@@ -18,7 +18,7 @@ import json
 
 import pandas as pd
 
-__all__ = ["findings_json", "findings_text"]
+__all__ = ["findings_json", "findings_text", "source_text"]
 
 
 def findings_text(findings: pd.DataFrame, *, files: int | None = None) -> str:
@@ -67,3 +67,28 @@ def findings_json(findings: pd.DataFrame) -> str:
         indent=2,
         ensure_ascii=False,
     )
+
+
+def source_text(suspect) -> str:
+    """The source block of one suspect (a row of :func:`goforensics.analyze.source.attach_source`)
+    for triage text: where it blocks and the go statement that created it, with their code, then
+    the mismatch or the verdict. '' when the suspect has no source.
+
+    >>> print(source_text({"source_file": "/s/pay.go", "source_line": 50, "code": ">    50  x <- 1",
+    ...                    "go_file": "", "go_line": None, "go_code": "", "source_mismatch": "",
+    ...                    "source_verdict": "confirms"}))
+        source  /s/pay.go:50 (confirms)
+        >    50  x <- 1
+    """
+    r = dict(suspect)
+    out = []
+    if r.get("source_file"):
+        verdict = f" ({r['source_verdict']})" if r.get("source_verdict") else ""
+        out.append(f"    source  {r['source_file']}:{r['source_line']}{verdict}")
+        out += [f"    {x}" for x in str(r.get("code") or "").splitlines()]
+    if r.get("go_file"):
+        out.append(f"    go at   {r['go_file']}:{r['go_line']}")
+        out += [f"    {x}" for x in str(r.get("go_code") or "").splitlines()]
+    if r.get("source_mismatch"):
+        out.append(f"    source does not match the dump's build: {r['source_mismatch']}")
+    return "\n".join(out)
