@@ -79,6 +79,14 @@ CASES = {
         'type session struct{ ln net.Listener }\n\nfunc open() (*session, error) {\n\tln, err := net.Listen("tcp", "127.0.0.1:0")\n\tif err != nil {\n\t\treturn nil, err\n\t}\n\treturn &session{ln: ln}, nil\n}\n',
         'type session struct{ ln net.Listener }\n\nfunc open() (*session, error) {\n\tln, err := net.Listen("tcp", "127.0.0.1:0")\n\tif err != nil {\n\t\treturn nil, err\n\t}\n\treturn &session{ln: ln}, nil\n}\n\nfunc (s *session) end() { s.ln.Close() }\n',
     ),
+    "GF114": (
+        "func wait() {\n\tvar c chan int\n\t<-c\n}\n",
+        "func wait(in chan int) {\n\tvar c chan int\n\tif in != nil {\n\t\tc = in\n\t}\n\t<-c\n}\n",
+    ),
+    "GF115": (
+        "func park() {\n\tgo func() {\n\t\tselect {}\n\t}()\n}\n",
+        "func park(ctx context.Context) {\n\tgo func() {\n\t\t<-ctx.Done()\n\t}()\n}\n",
+    ),
 }
 
 

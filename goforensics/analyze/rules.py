@@ -163,6 +163,25 @@ RULES: tuple[Rule, ...] = (
         "warning",
         ("listener-never-closed",),
     ),
+    Rule(
+        "GF114",
+        "nil-channel-operation",
+        "A send or receive on a channel variable declared and never made: it blocks for ever",
+        "make the channel before use (`c := make(chan T)`); a nil channel only belongs in a select, "
+        "to disable a case.",
+        "",
+        "error",
+        ("nil-channel",),
+    ),
+    Rule(
+        "GF115",
+        "select-no-cases",
+        "`select {}` outside main: the goroutine can never end",
+        "Wait on a context or a done channel (`<-ctx.Done()`) so the goroutine can return.",
+        "",
+        "warning",
+        ("select-no-cases",),
+    ),
 )
 
 FINDING_COLUMNS = [

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 
-from .gosource import node_text, walk
+from .gosource import GoFile, node_text, walk
 
 __all__ = [
     "CANCEL",
@@ -25,6 +25,7 @@ __all__ = [
     "TIMER",
     "callee",
     "covered",
+    "decl_name",
     "exits",
     "fn_of",
     "in_loop",
@@ -235,3 +236,17 @@ def passes(node, name: str) -> bool:
             ):
                 return True
     return False
+
+
+def decl_name(f: GoFile, node) -> str:
+    """The declaration around ``node`` as ``name`` or ``(Receiver).name`` ('' at package level).
+
+    >>> from pathlib import Path
+    >>> import goforensics
+    >>> from goforensics.read.gosource import parse_go
+    >>> f = parse_go(Path(goforensics.__file__).parent.parent / "datasets/scenarios/checkout/quotes.go")
+    >>> decl_name(f, next(n for n in walk(f.root) if n.type == "select_statement"))
+    '(server).watchPrice'
+    """
+    d = f.declaration_at(line_of(node))
+    return "" if d is None else (f"({d.receiver}).{d.name}" if d.receiver else d.name)
