@@ -1,7 +1,7 @@
 """From dump to code: the source around each suspect, and what the code says about it.
 
-:func:`scan` runs the static rules of :mod:`goforensics.analyze.rules` over a source tree (one
-row per finding). :func:`attach_source` ties a suspects table to a tree: where each suspect
+:func:`scan` (from :mod:`goforensics.analyze.sourcescan`) runs the static rules over a source
+tree, one row per finding. :func:`attach_source` ties a suspects table to a tree: where each suspect
 blocks and the ``go`` statement that created it, with the code around them; whether the tree
 matches the dump's build; and the construct at the blocking line as evidence that confirms the
 pattern matched, suggests another, or contradicts it (the score moves by a little, and only for
@@ -17,10 +17,7 @@ leak patterns: a healthy shape is never raised).
 
 from __future__ import annotations
 
-import json
 import re
-import sys
-from collections import Counter
 from pathlib import Path
 
 import pandas as pd
@@ -28,13 +25,11 @@ import pandas as pd
 from ..model import Dumps
 from ..read.gosource import GoFile, SourceError, SourceTree, node_text, parse_go, walk
 from ..read.gosyntax import select_facts
-from .gochecks import check_package
 from .patterns import by_id
-from .rules import FINDING_COLUMNS, RULES
+from .rules import RULES
+from .sourcescan import SOURCE_ENV, SourceIndex, scan, source_roots
 
 __all__ = ["SOURCE_COLUMNS", "SOURCE_ENV", "SourceIndex", "attach_source", "scan", "source_roots"]
-
-SOURCE_ENV = "GOFORENSICS_SOURCE"  # source roots, separated like PATH
 
 SOURCE_COLUMNS = [
     "source_file",
@@ -50,194 +45,6 @@ SOURCE_COLUMNS = [
     "source_rules",
 ]
 _RULE = {r.id: r for r in RULES}
-
-
-class SourceIndex:
-    """A source tree with its rules' findings computed once per package, keyed by the path,
-    modification time and size of the package's files; with ``cache`` (a directory) they are
-    kept on disk too, so that a CI run reads again only the packages that changed."""
-
-    def __init__(self, roots, *, tests: bool = False, cache: str | Path | None = None):
-        self.tree = roots if isinstance(roots, SourceTree) else SourceTree(list(_as_list(roots)))
-        self.tests = tests
-        self.cache = Path(cache) if cache is not None else None
-        self._findings: dict[tuple, list[dict]] = {}
-
-    def package_findings(self, directory: Path) -> list[dict]:
-        """The findings of the package in ``directory`` (a list of finding dicts)."""
-        files = sorted(
-            p for p in directory.glob("*.go") if self.tests or not p.name.endswith("_test.go")
-        )
-        mod = self.tree.module_of(directory)
-        key = (
-            str(directory),
-            mod.go if mod else "",
-            *((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in files),
-        )
-        if key not in self._findings:
-            stored = self._load(key)
-            if stored is None:
-                parsed = []
-                for p in files:
-                    try:
-                        parsed.append(parse_go(p))
-                    except SourceError:
-                        continue
-                stored = check_package(_one_package(parsed), mod.go if mod else "")
-                self._store(key, stored)
-            self._findings[key] = stored
-        return self._findings[key]
-
-    def _path(self, key: tuple) -> Path | None:
-        if self.cache is None:
-            return None
-        import xxhash
-
-        return self.cache / f"{xxhash.xxh3_64_hexdigest(repr((_RULES_CODE, key)).encode())}.json"
-
-    def _load(self, key: tuple) -> list[dict] | None:
-        p = self._path(key)
-        try:
-            return (
-                json.loads(p.read_text(encoding="utf-8")) if p is not None and p.is_file() else None
-            )
-        except (OSError, ValueError):
-            return None  # a damaged entry is recomputed
-
-    def _store(self, key: tuple, findings: list[dict]) -> None:
-        p = self._path(key)
-        if p is None:
-            return
-        try:
-            p.parent.mkdir(parents=True, exist_ok=True)
-            tmp = p.with_suffix(".tmp")
-            tmp.write_text(json.dumps(findings), encoding="utf-8")
-            tmp.replace(p)
-        except OSError:
-            pass  # a read-only cache only costs speed
-
-
-def _rules_code() -> str:
-    """A fingerprint of the rules' code: a cache made by other rules is not reused."""
-    import xxhash
-
-    from ..read import gosyntax
-    from . import gochecks, rules
-
-    h = xxhash.xxh3_64()
-    for m in (gochecks, rules, gosyntax):
-        h.update(Path(m.__file__).read_bytes())
-    return h.hexdigest()
-
-
-_RULES_CODE = _rules_code()
-
-
-def source_roots(given=(), environ=None) -> list[Path]:
-    """The source roots to use: those ``given`` (``--source``, repeatable), else those of the
-    ``GOFORENSICS_SOURCE`` environment variable (separated like PATH).
-
-    Examples
-    --------
-    >>> import os
-    >>> source_roots((), {"GOFORENSICS_SOURCE": os.pathsep.join(["/src/a", "/src/b"])})
-    [PosixPath('/src/a'), PosixPath('/src/b')]
-    >>> source_roots(["/src/c"], {"GOFORENSICS_SOURCE": "/src/a"})
-    [PosixPath('/src/c')]
-    """
-    import os
-
-    if given:
-        return [Path(x).expanduser() for x in given]
-    env = (os.environ if environ is None else environ).get(SOURCE_ENV, "")
-    return [Path(x).expanduser() for x in env.split(os.pathsep) if x]
-
-
-def _as_list(roots):
-    return [roots] if isinstance(roots, (str, Path)) else list(roots)
-
-
-def _one_package(files: list[GoFile]) -> list[GoFile]:
-    """Files of the directory's main package (``package x_test`` and build-ignored ones apart)."""
-    names = Counter(f.package for f in files if not f.package.endswith("_test"))
-    if not names:
-        return files
-    main = names.most_common(1)[0][0]
-    return [f for f in files if f.package == main]
-
-
-def scan(
-    roots, *, tests: bool = False, progress: bool | None = None, cache: str | Path | None = None
-) -> pd.DataFrame:
-    """Run the static rules over every package under ``roots``.
-
-    Parameters
-    ----------
-    roots : path or list of paths
-        Source roots (module roots, a monorepo, GOROOT/src).
-    tests : bool
-        Read ``_test.go`` files too.
-    progress : bool, optional
-        Show a progress bar on stderr (default: only when stderr is a terminal).
-    cache : path, optional
-        A directory keeping each package's findings between runs (by its files' paths,
-        modification times and sizes, and the rules' code).
-
-    Returns
-    -------
-    DataFrame
-        One row per finding: ``rule_id``, ``level``, ``file`` (relative to its root, forward
-        slashes), ``line``, ``end_line``, ``column``, ``function``, ``message``, ``related``
-        (lines where goroutines block because of it), ``snippet``, ``path`` (absolute),
-        ``rule`` (name), ``overlaps``; ``files`` and ``seconds`` in ``attrs``.
-
-    Examples
-    --------
-    >>> import goforensics as gf
-    >>> root = Path(gf.__file__).parent.parent / "datasets" / "scenarios" / "gateway"
-    >>> f = scan(root, progress=False)
-    >>> f.loc[f["rule_id"] == "GF105", ["file", "line"]].values.tolist()
-    [['uploads.go', 20]]
-    """
-    import time
-
-    from tqdm import tqdm
-
-    t0 = time.perf_counter()
-    index = SourceIndex(roots, tests=tests, cache=cache)
-    files = index.tree.files(tests=tests)
-    per_dir = Counter(p.parent for p in files)
-    dirs = sorted(per_dir)
-    rows: list[dict] = []
-    bar = tqdm(
-        total=len(files),
-        unit="file",
-        desc="scan",
-        file=sys.stderr,
-        disable=(not sys.stderr.isatty()) if progress is None else not progress,
-    )
-    for d in dirs:
-        rows += index.package_findings(d)
-        bar.update(per_dir[d])
-    bar.close()
-    out = pd.DataFrame(rows, columns=FINDING_COLUMNS)
-    out["path"] = out["file"]
-    out["file"] = [_relative(p, index.tree.roots) for p in out["path"]]
-    out["rule"] = [_RULE[r].name for r in out["rule_id"]]
-    out["overlaps"] = [_RULE[r].overlaps for r in out["rule_id"]]
-    out = out.sort_values(["file", "line", "rule_id"], kind="stable").reset_index(drop=True)
-    out.attrs["files"] = len(files)
-    out.attrs["seconds"] = round(time.perf_counter() - t0, 3)
-    return out
-
-
-def _relative(path: str, roots) -> str:
-    p = Path(path)
-    for r in roots:
-        base = r if r.is_dir() else r.parent
-        if p.is_relative_to(base):
-            return p.relative_to(base).as_posix()
-    return p.as_posix()
 
 
 # --- attaching source to suspects ---------------------------------------------------------------------
