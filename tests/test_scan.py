@@ -238,10 +238,13 @@ def test_scan_of_a_missing_directory_is_a_one_line_error(capsys):
 def test_unparsable_go_is_read_as_far_as_it_goes(tmp_path):
     (tmp_path / "go.mod").write_text("module example.com/x\n\ngo 1.23\n")
     (tmp_path / "bad.go").write_text("package x\n\nfunc f( {\n\tsrv := &http.Server{}\n")
-    f = scan(
-        tmp_path, progress=False
-    )  # tree-sitter recovers: no exception, what it can read is checked
-    assert f.attrs["files"] == 1
+    (tmp_path / "latin1.go").write_bytes(
+        b"package x\n// caf\xe9\nfunc g() {\n\tgo func() { select {} }()\n}\n"
+    )
+    (tmp_path / "gone.go").symlink_to(tmp_path / "nowhere.go")  # a dangling link is skipped
+    # tree-sitter recovers from syntax errors: no exception, what it can read is checked
+    f = scan(tmp_path, progress=False)
+    assert set(f["file"]) == {"latin1.go"} and list(f["rule_id"]) == ["GF115"]
 
 
 def test_parsed_files_are_cached_by_mtime_and_size(tmp_path):

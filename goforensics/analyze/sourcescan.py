@@ -44,15 +44,17 @@ class SourceIndex:
 
     def package_findings(self, directory: Path) -> list[dict]:
         """The findings of the package in ``directory`` (a list of finding dicts)."""
-        files = sorted(
-            p for p in directory.glob("*.go") if self.tests or not p.name.endswith("_test.go")
-        )
+        stats = []
+        for p in sorted(directory.glob("*.go")):
+            if self.tests or not p.name.endswith("_test.go"):
+                try:
+                    st = p.stat()
+                except OSError:  # a dangling link or a file gone: nothing to read
+                    continue
+                stats.append((p, st.st_mtime_ns, st.st_size))
+        files = [p for p, _, _ in stats]
         mod = self.tree.module_of(directory)
-        key = (
-            str(directory),
-            mod.go if mod else "",
-            *((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in files),
-        )
+        key = (str(directory), mod.go if mod else "", *((str(p), m, n) for p, m, n in stats))
         if key not in self._findings:
             stored = self._load(key)
             if stored is None:
