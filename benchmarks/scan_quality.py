@@ -23,6 +23,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 import time
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -31,6 +32,7 @@ import pandas as pd
 
 import goforensics as gf
 from goforensics import datasets
+from goforensics.analyze.patterns import by_id
 from goforensics.analyze.source import SourceIndex, attach_source, scan
 from goforensics.analyze.suspects import suspects
 from goforensics.read.gosource import SourceTree
@@ -276,14 +278,10 @@ def part_b(root: Path) -> None:
 
 
 def _leak_pattern(pid: str) -> bool:
-    from goforensics.analyze.patterns import by_id
-
     return bool(pid) and by_id(pid).leak
 
 
 def part_c(root: Path) -> None:
-    import tempfile
-
     print("== (c) scan speed on the Go standard library")
     src = root / "src"
     cache = Path(tempfile.mkdtemp(prefix="scan-cache-"))

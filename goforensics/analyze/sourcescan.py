@@ -15,13 +15,19 @@ package under some roots; :func:`source_roots` says which roots ``--source`` mea
 from __future__ import annotations
 
 import json
+import os
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 
 import pandas as pd
+import xxhash
+from tqdm import tqdm
 
+from ..read import gosyntax
 from ..read.gosource import GoFile, SourceError, SourceTree, parse_go
+from . import gochecks, gohttp, rules
 from .gochecks import check_package
 from .rules import FINDING_COLUMNS, RULES
 
@@ -72,8 +78,6 @@ class SourceIndex:
     def _path(self, key: tuple) -> Path | None:
         if self.cache is None:
             return None
-        import xxhash
-
         return self.cache / f"{xxhash.xxh3_64_hexdigest(repr((_RULES_CODE, key)).encode())}.json"
 
     def _load(self, key: tuple) -> list[dict] | None:
@@ -100,11 +104,6 @@ class SourceIndex:
 
 def _rules_code() -> str:
     """A fingerprint of the rules' code: a cache made by other rules is not reused."""
-    import xxhash
-
-    from ..read import gosyntax
-    from . import gochecks, gohttp, rules
-
     h = xxhash.xxh3_64()
     for m in (gochecks, gohttp, rules, gosyntax):
         h.update(Path(m.__file__).read_bytes())
@@ -126,8 +125,6 @@ def source_roots(given=(), environ=None) -> list[Path]:
     >>> source_roots(["/src/c"], {"GOFORENSICS_SOURCE": "/src/a"})
     [PosixPath('/src/c')]
     """
-    import os
-
     if given:
         return [Path(x).expanduser() for x in given]
     env = (os.environ if environ is None else environ).get(SOURCE_ENV, "")
@@ -180,10 +177,6 @@ def scan(
     >>> f.loc[f["rule_id"] == "GF105", ["file", "line"]].values.tolist()
     [['uploads.go', 20]]
     """
-    import time
-
-    from tqdm import tqdm
-
     t0 = time.perf_counter()
     index = SourceIndex(roots, tests=tests, cache=cache)
     files = index.tree.files(tests=tests)

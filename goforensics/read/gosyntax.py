@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
+from pathlib import Path
 
-from .gosource import GoFile, node_text, walk
+from .gosource import GoFile, node_text, parse_go, walk
 
 __all__ = [
     "CANCEL",
@@ -42,6 +43,12 @@ __all__ = [
 ]
 
 
+def _example():
+    """recommend.go of the checkout scenario, for the examples (None outside a clone)."""
+    p = Path(__file__).resolve().parents[2] / "datasets" / "scenarios" / "checkout" / "recommend.go"
+    return parse_go(p) if p.is_file() else None
+
+
 FUNCS = frozenset({"function_declaration", "method_declaration", "func_literal"})
 
 CANCEL = re.compile(
@@ -52,6 +59,22 @@ TIMER = re.compile(r"^time\.(?:After|Tick)\(|\.C$|(?i:timer|ticker|timeout|deadl
 
 
 def fn_of(node):
+    """The function (declaration or literal) enclosing ``node``, or None at package level.
+
+    Parameters
+    ----------
+    node : tree_sitter.Node
+
+    Returns
+    -------
+    tree_sitter.Node or None
+
+    Examples
+    --------
+    >>> send = next(n for n in walk(_EXAMPLE.root) if n.type == "send_statement")
+    >>> fn_of(send).type, fn_of(fn_of(send)).type
+    ('func_literal', 'function_declaration')
+    """
     n = node.parent
     while n is not None and n.type not in FUNCS:
         n = n.parent
@@ -59,6 +82,12 @@ def fn_of(node):
 
 
 def outer_fn(node):
+    """The outermost function declaration (or literal) enclosing ``node``, or None.
+
+    >>> send = next(n for n in walk(_EXAMPLE.root) if n.type == "send_statement")
+    >>> node_text(outer_fn(send).child_by_field_name("name"))
+    'firstOr'
+    """
     fn, n = None, node
     while n is not None:
         if n.type in FUNCS:
@@ -68,25 +97,51 @@ def outer_fn(node):
 
 
 def line_of(node) -> int:
+    """The 1-based line ``node`` starts on.
+
+    >>> line_of(next(n for n in walk(_EXAMPLE.root) if n.type == "send_statement"))
+    23
+    """
     return node.start_point[0] + 1
 
 
 def last_name(expr: str) -> str:
+    """The last identifier of an expression's text ('' when none).
+
+    >>> last_name("s.mu.Lock"), last_name("<-ctx.Done()"), last_name("")
+    ('Lock', 'Done', '')
+    """
     names = re.findall(r"\w+", expr)
     return names[-1] if names else ""
 
 
 def callee(call) -> str:
+    """The text of a call's function: ``time.After``, ``s.mu.Lock``, ``close``.
+
+    >>> sorted({callee(n) for n in walk(_EXAMPLE.root) if n.type == "call_expression"})[:2]
+    ['append', 'f']
+    """
     return node_text(call.child_by_field_name("function"))
 
 
 def own_nodes(node, types: Iterable[str]) -> list:
-    """Nodes of ``types`` under ``node`` that belong to the same function (no nested literal)."""
+    """Nodes of ``types`` under ``node`` that belong to the same function (no nested literal).
+
+    >>> top = _EXAMPLE.functions[0].node  # firstOr: its goroutine's send is in a literal
+    >>> [n.type for n in own_nodes(top, ["send_statement", "go_statement"])]
+    ['go_statement']
+    """
     types = frozenset(types)
     return [n for n in walk(node, into_functions=False) if n.type in types]
 
 
 def receive_operand(case) -> str:
+    """What a select case receives from ('' for a send or a default case).
+
+    >>> sel = next(n for n in walk(_EXAMPLE.root) if n.type == "select_statement")
+    >>> [receive_operand(c) for c in sel.named_children]
+    ['ch', 'time.After(wait)']
+    """
     comm = case.child_by_field_name("communication")
     if comm is None:
         return ""
@@ -100,7 +155,12 @@ def receive_operand(case) -> str:
 
 
 def select_facts(sel) -> dict:
-    """Cases of a select: ``default`` (bool), ``cancel`` and ``timer`` (operand texts), ``cases``."""
+    """Cases of a select: ``default`` (bool), ``cancel`` and ``timer`` (the operands of its
+    cancellation and timer cases), ``cases`` (how many communication cases).
+
+    >>> select_facts(next(n for n in walk(_EXAMPLE.root) if n.type == "select_statement"))
+    {'default': False, 'cancel': [], 'timer': ['time.After(wait)'], 'cases': 2}
+    """
     out = {"default": False, "cancel": [], "timer": [], "cases": 0}
     for c in sel.named_children:
         if c.type == "default_case":
@@ -116,6 +176,12 @@ def select_facts(sel) -> dict:
 
 
 def in_loop(node, fn) -> bool:
+    """Is ``node`` inside a ``for`` statement of the function ``fn`` (not of an outer one)?
+
+    >>> sel = next(n for n in walk(_EXAMPLE.root) if n.type == "select_statement")
+    >>> in_loop(sel, fn_of(sel))
+    False
+    """
     n = node.parent
     while n is not None and n != fn:
         if n.type == "for_statement":
@@ -125,7 +191,12 @@ def in_loop(node, fn) -> bool:
 
 
 def nonblocking(node) -> bool:
-    """Is ``node`` a case of a select with a default (it cannot block)?"""
+    """Is ``node`` a case of a select with a default (it cannot block)?
+
+    >>> recv = next(n for n in walk(_EXAMPLE.root) if n.type == "receive_statement")
+    >>> nonblocking(recv)
+    False
+    """
     n = node.parent
     while n is not None and n.type not in FUNCS:
         if n.type == "select_statement":
@@ -135,6 +206,12 @@ def nonblocking(node) -> bool:
 
 
 def select_of(node):
+    """The select statement whose case ``node`` is (the case's send or receive), or None.
+
+    >>> recv = next(n for n in walk(_EXAMPLE.root) if n.type == "receive_statement")
+    >>> select_of(recv).type
+    'select_statement'
+    """
     n = node.parent
     for _ in range(4):
         if n is None:
@@ -146,7 +223,27 @@ def select_of(node):
 
 
 def exits(decl, scope_end_ok: bool = True) -> list:
-    """Where control leaves the region a declaration starts: returns, loop exits, the block's end."""
+    """Where control leaves the region a declaration starts: its returns, ``continue`` and
+    ``break`` statements, and (``None``) the end of its block.
+
+    Parameters
+    ----------
+    decl : tree_sitter.Node
+        A ``short_var_declaration`` (in a block, or an ``if`` statement's initializer).
+    scope_end_ok : bool
+        Count the end of the block as an exit.
+
+    Returns
+    -------
+    list
+        Exit nodes in source order, then ``None`` for the block's end.
+
+    Examples
+    --------
+    >>> decl = next(n for n in walk(_EXAMPLE.root) if n.type == "short_var_declaration")
+    >>> [None if e is None else line_of(e) for e in exits(decl)]
+    [27, 29, None]
+    """
     scope = decl.parent
     if scope is not None and scope.type == "if_statement":
         scope = scope.child_by_field_name("consequence")
@@ -164,7 +261,31 @@ def exits(decl, scope_end_ok: bool = True) -> list:
 
 
 def covered(decl, exit_node, ok: Callable[[object], bool], err: str) -> bool:
-    """Is there, on the way from ``decl`` to ``exit_node``, a statement for which ``ok`` holds?"""
+    """Is there, on the way from ``decl`` to ``exit_node``, a statement for which ``ok`` holds?
+
+    The way is the statements before the exit in each enclosing block up to the declaration's;
+    an ``if err == nil`` branch covers when ``ok`` holds in it, and an exit under
+    ``if err != nil`` needs nothing (``err`` names the declaration's error, '' for none).
+
+    Parameters
+    ----------
+    decl, exit_node : tree_sitter.Node
+        The declaration and one of its :func:`exits` (None: the end of its block).
+    ok : callable
+        Node -> bool: does this statement close, call or hand over what ``decl`` made?
+    err : str
+
+    Returns
+    -------
+    bool
+
+    Examples
+    --------
+    >>> decl = next(n for n in walk(_EXAMPLE.root) if n.type == "short_var_declaration")
+    >>> uses_ch = lambda n: "ch" in node_text(n)
+    >>> [covered(decl, e, uses_ch, "") for e in exits(decl)]
+    [True, True, True]
+    """
     scope = decl.parent
     if scope.type == "if_statement":
         if exit_node is not None and inside(exit_node, scope.child_by_field_name("consequence")):
@@ -213,6 +334,12 @@ def covered(decl, exit_node, ok: Callable[[object], bool], err: str) -> bool:
 
 
 def inside(node, outer) -> bool:
+    """Does ``node`` lie within ``outer`` (by bytes)?
+
+    >>> send = next(n for n in walk(_EXAMPLE.root) if n.type == "send_statement")
+    >>> inside(send, fn_of(send)), inside(fn_of(send), send)
+    (True, False)
+    """
     return (
         outer is not None
         and outer.start_byte <= node.start_byte
@@ -221,7 +348,11 @@ def inside(node, outer) -> bool:
 
 
 def passes(node, name: str) -> bool:
-    """Is ``name`` handed over under ``node``: a call argument, returned, stored, or captured?"""
+    """Is ``name`` handed over under ``node``: a call argument, returned, or stored?
+
+    >>> passes(_EXAMPLE.functions[0].node, "fallback"), passes(_EXAMPLE.functions[0].node, "wait")
+    (True, True)
+    """
     for n in walk(node):
         if n.type == "identifier" and node_text(n) == name:
             p = n.parent
@@ -250,3 +381,6 @@ def decl_name(f: GoFile, node) -> str:
     """
     d = f.declaration_at(line_of(node))
     return "" if d is None else (f"({d.receiver}).{d.name}" if d.receiver else d.name)
+
+
+_EXAMPLE = _example()
