@@ -49,7 +49,14 @@ class SourceIndex:
         self._findings: dict[tuple, list[dict]] = {}
 
     def package_findings(self, directory: Path) -> list[dict]:
-        """The findings of the package in ``directory`` (a list of finding dicts)."""
+        """The findings of the package in ``directory``: a list of dicts with the keys of
+        :data:`goforensics.analyze.rules.FINDING_COLUMNS`.
+
+        >>> import goforensics as gf
+        >>> root = Path(gf.__file__).parent.parent / "datasets" / "scenarios" / "checkout"
+        >>> [f["rule_id"] for f in SourceIndex(root).package_findings(root) if f["line"] == 23]
+        ['GF102']
+        """
         stats = []
         for p in sorted(directory.glob("*.go")):
             if self.tests or not p.name.endswith("_test.go"):

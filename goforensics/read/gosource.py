@@ -215,7 +215,14 @@ class SourceTree:
         self.modules = sorted(mods.values(), key=lambda m: (-len(m.path), str(m.dir)))
 
     def module_of(self, path: str | Path) -> GoModule | None:
-        """The module whose directory holds ``path`` (the innermost one), or None."""
+        """The module whose directory holds ``path`` (the innermost one), or None.
+
+        >>> import goforensics
+        >>> root = Path(goforensics.__file__).parent.parent / "datasets" / "scenarios" / "checkout"
+        >>> m = SourceTree([root]).module_of(root / "quotes.go")
+        >>> m.path, m.go
+        ('example.com/checkout', '1.27')
+        """
         p = Path(path).resolve()
         best = None
         for m in self.modules:
@@ -304,7 +311,13 @@ class SourceTree:
         return self._by_name
 
     def files(self, *, tests: bool = False) -> list[Path]:
-        """Every ``.go`` file of the roots that a scan reads (no testdata/, vendor/, tests)."""
+        """Every ``.go`` file of the roots that a scan reads (no testdata/, vendor/, tests).
+
+        >>> import goforensics
+        >>> root = Path(goforensics.__file__).parent.parent / "datasets" / "scenarios" / "checkout"
+        >>> len(SourceTree([root]).files())
+        5
+        """
         out: list[Path] = []
         for r in self.roots:
             out += go_files(r, tests=tests)
@@ -397,12 +410,25 @@ class GoFile:
         return self.tree.root_node
 
     def snippet(self, line: int, before: int = 3, after: int = 3) -> list[tuple[int, str]]:
-        """``(line number, text)`` of the lines around ``line`` (clipped to the file)."""
+        """``(line number, text)`` of the lines around ``line`` (clipped to the file).
+
+        >>> import goforensics
+        >>> f = parse_go(Path(goforensics.__file__).parent.parent / "datasets/scenarios/checkout/recommend.go")
+        >>> [(n, text.strip()) for n, text in f.snippet(23, 1, 1)]
+        [(22, 'defer groundtruth.Track("recommend-orphan-sender", "sender")()'), (23, 'ch <- f()'), (24, '}()')]
+        """
         lo, hi = max(1, line - before), min(len(self.lines), line + after)
         return [(n, self.lines[n - 1]) for n in range(lo, hi + 1)]
 
     def declaration_at(self, line: int) -> FuncSpan | None:
-        """The function or method declaration whose span holds ``line``."""
+        """The function or method declaration whose span holds ``line`` (None outside any).
+
+        >>> import goforensics
+        >>> f = parse_go(Path(goforensics.__file__).parent.parent / "datasets/scenarios/checkout/quotes.go")
+        >>> d = f.declaration_at(42)
+        >>> d.receiver, d.name, f.declaration_at(1)
+        ('server', 'watchPrice', None)
+        """
         for f in self.functions:
             if f.start <= line <= f.end:
                 return f
@@ -532,13 +558,27 @@ def parse_go(path: str | Path) -> GoFile:
 
 
 def node_text(node) -> str:
-    """The source text of a tree-sitter node ('' for None)."""
+    """The source text of a tree-sitter node ('' for None).
+
+    >>> import goforensics
+    >>> f = parse_go(Path(goforensics.__file__).parent.parent / "datasets/scenarios/checkout/recommend.go")
+    >>> node_text(f.functions[0].node.child_by_field_name("name")), node_text(None)
+    ('firstOr', '')
+    """
     return "" if node is None else node.text.decode("utf-8", "replace")
 
 
 def walk(node, *, into_functions: bool = True) -> Iterator:
     """Every node under ``node`` (itself included), depth first in source order; with
-    ``into_functions=False`` the bodies of nested function literals are not entered."""
+    ``into_functions=False`` the bodies of nested function literals are not entered.
+
+    >>> import goforensics
+    >>> f = parse_go(Path(goforensics.__file__).parent.parent / "datasets/scenarios/checkout/recommend.go")
+    >>> top = f.functions[0].node
+    >>> sum(n.type == "send_statement" for n in walk(top)), sum(
+    ...     n.type == "send_statement" for n in walk(top, into_functions=False))
+    (1, 0)
+    """
     stack = [(node, True)]
     while stack:
         n, top = stack.pop()
