@@ -757,5 +757,41 @@ def check_cmd(paths, fmt, output, baseline, ignore_top, ignore_any, ignore_creat
         raise Failed(ci.summary_line(result))
 
 
+@cli.command("scan")
+@click.argument("dirs", nargs=-1, required=True, type=click.Path(exists=True))
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "sarif"]), default="text", show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write here instead of standard output.")
+@click.option("--tests", is_flag=True, help="Read _test.go files too.")
+@click.option("--cache", type=click.Path(file_okay=False),
+              help="Keep each package's findings here between runs (CI: only changed packages are read again).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+def scan_cmd(dirs, fmt, output, tests, cache, quiet):
+    """Static rules for leak-prone Go code over the source trees DIRS (no Go toolchain needed).
+
+    Each finding names its rule (GF101...), the fix, and the gosec/linter rule it overlaps;
+    --format sarif writes SARIF 2.1.0 for code scanning. Exit status 0 whatever is found.
+    """
+    from .analyze.rules import rules_frame
+    from .analyze.source import scan
+    from .show.findings import findings_json, findings_text
+    from .show.sarif import sarif_json
+
+    try:
+        found = scan(list(dirs), tests=tests, progress=False if quiet else None, cache=cache)
+    except GoforensicsError as e:
+        raise click.ClickException(str(e)) from None
+    if fmt == "sarif":
+        text = sarif_json(found.assign(fingerprint=found["rule_id"] + ":" + found["file"] + ":"
+                                       + found["function"].astype(str)), rules_frame())
+    else:
+        text = findings_json(found) if fmt == "json" else findings_text(found, files=found.attrs.get("files"))
+    if output:
+        Path(output).write_text(text + "\n", encoding="utf-8")
+    else:
+        click.echo(text)
+    click.echo(f"scanned {found.attrs.get('files')} file(s) in {found.attrs.get('seconds')} s: "
+               f"{len(found)} finding(s)", err=True)
+
+
 if __name__ == "__main__":  # last, so that every command above is registered
     sys.exit(main())
