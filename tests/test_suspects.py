@@ -181,3 +181,15 @@ def test_leak_verdicts_of_the_last_snapshot_are_counted_apart_from_the_sum():
     two.snapshots["snapshot"] = [0, 1]
     facts = su.series_facts(two)
     assert facts["leaked_last"] == marked and facts["leaked_verdicts"] == 2 * marked
+
+
+def test_lifetimes_survive_a_goroutine_printed_twice_in_one_dump():
+    # a crash log can print one goroutine twice (tidb's stack-overflow dump in the real corpus):
+    # it is on its last stack since the snapshot it was seen in, not "never"
+    text = ("goroutine 7 [chan receive]:\nmain.a()\n\t/m.go:3 +0x1\n\n"
+            "goroutine 7 [chan receive]:\nmain.b()\n\t/m.go:9 +0x1\n")
+    d = gf.parse_text(text)  # read as two snapshots (an id seen again starts a new dump) ...
+    g = d.goroutines.assign(snapshot=d.goroutines["snapshot"] * 0)  # ... as the log has them: one
+    one = gf.Dumps(g, d.frames, d.snapshots.iloc[:1].reset_index(drop=True), d.warnings)
+    life = gf.lifetimes(one, pd.Series([0, 0]))
+    assert life[["goid", "stuck_since", "last_snapshot"]].values.tolist() == [[7, 0, 0]]

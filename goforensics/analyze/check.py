@@ -267,34 +267,10 @@ def _full_name(test: str, candidates: list[str]) -> str:
     return under[-1] if under else test
 
 
-# Above this many goroutines in one test's event, patterns are matched on a sample of each cause
-# (the wait-for graph behind them grew to minutes at 3,000 goroutines: GoKer's Kubernetes58107).
-SAMPLE_ABOVE = 512
-SAMPLE_PER_CAUSE = 64
-
-
-def _sampled(sub: Dumps, labels: pd.Series) -> tuple[Dumps, pd.Series, bool]:
-    if len(sub.goroutines) <= SAMPLE_ABOVE:
-        return sub, labels, False
-    g = sub.goroutines.assign(_c=labels.to_numpy()).sort_values("goid", kind="stable")
-    keep = g.groupby("_c", sort=False).head(SAMPLE_PER_CAUSE).index
-    mask = sub.goroutines.index.isin(keep)
-    return _select(sub, mask), labels[mask], True
-
-
-def _sample_note(sampled: bool, n: int) -> list[str]:
-    if not sampled or n <= SAMPLE_PER_CAUSE:
-        return []
-    return [
-        f"the evidence above is from {SAMPLE_PER_CAUSE} of its {n} goroutines (a sample, for speed)"
-    ]
-
-
 def _causes_of(sub: Dumps, head: dict) -> list[dict]:
     labels = cluster(sub)
     desc = describe_clusters(sub, labels).set_index("cluster")
-    small, small_labels, sampled = _sampled(sub, labels)
-    s = suspects(small, small_labels)
+    s = suspects(sub, labels)
     rows = []
     for k, r in enumerate(s.itertuples(index=False), 1):
         members = sub.goroutines[labels.to_numpy() == r.cluster]
@@ -318,9 +294,9 @@ def _causes_of(sub: Dumps, head: dict) -> list[dict]:
                 "evidence": [
                     e
                     for e in (list(r.evidence) if pat or not r.pattern else list(r.evidence)[:-1])
+                    # a test's goroutine: its runner returns by design
                     if "creator testing." not in e
-                ]  # a test's goroutine: its runner returns by design
-                + _sample_note(sampled, len(members)),
+                ],
                 "stack": desc.at[r.cluster, "frames"],
                 "goids": [int(x) for x in members["goid"].dropna()],
             }

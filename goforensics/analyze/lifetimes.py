@@ -86,7 +86,8 @@ def lifetimes(dumps: Dumps, labels: pd.Series | None = None) -> pd.DataFrame:
     keys = ["instance", "goid"]
     cols = list(LIFETIME_COLUMNS)
     if labels is not None:
-        g = g.assign(cluster=np.asarray(labels.reindex(dumps.goroutines.index)))
+        # aligned by position, as every labels argument is (a selection keeps its old index)
+        g = g.assign(cluster=np.asarray(labels))
         keys.append("cluster")
         cols.insert(2, "cluster")
     g = g[keep]
@@ -112,7 +113,8 @@ def lifetimes(dumps: Dumps, labels: pd.Series | None = None) -> pd.DataFrame:
     )
     age = out["age"].fillna(pd.Timedelta(0))
     out["blocked_at_least"] = pd.to_timedelta(np.maximum(age.to_numpy(), waited.to_numpy()))
-    out["stuck_since"] = out["stuck_since"].astype(np.int64)
+    # a goroutine whose stacks cannot be compared (no frames) is known stuck only since now
+    out["stuck_since"] = out["stuck_since"].fillna(out["last_snapshot"]).astype(np.int64)
     return out[cols]
 
 
