@@ -107,19 +107,17 @@ class GoroutinesAccessor:
 
     def describe_clusters(self, labels=None) -> pd.DataFrame:
         """One row per cluster: :func:`goforensics.analyze.clustering.describe_clusters`."""
-        from .analyze.clustering import cluster, describe_clusters
+        from .analyze.clustering import describe_clusters
+        from .show.labels import cluster_labels
 
-        d = self.dumps
-        labels = self._labels(labels)
-        return describe_clusters(d, cluster(d) if labels is None else labels)
+        return describe_clusters(self.dumps, cluster_labels(self.dumps, self._labels(labels)))
 
     def cluster_counts(self, labels=None) -> pd.DataFrame:
         """Goroutines per snapshot and cluster: :func:`goforensics.analyze.clustering.cluster_counts`."""
-        from .analyze.clustering import cluster, cluster_counts
+        from .analyze.clustering import cluster_counts
+        from .show.labels import cluster_labels
 
-        d = self.dumps
-        labels = self._labels(labels)
-        return cluster_counts(d, cluster(d) if labels is None else labels)
+        return cluster_counts(self.dumps, cluster_labels(self.dumps, self._labels(labels)))
 
     def suspects(self, labels=None, top: int | None = None) -> pd.DataFrame:
         """Ranked leak suspects: :func:`goforensics.analyze.suspects.suspects`."""
@@ -172,36 +170,36 @@ class GoroutinesAccessor:
 
         return hotspots(self.dumps, **kw)
 
-    # -- charts and report -----------------------------------------------------------------------------
+    # -- charts and report: df.gf.plot_X() is goforensics.viz.X_chart(...) ------------------------------
     def plot_over_time(self, labels=None, **kw):
-        """:func:`goforensics.show.charts.goroutines_over_time`."""
-        from .show.charts import goroutines_over_time
+        """:func:`goforensics.show.charts.over_time_chart`."""
+        from .show.charts import over_time_chart
 
-        return goroutines_over_time(self.dumps, self._labels(labels), **kw)
+        return over_time_chart(self.dumps, self._labels(labels), **kw)
 
     def plot_states(self, **kw):
-        """:func:`goforensics.show.charts.states_over_time`."""
-        from .show.charts import states_over_time
+        """:func:`goforensics.show.charts.states_chart`."""
+        from .show.charts import states_chart
 
-        return states_over_time(self.dumps, **kw)
+        return states_chart(self.dumps, **kw)
 
     def plot_suspects(self, labels=None, **kw):
-        """:func:`goforensics.show.charts.suspects_growth` of :meth:`suspects`."""
-        from .show.charts import suspects_growth
+        """:func:`goforensics.show.charts.suspects_chart` of :meth:`suspects`."""
+        from .show.charts import suspects_chart
 
-        return suspects_growth(self.suspects(labels), **kw)
+        return suspects_chart(self.suspects(labels), **kw)
 
-    def plot_waits(self, **kw):
-        """:func:`goforensics.show.charts.wait_times`."""
-        from .show.charts import wait_times
+    def plot_wait_times(self, **kw):
+        """:func:`goforensics.show.charts.wait_times_chart`."""
+        from .show.charts import wait_times_chart
 
-        return wait_times(self.dumps, **kw)
+        return wait_times_chart(self.dumps, **kw)
 
-    def plot_icicle(self, **kw):
-        """:func:`goforensics.show.charts.blocked_icicle`."""
-        from .show.charts import blocked_icicle
+    def plot_icicle(self, labels=None, **kw):
+        """:func:`goforensics.show.charts.icicle_chart`."""
+        from .show.charts import icicle_chart
 
-        return blocked_icicle(self.dumps, **kw)
+        return icicle_chart(self.dumps, labels=self._labels(labels), **kw)
 
     def plot_call_graph(self, **kw):
         """:func:`goforensics.show.charts.call_graph_chart`."""
@@ -223,11 +221,10 @@ class GoroutinesAccessor:
 
     def report(self, path=None, labels=None, **kw) -> str:
         """The self-contained HTML report: :func:`goforensics.show.report.report_html` (written to ``path`` if given)."""
-        from .show.report import report_html
+        from .show.report import report_html, write_report
 
-        html = report_html(self.dumps, labels=self._labels(labels), **kw)
         if path is not None:
-            from pathlib import Path
-
-            Path(path).write_text(html, encoding="utf-8")
-        return html
+            return write_report(self.dumps, path, labels=self._labels(labels), **kw).read_text(
+                encoding="utf-8"
+            )
+        return report_html(self.dumps, labels=self._labels(labels), **kw)

@@ -12,7 +12,7 @@ import goforensics as gf
 from goforensics.analyze.clustering import cluster, describe_clusters
 from goforensics.analyze.graphs import call_graph
 from goforensics.analyze.suspects import suspects
-from goforensics.show.charts import goroutines_over_time
+from goforensics.show.charts import over_time_chart
 
 
 @pytest.fixture()
@@ -38,7 +38,7 @@ def test_methods_delegate(demo):
     pd.testing.assert_series_equal(g.gf.cluster(), cluster(demo))
     pd.testing.assert_frame_equal(g.gf.describe_clusters(), describe_clusters(demo, cluster(demo)))
     assert sorted(g.gf.call_graph().edges) == sorted(call_graph(demo).edges)
-    assert g.gf.plot_over_time().to_dict() == goroutines_over_time(demo).to_dict()
+    assert g.gf.plot_over_time().to_dict() == over_time_chart(demo).to_dict()
     assert g.gf.labels()["pool"].dropna().eq("workers").sum() == 4  # the demo's 4 labelled sleepers
     assert "main.(*cache).get" in g.gf.report(charts=False)
 
