@@ -59,6 +59,7 @@ from .network import (
     spawn_graph_chart,
     wait_for_chart,
 )
+from .safe import safe_records
 from .text import trend_text
 
 __all__ = [
@@ -245,8 +246,8 @@ def suspects_chart(suspects, *, top: int = 10, width: int = WIDTH) -> alt.HConca
             points.append(
                 {"label": label, "snapshot": k, "goroutines": c, "y": i + 0.85 - 0.7 * c / peak}
             )
-    table = pd.DataFrame(rows)
-    spark = pd.DataFrame(points)
+    table = pd.DataFrame(safe_records(rows))
+    spark = pd.DataFrame(safe_records(points))
     n = len(rows)
     height = 28 * n
     ys = alt.Scale(domain=[n, 0], nice=False, zero=False)

@@ -17,6 +17,7 @@ import pandas as pd
 from ..analyze.graphs import call_graph, spawn_graph, wait_for_graph
 from ..model import Dumps
 from .draw import CHAR_PX, CLASS_SCALE, chart, clip, last_snapshot, note, short_function
+from .safe import safe_records
 
 __all__ = [
     "call_graph_chart",
@@ -149,18 +150,20 @@ def network_chart(
     fit = max(int(width / max(layers, 1) / CHAR_PX) - 3, 12)
     color = color or (lambda n, a: a.get("frame_class", ""))
     nodes = pd.DataFrame(
-        [
-            {
-                "id": str(n),
-                "x": pos[n][0],
-                "y": pos[n][1],
-                "weight": w[n],
-                "label": clip(label(n, a), fit),
-                "name": str(label(n, a)),
-                "kind": str(color(n, a)),
-            }
-            for n, a in H.nodes(data=True)
-        ]
+        safe_records(
+            [
+                {
+                    "id": str(n),
+                    "x": pos[n][0],
+                    "y": pos[n][1],
+                    "weight": w[n],
+                    "label": clip(label(n, a), fit),
+                    "name": str(label(n, a)),
+                    "kind": str(color(n, a)),
+                }
+                for n, a in H.nodes(data=True)
+            ]
+        )
     )
     edges = pd.DataFrame(
         [

@@ -18,7 +18,7 @@ from html import escape
 import numpy as np
 import pandas as pd
 
-from .safe import safe_text
+from .safe import safe_records, safe_text
 from .text import trend_text
 
 __all__ = [
@@ -243,7 +243,7 @@ def ended(f: dict) -> str:
 
 
 def healthy_table(recs: list[dict]) -> str:
-    t = pd.DataFrame(recs)
+    t = pd.DataFrame(safe_records(recs, one_line=False))
     t["trend"] = [trend_text(x["counts"] or [x["goroutines"]], x["slope_per_min"]) for x in recs]
     t["pattern"] = t["title"].fillna("")
     return (

@@ -24,7 +24,7 @@ import re
 
 import pandas as pd
 
-__all__ = ["UNSAFE", "safe_frame", "safe_spec", "safe_text"]
+__all__ = ["UNSAFE", "safe_frame", "safe_records", "safe_spec", "safe_text"]
 
 # C0 and C1 controls and DEL, lone surrogates, the XML noncharacters U+FFFE/U+FFFF, and
 # the bidirectional overrides that make text read differently from what it is
@@ -112,6 +112,23 @@ def safe_frame(df: pd.DataFrame, *, one_line: bool = True) -> pd.DataFrame:
                 lambda v: v if not isinstance(v, str) else safe_text(v, one_line=one_line)
             )
     return out
+
+
+def safe_records(rows: list[dict], *, one_line: bool = True) -> list[dict]:
+    """Records (dicts) with their string values made safe: for tables built from Python values.
+
+    A table is where a lone surrogate stops for good (pandas stores text as UTF-8 Arrow
+    strings and raises on one), so records are made safe before they become a table.
+
+    Examples
+    --------
+    >>> safe_records([{"f": "a\\udcff", "n": 1}])
+    [{'f': 'a\\\\xff', 'n': 1}]
+    """
+    return [
+        {k: safe_text(v, one_line=one_line) if isinstance(v, str) else v for k, v in r.items()}
+        for r in rows
+    ]
 
 
 def safe_spec(spec):
