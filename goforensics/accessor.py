@@ -27,19 +27,57 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .model import Dumps, DumpsLink
+from .errors import GoforensicsError
+from .model import GOROUTINE_COLUMNS, Dumps, DumpsLink
 
-__all__ = ["GoroutinesAccessor", "dumps_of"]
+__all__ = ["GoroutinesAccessor", "MissingColumnsError", "NotLinkedError", "dumps_of"]
+
+
+class NotLinkedError(GoforensicsError, ValueError):
+    """A table handed to ``.gf`` that does not know the Dumps it came from."""
+
+
+class MissingColumnsError(GoforensicsError, KeyError):
+    """A selection of goroutine rows that lost columns the library needs."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0])
 
 
 def dumps_of(table: pd.DataFrame) -> Dumps:
     """The Dumps of these goroutine rows: the rows themselves with their Dumps' other tables.
 
-    Raises ``ValueError`` when the table is not linked to a Dumps.
+    Parameters
+    ----------
+    table : DataFrame
+        Rows selected from ``Dumps.goroutines`` (any pandas selection of rows; extra
+        columns such as ``cluster`` are kept).
+
+    Returns
+    -------
+    Dumps
+        Those rows as its ``goroutines``, with the same frames, snapshots and warnings.
+
+    Raises
+    ------
+    NotLinkedError
+        The table is not linked to a Dumps (read back from a file, rows of two Dumps).
+    MissingColumnsError
+        Columns of the goroutines table were selected away; the message names them and
+        how to keep them.
+
+    Examples
+    --------
+    >>> import goforensics as gf
+    >>> g = gf.load("bundled:demo").goroutines
+    >>> dumps_of(g.loc[:, ["state"]])
+    Traceback (most recent call last):
+    ...
+    goforensics.accessor.MissingColumnsError: these rows lack 22 column(s) of the goroutines table (snapshot, instance, source, taken_at, line, goid, ...): select rows, not columns: g.loc[rows] or g[mask], then pick columns from the result (or g.loc[sel.index] to get them back)
     """
     link = table.attrs.get("goforensics")
     if not isinstance(link, DumpsLink):
-        raise ValueError(
+        raise NotLinkedError(
             "this table is not linked to a goforensics Dumps (it was read back from a file, or "
             "rows of different Dumps were concatenated): select rows from gf.load(...).goroutines "
             "or gf.Dumps.from_parquet(...).goroutines"
@@ -47,6 +85,14 @@ def dumps_of(table: pd.DataFrame) -> Dumps:
     d = link.dumps
     if table is d.goroutines:
         return d
+    missing = [c for c in GOROUTINE_COLUMNS if c not in table.columns]
+    if missing:
+        shown = ", ".join(missing[:6]) + (", ..." if len(missing) > 6 else "")
+        raise MissingColumnsError(
+            f"these rows lack {len(missing)} column(s) of the goroutines table ({shown}): select "
+            "rows, not columns: g.loc[rows] or g[mask], then pick columns from the result "
+            "(or g.loc[sel.index] to get them back)"
+        )
     return Dumps(table.copy(deep=False), d.frames, d.snapshots, d.warnings)
 
 

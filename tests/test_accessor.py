@@ -74,3 +74,19 @@ def test_unlinked_tables_say_why(demo, tmp_path):
 def test_parquet_round_trip_of_the_dumps_links_again(demo, tmp_path):
     back = gf.Dumps.from_parquet(demo.to_parquet(tmp_path / "d"))
     assert back.goroutines.gf.dumps is back
+
+
+def test_a_selection_of_columns_names_what_it_lost_and_the_fix(demo):
+    g = demo.goroutines
+    with pytest.raises(gf.GoforensicsError) as info:
+        g.loc[:, ["state"]].gf.suspects()
+    msg = str(info.value)
+    assert isinstance(info.value, KeyError)  # what a missing column is in pandas
+    assert "stack_id" in msg or "..." in msg
+    assert "select rows, not columns" in msg and "\n" not in msg
+    # every column the library needs is named when only a few are missing
+    with pytest.raises(KeyError, match=r"\(stack_id\)"):
+        g.drop(columns=["stack_id"]).gf.suspects()
+    # the fix the message gives works: the full rows of that selection
+    sel = g.loc[g["state"] == "chan send", ["state"]]
+    assert g.loc[sel.index].gf.dumps.total == len(sel)

@@ -174,3 +174,22 @@ def test_diff_of_two_dumps_accounts_for_every_goroutine():
     # one series: its first snapshot against its last, same totals
     one = run("diff", str(data)).stdout.splitlines()[0]
     assert one == f"snapshot 0 ({heads(first)} goroutines) -> snapshot 9 ({heads(last)} goroutines)"
+
+
+def test_cluster_text_is_one_line_a_row():
+    # the demo program's goroutines, one line each, the stack's cells cut to their first line
+    text = (ROOT / "goforensics" / "data" / "demo" / "goroutines-debug2.txt").read_text()
+    goroutines = len(re.findall(r"^goroutine \d+ \[", text, re.M))
+    r = run("cluster", "bundled:demo", "--format", "text")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0].split() == ["snapshot", "source", "goid", "count", "state", "cluster",
+                                "top_function", "entry_function", "created_by", "stack_id"]
+    assert len(lines) == 1 + goroutines
+    r = run("cluster", "bundled:demo", "--format", "text", "--summary")
+    rows = json.loads(run("cluster", "bundled:demo", "--format", "json", "--summary").stdout)
+    lines = r.stdout.splitlines()
+    assert len(lines) == 1 + len(rows)  # a multi-line representative stack stays on its row
+    assert any("(+" in line and "lines)" in line for line in lines[1:])
+    # in a pipe, without --format, the table is CSV as before
+    assert run("cluster", "bundled:demo").stdout.startswith("snapshot,source,goid")
