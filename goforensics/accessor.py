@@ -70,10 +70,10 @@ def dumps_of(table: pd.DataFrame) -> Dumps:
     --------
     >>> import goforensics as gf
     >>> g = gf.load("bundled:demo").goroutines
-    >>> dumps_of(g.loc[:, ["state"]])
+    >>> dumps_of(g.drop(columns=["stack_id"]))
     Traceback (most recent call last):
     ...
-    goforensics.accessor.MissingColumnsError: these rows lack 22 column(s) of the goroutines table (snapshot, instance, source, taken_at, line, goid, ...): select rows, not columns: g.loc[rows] or g[mask], then pick columns from the result (or g.loc[sel.index] to get them back)
+    goforensics.accessor.MissingColumnsError: these rows lack 1 column(s) of the goroutines table (stack_id): select rows, not columns: g.loc[rows] or g[mask], then pick columns from the result (or g.loc[sel.index] to get them back)
     """
     link = table.attrs.get("goforensics")
     if not isinstance(link, DumpsLink):

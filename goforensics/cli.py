@@ -71,7 +71,7 @@ def _progress(desc: str, total: int):
         leave=False,
         file=sys.stderr,
         disable=not sys.stderr.isatty(),
-        bar_format="{desc}: {n}/{total} {postfix}",
+        bar_format="{desc}: {n}/{total}{postfix}",
     )
 
 
@@ -346,7 +346,6 @@ def triage_cmd(paths, fmt, top, output, app_modules):
     import json
 
     from .analyze.suspects import triage
-    from .show.report import triage_html
     from .show.text import account, triage_text
 
     with _progress("triage", 3) as bar:
@@ -360,6 +359,8 @@ def triage_cmd(paths, fmt, top, output, app_modules):
         if fmt == "json":
             text = json.dumps(report, indent=2, ensure_ascii=False, default=str) + "\n"
         elif fmt == "html":
+            from .show.report import triage_html  # the page's charts: only when asked
+
             text = triage_html(report)
         else:
             text = triage_text(report, color=output is None and sys.stdout.isatty())

@@ -193,3 +193,40 @@ def test_cluster_text_is_one_line_a_row():
     assert any("(+" in line and "lines)" in line for line in lines[1:])
     # in a pipe, without --format, the table is CSV as before
     assert run("cluster", "bundled:demo").stdout.startswith("snapshot,source,goid")
+
+
+def test_help_loads_no_pandas():
+    # the command line answers --help without the library's heavy imports
+    code = ("import sys; from goforensics.cli import main; rc = main(['--help']); "
+            "print(rc, 'pandas' in sys.modules, 'sklearn' in sys.modules)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.stdout.splitlines()[-1] == "0 False False"
+
+
+def test_progress_on_a_terminal_and_quiet_in_a_pipe(tmp_path):
+    import fcntl
+    import os
+    import pty
+    import struct
+    import termios
+
+    dump = ROOT / "goforensics" / "data" / "demo" / "goroutines-debug2.txt"
+    r = run("triage", str(dump))  # stderr is a pipe: the account only, no bar
+    assert r.returncode == 0 and "\r" not in r.stderr and "triage:" not in r.stderr
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 120, 0, 0))  # a real window
+    p = subprocess.Popen([sys.executable, "-m", "goforensics.cli", "triage", str(dump)],
+                         stdout=subprocess.DEVNULL, stderr=slave)
+    os.close(slave)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # the terminal closed with the process
+            break
+        if not chunk:
+            break
+        seen += chunk
+    assert p.wait(timeout=300) == 0
+    os.close(master)
+    assert b"triage: " in seen and b"clustering and ranking" in seen

@@ -199,6 +199,28 @@ def test_browser_draws_the_report_without_errors(browser, series_report):
     page.close()
 
 
+@pytest.mark.parametrize("width", [1280, 1400, 1600])
+def test_the_answer_is_on_the_first_screen_with_no_horizontal_scroll(browser, series_report,
+                                                                   hostile_report, width):
+    for report in (series_report, hostile_report):
+        page, _ = browser.open(report)
+        page.set_viewport_size({"width": width, "height": 900})
+        page.wait_for_timeout(100)
+        assert page.evaluate("document.documentElement.scrollWidth") <= width, report.name
+        page.close()
+    page, _ = browser.open(series_report)
+    page.set_viewport_size({"width": width, "height": 900})
+    # the top suspect's card, with its fix, starts on the first screen
+    card = page.locator(".card").first.bounding_box()
+    advice = page.locator(".card .advice").first.bounding_box()
+    assert card["y"] < 900 and advice["y"] + advice["height"] <= 900, (card, advice)
+    assert "band-" in page.locator(".card").first.get_attribute("class")
+    if width == 1400:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "report-1400-first-screen.png"))
+    page.close()
+
+
 def _inert(page) -> None:
     assert page.evaluate("typeof window.__gfPwned") == "undefined"
     assert page.evaluate("document.scripts.length") == 0

@@ -48,7 +48,7 @@ color:#1b1b1b;background:#fafafa}
 main{max-width:1400px;margin:0 auto;padding:16px 28px 48px;box-sizing:border-box}
 h1{font-size:24px;margin:16px 0 4px}h2{font-size:19px;margin:28px 0 8px;border-bottom:1px solid #ddd;
 padding-bottom:4px}h3{font-size:15px;margin:0 0 6px;overflow-wrap:anywhere}
-.meta{color:#555;margin:0 0 12px}
+.meta{color:#555;margin:0 0 12px}.lead{font-size:15px;margin:6px 0 10px}
 table{border-collapse:collapse;margin:8px 0;font-size:13px;max-width:100%;display:block;overflow-x:auto}
 td,th{border:1px solid #d4d4d4;padding:3px 7px;vertical-align:top;text-align:left;
 overflow-wrap:anywhere;max-width:48em}

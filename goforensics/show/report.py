@@ -141,6 +141,12 @@ def _verdict(r: _Report) -> str:
     leaking = [x for x in recs if x["score"] > 0]
     healthy = [x for x in recs if x["score"] <= 0]
     out.append("<h2>Suspects</h2>")
+    if leaking:
+        named = "; ".join(
+            f"{x['site'] or x['entry']} ({x['title'] or x['state']})" for x in leaking[:3]
+        )
+        more = f" and {len(leaking) - 3} more" if len(leaking) > 3 else ""
+        out.append(f'<p class="lead">{len(leaking)} suspect(s): {e(named)}{more}.</p>')
     if not leaking:
         out.append("<p>No suspects: no group of goroutines shows evidence of a leak or a hang.</p>")
     lab = r.labels.to_numpy()
@@ -364,7 +370,7 @@ def report_html(
         unit="step",
         leave=False,
         disable=not progress,
-        bar_format="{desc}: {n}/{total} {postfix}",
+        bar_format="{desc}: {n}/{total}{postfix}",
     )
     bar.set_postfix_str("clustering")
     labels = cluster_labels(dumps, labels)
