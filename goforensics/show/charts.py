@@ -60,7 +60,7 @@ from .network import (
     wait_for_chart,
 )
 from .safe import safe_records
-from .text import trend_text
+from .text import BAND_COLORS, score_band, trend_text
 
 __all__ = [
     "FRAME_CLASS_COLORS",
@@ -237,6 +237,7 @@ def suspects_chart(suspects, *, top: int = 10, width: int = WIDTH) -> alt.HConca
                 "mid": i + 0.5,
                 "zero": 0.0,
                 "score": float(r["score"]),
+                "band": score_band(float(r["score"])),
                 "pattern": r.get("title") or r.get("pattern") or "",
                 "change": change,
             }
@@ -267,10 +268,14 @@ def suspects_chart(suspects, *, top: int = 10, width: int = WIDTH) -> alt.HConca
         .encode(
             y=alt.Y("top:Q", scale=ys, axis=None),
             y2="bottom:Q",
-            color=alt.condition("datum.score > 0", alt.value("#b2182b"), alt.value("#aaaaaa")),
+            color=alt.Color(
+                "band:N",
+                scale=alt.Scale(domain=list(BAND_COLORS), range=list(BAND_COLORS.values())),
+                legend=None,
+            ),
             x=alt.X("zero:Q", title="score"),
             x2="score:Q",
-            tooltip=["label:N", "score:Q", "pattern:N"],
+            tooltip=["label:N", "score:Q", "band:N", "pattern:N"],
         )
         .properties(width=150, height=height)
     )

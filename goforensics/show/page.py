@@ -19,10 +19,9 @@ import numpy as np
 import pandas as pd
 
 from .safe import safe_records, safe_text
-from .text import trend_text
+from .text import score_band, trend_text
 
 __all__ = [
-    "BANDS",
     "CSP",
     "STYLE",
     "e",
@@ -32,7 +31,6 @@ __all__ = [
     "healthy_table",
     "num",
     "page",
-    "score_band",
     "suspect_card",
     "table",
 ]
@@ -173,24 +171,6 @@ def facts_table(f: dict, clusters: int | None) -> str:
         + "".join(f"<tr><td>{e(k)}</td><td>{e(v)}</td></tr>" for k, v in rows)
         + "</table>"
     )
-
-
-# score bands: the colour of a suspect's badge and border says how strong its evidence is
-BANDS = [(3.0, "strong"), (1.5, "likely"), (0.0, "weak")]
-
-
-def score_band(score: float) -> str:
-    """The band of a suspect's score: strong (>= 3), likely (>= 1.5), weak (> 0) or none.
-
-    Examples
-    --------
-    >>> [score_band(x) for x in (6.5, 2.0, 0.35, 0.0, -1.0)]
-    ['strong', 'likely', 'weak', 'none', 'none']
-    """
-    for floor, name in BANDS:
-        if score >= floor and score > 0:
-            return name
-    return "none"
 
 
 def suspect_card(s: dict, extra: dict | None = None) -> str:

@@ -31,7 +31,6 @@ from ..analyze.suspects import series_facts, suspects
 from ..model import Dumps
 from .labels import cluster_labels
 from .page import (
-    BANDS,
     CSP,
     e,
     ended,
@@ -39,12 +38,11 @@ from .page import (
     figure,
     healthy_table,
     page,
-    score_band,
     suspect_card,
     table,
 )
 
-__all__ = ["BANDS", "CSP", "report_html", "score_band", "triage_html", "write_report"]
+__all__ = ["CSP", "report_html", "triage_html", "write_report"]
 
 # --- the triage page --------------------------------------------------------------------------------
 
@@ -77,6 +75,11 @@ def triage_html(report: dict, *, charts: bool = True, title: str = "goforensics 
 
 
 # --- the full report ----------------------------------------------------------------------------------
+
+
+# the charts' drawing width in the report: with legends they fill a 1280-1600 px window
+# (images scale down to the page, never past it)
+WIDE = 1100
 
 
 @dataclass
@@ -178,8 +181,10 @@ def _blocking(r: _Report) -> str:
 
     return (
         "<h2>Where goroutines block</h2>"
-        + figure(lambda: icicle_chart(r.dumps), "blocked goroutines' stacks (last snapshot)")
-        + figure(lambda: wait_times_chart(r.dumps), "wait times (last snapshot)")
+        + figure(
+            lambda: icicle_chart(r.dumps, width=WIDE), "blocked goroutines' stacks (last snapshot)"
+        )
+        + figure(lambda: wait_times_chart(r.dumps, width=WIDE - 150), "wait times (last snapshot)")
     )
 
 
@@ -190,11 +195,19 @@ def _graphs(r: _Report) -> str:
 
         d = r.dumps
         out.append(
-            figure(lambda: call_graph_chart(d), "call graph of blocked goroutines (last snapshot)")
+            figure(
+                lambda: call_graph_chart(d, width=WIDE - 150),
+                "call graph of blocked goroutines (last snapshot)",
+            )
         )
-        out.append(figure(lambda: spawn_graph_chart(d), "spawn graph (last snapshot)"))
         out.append(
-            figure(lambda: wait_for_chart(d, graph=r.waits), "wait-for graph (last snapshot)")
+            figure(lambda: spawn_graph_chart(d, width=WIDE - 150), "spawn graph (last snapshot)")
+        )
+        out.append(
+            figure(
+                lambda: wait_for_chart(d, graph=r.waits, width=WIDE - 150),
+                "wait-for graph (last snapshot)",
+            )
         )
     cycles = deadlock_cycles(r.waits, min_confidence=0.5)
     if not cycles:
@@ -253,9 +266,16 @@ def _overview(r: _Report) -> str:
         from .charts import over_time_chart, states_chart
 
         out.append(
-            figure(lambda: over_time_chart(r.dumps, r.labels), "goroutines over time, by cluster")
+            figure(
+                lambda: over_time_chart(r.dumps, r.labels, width=WIDE - 150),
+                "goroutines over time, by cluster",
+            )
         )
-        out.append(figure(lambda: states_chart(r.dumps), "goroutines over time, by state"))
+        out.append(
+            figure(
+                lambda: states_chart(r.dumps, width=WIDE - 150), "goroutines over time, by state"
+            )
+        )
     return "".join(out)
 
 

@@ -24,11 +24,14 @@ from ..model import Dumps, headline
 from .safe import safe_text
 
 __all__ = [
+    "BANDS",
+    "BAND_COLORS",
     "account",
     "cluster_table_text",
     "diff_text",
     "headline",
     "overview",
+    "score_band",
     "trend_text",
     "triage_text",
 ]
@@ -71,6 +74,26 @@ def trend_text(counts: Sequence[int], slope_per_min: float | None = None) -> str
     if not _missing(slope_per_min):
         out += f" ({float(slope_per_min):+.1f}/min)"
     return out
+
+
+# score bands: the colour of a suspect's badge and border says how strong its evidence is
+BANDS = [(3.0, "strong"), (1.5, "likely"), (0.0, "weak")]
+# the colour of each band, in the report's badges and the suspects chart alike
+BAND_COLORS = {"strong": "#b2182b", "likely": "#e66101", "weak": "#fdb863", "none": "#888888"}
+
+
+def score_band(score: float) -> str:
+    """The band of a suspect's score: strong (>= 3), likely (>= 1.5), weak (> 0) or none.
+
+    Examples
+    --------
+    >>> [score_band(x) for x in (6.5, 2.0, 0.35, 0.0, -1.0)]
+    ['strong', 'likely', 'weak', 'none', 'none']
+    """
+    for floor, name in BANDS:
+        if score >= floor and score > 0:
+            return name
+    return "none"
 
 
 def _skipped(w: pd.DataFrame) -> str:
