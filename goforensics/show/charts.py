@@ -210,16 +210,8 @@ def _suspect_records(suspects) -> list[dict]:
     return list(suspects)
 
 
-def suspects_chart(suspects, *, top: int = 10, width: int = WIDTH) -> alt.HConcatChart | alt.Chart:
-    """Suspects in rank order: their score, their goroutines per snapshot (a sparkline) and the change.
-
-    ``suspects`` is the table of :func:`goforensics.analyze.suspects.suspects`, or the
-    records or report of :func:`goforensics.analyze.suspects.triage`. Each sparkline is scaled
-    to its own peak; the text on the right gives the numbers.
-    """
-    recs = _suspect_records(suspects)[:top]
-    if not recs:
-        return note("no suspects", width)
+def _suspect_rows(recs: list[dict]) -> tuple[list[dict], list[dict]]:
+    """Per suspect its row (label, band, score, change); per snapshot a sparkline point."""
     rows, points = [], []
     for i, r in enumerate(recs):
         label = (
@@ -247,6 +239,20 @@ def suspects_chart(suspects, *, top: int = 10, width: int = WIDTH) -> alt.HConca
             points.append(
                 {"label": label, "snapshot": k, "goroutines": c, "y": i + 0.85 - 0.7 * c / peak}
             )
+    return rows, points
+
+
+def suspects_chart(suspects, *, top: int = 10, width: int = WIDTH) -> alt.HConcatChart | alt.Chart:
+    """Suspects in rank order: their score, their goroutines per snapshot (a sparkline) and the change.
+
+    ``suspects`` is the table of :func:`goforensics.analyze.suspects.suspects`, or the
+    records or report of :func:`goforensics.analyze.suspects.triage`. Each sparkline is scaled
+    to its own peak; the text on the right gives the numbers.
+    """
+    recs = _suspect_records(suspects)[:top]
+    if not recs:
+        return note("no suspects", width)
+    rows, points = _suspect_rows(recs)
     table = pd.DataFrame(safe_records(rows))
     spark = pd.DataFrame(safe_records(points))
     n = len(rows)

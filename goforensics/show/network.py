@@ -115,36 +115,8 @@ def collapse_chains(G: nx.DiGraph, label, weight: str = "goroutines") -> nx.DiGr
     return H
 
 
-def network_chart(
-    G: nx.DiGraph,
-    *,
-    weight: str = "goroutines",
-    label=None,
-    color=None,
-    color_scale: alt.Scale | None = None,
-    top: int = 30,
-    title: str = "",
-    collapse: bool = False,
-    width: int = 760,
-    height: int = 360,
-) -> alt.LayerChart | alt.Chart:
-    """Draw a directed graph from a networkx layout: edges as rules, nodes as circles, labels as text.
-
-    The ``top`` nodes by their ``weight`` attribute are drawn (the rest, and their
-    edges, left out and counted in the subtitle). ``label(node, attrs)`` and
-    ``color(node, attrs)`` give each node's text and colour category. With
-    ``collapse``, chains of nodes are drawn as one (:func:`collapse_chains`).
-    """
-    if G.number_of_nodes() == 0:
-        return note(f"{title}: empty graph" if title else "empty graph", width)
-    w = {n: float(a.get(weight) or 0) for n, a in G.nodes(data=True)}
-    keep = sorted(G.nodes, key=lambda n: (-w[n], str(n)))[:top]
-    H = G.subgraph(keep).copy()
-    label = label or (lambda n, a: short_function(n))
-    if collapse:
-        H = collapse_chains(H, label, weight)
-        inner = label
-        label = lambda n, a: a.get("text") or inner(n, a)  # noqa: E731
+def _graph_frames(H, w: dict, weight: str, label, color, width: int):
+    """Per node its position, weight, label and colour category; per edge its two ends."""
     pos = graph_layout(H)
     layers = len({round(p[0], 6) for p in pos.values()})
     fit = max(int(width / max(layers, 1) / CHAR_PX) - 3, 12)
@@ -178,6 +150,12 @@ def network_chart(
         ],
         columns=["x", "y", "x2", "y2", "weight"],
     )
+    return nodes, edges
+
+
+def _network_layers(H, w, weight, label, color, color_scale, width, height) -> alt.LayerChart:
+    """Edges (rules with arrowheads), nodes (circles) and their labels, at layered positions."""
+    nodes, edges = _graph_frames(H, w, weight, label, color, width)
     xd = [float(nodes["x"].min()) - 0.05, float(nodes["x"].max()) + 0.45]
     yd = [float(nodes["y"].min()) - 0.05, float(nodes["y"].max()) + 0.05]
     xs = alt.Scale(domain=xd, nice=False, zero=False)
@@ -242,13 +220,47 @@ def network_chart(
             text="label:N",
         )
     )
+    return rules + arrows + dots + text
+
+
+def network_chart(
+    G: nx.DiGraph,
+    *,
+    weight: str = "goroutines",
+    label=None,
+    color=None,
+    color_scale: alt.Scale | None = None,
+    top: int = 30,
+    title: str = "",
+    collapse: bool = False,
+    width: int = 760,
+    height: int = 360,
+) -> alt.LayerChart | alt.Chart:
+    """Draw a directed graph from a networkx layout: edges as rules, nodes as circles, labels as text.
+
+    The ``top`` nodes by their ``weight`` attribute are drawn (the rest, and their
+    edges, left out and counted in the subtitle). ``label(node, attrs)`` and
+    ``color(node, attrs)`` give each node's text and colour category. With
+    ``collapse``, chains of nodes are drawn as one (:func:`collapse_chains`).
+    """
+    if G.number_of_nodes() == 0:
+        return note(f"{title}: empty graph" if title else "empty graph", width)
+    w = {n: float(a.get(weight) or 0) for n, a in G.nodes(data=True)}
+    keep = sorted(G.nodes, key=lambda n: (-w[n], str(n)))[:top]
+    H = G.subgraph(keep).copy()
+    label = label or (lambda n, a: short_function(n))
+    if collapse:
+        H = collapse_chains(H, label, weight)
+        inner = label
+        label = lambda n, a: a.get("text") or inner(n, a)  # noqa: E731
+    layers = _network_layers(H, w, weight, label, color, color_scale, width, height)
     shown = sum(len(a.get("members", [n])) for n, a in H.nodes(data=True))
     sub = f"{shown} of {G.number_of_nodes()} nodes" + (
         f" (top {top} by {weight})" if shown < G.number_of_nodes() else ""
     )
     if collapse and shown > H.number_of_nodes():
         sub += ", chains drawn as one node"
-    return (rules + arrows + dots + text).properties(
+    return layers.properties(
         title=alt.TitleParams(title or "graph", subtitle=sub),
         width=width,
         height=height,

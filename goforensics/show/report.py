@@ -335,6 +335,29 @@ def _version() -> str:
         return "(not installed)"
 
 
+def _prepare(dumps: Dumps, labels, top: int, charts: bool, bar) -> _Report:
+    """Everything the sections draw from, once, each step told to the progress bar."""
+    bar.set_postfix_str("clustering")
+    labels = cluster_labels(dumps, labels)
+    bar.update()
+    bar.set_postfix_str("wait-for graph")
+    # once, for the suspects and the graphs: a pass over every goroutine
+    waits = wait_for_graph(dumps)
+    bar.update()
+    bar.set_postfix_str("suspects")
+    r = _Report(
+        dumps=dumps,
+        labels=labels,
+        facts=series_facts(dumps),
+        waits=waits,
+        suspects=suspects(dumps, labels, top=top, wait_for=waits),
+        clusters=describe_clusters(dumps, labels).set_index("cluster", drop=False),
+        charts=charts,
+    )
+    bar.update()
+    return r
+
+
 def report_html(
     dumps: Dumps,
     *,
@@ -392,25 +415,7 @@ def report_html(
         disable=not progress,
         bar_format="{desc}: {n}/{total}{postfix}",
     )
-    bar.set_postfix_str("clustering")
-    labels = cluster_labels(dumps, labels)
-    bar.update()
-    bar.set_postfix_str("wait-for graph")
-    waits = wait_for_graph(
-        dumps
-    )  # once, for the suspects and the graphs: a pass over every goroutine
-    bar.update()
-    bar.set_postfix_str("suspects")
-    r = _Report(
-        dumps=dumps,
-        labels=labels,
-        facts=series_facts(dumps),
-        waits=waits,
-        suspects=suspects(dumps, labels, top=top, wait_for=waits),
-        clusters=describe_clusters(dumps, labels).set_index("cluster", drop=False),
-        charts=charts,
-    )
-    bar.update()
+    r = _prepare(dumps, labels, top, charts, bar)
     made = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     body = [
         f"<h1>{e(title)}</h1>",
