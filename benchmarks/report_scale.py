@@ -56,11 +56,11 @@ def main() -> None:
     s = suspects(d, labels)
     print(f"suspects: {time.perf_counter() - t:.1f} s")
     charts = {
-        "goroutines_over_time": lambda: viz.goroutines_over_time(d, labels),
-        "states_over_time": lambda: viz.states_over_time(d),
-        "suspects_growth": lambda: viz.suspects_growth(s),
-        "wait_times": lambda: viz.wait_times(d),
-        "blocked_icicle": lambda: viz.blocked_icicle(d),
+        "over_time_chart": lambda: viz.over_time_chart(d, labels),
+        "states_chart": lambda: viz.states_chart(d),
+        "suspects_chart": lambda: viz.suspects_chart(s),
+        "wait_times_chart": lambda: viz.wait_times_chart(d),
+        "icicle_chart": lambda: viz.icicle_chart(d),
         "call_graph_chart": lambda: viz.call_graph_chart(d),
         "spawn_graph_chart": lambda: viz.spawn_graph_chart(d),
         "wait_for_chart": lambda: viz.wait_for_chart(d),

@@ -27,19 +27,57 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .model import Dumps, DumpsLink
+from .errors import GoforensicsError
+from .model import GOROUTINE_COLUMNS, Dumps, DumpsLink
 
-__all__ = ["GoroutinesAccessor", "dumps_of"]
+__all__ = ["GoroutinesAccessor", "MissingColumnsError", "NotLinkedError", "dumps_of"]
+
+
+class NotLinkedError(GoforensicsError, ValueError):
+    """A table handed to ``.gf`` that does not know the Dumps it came from."""
+
+
+class MissingColumnsError(GoforensicsError, KeyError):
+    """A selection of goroutine rows that lost columns the library needs."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0])
 
 
 def dumps_of(table: pd.DataFrame) -> Dumps:
     """The Dumps of these goroutine rows: the rows themselves with their Dumps' other tables.
 
-    Raises ``ValueError`` when the table is not linked to a Dumps.
+    Parameters
+    ----------
+    table : DataFrame
+        Rows selected from ``Dumps.goroutines`` (any pandas selection of rows; extra
+        columns such as ``cluster`` are kept).
+
+    Returns
+    -------
+    Dumps
+        Those rows as its ``goroutines``, with the same frames, snapshots and warnings.
+
+    Raises
+    ------
+    NotLinkedError
+        The table is not linked to a Dumps (read back from a file, rows of two Dumps).
+    MissingColumnsError
+        Columns of the goroutines table were selected away; the message names them and
+        how to keep them.
+
+    Examples
+    --------
+    >>> import goforensics as gf
+    >>> g = gf.load("bundled:demo").goroutines
+    >>> dumps_of(g.drop(columns=["stack_id"]))
+    Traceback (most recent call last):
+    ...
+    goforensics.accessor.MissingColumnsError: these rows lack 1 column(s) of the goroutines table (stack_id): select rows, not columns: g.loc[rows] or g[mask], then pick columns from the result (or g.loc[sel.index] to get them back)
     """
     link = table.attrs.get("goforensics")
     if not isinstance(link, DumpsLink):
-        raise ValueError(
+        raise NotLinkedError(
             "this table is not linked to a goforensics Dumps (it was read back from a file, or "
             "rows of different Dumps were concatenated): select rows from gf.load(...).goroutines "
             "or gf.Dumps.from_parquet(...).goroutines"
@@ -47,6 +85,14 @@ def dumps_of(table: pd.DataFrame) -> Dumps:
     d = link.dumps
     if table is d.goroutines:
         return d
+    missing = [c for c in GOROUTINE_COLUMNS if c not in table.columns]
+    if missing:
+        shown = ", ".join(missing[:6]) + (", ..." if len(missing) > 6 else "")
+        raise MissingColumnsError(
+            f"these rows lack {len(missing)} column(s) of the goroutines table ({shown}): select "
+            "rows, not columns: g.loc[rows] or g[mask], then pick columns from the result "
+            "(or g.loc[sel.index] to get them back)"
+        )
     return Dumps(table.copy(deep=False), d.frames, d.snapshots, d.warnings)
 
 
@@ -107,19 +153,17 @@ class GoroutinesAccessor:
 
     def describe_clusters(self, labels=None) -> pd.DataFrame:
         """One row per cluster: :func:`goforensics.analyze.clustering.describe_clusters`."""
-        from .analyze.clustering import cluster, describe_clusters
+        from .analyze.clustering import describe_clusters
+        from .show.labels import cluster_labels
 
-        d = self.dumps
-        labels = self._labels(labels)
-        return describe_clusters(d, cluster(d) if labels is None else labels)
+        return describe_clusters(self.dumps, cluster_labels(self.dumps, self._labels(labels)))
 
     def cluster_counts(self, labels=None) -> pd.DataFrame:
         """Goroutines per snapshot and cluster: :func:`goforensics.analyze.clustering.cluster_counts`."""
-        from .analyze.clustering import cluster, cluster_counts
+        from .analyze.clustering import cluster_counts
+        from .show.labels import cluster_labels
 
-        d = self.dumps
-        labels = self._labels(labels)
-        return cluster_counts(d, cluster(d) if labels is None else labels)
+        return cluster_counts(self.dumps, cluster_labels(self.dumps, self._labels(labels)))
 
     def suspects(self, labels=None, top: int | None = None) -> pd.DataFrame:
         """Ranked leak suspects: :func:`goforensics.analyze.suspects.suspects`."""
@@ -172,36 +216,36 @@ class GoroutinesAccessor:
 
         return hotspots(self.dumps, **kw)
 
-    # -- charts and report -----------------------------------------------------------------------------
+    # -- charts and report: df.gf.plot_X() is goforensics.viz.X_chart(...) ------------------------------
     def plot_over_time(self, labels=None, **kw):
-        """:func:`goforensics.show.charts.goroutines_over_time`."""
-        from .show.charts import goroutines_over_time
+        """:func:`goforensics.show.charts.over_time_chart`."""
+        from .show.charts import over_time_chart
 
-        return goroutines_over_time(self.dumps, self._labels(labels), **kw)
+        return over_time_chart(self.dumps, self._labels(labels), **kw)
 
     def plot_states(self, **kw):
-        """:func:`goforensics.show.charts.states_over_time`."""
-        from .show.charts import states_over_time
+        """:func:`goforensics.show.charts.states_chart`."""
+        from .show.charts import states_chart
 
-        return states_over_time(self.dumps, **kw)
+        return states_chart(self.dumps, **kw)
 
     def plot_suspects(self, labels=None, **kw):
-        """:func:`goforensics.show.charts.suspects_growth` of :meth:`suspects`."""
-        from .show.charts import suspects_growth
+        """:func:`goforensics.show.charts.suspects_chart` of :meth:`suspects`."""
+        from .show.charts import suspects_chart
 
-        return suspects_growth(self.suspects(labels), **kw)
+        return suspects_chart(self.suspects(labels), **kw)
 
-    def plot_waits(self, **kw):
-        """:func:`goforensics.show.charts.wait_times`."""
-        from .show.charts import wait_times
+    def plot_wait_times(self, **kw):
+        """:func:`goforensics.show.charts.wait_times_chart`."""
+        from .show.charts import wait_times_chart
 
-        return wait_times(self.dumps, **kw)
+        return wait_times_chart(self.dumps, **kw)
 
-    def plot_icicle(self, **kw):
-        """:func:`goforensics.show.charts.blocked_icicle`."""
-        from .show.charts import blocked_icicle
+    def plot_icicle(self, labels=None, **kw):
+        """:func:`goforensics.show.charts.icicle_chart`."""
+        from .show.charts import icicle_chart
 
-        return blocked_icicle(self.dumps, **kw)
+        return icicle_chart(self.dumps, labels=self._labels(labels), **kw)
 
     def plot_call_graph(self, **kw):
         """:func:`goforensics.show.charts.call_graph_chart`."""
@@ -223,11 +267,10 @@ class GoroutinesAccessor:
 
     def report(self, path=None, labels=None, **kw) -> str:
         """The self-contained HTML report: :func:`goforensics.show.report.report_html` (written to ``path`` if given)."""
-        from .show.report import report_html
+        from .show.report import report_html, write_report
 
-        html = report_html(self.dumps, labels=self._labels(labels), **kw)
         if path is not None:
-            from pathlib import Path
-
-            Path(path).write_text(html, encoding="utf-8")
-        return html
+            return write_report(self.dumps, path, labels=self._labels(labels), **kw).read_text(
+                encoding="utf-8"
+            )
+        return report_html(self.dumps, labels=self._labels(labels), **kw)

@@ -3,47 +3,126 @@
 Every command reads dumps with :func:`goforensics.load`, prints its table or
 report on stdout (or ``-o FILE``) and a short account on stderr. Bad input
 gives a one-line error and a non-zero exit, never a traceback.
+
+Commands only parse their options and call library functions; every sentence
+they print is written in :mod:`goforensics.show.text`. Each command imports the
+library inside its body: the library brings pandas (and the analysis brings
+scikit-learn, networkx, Altair), and ``goforensics --help`` should not wait for them.
 """
 
 from __future__ import annotations
 
 import os
 import re
-import shutil
 import sys
-import tempfile
 from contextlib import nullcontext
 from pathlib import Path
 
 import click
-import pandas as pd
 
 from .errors import CaptureError, DatasetError, GoforensicsError
-from .model import Dumps, headline
-from .read.series import Source, load, read_manifest, series_notes
 
 __all__ = ["cli", "main"]
 
 PARSE_COLUMNS = [
-    "snapshot", "source", "instance", "taken_at", "goid", "count", "state", "wait_minutes",
-    "leaked", "locked_to_thread", "labels", "top_function", "entry_function", "created_by",
-    "creator_goid", "n_frames", "elided", "truncated", "stack_id", "line",
+    "snapshot",
+    "source",
+    "instance",
+    "taken_at",
+    "goid",
+    "count",
+    "state",
+    "wait_minutes",
+    "leaked",
+    "locked_to_thread",
+    "labels",
+    "top_function",
+    "entry_function",
+    "created_by",
+    "creator_goid",
+    "n_frames",
+    "elided",
+    "truncated",
+    "stack_id",
+    "line",
 ]
+CLUSTER_COLUMNS = [
+    "snapshot",
+    "source",
+    "goid",
+    "count",
+    "state",
+    "cluster",
+    "top_function",
+    "entry_function",
+    "created_by",
+    "stack_id",
+]
+_URL = ("http://", "https://")
+_HOST_PORT = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):\d{1,5}(/\S*)?")
 
 
-def _load(paths: tuple[str, ...], order: str = "given", app_modules: tuple[str, ...] = (),
-          times: str | None = None) -> Dumps:
+def _is_url(p: str) -> bool:
+    """A live service: ``http(s)://...``, or ``host:port[/path]`` that names no file (as capture
+    takes it)."""
+    return p.startswith(_URL) or (_HOST_PORT.fullmatch(p) is not None and not os.path.exists(p))
+
+
+_times_option = click.option(
+    "--times",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Capture times: a file of FILE<TAB>TIME lines (ISO 8601); wins over a manifest, the "
+    "content and the file names.",
+)
+
+
+def _progress(desc: str, total: int):
+    """A bar of a command's steps on stderr; quiet when stderr is not a terminal."""
+    from tqdm import tqdm
+
+    return tqdm(
+        total=total,
+        desc=desc,
+        unit="step",
+        leave=False,
+        file=sys.stderr,
+        disable=not sys.stderr.isatty(),
+        bar_format="{desc}: {n}/{total}{postfix}",
+    )
+
+
+def _step(bar, what: str) -> None:
+    bar.set_postfix_str(what, refresh=True)
+
+
+def _load(
+    paths: tuple[str, ...],
+    order: str = "given",
+    app_modules: tuple[str, ...] = (),
+    times: str | None = None,
+):
+    import tempfile
+
+    from .read.series import Source, load
+    from .show.text import account, endings
+
     if not paths:
-        raise click.UsageError("give at least one dump file, glob, directory or URL (or - for standard input)")
+        raise click.UsageError(
+            "give at least one dump file, glob, directory or URL (or - for standard input)"
+        )
     if paths.count("-") > 1:
         raise click.UsageError("standard input (-) can be read only once")
     remote = any(_is_url(p) for p in paths)
-    spool = tempfile.TemporaryDirectory(prefix="goforensics-") if "-" in paths or remote else nullcontext()
+    spool = (
+        tempfile.TemporaryDirectory(prefix="goforensics-")
+        if "-" in paths or remote
+        else nullcontext()
+    )
     with spool as tmp:
         items: list[str | Source] = []
         for k, p in enumerate(paths):
             if p == "-":
-                items.append(_spool_stdin(Path(tmp)))
+                items.append(_spool_stdin(Path(tmp), Source))
             elif _is_url(p):
                 items.extend(_fetch_now(p, Path(tmp) / f"url-{k}"))
             else:
@@ -54,45 +133,34 @@ def _load(paths: tuple[str, ...], order: str = "given", app_modules: tuple[str, 
             raise click.ClickException(str(e)) from None
     if d.goroutines.empty:
         click.echo(account(d), err=True)
-        said = [headline(k, m) for k, m in zip(d.snapshots["kind"].astype(str),
-                                                 d.snapshots["message"].astype(str), strict=True)]
+        said = endings(d)
         if said:  # e.g. 'fatal error: newosproc' printed with no goroutine section after it
-            raise click.ClickException(f"no goroutines in the input, which holds: {'; '.join(said[:3])}")
+            raise click.ClickException(
+                f"no goroutines in the input, which holds: {'; '.join(said)}"
+            )
         raise click.ClickException("no goroutine dump found in the input")
     return d
 
 
-def _spool_stdin(tmp: Path) -> Source:
+def _spool_stdin(tmp: Path, source):
     """Standard input (``curl .../goroutine?debug=2 | goforensics triage -``) as a source.
 
     The parser reads files (it sniffs gzip and protobuf, then streams), so the pipe is
     copied to a file first; the tables call it ``<stdin>``.
     """
+    import shutil
+
     path = tmp / "stdin"
     with path.open("wb") as out:
         shutil.copyfileobj(click.get_binary_stream("stdin"), out, 1 << 20)
-    return Source(path, name="<stdin>")
+    return source(path, name="<stdin>")
 
 
-_URL = ("http://", "https://")
-_HOST_PORT = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):\d{1,5}(/\S*)?")
-
-
-def _is_url(p: str) -> bool:
-    """A live service: ``http(s)://...``, or ``host:port[/path]`` that names no file (as capture takes it)."""
-    return p.startswith(_URL) or (_HOST_PORT.fullmatch(p) is not None and not os.path.exists(p))
-
-
-_times_option = click.option(
-    "--times", type=click.Path(exists=True, dir_okay=False),
-    help="Capture times: a file of FILE<TAB>TIME lines (ISO 8601); wins over a manifest, the content "
-         "and the file names.")
-
-
-def _fetch_now(url: str, out: Path) -> list[Source]:
+def _fetch_now(url: str, out: Path) -> list:
     """A live service's dump, taken now (``goforensics triage http://localhost:6060``): one
     round of :func:`goforensics.read.capture.capture`, so its timeouts, retries and errors."""
     from .read.capture import capture
+    from .read.series import read_manifest
 
     try:
         capture(url, out, count=1, progress=False)
@@ -104,62 +172,37 @@ def _fetch_now(url: str, out: Path) -> list[Source]:
     return sources
 
 
-def account(d: Dumps) -> str:
-    """The stderr summary: files, snapshots, goroutines, and what was skipped and why."""
-    s = d.snapshots
-    files = set(s["source"].astype(str)) | set(d.warnings["source"].astype(str))
-    if "corroborated_by" in s:  # the other forms of a round read into one snapshot
-        files |= {f for c in s["corroborated_by"].dropna().astype(str) for f in c.splitlines()}
-    lines = [
-        f"{len(files)} file(s), {len(s)} snapshot(s), "
-        f"{d.total:,} goroutine(s) in {len(d.goroutines):,} row(s), "
-        f"{d.frames['stack_id'].nunique():,} distinct stack(s)"
-    ]
-    lines += series_notes(d)
-    w = d.warnings
-    skipped = w[w["kind"] == "skipped"]
-    if len(skipped):
-        reasons: dict[str, int] = {}
-        for msg in skipped["message"]:
-            for part in str(msg).split(": ", 1)[-1].split(", "):
-                n, _, why = part.partition(" ")
-                if n.isdigit():
-                    reasons[why] = reasons.get(why, 0) + int(n)
-        why = "; ".join(f"{n:,} {r}" for r, n in sorted(reasons.items(), key=lambda x: -x[1]))
-        lines.append(f"skipped {int(skipped['lines'].sum()):,} line(s): {why}")
-    races = w[(w["kind"] == "race-report") & (w["lines"] == 0)]
-    n_races = sum(int(str(m).split(" ", 1)[0]) for m in races["message"])
-    if n_races:
-        where = f" in {races['source'].nunique()} file(s)" if races["source"].nunique() > 1 else ""
-        lines.append(f"{n_races} race report(s){where}: not goroutine dumps, not counted")
-    for _, r in s[s["truncated"]].iterrows():
-        miss = (
-            "" if pd.isna(r["missing"])
-            else ": all the goroutines its header declares were read, the last stack may be cut short"
-            if r["missing"] == 0 else f": {int(r['missing']):,} goroutine(s) missing"
-        )
-        lines.append(f"truncated: snapshot {r['snapshot']} of {r['source']}{miss}")
-    other = w[~w["kind"].isin(["skipped", "race-report", "truncated"])]
-    for _, r in other.iterrows():
-        where = f"{r['source']}:{r['line']}" if pd.notna(r["line"]) else f"{r['source']}"
-        lines.append(f"{r['kind']}: {where}: {r['message']}")
-    return "\n".join(lines)
+def _emit(text: str | bytes, output: str | None) -> None:
+    """Write to ``output`` or stdout; text a terminal or file cannot encode is escaped, not fatal."""
+    if isinstance(text, bytes):
+        if output:
+            Path(output).write_bytes(text)
+        else:
+            click.get_binary_stream("stdout").write(text)
+        return
+    if output:
+        Path(output).write_bytes(text.encode("utf-8", "backslashreplace"))
+    else:
+        click.echo(text.encode("utf-8", "backslashreplace").decode("utf-8"), nl=False)
 
 
-def _write_table(df: pd.DataFrame, fmt: str, output: str | None) -> None:
+def _write_table(df, fmt: str, output: str | None) -> None:
     if fmt == "parquet":
         if not output:
             raise click.UsageError("--format parquet needs -o FILE (Parquet is binary)")
-        df.to_parquet(output, index=False, row_group_size=1 << 16)  # as Dumps.to_parquet: bounded buffers
+        df.to_parquet(
+            output, index=False, row_group_size=1 << 16
+        )  # as Dumps.to_parquet: bounded buffers
         return
-    if fmt == "csv":
+    if fmt == "text":
+        from .show.text import cluster_table_text
+
+        text = cluster_table_text(df) + "\n"
+    elif fmt == "csv":
         text = df.to_csv(index=False)
     else:
         text = df.to_json(orient="records", date_format="iso", force_ascii=False) + "\n"
-    if output:
-        Path(output).write_text(text, encoding="utf-8")
-    else:
-        click.echo(text, nl=False)
+    _emit(text, output)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -175,17 +218,38 @@ def cli() -> None:
     """
 
 
+_APP_MODULE = click.option(
+    "--app-module",
+    "app_modules",
+    multiple=True,
+    help="Import-path prefix of the application's code (repeatable; overrides inference).",
+)
+
+
 @cli.command("parse")
 @click.argument("paths", nargs=-1, type=click.Path())
-@click.option("--format", "fmt", type=click.Choice(["csv", "json", "parquet"]), default="csv",
-              show_default=True, help="Output format.")
-@click.option("--frames", is_flag=True,
-              help="Write the frames table (one row per frame of each distinct stack, joined on stack_id).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["csv", "json", "parquet"]),
+    default="csv",
+    show_default=True,
+    help="Output format.",
+)
+@click.option(
+    "--frames",
+    is_flag=True,
+    help="Write the frames table (one row per frame of each distinct stack, joined on stack_id).",
+)
 @click.option("--all-columns", is_flag=True, help="Every goroutine column, arguments included.")
-@click.option("-o", "--output", type=click.Path(), help="Write here instead of stdout. With --format parquet "
-              "and a path without .parquet suffix: a directory with all four tables.")
-@click.option("--app-module", "app_modules", multiple=True,
-              help="Import-path prefix of the application's code (repeatable; overrides inference).")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(),
+    help="Write here instead of stdout. With --format parquet "
+    "and a path without .parquet suffix: a directory with all four tables.",
+)
+@_APP_MODULE
 @_times_option
 def parse_cmd(paths, fmt, frames, all_columns, output, app_modules, times):
     """Read dumps into a table: one row per goroutine (or profile bucket).
@@ -194,6 +258,8 @@ def parse_cmd(paths, fmt, frames, all_columns, output, app_modules, times):
     to its files sorted by name. A summary goes to stderr: files, snapshots,
     goroutines, and the lines skipped and why.
     """
+    from .show.text import account
+
     d = _load(paths, "given", app_modules, times)
     if fmt == "parquet" and output and not output.endswith(".parquet"):
         d.to_parquet(output)
@@ -205,75 +271,50 @@ def parse_cmd(paths, fmt, frames, all_columns, output, app_modules, times):
     click.echo(account(d), err=True)
 
 
-def overview(d: Dumps, top: int = 10) -> str:
-    """A readable first look: goroutines per snapshot and state, and the biggest stacks."""
-    g = d.goroutines
-    out = [account(d), ""]
-    if g.empty:
-        out.append("no goroutines")
-        return "\n".join(out)
-    per = g.groupby("snapshot", observed=True)["count"].sum()
-    s = d.snapshots.set_index("snapshot")
-    out.append("snapshots:")
-    for snap, n in per.items():
-        r = s.loc[snap]
-        when = "" if pd.isna(r["taken_at"]) else f" {r['taken_at']:%Y-%m-%d %H:%M:%S}"
-        msg = "" if pd.isna(r["message"]) else f"  {str(r['message']).splitlines()[0][:60]}"
-        out.append(f"  #{snap}{when}  {r['kind']} ({r['format']})  {n:,} goroutines{msg}")
-    out.append("")
-    out.append("states:")
-    states = g.groupby("state", observed=True)["count"].sum().sort_values(ascending=False)
-    for st, n in states.items():
-        out.append(f"  {n:>9,}  {st}")
-    out.append("")
-    out.append(f"largest groups (same stack, state and creator), top {top}:")
-    keys = ["stack_id", "state", "created_by"]
-    grp = (
-        g.groupby(keys, observed=True, sort=False)
-        .agg(n=("count", "sum"), top_function=("top_function", "first"),
-             entry=("entry_function", "first"), wait=("wait_minutes", "max"))
-        .reset_index()
-        .sort_values("n", ascending=False)
-        .head(top)
-    )
-    for _, r in grp.iterrows():
-        wait = "" if pd.isna(r["wait"]) or not r["wait"] else f", up to {int(r['wait'])} min"
-        out.append(f"  {r['n']:>9,}  [{r['state']}{wait}]  {r['top_function']}")
-        out.append(f"             entry {r['entry']}" + (f", created by {r['created_by']}" if r["created_by"] else ""))
-    return "\n".join(out)
-
-
 @cli.command("summary")
 @click.argument("paths", nargs=-1, type=click.Path())
 @click.option("--top", default=10, show_default=True, help="How many groups to show.")
 @_times_option
 def summary_cmd(paths, top, times):
     """A readable first look at dumps: snapshots, states, and the largest groups of goroutines."""
-    click.echo(overview(_load(paths, "time", times=times), top))
+    from .show.text import overview
 
-
-CLUSTER_COLUMNS = ["snapshot", "source", "goid", "count", "state", "cluster", "top_function",
-                   "entry_function", "created_by", "stack_id"]
+    _emit(overview(_load(paths, "time", times=times), top) + "\n", None)
 
 
 @cli.command("cluster")
 @click.argument("paths", nargs=-1, type=click.Path())
-@click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv",
-              show_default=True, help="Output format.")
-@click.option("--level", type=click.Choice(["exact", "lines", "functions", "application"]),
-              default="functions", show_default=True,
-              help="What of a frame counts: lines and args, lines, function names, or "
-                   "application frames plus the blocking operation.")
-@click.option("--threshold", type=click.FloatRange(0, 1), default=0.3, show_default=True,
-              help="Largest weighted edit distance at which two stacks of one blocking site "
-                   "merge (0: fingerprints only).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "csv", "json"]),
+    help="Output format [default: text on a terminal, csv otherwise].",
+)
+@click.option(
+    "--level",
+    type=click.Choice(["exact", "lines", "functions", "application"]),
+    default="functions",
+    show_default=True,
+    help="What of a frame counts: lines and args, lines, function names, or "
+    "application frames plus the blocking operation.",
+)
+@click.option(
+    "--threshold",
+    type=click.FloatRange(0, 1),
+    default=0.3,
+    show_default=True,
+    help="Largest weighted edit distance at which two stacks of one blocking site "
+    "merge (0: fingerprints only).",
+)
 @click.option("--summary", is_flag=True, help="One row per cluster instead of one per goroutine.")
-@click.option("--companions", is_flag=True,
-              help="Also merge standard-library goroutines started together by one goroutine "
-                   "(a connection's readLoop and writeLoop).")
+@click.option(
+    "--companions",
+    is_flag=True,
+    help="Also merge standard-library goroutines started together by one goroutine "
+    "(a connection's readLoop and writeLoop).",
+)
 @click.option("-o", "--output", type=click.Path(), help="Write here instead of stdout.")
-@click.option("--app-module", "app_modules", multiple=True,
-              help="Import-path prefix of the application's code (repeatable; overrides inference).")
+@_APP_MODULE
 @_times_option
 def cluster_cmd(paths, fmt, level, threshold, summary, companions, output, app_modules, times):
     """Group goroutines into root causes: one row per goroutine with its cluster id.
@@ -281,10 +322,14 @@ def cluster_cmd(paths, fmt, level, threshold, summary, companions, output, app_m
     The whole series is clustered at once, so a cause keeps its id in every snapshot;
     ids run from 0, the largest cluster. Snapshots are numbered in the order the paths
     are given. With --summary: one row per cluster with its size, blocking site,
-    representative stack and state mix.
+    representative stack and state mix. On a terminal the table is text, one line a
+    row (a stack shows its first frame); in a pipe or file it is CSV.
     """
     from .analyze.clustering import cluster, describe_clusters
+    from .show.text import account
 
+    if fmt is None:
+        fmt = "text" if output is None and sys.stdout.isatty() else "csv"
     d = _load(paths, "given", app_modules, times)
     labels = cluster(d, level=level, threshold=threshold, companions=companions)
     if summary:
@@ -295,120 +340,74 @@ def cluster_cmd(paths, fmt, level, threshold, summary, companions, output, app_m
         table.insert(5, "cluster", labels)
         table["stack_id"] = table["stack_id"].astype(str)
     _write_table(table, fmt, output)
-    click.echo(account(d) + f"\n{labels.nunique():,} cluster(s) at level {level}, "
-               f"threshold {threshold}", err=True)
-
-
-def triage_text(report: dict, color: bool = False) -> str:
-    """Render a triage report (from :func:`goforensics.analyze.suspects.triage`) for a terminal."""
-    f = report["series"]
-    m = f["span_minutes"]
-    span = "" if not m else f"over {m:.1f} min " if m >= 1 else f"over {m * 60:.1f} s "
-    inst = f", {len(f['instances'])} instances" if len(f["instances"]) > 1 else ""
-    head = (
-        f"{f['snapshots']} snapshot(s){inst} {span}- {f['goroutines_first']:,} -> "
-        f"{f['goroutines_last']:,} goroutines, {report['clusters']} cluster(s)"
+    click.echo(
+        account(d) + f"\n{labels.nunique():,} cluster(s) at level {level}, threshold {threshold}",
+        err=True,
     )
-    if f["leaked_verdicts"]:
-        head += f", {f['leaked_verdicts']:,} marked (leaked) by the runtime"
-    style = (lambda t, **k: click.style(t, **k)) if color else (lambda t, **k: t)
-    lines = [head]
-    if f["ended_by"]:
-        lines.append(style(f"the last snapshot ends the process: {f['ended_by']}", fg="red")
-                     + (f"\n    in {f['ended_at']}" if f["ended_at"] else ""))
-    lines.append("")
-    if not report["suspects"]:
-        lines.append("no suspects")
-    for s in report["suspects"]:
-        line = "" if s["line"] is None else f":{s['line']}"
-        where = f"{s['site']}" + (f" ({s['file']}{line})" if s["file"] else "") if s["site"] else "(no frames)"
-        counts = s["counts"]
-        trend = f"{counts[0]:,} -> {counts[-1]:,}" if len(counts) > 1 else f"{s['goroutines']:,}"
-        if s["slope_per_min"] is not None and len(counts) > 1:
-            trend += f" ({s['slope_per_min']:+.1f}/min)"
-        lines.append(style(f"#{s['rank']}  score {s['score']:.2f}  [{s['state']}]  {trend} goroutines",
-                           bold=True))
-        lines.append(f"    at      {where}")
-        lines.append(f"    entry   {s['entry'] or '(no frames)'}"
-                     + (f"   created by {s['created_by']}" if s["created_by"] else ""))
-        if s["pattern"]:
-            lines.append(style(f"    pattern {s['title']} ({s['pattern']})", fg="yellow"))
-        for e in s["evidence"]:
-            lines.append(f"    - {e}")
-        if s["advice"]:
-            lines.append(style(f"    fix: {s['advice']}", fg="green"))
-        lines.append("")
-    return "\n".join(lines)
-
-
-def triage_html(report: dict) -> str:
-    """A self-contained HTML page of a triage report (see :func:`goforensics.show.report.triage_html`)."""
-    from .show.report import triage_html as render
-
-    return render(report)
 
 
 @cli.command("triage")
 @click.argument("paths", nargs=-1, type=click.Path())
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "html"]), default="text",
-              show_default=True, help="Output format.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "html"]),
+    default="text",
+    show_default=True,
+    help="Output format.",
+)
 @click.option("--top", default=5, show_default=True, help="How many suspects to show.")
 @click.option("-o", "--output", type=click.Path(), help="Write here instead of stdout.")
-@click.option("--app-module", "app_modules", multiple=True,
-              help="Import-path prefix of the application's code (repeatable; overrides inference).")
+@_APP_MODULE
 @_times_option
 def triage_cmd(paths, fmt, top, output, app_modules, times):
     """Rank leak suspects: which code is leaking goroutines, since when, and how to fix it.
 
     Give one dump or a series (snapshots are ordered by capture time). Each suspect
     names where it blocks, its entry function and creator, its counts per snapshot and
-    slope, the evidence for it, the pattern it matches and the fix.
+    slope, the evidence for it, the pattern it matches and the fix. Groups with no
+    evidence of a leak are listed apart, after the suspects.
     """
     import json
 
     from .analyze.suspects import triage
+    from .show.text import account, triage_text
 
-    d = _load(paths, "time", app_modules, times)
-    report = triage(d, top=top)
-    if fmt == "json":
-        text = json.dumps(report, indent=2, ensure_ascii=False, default=str) + "\n"
-    elif fmt == "html":
-        text = triage_html(report)
-    else:
-        text = triage_text(report, color=output is None and sys.stdout.isatty())
-    if output:
-        Path(output).write_text(text, encoding="utf-8")
-    else:
-        click.echo(text, nl=False)
+    with _progress("triage", 3) as bar:
+        _step(bar, "reading")
+        d = _load(paths, "time", app_modules, times)
+        bar.update()
+        _step(bar, "clustering and ranking")
+        report = triage(d, top=top)
+        bar.update()
+        _step(bar, "writing")
+        if fmt == "json":
+            text = json.dumps(report, indent=2, ensure_ascii=False, default=str) + "\n"
+        elif fmt == "html":
+            from .show.report import triage_html  # the page's charts: only when asked
+
+            text = triage_html(report)
+        else:
+            text = triage_text(report, color=output is None and sys.stdout.isatty())
+        bar.update()
+    _emit(text, output)
     click.echo(account(d), err=True)
-
-
-def diff_text(table: pd.DataFrame, a: Dumps, b: Dumps | None) -> str:
-    """Render :func:`goforensics.analyze.diff.diff` for a terminal, biggest change first."""
-    def n(d: Dumps, snaps) -> str:
-        return f"{int(d.goroutines.loc[d.goroutines['snapshot'].isin(snaps), 'count'].sum()):,} goroutines"
-
-    snaps = sorted(a.snapshots["snapshot"].tolist())
-    if b is None:
-        head = f"snapshot {snaps[0]} ({n(a, snaps[:1])}) -> snapshot {snaps[-1]} ({n(a, snaps[-1:])})"
-    else:
-        after = b.snapshots["snapshot"].tolist()
-        head = f"before: {n(a, snaps)} in {len(snaps)} snapshot(s); after: {n(b, after)} in {len(after)}"
-    lines = [head, ""]
-    if table.empty:
-        lines.append("no cluster changed by more than 10%")
-    for r in table.itertuples():
-        where = f"  ({r.file}:{r.line})" if r.file and pd.notna(r.line) else ""
-        lines.append(f"{r.delta:+9.1f}  {r.change:<8}  {r.before:g} -> {r.after:g}  [{r.state}]  {r.site}{where}")
-    return "\n".join(lines)
 
 
 @cli.command("diff")
 @click.argument("before", type=click.Path())
 @click.argument("after", type=click.Path(), required=False)
-@click.option("--format", "fmt", type=click.Choice(["text", "csv", "json"]), default="text",
-              show_default=True, help="Output format.")
-@click.option("--all", "show_all", is_flag=True, help="Also list the clusters that stayed the same.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "csv", "json"]),
+    default="text",
+    show_default=True,
+    help="Output format.",
+)
+@click.option(
+    "--all", "show_all", is_flag=True, help="Also list the clusters that stayed the same."
+)
 @click.option("-o", "--output", type=click.Path(), help="Write here instead of stdout.")
 @_times_option
 def diff_cmd(before, after, fmt, show_all, output, times):
@@ -419,6 +418,7 @@ def diff_cmd(before, after, fmt, show_all, output, times):
     one cause is one row; sizes are mean goroutines per snapshot of each side.
     """
     from .analyze.diff import diff
+    from .show.text import diff_text
 
     a = _load((before,), "time", times=times)
     b = _load((after,), "time", times=times) if after is not None else None
@@ -426,38 +426,36 @@ def diff_cmd(before, after, fmt, show_all, output, times):
     if not show_all:
         table = table[table["change"] != "same"].reset_index(drop=True)
     if fmt == "text":
-        text = diff_text(table, a, b) + "\n"
-        if output:
-            Path(output).write_text(text, encoding="utf-8")
-        else:
-            click.echo(text, nl=False)
+        _emit(diff_text(table, a, b) + "\n", output)
     else:
         _write_table(table, fmt, output)
 
 
 @cli.command("report")
 @click.argument("paths", nargs=-1, type=click.Path())
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write here (report.html) instead of stdout.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False),
+    help="Write here (report.html) instead of stdout.",
+)
 @click.option("--top", default=10, show_default=True, help="How many suspects to show.")
 @click.option("--title", help="Title of the report (default: goforensics report).")
 @click.option("--no-charts", is_flag=True, help="Tables and text only (faster on huge series).")
-@click.option("--app-module", "app_modules", multiple=True,
-              help="Import-path prefix of the application's code (repeatable; overrides inference).")
+@_APP_MODULE
 @_times_option
 def report_cmd(paths, output, top, title, no_charts, app_modules, times):
-    """One self-contained HTML report of dumps: overview, suspects with evidence and advice, charts, graphs.
+    """One self-contained HTML report of dumps: the suspects with evidence and fix first, then charts, graphs, overview.
 
     Nothing is fetched when the file is viewed (charts are inline SVG images, there is
     no script), so it can be attached to a ticket. Snapshots are ordered by capture time.
     """
     from .show.report import report_html
+    from .show.text import account
 
     d = _load(paths, "time", app_modules, times)
-    html = report_html(d, top=top, title=title, charts=not no_charts)
-    if output:
-        Path(output).write_text(html, encoding="utf-8")
-    else:
-        click.echo(html, nl=False)
+    html = report_html(d, top=top, title=title, charts=not no_charts, progress=sys.stderr.isatty())
+    _emit(html, output)
     click.echo(account(d) + (f"\nreport written to {output}" if output else ""), err=True)
 
 
@@ -469,6 +467,7 @@ def _option_value(parse):
             return parse(value)
         except ValueError as e:
             raise click.BadParameter(str(e)) from None
+
     return callback
 
 
@@ -488,31 +487,65 @@ def _manifest_snapshots(directory: Path) -> int:
     import json
 
     try:
-        return len(json.loads((directory / "manifest.json").read_text(encoding="utf-8"))["snapshots"])
+        return len(
+            json.loads((directory / "manifest.json").read_text(encoding="utf-8"))["snapshots"]
+        )
     except (OSError, ValueError, KeyError):
         return 0
 
 
 @cli.command("capture")
 @click.argument("url")
-@click.option("-o", "--output", required=True, type=click.Path(file_okay=False),
-              help="Directory for the series (created; must not hold a capture already).")
-@click.option("--every", default="10s", show_default=True, callback=_option_value(_dur),
-              help="Time between two rounds (500ms, 10s, 2m).")
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Directory for the series (created; must not hold a capture already).",
+)
+@click.option(
+    "--every",
+    default="10s",
+    show_default=True,
+    callback=_option_value(_dur),
+    help="Time between two rounds (500ms, 10s, 2m).",
+)
 @click.option("--count", type=click.IntRange(min=1), help="Stop after this many rounds.")
-@click.option("--duration", callback=_option_value(_dur),
-              help="Stop after this long (10m, 1h). Without --count or --duration: until Ctrl-C.")
+@click.option(
+    "--duration",
+    callback=_option_value(_dur),
+    help="Stop after this long (10m, 1h). Without --count or --duration: until Ctrl-C.",
+)
 @click.option("--debug1", is_flag=True, help="Also capture the debug=1 profile in each round.")
-@click.option("--leak", is_flag=True, help="Also capture the goroutineleak profile (Go 1.26+) in each round.")
-@click.option("--timeout", default="10s", show_default=True, callback=_option_value(_dur),
-              help="Time a request may take in all.")
-@click.option("--retries", default=3, show_default=True, type=click.IntRange(min=0),
-              help="Attempts after a refused connection, a timeout or an HTTP 5xx (with backoff).")
-@click.option("--max-size", default="256MiB", show_default=True,
-              callback=_option_value(_size), help="Stop reading a body past this size (bytes, 64K, 64MiB).")
+@click.option(
+    "--leak", is_flag=True, help="Also capture the goroutineleak profile (Go 1.26+) in each round."
+)
+@click.option(
+    "--timeout",
+    default="10s",
+    show_default=True,
+    callback=_option_value(_dur),
+    help="Time a request may take in all.",
+)
+@click.option(
+    "--retries",
+    default=3,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Attempts after a refused connection, a timeout or an HTTP 5xx (with backoff).",
+)
+@click.option(
+    "--max-size",
+    default="256MiB",
+    show_default=True,
+    callback=_option_value(_size),
+    help="Stop reading a body past this size (bytes, 64K, 64MiB).",
+)
 @click.option("--instance", help="Instance name recorded in the manifest (default host:port).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
-def capture_cmd(url, output, every, count, duration, debug1, leak, timeout, retries, max_size, instance, quiet):
+def capture_cmd(
+    url, output, every, count, duration, debug1, leak, timeout, retries, max_size, instance, quiet
+):
     """Capture a series of goroutine dumps from a live service's net/http/pprof.
 
     URL is the service (host:port, http://host:port/prefix; /debug/pprof/goroutine?debug=2
@@ -525,15 +558,29 @@ def capture_cmd(url, output, every, count, duration, debug1, leak, timeout, retr
     if count is not None and duration is not None:
         raise click.UsageError("give --count or --duration, not both")
     try:
-        manifest = capture(url, output, every=every, count=count, duration=duration, debug1=debug1,
-                           leak=leak, timeout=timeout, retries=retries, max_bytes=max_size,
-                           progress=not quiet, instance=instance)
+        manifest = capture(
+            url,
+            output,
+            every=every,
+            count=count,
+            duration=duration,
+            debug1=debug1,
+            leak=leak,
+            timeout=timeout,
+            retries=retries,
+            max_bytes=max_size,
+            progress=not quiet,
+            instance=instance,
+        )
     except CaptureError as e:
         raise click.ClickException(str(e)) from None
     except KeyboardInterrupt:
         n = _manifest_snapshots(Path(output))
-        kept = (f"{n} snapshot(s) kept in {output} (its manifest.json is complete)" if n
-                else "before the first snapshot: nothing kept")
+        kept = (
+            f"{n} snapshot(s) kept in {output} (its manifest.json is complete)"
+            if n
+            else "before the first snapshot: nothing kept"
+        )
         stop = click.ClickException(f"interrupted: {kept}")
         stop.exit_code = 130
         raise stop from None
@@ -550,7 +597,9 @@ def datasets_cmd():
 
 
 @datasets_cmd.command("list")
-@click.option("--build-dir", type=click.Path(file_okay=False), help="Also list the datasets built here.")
+@click.option(
+    "--build-dir", type=click.Path(file_okay=False), help="Also list the datasets built here."
+)
 def datasets_list_cmd(build_dir):
     """The datasets at hand: kind, snapshots, goroutines, leak causes, size."""
     from .datasets import list_datasets
@@ -565,13 +614,29 @@ def datasets_list_cmd(build_dir):
 
 @datasets_cmd.command("build")
 @click.argument("names", nargs=-1)
-@click.option("--out", type=click.Path(file_okay=False), help="Where to build (default: datasets/build).")
-@click.option("--snapshots", default=10, show_default=True, type=click.IntRange(min=1),
-              help="Snapshots per scenario.")
-@click.option("--every", default="6s", show_default=True, callback=_option_value(_dur),
-              help="Time between two snapshots.")
-@click.option("--bundle", "do_bundle", is_flag=True,
-              help="Then copy the results into the package (goforensics/data/NAME), dumps gzipped.")
+@click.option(
+    "--out", type=click.Path(file_okay=False), help="Where to build (default: datasets/build)."
+)
+@click.option(
+    "--snapshots",
+    default=10,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Snapshots per scenario.",
+)
+@click.option(
+    "--every",
+    default="6s",
+    show_default=True,
+    callback=_option_value(_dur),
+    help="Time between two snapshots.",
+)
+@click.option(
+    "--bundle",
+    "do_bundle",
+    is_flag=True,
+    help="Then copy the results into the package (goforensics/data/NAME), dumps gzipped.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
 def datasets_build_cmd(names, out, snapshots, every, do_bundle, quiet):
     """Build datasets: every scenario and goker, or those NAMEd.
@@ -608,6 +673,54 @@ def _dataset_builder():
     return importlib.import_module("tools.build_datasets")
 
 
+@cli.command("export")
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option("--format", "fmt", type=click.Choice(["pprof", "speedscope", "folded", "parquet"]),
+              required=True, help="pprof: gzipped profile.proto for go tool pprof; speedscope: "
+              "JSON for speedscope.app; folded: 'a;b;c N' lines for flame-graph tools; parquet: a table.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False),
+              help="Write here instead of stdout (needed for pprof on a terminal, and for parquet).")
+@click.option("--per", type=click.Choice(["snapshot", "cluster"]),
+              help="Every snapshot, each its own group; or the snapshot's clusters, each its own "
+                   "group (a pprof sample label, a speedscope profile, a flame graph's root frame).")
+@click.option("--snapshot", type=int, help="The snapshot to export (default: the last).")
+@click.option("--all-goroutines", is_flag=True, help="Every goroutine, not only the blocked ones.")
+@_APP_MODULE
+def export_cmd(paths, fmt, output, per, snapshot, all_goroutines, app_modules):
+    """Export blocked goroutines' stacks to pprof, speedscope, flame-graph tools or Parquet.
+
+    One sample per distinct stack with its goroutine count, from the last snapshot (or
+    --snapshot N, or every snapshot with --per snapshot). `go tool pprof -http=: FILE`
+    opens the pprof file; speedscope.app the speedscope file; flamegraph.pl or inferno
+    the folded stacks. Snapshots are ordered by capture time.
+    """
+    from .show import export
+    from .show.text import account
+
+    if fmt in ("pprof", "parquet") and output is None and sys.stdout.isatty():
+        raise click.UsageError(f"--format {fmt} is binary: give -o FILE (or redirect stdout)")
+    d = _load(paths, "time", app_modules)
+    if snapshot is not None and snapshot not in set(d.snapshots["snapshot"].tolist()):
+        raise click.BadParameter(f"no snapshot {snapshot} (there are {len(d.snapshots)})",
+                                 param_hint="--snapshot")
+    counts = export.stack_counts(d, per=per, snapshot=snapshot, blocked_only=not all_goroutines)
+    if fmt == "pprof":
+        taken = d.snapshots["taken_at"].dropna()
+        when = int(taken.max().value) if len(taken) and per != "snapshot" else 0
+        _emit(export.to_pprof(d, counts, time_nanos=when), output)
+    elif fmt == "speedscope":
+        import json
+
+        doc = export.to_speedscope(d, counts, name=Path(paths[0]).name if len(paths) == 1 else "goroutines")
+        _emit(json.dumps(doc, ensure_ascii=False, separators=(",", ":")) + "\n", output)
+    elif fmt == "folded":
+        _emit(export.to_folded(d, counts), output)
+    else:
+        _write_table(export.stacks_table(d, counts), "parquet", output)
+    click.echo(account(d) + f"\n{int(counts['goroutines'].sum()):,} goroutine(s) on "
+               f"{len(counts):,} stack(s) exported as {fmt}", err=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the CLI; unexpected errors become one line on stderr, not a traceback."""
     try:
@@ -626,8 +739,11 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as e:
         if os.environ.get("GOFORENSICS_DEBUG"):
             raise
-        click.echo(f"goforensics: internal error: {type(e).__name__}: {e} "
-                   "(set GOFORENSICS_DEBUG=1 for the traceback)", err=True)
+        click.echo(
+            f"goforensics: internal error: {type(e).__name__}: {e} "
+            "(set GOFORENSICS_DEBUG=1 for the traceback)",
+            err=True,
+        )
         return 70
 
 
@@ -635,6 +751,7 @@ def _entry() -> None:
     sys.exit(main())
 
 
+# keep last: `python -m goforensics.cli` runs the group once every command above is defined
 @cli.command("watch")
 @click.argument("targets", nargs=-1, required=True)
 @click.option("-o", "--output", required=True, type=click.Path(file_okay=False),
@@ -718,8 +835,11 @@ def check_cmd(paths, fmt, output, baseline, ignore_top, ignore_any, ignore_creat
     deadlocks) or a goroutine dump taken at the end of a run; - reads standard input.
     Exit status: 0 clean, 1 a test leaked, hung or deadlocked, 2 unusable input.
     """
+    import pandas as pd
+
     from .analyze.check import check, load_check_config, rules_frame
     from .read.gotest import is_empty, read_go_test, read_go_test_paths
+    from .read.series import load
     from .show import ci
 
     class Unusable(click.ClickException):
@@ -793,5 +913,5 @@ def scan_cmd(dirs, fmt, output, tests, cache, quiet):
                f"{len(found)} finding(s)", err=True)
 
 
-if __name__ == "__main__":  # last, so that every command above is registered
+if __name__ == "__main__":
     sys.exit(main())

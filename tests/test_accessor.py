@@ -12,7 +12,7 @@ import goforensics as gf
 from goforensics.analyze.clustering import cluster, describe_clusters
 from goforensics.analyze.graphs import call_graph
 from goforensics.analyze.suspects import suspects
-from goforensics.show.charts import goroutines_over_time
+from goforensics.show.charts import over_time_chart
 
 
 @pytest.fixture()
@@ -38,7 +38,7 @@ def test_methods_delegate(demo):
     pd.testing.assert_series_equal(g.gf.cluster(), cluster(demo))
     pd.testing.assert_frame_equal(g.gf.describe_clusters(), describe_clusters(demo, cluster(demo)))
     assert sorted(g.gf.call_graph().edges) == sorted(call_graph(demo).edges)
-    assert g.gf.plot_over_time().to_dict() == goroutines_over_time(demo).to_dict()
+    assert g.gf.plot_over_time().to_dict() == over_time_chart(demo).to_dict()
     assert g.gf.labels()["pool"].dropna().eq("workers").sum() == 4  # the demo's 4 labelled sleepers
     assert "main.(*cache).get" in g.gf.report(charts=False)
 
@@ -74,3 +74,19 @@ def test_unlinked_tables_say_why(demo, tmp_path):
 def test_parquet_round_trip_of_the_dumps_links_again(demo, tmp_path):
     back = gf.Dumps.from_parquet(demo.to_parquet(tmp_path / "d"))
     assert back.goroutines.gf.dumps is back
+
+
+def test_a_selection_of_columns_names_what_it_lost_and_the_fix(demo):
+    g = demo.goroutines
+    with pytest.raises(gf.GoforensicsError) as info:
+        g.loc[:, ["state"]].gf.suspects()
+    msg = str(info.value)
+    assert isinstance(info.value, KeyError)  # what a missing column is in pandas
+    assert "stack_id" in msg or "..." in msg
+    assert "select rows, not columns" in msg and "\n" not in msg
+    # every column the library needs is named when only a few are missing
+    with pytest.raises(KeyError, match=r"\(stack_id\)"):
+        g.drop(columns=["stack_id"]).gf.suspects()
+    # the fix the message gives works: the full rows of that selection
+    sel = g.loc[g["state"] == "chan send", ["state"]]
+    assert g.loc[sel.index].gf.dumps.total == len(sel)

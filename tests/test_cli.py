@@ -174,3 +174,59 @@ def test_diff_of_two_dumps_accounts_for_every_goroutine():
     # one series: its first snapshot against its last, same totals
     one = run("diff", str(data)).stdout.splitlines()[0]
     assert one == f"snapshot 0 ({heads(first)} goroutines) -> snapshot 9 ({heads(last)} goroutines)"
+
+
+def test_cluster_text_is_one_line_a_row():
+    # the demo program's goroutines, one line each, the stack's cells cut to their first line
+    text = (ROOT / "goforensics" / "data" / "demo" / "goroutines-debug2.txt").read_text()
+    goroutines = len(re.findall(r"^goroutine \d+ \[", text, re.M))
+    r = run("cluster", "bundled:demo", "--format", "text")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0].split() == ["snapshot", "source", "goid", "count", "state", "cluster",
+                                "top_function", "entry_function", "created_by", "stack_id"]
+    assert len(lines) == 1 + goroutines
+    r = run("cluster", "bundled:demo", "--format", "text", "--summary")
+    rows = json.loads(run("cluster", "bundled:demo", "--format", "json", "--summary").stdout)
+    lines = r.stdout.splitlines()
+    assert len(lines) == 1 + len(rows)  # a multi-line representative stack stays on its row
+    assert any("(+" in line and "lines)" in line for line in lines[1:])
+    # in a pipe, without --format, the table is CSV as before
+    assert run("cluster", "bundled:demo").stdout.startswith("snapshot,source,goid")
+
+
+def test_help_loads_no_pandas():
+    # the command line answers --help without the library's heavy imports
+    code = ("import sys; from goforensics.cli import main; rc = main(['--help']); "
+            "print(rc, 'pandas' in sys.modules, 'sklearn' in sys.modules)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.stdout.splitlines()[-1] == "0 False False"
+
+
+def test_progress_on_a_terminal_and_quiet_in_a_pipe(tmp_path):
+    import fcntl
+    import os
+    import pty
+    import struct
+    import termios
+
+    dump = ROOT / "goforensics" / "data" / "demo" / "goroutines-debug2.txt"
+    r = run("triage", str(dump))  # stderr is a pipe: the account only, no bar
+    assert r.returncode == 0 and "\r" not in r.stderr and "triage:" not in r.stderr
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 120, 0, 0))  # a real window
+    p = subprocess.Popen([sys.executable, "-m", "goforensics.cli", "triage", str(dump)],
+                         stdout=subprocess.DEVNULL, stderr=slave)
+    os.close(slave)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # the terminal closed with the process
+            break
+        if not chunk:
+            break
+        seen += chunk
+    assert p.wait(timeout=300) == 0
+    os.close(master)
+    assert b"triage: " in seen and b"clustering and ranking" in seen

@@ -67,12 +67,77 @@ def _execute(nb):
     return nb
 
 
-@pytest.mark.parametrize("name", ["incident_investigation", "clustering_research"])
-def test_notebook_runs_with_its_checks(name):
-    nb = _execute(read(name))  # a failed check cell raises CellExecutionError
+def test_clustering_research_runs_with_its_checks():
+    nb = _execute(read("clustering_research"))  # a failed check cell raises CellExecutionError
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert all(c.execution_count for c in code)
     assert sum("assert " in c.source for c in code) >= 2
+
+
+# The incident notebook's findings on its default series, checked against the checkout
+# dataset's ground truth (the service's own registry of why each goroutine exists). The
+# checks run in the notebook's kernel after its last cell, on its own variables; the
+# notebook itself holds no check, so it runs as it is on anyone's dumps.
+INCIDENT_CHECKS = [
+    """
+from goforensics.datasets import load_dataset
+
+truth = load_dataset("checkout").truth
+assert dump_paths == ["bundled:checkout"] and len(truth) == len(d.goroutines)
+
+def majority(cluster_id):
+    t = truth[(labels == cluster_id).to_numpy()]
+    return t["cause"].value_counts().idxmax(), t["leak"].mean()
+
+# the top suspect is a known leak, and every leak of the service is among the top four
+cause, leak_share = majority(top.cluster)
+assert leak_share > 0.9, (top.site, cause, leak_share)
+leaks = set(truth.loc[truth["leak"], "cause"])
+found = {majority(c)[0] for c in s.head(4)["cluster"]}
+assert leaks <= found, f"missed: {leaks - found}"
+""",
+    """
+# a leak keeps what it takes: the top suspect's cluster grows and its goroutines stay
+assert per_snapshot.iloc[-1] > 3 * per_snapshot.iloc[0]
+arrived = life[life["first_snapshot"] > 0]
+assert (arrived["last_snapshot"] == d.snapshots["snapshot"].max()).mean() > 0.9
+""",
+    """
+# the leaks grew, and the top suspect's site is among the clusters that grew most
+assert top.site in set(grew.head(6)["site"]), grew.head(6)
+print("checks passed")
+""",
+]
+
+
+def test_incident_notebook_finds_the_checkout_leaks():
+    nb = read("incident_investigation")
+    assert not any("assert " in c.source for c in nb.cells if c.cell_type == "code")
+    nb.cells += [nbformat.v4.new_code_cell(src) for src in INCIDENT_CHECKS]
+    nb = _execute(nb)  # a failed check raises CellExecutionError
+    assert nb.cells[-1].outputs[0]["text"].strip() == "checks passed"
+
+
+def test_incident_notebook_runs_on_any_dump_path(tmp_path):
+    import papermill as pm
+
+    dump = tmp_path / "one.txt"  # one snapshot of a real Go program, by its file path
+    dump.write_bytes((ROOT / "goforensics" / "data" / "demo" / "goroutines-debug2.txt").read_bytes())
+    out = tmp_path / "incident.ipynb"
+    pm.execute_notebook(
+        str(NOTEBOOKS / "incident_investigation.ipynb"), str(out), cwd=str(NOTEBOOKS),
+        progress_bar=False, kernel_name="python3", parameters={"dump_paths": [str(dump)]},
+    )
+    executed = nbformat.read(out, as_version=4)
+    assert any("injected-parameters" in c.metadata.get("tags", []) for c in executed.cells)
+    text = "".join(
+        o.get("text", "") + o.get("data", {}).get("text/plain", "")
+        for c in executed.cells if c.cell_type == "code" for o in c.outputs
+    )
+    assert "1 file(s), 1 snapshot(s)" in text and "one snapshot: nothing to compare" in text
+    # the demo program's two leaks (its main.go.txt): a lock held across a receive nobody
+    # sends on (cache.refresh, line 19), a send nobody receives (handle, line 29)
+    assert "main.(*cache).refresh" in text and "main.handle" in text
 
 
 def test_postmortem_runs_under_papermill_on_another_series(tmp_path):

@@ -141,9 +141,12 @@ def test_report_holds_the_sections_and_the_known_leaks(series_report):
     # leakseries' own comments: compute's senders grow by 12 a tick, waitAll by 2, the pool is flat
     cards = re.findall(r'<div class="card[^"]*"><h3>#(\d+) ([^<]*)</h3>', html)
     order = [site for _, site in cards]
-    # both leaks first, ahead of the flat pool and of the burst that drains
-    assert set(order[:2]) == {"main.compute", "main.waitAll"}
-    assert {"main.worker", "main.sleeper"} <= set(order[2:])
+    # both leaks are the suspects; the flat pool and the burst that drains are listed apart
+    assert set(order) == {"main.compute", "main.waitAll"}
+    healthy = html[html.index("also seen, with no evidence of a leak"):]
+    assert "main.worker" in healthy and "main.sleeper" in healthy
+    # the answer comes first: the suspects before the charts, the overview after them
+    assert html.index("<h2>Suspects") < html.index("<h2>Where goroutines block") < html.index("<h2>Overview")
     # over time (clusters, states), suspects, icicle, waits, 3 graphs; none of them failed
     assert len(_images(html)) == 8
     assert "chart unavailable" not in html and "section failed" not in html
@@ -154,7 +157,9 @@ def test_triage_html_goes_through_the_report_module(series_dir, tmp_path):
     r = cli("triage", str(series_dir), "--format", "html", "-o", str(out), "--top", "3")
     assert r.returncode == 0, r.stderr
     html = out.read_text()
-    assert CSP in html and html.count('class="card') == 3 and "<script" not in html.lower()
+    # the top 3: the two leaks as cards, the third (no evidence of a leak) listed apart
+    assert CSP in html and html.count('class="card') == 2 and "<script" not in html.lower()
+    assert "also seen, with no evidence of a leak (1 group(s))" in html
     assert len(_images(html)) == 1
 
 
@@ -191,6 +196,28 @@ def test_browser_draws_the_report_without_errors(browser, series_report):
     text = page.inner_text("body")
     assert "main.compute" in text and "Fix:" in text
     print(f"\nreport screenshot: {shot}")  # also listed in the run's summary (conftest)
+    page.close()
+
+
+@pytest.mark.parametrize("width", [1280, 1400, 1600])
+def test_the_answer_is_on_the_first_screen_with_no_horizontal_scroll(browser, series_report,
+                                                                   hostile_report, width):
+    for report in (series_report, hostile_report):
+        page, _ = browser.open(report)
+        page.set_viewport_size({"width": width, "height": 900})
+        page.wait_for_timeout(100)
+        assert page.evaluate("document.documentElement.scrollWidth") <= width, report.name
+        page.close()
+    page, _ = browser.open(series_report)
+    page.set_viewport_size({"width": width, "height": 900})
+    # the top suspect's card, with its fix, starts on the first screen
+    card = page.locator(".card").first.bounding_box()
+    advice = page.locator(".card .advice").first.bounding_box()
+    assert card["y"] < 900 and advice["y"] + advice["height"] <= 900, (card, advice)
+    assert "band-" in page.locator(".card").first.get_attribute("class")
+    if width == 1400:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "report-1400-first-screen.png"))
     page.close()
 
 

@@ -40,7 +40,7 @@ def _headers(series_dir: Path) -> list[list[tuple[str, str]]]:
 def test_over_time_adds_up_to_every_snapshot(series, series_dir):
     heads = _headers(series_dir)
     for top in (8, 2):
-        chart = viz.goroutines_over_time(series, top=top)
+        chart = viz.over_time_chart(series, top=top)
         per = chart.data.groupby("snapshot")["goroutines"].sum()
         assert per.tolist() == [len(h) for h in heads]
         assert chart.data["cluster"].nunique() <= top + 1
@@ -50,14 +50,14 @@ def test_over_time_adds_up_to_every_snapshot(series, series_dir):
 
 def test_states_over_time_adds_up(series, series_dir):
     heads = _headers(series_dir)
-    data = viz.states_over_time(series).data
+    data = viz.states_chart(series).data
     last = data[data["snapshot"] == len(heads) - 1].set_index("state")["goroutines"]
     want = pd.Series([s for _, s in heads[-1]]).value_counts()
     assert last[last > 0].sort_index().to_dict() == want.sort_index().to_dict()
 
 
 def test_suspects_growth_shows_the_programs_leaks(series):
-    chart = viz.suspects_growth(suspects(series))
+    chart = viz.suspects_chart(suspects(series))
     _names, _bars, spark, text = chart.hconcat
     rows = text.data.set_index("label").sort_values("row")
     # leakseries: its two leaks first; compute's senders grow by 12 a tick over 6 ticks
@@ -74,7 +74,7 @@ def test_suspects_growth_shows_the_programs_leaks(series):
 def test_wait_times_count_the_blocked_goroutines_of_the_last_snapshot(series, series_dir):
     last = _headers(series_dir)[-1]
     blocked = sum(1 for _, s in last if s not in ACTIVE)
-    data = viz.wait_times(series).data
+    data = viz.wait_times_chart(series).data
     assert data["goroutines"].sum() == blocked
     assert set(data["wait"]) == {"<1 min"}  # the program runs for two seconds
 
@@ -82,7 +82,7 @@ def test_wait_times_count_the_blocked_goroutines_of_the_last_snapshot(series, se
 def test_icicle_boxes_are_prefix_sums_of_the_blocked_stacks(series, series_dir):
     last = _headers(series_dir)[-1]
     blocked = sum(1 for _, s in last if s not in ACTIVE)
-    chart = viz.blocked_icicle(series, min_share=0, hide_runtime=False)
+    chart = viz.icicle_chart(series, min_share=0, hide_runtime=False)
     boxes = chart.data
     roots = boxes[boxes["depth"] == 0]
     assert roots["goroutines"].sum() == blocked
@@ -97,9 +97,9 @@ def test_charts_stay_aggregated_on_a_big_profile(realdumps):
     d = gf.load(realdumps / "035_erigon-debug1-20161-goroutines-go1.21.txt")
     assert d.total == 20161
     labels = gf.cluster(d)
-    over = viz.goroutines_over_time(d, labels, top=8)
+    over = viz.over_time_chart(d, labels, top=8)
     assert len(over.data) <= 9 and over.data["goroutines"].sum() == 20161
-    ice = viz.blocked_icicle(d)
+    ice = viz.icicle_chart(d)
     assert len(ice.data) < 400
     for chart in (over, ice, viz.call_graph_chart(d), viz.spawn_graph_chart(d), viz.wait_for_chart(d)):
         assert viz.to_svg(chart).startswith("<svg")
@@ -153,8 +153,8 @@ def test_offline_renderer_is_static():
 
 def test_empty_input_gives_a_note_not_an_error():
     d = gf.parse_text("goroutine 1 [running]:\nmain.main()\n\t/m.go:3 +0x1\n")
-    for chart in (viz.wait_times(d), viz.blocked_icicle(d), viz.call_graph_chart(d),
-                  viz.suspects_growth([])):
+    for chart in (viz.wait_times_chart(d), viz.icicle_chart(d), viz.call_graph_chart(d),
+                  viz.suspects_chart([])):
         assert viz.to_svg(chart).startswith("<svg")
 
 

@@ -1,0 +1,234 @@
+r"""The pieces of goforensics' HTML pages: policy, style, escaping, tables, figures, suspect cards.
+
+:mod:`goforensics.show.report` builds its pages from these. Everything that comes
+from a dump goes through :func:`e` (made safe by :func:`goforensics.show.safe.safe_text`,
+then :func:`html.escape`); charts are SVG images inlined as ``data:`` URIs, and the
+Content-Security-Policy :data:`CSP` forbids loading anything else.
+
+>>> e('<b onclick="x">\x00')
+'&lt;b onclick=&quot;x&quot;&gt;\\x00'
+"""
+
+from __future__ import annotations
+
+import base64
+import traceback
+from html import escape
+
+import numpy as np
+import pandas as pd
+
+from .safe import safe_records, safe_text
+from .text import score_band, trend_text
+
+__all__ = [
+    "CSP",
+    "STYLE",
+    "e",
+    "ended",
+    "facts_table",
+    "figure",
+    "healthy_table",
+    "num",
+    "page",
+    "suspect_card",
+    "table",
+]
+
+CSP = (
+    "default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; "
+    "form-action 'none'"
+)
+
+STYLE = """
+body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif;margin:0;
+color:#1b1b1b;background:#fafafa}
+main{max-width:1400px;margin:0 auto;padding:16px 28px 48px;box-sizing:border-box}
+h1{font-size:24px;margin:16px 0 4px}h2{font-size:19px;margin:28px 0 8px;border-bottom:1px solid #ddd;
+padding-bottom:4px}h3{font-size:15px;margin:0 0 6px;overflow-wrap:anywhere}
+.meta{color:#555;margin:0 0 12px}.lead{font-size:15px;margin:6px 0 10px}
+table{border-collapse:collapse;margin:8px 0;font-size:13px;max-width:100%;display:block;overflow-x:auto}
+td,th{border:1px solid #d4d4d4;padding:3px 7px;vertical-align:top;text-align:left;
+overflow-wrap:anywhere;max-width:48em}
+th{background:#f0f0f0}td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+.facts td:first-child{color:#555}
+figure{margin:12px 0;background:#fff;border:1px solid #e3e3e3;padding:8px;display:inline-block;
+max-width:100%;box-sizing:border-box;vertical-align:top}
+figure img{max-width:100%;height:auto;display:block}
+figcaption{color:#555;font-size:12px;margin-top:4px}
+.ended{background:#fde0dc;border-left:5px solid #b2182b;padding:8px 12px;font-size:15px}
+.card{background:#fff;border:1px solid #ddd;border-left:5px solid #b2182b;padding:10px 14px;margin:12px 0}
+.card table{display:table}
+.pill{display:inline-block;background:#eee;border-radius:9px;padding:0 8px;margin-right:6px;font-size:12px}
+.band-strong{border-left-color:#b2182b}.band-strong .score{background:#b2182b;color:#fff}
+.band-likely{border-left-color:#e66101}.band-likely .score{background:#e66101;color:#fff}
+.band-weak{border-left-color:#fdb863}.band-weak .score{background:#fdb863;color:#222}
+.band-none{border-left-color:#999}.band-none .score{background:#888;color:#fff}
+.advice{background:#eef7ee;border-left:3px solid #1b7837;padding:6px 10px;margin:8px 0}
+code,pre{font:12px/1.4 ui-monospace,"DejaVu Sans Mono",monospace;overflow-wrap:anywhere}
+pre{background:#f4f4f4;padding:8px;overflow:auto;max-height:320px;margin:6px 0;white-space:pre-wrap}
+details summary{cursor:pointer;color:#333}
+.warn{color:#8a4b00}.muted{color:#777}
+"""
+
+
+# --- pieces ---------------------------------------------------------------------------------------
+
+
+def e(value) -> str:
+    """Anything as HTML text or a quoted attribute: made safe (:func:`safe_text`), then escaped."""
+    return escape(safe_text(value), quote=True)
+
+
+def num(v) -> str:
+    if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)):
+        return ""
+    if isinstance(v, (int, np.integer)):
+        return f"{int(v):,}"
+    if isinstance(v, (float, np.floating)):
+        return f"{float(v):,.2f}"
+    return str(v)
+
+
+def table(df: pd.DataFrame, columns: list[str] | None = None, numeric: tuple[str, ...] = ()) -> str:
+    cols = columns or list(df.columns)
+    head = "".join(f"<th>{e(c)}</th>" for c in cols)
+    body = []
+    for rec in df[cols].itertuples(index=False):
+        cells = []
+        for c, v in zip(cols, rec, strict=True):
+            if c in numeric:
+                cells.append(f'<td class="n">{e(num(v))}</td>')
+            else:
+                cells.append(f"<td>{e(v)}</td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    return f"<table><tr>{head}</tr>{''.join(body)}</table>"
+
+
+def figure(make, caption: str) -> str:
+    """A chart as an inline SVG image; a failed chart becomes a visible note, not a failed report."""
+    from .charts import to_svg
+
+    try:
+        svg = to_svg(make())
+    except Exception as exc:  # a chart must never cost the whole report
+        return (
+            f'<p class="warn">chart unavailable ({e(caption)}): {e(type(exc).__name__)}: '
+            f"{e(exc)}</p><!-- {e(traceback.format_exc(limit=3))} -->"
+        )
+    data = base64.b64encode(svg.encode("utf-8")).decode("ascii")
+    return (
+        f'<figure><img alt="{e(caption)}" src="data:image/svg+xml;base64,{data}">'
+        f"<figcaption>{e(caption)}</figcaption></figure>"
+    )
+
+
+def page(title: str, body: str) -> str:
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        '<meta name="referrer" content="no-referrer">'
+        f"<title>{e(title)}</title><style>{STYLE}</style></head>"
+        f"<body><main>{body}</main></body></html>\n"
+    )
+
+
+def facts_table(f: dict, clusters: int | None) -> str:
+    rows = [
+        (
+            "snapshots",
+            f"{f['snapshots']:,}" + (f" from {f['sources']:,} file(s)" if f.get("sources") else ""),
+        ),
+        ("instances", ", ".join(f["instances"]) if any(f["instances"]) else "one process"),
+        (
+            "captured",
+            f"{f['first_taken_at'] or '?'} → {f['last_taken_at'] or '?'}"
+            f" ({f['span_minutes']:.1f} min; times from {', '.join(f['time_sources'])})",
+        ),
+        (
+            "goroutines",
+            f"{f['goroutines_first']:,} in the first snapshot, {f['goroutines_last']:,} in the last",
+        ),
+        ("formats", ", ".join(f["formats"]) + " — " + ", ".join(f["kinds"])),
+        ("Go", ", ".join(f["go_versions"]) or "unknown"),
+        ("marked (leaked) by the runtime", f"{f['leaked_verdicts']:,}"),
+        ("truncated snapshots", f"{f['truncated_snapshots']:,}"),
+        ("parser warnings", f"{f['warnings']:,}"),
+    ]
+    if clusters is not None:
+        rows.insert(4, ("clusters", f"{clusters:,}"))
+    if f.get("ended_by"):
+        rows.insert(
+            0,
+            (
+                "the process ended with",
+                f["ended_by"] + (f", in {f['ended_at']}" if f["ended_at"] else ""),
+            ),
+        )
+    return (
+        '<table class="facts">'
+        + "".join(f"<tr><td>{e(k)}</td><td>{e(v)}</td></tr>" for k, v in rows)
+        + "</table>"
+    )
+
+
+def suspect_card(s: dict, extra: dict | None = None) -> str:
+    counts = list(s.get("counts") or []) or [s["goroutines"]]
+    trend = trend_text(counts, s.get("slope_per_min"))
+    where = s["site"] + (
+        f" ({s['file']}:{'' if s['line'] is None else s['line']})" if s.get("file") else ""
+    )
+    band = score_band(s["score"])
+    parts = [
+        f'<div class="card band-{band}">',
+        f"<h3>#{e(s['rank'])} {e(s['site'] or s['entry'])}</h3>",
+        f'<p><span class="pill score" title="evidence: {band}">score {s["score"]:.2f}</span>'
+        f'<span class="pill">{e(s["state"])}</span><span class="pill">{e(trend)} goroutines</span>'
+        + (f'<span class="pill">{e(s["title"])}</span>' if s.get("title") else "")
+        + "</p>",
+    ]
+    if s.get("advice"):
+        parts.append(f'<div class="advice"><b>Fix:</b> {e(s["advice"])}</div>')
+    if s.get("evidence"):
+        parts.append("<ul>" + "".join(f"<li>{e(x)}</li>" for x in s["evidence"]) + "</ul>")
+    parts += [
+        "<table>",
+        f"<tr><td>blocks at</td><td><code>{e(where)}</code></td></tr>",
+        f"<tr><td>entry</td><td><code>{e(s['entry'])}</code></td></tr>",
+        f"<tr><td>created by</td><td><code>{e(s['created_by'] or '(main or unknown)')}</code></td></tr>",
+        f"<tr><td>per snapshot</td><td>{e(', '.join(f'{c:,}' for c in counts))}</td></tr>",
+        "</table>",
+    ]
+    if extra:
+        if extra.get("labels"):
+            parts.append(
+                "<p>pprof labels: "
+                + ", ".join(f"<code>{e(k)}</code> ×{n:,}" for k, n in extra["labels"])
+                + "</p>"
+            )
+        if extra.get("stack"):
+            parts.append(
+                f"<details><summary>representative stack</summary><pre>{e(extra['stack'])}</pre></details>"
+            )
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def ended(f: dict) -> str:
+    if not f.get("ended_by"):
+        return ""
+    where = f" in <code>{e(f['ended_at'])}</code>" if f.get("ended_at") else ""
+    return f'<p class="ended">The process ended with <b>{e(f["ended_by"])}</b>{where}.</p>'
+
+
+def healthy_table(recs: list[dict]) -> str:
+    t = pd.DataFrame(safe_records(recs, one_line=False))
+    t["trend"] = [trend_text(x["counts"] or [x["goroutines"]], x["slope_per_min"]) for x in recs]
+    t["pattern"] = t["title"].fillna("")
+    return (
+        "<details><summary>also seen, with no evidence of a leak "
+        f"({len(t)} group(s))</summary>"
+        + table(t, ["site", "state", "trend", "entry", "created_by", "pattern"])
+        + "</details>"
+    )
