@@ -200,7 +200,9 @@ def series_notes(d: Dumps) -> list[str]:
         return []
     used = s["time_source"].astype(str).value_counts()
     words = [_TIME_WORDS.get(k, k or "nowhere") for k in used.index]
-    if len(used) == 1:
+    if list(used.index) == [""]:  # no times at all: worth saying only where order matters
+        lines = [] if len(s) == 1 else ["no capture times: snapshots in the order given"]
+    elif len(used) == 1:
         lines = [f"capture times from {words[0]}"]
     else:
         lines = [
