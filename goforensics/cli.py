@@ -68,6 +68,22 @@ def _is_url(p: str) -> bool:
     return p.startswith(_URL) or (_HOST_PORT.fullmatch(p) is not None and not os.path.exists(p))
 
 
+_source_option = click.option(
+    "--source",
+    "source",
+    multiple=True,
+    type=click.Path(exists=True, file_okay=False),
+    help="The program's source tree (repeatable; default: GOFORENSICS_SOURCE, separated like "
+    "PATH): each suspect shows its code, where it was created, and what the code confirms.",
+)
+
+
+def _roots(source: tuple[str, ...]) -> list:
+    from .analyze.sourcescan import source_roots
+
+    return source_roots(source)
+
+
 _times_option = click.option(
     "--times",
     type=click.Path(exists=True, dir_okay=False),
@@ -360,7 +376,8 @@ def cluster_cmd(paths, fmt, level, threshold, summary, companions, output, app_m
 @click.option("-o", "--output", type=click.Path(), help="Write here instead of stdout.")
 @_APP_MODULE
 @_times_option
-def triage_cmd(paths, fmt, top, output, app_modules, times):
+@_source_option
+def triage_cmd(paths, fmt, top, output, app_modules, times, source):
     """Rank leak suspects: which code is leaking goroutines, since when, and how to fix it.
 
     Give one dump or a series (snapshots are ordered by capture time). Each suspect
@@ -378,7 +395,7 @@ def triage_cmd(paths, fmt, top, output, app_modules, times):
         d = _load(paths, "time", app_modules, times)
         bar.update()
         _step(bar, "clustering and ranking")
-        report = triage(d, top=top)
+        report = triage(d, top=top, source=_roots(source))
         bar.update()
         _step(bar, "writing")
         if fmt == "json":
@@ -444,7 +461,8 @@ def diff_cmd(before, after, fmt, show_all, output, times):
 @click.option("--no-charts", is_flag=True, help="Tables and text only (faster on huge series).")
 @_APP_MODULE
 @_times_option
-def report_cmd(paths, output, top, title, no_charts, app_modules, times):
+@_source_option
+def report_cmd(paths, output, top, title, no_charts, app_modules, times, source):
     """One self-contained HTML report of dumps: the suspects with evidence and fix first, then charts, graphs, overview.
 
     Nothing is fetched when the file is viewed (charts are inline SVG images, there is
@@ -454,7 +472,14 @@ def report_cmd(paths, output, top, title, no_charts, app_modules, times):
     from .show.text import account
 
     d = _load(paths, "time", app_modules, times)
-    html = report_html(d, top=top, title=title, charts=not no_charts, progress=sys.stderr.isatty())
+    html = report_html(
+        d,
+        top=top,
+        title=title,
+        charts=not no_charts,
+        progress=sys.stderr.isatty(),
+        source=_roots(source),
+    )
     _emit(html, output)
     click.echo(account(d) + (f"\nreport written to {output}" if output else ""), err=True)
 

@@ -37,6 +37,7 @@ from ..model import Dumps, headline
 from .clustering import resolve_labels
 from .evidence import Facts, cluster_facts
 from .patterns import match_patterns
+from .source import attach_source
 
 __all__ = ["SUSPECT_COLUMNS", "series_facts", "suspects", "triage"]
 
@@ -356,7 +357,9 @@ def _ending(dumps: Dumps) -> dict:
     return out
 
 
-def triage(dumps: Dumps, labels: pd.Series | None = None, *, top: int = 10) -> dict:
+def triage(
+    dumps: Dumps, labels: pd.Series | None = None, *, top: int = 10, source=None
+) -> dict:
     """The triage report as plain data (what ``goforensics triage --format json`` prints).
 
     Parameters
@@ -364,6 +367,10 @@ def triage(dumps: Dumps, labels: pd.Series | None = None, *, top: int = 10) -> d
     dumps : the series (or one dump).
     labels : cluster ids aligned with ``dumps.goroutines`` (default: clustered here).
     top : suspects to keep.
+    source : path or list of paths, optional
+        The source tree(s) the program was built from: each suspect gets its code, the
+        ``go`` statement that created it and the static evidence
+        (:func:`goforensics.analyze.source.attach_source`).
 
     Returns
     -------
@@ -381,6 +388,8 @@ def triage(dumps: Dumps, labels: pd.Series | None = None, *, top: int = 10) -> d
     """
     labels = resolve_labels(dumps, labels)
     s = suspects(dumps, labels, top=top)
+    if source:
+        s = attach_source(s, source, dumps, labels)
     records = []
     for r in s.to_dict("records"):
         rec = {}

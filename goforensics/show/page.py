@@ -200,6 +200,7 @@ def suspect_card(s: dict, extra: dict | None = None) -> str:
         f"<tr><td>per snapshot</td><td>{e(', '.join(f'{c:,}' for c in counts))}</td></tr>",
         "</table>",
     ]
+    parts += _source_html(s)
     if extra:
         if extra.get("labels"):
             parts.append(
@@ -213,6 +214,21 @@ def suspect_card(s: dict, extra: dict | None = None) -> str:
             )
     parts.append("</div>")
     return "".join(parts)
+
+
+def _source_html(s: dict) -> list[str]:
+    """With --source: the code where the suspect blocks and the go statement that created it."""
+    out = []
+    for label, file, line, code in (
+        ("blocks at", s.get("source_file"), s.get("source_line"), s.get("code")),
+        ("created at", s.get("go_file"), s.get("go_line"), s.get("go_code")),
+    ):
+        if file:
+            out.append(f"<p class=\"src\">{label} <code>{e(file)}:{e(line)}</code></p>")
+            out.append(f"<pre>{e(code or '')}</pre>")
+    if s.get("source_mismatch"):
+        out.append(f"<p>The source does not match the dump's build: {e(s['source_mismatch'])}</p>")
+    return out
 
 
 def ended(f: dict) -> str:

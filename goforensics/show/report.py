@@ -27,6 +27,7 @@ import pandas as pd
 from ..analyze.clustering import describe_clusters
 from ..analyze.diff import diff
 from ..analyze.graphs import deadlock_cycles, node_text, wait_for_graph
+from ..analyze.source import attach_source
 from ..analyze.suspects import series_facts, suspects
 from ..model import Dumps
 from .labels import cluster_labels
@@ -335,7 +336,7 @@ def _version() -> str:
         return "(not installed)"
 
 
-def _prepare(dumps: Dumps, labels, top: int, charts: bool, bar) -> _Report:
+def _prepare(dumps: Dumps, labels, top: int, charts: bool, bar, source=None) -> _Report:
     """Everything the sections draw from, once, each step told to the progress bar."""
     bar.set_postfix_str("clustering")
     labels = cluster_labels(dumps, labels)
@@ -350,12 +351,16 @@ def _prepare(dumps: Dumps, labels, top: int, charts: bool, bar) -> _Report:
         labels=labels,
         facts=series_facts(dumps),
         waits=waits,
-        suspects=suspects(dumps, labels, top=top, wait_for=waits),
+        suspects=_with_source(suspects(dumps, labels, top=top, wait_for=waits), source, dumps, labels),
         clusters=describe_clusters(dumps, labels).set_index("cluster", drop=False),
         charts=charts,
     )
     bar.update()
     return r
+
+
+def _with_source(s: pd.DataFrame, source, dumps: Dumps, labels) -> pd.DataFrame:
+    return attach_source(s, source, dumps, labels) if source else s
 
 
 def report_html(
@@ -367,6 +372,7 @@ def report_html(
     charts: bool = True,
     notes: dict | None = None,
     progress: bool = False,
+    source=None,
 ) -> str:
     """The report of a series (or one dump) as one self-contained HTML page.
 
@@ -387,6 +393,9 @@ def report_html(
         Extra key/value lines under the title (service, incident...).
     progress : bool
         Show a progress bar of the steps on stderr (tqdm).
+    source : path or list of paths, optional
+        The source tree(s) the program was built from: each suspect shows its code and the
+        ``go`` statement that created it (:func:`goforensics.analyze.source.attach_source`).
 
     Returns
     -------
@@ -415,7 +424,7 @@ def report_html(
         disable=not progress,
         bar_format="{desc}: {n}/{total}{postfix}",
     )
-    r = _prepare(dumps, labels, top, charts, bar)
+    r = _prepare(dumps, labels, top, charts, bar, source)
     made = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     body = [
         f"<h1>{e(title)}</h1>",

@@ -22,6 +22,7 @@ import pandas as pd
 
 from ..model import Dumps, headline
 from ..read.series import series_notes
+from .findings import source_text
 from .safe import safe_text
 
 __all__ = [
@@ -290,6 +291,9 @@ def _suspect_lines(s: dict, style) -> list[str]:
     lines += [f"    - {safe_text(e)}" for e in s["evidence"]]
     if s["advice"]:
         lines.append(style(f"    fix: {s['advice']}", fg="green"))
+    code = source_text(s)  # with --source: the code where it blocks and where it was created
+    if code:
+        lines += safe_text(code).splitlines()
     return [*lines, ""]
 
 
