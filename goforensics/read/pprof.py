@@ -16,16 +16,24 @@ from the frames and flagged ``state_inferred``.
 from __future__ import annotations
 
 import gzip
+import json
 import zlib
 from dataclasses import dataclass, field
+
+import pandas as pd
 
 from ..errors import ParseError
 from ..goruntime import infer_state
 from ..model import Dumps
-from .parse import _Builder, _Frame
+from .tables import Frame, TableBuilder
 
 __all__ = [
-    "Profile", "decode_profile", "decode_varint", "encode_varint", "looks_like_profile", "parse_profile",
+    "Profile",
+    "decode_profile",
+    "decode_varint",
+    "encode_varint",
+    "looks_like_profile",
+    "parse_profile",
 ]
 
 
@@ -212,12 +220,8 @@ def decode_profile(data: bytes) -> Profile:
 def parse_profile(data: bytes, source: str = "<profile>") -> Dumps:
     """Parse a ``debug=0`` goroutine (or goroutineleak) profile into tables.
 
-    Raises :class:`~goforensics.read.parse.ParseError` when the bytes are not a profile.
+    Raises :class:`~goforensics.errors.ParseError` when the bytes are not a profile.
     """
-    import json
-
-    import pandas as pd
-
     try:
         prof = decode_profile(data)
     except ParseError as e:
@@ -226,7 +230,7 @@ def parse_profile(data: bytes, source: str = "<profile>") -> Dumps:
         raise ParseError(f"{source}: not a pprof profile (no sample types, no samples)")
     kind_name = prof.sample_types[0][0] if prof.sample_types else "goroutine"
     leak = kind_name == "goroutineleak"
-    b = _Builder(source)
+    b = TableBuilder(source)
     try:
         taken = pd.Timestamp(prof.time_nanos, unit="ns", tz="UTC") if prof.time_nanos > 0 else None
     except (ValueError, OverflowError):
@@ -238,16 +242,16 @@ def parse_profile(data: bytes, source: str = "<profile>") -> Dumps:
         b.warn(None, 0, "unexpected-profile", f"a {kind_name!r} profile, read as goroutine counts")
     total = 0
     for i, (locs, values, labels) in enumerate(prof.samples):
-        frames: list[_Frame] = []
+        frames: list[Frame] = []
         for lid in locs:
             addr, lines = prof.locations.get(lid, (0, []))
             if not lines:
-                frames.append(_Frame(f"0x{addr:x}", "", False, "", None, None))
+                frames.append(Frame(f"0x{addr:x}", "", False, "", None, None))
                 continue
             for k, (fid, line) in enumerate(lines):
                 name, file, _start = prof.functions.get(fid, (f"0x{addr:x}", "", 0))
                 # all but the last line of a location were inlined into it
-                frames.append(_Frame(name, "", k < len(lines) - 1, file, line, None))
+                frames.append(Frame(name, "", k < len(lines) - 1, file, line, None))
         count = values[0] if values else 1
         if count < 0:
             b.warn(i + 1, 1, "malformed", f"sample {i + 1} has a negative count ({count}): skipped")
@@ -256,8 +260,17 @@ def parse_profile(data: bytes, source: str = "<profile>") -> Dumps:
         st = b.stack([frames], False)
         lab = json.dumps(labels, ensure_ascii=False, sort_keys=True) if labels else ""
         b.add(
-            i + 1, None, count, None, lab, st, "", ("", "", None, None),
-            state=infer_state(st.functions), inferred=True, leaked=leak,
+            i + 1,
+            None,
+            count,
+            None,
+            lab,
+            st,
+            "",
+            ("", "", None, None),
+            state=infer_state(st.functions),
+            inferred=True,
+            leaked=leak,
         )
     part["declared_total"] = total
     return b.tables()
