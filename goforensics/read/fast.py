@@ -54,6 +54,7 @@ _WHITESPACE = frozenset(b" \t\n\r\x0b\x0c")  # what bytes.strip() removes
 # apart (crash dumps), a frame's file line is a _LAST piece and the block ends with a _TAIL_*.
 _TAIL, _FIRST, _MID, _LAST, _LAST_CB, _LAST_CB_WHOLE, _CB_FILE = range(1, 8)
 _TAIL_NONE, _TAIL_CB, _TAIL_CB_WHOLE = range(8, 11)
+_BLANK_RUN = 4096  # more repeated blank lines than this in a stretch are skipped in bulk
 SMALL_RUN = 48  # runs shorter than this are added row by row (a batch costs more)
 _KEY_MIX = np.uint64(0x9E3779B97F4A7C15)
 
@@ -223,7 +224,7 @@ class FastPath:
         """Read block k with a scratch reference reader; its stack, if the block is what it looks."""
         starts, ends = line_bounds(sb.newlines, sb.size, int(sb.header[k]), int(sb.end[k]))
         scratch = TableBuilder("")
-        rr = Reader(scratch)
+        rr = Reader(scratch, self.r.limits)
         for s, e in zip(starts.tolist(), ends.tolist(), strict=True):
             rr.feed(1, buf[s:e])
         rr.feed(1, b"")
@@ -272,6 +273,9 @@ class FastPath:
         (it may be cut). ``scanned``: :func:`scan_blocks` of it, if already done.
         """
         sb = scanned if scanned is not None else scan_blocks(memoryview(buf)[:length])
+        if self.r.max_line < MAX_LINE:  # pieces are checked against MAX_LINE: the reader reads all
+            self._feed(buf, sb, lineno, 0, sb.n_lines)
+            return lineno + sb.n_lines
         ok, ent, tails = self._prepare(buf, sb, open_end)
         cursor = 0
         good = np.flatnonzero(ok)
@@ -316,9 +320,31 @@ class FastPath:
         if hi <= lo:
             return
         starts, ends = line_bounds(sb.newlines, sb.size, lo, hi)
+        empty = starts == ends
+        repeat = empty[1:] & empty[:-1]  # an empty line after an empty line
+        if int(repeat.sum()) > _BLANK_RUN:
+            self._feed_sparse(buf, lineno + lo, starts, ends, repeat)
+            return
         feed = self.r.feed
         for i, (s, e) in enumerate(zip(starts.tolist(), ends.tolist(), strict=True)):
             feed(lineno + lo + i, buf[s:e])
+
+    def _feed_sparse(self, buf: bytes, lineno: int, starts, ends, repeat) -> None:
+        """Feed lines, but of a run of empty lines only the first: after one, the reader is
+        between goroutines and the others change nothing (but in a race report, which counts
+        them). Millions of blank lines cost what their count in numpy costs."""
+        r = self.r
+        keep = np.flatnonzero(np.concatenate([[True], ~repeat]))
+        nxt = np.append(keep[1:], len(starts)).tolist()
+        for i, j, s, e in zip(
+            keep.tolist(), nxt, starts[keep].tolist(), ends[keep].tolist(), strict=True
+        ):
+            r.feed(lineno + i, buf[s:e])
+            if j > i + 1:
+                if r.mode is Mode.RACE:
+                    for k in range(i + 1, j):
+                        r.feed(lineno + k, b"")
+                r.last_lineno = lineno + j - 1
 
     def precompute(self, sb: Blocks) -> None:
         """What the checks need that does not depend on the reader (the scan threads run it):

@@ -222,13 +222,28 @@ def parse_bracket(b: bytes) -> Header:
 LOG_PREFIX = re.compile(rb"^[\W_]*" + TS_PREFIX.pattern + rb"[\W_]*(?:[\w.:-]{1,8}[\W_]*){0,2}$")
 
 
+# klog / glog: 'I1201 10:00:00.000000   12 file.go:34] ' (severity, mmdd, time, thread id, place)
+KLOG_PREFIX = re.compile(rb"^[IWEF]\d{4} \d\d:\d\d:\d\d\.\d{6}\s+\d+ [^\s\]]+:\d+\] ?$")
+# docker compose: 'app-1  | ' (service and replica, padded, then a bar)
+COMPOSE_PREFIX = re.compile(rb"^(?:\x1b\[[\d;]*m)?[A-Za-z0-9][\w.-]*\s*\|(?:\x1b\[[\d;]*m)? ?$")
+
+
 def is_prefix(text: bytes) -> bool:
-    r"""Is this text before 'panic: ' a log prefix (a timestamp, quoting) rather than prose?
+    r"""Is this text before 'panic: ' (or a profile's header) a log prefix rather than prose?
+
+    Quoting, timestamps, klog/glog headers and docker compose's service bars are prefixes.
 
     >>> is_prefix(b"2026-11-30T03:21:31.5Z stderr F "), is_prefix(b"^\\"), is_prefix(b"we saw a ")
     (True, True, False)
+    >>> is_prefix(b"I1201 10:00:00.000000   12 file.go:34] "), is_prefix(b"app-1  | ")
+    (True, True)
     """
-    return re.search(rb"[A-Za-z0-9]", text) is None or LOG_PREFIX.match(text) is not None
+    return (
+        re.search(rb"[A-Za-z0-9]", text) is None
+        or LOG_PREFIX.match(text) is not None
+        or KLOG_PREFIX.match(text) is not None
+        or COMPOSE_PREFIX.match(text) is not None
+    )
 
 
 ESCAPED_HEADER = re.compile(

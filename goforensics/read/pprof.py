@@ -15,16 +15,16 @@ from the frames and flagged ``state_inferred``.
 
 from __future__ import annotations
 
-import gzip
+import io
 import json
-import zlib
 from dataclasses import dataclass, field
 
 import pandas as pd
 
-from ..errors import ParseError
+from ..errors import LimitError, ParseError
 from ..goruntime import infer_state
 from ..model import Dumps
+from .limits import Limits, current, gunzip_chunks
 from .tables import Frame, TableBuilder
 
 __all__ = [
@@ -154,13 +154,15 @@ class Profile:
     comments: list[str] = field(default_factory=list)
 
 
-def decode_profile(data: bytes) -> Profile:
-    """Decode a (gzipped or raw) profile.proto into a :class:`Profile`."""
+def decode_profile(data: bytes, limits: Limits | None = None) -> Profile:
+    """Decode a (gzipped or raw) profile.proto into a :class:`Profile`.
+
+    A gzipped message is inflated as a stream, never past the ``message`` budget of
+    :class:`~goforensics.read.limits.Limits` (:class:`~goforensics.errors.LimitError`).
+    """
     if data[:2] == b"\x1f\x8b":
-        try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError, zlib.error) as e:
-            raise ParseError(f"unreadable gzip stream: {e}") from None
+        budget = current(limits).message
+        data = b"".join(gunzip_chunks(io.BytesIO(data), budget, "profile", 1 << 20))
     strings: list[str] = []
     raw_types, raw_samples, raw_locs, raw_funcs, comments = [], [], [], [], []
     prof = Profile()
@@ -224,6 +226,8 @@ def parse_profile(data: bytes, source: str = "<profile>") -> Dumps:
     """
     try:
         prof = decode_profile(data)
+    except LimitError:
+        raise
     except ParseError as e:
         raise ParseError(f"{source}: not a readable pprof profile: {e}") from None
     if not prof.sample_types and not prof.samples:

@@ -54,6 +54,7 @@ from .grammar import (
     parse_bracket,
     parse_labels,
 )
+from .limits import Limits
 from .tables import Frame, TableBuilder
 
 __all__ = ["Mode", "Reader"]
@@ -102,8 +103,12 @@ class Reader:
     what it cannot use is counted as skipped lines, in runs, with their reasons.
     """
 
-    def __init__(self, builder: TableBuilder):
+    def __init__(self, builder: TableBuilder, limits: Limits | None = None):
         self.b = builder
+        self.limits = limits or Limits()
+        self.max_depth = self.limits.depth
+        # longer lines are not lines of a dump (but may carry an escaped one, up to the budget)
+        self.max_line = min(MAX_LINE, self.limits.line)
         self.mode = Mode.OUT
         self.g: dict | None = None
         self.bucket: dict | None = None
@@ -145,8 +150,11 @@ class Reader:
     # -- unwrapping: the dump line inside a raw line ------------------------------------------
     def feed(self, lineno: int, raw: bytes) -> None:
         self.last_lineno = lineno
-        if len(raw) > MAX_LINE:
-            if b"goroutine " in raw and b"\\n" in raw:
+        if len(raw) > self.max_line:
+            if len(raw) > self.limits.line:
+                self.end_goroutine()
+                self.skip(lineno, "lines past the line budget (GOFORENSICS_LIMIT_LINE)")
+            elif b"goroutine " in raw and b"\\n" in raw:
                 self.escaped(lineno, raw)
             else:
                 self.end_goroutine()
@@ -374,6 +382,7 @@ class Reader:
             "after_created": False,
             "elided_n": None,
             "crash": mm is not None,
+            "over_depth": 0,
         }
         self.pending = None
         self.mode = Mode.GOROUTINE
@@ -397,10 +406,7 @@ class Reader:
                     g["after_created"] = True
                 elif pend[0] == "frame":
                     off = bounded(fm.group(3), 63, 16) if fm.group(3) else None
-                    g["sections"][-1].append(
-                        Frame(pend[1], pend[2], pend[3], file, line, off, g["elided_n"])
-                    )
-                    g["elided_n"] = None
+                    self.add_frame(Frame(pend[1], pend[2], pend[3], file, line, off, g["elided_n"]))
                 return True
             self.flush_pending()  # a function line without its file line (cut or mangled)
         if stripped == ELIDED_ALL:
@@ -446,10 +452,18 @@ class Reader:
             g["created"] = (pend[1], "", None, pend[2])
             g["after_created"] = True
         elif pend[0] == "frame":
-            g["sections"][-1].append(
-                Frame(pend[1], pend[2], pend[3], "", None, None, g["elided_n"])
-            )
-            g["elided_n"] = None
+            self.add_frame(Frame(pend[1], pend[2], pend[3], "", None, None, g["elided_n"]))
+
+    def add_frame(self, frame: Frame) -> None:
+        """A frame of the open goroutine; past the depth budget it is counted, not kept."""
+        g = self.g
+        frames = g["sections"][-1]
+        if len(frames) < self.max_depth:
+            frames.append(frame)
+        else:
+            g["over_depth"] += 1
+            g["elided"] = True
+        g["elided_n"] = None
 
     def end_goroutine(self, truncated: bool = False) -> None:
         g = self.g
@@ -458,6 +472,14 @@ class Reader:
         self.flush_pending()
         self.g = None
         self.mode = Mode.OUT
+        if g["over_depth"]:
+            self.b.warn(
+                g["line"],
+                0,
+                "limit",
+                f"goroutine {g['goid']}: {g['over_depth']} frames past the depth budget of"
+                f" {self.max_depth} not kept (GOFORENSICS_LIMIT_DEPTH)",
+            )
         sections = g["sections"]
         st = self.b.stack(sections, g["elided"])
         self.b.add(

@@ -177,7 +177,7 @@ def _time_from_name(name: str) -> pd.Timestamp | None:
 
 def _parse_one(args: tuple[str, str, bool]) -> Dumps:
     path, source, fast = args
-    return parse_file(path, source=source, fast=fast)
+    return parse_file(path, source=source, fast=fast, classify=False)  # load classifies the series once
 
 
 def load(

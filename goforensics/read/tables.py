@@ -26,6 +26,7 @@ import pandas as pd
 import pyarrow as pa
 import xxhash
 
+from ..errors import LimitError
 from ..goruntime import classify_frames, normalize_state, split_function
 from ..model import (
     FRAME_COLUMNS,
@@ -37,7 +38,26 @@ from ..model import (
 )
 from .grammar import GO_VERSION, Header
 
-__all__ = ["BATCH_COLUMNS", "Frame", "Stack", "TableBuilder", "fingerprint", "safe_text"]
+__all__ = [
+    "BATCH_COLUMNS",
+    "Frame",
+    "SnapshotBudget",
+    "Stack",
+    "TableBuilder",
+    "fingerprint",
+    "safe_text",
+]
+
+
+class SnapshotBudget(LimitError):
+    """A file holds more snapshots than the budget: the readers stop there (caught by the parser)."""
+
+    def __init__(self, line: int, budget: int):
+        super().__init__(
+            f"more than {budget} snapshots in one file: the rest, from line {line}, is not read"
+            " (raise the budget: GOFORENSICS_LIMIT_SNAPSHOTS)"
+        )
+        self.line = line
 
 
 def safe_text(s: str) -> str:
@@ -175,8 +195,9 @@ _FRAME_FIELDS = [
 class TableBuilder:
     """Collects rows for one source, cutting it into snapshots (parts)."""
 
-    def __init__(self, source: str):
+    def __init__(self, source: str, max_snapshots: int = 1 << 62):
         self.source = safe_text(source)
+        self.max_snapshots = max_snapshots
         cols = (
             "part line goid count raw_state state state_inferred wait_minutes locked leaked labels "
             "created_by created_by_file created_by_line creator_goid ancestors elided truncated "
@@ -199,6 +220,9 @@ class TableBuilder:
 
     # -- snapshots ------------------------------------------------------------------------
     def new_part(self, line: int, fmt: str = "debug=2", kind: str = "goroutine dump", **kw) -> dict:
+        """Open a new snapshot at ``line``; :class:`SnapshotBudget` when the file has its fill."""
+        if len(self.parts) >= self.max_snapshots:
+            raise SnapshotBudget(line, self.max_snapshots)
         self.part = {
             "part": len(self.parts),
             "format": fmt,
@@ -351,6 +375,18 @@ class TableBuilder:
                     seen = _Seen()
                 seen.add(x)
             self._goids = seen
+        over = None
+        if len(cuts) > self.max_snapshots - len(
+            self.parts
+        ):  # keep the rows before the budget's end
+            n = cuts[self.max_snapshots - len(self.parts)]
+            over = line_list[n]
+            cuts = cuts[: self.max_snapshots - len(self.parts)]
+            lines, goids, line_list = lines[:n], goids[:n], line_list[:n]
+            cols = {k: v[:n] for k, v in cols.items()}
+            crash = crash[:n] if crash is not None else None
+            if not n:
+                raise SnapshotBudget(over, self.max_snapshots)
         part_col = np.empty(n, np.int32)
         bounds = [0, *cuts, n]
         for k in range(len(bounds) - 1):
@@ -368,6 +404,8 @@ class TableBuilder:
             part["line_end"] = line_list[hi - 1]
         self._seal()
         self.batches.append({"part": part_col, "line": lines, "goid": goids, **cols})
+        if over is not None:
+            raise SnapshotBudget(over, self.max_snapshots)
 
     def _seal(self) -> None:
         """Move the rows in the lists of ``cols`` into a batch."""
