@@ -56,9 +56,11 @@ def main() -> None:
                 prof.disable()
             t_load = time.perf_counter() - t0
             got = int(series.goroutines["count"].sum())
-            print(f"{n:5d} files  load {t_load:6.2f} s  {1000 * t_load / n:6.1f} ms/file  "
-                  f"({got} goroutines, {len(series.snapshots)} snapshots)  |  parse_file alone "
-                  f"{t_parse:6.2f} s  {1000 * t_parse / n:6.1f} ms/file ({parsed} goroutines)")
+            print(
+                f"{n:5d} files  load {t_load:6.2f} s  {1000 * t_load / n:6.1f} ms/file  "
+                f"({got} goroutines, {len(series.snapshots)} snapshots)  |  parse_file alone "
+                f"{t_parse:6.2f} s  {1000 * t_parse / n:6.1f} ms/file ({parsed} goroutines)"
+            )
             if prof:
                 pstats.Stats(prof).sort_stats("cumulative").print_stats(25)
 

@@ -182,6 +182,8 @@ def parse_labels(text: str) -> str:
 
 @dataclass(frozen=True)
 class Header:
+    """What a goroutine header's bracket says: ``[chan receive (leaked), 3 minutes, locked to thread]``."""
+
     state: str  # raw state, markers removed
     raw: str  # bracket content minus minutes / locked / bubble
     minutes: int | None  # None: a number too large to be true
@@ -193,6 +195,12 @@ _header_cache: dict[bytes, Header] = {}
 
 
 def parse_bracket(b: bytes) -> Header:
+    """The facts of a header's bracket content (cached: a dump repeats a few brackets).
+
+    >>> h = parse_bracket(b"chan send (leaked), 12 minutes, locked to thread")
+    >>> h.state, h.minutes, h.locked, h.leaked
+    ('chan send', 12, True, True)
+    """
     h = _header_cache.get(b)
     if h is not None:
         return h
@@ -252,7 +260,11 @@ ESCAPED_HEADER = re.compile(
 
 
 def escaped_dumps(raw: bytes) -> Iterator[bytes]:
-    """Find dumps escaped inside quoted fields and unescape them (JSON / Go quoting rules)."""
+    r"""Find dumps escaped inside quoted fields and unescape them (JSON / Go quoting rules).
+
+    >>> list(escaped_dumps(rb'level=error stack="goroutine 1 [running]:\nmain.main()\n" x=1'))
+    [b'goroutine 1 [running]:\nmain.main()\n']
+    """
     pos = 0
     while True:
         m = ESCAPED_HEADER.search(raw, pos)

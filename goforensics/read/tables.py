@@ -76,6 +76,8 @@ def safe_text(s: str) -> str:
 
 @dataclass
 class Frame:
+    """One frame as read: a row of the frames table once its stack is stored."""
+
     function: str
     args: str
     inlined: bool
@@ -98,6 +100,12 @@ class Stack:
 
 
 def fingerprint(sections: list[list[Frame]], elided: bool) -> int:
+    """The ``stack_id`` of a stack: xxh3 of its functions, files, lines and elision marks.
+
+    >>> f = Frame("main.main", "", False, "/m.go", 3, None)
+    >>> fingerprint([[f]], False) == fingerprint([[f]], False) != fingerprint([[f]], True)
+    True
+    """
     h = xxhash.xxh3_64()
     for k, frames in enumerate(sections):
         if k:
