@@ -167,10 +167,12 @@ class _Stream:
     def run(self, chunks: Iterable[bytes]) -> LimitError | None:
         """Take every chunk; the budget error that ended the input early, if one did."""
         ahead = self.fp is not None and self.workers > 1
+        it = _read_ahead(_line_ends(chunks), ahead)
         try:
-            for chunk in _read_ahead(_line_ends(chunks), ahead):
-                self.total += len(chunk)
-                self.take(chunk)
+            # a chunk is handed on in a list, so that no frame but the one using it holds it
+            while (box := [next(it, None)])[0] is not None:
+                self.total += len(box[0])
+                self.take(box)
         except SnapshotBudget:
             raise
         except LimitError as e:  # the chunks stopped (an inflate budget): the input ends here
@@ -179,7 +181,8 @@ class _Stream:
         self.drain()
         return None
 
-    def take(self, chunk: bytes) -> None:
+    def take(self, box: list[bytes]) -> None:
+        chunk = box.pop()
         if self.dropping:
             nl = chunk.find(b"\n")
             if nl < 0:
@@ -194,13 +197,18 @@ class _Stream:
             self.pieces_len += len(chunk)
             self._check_line()
             return
-        parts = [self.carry, *self.pieces, chunk] if self.pieces else [self.carry, chunk]
-        data = b"".join(parts) if self.carry or self.pieces else chunk
-        self.pieces, self.pieces_len = [], 0
-        del chunk, parts
-        self._cut(data)
+        if self.carry or self.pieces:
+            parts = [self.carry, *self.pieces, chunk]
+            self.carry, self.pieces, self.pieces_len = b"", [], 0
+            box.append(b"".join(parts))
+            del parts
+        else:
+            box.append(chunk)
+        del chunk
+        self._cut(box)
 
-    def _cut(self, data: bytes) -> None:
+    def _cut(self, box: list[bytes]) -> None:
+        data = box.pop()
         hold_cr = data[-1:] == b"\r"  # a CRLF may straddle two chunks
         if hold_cr:
             data = data[:-1]
@@ -249,7 +257,7 @@ class _Stream:
     def _newlines(self, n: int) -> None:
         """A chunk of n >= 2 newlines only: n empty lines, fed as the reader would take them."""
         if self.carry:  # the first two end carry's last line and make a blank line
-            self._cut(self.carry + b"\n\n")
+            self._cut([self.carry + b"\n\n"])
             n -= 2
         self.drain()
         if not n:
