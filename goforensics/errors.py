@@ -10,7 +10,7 @@ True
 
 from __future__ import annotations
 
-__all__ = ["CaptureError", "DatasetError", "GoforensicsError", "LoadError", "ParseError"]
+__all__ = ["CaptureError", "DatasetError", "GoforensicsError", "LimitError", "LoadError", "ParseError"]
 
 
 class GoforensicsError(Exception):
@@ -22,6 +22,12 @@ class ParseError(GoforensicsError, ValueError):
 
     Bad *content* never raises: the parser skips it and records a warning.
     """
+
+
+class LimitError(ParseError):
+    """An input over one of the budgets of :class:`goforensics.read.limits.Limits` (a decompression
+    bomb, a protobuf message too large to be a goroutine profile ...); the message names the budget
+    and how to raise it."""
 
 
 class LoadError(GoforensicsError, ValueError):

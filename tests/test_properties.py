@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import goforensics as gf
-import goforensics.read.parse as parse_mod
+import goforensics.read.fast as fast_mod
 
 # Modest by default for CI; GOFORENSICS_PROPERTY_EXAMPLES=500 for a deep run.
 SETTINGS = settings(
@@ -430,16 +430,16 @@ def check_against_model(d: gf.Dumps, gs: list[G], crash: bool = False) -> None:
 def check_fast_equals_reference(text: str | bytes) -> gf.Dumps:
     """Parse with the fast path (rows added one by one and in batches) and with the reader alone."""
     ref = gf.parse_text(text, fast=False)
-    small = parse_mod._SMALL_RUN
+    small = fast_mod.SMALL_RUN
     try:
         for small_run in (small, 1):  # 1: every run of known stacks is added as a batch
-            parse_mod._SMALL_RUN = small_run
+            fast_mod.SMALL_RUN = small_run
             fast = gf.parse_text(text)
             for name in ("goroutines", "frames", "snapshots", "warnings"):
                 a, b = getattr(fast, name), getattr(ref, name)
                 assert a.equals(b), (name, small_run, a.compare(b) if a.shape == b.shape else (a.shape, b.shape))
     finally:
-        parse_mod._SMALL_RUN = small
+        fast_mod.SMALL_RUN = small
     return fast
 
 

@@ -15,17 +15,25 @@ from the frames and flagged ``state_inferred``.
 
 from __future__ import annotations
 
-import gzip
-import zlib
+import io
+import json
 from dataclasses import dataclass, field
 
-from ..errors import ParseError
+import pandas as pd
+
+from ..errors import LimitError, ParseError
 from ..goruntime import infer_state
 from ..model import Dumps
-from .parse import _Builder, _Frame
+from .limits import Limits, current, gunzip_chunks
+from .tables import Frame, TableBuilder
 
 __all__ = [
-    "Profile", "decode_profile", "decode_varint", "encode_varint", "looks_like_profile", "parse_profile",
+    "Profile",
+    "decode_profile",
+    "decode_varint",
+    "encode_varint",
+    "looks_like_profile",
+    "parse_profile",
 ]
 
 
@@ -146,13 +154,15 @@ class Profile:
     comments: list[str] = field(default_factory=list)
 
 
-def decode_profile(data: bytes) -> Profile:
-    """Decode a (gzipped or raw) profile.proto into a :class:`Profile`."""
+def decode_profile(data: bytes, limits: Limits | None = None) -> Profile:
+    """Decode a (gzipped or raw) profile.proto into a :class:`Profile`.
+
+    A gzipped message is inflated as a stream, never past the ``message`` budget of
+    :class:`~goforensics.read.limits.Limits` (:class:`~goforensics.errors.LimitError`).
+    """
     if data[:2] == b"\x1f\x8b":
-        try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError, zlib.error) as e:
-            raise ParseError(f"unreadable gzip stream: {e}") from None
+        budget = current(limits).message
+        data = b"".join(gunzip_chunks(io.BytesIO(data), budget, "profile", 1 << 20))
     strings: list[str] = []
     raw_types, raw_samples, raw_locs, raw_funcs, comments = [], [], [], [], []
     prof = Profile()
@@ -212,21 +222,19 @@ def decode_profile(data: bytes) -> Profile:
 def parse_profile(data: bytes, source: str = "<profile>") -> Dumps:
     """Parse a ``debug=0`` goroutine (or goroutineleak) profile into tables.
 
-    Raises :class:`~goforensics.read.parse.ParseError` when the bytes are not a profile.
+    Raises :class:`~goforensics.errors.ParseError` when the bytes are not a profile.
     """
-    import json
-
-    import pandas as pd
-
     try:
         prof = decode_profile(data)
+    except LimitError:
+        raise
     except ParseError as e:
         raise ParseError(f"{source}: not a readable pprof profile: {e}") from None
     if not prof.sample_types and not prof.samples:
         raise ParseError(f"{source}: not a pprof profile (no sample types, no samples)")
     kind_name = prof.sample_types[0][0] if prof.sample_types else "goroutine"
     leak = kind_name == "goroutineleak"
-    b = _Builder(source)
+    b = TableBuilder(source)
     try:
         taken = pd.Timestamp(prof.time_nanos, unit="ns", tz="UTC") if prof.time_nanos > 0 else None
     except (ValueError, OverflowError):
@@ -238,16 +246,16 @@ def parse_profile(data: bytes, source: str = "<profile>") -> Dumps:
         b.warn(None, 0, "unexpected-profile", f"a {kind_name!r} profile, read as goroutine counts")
     total = 0
     for i, (locs, values, labels) in enumerate(prof.samples):
-        frames: list[_Frame] = []
+        frames: list[Frame] = []
         for lid in locs:
             addr, lines = prof.locations.get(lid, (0, []))
             if not lines:
-                frames.append(_Frame(f"0x{addr:x}", "", False, "", None, None))
+                frames.append(Frame(f"0x{addr:x}", "", False, "", None, None))
                 continue
             for k, (fid, line) in enumerate(lines):
                 name, file, _start = prof.functions.get(fid, (f"0x{addr:x}", "", 0))
                 # all but the last line of a location were inlined into it
-                frames.append(_Frame(name, "", k < len(lines) - 1, file, line, None))
+                frames.append(Frame(name, "", k < len(lines) - 1, file, line, None))
         count = values[0] if values else 1
         if count < 0:
             b.warn(i + 1, 1, "malformed", f"sample {i + 1} has a negative count ({count}): skipped")
@@ -256,8 +264,17 @@ def parse_profile(data: bytes, source: str = "<profile>") -> Dumps:
         st = b.stack([frames], False)
         lab = json.dumps(labels, ensure_ascii=False, sort_keys=True) if labels else ""
         b.add(
-            i + 1, None, count, None, lab, st, "", ("", "", None, None),
-            state=infer_state(st.functions), inferred=True, leaked=leak,
+            i + 1,
+            None,
+            count,
+            None,
+            lab,
+            st,
+            "",
+            ("", "", None, None),
+            state=infer_state(st.functions),
+            inferred=True,
+            leaked=leak,
         )
     part["declared_total"] = total
     return b.tables()

@@ -19,7 +19,7 @@ dictionary-encoded, so that each distinct piece is looked at once, and the seque
 block's pieces after the header identifies its stack.
 
 The scan only looks at shapes. Whether a block may skip the reference reader is decided by
-the parser (:class:`goforensics.read.parse._Fast`), which checks every distinct piece with the
+the parser (:class:`goforensics.read.fast.FastPath`), which checks every distinct piece with the
 reader's own grammar and reads anything unusual with the reader.
 
 >>> text = b"goroutine 7 [sleep]:\\nmain.f(0x1)\\n\\t/a.go:3 +0x1\\ncreated by main.main in goroutine 1\\n\\t/a.go:9 +0x2"
@@ -64,7 +64,9 @@ class Blocks:
     dictionary: list[bytes]
     args: pa.Array  # large_binary, one per block: each frame's arguments, '\n'-joined
     suspect: np.ndarray | None = None  # blocks whose arguments hold a parenthesis (None: none)
-    m: np.ndarray | None = None  # crash headers: the M id ('m=N'), -1 for 'm=nil'; None: no crash header
+    m: np.ndarray | None = (
+        None  # crash headers: the M id ('m=N'), -1 for 'm=nil'; None: no crash header
+    )
     crash: np.ndarray | None = None  # crash headers ('gp=... m=...'): per block
     split_files: bool = False  # file lines are pieces of their own (their fp=/sp=/pc= cut out)
     extra: object = None  # what the caller computes from these (the parser's checks)
@@ -77,7 +79,9 @@ class Blocks:
         return len(self.header)
 
 
-def line_bounds(newlines: np.ndarray, size: int, first: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
+def line_bounds(
+    newlines: np.ndarray, size: int, first: int, stop: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Start and end offsets of lines ``first`` to ``stop - 1`` of a buffer, from its newlines.
 
     >>> nl = np.array([2, 3])
@@ -106,7 +110,9 @@ def _pick(x: np.ndarray, idx: np.ndarray, default: int) -> np.ndarray:
 def _equal_at(a: np.ndarray, pos: np.ndarray, pattern: bytes) -> np.ndarray:
     """Does ``a[p:p+len(pattern)]`` equal pattern, for each p (all in bounds)."""
     width = len(pattern)
-    windows = np.lib.stride_tricks.as_strided(a, (len(a) - width + 1, width), (1, 1), writeable=False)
+    windows = np.lib.stride_tricks.as_strided(
+        a, (len(a) - width + 1, width), (1, 1), writeable=False
+    )
     return (windows[pos] == np.frombuffer(pattern, np.uint8)).all(axis=1)
 
 
@@ -127,7 +133,9 @@ def _leading_number(a: np.ndarray, pos: np.ndarray, limit: np.ndarray):
     return val, nd
 
 
-def _equal_at_within(a: np.ndarray, pos: np.ndarray, pattern: bytes, stop: np.ndarray) -> np.ndarray:
+def _equal_at_within(
+    a: np.ndarray, pos: np.ndarray, pattern: bytes, stop: np.ndarray
+) -> np.ndarray:
     """Like :func:`_equal_at`, False where the pattern would run past ``stop`` or the buffer."""
     width = len(pattern)
     inside = (pos >= 0) & (pos + width <= stop) & (pos + width <= len(a))
@@ -215,9 +223,20 @@ def _trailing_number(a: np.ndarray, end: np.ndarray, limit: np.ndarray):
 
 def _none(newlines: np.ndarray, size: int) -> Blocks:
     z = np.zeros(0, np.int64)
-    return Blocks(newlines, size, z, z, z, z, z, np.zeros(0, bool), np.zeros(1, np.int64),
-                  np.zeros(0, np.int32), [],
-                  pa.array([], pa.large_binary()))
+    return Blocks(
+        newlines,
+        size,
+        z,
+        z,
+        z,
+        z,
+        z,
+        np.zeros(0, bool),
+        np.zeros(1, np.int64),
+        np.zeros(0, np.int32),
+        [],
+        pa.array([], pa.large_binary()),
+    )
 
 
 def scan_blocks(buf: bytes) -> Blocks:
@@ -225,10 +244,80 @@ def scan_blocks(buf: bytes) -> Blocks:
     a = np.frombuffer(buf, np.uint8)
     n = len(a)
     nl = np.flatnonzero(a == 10)
-    nlines = len(nl) + 1
     if n < 16:
         return _none(nl, n)
+    c = _candidates(buf, a, nl)
+    if c is None or not len(c.hdr):
+        return _none(nl, n)
+    fr = _frames(buf, a, nl, c)
+    cb = _created_by(a, c)
+    if fr.bad.any():
+        c, fr, cb = _drop(c, fr, cb, ~fr.bad)
+        if not len(c.hdr):
+            return _none(nl, n)
+    split_files = c.has_eq and _find(buf, b" fp=0x")
+    codes, dictionary, piece_off, frame_args, first_frame = _pieces(
+        buf, a, nl, c, fr, cb, split_files
+    )
+    args, suspect = _joined_args(frame_args, first_frame, len(c.hdr))
+    return Blocks(
+        nl,
+        n,
+        c.hdr,
+        c.end,
+        c.goid,
+        cb.goid,
+        c.nframes,
+        c.has_cb,
+        piece_off,
+        codes,
+        dictionary,
+        args,
+        suspect,
+        c.m,
+        c.crash,
+        split_files,
+    )
 
+
+@dataclass
+class _Cand:
+    """Blocks that look standard so far: one entry per block."""
+
+    hdr: np.ndarray  # line of the header
+    end: np.ndarray  # line just past the block
+    goid: np.ndarray
+    tail: np.ndarray  # offset where the header's ' [' starts
+    he: np.ndarray  # offset where the header line ends
+    has_cb: np.ndarray
+    cbs: np.ndarray  # start and end offsets of the 'created by' line
+    cbe: np.ndarray
+    nframes: np.ndarray
+    m: np.ndarray | None  # crash headers only
+    crash: np.ndarray | None
+    has_eq: bool
+
+    def take(self, keep: np.ndarray) -> _Cand:
+        pick = lambda x: None if x is None else x[keep]  # noqa: E731
+        return _Cand(
+            self.hdr[keep],
+            self.end[keep],
+            self.goid[keep],
+            self.tail[keep],
+            self.he[keep],
+            self.has_cb[keep],
+            self.cbs[keep],
+            self.cbe[keep],
+            self.nframes[keep],
+            pick(self.m),
+            pick(self.crash),
+            self.has_eq,
+        )
+
+
+def _candidates(buf, a: np.ndarray, nl: np.ndarray) -> _Cand | None:
+    """Header lines after a blank line (or first), whose block alternates function and file lines."""
+    n, nlines = len(a), len(nl) + 1
     # Blank lines; a header is 'goroutine N [' on the line after a blank one (or the first).
     blank = np.flatnonzero(np.diff(nl) == 1) + 1  # line i is blank when nl[i] == nl[i-1] + 1
     if len(nl) and nl[0] == 0:
@@ -244,19 +333,18 @@ def scan_blocks(buf: bytes) -> Blocks:
     ok = _equal_at(a, hs, _GOROUTINE)
     cand, hs, he = cand[ok], hs[ok], he[ok]
     if not len(cand):
-        return _none(nl, n)
+        return None
     goid, nd = _leading_number(a, hs + 10, he)
     tail = hs + 10 + nd
     has_eq = _find(buf, b"=")  # a one-byte search first: multi-byte ones are slow on dump text
-    crash_form = has_eq and _find(buf, b" gp=0x")
-    if crash_form:  # crash dumps: 'goroutine N gp=0x.. m=N mp=0x.. [': gp, m, mp vary
+    mval = crash = None
+    if has_eq and _find(buf, b" gp=0x"):  # crash dumps: 'goroutine N gp=0x.. m=N mp=0x.. ['
         tail, mval, crash = _crash_headers(a, tail, he)
     ok = (nd >= 1) & (nd <= MAX_DIGITS) & (tail + 2 < he)
     ok &= (a[np.minimum(tail, n - 1)] == 32) & (a[np.minimum(tail + 1, n - 1)] == 91)
 
     # A block runs to the next blank line; its body alternates function and file lines.
-    j = np.searchsorted(blank, cand)
-    end = _pick(blank, j, nlines)
+    end = _pick(blank, np.searchsorted(blank, cand), nlines)
     m = end - cand - 1
     ok &= (m >= 2) & (m % 2 == 0)
     # The line before the last may be 'created by ...'.
@@ -267,91 +355,116 @@ def scan_blocks(buf: bytes) -> Blocks:
     has_cb[has_cb] = _equal_at(a, cbs[has_cb], _CREATED)
     nframes = m // 2 - has_cb
     ok &= nframes >= 1
-    keep = np.flatnonzero(ok)
-    hdr, end, goid, tail, he = cand[keep], end[keep], goid[keep], tail[keep], he[keep]
-    has_cb, cbs, cbe, nframes = has_cb[keep], cbs[keep], cbe[keep], nframes[keep]
-    if crash_form:
-        mval, crash = mval[keep], crash[keep]
-    nb = len(hdr)
-    if not nb:
-        return _none(nl, n)
+    c = _Cand(cand, end, goid, tail, he, has_cb, cbs, cbe, nframes, mval, crash, has_eq)
+    return c.take(np.flatnonzero(ok))
 
-    # Function lines: the arguments lie inside the line's last '(' and its final ')'.
-    F = int(nframes.sum())
-    fb = np.repeat(np.arange(nb), nframes)  # block of each frame
+
+@dataclass
+class _FrameLines:
+    """The function lines of the blocks, one entry per frame."""
+
+    fb: np.ndarray  # block of each frame
+    k: np.ndarray  # its depth in the block
+    first_frame: np.ndarray  # per block: index of its first frame
+    lo: np.ndarray  # offset of the '(' that opens the arguments
+    fe: np.ndarray  # offset of the end of the function line
+    fl: np.ndarray  # line of the function line
+    bad: np.ndarray  # per block: a function line that is not a plain frame
+
+    def take(self, keep: np.ndarray, nframes: np.ndarray) -> _FrameLines:
+        kf = keep[self.fb]
+        fb, first, k = _frame_index(nframes)
+        return _FrameLines(fb, k, first, self.lo[kf], self.fe[kf], self.fl[kf], self.bad[keep])
+
+
+def _frame_index(nframes: np.ndarray):
+    """For frames laid out block after block: the block of each, its block's first, its depth."""
+    fb = np.repeat(np.arange(len(nframes)), nframes)
     first_frame = np.cumsum(nframes) - nframes
-    k = np.arange(F) - first_frame[fb]
-    fl = hdr[fb] + 1 + 2 * k  # line of each function line
+    return fb, first_frame, np.arange(int(nframes.sum())) - first_frame[fb]
+
+
+def _frames(buf, a: np.ndarray, nl: np.ndarray, c: _Cand) -> _FrameLines:
+    """Function lines: the arguments lie inside the line's last '(' and its final ')'."""
+    fb, first_frame, k = _frame_index(c.nframes)
+    fl = c.hdr[fb] + 1 + 2 * k  # line of each function line
     fe = nl[fl]  # a file line follows, so a newline ends it
-    fs = nl[fl - 1] + 1
+    fs = _pick(nl, fl - 1, -1) + 1
     opens = np.flatnonzero(a == 40)
     q = np.searchsorted(opens, fe) - 1
-    lo = opens[np.maximum(q, 0)]
+    lo = opens[np.maximum(q, 0)] if len(opens) else np.zeros(len(fe), np.int64)
     good = (q >= 0) & (lo > fs) & (a[fe - 1] == 41) & (fe - lo < MAX_ARGS)
     if _find(buf, b"\\"):  # a backslash in the arguments could make an escaped dump line
         bs = np.flatnonzero(a == 92)
         good &= np.searchsorted(bs, fe) == np.searchsorted(bs, lo)
-    bad = np.zeros(nb, bool)
+    bad = np.zeros(len(c.hdr), bool)
     bad[fb[~good]] = True
+    return _FrameLines(fb, k, first_frame, lo, fe, fl, bad)
 
-    # 'created by X in goroutine N': N varies per goroutine; the rest is a piece.
-    cbi = np.flatnonzero(has_cb)
-    cbv, cbn = _trailing_number(a, cbe[cbi], cbs[cbi] + len(_CREATED))
+
+@dataclass
+class _CreatedBy:
+    """'created by X in goroutine N': N varies per goroutine, the rest is a piece."""
+
+    split: np.ndarray  # per block: N is cut out of the piece
+    goid: np.ndarray  # N, -1 where not cut out
+    digits: np.ndarray  # its number of digits
+
+    def take(self, keep: np.ndarray) -> _CreatedBy:
+        return _CreatedBy(self.split[keep], self.goid[keep], self.digits[keep])
+
+
+def _created_by(a: np.ndarray, c: _Cand) -> _CreatedBy:
+    nb = len(c.hdr)
+    cbi = np.flatnonzero(c.has_cb)
+    cbv, cbn = _trailing_number(a, c.cbe[cbi], c.cbs[cbi] + len(_CREATED))
     split = (cbn >= 1) & (cbn <= MAX_DIGITS)
-    at = cbe[cbi] - cbn - len(_IN_GOROUTINE)
-    split &= at > cbs[cbi] + len(_CREATED)
+    at = c.cbe[cbi] - cbn - len(_IN_GOROUTINE)
+    split &= at > c.cbs[cbi] + len(_CREATED)
     split[split] = _equal_at(a, at[split], _IN_GOROUTINE)
-    cb_split = np.zeros(nb, bool)
-    cb_split[cbi[split]] = True
-    cb_goid = np.full(nb, -1, np.int64)
-    cb_goid[cbi[split]] = cbv[split]
-    cb_digits = np.zeros(nb, np.int64)
-    cb_digits[cbi[split]] = cbn[split]
+    out = _CreatedBy(np.zeros(nb, bool), np.full(nb, -1, np.int64), np.zeros(nb, np.int64))
+    out.split[cbi[split]] = True
+    out.goid[cbi[split]] = cbv[split]
+    out.digits[cbi[split]] = cbn[split]
+    return out
 
-    if bad.any():
-        keep = ~bad
-        kf = keep[fb]
-        hdr, end, goid, tail, he, cbe, nframes, cb_split, cb_goid, cb_digits, has_cb = (
-            x[keep] for x in (hdr, end, goid, tail, he, cbe, nframes, cb_split, cb_goid, cb_digits, has_cb)
-        )
-        if crash_form:
-            mval, crash = mval[keep], crash[keep]
-        lo, fe, fl = lo[kf], fe[kf], fl[kf]
-        nb = len(hdr)
-        if not nb:
-            return _none(nl, n)
-        F = int(nframes.sum())
-        fb = np.repeat(np.arange(nb), nframes)
-        first_frame = np.cumsum(nframes) - nframes
-        k = np.arange(F) - first_frame[fb]
-    bend = _pick(nl, end - 1, n)  # end of the last line
 
-    # The partition of each block into elements. Boundaries: Ts He A1 B1 ... AN BN [D D2] End,
-    # an element starting at each: header tail | first piece | args | piece | ... | gap. With
-    # register suffixes (crash dumps), each frame has A B S E: args | file line | fp=.. | name.
-    split_files = has_eq and _find(buf, b" fp=0x")
+def _drop(c: _Cand, fr: _FrameLines, cb: _CreatedBy, keep: np.ndarray):
+    c = c.take(keep)
+    return c, fr.take(keep, c.nframes), cb.take(keep)
+
+
+def _pieces(buf, a, nl, c: _Cand, fr: _FrameLines, cb: _CreatedBy, split_files: bool):
+    """The partition of each block into elements, dictionary-encoded; and each frame's arguments.
+
+    Boundaries: Ts He A1 B1 ... AN BN [D D2] End, an element starting at each: header tail |
+    first piece | args | piece | ... | gap. With register suffixes (crash dumps), each frame has
+    A B S E: args | file line | fp=.. | name.
+    """
+    n, nb = len(a), len(c.hdr)
+    bend = _pick(nl, c.end - 1, n)  # end of the last line
     per = 4 if split_files else 2
-    s2 = 2 * cb_split
-    width = 3 + per * nframes + s2
+    s2 = 2 * cb.split
+    width = 3 + per * c.nframes + s2
     base = np.cumsum(width) - width
     total = int(width.sum())
     bnd = np.empty(total, np.int64)
     valid = np.ones(total, bool)
-    bnd[base] = tail
-    bnd[base + 1] = he
-    aslot = base[fb] + 2 + per * k
-    bnd[aslot] = lo + 1
-    bnd[aslot + 1] = fe - 1
+    bnd[base] = c.tail
+    bnd[base + 1] = c.he
+    aslot = base[fr.fb] + 2 + per * fr.k
+    bnd[aslot] = fr.lo + 1
+    bnd[aslot + 1] = fr.fe - 1
     valid[aslot] = False
     if split_files:  # the file line after each function line, and its register suffix
-        file_end = _pick(nl, fl + 1, n)
-        bnd[aslot + 2] = _register_suffix(a, fe + 1, file_end)
+        file_end = _pick(nl, fr.fl + 1, n)
+        bnd[aslot + 2] = _register_suffix(a, fr.fe + 1, file_end)
         bnd[aslot + 3] = file_end
         valid[aslot + 2] = False
-    last = base + 2 + per * nframes
-    sb = np.flatnonzero(cb_split)
-    bnd[last[sb]] = cbe[sb] - cb_digits[sb]
-    bnd[last[sb] + 1] = cbe[sb]
+    last = base + 2 + per * c.nframes
+    sb = np.flatnonzero(cb.split)
+    bnd[last[sb]] = c.cbe[sb] - cb.digits[sb]
+    bnd[last[sb] + 1] = c.cbe[sb]
     valid[last[sb]] = False
     bnd[last + s2] = bend
     valid[last + s2] = False
@@ -360,32 +473,36 @@ def scan_blocks(buf: bytes) -> Blocks:
     data = pa.py_buffer(buf)
     coded = valid[:-1]
     arr = pa.Array.from_buffers(
-        pa.large_binary(), elements,
+        pa.large_binary(),
+        elements,
         [pa.py_buffer(np.packbits(coded, bitorder="little")), offs, data],
         null_count=int(elements - coded.sum()),
     )
     enc = pc.dictionary_encode(arr)
     ind = enc.indices
     raw = np.frombuffer(ind.buffers()[1], np.int32, count=len(ind) + ind.offset)[ind.offset :]
-    codes = raw[coded]
-    npieces = 2 + (2 if split_files else 1) * nframes + cb_split
+    npieces = 2 + (2 if split_files else 1) * c.nframes + cb.split
     piece_off = np.zeros(nb + 1, np.int64)
     np.cumsum(npieces, out=piece_off[1:])
-
-    # Arguments: the args elements, gathered and joined per block.
     plain = pa.Array.from_buffers(pa.large_binary(), elements, [None, offs, data])
     frame_args = plain.take(pa.array(aslot))
-    lists = pa.LargeListArray.from_arrays(pa.array(np.concatenate([first_frame, [F]])), frame_args)
+    return raw[coded], enc.dictionary.to_pylist(), piece_off, frame_args, fr.first_frame
+
+
+def _joined_args(frame_args: pa.Array, first_frame: np.ndarray, nb: int):
+    """Each block's arguments joined by newlines; and the blocks whose arguments hold a parenthesis."""
+    ends = np.concatenate([first_frame, [len(frame_args)]])
+    lists = pa.LargeListArray.from_arrays(pa.array(ends), frame_args)
     args = pc.binary_join(lists, pa.scalar(b"\n", pa.large_binary()))
     # arguments never hold a parenthesis: where one does, the line is not a frame line
-    joined = np.frombuffer(args.buffers()[2], np.uint8) if args.buffers()[2] is not None else np.zeros(0, np.uint8)
+    buf = args.buffers()[2]
+    joined = np.frombuffer(buf, np.uint8) if buf is not None else np.zeros(0, np.uint8)
     odd = np.flatnonzero((joined | 1) == 41)
     suspect = None
     if len(odd):
-        offs = np.frombuffer(args.buffers()[1], np.int64, count=len(args) + 1 + args.offset)[args.offset :]
+        offs = np.frombuffer(args.buffers()[1], np.int64, count=len(args) + 1 + args.offset)[
+            args.offset :
+        ]
         suspect = np.zeros(nb, bool)
         suspect[np.searchsorted(offs, odd + offs[0], side="right") - 1] = True
-
-    return Blocks(nl, n, hdr, end, goid, cb_goid, nframes, has_cb, piece_off, codes,
-                  enc.dictionary.to_pylist(), args, suspect, mval if crash_form else None,
-                  crash if crash_form else None, split_files)
+    return args, suspect

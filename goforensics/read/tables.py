@@ -1,0 +1,610 @@
+"""The one table builder: rows of goroutines and their stacks in, the tables of :mod:`goforensics.model` out.
+
+Every reader fills a :class:`TableBuilder`: the text reader (:mod:`goforensics.read.reader`)
+row by row, the fast path (:mod:`goforensics.read.fast`) in batches of arrays, the protobuf
+reader (:mod:`goforensics.read.pprof`) one sample at a time. The builder cuts the input into
+snapshots (a repeated goroutine id starts a new dump), stores the frames of each distinct stack
+once (keyed by a fingerprint of its frames), keeps the warnings, and returns the four tables
+conformed to the column catalogue, whatever path the rows came from.
+
+>>> from goforensics.read.grammar import parse_bracket
+>>> b = TableBuilder("demo.txt")
+>>> st = b.stack([[Frame("main.main", "", False, "/app/main.go", 3, 0x1d)]], False)
+>>> b.add(1, 1, 1, parse_bracket(b"running"), "", st, "", ("", "", None, None))
+>>> d = b.tables()
+>>> d.goroutines[["goid", "state", "top_function"]].values.tolist(), d.frames["file"].tolist()
+([[1, 'running', 'main.main']], ['/app/main.go'])
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import xxhash
+
+from ..errors import LimitError
+from ..goruntime import classify_frames, normalize_state, split_function
+from ..model import (
+    FRAME_COLUMNS,
+    GOROUTINE_COLUMNS,
+    SNAPSHOT_COLUMNS,
+    WARNING_COLUMNS,
+    Dumps,
+    _conform,
+)
+from .grammar import GO_VERSION, Header
+
+__all__ = [
+    "BATCH_COLUMNS",
+    "Frame",
+    "SnapshotBudget",
+    "Stack",
+    "TableBuilder",
+    "fingerprint",
+    "safe_text",
+]
+
+
+class SnapshotBudget(LimitError):
+    """A file holds more snapshots than the budget: the readers stop there (caught by the parser)."""
+
+    def __init__(self, line: int, budget: int):
+        super().__init__(
+            f"more than {budget} snapshots in one file: the rest, from line {line}, is not read"
+            " (raise the budget: GOFORENSICS_LIMIT_SNAPSHOTS)"
+        )
+        self.line = line
+
+
+def safe_text(s: str) -> str:
+    r"""A name as text every writer accepts: bytes that were not UTF-8 (carried as surrogates by
+    ``os.fsdecode``) are written as ``\xNN`` escapes.
+
+    >>> safe_text("dump-\udcff.txt"), safe_text("plain.txt")
+    ('dump-\\xff.txt', 'plain.txt')
+    """
+    try:
+        s.encode("utf-8")
+        return s
+    except UnicodeEncodeError:
+        return s.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+@dataclass
+class Frame:
+    """One frame as read: a row of the frames table once its stack is stored."""
+
+    function: str
+    args: str
+    inlined: bool
+    file: str
+    line: int | None
+    offset: int | None
+    elided_before: int | None = None
+
+
+class Stack:
+    """A distinct stack: its frames once, plus what every goroutine on it shares."""
+
+    __slots__ = ("entry", "functions", "stack_id", "top")
+
+    def __init__(self, stack_id: int, functions: list[str]):
+        self.stack_id = stack_id
+        self.functions = functions
+        self.top = functions[0] if functions else ""
+        self.entry = functions[-1] if functions else ""
+
+
+def fingerprint(sections: list[list[Frame]], elided: bool) -> int:
+    """The ``stack_id`` of a stack: xxh3 of its functions, files, lines and elision marks.
+
+    >>> f = Frame("main.main", "", False, "/m.go", 3, None)
+    >>> fingerprint([[f]], False) == fingerprint([[f]], False) != fingerprint([[f]], True)
+    True
+    """
+    h = xxhash.xxh3_64()
+    for k, frames in enumerate(sections):
+        if k:
+            h.update(b"\x01ancestor\n")
+        for f in frames:
+            h.update(f"{f.function}\t{f.file}:{f.line}\t{f.elided_before or ''}\n".encode())
+    if elided:
+        h.update(b"\x02elided\n")
+    return h.intdigest()
+
+
+class _Seen:
+    """The goroutine ids of the current snapshot: a set for ids added one by one, sorted
+    arrays for the fast path's batches (8 bytes an id instead of a set entry and an int)."""
+
+    __slots__ = ("arrays", "small")
+
+    def __init__(self):
+        self.small: set[int] = set()
+        self.arrays: list[np.ndarray] = []
+
+    def __contains__(self, x: int) -> bool:
+        if x in self.small:
+            return True
+        for a in self.arrays:
+            i = int(a.searchsorted(x))
+            if i < len(a) and a[i] == x:
+                return True
+        return False
+
+    def add(self, x: int) -> None:
+        self.small.add(x)
+
+    def any_in(self, ids: np.ndarray) -> bool:
+        if self.small and not self.small.isdisjoint(ids.tolist()):
+            return True
+        for a in self.arrays:
+            pos = np.minimum(a.searchsorted(ids), len(a) - 1)
+            if (a[pos] == ids).any():
+                return True
+        return False
+
+    def add_sorted(self, ids: np.ndarray) -> None:
+        self.arrays.append(ids)
+        while len(self.arrays) > 1 and len(self.arrays[-2]) <= 2 * len(self.arrays[-1]):
+            last = self.arrays.pop()
+            self.arrays[-1] = np.sort(np.concatenate([self.arrays[-1], last]))
+
+
+# Columns of a batch of rows (besides part, line, goid) and how each is stored.
+BATCH_COLUMNS = {
+    "count": "int64",
+    "raw_state": "cat",
+    "state": "cat",
+    "state_inferred": "bool",
+    "wait_minutes": "Int32",
+    "locked": "bool",
+    "leaked": "bool",
+    "labels": "cat",
+    "created_by": "cat",
+    "created_by_file": "cat",
+    "created_by_line": "Int32",
+    "creator_goid": "Int64",
+    "ancestors": "cat",
+    "elided": "bool",
+    "truncated": "bool",
+    "n_frames": "int32",
+    "stack_id": "uint64",
+    "args": "args",
+    "m": "Int32",
+    "top": "cat",
+    "entry": "cat",
+}
+
+
+# Builder columns named otherwise in the goroutines table.
+_GOROUTINE_NAMES = {"locked": "locked_to_thread", "top": "top_function", "entry": "entry_function"}
+_FRAME_FIELDS = [
+    "stack_id",
+    "section",
+    "depth",
+    "function",
+    "package",
+    "receiver",
+    "method",
+    "file",
+    "line",
+    "offset",
+    "args",
+    "inlined",
+    "elided_before",
+]
+
+
+class TableBuilder:
+    """Collects rows for one source, cutting it into snapshots (parts)."""
+
+    def __init__(self, source: str, max_snapshots: int = 1 << 62):
+        self.source = safe_text(source)
+        self.max_snapshots = max_snapshots
+        cols = (
+            "part line goid count raw_state state state_inferred wait_minutes locked leaked labels "
+            "created_by created_by_file created_by_line creator_goid ancestors elided truncated "
+            "n_frames stack_id args m top entry"
+        ).split()
+        self.cols: dict[str, list] = {c: [] for c in cols}
+        # Rows come in batches: the reader's rows are appended to the lists of ``cols``,
+        # the fast path adds whole arrays; _seal() turns the lists into a batch, in order.
+        self.batches: list[dict[str, object]] = []
+        # Categorical columns share one code book per column across batches.
+        self.books: dict[str, dict[str, int]] = {
+            c: {} for c, k in BATCH_COLUMNS.items() if k == "cat"
+        }
+        self.stacks: dict[int, tuple[list[list[Frame]], Stack]] = {}
+        self.parts: list[dict] = []
+        self.warnings: list[tuple] = []
+        self._goids = _Seen()
+        self._state_cache: dict[tuple[str, int], str] = {}
+        self.part: dict | None = None
+
+    # -- snapshots ------------------------------------------------------------------------
+    def new_part(self, line: int, fmt: str = "debug=2", kind: str = "goroutine dump", **kw) -> dict:
+        """Open a new snapshot at ``line``; :class:`SnapshotBudget` when the file has its fill."""
+        if len(self.parts) >= self.max_snapshots:
+            raise SnapshotBudget(line, self.max_snapshots)
+        self.part = {
+            "part": len(self.parts),
+            "format": fmt,
+            "kind": kind,
+            "message": None,
+            "line_start": line,
+            "line_end": line,
+            "goroutines": 0,
+            "rows": 0,
+            "declared_total": None,
+            "truncated": False,
+            "taken_at": None,
+        }
+        self.part.update(kw)
+        self.parts.append(self.part)
+        self._goids = _Seen()
+        return self.part
+
+    def ensure_part(self, line: int, fmt: str = "debug=2") -> dict:
+        """The current snapshot, or a new one where the format changes (text dump vs profile)."""
+        p = self.part
+        if p is None or ((p["format"] == "debug=2") != (fmt == "debug=2") and p["rows"]):
+            p = self.new_part(
+                line, fmt, "goroutine dump" if fmt == "debug=2" else "goroutine profile"
+            )
+        elif (
+            p["format"] != fmt
+            and not p["rows"]
+            and (p["format"] == "debug=2") != (fmt == "debug=2")
+        ):
+            p["format"] = fmt
+        return p
+
+    def warn(self, line: int, nlines: int, kind: str, message: str) -> None:
+        part = self.part["part"] if self.part is not None else None
+        self.warnings.append((part, line, nlines, kind, message))
+
+    # -- stacks ---------------------------------------------------------------------------------
+    def stack(self, sections: list[list[Frame]], elided: bool) -> Stack:
+        sid = fingerprint(sections, elided)
+        got = self.stacks.get(sid)
+        if got is None:
+            st = Stack(sid, [f.function for f in sections[0]] if sections else [])
+            self.stacks[sid] = (sections, st)
+            return st
+        return got[1]
+
+    def state_of(self, raw: str, st: Stack) -> str:
+        key = (raw, st.stack_id)
+        s = self._state_cache.get(key)
+        if s is None:
+            s = normalize_state(raw, st.functions)
+            self._state_cache[key] = s
+        return s
+
+    def add(
+        self,
+        line,
+        goid,
+        count,
+        hdr: Header | None,
+        labels,
+        st: Stack,
+        args,
+        created,
+        ancestors="",
+        elided=False,
+        truncated=False,
+        m=None,
+        state=None,
+        inferred=False,
+        leaked=None,
+        crash=False,
+    ):
+        part = self.ensure_part(line, "debug=2" if goid is not None else "debug=1")
+        if goid is not None:
+            # A repeated id means a new dump, except goroutine 0 (each M's g0) and in crash
+            # dumps (gp=/m= headers), where each M's current goroutine is printed again.
+            if goid in self._goids and goid and not crash:
+                part = self.new_part(line, "debug=2", "goroutine dump")
+            self._goids.add(goid)
+            if crash:
+                part["_crash"] = True
+        c = self.cols
+        c["part"].append(part["part"])
+        c["line"].append(line)
+        c["goid"].append(goid)
+        c["count"].append(count)
+        if hdr is not None:
+            c["raw_state"].append(hdr.raw)
+            c["state"].append(self.state_of(hdr.state, st))
+            c["wait_minutes"].append(hdr.minutes)
+            c["locked"].append(hdr.locked)
+            c["leaked"].append(hdr.leaked if leaked is None else leaked)
+        else:
+            c["raw_state"].append("")
+            c["state"].append(state or "unknown")
+            c["wait_minutes"].append(None)
+            c["locked"].append(False)
+            c["leaked"].append(bool(leaked))
+        c["state_inferred"].append(inferred)
+        c["labels"].append(labels)
+        fn, file, ln, cg = created
+        c["created_by"].append(fn)
+        c["created_by_file"].append(file)
+        c["created_by_line"].append(ln)
+        c["creator_goid"].append(cg)
+        c["ancestors"].append(ancestors)
+        c["elided"].append(elided)
+        c["truncated"].append(truncated)
+        c["n_frames"].append(len(st.functions))
+        c["stack_id"].append(st.stack_id)
+        c["args"].append(args)
+        c["m"].append(m)
+        c["top"].append(st.top)
+        c["entry"].append(st.entry)
+        part["goroutines"] += count
+        part["rows"] += 1
+        part["line_end"] = line
+
+    def add_bulk(
+        self,
+        lines: np.ndarray,
+        goids: np.ndarray,
+        cols: dict[str, object],
+        taken_at: str | None,
+        crash: np.ndarray | None = None,
+    ) -> None:
+        """Append rows made by the fast path: what :meth:`add` does row by row, on arrays.
+
+        ``cols`` holds every column but ``part``, ``line`` and ``goid`` (as :data:`BATCH_COLUMNS`
+        describes them); the snapshot cuts (a repeated goroutine id starts a new one) and the
+        snapshot accounting are done here, exactly as :meth:`add` and the reader do them.
+        """
+        n = len(lines)
+        line_list = lines.tolist()
+        part = self.ensure_part(line_list[0], "debug=2")
+        if taken_at and part.get("taken_at") is None:  # the reader's start_goroutine does this
+            part["taken_at"] = taken_at
+        seen = self._goids
+        cuts: list[int] = []
+        ordered = np.sort(goids)
+        if crash is None and not (ordered[1:] == ordered[:-1]).any() and not seen.any_in(goids):
+            seen.add_sorted(ordered)
+        else:  # a repeated id (or crash headers): cut where the reader would, row by row
+            flags = crash.tolist() if crash is not None else [False] * n
+            for i, x in enumerate(goids.tolist()):
+                if x in seen and x and not flags[i]:
+                    cuts.append(i)
+                    seen = _Seen()
+                seen.add(x)
+            self._goids = seen
+        over = None
+        if len(cuts) > self.max_snapshots - len(
+            self.parts
+        ):  # keep the rows before the budget's end
+            n = cuts[self.max_snapshots - len(self.parts)]
+            over = line_list[n]
+            cuts = cuts[: self.max_snapshots - len(self.parts)]
+            lines, goids, line_list = lines[:n], goids[:n], line_list[:n]
+            cols = {k: v[:n] for k, v in cols.items()}
+            crash = crash[:n] if crash is not None else None
+            if not n:
+                raise SnapshotBudget(over, self.max_snapshots)
+        part_col = np.empty(n, np.int32)
+        bounds = [0, *cuts, n]
+        for k in range(len(bounds) - 1):
+            lo, hi = bounds[k], bounds[k + 1]
+            if k:
+                part = self.new_part(line_list[lo], "debug=2", "goroutine dump")
+                self._goids = seen if k == len(bounds) - 2 else _Seen()
+                if taken_at and lo + 1 < n:  # set when the next goroutine starts
+                    part["taken_at"] = taken_at
+            part_col[lo:hi] = part["part"]
+            if crash is not None and crash[lo:hi].any():
+                part["_crash"] = True
+            part["goroutines"] += hi - lo
+            part["rows"] += hi - lo
+            part["line_end"] = line_list[hi - 1]
+        self._seal()
+        self.batches.append({"part": part_col, "line": lines, "goid": goids, **cols})
+        if over is not None:
+            raise SnapshotBudget(over, self.max_snapshots)
+
+    def _seal(self) -> None:
+        """Move the rows in the lists of ``cols`` into a batch."""
+        c = self.cols
+        if not c["part"]:
+            return
+        batch: dict[str, object] = {
+            "part": np.asarray(c["part"], np.int32),
+            "line": np.asarray(c["line"], np.int64),
+            "goid": pd.array(c["goid"], dtype="Int64"),
+        }
+        c["part"], c["line"], c["goid"] = [], [], []
+        for name, kind in BATCH_COLUMNS.items():
+            v = c[name]
+            if kind == "cat":
+                batch[name] = self.codes(name, v)
+            elif kind == "args":
+                batch[name] = pa.array(v, pa.large_string())
+            elif kind in ("Int64", "Int32"):
+                batch[name] = pd.array(v, dtype=kind)
+            else:
+                batch[name] = np.asarray(v, dtype=kind)
+            c[name] = []
+        self.batches.append(batch)
+
+    def mark_last_truncated(self) -> None:
+        """Flag the last row read as cut by the end of the input."""
+        if self.cols["truncated"]:
+            self.cols["truncated"][-1] = True
+        elif self.batches:
+            t = self.batches[-1]["truncated"]
+            t[-1] = True
+
+    def n_rows(self) -> int:
+        return len(self.cols["part"]) + sum(len(b["part"]) for b in self.batches)
+
+    # -- output ------------------------------------------------------------------------------------
+    def codes(self, name: str, values: list) -> np.ndarray:
+        """Codes of ``values`` in the code book of categorical column ``name`` (-1 for None)."""
+        book = self.books[name]
+        return np.fromiter(
+            (-1 if v is None else book.setdefault(v, len(book)) for v in values),
+            np.int32,
+            len(values),
+        )
+
+    def _column(self, name: str, kind: str):
+        parts = [b.pop(name) for b in self.batches]  # each batch's copy goes once it is joined
+        if kind == "cat":
+            codes = np.concatenate(parts) if parts else np.zeros(0, np.int32)
+            cats = list(self.books[name])
+            # the model's canonical form (sorted categories), so that conforming costs nothing
+            order = sorted(range(len(cats)), key=cats.__getitem__)
+            rank = np.empty(len(cats), np.int32)
+            rank[order] = np.arange(len(cats), dtype=np.int32)
+            if len(cats):
+                codes = np.where(codes >= 0, rank[np.maximum(codes, 0)], -1)
+            dtype = pd.CategoricalDtype(pd.Index([cats[i] for i in order], dtype="str"))
+            return pd.Categorical.from_codes(codes, dtype=dtype)
+        if kind == "args":
+            chunks = [
+                p if isinstance(p, (pa.Array, pa.ChunkedArray)) else pa.array(p, pa.large_string())
+                for p in parts
+            ] or [pa.array([], pa.large_string())]
+            return pd.arrays.ArrowStringArray(pa.chunked_array(chunks, pa.large_string()))
+        if kind in ("Int64", "Int32"):
+            if not parts:
+                return pd.array([], dtype=kind)
+            return pd.concat([pd.Series(p, dtype=kind) for p in parts], ignore_index=True).array
+        if not parts:
+            return np.zeros(0, kind)
+        return np.concatenate([np.asarray(p, dtype=kind) for p in parts])
+
+    def tables(self, classify: bool = True) -> Dumps:
+        """The four tables of everything added; ``classify=False`` leaves ``frame_class`` empty
+        (a caller that classifies a whole series at once does it once, not per file)."""
+        self._seal()
+        g = self._goroutine_table()
+        f, version = self._frame_table(classify)
+        s = self._snapshot_table(version, g)
+        # Times found in the content (test2json, log prefixes) go onto the goroutines too.
+        if len(s) and s["taken_at"].notna().any() and len(g):
+            g["taken_at"] = s["taken_at"].to_numpy()[g["snapshot"].to_numpy()]
+        w = pd.DataFrame(
+            [(self.source, *x) for x in self.warnings],
+            columns=["source", "snapshot", "line", "lines", "kind", "message"],
+        )
+        return Dumps(g, f, s, _conform(w, WARNING_COLUMNS))
+
+    def _goroutine_table(self) -> pd.DataFrame:
+        col = {name: self._column(name, kind) for name, kind in BATCH_COLUMNS.items()}
+        n = len(col["count"])
+        g = pd.DataFrame(
+            {
+                "snapshot": self._column("part", "int32"),
+                "instance": pd.Categorical.from_codes(np.zeros(n, np.int8), [""]),
+                "source": pd.Categorical.from_codes(np.zeros(n, np.int8), [self.source]),
+                "taken_at": pd.NaT,
+                "line": self._column("line", "int64"),
+                "goid": self._column("goid", "Int64"),
+                **{_GOROUTINE_NAMES.get(k, k): v for k, v in col.items()},
+            }
+        )
+        del col
+        self.batches = []
+        return _conform(g, GOROUTINE_COLUMNS)
+
+    def _frame_table(self, classify: bool) -> tuple[pd.DataFrame, str | None]:
+        """The frames of every distinct stack, once; and the Go version their paths name."""
+        rows = []
+        files: dict[str, None] = {}  # in order of first use
+        for sid, (sections, _st) in self.stacks.items():
+            for k, frames in enumerate(sections):
+                for d, f in enumerate(frames):
+                    pkg, recv, meth = split_function(f.function)
+                    files[f.file] = None
+                    rows.append(
+                        (
+                            sid,
+                            k,
+                            d,
+                            f.function,
+                            pkg,
+                            recv,
+                            meth,
+                            f.file,
+                            f.line,
+                            f.offset,
+                            f.args,
+                            f.inlined,
+                            f.elided_before,
+                        )
+                    )
+        f = pd.DataFrame(rows, columns=_FRAME_FIELDS)
+        f["stack_id"] = f["stack_id"].astype(np.uint64)
+        f["frame_class"] = classify_frames(f) if classify and len(f) else None
+        version = next(filter(None, map(_version_in_path, files)), None)
+        return _conform(f, FRAME_COLUMNS), version
+
+    def _snapshot_table(self, version: str | None, g: pd.DataFrame) -> pd.DataFrame:
+        if not self.parts:
+            return _conform(pd.DataFrame(columns=["part"]), SNAPSHOT_COLUMNS)
+        snaps = pd.DataFrame(
+            [{k: v for k, v in p.items() if not k.startswith("_")} for p in self.parts]
+        )
+        snaps["snapshot"] = snaps["part"]
+        snaps["source"] = self.source
+        snaps["instance"] = ""
+        snaps["go_version"] = version or _version_bound(g, self._args_have_groups())
+        snaps["missing"] = [
+            (p["declared_total"] - p["goroutines"])
+            if p["declared_total"] is not None and p["declared_total"] >= p["goroutines"]
+            else None
+            for p in self.parts
+        ]
+        snaps["time_source"] = ["content" if t is not None else "" for t in snaps["taken_at"]]
+        return _conform(snaps, SNAPSHOT_COLUMNS)
+
+    def _args_have_groups(self) -> bool:
+        """Does any frame print its arguments in ``{...}`` groups (Go 1.17's register ABI)?"""
+        return any(
+            "{" in f.args for sections, _ in self.stacks.values() for fs in sections for f in fs
+        )
+
+
+def _any_not_empty(s: pd.Series) -> bool:
+    """Does a categorical column hold any value other than ''?"""
+    cats = s.cat.categories
+    return bool(np.isin(s.cat.codes.to_numpy(), np.flatnonzero(cats.astype(str) != "")).any())
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _version_in_path(path: str) -> str | None:
+    """The Go release a GOROOT path names (``/go1.23.0/src/``), if any; each path is looked at once.
+
+    >>> _version_in_path("/usr/local/go1.23.4/src/runtime/proc.go"), _version_in_path("/app/m.go")
+    ('1.23.4', None)
+    """
+    m = GO_VERSION.search(path)
+    return m.group(1) if m else None
+
+
+def _version_bound(g: pd.DataFrame, args_have_groups: bool) -> str:
+    """A lower bound on the Go version from format features, where no path names the release."""
+    bound = None
+    if len(g) and _any_not_empty(g["labels"]) and _any_not_empty(g["raw_state"]):
+        bound = "1.27"
+    elif len(g) and g["leaked"].any():
+        bound = "1.26"
+    elif len(g) and g["creator_goid"].notna().any():
+        bound = "1.21"
+    elif args_have_groups:
+        bound = "1.17"
+    return f">={bound}" if bound else ""
