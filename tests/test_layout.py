@@ -4,8 +4,8 @@
 - ``read/`` never imports ``analyze/`` or ``show/``; ``analyze/`` never imports ``show/`` nor a
   private (``_underscore``) name of ``read/``; nothing imports ``accessor`` or ``cli``.
 - No import cycle between modules, counting imports inside functions too.
-- No module over 600 lines and no function over 80 lines, but for those that say why on the
-  line of their ``def`` (``# long: ...``).
+- No module over 600 lines and no function over 80 lines of code (its docstring aside), but for
+  those that say why on the line of their ``def`` (``# long: ...``).
 """
 
 from __future__ import annotations
@@ -118,6 +118,10 @@ def _long_functions(path: Path) -> list[str]:
     for node in ast.walk(ast.parse(src)):
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
             n = node.end_lineno - node.lineno + 1
+            body = node.body
+            if body and isinstance(body[0], ast.Expr) and isinstance(getattr(body[0], "value", None), ast.Constant) \
+                    and isinstance(body[0].value.value, str):
+                n -= body[0].end_lineno - body[0].lineno + 1  # the docstring is documentation, not code
             first = node.decorator_list[0].lineno if node.decorator_list else node.lineno
             said = any("# long:" in lines[i - 1] for i in range(first, node.lineno + 1))
             if n > MAX_FUNCTION_LINES and not said:
