@@ -43,7 +43,8 @@ from .grammar import (
 )
 from .reader import Mode, Reader
 from .scan import Blocks, line_bounds, scan_blocks
-from .tables import Stack, TableBuilder
+from .stacks import Stack
+from .tables import TableBuilder
 
 __all__ = ["SMALL_RUN", "FastPath"]
 

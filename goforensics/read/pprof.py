@@ -25,7 +25,8 @@ from ..errors import LimitError, ParseError
 from ..goruntime import infer_state
 from ..model import Dumps
 from .limits import Limits, current, gunzip_chunks
-from .tables import Frame, TableBuilder
+from .stacks import Frame
+from .tables import TableBuilder
 
 __all__ = [
     "Profile",

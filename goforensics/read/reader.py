@@ -55,7 +55,8 @@ from .grammar import (
     parse_labels,
 )
 from .limits import Limits
-from .tables import Frame, TableBuilder
+from .stacks import Frame
+from .tables import TableBuilder
 
 __all__ = ["Mode", "Reader"]
 

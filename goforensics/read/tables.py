@@ -19,12 +19,10 @@ conformed to the column catalogue, whatever path the rows came from.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import xxhash
 
 from ..errors import LimitError
 from ..goruntime import classify_frames, normalize_state, split_function
@@ -37,14 +35,12 @@ from ..model import (
     _conform,
 )
 from .grammar import GO_VERSION, Header
+from .stacks import Frame, Seen, Stack, fingerprint
 
 __all__ = [
     "BATCH_COLUMNS",
-    "Frame",
     "SnapshotBudget",
-    "Stack",
     "TableBuilder",
-    "fingerprint",
     "safe_text",
 ]
 
@@ -72,87 +68,6 @@ def safe_text(s: str) -> str:
         return s
     except UnicodeEncodeError:
         return s.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-
-
-@dataclass
-class Frame:
-    """One frame as read: a row of the frames table once its stack is stored."""
-
-    function: str
-    args: str
-    inlined: bool
-    file: str
-    line: int | None
-    offset: int | None
-    elided_before: int | None = None
-
-
-class Stack:
-    """A distinct stack: its frames once, plus what every goroutine on it shares."""
-
-    __slots__ = ("entry", "functions", "stack_id", "top")
-
-    def __init__(self, stack_id: int, functions: list[str]):
-        self.stack_id = stack_id
-        self.functions = functions
-        self.top = functions[0] if functions else ""
-        self.entry = functions[-1] if functions else ""
-
-
-def fingerprint(sections: list[list[Frame]], elided: bool) -> int:
-    """The ``stack_id`` of a stack: xxh3 of its functions, files, lines and elision marks.
-
-    >>> f = Frame("main.main", "", False, "/m.go", 3, None)
-    >>> fingerprint([[f]], False) == fingerprint([[f]], False) != fingerprint([[f]], True)
-    True
-    """
-    h = xxhash.xxh3_64()
-    for k, frames in enumerate(sections):
-        if k:
-            h.update(b"\x01ancestor\n")
-        for f in frames:
-            h.update(f"{f.function}\t{f.file}:{f.line}\t{f.elided_before or ''}\n".encode())
-    if elided:
-        h.update(b"\x02elided\n")
-    return h.intdigest()
-
-
-class _Seen:
-    """The goroutine ids of the current snapshot: a set for ids added one by one, sorted
-    arrays for the fast path's batches (8 bytes an id instead of a set entry and an int)."""
-
-    __slots__ = ("arrays", "small")
-
-    def __init__(self):
-        self.small: set[int] = set()
-        self.arrays: list[np.ndarray] = []
-
-    def __contains__(self, x: int) -> bool:
-        if x in self.small:
-            return True
-        for a in self.arrays:
-            i = int(a.searchsorted(x))
-            if i < len(a) and a[i] == x:
-                return True
-        return False
-
-    def add(self, x: int) -> None:
-        self.small.add(x)
-
-    def any_in(self, ids: np.ndarray) -> bool:
-        if self.small and not self.small.isdisjoint(ids.tolist()):
-            return True
-        for a in self.arrays:
-            pos = np.minimum(a.searchsorted(ids), len(a) - 1)
-            if (a[pos] == ids).any():
-                return True
-        return False
-
-    def add_sorted(self, ids: np.ndarray) -> None:
-        self.arrays.append(ids)
-        while len(self.arrays) > 1 and len(self.arrays[-2]) <= 2 * len(self.arrays[-1]):
-            last = self.arrays.pop()
-            self.arrays[-1] = np.sort(np.concatenate([self.arrays[-1], last]))
 
 
 # Columns of a batch of rows (besides part, line, goid) and how each is stored.
@@ -222,7 +137,7 @@ class TableBuilder:
         self.stacks: dict[int, tuple[list[list[Frame]], Stack]] = {}
         self.parts: list[dict] = []
         self.warnings: list[tuple] = []
-        self._goids = _Seen()
+        self._goids = Seen()
         self._state_cache: dict[tuple[str, int], str] = {}
         self.part: dict | None = None
 
@@ -246,7 +161,7 @@ class TableBuilder:
         }
         self.part.update(kw)
         self.parts.append(self.part)
-        self._goids = _Seen()
+        self._goids = Seen()
         return self.part
 
     def ensure_part(self, line: int, fmt: str = "debug=2") -> dict:
@@ -380,7 +295,7 @@ class TableBuilder:
             for i, x in enumerate(goids.tolist()):
                 if x in seen and x and not flags[i]:
                     cuts.append(i)
-                    seen = _Seen()
+                    seen = Seen()
                 seen.add(x)
             self._goids = seen
         over = None
@@ -401,7 +316,7 @@ class TableBuilder:
             lo, hi = bounds[k], bounds[k + 1]
             if k:
                 part = self.new_part(line_list[lo], "debug=2", "goroutine dump")
-                self._goids = seen if k == len(bounds) - 2 else _Seen()
+                self._goids = seen if k == len(bounds) - 2 else Seen()
                 if taken_at and lo + 1 < n:  # set when the next goroutine starts
                     part["taken_at"] = taken_at
             part_col[lo:hi] = part["part"]

@@ -1,0 +1,93 @@
+"""Stacks as read: a frame, a distinct stack, its fingerprint, and the set of goroutine ids
+seen in the current snapshot (a repeated id starts a new dump).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import xxhash
+
+__all__ = ["Frame", "Seen", "Stack", "fingerprint"]
+
+
+@dataclass
+class Frame:
+    """One frame as read: a row of the frames table once its stack is stored."""
+
+    function: str
+    args: str
+    inlined: bool
+    file: str
+    line: int | None
+    offset: int | None
+    elided_before: int | None = None
+
+
+class Stack:
+    """A distinct stack: its frames once, plus what every goroutine on it shares."""
+
+    __slots__ = ("entry", "functions", "stack_id", "top")
+
+    def __init__(self, stack_id: int, functions: list[str]):
+        self.stack_id = stack_id
+        self.functions = functions
+        self.top = functions[0] if functions else ""
+        self.entry = functions[-1] if functions else ""
+
+
+def fingerprint(sections: list[list[Frame]], elided: bool) -> int:
+    """The ``stack_id`` of a stack: xxh3 of its functions, files, lines and elision marks.
+
+    >>> f = Frame("main.main", "", False, "/m.go", 3, None)
+    >>> fingerprint([[f]], False) == fingerprint([[f]], False) != fingerprint([[f]], True)
+    True
+    """
+    h = xxhash.xxh3_64()
+    for k, frames in enumerate(sections):
+        if k:
+            h.update(b"\x01ancestor\n")
+        for f in frames:
+            h.update(f"{f.function}\t{f.file}:{f.line}\t{f.elided_before or ''}\n".encode())
+    if elided:
+        h.update(b"\x02elided\n")
+    return h.intdigest()
+
+
+class Seen:
+    """The goroutine ids of the current snapshot: a set for ids added one by one, sorted
+    arrays for the fast path's batches (8 bytes an id instead of a set entry and an int)."""
+
+    __slots__ = ("arrays", "small")
+
+    def __init__(self):
+        self.small: set[int] = set()
+        self.arrays: list[np.ndarray] = []
+
+    def __contains__(self, x: int) -> bool:
+        if x in self.small:
+            return True
+        for a in self.arrays:
+            i = int(a.searchsorted(x))
+            if i < len(a) and a[i] == x:
+                return True
+        return False
+
+    def add(self, x: int) -> None:
+        self.small.add(x)
+
+    def any_in(self, ids: np.ndarray) -> bool:
+        if self.small and not self.small.isdisjoint(ids.tolist()):
+            return True
+        for a in self.arrays:
+            pos = np.minimum(a.searchsorted(ids), len(a) - 1)
+            if (a[pos] == ids).any():
+                return True
+        return False
+
+    def add_sorted(self, ids: np.ndarray) -> None:
+        self.arrays.append(ids)
+        while len(self.arrays) > 1 and len(self.arrays[-2]) <= 2 * len(self.arrays[-1]):
+            last = self.arrays.pop()
+            self.arrays[-1] = np.sort(np.concatenate([self.arrays[-1], last]))
