@@ -1,0 +1,7 @@
+"""``python -m goforensics.cli``: the same as the ``goforensics`` command."""
+
+import sys
+
+from . import main
+
+sys.exit(main())
