@@ -18,13 +18,13 @@ goforensics.errors.LoadError: ...manifest.json: snapshots[0].round: 'one' is not
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 import os
 import re
 from pathlib import Path
 
-import jsonschema
 import pandas as pd
 
 from ..errors import LoadError
@@ -76,7 +76,15 @@ MANIFEST_SCHEMA: dict = {
         "extras": {"type": "array", "items": {"type": "object"}},
     },
 }
-_VALIDATOR = jsonschema.Draft202012Validator(MANIFEST_SCHEMA)
+
+
+@functools.cache
+def _validator():
+    # jsonschema takes over a second to import (its format checkers compile a grammar): paid
+    # only when there is a manifest to check, not by every command
+    import jsonschema
+
+    return jsonschema.Draft202012Validator(MANIFEST_SCHEMA)
 
 
 def _field(path) -> str:
@@ -180,7 +188,9 @@ def read_manifest_doc(path: str | Path) -> dict:
     """
     path = Path(path)
     doc = _read_json(path, "manifest")
-    err = jsonschema.exceptions.best_match(_VALIDATOR.iter_errors(doc))
+    from jsonschema.exceptions import best_match
+
+    err = best_match(_validator().iter_errors(doc))
     if err is not None:
         msg = err.message if len(err.message) <= 160 else _short(err.instance) + " is invalid"
         if err.validator == "pattern":
