@@ -73,8 +73,17 @@ def baselines(d: gf.Dumps) -> dict[str, np.ndarray]:
     own = d.frames[d.frames["section"] == 0].sort_values(["stack_id", "depth"])
     seq = own.groupby("stack_id")["function"].agg(lambda s: "\n".join(s.astype(str)))
     fn_seq = g["stack_id"].map(seq).fillna("")
-    anyvalue = (g["stack_id"].astype(str) + "|" + g["state"].astype(str) + "|" + g["created_by"].astype(str)
-                + "|" + g["creator_goid"].astype(str) + "|" + g["locked_to_thread"].astype(str))
+    anyvalue = (
+        g["stack_id"].astype(str)
+        + "|"
+        + g["state"].astype(str)
+        + "|"
+        + g["created_by"].astype(str)
+        + "|"
+        + g["creator_goid"].astype(str)
+        + "|"
+        + g["locked_to_thread"].astype(str)
+    )
     return {
         "exact-stack buckets": pd.factorize(g["stack_id"])[0],
         "function-sequence buckets": pd.factorize(fn_seq)[0],
@@ -83,8 +92,9 @@ def baselines(d: gf.Dumps) -> dict[str, np.ndarray]:
     }
 
 
-def evaluate(name: str, d: gf.Dumps, truth: pd.Series, quick: bool = False,
-             companions: bool = False) -> pd.DataFrame:
+def evaluate(
+    name: str, d: gf.Dumps, truth: pd.Series, quick: bool = False, companions: bool = False
+) -> pd.DataFrame:
     """Scores of the baselines and of goforensics per level and threshold (one row each);
     ``companions`` adds a row for the opt-in companion merge at the default."""
     t = truth.astype(object).where(truth.notna(), "(unlabelled)").astype(str).to_numpy()
@@ -93,9 +103,19 @@ def evaluate(name: str, d: gf.Dumps, truth: pd.Series, quick: bool = False,
 
     def score(method, level, threshold, labels):
         p, r, f = bcubed(t, np.asarray(labels), w)
-        rows.append({"series": name, "method": method, "level": level, "threshold": threshold,
-                     "clusters": len(set(np.asarray(labels).tolist())), "precision": p, "recall": r,
-                     "f1": f, "ari": ari(t, np.asarray(labels), w)})
+        rows.append(
+            {
+                "series": name,
+                "method": method,
+                "level": level,
+                "threshold": threshold,
+                "clusters": len(set(np.asarray(labels).tolist())),
+                "precision": p,
+                "recall": r,
+                "f1": f,
+                "ari": ari(t, np.asarray(labels), w),
+            }
+        )
 
     for bname, labels in baselines(d).items():
         score(bname, "", np.nan, labels)
@@ -105,8 +125,14 @@ def evaluate(name: str, d: gf.Dumps, truth: pd.Series, quick: bool = False,
         for th in thresholds:
             score("goforensics", level, th, cluster(d, level=level, threshold=th).to_numpy())
     if companions:  # the opt-in merge of connection loops started together, at the default
-        score("goforensics --companions", DEFAULT_LEVEL, DEFAULT_THRESHOLD,
-              cluster(d, level=DEFAULT_LEVEL, threshold=DEFAULT_THRESHOLD, companions=True).to_numpy())
+        score(
+            "goforensics --companions",
+            DEFAULT_LEVEL,
+            DEFAULT_THRESHOLD,
+            cluster(
+                d, level=DEFAULT_LEVEL, threshold=DEFAULT_THRESHOLD, companions=True
+            ).to_numpy(),
+        )
     return pd.DataFrame(rows)
 
 
@@ -127,11 +153,17 @@ def datasets_series(build_dir: str | None = None):
     for name in names:
         item = ds.load_dataset(name, build_dir)
         truth = item.truth["cause"] if "cause" in item.truth else item.truth.iloc[:, 0]
-        yield name, item.dumps, pd.Series(np.asarray(truth, dtype=object), index=item.dumps.goroutines.index)
+        yield (
+            name,
+            item.dumps,
+            pd.Series(np.asarray(truth, dtype=object), index=item.dumps.goroutines.index),
+        )
 
 
 def _go() -> str | None:
-    return shutil.which("go") or next((str(p) for p in [Path(sys.executable).parent / "go"] if p.exists()), None)
+    return shutil.which("go") or next(
+        (str(p) for p in [Path(sys.executable).parent / "go"] if p.exists()), None
+    )
 
 
 def clusterdemo_series(work: Path):
@@ -144,8 +176,10 @@ def clusterdemo_series(work: Path):
         return
     env = dict(os.environ, GOFLAGS="-mod=mod", GOPROXY="off", GOTOOLCHAIN="local")
     runs = {}
-    for name, text in (("v1", (SOURCE / "main.go").read_text()),
-                       ("v2", variant_source((SOURCE / "main.go").read_text()))):
+    for name, text in (
+        ("v1", (SOURCE / "main.go").read_text()),
+        ("v2", variant_source((SOURCE / "main.go").read_text())),
+    ):
         src = work / f"src-{name}"
         src.mkdir()
         (src / "go.mod").write_text((SOURCE / "go.mod").read_text())
@@ -153,7 +187,9 @@ def clusterdemo_series(work: Path):
         subprocess.run([go, "build", "-o", str(work / name), "."], cwd=src, env=env, check=True)
         out = work / f"dumps-{name}"
         out.mkdir()
-        subprocess.run([str(work / name), "-out", str(out), "-rounds", str(ROUNDS), "-scale", "4"], check=True)
+        subprocess.run(
+            [str(work / name), "-out", str(out), "-rounds", str(ROUNDS), "-scale", "4"], check=True
+        )
         runs[name] = out
 
     def files(run, debug, rounds=range(ROUNDS)):
@@ -173,8 +209,11 @@ def clusterdemo_series(work: Path):
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="only the default level and threshold")
-    ap.add_argument("--datasets", metavar="DIR", help="datasets built here (goforensics datasets build), "
-                    "besides the bundled ones")
+    ap.add_argument(
+        "--datasets",
+        metavar="DIR",
+        help="datasets built here (goforensics datasets build), besides the bundled ones",
+    )
     args = ap.parse_args()
     pd.set_option("display.width", 200)
     pd.set_option("display.max_rows", 500)
@@ -183,22 +222,32 @@ def main() -> None:
         series = list(datasets_series(args.datasets) or []) + list(clusterdemo_series(Path(tmp)))
         for name, d, truth in series:
             causes = truth.dropna().nunique()
-            print(f"\n== {name}: {d.total:,} goroutines, {len(d.snapshots)} snapshot(s), {causes} labelled causes")
+            print(
+                f"\n== {name}: {d.total:,} goroutines, {len(d.snapshots)} snapshot(s), {causes} labelled causes"
+            )
             res = evaluate(name, d, truth, args.quick, companions=True)
             results.append(res)
-            print(res.drop(columns="series").to_string(index=False, float_format=lambda x: f"{x:.3f}"))
+            print(
+                res.drop(columns="series").to_string(index=False, float_format=lambda x: f"{x:.3f}")
+            )
     if not results:
         sys.exit("no labelled series found")
     allres = pd.concat(results, ignore_index=True)
     ours = allres[allres["method"] == "goforensics"]
     # Precision first: the operating point whose worst precision over all series is best,
     # then the best worst F1, then the best mean F1.
-    agg = ours.groupby(["level", "threshold"]).agg(min_precision=("precision", "min"), min_f1=("f1", "min"),
-                                                   mean_f1=("f1", "mean"), min_ari=("ari", "min"))
+    agg = ours.groupby(["level", "threshold"]).agg(
+        min_precision=("precision", "min"),
+        min_f1=("f1", "min"),
+        mean_f1=("f1", "mean"),
+        min_ari=("ari", "min"),
+    )
     agg = agg.sort_values(["min_precision", "min_f1", "mean_f1"], ascending=False)
     print("\n== operating points over all series (precision first)")
     print(agg.to_string(float_format=lambda x: f"{x:.3f}"))
-    print(f"\ndefault in goforensics.analyze.clustering: level={DEFAULT_LEVEL} threshold={DEFAULT_THRESHOLD}")
+    print(
+        f"\ndefault in goforensics.analyze.clustering: level={DEFAULT_LEVEL} threshold={DEFAULT_THRESHOLD}"
+    )
     default = ours[(ours["level"] == DEFAULT_LEVEL) & (ours["threshold"] == DEFAULT_THRESHOLD)]
     base = allres[~allres["method"].str.startswith("goforensics")]
     print("\n== goal per series at the default: F1 >= 0.95, ARI >= 0.95, above every baseline")
@@ -208,9 +257,11 @@ def main() -> None:
         # No grouping by stack can be purer than the exact stacks themselves.
         ceiling = b.loc[b["method"] == "exact-stack buckets", "precision"].iloc[0]
         ok = r["f1"] >= 0.95 and r["ari"] >= 0.95 and r["f1"] > best_f1 and r["ari"] > best_ari
-        print(f"{r['series']:<40} P={r['precision']:.3f} R={r['recall']:.3f} F1={r['f1']:.3f} "
-              f"ARI={r['ari']:.3f}  best baseline F1={best_f1:.3f} ARI={best_ari:.3f}  "
-              f"{'met' if ok else 'NOT met'}  (precision ceiling of stack grouping {ceiling:.3f})")
+        print(
+            f"{r['series']:<40} P={r['precision']:.3f} R={r['recall']:.3f} F1={r['f1']:.3f} "
+            f"ARI={r['ari']:.3f}  best baseline F1={best_f1:.3f} ARI={best_ari:.3f}  "
+            f"{'met' if ok else 'NOT met'}  (precision ceiling of stack grouping {ceiling:.3f})"
+        )
 
 
 if __name__ == "__main__":

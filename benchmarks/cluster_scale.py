@@ -42,11 +42,27 @@ from goforensics.model import FRAME_COLUMNS, GOROUTINE_COLUMNS, _conform  # noqa
 
 REALDUMPS = Path(os.environ.get("GOFORENSICS_REALDUMPS", ROOT.parent / "shared" / "realdumps"))
 BUILDS = 8
-MIDDLEWARE = [f"github.com/acme/edge/middleware.{n}.func1" for n in
-              ("Logging", "Auth", "Tracing", "Metrics", "Recover", "RateLimit", "CORS", "Gzip",
-               "Timeout", "RequestID", "Session", "Audit")]
-CALLERS = [f"github.com/acme/edge/api.(*Server).{n}" for n in
-           ("handleOrders", "handleUsers", "handleSearch", "handleBilling", "batchSync", "replay")]
+MIDDLEWARE = [
+    f"github.com/acme/edge/middleware.{n}.func1"
+    for n in (
+        "Logging",
+        "Auth",
+        "Tracing",
+        "Metrics",
+        "Recover",
+        "RateLimit",
+        "CORS",
+        "Gzip",
+        "Timeout",
+        "RequestID",
+        "Session",
+        "Audit",
+    )
+]
+CALLERS = [
+    f"github.com/acme/edge/api.(*Server).{n}"
+    for n in ("handleOrders", "handleUsers", "handleSearch", "handleBilling", "batchSync", "replay")
+]
 
 
 def seed_stacks() -> list[list[tuple]]:
@@ -57,9 +73,17 @@ def seed_stacks() -> list[list[tuple]]:
     f = f.sort_values(["stack_id", "depth"])
     out = []
     for _, s in f.groupby("stack_id", sort=True):
-        out.append(list(zip(s["function"].astype(str), s["file"].astype(str),
-                            s["line"].fillna(0).astype(int), s["frame_class"].astype(str),
-                            strict=True)))
+        out.append(
+            list(
+                zip(
+                    s["function"].astype(str),
+                    s["file"].astype(str),
+                    s["line"].fillna(0).astype(int),
+                    s["frame_class"].astype(str),
+                    strict=True,
+                )
+            )
+        )
     return out
 
 
@@ -69,7 +93,9 @@ def vary(stack: list[tuple], rng: np.random.Generator, edits: dict) -> tuple[lis
     frames = []
     for fn, file, line, cls in stack:
         if cls in ("application", "third-party") and build:
-            point, shift = edits.setdefault((file, build), (int(rng.integers(1, 400)), int(rng.integers(1, 30))))
+            point, shift = edits.setdefault(
+                (file, build), (int(rng.integers(1, 400)), int(rng.integers(1, 30)))
+            )
             if line > point:
                 line += shift
             fn = re.sub(r"\.func(\d+)", lambda m: f".func{int(m.group(1)) + build % 3}", fn)
@@ -78,17 +104,21 @@ def vary(stack: list[tuple], rng: np.random.Generator, edits: dict) -> tuple[lis
     if app and rng.random() < 0.3:  # recursion at an application frame
         i = app[int(rng.integers(len(app)))]
         fn, file, line, cls = frames[i]
-        frames[i + 1:i + 1] = [(fn, file, line + 3, cls)] * int(rng.integers(1, 7))
+        frames[i + 1 : i + 1] = [(fn, file, line + 3, cls)] * int(rng.integers(1, 7))
     app = [i for i, fr in enumerate(frames) if fr[3] == "application"]
     if app and len(frames) > 2 and rng.random() < 0.4:  # middleware between handler and entry
         k = int(rng.integers(1, 5))
-        mw = [(MIDDLEWARE[int(j)], "/src/edge/middleware/chain.go", 20 + 7 * int(j), "application")
-              for j in rng.choice(len(MIDDLEWARE), k, replace=False)]
+        mw = [
+            (MIDDLEWARE[int(j)], "/src/edge/middleware/chain.go", 20 + 7 * int(j), "application")
+            for j in rng.choice(len(MIDDLEWARE), k, replace=False)
+        ]
         at = max(app[0] + 1, len(frames) - 1)
         frames[at:at] = mw
     if app and rng.random() < 0.3:  # another caller of the blocking function
         j = int(rng.integers(len(CALLERS)))
-        frames.insert(app[0] + 1, (CALLERS[j], "/src/edge/api/server.go", 100 + 13 * j, "application"))
+        frames.insert(
+            app[0] + 1, (CALLERS[j], "/src/edge/api/server.go", 100 + 13 * j, "application")
+        )
     return frames, build
 
 
@@ -109,7 +139,9 @@ def make_input(n_goroutines: int, n_stacks: int, out: Path, seed: int = 7) -> di
     for sid, (frames, _, _) in stacks.items():
         for depth, (fn, file, line, cls) in enumerate(frames):
             pkg, recv, meth = split_function(fn)
-            rows.append((sid, 0, depth, fn, pkg, recv, meth, file, line, None, "", False, None, cls))
+            rows.append(
+                (sid, 0, depth, fn, pkg, recv, meth, file, line, None, "", False, None, cls)
+            )
     frames_df = _conform(pd.DataFrame(rows, columns=list(FRAME_COLUMNS)), FRAME_COLUMNS)
 
     # every stack once, then a Zipf law over the stacks for the rest
@@ -123,27 +155,62 @@ def make_input(n_goroutines: int, n_stacks: int, out: Path, seed: int = 7) -> di
     first = {sid: frames for sid, (frames, _, _) in stacks.items()}
     top = np.asarray([first[int(s)][0][0] for s in sids], dtype=object)
     entry = np.asarray([first[int(s)][-1][0] for s in sids], dtype=object)
-    state_pool = np.asarray(["chan receive", "select", "IO wait", "sync.Mutex.Lock", "chan send", "sleep"])
+    state_pool = np.asarray(
+        ["chan receive", "select", "IO wait", "sync.Mutex.Lock", "chan send", "sleep"]
+    )
     base_of = np.asarray([stacks[int(s)][1] for s in sids])  # the real seed of each stack
-    g = pd.DataFrame({
-        "snapshot": snap, "instance": "", "source": "synthetic", "line": 0,
-        "goid": np.arange(1, n_goroutines + 1), "count": 1,
-        "state": state_pool[base_of[which] % len(state_pool)], "raw_state": "",
-        "state_inferred": False, "labels": "", "top_function": top[which], "entry_function": entry[which],
-        "created_by": "github.com/acme/edge.(*Server).Start", "created_by_file": "", "created_by_line": 0,
-        "creator_goid": rng.integers(1, 5000, n_goroutines), "ancestors": "", "elided": False,
-        "truncated": False, "n_frames": 0, "stack_id": sids[which], "args": "",
-    })
+    g = pd.DataFrame(
+        {
+            "snapshot": snap,
+            "instance": "",
+            "source": "synthetic",
+            "line": 0,
+            "goid": np.arange(1, n_goroutines + 1),
+            "count": 1,
+            "state": state_pool[base_of[which] % len(state_pool)],
+            "raw_state": "",
+            "state_inferred": False,
+            "labels": "",
+            "top_function": top[which],
+            "entry_function": entry[which],
+            "created_by": "github.com/acme/edge.(*Server).Start",
+            "created_by_file": "",
+            "created_by_line": 0,
+            "creator_goid": rng.integers(1, 5000, n_goroutines),
+            "ancestors": "",
+            "elided": False,
+            "truncated": False,
+            "n_frames": 0,
+            "stack_id": sids[which],
+            "args": "",
+        }
+    )
     g = _conform(g, GOROUTINE_COLUMNS)
-    snaps = _conform(pd.DataFrame({"snapshot": np.arange(2 * BUILDS), "instance": "", "source": "synthetic",
-                                   "time_source": "", "format": "debug=2", "kind": "goroutine dump",
-                                   "go_version": ""}), gf.model.SNAPSHOT_COLUMNS)
+    snaps = _conform(
+        pd.DataFrame(
+            {
+                "snapshot": np.arange(2 * BUILDS),
+                "instance": "",
+                "source": "synthetic",
+                "time_source": "",
+                "format": "debug=2",
+                "kind": "goroutine dump",
+                "go_version": "",
+            }
+        ),
+        gf.model.SNAPSHOT_COLUMNS,
+    )
     d = gf.Dumps(g, frames_df, snaps)
     d.to_parquet(out)
     seed_of = pd.Series(base_of[which])
     seed_of.to_frame("seed").to_parquet(out / "seed.parquet")
-    return {"seed_stacks": len(seeds), "distinct_stacks": len(stacks), "frames": len(frames_df),
-            "goroutines": n_goroutines, "draws": tries}
+    return {
+        "seed_stacks": len(seeds),
+        "distinct_stacks": len(stacks),
+        "frames": len(frames_df),
+        "goroutines": n_goroutines,
+        "draws": tries,
+    }
 
 
 CHILD = r"""
@@ -179,12 +246,26 @@ def main() -> None:
         data = Path(tmp) / "tables"
         t = time.perf_counter()
         facts = make_input(args.goroutines, args.stacks, data)
-        print(f"input: {facts['goroutines']:,} goroutines on {facts['distinct_stacks']:,} distinct stacks "
-              f"({facts['frames']:,} frames), derived from {facts['seed_stacks']} real stacks "
-              f"of {REALDUMPS.name}/ in {time.perf_counter() - t:.1f} s")
+        print(
+            f"input: {facts['goroutines']:,} goroutines on {facts['distinct_stacks']:,} distinct stacks "
+            f"({facts['frames']:,} frames), derived from {facts['seed_stacks']} real stacks "
+            f"of {REALDUMPS.name}/ in {time.perf_counter() - t:.1f} s"
+        )
         labels_path = Path(tmp) / "labels.npy"
-        r = subprocess.run([sys.executable, "-c", CHILD, str(data), args.level, str(args.threshold),
-                            str(labels_path)], capture_output=True, text=True, cwd=ROOT)
+        r = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                CHILD,
+                str(data),
+                args.level,
+                str(args.threshold),
+                str(labels_path),
+            ],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+        )
         if r.returncode:
             sys.exit(r.stderr)
         m = json.loads(r.stdout)
@@ -194,15 +275,23 @@ def main() -> None:
     # seeds may share one cause, so this is a lower bound on recall, not a precision figure).
     per_seed = pd.Series(labels).groupby(seed).nunique()
     total = m["load_s"] + m["cluster_s"]
-    print(f"level={args.level} threshold={args.threshold}: {m['buckets']:,} fingerprint buckets -> "
-          f"{m['clusters']:,} clusters")
-    print(f"load {m['load_s']:.1f} s + cluster {m['cluster_s']:.1f} s = {total:.1f} s "
-          f"(goal <= 60 s: {'met' if total <= 60 else 'NOT met'}); describe_clusters + cluster_counts "
-          f"{m['describe_s']:.1f} s")
-    print(f"peak RSS {m['peak_rss_mib']:,.0f} MiB (goal <= 4096 MiB: "
-          f"{'met' if m['peak_rss_mib'] <= 4096 else 'NOT met'})")
-    print(f"clusters per seed stack: median {per_seed.median():.0f}, mean {per_seed.mean():.2f}, "
-          f"max {per_seed.max()}; seeds kept in one cluster: {(per_seed == 1).mean():.1%}")
+    print(
+        f"level={args.level} threshold={args.threshold}: {m['buckets']:,} fingerprint buckets -> "
+        f"{m['clusters']:,} clusters"
+    )
+    print(
+        f"load {m['load_s']:.1f} s + cluster {m['cluster_s']:.1f} s = {total:.1f} s "
+        f"(goal <= 60 s: {'met' if total <= 60 else 'NOT met'}); describe_clusters + cluster_counts "
+        f"{m['describe_s']:.1f} s"
+    )
+    print(
+        f"peak RSS {m['peak_rss_mib']:,.0f} MiB (goal <= 4096 MiB: "
+        f"{'met' if m['peak_rss_mib'] <= 4096 else 'NOT met'})"
+    )
+    print(
+        f"clusters per seed stack: median {per_seed.median():.0f}, mean {per_seed.mean():.2f}, "
+        f"max {per_seed.max()}; seeds kept in one cluster: {(per_seed == 1).mean():.1%}"
+    )
 
 
 if __name__ == "__main__":

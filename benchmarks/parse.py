@@ -56,19 +56,29 @@ def find_go() -> str:
 
 def make_dump(cache: Path, goroutines: int) -> tuple[Path, dict]:
     """Build benchmarks/bigdump and run it, unless a dump of this source and size is cached."""
-    digest = hashlib.sha256(b"".join(p.read_bytes() for p in sorted(GO_SRC.glob("*")))).hexdigest()[:12]
+    digest = hashlib.sha256(b"".join(p.read_bytes() for p in sorted(GO_SRC.glob("*")))).hexdigest()[
+        :12
+    ]
     dump = cache / f"bigdump-{digest}-{goroutines}.txt"
     meta_path = Path(str(dump) + ".json")
     if dump.exists() and meta_path.exists():
         return dump, json.loads(meta_path.read_text())
     cache.mkdir(parents=True, exist_ok=True)
     exe = cache / f"bigdump-{digest}"
-    env = {**os.environ, "GOFLAGS": "-mod=mod", "GOPROXY": "off", "GOTOOLCHAIN": "local", "CGO_ENABLED": "0"}
+    env = {
+        **os.environ,
+        "GOFLAGS": "-mod=mod",
+        "GOPROXY": "off",
+        "GOTOOLCHAIN": "local",
+        "CGO_ENABLED": "0",
+    }
     print(f"building {GO_SRC} ...", file=sys.stderr)
     subprocess.run([find_go(), "build", "-o", str(exe), "."], cwd=GO_SRC, env=env, check=True)
     print(f"making a dump of {goroutines:,} goroutines ...", file=sys.stderr)
     tmp = dump.with_suffix(".tmp")
-    subprocess.run([str(exe), "-n", str(goroutines), "-o", str(tmp)], check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [str(exe), "-n", str(goroutines), "-o", str(tmp)], check=True, stdout=subprocess.DEVNULL
+    )
     os.replace(str(tmp) + ".json", meta_path)
     os.replace(tmp, dump)
     return dump, json.loads(meta_path.read_text())
@@ -76,7 +86,9 @@ def make_dump(cache: Path, goroutines: int) -> tuple[Path, dict]:
 
 def make_crash_dump(cache: Path, goroutines: int) -> Path:
     """The same program's SIGQUIT dump under GOTRACEBACK=crash (gp=/m= headers, fp=/sp=/pc=)."""
-    digest = hashlib.sha256(b"".join(p.read_bytes() for p in sorted(GO_SRC.glob("*")))).hexdigest()[:12]
+    digest = hashlib.sha256(b"".join(p.read_bytes() for p in sorted(GO_SRC.glob("*")))).hexdigest()[
+        :12
+    ]
     out = cache / f"bigdump-{digest}-{goroutines}-sigquit.txt"
     if out.exists():
         return out
@@ -85,9 +97,13 @@ def make_crash_dump(cache: Path, goroutines: int) -> Path:
     print(f"making a SIGQUIT dump of {goroutines:,} goroutines ...", file=sys.stderr)
     tmp = out.with_suffix(".tmp")
     with open(tmp, "wb") as err:
-        p = subprocess.Popen([str(exe), "-n", str(goroutines), "-o", str(cache / "sigquit-scratch.txt"), "-wait"],
-                             stdout=subprocess.PIPE, stderr=err, env={**os.environ, "GOTRACEBACK": "crash"},
-                             preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_CORE, (0, 0)))
+        p = subprocess.Popen(
+            [str(exe), "-n", str(goroutines), "-o", str(cache / "sigquit-scratch.txt"), "-wait"],
+            stdout=subprocess.PIPE,
+            stderr=err,
+            env={**os.environ, "GOTRACEBACK": "crash"},
+            preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_CORE, (0, 0)),
+        )
         while p.stdout.readline().strip() != b"ready":
             pass
         p.send_signal(signal.SIGQUIT)
@@ -103,7 +119,9 @@ def count_headers(path: Path) -> int:
     n = 0
     with open(path, "rb") as fh:
         for line in fh:
-            if line.startswith(b"goroutine ") and re.match(rb"goroutine \d+ (?:gp=\S+ m=\S+ (?:mp=\S+ )?)?\[", line):
+            if line.startswith(b"goroutine ") and re.match(
+                rb"goroutine \d+ (?:gp=\S+ m=\S+ (?:mp=\S+ )?)?\[", line
+            ):
                 n += 1
     return n
 
@@ -143,7 +161,9 @@ def plain_loop(path: str) -> int:
 def child(mode: str, path: str, out: str) -> None:
     import goforensics as gf
 
-    baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # the interpreter and imports
+    baseline = (
+        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    )  # the interpreter and imports
     t0 = time.perf_counter()
     if mode == "plain":
         total = plain_loop(path)
@@ -155,14 +175,25 @@ def child(mode: str, path: str, out: str) -> None:
     seconds = time.perf_counter() - t0
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
-    print(json.dumps({"seconds": seconds, "total": total, "rss": own, "workers_rss": workers,
-                      "baseline": baseline}))
+    print(
+        json.dumps(
+            {
+                "seconds": seconds,
+                "total": total,
+                "rss": own,
+                "workers_rss": workers,
+                "baseline": baseline,
+            }
+        )
+    )
 
 
 def run_child(mode: str, path: Path, tmp: str) -> dict:
     r = subprocess.run(
         [sys.executable, __file__, "--child", mode, str(path), str(Path(tmp) / f"out-{mode}")],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if r.returncode != 0:
         sys.exit(f"{mode}: the child failed:\n{r.stderr}")
@@ -185,8 +216,13 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "goforensics" / "bench")
     ap.add_argument("--only", choices=["plain", "dataframe", "parquet"], action="append")
-    ap.add_argument("--crash", type=int, metavar="N", default=0,
-                    help="also time a SIGQUIT crash dump (GOTRACEBACK=crash) of N goroutines")
+    ap.add_argument(
+        "--crash",
+        type=int,
+        metavar="N",
+        default=0,
+        help="also time a SIGQUIT crash dump (GOTRACEBACK=crash) of N goroutines",
+    )
     ap.add_argument("--child", nargs=3, metavar=("MODE", "PATH", "OUT"), help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.child:
@@ -196,41 +232,59 @@ def main() -> None:
     dump, meta = make_dump(a.cache, a.goroutines)
     size = dump.stat().st_size
     headers = count_headers(dump)
-    print(f"dump: {dump} ({size / MiB:.1f} MiB, {headers:,} goroutine headers; "
-          f"the Go program counted {meta['num_goroutine']:,}, {meta['go']})")
-    modes = [("plain", "plain Python loop"), ("dataframe", "parse -> DataFrame"), ("parquet", "parse -> Parquet")]
+    print(
+        f"dump: {dump} ({size / MiB:.1f} MiB, {headers:,} goroutine headers; "
+        f"the Go program counted {meta['num_goroutine']:,}, {meta['go']})"
+    )
+    modes = [
+        ("plain", "plain Python loop"),
+        ("dataframe", "parse -> DataFrame"),
+        ("parquet", "parse -> Parquet"),
+    ]
     modes = [(m, lab) for m, lab in modes if not a.only or m in a.only]
     runs: dict[str, list[dict]] = {m: [] for m, _ in modes}
     with tempfile.TemporaryDirectory() as tmp:
         for _ in range(a.repeat):  # rounds of every mode, so that a busy moment hits them alike
             for m, _ in modes:
                 runs[m].append(run_child(m, dump, tmp))
-    print(f"{a.repeat} rounds, each measurement in a fresh process (machine: {os.cpu_count()} cores, "
-          f"load average {os.getloadavg()[0]:.2f}); MiB/s from the median time (best in brackets)")
-    print(f"{'':<20}{'MiB/s':>15}{'goroutines/s':>14}{'seconds':>9}{'peak RSS':>10}{'x file':>8}"
-          f"{'imports':>9}{'parse':>9}{'lost':>6}")
+    print(
+        f"{a.repeat} rounds, each measurement in a fresh process (machine: {os.cpu_count()} cores, "
+        f"load average {os.getloadavg()[0]:.2f}); MiB/s from the median time (best in brackets)"
+    )
+    print(
+        f"{'':<20}{'MiB/s':>15}{'goroutines/s':>14}{'seconds':>9}{'peak RSS':>10}{'x file':>8}"
+        f"{'imports':>9}{'parse':>9}{'lost':>6}"
+    )
     results = {}
     for mode, label in modes:
         r = results[mode] = summarise(runs[mode])
         own = r["rss"] - r["baseline"]
         lost = headers - r["total"]
-        print(f"{label:<20}{size / MiB / r['seconds']:>7.1f} ({size / MiB / r['best']:>5.1f})"
-              f"{headers / r['seconds']:>14,.0f}{r['seconds']:>9.2f}{r['rss'] / MiB:>6.0f} MiB"
-              f"{r['rss'] / size:>7.2f}x{r['baseline'] / MiB:>5.0f} MiB{own / MiB:>5.0f} MiB{lost:>6,}")
-    print("peak RSS: the whole process (interpreter, `import goforensics`, parse); imports: RSS after "
-          "`import goforensics`; parse: the rest")
+        print(
+            f"{label:<20}{size / MiB / r['seconds']:>7.1f} ({size / MiB / r['best']:>5.1f})"
+            f"{headers / r['seconds']:>14,.0f}{r['seconds']:>9.2f}{r['rss'] / MiB:>6.0f} MiB"
+            f"{r['rss'] / size:>7.2f}x{r['baseline'] / MiB:>5.0f} MiB{own / MiB:>5.0f} MiB{lost:>6,}"
+        )
+    print(
+        "peak RSS: the whole process (interpreter, `import goforensics`, parse); imports: RSS after "
+        "`import goforensics`; parse: the rest"
+    )
     if a.crash:
         crash = make_crash_dump(a.cache, a.crash)
         csize, cheaders = crash.stat().st_size, count_headers(crash)
         with tempfile.TemporaryDirectory() as tmp:
             cr = summarise([run_child("dataframe", crash, tmp) for _ in range(a.repeat)])
-        print(f"SIGQUIT crash dump ({csize / MiB:.1f} MiB, {cheaders:,} goroutine headers, fp=/sp=/pc= on every "
-              f"frame): {csize / MiB / cr['seconds']:.1f} MiB/s ({csize / MiB / cr['best']:.1f} best), "
-              f"{cheaders / cr['seconds']:,.0f} goroutines/s, peak RSS {cr['rss'] / MiB:.0f} MiB, "
-              f"lost {cheaders - cr['total']:,}")
+        print(
+            f"SIGQUIT crash dump ({csize / MiB:.1f} MiB, {cheaders:,} goroutine headers, fp=/sp=/pc= on every "
+            f"frame): {csize / MiB / cr['seconds']:.1f} MiB/s ({csize / MiB / cr['best']:.1f} best), "
+            f"{cheaders / cr['seconds']:,.0f} goroutines/s, peak RSS {cr['rss'] / MiB:.0f} MiB, "
+            f"lost {cheaders - cr['total']:,}"
+        )
     if "plain" in results and "dataframe" in results:
-        print(f"parse -> DataFrame is {results['plain']['seconds'] / results['dataframe']['seconds']:.1f}x "
-              "the plain loop; target: about 330 MiB/s (gostackparse), peak RSS <= 2x the file, 0 lost")
+        print(
+            f"parse -> DataFrame is {results['plain']['seconds'] / results['dataframe']['seconds']:.1f}x "
+            "the plain loop; target: about 330 MiB/s (gostackparse), peak RSS <= 2x the file, 0 lost"
+        )
     for mode, r in results.items():
         if r["total"] != headers or (mode != "plain" and r["total"] != meta["num_goroutine"]):
             print(f"GOROUTINES LOST in {mode}: {r['total']:,} of {headers:,}")

@@ -47,8 +47,10 @@ def main() -> None:
     dump, _meta = make_dump(Path(args.cache), args.goroutines)
     t = time.perf_counter()
     d = gf.load(dump)
-    print(f"load: {time.perf_counter() - t:.1f} s, {d.total:,} goroutines, "
-          f"{d.frames['stack_id'].nunique():,} distinct stacks")
+    print(
+        f"load: {time.perf_counter() - t:.1f} s, {d.total:,} goroutines, "
+        f"{d.frames['stack_id'].nunique():,} distinct stacks"
+    )
     t = time.perf_counter()
     labels = gf.cluster(d)
     print(f"cluster: {time.perf_counter() - t:.1f} s, {labels.nunique()} clusters")
@@ -76,9 +78,11 @@ def main() -> None:
         print(f"{name:<22} {built:>8.2f} {drawn:>7.2f} {_rows(chart):>10,} {len(svg) / 1024:>8.0f}")
     t = time.perf_counter()
     html = report_html(d, labels=labels)
-    print(f"report: {time.perf_counter() - t:.1f} s (clusters given), {len(html) / 1024:.0f} KiB, "
-          f"script tags: {html.lower().count('<script')}, failed parts: "
-          f"{html.count('chart unavailable') + html.count('section failed')}")
+    print(
+        f"report: {time.perf_counter() - t:.1f} s (clusters given), {len(html) / 1024:.0f} KiB, "
+        f"script tags: {html.lower().count('<script')}, failed parts: "
+        f"{html.count('chart unavailable') + html.count('section failed')}"
+    )
 
 
 if __name__ == "__main__":

@@ -26,16 +26,21 @@ __version__ = "0.1.0"
 _LAZY = {
     **dict.fromkeys(("Dumps", "goroutine_frames", "labels_frame"), "model"),
     **dict.fromkeys(("classify_frames", "frame_class", "split_function"), "goruntime"),
-    **dict.fromkeys(("GoforensicsError", "LoadError", "ParseError", "CaptureError", "DatasetError"), "errors"),
+    **dict.fromkeys(
+        ("GoforensicsError", "LoadError", "ParseError", "CaptureError", "DatasetError"), "errors"
+    ),
     **dict.fromkeys(("parse_file", "parse_text"), "read.parse"),
     **dict.fromkeys(("expand_paths", "load"), "read.series"),
     "capture": "read.capture",
     "load_metrics": "read.metrics",
     "leak_onset": "analyze.onset",
     **dict.fromkeys(
-        ("goroutine_fingerprints", "normalize_stacks", "stack_fingerprints", "stack_tokens"), "analyze.normalize"
+        ("goroutine_fingerprints", "normalize_stacks", "stack_fingerprints", "stack_tokens"),
+        "analyze.normalize",
     ),
-    **dict.fromkeys(("StackClusterer", "cluster", "cluster_counts", "describe_clusters"), "analyze.clustering"),
+    **dict.fromkeys(
+        ("StackClusterer", "cluster", "cluster_counts", "describe_clusters"), "analyze.clustering"
+    ),
     "lifetimes": "analyze.lifetimes",
     **dict.fromkeys(("suspects", "triage"), "analyze.suspects"),
     "diff": "analyze.diff",

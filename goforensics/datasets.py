@@ -81,12 +81,22 @@ class Dataset:
         d = self.dumps
         keep = (d.goroutines["snapshot"] < n).to_numpy()
         dumps = Dumps(
-            d.goroutines[keep].reset_index(drop=True), d.frames,
+            d.goroutines[keep].reset_index(drop=True),
+            d.frames,
             d.snapshots[d.snapshots["snapshot"] < n].reset_index(drop=True),
-            d.warnings[d.warnings["snapshot"].isna() | (d.warnings["snapshot"] < n)].reset_index(drop=True),
+            d.warnings[d.warnings["snapshot"].isna() | (d.warnings["snapshot"] < n)].reset_index(
+                drop=True
+            ),
         )
-        return Dataset(self.name, self.kind, self.path, dumps,
-                       self.truth[keep].reset_index(drop=True), self.causes, self.meta)
+        return Dataset(
+            self.name,
+            self.kind,
+            self.path,
+            dumps,
+            self.truth[keep].reset_index(drop=True),
+            self.causes,
+            self.meta,
+        )
 
     def attribute(self, labels) -> pd.DataFrame:
         """Each cluster's majority root cause in the truth (by goroutines), and whether it leaks.
@@ -94,18 +104,27 @@ class Dataset:
         ``labels`` are cluster ids aligned with ``dumps.goroutines``; returns a frame indexed by
         cluster with columns ``cause``, ``leak``, ``share`` (of the cluster's goroutines).
         """
-        t = pd.DataFrame({"cluster": np.asarray(labels), "cause": self.truth["cause"].to_numpy(),
-                          "leak": self.truth["leak"].to_numpy(),
-                          "n": self.dumps.goroutines["count"].to_numpy()})
+        t = pd.DataFrame(
+            {
+                "cluster": np.asarray(labels),
+                "cause": self.truth["cause"].to_numpy(),
+                "leak": self.truth["leak"].to_numpy(),
+                "n": self.dumps.goroutines["count"].to_numpy(),
+            }
+        )
         agg = t.groupby(["cluster", "cause", "leak"])["n"].sum().reset_index()
         agg["share"] = agg["n"] / agg.groupby("cluster")["n"].transform("sum")
-        agg = agg.sort_values(["cluster", "n", "cause"], ascending=[True, False, True], kind="stable")
+        agg = agg.sort_values(
+            ["cluster", "n", "cause"], ascending=[True, False, True], kind="stable"
+        )
         return agg.drop_duplicates("cluster").set_index("cluster")[["cause", "leak", "share"]]
 
     def __repr__(self) -> str:
         leaks = ", ".join(self.meta.get("leak_causes", [])[:6])
-        return (f"<Dataset {self.name} ({self.kind}): {len(self.dumps.snapshots)} snapshot(s), "
-                f"{len(self.dumps.goroutines):,} goroutines; leaks: {leaks or 'none'}>")
+        return (
+            f"<Dataset {self.name} ({self.kind}): {len(self.dumps.snapshots)} snapshot(s), "
+            f"{len(self.dumps.goroutines):,} goroutines; leaks: {leaks or 'none'}>"
+        )
 
 
 def _dataset_dirs(build_dir: str | Path | None) -> list[tuple[str, Path]]:
@@ -129,8 +148,10 @@ def dataset_path(name: str, build_dir: str | Path | None = None) -> Path:
         if (p / META).is_file():
             return p
     have = sorted({p.name for _, p in _dataset_dirs(build_dir)})
-    raise DatasetError(f"no dataset {name!r} (have: {', '.join(have) or 'none'}; "
-                       "build more with: goforensics datasets build)")
+    raise DatasetError(
+        f"no dataset {name!r} (have: {', '.join(have) or 'none'}; "
+        "build more with: goforensics datasets build)"
+    )
 
 
 def list_datasets(build_dir: str | Path | None = None) -> pd.DataFrame:
@@ -149,18 +170,36 @@ def list_datasets(build_dir: str | Path | None = None) -> pd.DataFrame:
         meta = json.loads((p / META).read_text(encoding="utf-8"))
         per = meta.get("goroutines_per_snapshot", [])
         n_causes = len(meta.get("causes", [])) or len(meta.get("leak_causes", []))
-        rows.append({
-            "name": p.name, "kind": meta.get("kind", ""), "source": source,
-            "snapshots": meta.get("snapshots", len(per)), "goroutines": meta.get("goroutines", sum(per)),
-            "first": per[0] if per else 0, "last": per[-1] if per else 0,
-            "leak_causes": ", ".join(meta.get("leak_causes", [])) if meta.get("kind") != "goker"
-            else f"{meta.get('cases_with_expected_leaks', 0)} cases with expected leaks",
-            "causes": n_causes,
-            "size": sum(f.stat().st_size for f in p.rglob("*") if f.is_file()),
-            "path": str(p),
-        })
-    cols = ["name", "kind", "source", "snapshots", "goroutines", "first", "last", "leak_causes", "causes",
-            "size", "path"]
+        rows.append(
+            {
+                "name": p.name,
+                "kind": meta.get("kind", ""),
+                "source": source,
+                "snapshots": meta.get("snapshots", len(per)),
+                "goroutines": meta.get("goroutines", sum(per)),
+                "first": per[0] if per else 0,
+                "last": per[-1] if per else 0,
+                "leak_causes": ", ".join(meta.get("leak_causes", []))
+                if meta.get("kind") != "goker"
+                else f"{meta.get('cases_with_expected_leaks', 0)} cases with expected leaks",
+                "causes": n_causes,
+                "size": sum(f.stat().st_size for f in p.rglob("*") if f.is_file()),
+                "path": str(p),
+            }
+        )
+    cols = [
+        "name",
+        "kind",
+        "source",
+        "snapshots",
+        "goroutines",
+        "first",
+        "last",
+        "leak_causes",
+        "causes",
+        "size",
+        "path",
+    ]
     return pd.DataFrame(rows, columns=cols)
 
 
@@ -193,10 +232,26 @@ def _goker_causes(cases: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for _, c in cases.iterrows():
         for k, rx in enumerate(c["expected"]):
-            rows.append({"name": f"{c['case']}/leak{k}", "leak": True, "case": c["case"], "regexp": rx,
-                         "flaky": bool(c["flaky"]), "occurred": bool(c["occurred"][k])})
-        rows.append({"name": f"{c['case']}/other", "leak": False, "case": c["case"], "regexp": "",
-                     "flaky": bool(c["flaky"]), "occurred": False})
+            rows.append(
+                {
+                    "name": f"{c['case']}/leak{k}",
+                    "leak": True,
+                    "case": c["case"],
+                    "regexp": rx,
+                    "flaky": bool(c["flaky"]),
+                    "occurred": bool(c["occurred"][k]),
+                }
+            )
+        rows.append(
+            {
+                "name": f"{c['case']}/other",
+                "leak": False,
+                "case": c["case"],
+                "regexp": "",
+                "flaky": bool(c["flaky"]),
+                "occurred": False,
+            }
+        )
     return pd.DataFrame(rows, columns=["name", "leak", "case", "regexp", "flaky", "occurred"])
 
 

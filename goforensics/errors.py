@@ -10,7 +10,14 @@ True
 
 from __future__ import annotations
 
-__all__ = ["CaptureError", "DatasetError", "GoforensicsError", "LimitError", "LoadError", "ParseError"]
+__all__ = [
+    "CaptureError",
+    "DatasetError",
+    "GoforensicsError",
+    "LimitError",
+    "LoadError",
+    "ParseError",
+]
 
 
 class GoforensicsError(Exception):

@@ -64,9 +64,15 @@ GOROUTINE_COLUMNS: dict[str, tuple[str, str]] = {
     "state": ("category", "normalised wait state (e.g. 'chan receive', 'sync.Mutex.Lock')"),
     "raw_state": ("category", "the state exactly as printed, before normalisation"),
     "state_inferred": ("bool", "state was inferred from the frames (profiles carry none)"),
-    "wait_minutes": ("Int32", "minutes blocked as printed (0: under a minute); missing where the format has none"),
+    "wait_minutes": (
+        "Int32",
+        "minutes blocked as printed (0: under a minute); missing where the format has none",
+    ),
     "locked_to_thread": ("bool", "header said 'locked to thread'"),
-    "leaked": ("bool", "the runtime's goroutineleak verdict: '(leaked)' or a goroutineleak profile"),
+    "leaked": (
+        "bool",
+        "the runtime's goroutineleak verdict: '(leaked)' or a goroutineleak profile",
+    ),
     "labels": ("category", "pprof labels as a JSON object string ('' when none)"),
     "top_function": ("category", "innermost function of the stack"),
     "entry_function": ("category", "outermost function: where the goroutine started"),
@@ -74,7 +80,10 @@ GOROUTINE_COLUMNS: dict[str, tuple[str, str]] = {
     "created_by_file": ("category", "file of the go statement"),
     "created_by_line": ("Int32", "line of the go statement"),
     "creator_goid": ("Int64", "goroutine that ran the go statement (Go 1.21+ 'in goroutine N')"),
-    "ancestors": ("category", "ids of ancestor goroutines, space separated (GODEBUG=tracebackancestors)"),
+    "ancestors": (
+        "category",
+        "ids of ancestor goroutines, space separated (GODEBUG=tracebackancestors)",
+    ),
     "elided": ("bool", "the runtime elided frames from this stack"),
     "truncated": ("bool", "the input ended inside this goroutine"),
     "n_frames": ("int32", "frames printed for the goroutine's own stack"),
@@ -96,7 +105,10 @@ FRAME_COLUMNS: dict[str, tuple[str, str]] = {
     "offset": ("Int64", "PC offset within the function (+0x..), missing for inlined frames"),
     "args": ("string", "raw arguments of the first goroutine seen with this stack (an example)"),
     "inlined": ("bool", "printed as an inlined call '(...)'"),
-    "elided_before": ("Int64", "frames the runtime elided just above this one ('...N frames elided...')"),
+    "elided_before": (
+        "Int64",
+        "frames the runtime elided just above this one ('...N frames elided...')",
+    ),
     "frame_class": ("category", "runtime / stdlib / third-party / application"),
 }
 
@@ -106,17 +118,29 @@ SNAPSHOT_COLUMNS: dict[str, tuple[str, str]] = {
     "source": ("category", "file or URL it was read from"),
     "part": ("int32", "index of this dump within its source (a file can hold several)"),
     "taken_at": ("datetime64[ns, UTC]", "capture time, if known"),
-    "time_source": ("category", "where taken_at came from: content, manifest, filename, mtime, given"),
+    "time_source": (
+        "category",
+        "where taken_at came from: content, manifest, filename, mtime, given",
+    ),
     "format": ("category", "debug=2, debug=1, debug=0"),
-    "kind": ("category", "goroutine dump, panic, fatal error, signal, goroutine profile, goroutineleak profile"),
+    "kind": (
+        "category",
+        "goroutine dump, panic, fatal error, signal, goroutine profile, goroutineleak profile",
+    ),
     "message": ("string", "panic / fatal error / signal message, if any"),
-    "go_version": ("category", "Go version, exact where the paths tell, else a lower bound like '>=1.21'"),
+    "go_version": (
+        "category",
+        "Go version, exact where the paths tell, else a lower bound like '>=1.21'",
+    ),
     "line_start": ("Int64", "first line of the dump in its source"),
     "line_end": ("Int64", "last line of the dump in its source"),
     "goroutines": ("int64", "goroutines parsed (sum of counts)"),
     "rows": ("int64", "rows in the goroutines table"),
     "declared_total": ("Int64", "total the runtime declared ('goroutine profile: total N')"),
-    "truncated": ("bool", "the dump was cut (a 64 MiB pprof limit, or the input ended mid-goroutine)"),
+    "truncated": (
+        "bool",
+        "the dump was cut (a 64 MiB pprof limit, or the input ended mid-goroutine)",
+    ),
     "missing": ("Int64", "goroutines known to be absent (declared total minus parsed), if known"),
     "round": ("Int32", "capture round from a manifest: profiles taken together share it"),
 }
@@ -129,6 +153,7 @@ WARNING_COLUMNS: dict[str, tuple[str, str]] = {
     "kind": ("category", "skipped, race-report, truncated, malformed, ..."),
     "message": ("string", "what happened, in words"),
 }
+
 
 def headline(kind: str, message: str) -> str:
     """The line of a snapshot's message that says what happened.
@@ -223,7 +248,9 @@ def _cast(s: pd.Series, dtype: str) -> pd.Series:
     return s.astype(dtype)
 
 
-def _concat_categorical(frames: list[pd.DataFrame], columns: dict[str, tuple[str, str]]) -> pd.DataFrame:
+def _concat_categorical(
+    frames: list[pd.DataFrame], columns: dict[str, tuple[str, str]]
+) -> pd.DataFrame:
     """Concatenate tables, keeping categoricals categorical (pd.concat would fall back to str)."""
     frames = [f for f in frames if len(f)]
     if not frames:

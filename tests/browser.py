@@ -21,16 +21,26 @@ from pathlib import Path
 import pytest
 
 FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
-    "--disable-default-apps", "--disable-extensions", "--metrics-recording-only",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-default-apps",
+    "--disable-extensions",
+    "--metrics-recording-only",
 ]
 
 
 def _find_chromium() -> str | None:
     exe = shutil.which("chromium") or shutil.which("chromium-browser")
     if exe is None:
-        exe = next((p for p in ("/usr/bin/chromium", "/usr/lib/chromium/chromium") if Path(p).exists()), None)
+        exe = next(
+            (p for p in ("/usr/bin/chromium", "/usr/lib/chromium/chromium") if Path(p).exists()),
+            None,
+        )
     return exe
 
 
@@ -51,7 +61,10 @@ def _install_chromium() -> str:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if _find_chromium():
             return ""
-        for cmd in ([apt, "update", "-qq"], [apt, "install", "-y", "-qq", "--no-install-recommends", "chromium"]):
+        for cmd in (
+            [apt, "update", "-qq"],
+            [apt, "install", "-y", "-qq", "--no-install-recommends", "chromium"],
+        ):
             r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=1200)
             if r.returncode != 0:
                 return f"{' '.join(cmd[:2])} failed: {(r.stderr or r.stdout).strip().splitlines()[-1:]}"
@@ -65,9 +78,11 @@ def chromium_path() -> str:
         why = _install_chromium()
         exe = _find_chromium()
         if exe is None:
-            pytest.fail(f"Chromium is not installed and could not be installed ({why}): "
-                        "`apt-get install -y chromium`; the report's browser tests need a real browser",
-                        pytrace=False)
+            pytest.fail(
+                f"Chromium is not installed and could not be installed ({why}): "
+                "`apt-get install -y chromium`; the report's browser tests need a real browser",
+                pytrace=False,
+            )
     return exe
 
 
@@ -92,12 +107,18 @@ class Browser:
         try:
             from playwright.sync_api import sync_playwright
         except ImportError:
-            pytest.fail("the Python package playwright is missing: pip install -e '.[dev]'", pytrace=False)
+            pytest.fail(
+                "the Python package playwright is missing: pip install -e '.[dev]'", pytrace=False
+            )
         self._profile = tempfile.TemporaryDirectory(prefix="gf-chromium-")
         self._pw = sync_playwright().start()
         self.context = self._pw.chromium.launch_persistent_context(
-            self._profile.name, executable_path=chromium_path(), headless=True, args=FLAGS,
-            viewport={"width": 1280, "height": 900}, offline=True,
+            self._profile.name,
+            executable_path=chromium_path(),
+            headless=True,
+            args=FLAGS,
+            viewport={"width": 1280, "height": 900},
+            offline=True,
         )
 
     def open(self, path: Path):

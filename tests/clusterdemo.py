@@ -23,15 +23,26 @@ DRIFT_LINES = 7
 
 def variant_source(text: str) -> str:
     """The next build: lines inserted at the top (drift) and closures added (renumbering)."""
-    text = text.replace("// VARIANT-DRIFT", "// VARIANT-DRIFT\n" + "// moved by the next build\n" * DRIFT_LINES)
-    text = text.replace("\t\t// VARIANT-CLOSURE", "\t\t// VARIANT-CLOSURE\n\t\tdefer func() { _ = recover() }()")
-    return text.replace("\tfan := &Fanout{out: make(chan int)}", "\tgo func() {}()\n\tfan := &Fanout{out: make(chan int)}")
+    text = text.replace(
+        "// VARIANT-DRIFT", "// VARIANT-DRIFT\n" + "// moved by the next build\n" * DRIFT_LINES
+    )
+    text = text.replace(
+        "\t\t// VARIANT-CLOSURE", "\t\t// VARIANT-CLOSURE\n\t\tdefer func() { _ = recover() }()"
+    )
+    return text.replace(
+        "\tfan := &Fanout{out: make(chan int)}",
+        "\tgo func() {}()\n\tfan := &Fanout{out: make(chan int)}",
+    )
 
 
 def _run(exe: Path, out: Path) -> Path:
     out.mkdir()
-    subprocess.run([str(exe), "-out", str(out), "-rounds", str(ROUNDS)], check=True, timeout=120,
-                   capture_output=True)
+    subprocess.run(
+        [str(exe), "-out", str(out), "-rounds", str(ROUNDS)],
+        check=True,
+        timeout=120,
+        capture_output=True,
+    )
     return out
 
 
@@ -42,8 +53,10 @@ def clusterdemo_fixture(build_go, tmp_path_factory) -> dict[str, Path]:
     v2.mkdir()
     (v2 / "go.mod").write_text((SOURCE / "go.mod").read_text())
     (v2 / "main.go").write_text(variant_source((SOURCE / "main.go").read_text()))
-    return {"v1": _run(build_go(SOURCE), work / "dumps-v1"),
-            "v2": _run(build_go(v2), work / "dumps-v2")}
+    return {
+        "v1": _run(build_go(SOURCE), work / "dumps-v1"),
+        "v2": _run(build_go(v2), work / "dumps-v2"),
+    }
 
 
 def dumps_of(run: Path, debug: int = 2, rounds=range(ROUNDS)) -> list[Path]:

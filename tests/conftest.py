@@ -68,8 +68,14 @@ def build_go(go, tmp_path_factory) -> Callable[[Path], Path]:
         if src not in built:
             exe = out_dir / src.name
             env = {**os.environ, **GO_ENV}
-            r = subprocess.run([go, "build", "-o", str(exe), "."], cwd=src, env=env,
-                               capture_output=True, text=True, timeout=600)
+            r = subprocess.run(
+                [go, "build", "-o", str(exe), "."],
+                cwd=src,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=600,
+            )
             if r.returncode != 0:
                 pytest.fail(f"go build {src} failed:\n{r.stderr}")
             built[src] = exe
@@ -93,9 +99,12 @@ def go_dump(build_go) -> Callable[..., object]:
             exe = build_go(ROOT / "tests" / "goprograms" / name)
             r = subprocess.run([str(exe), *args], capture_output=True, timeout=300)
             if r.returncode != (2 if crash else 0):
-                pytest.fail(f"{name} {args} exited {r.returncode}:\n{r.stderr.decode(errors='replace')}")
-            cache[key] = gf.parse_text(r.stderr if crash else r.stdout,
-                                       source=f"{name}{''.join(' ' + a for a in args)}")
+                pytest.fail(
+                    f"{name} {args} exited {r.returncode}:\n{r.stderr.decode(errors='replace')}"
+                )
+            cache[key] = gf.parse_text(
+                r.stderr if crash else r.stdout, source=f"{name}{''.join(' ' + a for a in args)}"
+            )
         return cache[key]
 
     return run

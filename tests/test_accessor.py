@@ -52,7 +52,9 @@ def test_a_cluster_column_is_the_labels(demo):
 def test_diff_between_two_selections(demo):
     g = demo.goroutines
     before = g[g["state"] != "chan send"]
-    t = g.gf.diff(before, labels_fn=lambda d: d.goroutines.groupby("stack_id", observed=True).ngroup())
+    t = g.gf.diff(
+        before, labels_fn=lambda d: d.goroutines.groupby("stack_id", observed=True).ngroup()
+    )
     gone = t[t["change"] == "vanished"]
     assert gone["site"].tolist() == ["main.handle"] and gone["before"].tolist() == [50.0]
 
@@ -68,7 +70,8 @@ def test_unlinked_tables_say_why(demo, tmp_path):
         _ = mixed.gf.dumps
     # a pickled table does not carry its Dumps along
     assert "goforensics" not in pickle.loads(pickle.dumps(demo.goroutines)).attrs or not hasattr(
-        pickle.loads(pickle.dumps(demo.goroutines)).attrs["goforensics"], "dumps")
+        pickle.loads(pickle.dumps(demo.goroutines)).attrs["goforensics"], "dumps"
+    )
 
 
 def test_parquet_round_trip_of_the_dumps_links_again(demo, tmp_path):

@@ -18,7 +18,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def run(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "goforensics.cli", *args], capture_output=True, text=True, timeout=300
+        [sys.executable, "-m", "goforensics.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
 
 
@@ -36,8 +39,17 @@ def test_parse_bundled_csv_has_the_promised_columns():
     r = run("parse", "bundled:demo")
     assert r.returncode == 0, r.stderr
     header = r.stdout.splitlines()[0].split(",")
-    for col in ["snapshot", "source", "goid", "count", "state", "wait_minutes", "leaked",
-                "top_function", "created_by"]:
+    for col in [
+        "snapshot",
+        "source",
+        "goid",
+        "count",
+        "state",
+        "wait_minutes",
+        "leaked",
+        "top_function",
+        "created_by",
+    ]:
         assert col in header
     rows = r.stdout.strip().splitlines()[1:]
     # the bundled dump holds as many goroutines as it has headers
@@ -130,23 +142,38 @@ def test_a_cut_that_loses_no_goroutine_says_so(tmp_path):
     # nats-server's real profile ends on a bucket with no frames and no newline: nothing is
     # missing from the declared total, but the last stack could have been cut
     p = tmp_path / "p.txt"
-    p.write_text("goroutine profile: total 3\n2 @ 0x1 0x2\n#\t0x1\tmain.f+0x1\t/a.go:3\n\n1 @ 0x467ba1")
+    p.write_text(
+        "goroutine profile: total 3\n2 @ 0x1 0x2\n#\t0x1\tmain.f+0x1\t/a.go:3\n\n1 @ 0x467ba1"
+    )
     r = run("parse", str(p))
     assert r.returncode == 0
-    assert "all the goroutines its header declares were read, the last stack may be cut short" in r.stderr
-    p.write_text("goroutine profile: total 5\n2 @ 0x1 0x2\n#\t0x1\tmain.f+0x1\t/a.go:3\n\n1 @ 0x467ba1")
+    assert (
+        "all the goroutines its header declares were read, the last stack may be cut short"
+        in r.stderr
+    )
+    p.write_text(
+        "goroutine profile: total 5\n2 @ 0x1 0x2\n#\t0x1\tmain.f+0x1\t/a.go:3\n\n1 @ 0x467ba1"
+    )
     assert ": 2 goroutine(s) missing" in run("parse", str(p)).stderr
 
 
 def test_standard_input_is_a_path(tmp_path):
     dump = (ROOT / "goforensics" / "data" / "demo" / "goroutines-debug2.txt").read_bytes()
-    r = subprocess.run([sys.executable, "-m", "goforensics.cli", "triage", "-", "--format", "json"],
-                       input=dump, capture_output=True, timeout=300)
+    r = subprocess.run(
+        [sys.executable, "-m", "goforensics.cli", "triage", "-", "--format", "json"],
+        input=dump,
+        capture_output=True,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stderr
     from_file = json.loads(run("triage", "bundled:demo", "--format", "json").stdout)
     assert json.loads(r.stdout)["suspects"] == from_file["suspects"]
-    r = subprocess.run([sys.executable, "-m", "goforensics.cli", "parse", "-"], input=dump,
-                       capture_output=True, timeout=300)
+    r = subprocess.run(
+        [sys.executable, "-m", "goforensics.cli", "parse", "-"],
+        input=dump,
+        capture_output=True,
+        timeout=300,
+    )
     assert set(r.stdout.decode().splitlines()[1].split(",")) >= {"<stdin>"}
     r = run("parse", "-", "-")
     assert r.returncode == 2 and "only once" in r.stderr
@@ -164,7 +191,8 @@ def test_diff_of_two_dumps_accounts_for_every_goroutine():
     r = run("diff", str(first), str(last))
     assert r.returncode == 0, r.stderr
     assert r.stdout.splitlines()[0] == (
-        f"before: {heads(first)} goroutines in 1 snapshot(s); after: {heads(last)} goroutines in 1")
+        f"before: {heads(first)} goroutines in 1 snapshot(s); after: {heads(last)} goroutines in 1"
+    )
     rows = json.loads(run("diff", str(first), str(last), "--format", "json", "--all").stdout)
     assert sum(x["delta"] for x in rows) == heads(last) - heads(first)
     assert {x["change"] for x in rows} <= {"appeared", "grew", "shrank", "vanished", "same"}
@@ -183,8 +211,18 @@ def test_cluster_text_is_one_line_a_row():
     r = run("cluster", "bundled:demo", "--format", "text")
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()
-    assert lines[0].split() == ["snapshot", "source", "goid", "count", "state", "cluster",
-                                "top_function", "entry_function", "created_by", "stack_id"]
+    assert lines[0].split() == [
+        "snapshot",
+        "source",
+        "goid",
+        "count",
+        "state",
+        "cluster",
+        "top_function",
+        "entry_function",
+        "created_by",
+        "stack_id",
+    ]
     assert len(lines) == 1 + goroutines
     r = run("cluster", "bundled:demo", "--format", "text", "--summary")
     rows = json.loads(run("cluster", "bundled:demo", "--format", "json", "--summary").stdout)
@@ -197,8 +235,10 @@ def test_cluster_text_is_one_line_a_row():
 
 def test_help_loads_no_pandas():
     # the command line answers --help without the library's heavy imports
-    code = ("import sys; from goforensics.cli import main; rc = main(['--help']); "
-            "print(rc, 'pandas' in sys.modules, 'sklearn' in sys.modules)")
+    code = (
+        "import sys; from goforensics.cli import main; rc = main(['--help']); "
+        "print(rc, 'pandas' in sys.modules, 'sklearn' in sys.modules)"
+    )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.stdout.splitlines()[-1] == "0 False False"
 
@@ -215,8 +255,11 @@ def test_progress_on_a_terminal_and_quiet_in_a_pipe(tmp_path):
     assert r.returncode == 0 and "\r" not in r.stderr and "triage:" not in r.stderr
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 120, 0, 0))  # a real window
-    p = subprocess.Popen([sys.executable, "-m", "goforensics.cli", "triage", str(dump)],
-                         stdout=subprocess.DEVNULL, stderr=slave)
+    p = subprocess.Popen(
+        [sys.executable, "-m", "goforensics.cli", "triage", str(dump)],
+        stdout=subprocess.DEVNULL,
+        stderr=slave,
+    )
     os.close(slave)
     seen = b""
     while True:

@@ -36,12 +36,31 @@ from goforensics.analyze.clustering import (
     stack_distance,
 )
 
-CAUSES = {"fanout-send", "audit-send", "subscribe-recv", "pipe-wait", "cache-lock", "cache-holder",
-          "pool-idle", "poll-loop", "config-lock", "retry-backoff"}
+CAUSES = {
+    "fanout-send",
+    "audit-send",
+    "subscribe-recv",
+    "pipe-wait",
+    "cache-lock",
+    "cache-holder",
+    "pool-idle",
+    "poll-loop",
+    "config-lock",
+    "retry-backoff",
+}
 # Goroutines the program starts per cause: (fixed, per round r with n = r + 1).
-SPAWNED = {"fanout-send": (0, 5), "audit-send": (0, 2), "subscribe-recv": (0, 3), "pipe-wait": (0, 4),
-           "cache-lock": (0, 2), "cache-holder": (1, 0), "pool-idle": (4, 0),
-           "poll-loop": (1, 0), "config-lock": (0, 1), "retry-backoff": (0, 1)}
+SPAWNED = {
+    "fanout-send": (0, 5),
+    "audit-send": (0, 2),
+    "subscribe-recv": (0, 3),
+    "pipe-wait": (0, 4),
+    "cache-lock": (0, 2),
+    "cache-holder": (1, 0),
+    "pool-idle": (4, 0),
+    "poll-loop": (1, 0),
+    "config-lock": (0, 1),
+    "retry-backoff": (0, 1),
+}
 SITES = {  # cause -> (site function, the '// blocks: why' comment(s) of its blocking statement)
     "fanout-send": ("main.walk", "nobody reads f.out"),
     "audit-send": ("main.emitAudit", "the audit consumer was never started"),
@@ -73,7 +92,9 @@ def series(clusterdemo_runs) -> gf.Dumps:
 
 @pytest.fixture(scope="module")
 def two_builds(clusterdemo_runs) -> gf.Dumps:
-    return gf.load(dumps_of(clusterdemo_runs["v1"]) + dumps_of(clusterdemo_runs["v2"]), order="given")
+    return gf.load(
+        dumps_of(clusterdemo_runs["v1"]) + dumps_of(clusterdemo_runs["v2"]), order="given"
+    )
 
 
 def test_each_cause_is_one_cluster_and_causes_stay_apart(series):
@@ -110,15 +131,21 @@ def test_connection_loops_started_together_are_one_cause(realdumps):
     text = path.read_text()
     assert text.count("created by net/http.(*Transport).dialConn in goroutine 5") == 2
     d = gf.load(path)
-    loops = d.goroutines["entry_function"].astype(str).isin(
-        ["net/http.(*persistConn).readLoop", "net/http.(*persistConn).writeLoop"])
+    loops = (
+        d.goroutines["entry_function"]
+        .astype(str)
+        .isin(["net/http.(*persistConn).readLoop", "net/http.(*persistConn).writeLoop"])
+    )
     assert loops.sum() == 2
     # by default (families), goroutine by goroutine: the two loops of one connection share a cluster
     assert cluster(d)[loops].nunique() == 1
     # without families, the stacks alone keep them apart; companions merges their clusters
     assert cluster(d, families=False)[loops].nunique() == 2
     assert cluster(d, families=False, companions=True)[loops].nunique() == 1
-    assert cluster(d, families=False, companions=True).nunique() == cluster(d, families=False).nunique() - 1
+    assert (
+        cluster(d, families=False, companions=True).nunique()
+        == cluster(d, families=False).nunique() - 1
+    )
     # the server's connection (created by net/http.(*Server).Serve in goroutine 4) joins the
     # server's goroutine 4, itself started by main with `go http.Serve(...)`: main stays apart
     assert text.count("created by net/http.(*Server).Serve in goroutine 4") == 1
@@ -128,7 +155,9 @@ def test_connection_loops_started_together_are_one_cause(realdumps):
     assert cluster(d).nunique() == cluster(d, families=False).nunique() - 2
     assert g.loc[4, "entry_function"] == "net/http.Serve"
     plain = json.loads(run_cli("cluster", str(path), "--summary", "--format", "json").stdout)
-    paired = json.loads(run_cli("cluster", str(path), "--summary", "--format", "json", "--companions").stdout)
+    paired = json.loads(
+        run_cli("cluster", str(path), "--summary", "--format", "json", "--companions").stdout
+    )
     assert len(paired) == len(plain)  # the loops are one cluster already
 
 
@@ -176,11 +205,19 @@ def test_ids_are_stable_across_snapshots_and_ordered_by_size(series):
 def test_runs_are_deterministic_even_across_processes(clusterdemo_runs, series):
     first = cluster(series).tolist()
     assert cluster(series).tolist() == first
-    code = ("import sys, json, goforensics as gf; d = gf.load(sys.argv[1:], order='given'); "
-            "print(json.dumps(gf.cluster(d).tolist()))")
+    code = (
+        "import sys, json, goforensics as gf; d = gf.load(sys.argv[1:], order='given'); "
+        "print(json.dumps(gf.cluster(d).tolist()))"
+    )
     env = dict(os.environ, PYTHONHASHSEED="12345")
-    r = subprocess.run([sys.executable, "-c", code, *map(str, dumps_of(clusterdemo_runs["v1"]))],
-                       capture_output=True, text=True, env=env, timeout=300, check=True)
+    r = subprocess.run(
+        [sys.executable, "-c", code, *map(str, dumps_of(clusterdemo_runs["v1"]))],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=True,
+    )
     assert json.loads(r.stdout) == first
 
 
@@ -253,11 +290,15 @@ def test_distance_weights_the_blocking_end_most():
     bottom = stack_distance([1, 2, 3, 4], [1, 2, 3, 9], w, w)
     assert 0 < bottom < top < 1
     assert stack_distance([1, 2, 3, 4], [1, 2, 3, 4], w, w) == 0
-    assert stack_distance([1, 2], [3, 4, 5], w[:2], w[:3]) == stack_distance([3, 4, 5], [1, 2], w[:3], w[:2])
+    assert stack_distance([1, 2], [3, 4, 5], w[:2], w[:3]) == stack_distance(
+        [3, 4, 5], [1, 2], w[:3], w[:2]
+    )
 
 
 def test_empty_and_stackless_input():
-    d = gf.parse_text("goroutine 2 [syscall]:\n\ngoroutine 3 [select]:\nmain.loop()\n\t/a.go:5 +0x1\n")
+    d = gf.parse_text(
+        "goroutine 2 [syscall]:\n\ngoroutine 3 [select]:\nmain.loop()\n\t/a.go:5 +0x1\n"
+    )
     labels = cluster(d)
     assert len(labels) == len(d.goroutines) == 2
     assert labels.nunique() == 2
@@ -268,8 +309,12 @@ def test_empty_and_stackless_input():
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "goforensics.cli", *args], capture_output=True,
-                          text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "goforensics.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def test_cli_one_row_per_goroutine(clusterdemo_runs):
@@ -288,12 +333,24 @@ def test_cli_one_row_per_goroutine(clusterdemo_runs):
 
 def test_cli_summary_and_options(clusterdemo_runs):
     paths = [str(p) for p in dumps_of(clusterdemo_runs["v1"])]
-    r = run_cli("cluster", *paths, "--summary", "--format", "json", "--level", "lines", "--threshold", "0.25")
+    r = run_cli(
+        "cluster",
+        *paths,
+        "--summary",
+        "--format",
+        "json",
+        "--level",
+        "lines",
+        "--threshold",
+        "0.25",
+    )
     assert r.returncode == 0, r.stderr
     rows = json.loads(r.stdout)
     d = gf.load(paths, order="given")
     assert len(rows) == cluster(d, level="lines", threshold=0.25).nunique()
-    assert {"cluster", "goroutines", "site_function", "site_line", "state", "frames"} <= set(rows[0])
+    assert {"cluster", "goroutines", "site_function", "site_line", "state", "frames"} <= set(
+        rows[0]
+    )
     assert sum(x["goroutines"] for x in rows) == d.total
     bad = run_cli("cluster", *paths, "--level", "files")
     assert bad.returncode != 0 and "files" in bad.stderr
@@ -322,7 +379,10 @@ def test_families_keep_a_component_together_and_apart_from_others():
         assert set(t.loc[t["cluster"] == mine[0], "cause"]) == {cause}
     # the unclosed bodies are connections of two goroutines each: readLoop and writeLoop
     loops = ds.dumps.goroutines.loc[t["cause"] == "response-body-not-closed", "entry_function"]
-    assert set(loops.astype(str)) == {"net/http.(*persistConn).readLoop", "net/http.(*persistConn).writeLoop"}
+    assert set(loops.astype(str)) == {
+        "net/http.(*persistConn).readLoop",
+        "net/http.(*persistConn).writeLoop",
+    }
     # stacks alone cannot do this: without families the loops fall into two clusters
     plain = cluster(ds.dumps, families=False)
     assert plain[t["cause"] == "response-body-not-closed"].nunique() == 2
@@ -335,8 +395,10 @@ def test_describe_clusters_of_many_distinct_stacks_names_each_ones_own_site():
     for i in range(3000):
         top = "runtime.gopark(0x0?)\n\t/go/src/runtime/proc.go:435 +0xce\n" if i % 2 else ""
         again = f"main.worker{i}()\n\t/app/w.go:{i + 5000} +0x1\n" if i % 3 == 0 else ""
-        blocks.append(f"goroutine {i + 1} [chan receive]:\n{top}main.worker{i}()\n\t/app/w.go:{i + 1} +0x1\n"
-                      f"{again}main.main()\n\t/app/main.go:9 +0x1\n")
+        blocks.append(
+            f"goroutine {i + 1} [chan receive]:\n{top}main.worker{i}()\n\t/app/w.go:{i + 1} +0x1\n"
+            f"{again}main.main()\n\t/app/main.go:9 +0x1\n"
+        )
     d = gf.parse_text("\n".join(blocks))
     labels = cluster(d)
     assert labels.nunique() == 3000
@@ -363,5 +425,10 @@ def test_describe_clusters_counts_now_first_and_peak_not_only_the_sum(leakseries
     assert compute["goroutines_peak"] == compute["goroutines_last"]
     assert compute["goroutines"] == sum(compute["goroutines_first"] + 12 * k for k in range(6))
     workers = dc.loc["main.worker"]
-    assert workers["goroutines_first"] == workers["goroutines_last"] == workers["goroutines_peak"] == 16
+    assert (
+        workers["goroutines_first"]
+        == workers["goroutines_last"]
+        == workers["goroutines_peak"]
+        == 16
+    )
     assert workers["goroutines"] == 16 * 6

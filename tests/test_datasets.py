@@ -49,7 +49,9 @@ def per_snapshot(truth: pd.DataFrame, mask: pd.Series) -> pd.Series:
 
 def test_every_scenario_and_goker_are_bundled():
     assert len(SCENARIOS) >= 3
-    assert set(SCENARIOS) == set(builder.scenario_names()), "a scenario in datasets/scenarios is not bundled"
+    assert set(SCENARIOS) == set(builder.scenario_names()), (
+        "a scenario in datasets/scenarios is not bundled"
+    )
     assert "goker" in set(BUNDLED["name"])
     # a few MB in all
     assert BUNDLED["size"].sum() < 8e6
@@ -89,7 +91,10 @@ def test_leaks_grow_and_healthy_goroutines_do_not(name):
         assert (np.diff(n) >= 0).mean() >= 0.7, (cause, n)  # mostly non-decreasing
     for cause in sorted(set(t.loc[~t["leak"], "cause"])):
         n = per_snapshot(t, t["cause"] == cause).to_numpy()
-        assert n[-1] <= n[: len(n) // 2].max() + 3, (cause, n)  # flat, drained or bursting, not growing
+        assert n[-1] <= n[: len(n) // 2].max() + 3, (
+            cause,
+            n,
+        )  # flat, drained or bursting, not growing
     # total leaked goroutines grow; the control scenario stays flat overall
     total = per_snapshot(t, t["cause"].notna()).to_numpy()
     if leaks:
@@ -113,7 +118,9 @@ def test_the_truth_readers_stack_reader_agrees_with_the_parser(name):
     # two independent readers of the same text: goids, creators and entries agree
     ds = bundled(name)
     doc = json.loads((ds.path / "manifest.json").read_text())
-    stacks = [s for snap in doc["snapshots"] for s in truth.read_stacks(text_of(ds.path / snap["file"]))]
+    stacks = [
+        s for snap in doc["snapshots"] for s in truth.read_stacks(text_of(ds.path / snap["file"]))
+    ]
     g = ds.dumps.goroutines
     assert [s.goid for s in stacks] == g["goid"].tolist()
     assert [s.created_by for s in stacks] == g["created_by"].astype(str).tolist()
@@ -156,7 +163,9 @@ def test_goker_truth_covers_the_stripped_series():
     # snapshot k is case k: the runtime's verdicts per snapshot are the case's count of "(leaked)"
     marked = ds.truth.groupby("snapshot")["runtime_leaked"].sum().to_numpy()
     assert marked.tolist() == cases["marked_leaked"].tolist()
-    assert (ds.truth.groupby("snapshot")["case"].first().to_numpy() == cases["case"].to_numpy()).all()
+    assert (
+        ds.truth.groupby("snapshot")["case"].first().to_numpy() == cases["case"].to_numpy()
+    ).all()
     # the stripped dumps carry no verdict the tools could read
     assert not ds.dumps.goroutines["leaked"].any()
 
@@ -173,24 +182,35 @@ def test_unknown_dataset_is_a_clear_error():
 
 
 def test_cli_lists_datasets():
-    r = subprocess.run([sys.executable, "-m", "goforensics.cli", "datasets", "list"], capture_output=True,
-                       text=True, timeout=120)
+    r = subprocess.run(
+        [sys.executable, "-m", "goforensics.cli", "datasets", "list"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 0, r.stderr
     for name in [*SCENARIOS, "goker"]:
         assert name in r.stdout
 
 
 def test_goker_expectations_are_those_of_the_go_test_file(go):
-    goroot = Path(subprocess.run([go, "env", "GOROOT"], capture_output=True, text=True).stdout.strip())
+    goroot = Path(
+        subprocess.run([go, "env", "GOROOT"], capture_output=True, text=True).stdout.strip()
+    )
     test_file = goroot / "src/runtime/goroutineleakprofile_test.go"
     exp = goker.goker_expectations(test_file)
     text = test_file.read_text()
     live = [ln for ln in text.splitlines() if not ln.lstrip().startswith("//")]
     names = re.findall(r'make(?:Flaky)?Test\("(\w+)"', "\n".join(live))
     assert exp["case"].tolist() == names
-    assert set(exp.loc[exp["flaky"], "case"]) == set(re.findall(r'makeFlakyTest\("(\w+)"', "\n".join(live)))
+    assert set(exp.loc[exp["flaky"], "case"]) == set(
+        re.findall(r'makeFlakyTest\("(\w+)"', "\n".join(live))
+    )
     mixed = exp.set_index("case").loc["Mixed", "expected"]
-    assert mixed == [r"Mixed\.func1\(.* \[sync\.WaitGroup\.Wait\]", r"Mixed\.func1.1\(.* \[chan send\]"]
+    assert mixed == [
+        r"Mixed\.func1\(.* \[sync\.WaitGroup\.Wait\]",
+        r"Mixed\.func1.1\(.* \[chan send\]",
+    ]
 
 
 # --- end to end: build and run real programs -------------------------------------------------------
@@ -198,8 +218,26 @@ def test_goker_expectations_are_those_of_the_go_test_file(go):
 
 def test_a_scenario_builds_runs_and_labels_itself_end_to_end(go, tmp_path):
     out = tmp_path / "build"
-    r = subprocess.run([sys.executable, "-m", "goforensics.cli", "datasets", "build", "checkout", "--out", str(out),
-                        "--snapshots", "4", "--every", "2s", "-q"], capture_output=True, text=True, timeout=600)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "goforensics.cli",
+            "datasets",
+            "build",
+            "checkout",
+            "--out",
+            str(out),
+            "--snapshots",
+            "4",
+            "--every",
+            "2s",
+            "-q",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert r.returncode == 0, r.stderr
     ds = gd.load_dataset("checkout", build_dir=out)
     t = ds.truth
@@ -207,8 +245,11 @@ def test_a_scenario_builds_runs_and_labels_itself_end_to_end(go, tmp_path):
     assert t["cause"].notna().all() and "unattributed" not in set(t["cause"])
     assert (t["how"] != "none").all()
     # the leaks the program declares grow over a few seconds already
-    grew = [c for c in sorted(set(t.loc[t["leak"], "cause"]))
-            if per_snapshot(t, t["cause"] == c).iloc[-1] > per_snapshot(t, t["cause"] == c).iloc[0]]
+    grew = [
+        c
+        for c in sorted(set(t.loc[t["leak"], "cause"]))
+        if per_snapshot(t, t["cause"] == c).iloc[-1] > per_snapshot(t, t["cause"] == c).iloc[0]
+    ]
     assert len(grew) >= 2, t.groupby(["cause", "snapshot"]).size()
     # the capture's manifest is complete and the dumps load in its order
     doc = json.loads((ds.path / "manifest.json").read_text())
@@ -217,10 +258,15 @@ def test_a_scenario_builds_runs_and_labels_itself_end_to_end(go, tmp_path):
 
 
 def test_goker_builds_and_runs_selected_cases(go, tmp_path):
-    p = goker.build_goker(tmp_path, cases=["Mixed", "NoLeakGlobal", "Cockroach7504"], progress=False)
+    p = goker.build_goker(
+        tmp_path, cases=["Mixed", "NoLeakGlobal", "Cockroach7504"], progress=False
+    )
     cases = gd.goker_cases(p).set_index("case")
     assert cases.loc["Mixed", "occurred"] == [True, True]  # a simple case: both leaks every time
-    assert cases.loc["NoLeakGlobal", "expected"] == [] and cases.loc["NoLeakGlobal", "marked_leaked"] == 0
+    assert (
+        cases.loc["NoLeakGlobal", "expected"] == []
+        and cases.loc["NoLeakGlobal", "marked_leaked"] == 0
+    )
     assert (cases["exit_code"] == 0).all()
     ds = gd.load_dataset("goker", build_dir=tmp_path)
     assert ds.truth.groupby("case")["leak"].sum()["Mixed"] == 2

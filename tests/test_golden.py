@@ -45,13 +45,26 @@ class Run:
         self.dir = out
         self.dir.mkdir()
         self.truth_path = self.dir / "truth.json"
-        args = [str(exe), "-mode", mode, "-truth", str(self.truth_path), "-o", str(self.dir / "dump.txt")]
+        args = [
+            str(exe),
+            "-mode",
+            mode,
+            "-truth",
+            str(self.truth_path),
+            "-o",
+            str(self.dir / "dump.txt"),
+        ]
         for flag, name in files.items():
             args += [f"-{flag}", str(self.dir / name)]
         full_env = {**os.environ, **(env or {})}
         if mode == "sigquit":
-            p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=full_env,
-                                 preexec_fn=_no_core)
+            p = subprocess.Popen(
+                args,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env=full_env,
+                preexec_fn=_no_core,
+            )
             assert p.stdout.readline().strip() == b"ready"
             p.send_signal(signal.SIGQUIT)
             _, err = p.communicate(timeout=120)
@@ -100,8 +113,16 @@ def count_headers(path: Path) -> int:
     return len(HEADER.findall(path.read_text("utf-8", "replace")))
 
 
-def check_rows(d: gf.Dumps, run: Run, *, snapshot: int = 0, leak_marks: bool = False,
-               all_frames: bool = False, ancestors: bool = False, unavailable: set[int] = frozenset()) -> None:
+def check_rows(
+    d: gf.Dumps,
+    run: Run,
+    *,
+    snapshot: int = 0,
+    leak_marks: bool = False,
+    all_frames: bool = False,
+    ancestors: bool = False,
+    unavailable: set[int] = frozenset(),
+) -> None:
     """Every goroutine of the truth is in the snapshot, as the program says it is.
 
     ``unavailable``: goroutines whose stack the runtime could not print (running on another
@@ -120,9 +141,13 @@ def check_rows(d: gf.Dumps, run: Run, *, snapshot: int = 0, leak_marks: bool = F
         assert not r["state_inferred"]
         assert r["locked_to_thread"] == t["locked"], where
         assert r["leaked"] == (t["leaked"] and leak_marks), where
-        assert r["labels"] == (json.dumps(t["labels"], sort_keys=True, ensure_ascii=False) if t["labels"] else ""), where
+        assert r["labels"] == (
+            json.dumps(t["labels"], sort_keys=True, ensure_ascii=False) if t["labels"] else ""
+        ), where
         assert r["elided"] == t["elided"], where
-        assert r["ancestors"] == (" ".join(map(str, t["ancestors"] or [])) if ancestors else ""), where
+        assert r["ancestors"] == (" ".join(map(str, t["ancestors"] or [])) if ancestors else ""), (
+            where
+        )
         if t["created_by"]:
             assert r["created_by"] == t["created_by"], where
             assert r["creator_goid"] == t["creator"], where
@@ -132,9 +157,15 @@ def check_rows(d: gf.Dumps, run: Run, *, snapshot: int = 0, leak_marks: bool = F
         funcs = list(frames.sort_values("depth")["function"])
         assert r["n_frames"] == len(funcs)
         if all_frames:  # GOTRACEBACK=system and crash show runtime frames, runtime.goexit last
-            assert funcs[-1] in ("runtime.goexit", "runtime.mstart") and t["entry_all"] in funcs, where
+            assert funcs[-1] in ("runtime.goexit", "runtime.mstart") and t["entry_all"] in funcs, (
+                where
+            )
         else:
-            want = t["entry_all"] if t["name"] == "main" and t["entry_all"] != t["entry"] and "runtime.main" in funcs else t["entry"]
+            want = (
+                t["entry_all"]
+                if t["name"] == "main" and t["entry_all"] != t["entry"] and "runtime.main" in funcs
+                else t["entry"]
+            )
             assert r["entry_function"] == want, where
 
 
@@ -203,7 +234,9 @@ def test_goroutineleak_profiles_hold_exactly_the_leaked_goroutines(runs):
         assert Counter(d.goroutines["entry_function"]) == Counter(t["entry"] for t in leaked), name
     d2 = gf.parse_file(run.path("leak2.txt"))  # debug=2 form of the leak profile: the leaked ones
     assert {int(x) for x in d2.goroutines["goid"]} >= {t["goid"] for t in leaked}
-    assert d2.goroutines.loc[d2.goroutines["goid"].isin([t["goid"] for t in leaked]), "leaked"].all()
+    assert d2.goroutines.loc[
+        d2.goroutines["goid"].isin([t["goid"] for t in leaked]), "leaked"
+    ].all()
 
 
 # --- aggregated profiles ------------------------------------------------------------------------
@@ -228,7 +261,9 @@ def test_profiles_count_every_goroutine_by_entry_and_labels(runs, mode):
         got[(r.entry_function, r.labels)] += r.count
     want = Counter()
     for t in run.truth:
-        want[(profile_entry(t), json.dumps(t["labels"], sort_keys=True) if t["labels"] else "")] += 1
+        want[
+            (profile_entry(t), json.dumps(t["labels"], sort_keys=True) if t["labels"] else "")
+        ] += 1
     assert got == want
 
 
@@ -264,7 +299,9 @@ def test_panic_dump(runs):
     assert main["state"] == "running" and main["top_function"] == "main.main"
     # triage opens with the panic and the line of the program that raised it
     src = (WAITSTATES / "main.go").read_text().splitlines()
-    line = next(i for i, text in enumerate(src, 1) if 'panic("waitstates: deliberate panic")' in text)
+    line = next(
+        i for i, text in enumerate(src, 1) if 'panic("waitstates: deliberate panic")' in text
+    )
     facts = series_facts(d)
     assert facts["ended_by"] == "panic: waitstates: deliberate panic"
     assert facts["ended_at"] == f"goroutine 1 at main.main (waitstates/main.go:{line})"
@@ -281,8 +318,14 @@ def test_fatal_error_concurrent_map_writes(runs):
     assert d.total == count_headers(path) == len(run.truth) + 1
     # main writes the map too: when the other writer throws, main may be running on another
     # thread, and the runtime prints no stack for it
-    unavailable = {int(x) for x in re.findall(
-        r"^goroutine (\d+) [^\n]*:\n\s*goroutine running on other thread; stack unavailable", path.read_text(), re.M)}
+    unavailable = {
+        int(x)
+        for x in re.findall(
+            r"^goroutine (\d+) [^\n]*:\n\s*goroutine running on other thread; stack unavailable",
+            path.read_text(),
+            re.M,
+        )
+    }
     check_rows(d, run, unavailable=unavailable)
 
 
@@ -314,7 +357,9 @@ def test_worker_pool_dump_fast_path_equals_reference(build_go, tmp_path, monkeyp
     # varying recursion depths, several wait states) and writes them with runtime.Stack
     exe = build_go(ROOT / "benchmarks" / "bigdump")
     out = tmp_path / "pool.txt"
-    subprocess.run([str(exe), "-n", "4000", "-o", str(out)], check=True, capture_output=True, timeout=120)
+    subprocess.run(
+        [str(exe), "-n", "4000", "-o", str(out)], check=True, capture_output=True, timeout=120
+    )
     meta = json.loads(Path(str(out) + ".json").read_text())
     fast = gf.parse_file(out)
     ref = gf.parse_file(out, fast=False)
@@ -344,9 +389,20 @@ def test_fatal_error_all_goroutines_asleep(build_go):
     assert "fatal error: all goroutines are asleep - deadlock!" in snap["message"]
     assert d.total == len(HEADER.findall(r.stderr.decode())) == 3
     g = d.goroutines
-    assert sorted(g["state"].astype(str)) == ["sync.Mutex.Lock", "sync.Mutex.Lock", "sync.WaitGroup.Wait"]
-    assert sorted(g["entry_function"].astype(str)) == ["main.main", "main.main.func1", "main.main.func2"]
+    assert sorted(g["state"].astype(str)) == [
+        "sync.Mutex.Lock",
+        "sync.Mutex.Lock",
+        "sync.WaitGroup.Wait",
+    ]
+    assert sorted(g["entry_function"].astype(str)) == [
+        "main.main",
+        "main.main.func1",
+        "main.main.func2",
+    ]
     assert g.loc[g["entry_function"] != "main.main", "creator_goid"].tolist() == [1, 1]
     # a deadlock has no goroutine that raised it: triage names the error alone
     facts = series_facts(d)
-    assert facts["ended_by"] == "fatal error: all goroutines are asleep - deadlock!" and facts["ended_at"] is None
+    assert (
+        facts["ended_by"] == "fatal error: all goroutines are asleep - deadlock!"
+        and facts["ended_at"] is None
+    )

@@ -200,12 +200,19 @@ def test_holder_facts_are_the_same_with_and_without_an_edge_per_candidate():
 def test_deadlock_cycles_are_the_same_in_every_process():
     # hugo#3251 (GoKer): many equivalent cycles; a limit keeps some of them: the same ones
     # whatever the interpreter's string hash seed
-    code = ("import goforensics as gf; from goforensics.analyze import graphs as gr; "
-            f"d = gf.load({str(GOKER / 'Hugo3251.txt.gz')!r}); "
-            "print(gr.deadlock_cycles(gr.wait_for_graph(d), limit=5))")
+    code = (
+        "import goforensics as gf; from goforensics.analyze import graphs as gr; "
+        f"d = gf.load({str(GOKER / 'Hugo3251.txt.gz')!r}); "
+        "print(gr.deadlock_cycles(gr.wait_for_graph(d), limit=5))"
+    )
     outs = {
-        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                       env={**os.environ, "PYTHONHASHSEED": seed}).stdout
+        subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+        ).stdout
         for seed in ("1", "2", "3")
     }
     assert len(outs) == 1

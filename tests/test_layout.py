@@ -49,15 +49,23 @@ def _imports() -> list[tuple[str, str, tuple[str, ...], int]]:
         tree = ast.parse(path.read_text(encoding="utf-8"))
         for node in ast.walk(tree):
             if isinstance(node, ast.Import):
-                out += [(mod, a.name, (), node.lineno) for a in node.names if a.name.startswith("goforensics")]
+                out += [
+                    (mod, a.name, (), node.lineno)
+                    for a in node.names
+                    if a.name.startswith("goforensics")
+                ]
             elif isinstance(node, ast.ImportFrom):
                 target = _resolve(mod, node.level, node.module, path.name == "__init__.py")
                 if not target.startswith("goforensics"):
                     continue
                 names = tuple(a.name for a in node.names)
                 # 'from . import x' imports the submodule x when there is one
-                subs = [n for n in names if (PKG.parent / Path(*f"{target}.{n}".split("."))).with_suffix(".py").exists()
-                        or (PKG.parent / Path(*f"{target}.{n}".split("."))).is_dir()]
+                subs = [
+                    n
+                    for n in names
+                    if (PKG.parent / Path(*f"{target}.{n}".split("."))).with_suffix(".py").exists()
+                    or (PKG.parent / Path(*f"{target}.{n}".split("."))).is_dir()
+                ]
                 out += [(mod, f"{target}.{n}", (), node.lineno) for n in subs]
                 rest = tuple(n for n in names if n not in subs)
                 if rest or not subs:
@@ -78,27 +86,41 @@ IMPORTS = _imports()
 
 
 def test_ground_floor_imports_nothing_above_it():
-    bad = [(a, b, line) for a, b, _, line in IMPORTS
-           if a in GROUND and b not in GROUND and b != "goforensics"]
+    bad = [
+        (a, b, line)
+        for a, b, _, line in IMPORTS
+        if a in GROUND and b not in GROUND and b != "goforensics"
+    ]
     assert bad == []
 
 
 @pytest.mark.parametrize("floor, forbidden", [("read", {"analyze", "show"}), ("analyze", {"show"})])
 def test_lower_floors_never_import_upper_floors(floor, forbidden):
-    bad = [(a, b, line) for a, b, _, line in IMPORTS
-           if _floor(a) == floor and (_floor(b) in forbidden or b in TOP or _in_cli(b))]
+    bad = [
+        (a, b, line)
+        for a, b, _, line in IMPORTS
+        if _floor(a) == floor and (_floor(b) in forbidden or b in TOP or _in_cli(b))
+    ]
     assert bad == []
 
 
 def test_analyze_uses_only_public_names_of_read():
-    bad = [(a, b, n, line) for a, b, names, line in IMPORTS
-           if _floor(a) == "analyze" and _floor(b) == "read" for n in names if n.startswith("_")]
+    bad = [
+        (a, b, n, line)
+        for a, b, names, line in IMPORTS
+        if _floor(a) == "analyze" and _floor(b) == "read"
+        for n in names
+        if n.startswith("_")
+    ]
     assert bad == []
 
 
 def test_nothing_imports_the_cli_or_the_accessor():
-    bad = [(a, b, line) for a, b, _, line in IMPORTS
-           if (b == "goforensics.accessor" or _in_cli(b)) and a != "goforensics" and not _in_cli(a)]
+    bad = [
+        (a, b, line)
+        for a, b, _, line in IMPORTS
+        if (b == "goforensics.accessor" or _in_cli(b)) and a != "goforensics" and not _in_cli(a)
+    ]
     assert bad == []
 
 
@@ -123,9 +145,15 @@ def _long_functions(path: Path) -> list[str]:
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
             n = node.end_lineno - node.lineno + 1
             body = node.body
-            if body and isinstance(body[0], ast.Expr) and isinstance(getattr(body[0], "value", None), ast.Constant) \
-                    and isinstance(body[0].value.value, str):
-                n -= body[0].end_lineno - body[0].lineno + 1  # the docstring is documentation, not code
+            if (
+                body
+                and isinstance(body[0], ast.Expr)
+                and isinstance(getattr(body[0], "value", None), ast.Constant)
+                and isinstance(body[0].value.value, str)
+            ):
+                n -= (
+                    body[0].end_lineno - body[0].lineno + 1
+                )  # the docstring is documentation, not code
             first = node.decorator_list[0].lineno if node.decorator_list else node.lineno
             said = any("# long:" in lines[i - 1] for i in range(first, node.lineno + 1))
             if n > MAX_FUNCTION_LINES and not said:
@@ -140,5 +168,7 @@ def test_no_function_is_over_80_lines_without_a_reason():
 
 
 def test_no_module_is_over_600_lines():
-    sizes = {_module_name(p): len(p.read_text(encoding="utf-8").splitlines()) for p in PKG.rglob("*.py")}
+    sizes = {
+        _module_name(p): len(p.read_text(encoding="utf-8").splitlines()) for p in PKG.rglob("*.py")
+    }
     assert {m: n for m, n in sizes.items() if n > MAX_MODULE_LINES} == {}

@@ -40,7 +40,10 @@ from goforensics.analyze.normalize import (
         ("example.com/m.(*Set[...]).Add", "example.com/m.(*Set[...]).Add"),
         ("example.com/m.F[go.shape.struct { A []int }]", "example.com/m.F[...]"),
         ("internal/bytealg.IndexByteString.abi0", "internal/bytealg.IndexByteString"),
-        ("gopkg.in/natefinch/lumberjack%2ev2.(*Logger).millRun", "gopkg.in/natefinch/lumberjack.v2.(*Logger).millRun"),
+        (
+            "gopkg.in/natefinch/lumberjack%2ev2.(*Logger).millRun",
+            "gopkg.in/natefinch/lumberjack.v2.(*Logger).millRun",
+        ),
         ("main.(*T).serve-fm", "main.(*T).serve"),
         ("main.func·002", "main.func"),
         ("github.com/x/y.v3.Foo", "github.com/x/y.v3.Foo"),  # a package version is not a closure
@@ -65,12 +68,19 @@ def test_runtime_frames_wrappers_and_recursion_do_not_split():
     # wrapper, and with recursion four deep instead of one.
     base = "main.walk(...)\n\t/a.go:43 +0x45\nmain.start.func1()\n\t/a.go:55 +0x1d\n"
     a = "goroutine 1 [chan send]:\n" + base
-    b = ("goroutine 2 [chan send]:\nruntime.gopark(0x1)\n\t/go/src/runtime/proc.go:435 +0xce\n"
-         "runtime.chansend(0x1)\n\t/go/src/runtime/chan.go:283 +0x3fe\n" + base +
-         "runtime.goexit({})\n\t/go/src/runtime/asm_amd64.s:1700 +0x1\n")
+    b = (
+        "goroutine 2 [chan send]:\nruntime.gopark(0x1)\n\t/go/src/runtime/proc.go:435 +0xce\n"
+        "runtime.chansend(0x1)\n\t/go/src/runtime/chan.go:283 +0x3fe\n"
+        + base
+        + "runtime.goexit({})\n\t/go/src/runtime/asm_amd64.s:1700 +0x1\n"
+    )
     c = "goroutine 3 [chan send]:\n" + base + "main.start.gowrap1()\n\t/a.go:60 +0x25\n"
-    d = ("goroutine 4 [chan send]:\n" + "main.walk(...)\n\t/a.go:43 +0x45\n"
-         + "main.walk(...)\n\t/a.go:46 +0x56\n" * 4 + "main.start.func1()\n\t/a.go:55 +0x1d\n")
+    d = (
+        "goroutine 4 [chan send]:\n"
+        + "main.walk(...)\n\t/a.go:43 +0x45\n"
+        + "main.walk(...)\n\t/a.go:46 +0x56\n" * 4
+        + "main.start.func1()\n\t/a.go:55 +0x1d\n"
+    )
     dumps = _text(a, b, c, d)
     assert dumps.goroutines["stack_id"].nunique() == 4
     for level in ("lines", "functions", "application"):
@@ -80,36 +90,60 @@ def test_runtime_frames_wrappers_and_recursion_do_not_split():
 
 def test_mutual_recursion_cycles_collapse():
     frame = "main.{}(...)\n\t/a.go:{} +0x1\n"
-    one = "goroutine 1 [select]:\n" + frame.format("a", 10) + frame.format("b", 20) + frame.format("main", 5)
-    deep = ("goroutine 2 [select]:\n" + frame.format("a", 10) + (frame.format("b", 20) + frame.format("a", 11)) * 3
-            + frame.format("b", 20) + frame.format("main", 5))
+    one = (
+        "goroutine 1 [select]:\n"
+        + frame.format("a", 10)
+        + frame.format("b", 20)
+        + frame.format("main", 5)
+    )
+    deep = (
+        "goroutine 2 [select]:\n"
+        + frame.format("a", 10)
+        + (frame.format("b", 20) + frame.format("a", 11)) * 3
+        + frame.format("b", 20)
+        + frame.format("main", 5)
+    )
     fp = goroutine_fingerprints(_text(one, deep), "functions")
     assert fp.nunique() == 1
 
 
 def test_levels_keep_what_they_promise():
-    frames = ("time.Sleep(0x1)\n\t/go/src/runtime/time.go:188 +0xbf\n"
-              "net/http.(*Server).Serve(0x1)\n\t/go/src/net/http/server.go:3000 +0x1\n"
-              "main.poll(0x{})\n\t/app/main.go:{} +0x2a\n")
-    d = _text("goroutine 1 [sleep]:\n" + frames.format("c1", 9), "goroutine 2 [sleep]:\n" + frames.format("c2", 9),
-              "goroutine 3 [sleep]:\n" + frames.format("c1", 12))
+    frames = (
+        "time.Sleep(0x1)\n\t/go/src/runtime/time.go:188 +0xbf\n"
+        "net/http.(*Server).Serve(0x1)\n\t/go/src/net/http/server.go:3000 +0x1\n"
+        "main.poll(0x{})\n\t/app/main.go:{} +0x2a\n"
+    )
+    d = _text(
+        "goroutine 1 [sleep]:\n" + frames.format("c1", 9),
+        "goroutine 2 [sleep]:\n" + frames.format("c2", 9),
+        "goroutine 3 [sleep]:\n" + frames.format("c1", 12),
+    )
     n = {lv: goroutine_fingerprints(d, lv).tolist() for lv in LEVELS}
-    assert len(set(n["exact"])) == 3           # args differ between 1 and 2
-    assert len(set(n["lines"])) == 2           # 1 and 2 share lines, 3 does not
-    assert len(set(n["functions"])) == 1       # names only
+    assert len(set(n["exact"])) == 3  # args differ between 1 and 2
+    assert len(set(n["lines"])) == 2  # 1 and 2 share lines, 3 does not
+    assert len(set(n["functions"])) == 1  # names only
     tokens = stack_tokens(d, "application")
     assert set(tokens) == {("time.Sleep", "main.poll")}  # stdlib middle frame gone, op kept
     assert stack_fingerprints(d, "lines").index.name == "stack_id"
 
 
 PAIRED = [
-    ("009_gostackparse-waitsince.txt", "012_profnotes-lookup-debug1-go1.15.txt",
-     "014_profnotes-lookup-debug0-go1.15.pb.gz"),
+    (
+        "009_gostackparse-waitsince.txt",
+        "012_profnotes-lookup-debug1-go1.15.txt",
+        "014_profnotes-lookup-debug0-go1.15.pb.gz",
+    ),
 ]
 SAME_PROCESS = [
-    ("011_profnotes-nethttp-debug2-go1.15.txt", "010_profnotes-nethttp-debug1-labels-go1.15.txt",
-     "013_profnotes-nethttp-debug0-go1.15.pb.gz"),
-    ("037_cdk-erigon-debug2-trimpath-go1.21.txt", "039_cdk-erigon-goroutine-profile-134-paired-with-037.pb.gz"),
+    (
+        "011_profnotes-nethttp-debug2-go1.15.txt",
+        "010_profnotes-nethttp-debug1-labels-go1.15.txt",
+        "013_profnotes-nethttp-debug0-go1.15.pb.gz",
+    ),
+    (
+        "037_cdk-erigon-debug2-trimpath-go1.21.txt",
+        "039_cdk-erigon-goroutine-profile-134-paired-with-037.pb.gz",
+    ),
 ]
 
 
@@ -134,7 +168,9 @@ def test_one_snapshot_in_three_formats_normalises_alike(realdumps, files, level)
 
 
 def _independent_key(d: gf.Dumps, sid) -> tuple[str, ...]:
-    fns = d.frames.loc[(d.frames["stack_id"] == sid) & (d.frames["section"] == 0)].sort_values("depth")
+    fns = d.frames.loc[(d.frames["stack_id"] == sid) & (d.frames["section"] == 0)].sort_values(
+        "depth"
+    )
     return tuple(f for f in fns["function"].astype(str) if not f.startswith("runtime."))
 
 

@@ -62,8 +62,9 @@ def test_the_venvs_jupyter_has_the_kernel_the_notebooks_name():
 
 
 def _execute(nb):
-    NotebookClient(nb, timeout=600, kernel_name="python3",
-                   resources={"metadata": {"path": str(NOTEBOOKS)}}).execute()
+    NotebookClient(
+        nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}}
+    ).execute()
     return nb
 
 
@@ -122,17 +123,25 @@ def test_incident_notebook_runs_on_any_dump_path(tmp_path):
     import papermill as pm
 
     dump = tmp_path / "one.txt"  # one snapshot of a real Go program, by its file path
-    dump.write_bytes((ROOT / "goforensics" / "data" / "demo" / "goroutines-debug2.txt").read_bytes())
+    dump.write_bytes(
+        (ROOT / "goforensics" / "data" / "demo" / "goroutines-debug2.txt").read_bytes()
+    )
     out = tmp_path / "incident.ipynb"
     pm.execute_notebook(
-        str(NOTEBOOKS / "incident_investigation.ipynb"), str(out), cwd=str(NOTEBOOKS),
-        progress_bar=False, kernel_name="python3", parameters={"dump_paths": [str(dump)]},
+        str(NOTEBOOKS / "incident_investigation.ipynb"),
+        str(out),
+        cwd=str(NOTEBOOKS),
+        progress_bar=False,
+        kernel_name="python3",
+        parameters={"dump_paths": [str(dump)]},
     )
     executed = nbformat.read(out, as_version=4)
     assert any("injected-parameters" in c.metadata.get("tags", []) for c in executed.cells)
     text = "".join(
         o.get("text", "") + o.get("data", {}).get("text/plain", "")
-        for c in executed.cells if c.cell_type == "code" for o in c.outputs
+        for c in executed.cells
+        if c.cell_type == "code"
+        for o in c.outputs
     )
     assert "1 file(s), 1 snapshot(s)" in text and "one snapshot: nothing to compare" in text
     # the demo program's two leaks (its main.go.txt): a lock held across a receive nobody
@@ -145,10 +154,18 @@ def test_postmortem_runs_under_papermill_on_another_series(tmp_path):
 
     out = tmp_path / "INC-TEST.ipynb"
     pm.execute_notebook(
-        str(NOTEBOOKS / "postmortem_template.ipynb"), str(out), cwd=str(NOTEBOOKS), progress_bar=False,
+        str(NOTEBOOKS / "postmortem_template.ipynb"),
+        str(out),
+        cwd=str(NOTEBOOKS),
+        progress_bar=False,
         kernel_name="python3",
-        parameters={"dump_paths": ["bundled:gateway"], "service": "gateway", "incident_id": "INC-TEST",
-                    "record_dir": str(tmp_path / "records"), "truth_dataset": "gateway"},
+        parameters={
+            "dump_paths": ["bundled:gateway"],
+            "service": "gateway",
+            "incident_id": "INC-TEST",
+            "record_dir": str(tmp_path / "records"),
+            "truth_dataset": "gateway",
+        },
     )
     record = tmp_path / "records" / "INC-TEST"
     summary = json.loads((record / "summary.json").read_text())
@@ -175,15 +192,26 @@ def test_jupyter_lab_from_the_readme_serves_the_notebooks_and_their_kernel():
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     jupyter = Path(sys.executable).parent / "jupyter"
-    cmd = [str(jupyter), "lab", "notebooks/", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
-           "--IdentityProvider.token=t", "--ServerApp.open_browser=False"]
+    cmd = [
+        str(jupyter),
+        "lab",
+        "notebooks/",
+        "--no-browser",
+        f"--port={port}",
+        "--ip=127.0.0.1",
+        "--IdentityProvider.token=t",
+        "--ServerApp.open_browser=False",
+    ]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         cmd.append("--allow-root")
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
     def get(path, data=None):
-        req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=data,
-                                     headers={"Authorization": "token t", "Content-Type": "application/json"})
+        req = urllib.request.Request(
+            f"http://127.0.0.1:{port}{path}",
+            data=data,
+            headers={"Authorization": "token t", "Content-Type": "application/json"},
+        )
         with urllib.request.urlopen(req, timeout=10) as r:
             return json.loads(r.read() or b"null")
 

@@ -59,11 +59,17 @@ def test_every_goroutine_is_read(realdumps, row):
         expected = index_count(row)
     assert d.total == expected
     idx = index_count(row)
-    if idx is not None and "printed" not in row["goroutines"] and "crashes" not in row["goroutines"]:
+    if (
+        idx is not None
+        and "printed" not in row["goroutines"]
+        and "crashes" not in row["goroutines"]
+    ):
         assert d.total == idx
     # every row has a stack we can look up, and no frame table row is orphaned
     assert set(d.goroutines["stack_id"]) <= set(d.frames["stack_id"]) | {
-        sid for sid, n in zip(d.goroutines["stack_id"], d.goroutines["n_frames"], strict=True) if n == 0
+        sid
+        for sid, n in zip(d.goroutines["stack_id"], d.goroutines["n_frames"], strict=True)
+        if n == 0
     }
 
 

@@ -57,8 +57,12 @@ HOSTILE_TEXTS = [
 
 
 def cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "goforensics.cli", *args], capture_output=True,
-                          text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "goforensics.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -129,24 +133,36 @@ def test_report_is_one_file_that_fetches_nothing(series_report):
         assert svg.startswith("<svg")
         # namespaces are names, not fetches; nothing else may point outside the image
         rest = re.sub(r'xmlns(:\w+)?="[^"]*"', "", svg)
-        assert not re.search(r"https?://|href=|@import", rest), "an image refers to something outside itself"
+        assert not re.search(r"https?://|href=|@import", rest), (
+            "an image refers to something outside itself"
+        )
         assert "<script" not in svg
 
 
 def test_report_holds_the_sections_and_the_known_leaks(series_report):
     html = series_report.read_text()
-    for heading in ("Overview", "Suspects", "Where goroutines block", "Graphs", "What changed",
-                    "Largest clusters"):
+    for heading in (
+        "Overview",
+        "Suspects",
+        "Where goroutines block",
+        "Graphs",
+        "What changed",
+        "Largest clusters",
+    ):
         assert f"<h2>{heading}" in html
     # leakseries' own comments: compute's senders grow by 12 a tick, waitAll by 2, the pool is flat
     cards = re.findall(r'<div class="card[^"]*"><h3>#(\d+) ([^<]*)</h3>', html)
     order = [site for _, site in cards]
     # both leaks are the suspects; the flat pool and the burst that drains are listed apart
     assert set(order) == {"main.compute", "main.waitAll"}
-    healthy = html[html.index("also seen, with no evidence of a leak"):]
+    healthy = html[html.index("also seen, with no evidence of a leak") :]
     assert "main.worker" in healthy and "main.sleeper" in healthy
     # the answer comes first: the suspects before the charts, the overview after them
-    assert html.index("<h2>Suspects") < html.index("<h2>Where goroutines block") < html.index("<h2>Overview")
+    assert (
+        html.index("<h2>Suspects")
+        < html.index("<h2>Where goroutines block")
+        < html.index("<h2>Overview")
+    )
     # over time (clusters, states), suspects, icicle, waits, 3 graphs; none of them failed
     assert len(_images(html)) == 8
     assert "chart unavailable" not in html and "section failed" not in html
@@ -182,13 +198,17 @@ def test_browser_draws_the_report_without_errors(browser, series_report):
     assert visit.console_errors == []
     assert visit.failed == []
     assert visit.requests == [series_report.resolve().as_uri()]
-    imgs = page.evaluate("Array.from(document.images).map(i => [i.complete, i.naturalWidth, i.naturalHeight])")
+    imgs = page.evaluate(
+        "Array.from(document.images).map(i => [i.complete, i.naturalWidth, i.naturalHeight])"
+    )
     assert len(imgs) == 8 and all(c and w > 100 and h > 50 for c, w, h in imgs), imgs
     # every chart drawn: each figure's pixels are not blank
     figures = page.locator("figure img")
     for i in range(figures.count()):
         ink = browser.ink(figures.nth(i).screenshot())
-        assert ink > 0.01, f"chart {i} ({figures.nth(i).get_attribute('alt')}) looks blank: {ink:.3%} ink"
+        assert ink > 0.01, (
+            f"chart {i} ({figures.nth(i).get_attribute('alt')}) looks blank: {ink:.3%} ink"
+        )
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     shot = ARTIFACTS / "report.png"
     page.screenshot(path=str(shot), full_page=True)
@@ -200,8 +220,9 @@ def test_browser_draws_the_report_without_errors(browser, series_report):
 
 
 @pytest.mark.parametrize("width", [1280, 1400, 1600])
-def test_the_answer_is_on_the_first_screen_with_no_horizontal_scroll(browser, series_report,
-                                                                   hostile_report, width):
+def test_the_answer_is_on_the_first_screen_with_no_horizontal_scroll(
+    browser, series_report, hostile_report, width
+):
     for report in (series_report, hostile_report):
         page, _ = browser.open(report)
         page.set_viewport_size({"width": width, "height": 900})
@@ -226,9 +247,12 @@ def _inert(page) -> None:
     assert page.evaluate("document.scripts.length") == 0
     handlers = page.evaluate(
         "Array.from(document.querySelectorAll('*')).flatMap(e => Array.from(e.attributes)"
-        ".filter(a => a.name.startsWith('on')).map(a => e.tagName + ' ' + a.name))")
+        ".filter(a => a.name.startsWith('on')).map(a => e.tagName + ' ' + a.name))"
+    )
     assert handlers == []
-    assert page.evaluate("document.querySelectorAll('svg, iframe, object, embed, base').length") == 0
+    assert (
+        page.evaluate("document.querySelectorAll('svg, iframe, object, embed, base').length") == 0
+    )
 
 
 def test_hostile_dump_leaves_the_report_inert(browser, hostile_report):
@@ -266,9 +290,11 @@ def test_the_marker_works(browser, tmp_path):
 
 def test_a_crash_heads_the_overview(go_dump):
     html = report_html(go_dump("deadlock", crash=True))
-    facts = html[html.index('<table class="facts">'):]
-    assert facts.startswith('<table class="facts"><tr><td>the process ended with</td>'
-                            '<td>fatal error: all goroutines are asleep - deadlock!</td></tr>')
+    facts = html[html.index('<table class="facts">') :]
+    assert facts.startswith(
+        '<table class="facts"><tr><td>the process ended with</td>'
+        "<td>fatal error: all goroutines are asleep - deadlock!</td></tr>"
+    )
 
 
 def test_report_of_one_dump():

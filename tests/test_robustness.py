@@ -25,8 +25,12 @@ import goforensics as gf
 from goforensics.read.parse import PPROF_LIMIT
 
 FULL_HEADER = re.compile(r"^goroutine \d+ \[[^\]\n]*\](?: \{[^\n]*\})?:$", re.M)
-GLUED_HEADER = re.compile(r"goroutine \d+ \[[^\]\n]*\](?: \{[^\n]*\})?:$", re.M)  # text may precede it
-FILE_LINE_OK = re.compile(r"^\t[^\n]+:\d+(?: \+0x[0-9a-f]+)? *$")  # trailing blanks: a whole line too
+GLUED_HEADER = re.compile(
+    r"goroutine \d+ \[[^\]\n]*\](?: \{[^\n]*\})?:$", re.M
+)  # text may precede it
+FILE_LINE_OK = re.compile(
+    r"^\t[^\n]+:\d+(?: \+0x[0-9a-f]+)? *$"
+)  # trailing blanks: a whole line too
 
 # A small dump as Go 1.27 writes it, each line with its role.
 SMALL = [
@@ -128,7 +132,9 @@ def test_garbage_lines_between_goroutines_do_not_lose_any():
     out = []
     for b in blocks:
         out.append(b)
-        noise = bytes(rng.choice(b"\x00\xff\xfe abc\t(){}:+0x\x80\xc3") for _ in range(rng.randint(0, 80)))
+        noise = bytes(
+            rng.choice(b"\x00\xff\xfe abc\t(){}:+0x\x80\xc3") for _ in range(rng.randint(0, 80))
+        )
         out.append(noise.decode("latin-1"))
     text = "\n\n".join(out) + "\n"
     d = same(text.encode("latin-1"))
@@ -136,8 +142,11 @@ def test_garbage_lines_between_goroutines_do_not_lose_any():
 
 
 def test_invalid_utf8_in_names_arguments_and_labels():
-    text = (SMALL_TEXT.replace("main.worker(", "main.w\xffrker(").replace("0x1, 0x2", "0x1, \xc3")
-            .replace("x y", "x\xe2\x82")).encode("latin-1")
+    text = (
+        SMALL_TEXT.replace("main.worker(", "main.w\xffrker(")
+        .replace("0x1, 0x2", "0x1, \xc3")
+        .replace("x y", "x\xe2\x82")
+    ).encode("latin-1")
     d = same(text * 3)  # repeated ids: three snapshots
     assert d.total == 6 and len(d.snapshots) == 3
     assert '"x\ufffd"' in d.goroutines["labels"].iloc[1]
@@ -146,8 +155,20 @@ def test_invalid_utf8_in_names_arguments_and_labels():
 
 def test_mangled_protobuf_profiles_give_tables_or_a_clear_error(build_go, tmp_path):
     exe = build_go(ROOT / "tests" / "goprograms" / "waitstates")
-    subprocess.run([str(exe), "-mode", "debug0", "-truth", str(tmp_path / "t.json"), "-o", str(tmp_path / "p.pb.gz")],
-                   check=True, capture_output=True, timeout=120)
+    subprocess.run(
+        [
+            str(exe),
+            "-mode",
+            "debug0",
+            "-truth",
+            str(tmp_path / "t.json"),
+            "-o",
+            str(tmp_path / "p.pb.gz"),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     raw = gzip.decompress((tmp_path / "p.pb.gz").read_bytes())
     truth = json.loads((tmp_path / "t.json").read_text())
     assert gf.parse_text(raw).total == truth["num_goroutine"]
@@ -175,8 +196,14 @@ def test_empty_input():
 
 
 def test_deep_stack_of_100k_frames():
-    frames = "".join(f"main.recurse(0x{k:x})\n\t/app/rec.go:{10 + k % 7} +0x1d\n" for k in range(100_000))
-    text = "goroutine 5 [chan receive]:\n" + frames + "created by main.main in goroutine 1\n\t/app/main.go:5 +0x2a\n"
+    frames = "".join(
+        f"main.recurse(0x{k:x})\n\t/app/rec.go:{10 + k % 7} +0x1d\n" for k in range(100_000)
+    )
+    text = (
+        "goroutine 5 [chan receive]:\n"
+        + frames
+        + "created by main.main in goroutine 1\n\t/app/main.go:5 +0x2a\n"
+    )
     d = same(text * 2)
     g = d.goroutines
     assert list(g["n_frames"]) == [100_000, 100_000] and list(g["creator_goid"]) == [1, 1]
@@ -188,9 +215,16 @@ def test_deep_stack_of_100k_frames():
 
 
 def run_child(code: str, timeout: int = 600) -> dict:
-    prog = "import json, resource\n" + textwrap.dedent(code) + (
-        "\nout['rss'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024\nprint(json.dumps(out))\n")
-    r = subprocess.run([sys.executable, "-c", prog], capture_output=True, text=True, timeout=timeout)
+    prog = (
+        "import json, resource\n"
+        + textwrap.dedent(code)
+        + (
+            "\nout['rss'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024\nprint(json.dumps(out))\n"
+        )
+    )
+    r = subprocess.run(
+        [sys.executable, "-c", prog], capture_output=True, text=True, timeout=timeout
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     return json.loads(r.stdout.strip().splitlines()[-1])
 
@@ -213,8 +247,11 @@ def test_one_huge_line_is_skipped_with_a_warning(tmp_path):
 
 
 def test_huge_log_line_carrying_an_escaped_dump_of_70k_goroutines(tmp_path):
-    blocks = [f"goroutine {100 + k} [chan receive]:\nmain.worker(0x{k:x})\n\t/app/w.go:42 +0x1d\n"
-              f"created by main.main in goroutine 1\n\t/app/main.go:9 +0x2a\n" for k in range(70_000)]
+    blocks = [
+        f"goroutine {100 + k} [chan receive]:\nmain.worker(0x{k:x})\n\t/app/w.go:42 +0x1d\n"
+        f"created by main.main in goroutine 1\n\t/app/main.go:9 +0x2a\n"
+        for k in range(70_000)
+    ]
     dump = "\n".join(blocks)
     line = json.dumps({"level": "error", "msg": "stuck", "stacktrace": dump})
     path = tmp_path / "zap.log"
@@ -234,12 +271,18 @@ def test_huge_log_line_carrying_an_escaped_dump_of_70k_goroutines(tmp_path):
 # --- the 64 MiB cut of runtime/pprof -----------------------------------------------------------------
 
 
-def test_64_mib_dump_is_truncated_and_the_profile_of_the_same_round_says_how_many_are_missing(build_go, tmp_path):
+def test_64_mib_dump_is_truncated_and_the_profile_of_the_same_round_says_how_many_are_missing(
+    build_go, tmp_path
+):
     exe = build_go(ROOT / "benchmarks" / "bigdump")
     full, prof = tmp_path / "full.txt", tmp_path / "round" / "goroutines-debug1.txt"
     prof.parent.mkdir()
-    subprocess.run([str(exe), "-n", "95000", "-o", str(full), "-p1", str(prof)], check=True,
-                   capture_output=True, timeout=300)
+    subprocess.run(
+        [str(exe), "-n", "95000", "-o", str(full), "-p1", str(prof)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
     data = full.read_bytes()
     assert len(data) > PPROF_LIMIT
     cut = prof.parent / "goroutines-debug2.txt"
@@ -252,10 +295,17 @@ def test_64_mib_dump_is_truncated_and_the_profile_of_the_same_round_says_how_man
     assert alone.snapshots["truncated"].all()
     assert (alone.warnings["kind"] == "truncated").any()
 
-    (prof.parent / "manifest.json").write_text(json.dumps({"instance": "svc", "snapshots": [
-        {"file": cut.name, "taken_at": "2026-11-30T03:00:00Z", "round": 1},
-        {"file": prof.name, "taken_at": "2026-11-30T03:00:01Z", "round": 1},
-    ]}))
+    (prof.parent / "manifest.json").write_text(
+        json.dumps(
+            {
+                "instance": "svc",
+                "snapshots": [
+                    {"file": cut.name, "taken_at": "2026-11-30T03:00:00Z", "round": 1},
+                    {"file": prof.name, "taken_at": "2026-11-30T03:00:01Z", "round": 1},
+                ],
+            }
+        )
+    )
     series = gf.load(prof.parent)
     assert len(series.snapshots) == 1  # one round: the debug=2 dump, corroborated by the profile
     s = series.snapshots.iloc[0]
@@ -269,8 +319,20 @@ def test_concatenated_real_dumps(build_go, tmp_path):
     exe = build_go(ROOT / "tests" / "goprograms" / "waitstates")
     texts = []
     for k in range(2):
-        subprocess.run([str(exe), "-mode", "stack", "-truth", str(tmp_path / f"t{k}.json"),
-                        "-o", str(tmp_path / f"d{k}.txt")], check=True, capture_output=True, timeout=120)
+        subprocess.run(
+            [
+                str(exe),
+                "-mode",
+                "stack",
+                "-truth",
+                str(tmp_path / f"t{k}.json"),
+                "-o",
+                str(tmp_path / f"d{k}.txt"),
+            ],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
         texts.append((tmp_path / f"d{k}.txt").read_bytes())
     both = texts[0] + b"\n" + texts[1] + texts[0]
     d = same(both)
@@ -281,25 +343,30 @@ def test_concatenated_real_dumps(build_go, tmp_path):
 
 def test_numbers_too_large_for_their_columns():
     big = "9" * 30
-    text = "\n".join([
-        f"goroutine {big} [running]:",  # not a goroutine id: skipped, counted in warnings
-        "main.main()",
-        "\t/app/main.go:12 +0x1d",
-        "",
-        f"goroutine 5 gp=0xc000002380 m={big} mp=0xc000100000 [chan receive, {big} minutes] {{k: \"\\U7fffffff\"}}:",
-        f"main.f({big})",
-        f"\t/app/f.go:{big} +0x{'f' * 40}",
-        f"...{big} frames elided...",
-        "main.g()",
-        "\t/app/f.go:3 +0x1",
-        f"created by main.main in goroutine {big}",
-        f"\t/app/main.go:{big} +0x2a",
-        "",
-        f"goroutine profile: total {big}",
-        f"{big} @ 0x1",
-        f"#\t0x1\tmain.h+0x{'f' * 40}\t/app/h.go:{big}",
-        "",
-    ]) + "\n"
+    text = (
+        "\n".join(
+            [
+                f"goroutine {big} [running]:",  # not a goroutine id: skipped, counted in warnings
+                "main.main()",
+                "\t/app/main.go:12 +0x1d",
+                "",
+                f'goroutine 5 gp=0xc000002380 m={big} mp=0xc000100000 [chan receive, {big} minutes] {{k: "\\U7fffffff"}}:',
+                f"main.f({big})",
+                f"\t/app/f.go:{big} +0x{'f' * 40}",
+                f"...{big} frames elided...",
+                "main.g()",
+                "\t/app/f.go:3 +0x1",
+                f"created by main.main in goroutine {big}",
+                f"\t/app/main.go:{big} +0x2a",
+                "",
+                f"goroutine profile: total {big}",
+                f"{big} @ 0x1",
+                f"#\t0x1\tmain.h+0x{'f' * 40}\t/app/h.go:{big}",
+                "",
+            ]
+        )
+        + "\n"
+    )
     d = same(text)
     g = d.goroutines
     assert g["goid"].tolist()[0] == 5 and len(g) == 1
@@ -307,17 +374,21 @@ def test_numbers_too_large_for_their_columns():
     assert pd.isna(r["wait_minutes"]) and pd.isna(r["m"]) and pd.isna(r["creator_goid"])
     assert pd.isna(r["created_by_line"]) and r["labels"] == '{"k": "\ufffd"}'
     f = d.frames.sort_values("depth")
-    assert f["line"].isna().iloc[0] and f["offset"].isna().iloc[0] and f["elided_before"].isna().all()
+    assert (
+        f["line"].isna().iloc[0] and f["offset"].isna().iloc[0] and f["elided_before"].isna().all()
+    )
     assert (d.warnings["kind"] == "skipped").any()
 
 
 def test_a_stack_the_runtime_could_not_print_is_part_of_the_dump():
     # a fatal error cannot stop a goroutine running on another thread: Go prints this line
     # instead of its frames (seen in the golden map-writes crash when main was the other writer)
-    text = ("fatal error: concurrent map writes\n\n"
-            "goroutine 1 [running]:\n\tgoroutine running on other thread; stack unavailable\n\n"
-            "goroutine 7 [running]:\nmain.main.func1()\n\t/app/main.go:9 +0x1d\n"
-            "created by main.main in goroutine 1\n\t/app/main.go:8 +0x2a\n")
+    text = (
+        "fatal error: concurrent map writes\n\n"
+        "goroutine 1 [running]:\n\tgoroutine running on other thread; stack unavailable\n\n"
+        "goroutine 7 [running]:\nmain.main.func1()\n\t/app/main.go:9 +0x1d\n"
+        "created by main.main in goroutine 1\n\t/app/main.go:8 +0x2a\n"
+    )
     d = gf.parse_text(text)
     assert d.total == 2 and d.warnings.empty
     g = d.goroutines.set_index("goid")

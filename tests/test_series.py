@@ -25,7 +25,11 @@ def test_times_from_file_names_order_the_series(tmp_path):
     s = d.snapshots
     assert s["time_source"].astype(str).tolist() == ["filename"] * 3
     assert s["taken_at"].is_monotonic_increasing
-    assert d.goroutines.sort_values("snapshot")["state"].astype(str).tolist() == ["chan send", "sleep", "select"]
+    assert d.goroutines.sort_values("snapshot")["state"].astype(str).tolist() == [
+        "chan send",
+        "sleep",
+        "select",
+    ]
     # given order numbers snapshots as the paths come
     g = gf.load(sorted(tmp_path.iterdir()), order="given").goroutines
     assert g["state"].astype(str).tolist() == ["select", "chan send", "sleep"]  # names sort so
@@ -36,7 +40,10 @@ def test_given_times_win(tmp_path):
     b = write(tmp_path / "b-20261130T040000Z.txt", (1, "chan send"))
     d = gf.load([a, b], taken_at=["2026-11-30T05:00:00Z", "2026-11-30T01:00:00Z"])
     assert d.snapshots["time_source"].astype(str).tolist() == ["given", "given"]
-    assert d.goroutines.sort_values("snapshot")["state"].astype(str).tolist() == ["chan send", "sleep"]
+    assert d.goroutines.sort_values("snapshot")["state"].astype(str).tolist() == [
+        "chan send",
+        "sleep",
+    ]
     with pytest.raises(LoadError, match="2 files"):
         gf.load([a, b], taken_at=["2026-11-30T05:00:00Z"])
 
@@ -61,7 +68,9 @@ def test_dask_scheduler_gives_the_same_tables(tmp_path):
     plain = gf.load(tmp_path)
     fleet = gf.load(tmp_path, scheduler="processes")
     assert plain.goroutines.equals(fleet.goroutines)
-    assert plain.snapshots.drop(columns=["taken_at"]).equals(fleet.snapshots.drop(columns=["taken_at"]))
+    assert plain.snapshots.drop(columns=["taken_at"]).equals(
+        fleet.snapshots.drop(columns=["taken_at"])
+    )
     assert sorted(fleet.snapshots["instance"].astype(str)) == [f"host-{i}" for i in range(4)]
 
 

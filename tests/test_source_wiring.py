@@ -25,8 +25,22 @@ def _line_of(path: Path, needle: str) -> int:
 def test_triage_with_source_shows_the_blocking_line_and_the_go_statement():
     send = _line_of(CHECKOUT / "recommend.go", "ch <- f()")
     spawn = _line_of(CHECKOUT / "recommend.go", "go func() {")
-    r = subprocess.run([sys.executable, "-m", "goforensics.cli", "triage", "bundled:checkout", "--format", "json",
-                        "--source", str(CHECKOUT)], capture_output=True, text=True, timeout=600)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "goforensics.cli",
+            "triage",
+            "bundled:checkout",
+            "--format",
+            "json",
+            "--source",
+            str(CHECKOUT),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert r.returncode == 0, r.stderr
     sus = {s["site"]: s for s in json.loads(r.stdout)["suspects"]}
     s = sus["main.firstOr[...].func1"]
@@ -38,8 +52,12 @@ def test_triage_with_source_shows_the_blocking_line_and_the_go_statement():
 
 def test_triage_text_and_report_carry_the_code(monkeypatch):
     monkeypatch.setenv("GOFORENSICS_SOURCE", str(CHECKOUT))
-    r = subprocess.run([sys.executable, "-m", "goforensics.cli", "triage", "bundled:checkout", "--top", "3"],
-                       capture_output=True, text=True, timeout=600)
+    r = subprocess.run(
+        [sys.executable, "-m", "goforensics.cli", "triage", "bundled:checkout", "--top", "3"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert r.returncode == 0, r.stderr
     assert "ch <- f()" in r.stdout and "recommend.go:" in r.stdout
     page = report_html(gf.load("bundled:checkout"), charts=False, source=[CHECKOUT])
@@ -47,7 +65,12 @@ def test_triage_text_and_report_carry_the_code(monkeypatch):
 
 
 def test_triage_without_source_has_no_code():
-    r = subprocess.run([sys.executable, "-m", "goforensics.cli", "triage", "bundled:checkout", "--top", "3"],
-                       capture_output=True, text=True, timeout=600, env={"PATH": "/usr/bin:/bin"})
+    r = subprocess.run(
+        [sys.executable, "-m", "goforensics.cli", "triage", "bundled:checkout", "--top", "3"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={"PATH": "/usr/bin:/bin"},
+    )
     assert r.returncode == 0, r.stderr
     assert "ch <- f()" not in r.stdout

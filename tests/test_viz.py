@@ -101,7 +101,13 @@ def test_charts_stay_aggregated_on_a_big_profile(realdumps):
     assert len(over.data) <= 9 and over.data["goroutines"].sum() == 20161
     ice = viz.icicle_chart(d)
     assert len(ice.data) < 400
-    for chart in (over, ice, viz.call_graph_chart(d), viz.spawn_graph_chart(d), viz.wait_for_chart(d)):
+    for chart in (
+        over,
+        ice,
+        viz.call_graph_chart(d),
+        viz.spawn_graph_chart(d),
+        viz.wait_for_chart(d),
+    ):
         assert viz.to_svg(chart).startswith("<svg")
 
 
@@ -134,8 +140,11 @@ def test_graph_charts_on_the_demo_render_offline():
     png = viz.to_png(wf)
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
     svg = viz.to_svg(viz.call_graph_chart(d))
-    assert svg.startswith("<svg") and "cache" in svg and "https://" not in svg.replace(
-        'xmlns="http://www.w3.org/2000/svg"', "")
+    assert (
+        svg.startswith("<svg")
+        and "cache" in svg
+        and "https://" not in svg.replace('xmlns="http://www.w3.org/2000/svg"', "")
+    )
 
 
 def test_offline_renderer_is_static():
@@ -153,15 +162,29 @@ def test_offline_renderer_is_static():
 
 def test_empty_input_gives_a_note_not_an_error():
     d = gf.parse_text("goroutine 1 [running]:\nmain.main()\n\t/m.go:3 +0x1\n")
-    for chart in (viz.wait_times_chart(d), viz.icicle_chart(d), viz.call_graph_chart(d),
-                  viz.suspects_chart([])):
+    for chart in (
+        viz.wait_times_chart(d),
+        viz.icicle_chart(d),
+        viz.call_graph_chart(d),
+        viz.suspects_chart([]),
+    ):
         assert viz.to_svg(chart).startswith("<svg")
 
 
 def test_chains_collapse_into_one_node_and_forks_stay():
     # a -> b -> c -> d is one chain; d forks to e and f; g -> e joins; h <-> i is a cycle
-    G = nx.DiGraph([("a", "b"), ("b", "c"), ("c", "d"), ("d", "e"), ("d", "f"), ("g", "e"),
-                    ("h", "i"), ("i", "h")])
+    G = nx.DiGraph(
+        [
+            ("a", "b"),
+            ("b", "c"),
+            ("c", "d"),
+            ("d", "e"),
+            ("d", "f"),
+            ("g", "e"),
+            ("h", "i"),
+            ("i", "h"),
+        ]
+    )
     H = viz.collapse_chains(G, lambda n, a: n)
     members = {n: a["members"] for n, a in H.nodes(data=True)}
     assert sorted(m for ms in members.values() for m in ms) == sorted(G.nodes)

@@ -63,8 +63,13 @@ class _Service:
 
     def __enter__(self) -> _Service:
         self._log = open(self.log, "w", encoding="utf-8")
-        self.proc = subprocess.Popen([str(self.exe), *self.args], stdout=subprocess.PIPE, stderr=self._log,
-                                     text=True, start_new_session=True)
+        self.proc = subprocess.Popen(
+            [str(self.exe), *self.args],
+            stdout=subprocess.PIPE,
+            stderr=self._log,
+            text=True,
+            start_new_session=True,
+        )
         lines: queue.Queue[str | None] = queue.Queue()
 
         def read() -> None:
@@ -105,15 +110,19 @@ class _Service:
 def _counts(truth: pd.DataFrame) -> dict:
     per = truth.groupby("snapshot").size()
     leak = truth[truth["leak"]]
-    growth = {c: [int(x) for x in g.groupby("snapshot").size().reindex(per.index, fill_value=0)]
-              for c, g in leak.groupby("cause")}
+    growth = {
+        c: [int(x) for x in g.groupby("snapshot").size().reindex(per.index, fill_value=0)]
+        for c, g in leak.groupby("cause")
+    }
     return {
         "snapshots": len(per),
         "goroutines": len(truth),
         "goroutines_per_snapshot": [int(x) for x in per],
         "leak_causes": sorted(growth),
         "leak_goroutines_per_snapshot": growth,
-        "how": {k: int(v) for k, v in truth["how"].value_counts().items()} if "how" in truth else {},
+        "how": {k: int(v) for k, v in truth["how"].value_counts().items()}
+        if "how" in truth
+        else {},
     }
 
 
@@ -150,8 +159,16 @@ def build_scenario(
     with _Service(exe, tmp / "service.log") as svc:
         time.sleep(warmup)
         try:
-            capture(svc.urls["debug"], tmp / "series", every=every, count=snapshots, instance=name,
-                    also={"truth": "/debug/truth"}, timeout=30, progress=progress)
+            capture(
+                svc.urls["debug"],
+                tmp / "series",
+                every=every,
+                count=snapshots,
+                instance=name,
+                also={"truth": "/debug/truth"},
+                timeout=30,
+                progress=progress,
+            )
         except CaptureError as e:
             raise DatasetError(f"{name}: {e}") from None
     series = tmp / "series"
@@ -212,7 +229,9 @@ def build(
     wanted = list(names) if names else [*known, "goker"]
     bad = [n for n in wanted if n not in known and n != "goker"]
     if bad:
-        raise DatasetError(f"unknown dataset(s) {', '.join(bad)} (have: {', '.join([*known, 'goker'])})")
+        raise DatasetError(
+            f"unknown dataset(s) {', '.join(bad)} (have: {', '.join([*known, 'goker'])})"
+        )
     scen = [n for n in wanted if n != "goker"]
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -220,15 +239,28 @@ def build(
     exes = {n: go_build(Path(source) / n, out / ".bin" / n) for n in scen}
     done: list[Path] = []
     with ThreadPoolExecutor(max_workers=max(1, len(scen))) as pool:
-        futures = [pool.submit(build_scenario, n, out, snapshots=snapshots, every=every, source=source,
-                               progress=progress and len(scen) == 1, exe=exes[n]) for n in scen]
+        futures = [
+            pool.submit(
+                build_scenario,
+                n,
+                out,
+                snapshots=snapshots,
+                every=every,
+                source=source,
+                progress=progress and len(scen) == 1,
+                exe=exes[n],
+            )
+            for n in scen
+        ]
         if "goker" in wanted:
             done.append(build_goker(out, progress=progress))
         done = [f.result() for f in futures] + done
     return done
 
 
-def bundle(name: str, build_dir: str | Path = BUILD_DIR, data_dir: str | Path | None = None) -> Path:
+def bundle(
+    name: str, build_dir: str | Path = BUILD_DIR, data_dir: str | Path | None = None
+) -> Path:
     """Copy a built dataset into the package (``goforensics/data/NAME``), dumps gzipped.
 
     The ``/debug/truth`` answers and the service log stay behind: ``truth.csv``
@@ -238,7 +270,9 @@ def bundle(name: str, build_dir: str | Path = BUILD_DIR, data_dir: str | Path | 
     src = Path(build_dir) / name
     meta_path = src / META
     if not meta_path.is_file():
-        raise DatasetError(f"{src}: not a built dataset (no {META}); run goforensics datasets build {name}")
+        raise DatasetError(
+            f"{src}: not a built dataset (no {META}); run goforensics datasets build {name}"
+        )
     dst = Path(data_dir) if data_dir is not None else DATA / name
     if data_dir is not None:
         dst = dst / name
@@ -270,7 +304,9 @@ def bundle(name: str, build_dir: str | Path = BUILD_DIR, data_dir: str | Path | 
         cases.to_csv(tmp / "cases.csv", index=False)
     else:
         copy_series(src, tmp)
-    (tmp / (TRUTH + ".gz")).write_bytes(gzip.compress((src / TRUTH).read_bytes(), compresslevel=9, mtime=0))
+    (tmp / (TRUTH + ".gz")).write_bytes(
+        gzip.compress((src / TRUTH).read_bytes(), compresslevel=9, mtime=0)
+    )
     shutil.copy(meta_path, tmp / META)
     shutil.rmtree(dst, ignore_errors=True)
     os.replace(tmp, dst)
@@ -279,12 +315,18 @@ def bundle(name: str, build_dir: str | Path = BUILD_DIR, data_dir: str | Path | 
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m tools.build_datasets [NAME...] [--bundle] [--out DIR] [--snapshots N] [--every S]``."""
-    ap = argparse.ArgumentParser(prog="python -m tools.build_datasets", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(
+        prog="python -m tools.build_datasets", description=__doc__.splitlines()[0]
+    )
     ap.add_argument("names", nargs="*", help="scenarios and/or goker (default: all)")
-    ap.add_argument("--out", default=str(BUILD_DIR), help="where to build (default: datasets/build)")
+    ap.add_argument(
+        "--out", default=str(BUILD_DIR), help="where to build (default: datasets/build)"
+    )
     ap.add_argument("--snapshots", type=int, default=10)
     ap.add_argument("--every", type=float, default=6.0, help="seconds between snapshots")
-    ap.add_argument("--bundle", action="store_true", help="copy the built datasets into the package")
+    ap.add_argument(
+        "--bundle", action="store_true", help="copy the built datasets into the package"
+    )
     a = ap.parse_args(argv)
     try:
         done = build(a.names or None, a.out, snapshots=a.snapshots, every=a.every)

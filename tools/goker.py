@@ -30,8 +30,12 @@ __all__ = ["build_goker", "extract_leaks", "goker_expectations", "strip_leaked"]
 
 # --- GoKer ----------------------------------------------------------------------------------------
 
-_LISTS = {"microTests": "micro", "stressTestCases": "stress", "patternTestCases": "patterns",
-          "gokerTestCases": "goker"}
+_LISTS = {
+    "microTests": "micro",
+    "stressTestCases": "stress",
+    "patternTestCases": "patterns",
+    "gokerTestCases": "goker",
+}
 _LEAK_TEST = "src/runtime/goroutineleakprofile_test.go"
 _LEAK_PROGRAMS = "src/runtime/testdata/testgoroutineleakprofile"
 
@@ -45,7 +49,7 @@ def _go_calls(text: str, names: tuple[str, ...]) -> Iterable[tuple[int, str, lis
             i = text.find("\n", i)
             i = n if i < 0 else i
             continue
-        if text[i] in "`\"":
+        if text[i] in '`"':
             q = text[i]
             j = i + 1
             while j < n and text[j] != q:
@@ -62,7 +66,7 @@ def _go_calls(text: str, names: tuple[str, ...]) -> Iterable[tuple[int, str, lis
             if text.startswith("//", j):
                 j = text.find("\n", j)
                 continue
-            if c in "`\"":
+            if c in '`"':
                 k = j + 1
                 while k < n and text[k] != c:
                     k += 2 if c == '"' and text[k] == "\\" else 1
@@ -84,15 +88,25 @@ def goker_expectations(test_file: str | Path) -> pd.DataFrame:
     may or may not. Cases commented out there are not listed.
     """
     text = Path(test_file).read_text(encoding="utf-8")
-    starts = sorted((m.start(), _LISTS[m.group(1)]) for m in
-                    re.finditer(r"\b(" + "|".join(_LISTS) + r")\s*:=\s*\[\]testCase\{", text))
+    starts = sorted(
+        (m.start(), _LISTS[m.group(1)])
+        for m in re.finditer(r"\b(" + "|".join(_LISTS) + r")\s*:=\s*\[\]testCase\{", text)
+    )
     rows = []
     for pos, fn, args in _go_calls(text, ("makeTest", "makeFlakyTest")):
         suite = next((s for p, s in reversed(starts) if p < pos), None)
         if suite is None or not args:
             continue  # the helpers' own definitions
-        rows.append({"case": args[0], "suite": suite, "program": "goker" if suite == "goker" else ".",
-                     "flaky": fn == "makeFlakyTest", "simple": fn == "makeTest", "expected": args[1:]})
+        rows.append(
+            {
+                "case": args[0],
+                "suite": suite,
+                "program": "goker" if suite == "goker" else ".",
+                "flaky": fn == "makeFlakyTest",
+                "simple": fn == "makeTest",
+                "expected": args[1:],
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -123,7 +137,9 @@ def extract_leaks(output: str) -> list[str]:
     return leaks
 
 
-_LEAKED = re.compile(r"^(goroutine \d+ (?:gp=\S+ m=\S+(?: mp=\S+)? )?\[[^\]\n]*?) \(leaked\)\]", re.M)
+_LEAKED = re.compile(
+    r"^(goroutine \d+ (?:gp=\S+ m=\S+(?: mp=\S+)? )?\[[^\]\n]*?) \(leaked\)\]", re.M
+)
 
 
 def strip_leaked(text: str) -> str:
@@ -156,10 +172,20 @@ def _goroutine_leak_strings(text: str) -> list[tuple[int, str, bool]]:
 
 
 def _write_manifest(d: Path, files: list[str], times: list[datetime], instance: str) -> None:
-    doc = {"format": "goforensics-capture/1", "instance": instance, "snapshots": [
-        {"file": f, "taken_at": t.isoformat(timespec="microseconds").replace("+00:00", "Z"), "round": k,
-         "profile": "goroutineleak", "debug": 2}
-        for k, (f, t) in enumerate(zip(files, times, strict=True))]}
+    doc = {
+        "format": "goforensics-capture/1",
+        "instance": instance,
+        "snapshots": [
+            {
+                "file": f,
+                "taken_at": t.isoformat(timespec="microseconds").replace("+00:00", "Z"),
+                "round": k,
+                "profile": "goroutineleak",
+                "debug": 2,
+            }
+            for k, (f, t) in enumerate(zip(files, times, strict=True))
+        ],
+    }
     (d / MANIFEST).write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
 
 
@@ -169,12 +195,26 @@ def _goker_rows(programs: Path, test_file: Path, cases: Iterable[str] | None) ->
     rows = goker_expectations(test_file).to_dict("records")
     seen = {(r["program"], r["case"]) for r in rows}
     for prog, d in ((".", programs), ("goker", programs / "goker")):
-        registered = sorted(set(re.findall(r'\bregister\("(\w+)"', " ".join(
-            p.read_text(encoding="utf-8") for p in sorted(d.glob("*.go"))))))
+        registered = sorted(
+            set(
+                re.findall(
+                    r'\bregister\("(\w+)"',
+                    " ".join(p.read_text(encoding="utf-8") for p in sorted(d.glob("*.go"))),
+                )
+            )
+        )
         for case in registered:
             if (prog, case) not in seen:
-                rows.append({"case": case, "suite": "unlisted", "program": prog, "flaky": False,
-                             "simple": False, "expected": []})
+                rows.append(
+                    {
+                        "case": case,
+                        "suite": "unlisted",
+                        "program": prog,
+                        "flaky": False,
+                        "simple": False,
+                        "expected": [],
+                    }
+                )
     if cases is not None:
         wanted = set(cases)
         unknown = wanted - {r["case"] for r in rows}
@@ -193,8 +233,13 @@ def _run_goker_case(exe: Path, r: dict, timeout: float) -> str:
         env["GOMAXPROCS"] = "1"
     t0 = time.monotonic()
     try:
-        p = subprocess.run([str(exe), r["case"]], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                           env=env, timeout=timeout)
+        p = subprocess.run(
+            [str(exe), r["case"]],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env=env,
+            timeout=timeout,
+        )
         output, code = p.stdout.decode("utf-8", "replace"), p.returncode
     except subprocess.TimeoutExpired as e:
         output, code = (e.stdout or b"").decode("utf-8", "replace"), -1
@@ -209,22 +254,35 @@ def _judge_goker_case(r: dict, snap: int, output: str) -> list[dict]:
     rx = [re.compile(x) for x in r["expected"]]
     r["occurred"] = [any(x.search(leak) for leak in leaks) for x in rx]
     # distinct leaks no regexp expects, without the goroutine ids the test's strings carry
-    r["unexpected"] = sorted({re.sub(r"\s+\d+ \[", " [", leak).rstrip(":") for leak in leaks
-                              if not any(x.search(leak) for x in rx)})
+    r["unexpected"] = sorted(
+        {
+            re.sub(r"\s+\d+ \[", " [", leak).rstrip(":")
+            for leak in leaks
+            if not any(x.search(leak) for x in rx)
+        }
+    )
     per = _goroutine_leak_strings(output)
     r["goroutines"] = len(per)
     r["marked_leaked"] = sum(m for _, _, m in per)
     truth = []
     for goid, s, marked in per:
         hit = next((k for k, x in enumerate(rx) if s and x.search(s)), None)
-        truth.append({"snapshot": snap, "goid": goid, "case": r["case"],
-                      "cause": f"{r['case']}/other" if hit is None else f"{r['case']}/leak{hit}",
-                      "leak": hit is not None, "runtime_leaked": marked})
+        truth.append(
+            {
+                "snapshot": snap,
+                "goid": goid,
+                "case": r["case"],
+                "cause": f"{r['case']}/other" if hit is None else f"{r['case']}/leak{hit}",
+                "leak": hit is not None,
+                "runtime_leaked": marked,
+            }
+        )
     return truth
 
 
-def _write_goker(tmp: Path, rows: list[dict], files: list[str], times: list[datetime],
-                 truth_rows: list[dict]) -> None:
+def _write_goker(
+    tmp: Path, rows: list[dict], files: list[str], times: list[datetime], truth_rows: list[dict]
+) -> None:
     """Manifests (raw, stripped, and the dataset's own: stripped), cases.csv, truth and meta."""
     _write_manifest(tmp / "raw", files, times, "goker")
     _write_manifest(tmp / "stripped", files, times, "goker")
@@ -232,16 +290,34 @@ def _write_goker(tmp: Path, rows: list[dict], files: list[str], times: list[date
     cases = pd.DataFrame(rows)
     for col in ("expected", "occurred", "unexpected"):
         cases[col] = cases[col].map(json.dumps)
-    cases = cases[["case", "suite", "program", "flaky", "simple", "expected", "occurred", "unexpected",
-                   "exit_code", "seconds", "goroutines", "marked_leaked", "raw", "stripped"]]
+    cases = cases[
+        [
+            "case",
+            "suite",
+            "program",
+            "flaky",
+            "simple",
+            "expected",
+            "occurred",
+            "unexpected",
+            "exit_code",
+            "seconds",
+            "goroutines",
+            "marked_leaked",
+            "raw",
+            "stripped",
+        ]
+    ]
     cases.to_csv(tmp / "cases.csv", index=False)
-    truth = pd.DataFrame(truth_rows, columns=["snapshot", "goid", "case", "cause", "leak", "runtime_leaked"])
+    truth = pd.DataFrame(
+        truth_rows, columns=["snapshot", "goid", "case", "cause", "leak", "runtime_leaked"]
+    )
     truth.to_csv(tmp / TRUTH, index=False)
     meta = {
         "name": "goker",
         "kind": "goker",
         "about": "Go's goroutine leak profile test programs (micro cases, CGO'24 patterns, GoKer bugs): "
-                 "one goroutineleak profile per case, with the test's expected leaks.",
+        "one goroutineleak profile per case, with the test's expected leaks.",
         "built_at": times[0].isoformat(timespec="seconds").replace("+00:00", "Z") if times else "",
         "go": go_version(),
         "cases": len(cases),
@@ -281,8 +357,10 @@ def build_goker(
     shutil.rmtree(tmp, ignore_errors=True)
     for sub in ("raw", "stripped", "bin"):
         (tmp / sub).mkdir(parents=True)
-    exes = {".": go_build(programs, tmp / "bin" / "leakprofile"),
-            "goker": go_build(programs / "goker", tmp / "bin" / "goker")}
+    exes = {
+        ".": go_build(programs, tmp / "bin" / "leakprofile"),
+        "goker": go_build(programs / "goker", tmp / "bin" / "goker"),
+    }
     rows = _goker_rows(programs, test_file, cases)
     files: list[str] = []
     times: list[datetime] = []
@@ -302,4 +380,3 @@ def build_goker(
     shutil.rmtree(final, ignore_errors=True)
     os.replace(tmp, final)
     return final
-

@@ -40,14 +40,18 @@ def go_env() -> dict[str, str]:
     return env
 
 
-def go_build(src: str | Path, exe: str | Path, *, trimpath: bool = True, timeout: float = 900) -> Path:
+def go_build(
+    src: str | Path, exe: str | Path, *, trimpath: bool = True, timeout: float = 900
+) -> Path:
     """Build the Go program in ``src`` into ``exe`` (offline, local toolchain); returns ``exe``."""
     exe = Path(exe)
     exe.parent.mkdir(parents=True, exist_ok=True)
     cmd = [find_go(), "build", "-o", str(exe.resolve())]
     if trimpath:
         cmd.append("-trimpath")
-    r = subprocess.run([*cmd, "."], cwd=src, env=go_env(), capture_output=True, text=True, timeout=timeout)
+    r = subprocess.run(
+        [*cmd, "."], cwd=src, env=go_env(), capture_output=True, text=True, timeout=timeout
+    )
     if r.returncode != 0:
         raise GoError(f"go build in {src} failed:\n{r.stderr.strip() or r.returncode}")
     return exe
@@ -55,11 +59,15 @@ def go_build(src: str | Path, exe: str | Path, *, trimpath: bool = True, timeout
 
 def go_version() -> str:
     """What ``go version`` prints."""
-    r = subprocess.run([find_go(), "version"], capture_output=True, text=True, env=go_env(), timeout=60)
+    r = subprocess.run(
+        [find_go(), "version"], capture_output=True, text=True, env=go_env(), timeout=60
+    )
     return r.stdout.strip()
 
 
 def goroot() -> Path:
     """The toolchain's GOROOT (GoKer's kernels live under its src/runtime/testdata)."""
-    r = subprocess.run([find_go(), "env", "GOROOT"], capture_output=True, text=True, env=go_env(), timeout=60)
+    r = subprocess.run(
+        [find_go(), "env", "GOROOT"], capture_output=True, text=True, env=go_env(), timeout=60
+    )
     return Path(r.stdout.strip())

@@ -70,7 +70,11 @@ def read_stacks(text: str) -> list[Stack]:
     def flush() -> None:
         if head is None:
             return
-        funcs = [ln for ln in cur if ln and not ln[0].isspace() and not ln.startswith(("created by ", "..."))]
+        funcs = [
+            ln
+            for ln in cur
+            if ln and not ln[0].isspace() and not ln.startswith(("created by ", "..."))
+        ]
         created, creator = "", None
         for ln in cur:
             m = _CREATED.match(ln)
@@ -79,8 +83,16 @@ def read_stacks(text: str) -> list[Stack]:
         # runtime.goexit closes the stack of a goroutine that has not run yet: not its entry
         names = [n for n in (_func_name(f) for f in funcs) if n != "runtime.goexit"]
         state = re.sub(r",.*$", "", head.group(2)).removesuffix(" (leaked)")
-        out.append(Stack(int(head.group(1)), state, names[-1] if names else "", created, creator,
-                         names[0] if names else ""))
+        out.append(
+            Stack(
+                int(head.group(1)),
+                state,
+                names[-1] if names else "",
+                created,
+                creator,
+                names[0] if names else "",
+            )
+        )
 
     for line in text.splitlines():
         m = GOROUTINE_HEADER.match(line)
@@ -107,10 +119,18 @@ def _read_text(path: Path) -> str:
 # --- ground truth of a scenario series ---------------------------------------------------------------
 
 _SYSTEM = ("runtime.", "os/signal.", "internal/", "syscall.")
-RUNTIME_CAUSE = {"name": "runtime", "leak": False, "pattern": "runtime",
-                 "about": "goroutines the Go runtime and standard library run for themselves (signals, finalizers)"}
-UNATTRIBUTED = {"name": "unattributed", "leak": False, "pattern": "unknown",
-                "about": "goroutines the service's registry and rules could not place (should be none)"}
+RUNTIME_CAUSE = {
+    "name": "runtime",
+    "leak": False,
+    "pattern": "runtime",
+    "about": "goroutines the Go runtime and standard library run for themselves (signals, finalizers)",
+}
+UNATTRIBUTED = {
+    "name": "unattributed",
+    "leak": False,
+    "pattern": "unknown",
+    "about": "goroutines the service's registry and rules could not place (should be none)",
+}
 
 
 def _is_std(function: str) -> bool:
@@ -146,9 +166,16 @@ def _label_snapshot(stacks: list[Stack], regs: list[dict[int, list]], siblings: 
         if r is not None:
             out = {"cause": r[1], "role": r[2], "how": "registry", "_children": r[3] or r[1]}
         elif s.entry.startswith(_SYSTEM) or s.created_by.startswith(("runtime.", "os/signal.")):
-            out = {"cause": "runtime", "role": _role(s.entry), "how": "runtime", "_children": "runtime"}
+            out = {
+                "cause": "runtime",
+                "role": _role(s.entry),
+                "how": "runtime",
+                "_children": "runtime",
+            }
         elif not _is_std(s.entry) and (s.entry, s.created_by) in siblings:
-            cause, role = siblings[(s.entry, s.created_by)]  # the service's own code, caught before it ran
+            cause, role = siblings[
+                (s.entry, s.created_by)
+            ]  # the service's own code, caught before it ran
             out = {"cause": cause, "role": role, "how": "sibling", "_children": cause}
         else:
             parent = registered(s.creator)
@@ -158,13 +185,22 @@ def _label_snapshot(stacks: list[Stack], regs: list[dict[int, list]], siblings: 
             elif s.creator in by_id and s.creator not in seen:
                 p = resolve(by_id[s.creator], seen | {s.goid})
                 how = "creator" if p["how"] != "none" else "none"
-                out = {"cause": p["_children"], "role": _role(s.entry), "how": how, "_children": p["_children"]}
+                out = {
+                    "cause": p["_children"],
+                    "role": _role(s.entry),
+                    "how": how,
+                    "_children": p["_children"],
+                }
             elif (s.entry, s.created_by) in siblings:
                 cause, role = siblings[(s.entry, s.created_by)]
                 out = {"cause": cause, "role": role, "how": "sibling", "_children": cause}
             else:
-                out = {"cause": UNATTRIBUTED["name"], "role": _role(s.entry), "how": "none",
-                       "_children": UNATTRIBUTED["name"]}
+                out = {
+                    "cause": UNATTRIBUTED["name"],
+                    "role": _role(s.entry),
+                    "how": "none",
+                    "_children": UNATTRIBUTED["name"],
+                }
         done[s.goid] = out
         return out
 
@@ -206,7 +242,9 @@ def label_series(series_dir: str | Path) -> tuple[pd.DataFrame, list[dict]]:
         reg = regs.get(snaps[i]["round"], {})
         for s in ss:
             if s.goid in reg:
-                votes.setdefault((s.entry, s.created_by), Counter())[(reg[s.goid][1], reg[s.goid][2])] += 1
+                votes.setdefault((s.entry, s.created_by), Counter())[
+                    (reg[s.goid][1], reg[s.goid][2])
+                ] += 1
     siblings = {k: v.most_common(1)[0][0] for k, v in votes.items()}
     rows = []
     for i in order:
@@ -226,4 +264,3 @@ def label_series(series_dir: str | Path) -> tuple[pd.DataFrame, list[dict]]:
     truth.insert(3, "leak", truth["cause"].map(leak).astype(bool))
     truth.insert(4, "pattern", truth["cause"].map(pattern))
     return truth, list(causes.values())
-

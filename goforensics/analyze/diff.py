@@ -110,19 +110,44 @@ def diff(
     out["delta"] = out["after"] - out["before"]
     out["ratio"] = out["after"] / out["before"].where(out["before"] > 0)
     with np.errstate(divide="ignore", invalid="ignore"):
-        out["relative"] = np.where(out["before"] > 0, out["delta"] / out["before"].where(out["before"] > 0),
-                                   np.where(out["after"] > 0, np.inf, 0.0))
-    kind = changes(out["before"].to_numpy(), out["after"].to_numpy(), tolerance=tolerance,
-                   min_change=min_change, noise_sigmas=noise_sigmas)
+        out["relative"] = np.where(
+            out["before"] > 0,
+            out["delta"] / out["before"].where(out["before"] > 0),
+            np.where(out["after"] > 0, np.inf, 0.0),
+        )
+    kind = changes(
+        out["before"].to_numpy(),
+        out["after"].to_numpy(),
+        tolerance=tolerance,
+        min_change=min_change,
+        noise_sigmas=noise_sigmas,
+    )
     out["change"] = pd.Categorical(kind, categories=CHANGES)
     out = out.reset_index().rename(columns={"index": "cluster"})
-    out = out.assign(_same=out["change"] == "same", _abs=out["delta"].abs(), _rel=out["relative"].abs())
-    out = out.sort_values(["_same", "_abs", "_rel", "site"], ascending=[True, False, False, True], kind="stable")
+    out = out.assign(
+        _same=out["change"] == "same", _abs=out["delta"].abs(), _rel=out["relative"].abs()
+    )
+    out = out.sort_values(
+        ["_same", "_abs", "_rel", "site"], ascending=[True, False, False, True], kind="stable"
+    )
     return out[_COLUMNS].reset_index(drop=True)
 
 
-_COLUMNS = ["cluster", "site", "file", "line", "state", "entry", "created_by", "before", "after", "delta",
-            "ratio", "relative", "change"]
+_COLUMNS = [
+    "cluster",
+    "site",
+    "file",
+    "line",
+    "state",
+    "entry",
+    "created_by",
+    "before",
+    "after",
+    "delta",
+    "ratio",
+    "relative",
+    "change",
+]
 
 
 def _sides(joint: Dumps, labels: pd.Series, shift: int, a: Dumps, b: Dumps) -> pd.DataFrame:
@@ -131,7 +156,9 @@ def _sides(joint: Dumps, labels: pd.Series, shift: int, a: Dumps, b: Dumps) -> p
     side = np.where(g["snapshot"].to_numpy() >= shift, "after", "before")
     tab = (
         pd.DataFrame({"cluster": labels.to_numpy(), "side": side, "count": g["count"].to_numpy()})
-        .groupby(["cluster", "side"])["count"].sum().unstack(fill_value=0)
+        .groupby(["cluster", "side"])["count"]
+        .sum()
+        .unstack(fill_value=0)
         .reindex(columns=["before", "after"], fill_value=0)
     )
     tab["before"] = tab["before"] / max(a.snapshots["snapshot"].nunique(), 1)

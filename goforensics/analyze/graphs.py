@@ -54,7 +54,6 @@ __all__ = [
 ]
 
 
-
 def _select(
     dumps: Dumps,
     snapshot: int | list[int] | None,
@@ -111,7 +110,9 @@ def call_graph(
         if not w:
             continue
         fns = grp["function"].astype(str).tolist()
-        for fn, pkg, cls in zip(fns, grp["package"].astype(str), grp["frame_class"].astype(str), strict=True):
+        for fn, pkg, cls in zip(
+            fns, grp["package"].astype(str), grp["frame_class"].astype(str), strict=True
+        ):
             attrs.setdefault(fn, (pkg, cls))
         for fn in set(fns):
             node_w[fn] += w
@@ -184,7 +185,9 @@ def spawn_graph(
     if level == "function":
         sub = g[g["created_by"].astype(str) != ""]
         for (cb, entry, file, line), grp in sub.groupby(
-            ["created_by", "entry_function", "created_by_file", "created_by_line"], observed=True, dropna=False
+            ["created_by", "entry_function", "created_by_file", "created_by_line"],
+            observed=True,
+            dropna=False,
         ):
             n = int(grp["count"].sum())
             if not n:
@@ -197,8 +200,14 @@ def spawn_graph(
                 for k, v in states.items():
                     e["states"][k] = e["states"].get(k, 0) + v
             else:
-                G.add_edge(str(cb), str(entry), goroutines=n, file=str(file),
-                           line=None if pd.isna(line) else int(line), states=states)
+                G.add_edge(
+                    str(cb),
+                    str(entry),
+                    goroutines=n,
+                    file=str(file),
+                    line=None if pd.isna(line) else int(line),
+                    states=states,
+                )
         for node in G.nodes:
             G.nodes[node]["kind"] = "function"
         return G
@@ -206,11 +215,19 @@ def spawn_graph(
         raise ValueError("level must be 'function' or 'goroutine'")
     sub = g[g["goid"].notna()]
     for inst, goid, state, entry, snap in zip(
-        sub["instance"].astype(str), sub["goid"], sub["state"].astype(str),
-        sub["entry_function"].astype(str), sub["snapshot"], strict=True,
+        sub["instance"].astype(str),
+        sub["goid"],
+        sub["state"].astype(str),
+        sub["entry_function"].astype(str),
+        sub["snapshot"],
+        strict=True,
     ):
-        G.add_node((inst, int(goid)), state=state, entry=entry, snapshot=int(snap), kind="goroutine")
-    for inst, goid, cg in zip(sub["instance"].astype(str), sub["goid"], sub["creator_goid"], strict=True):
+        G.add_node(
+            (inst, int(goid)), state=state, entry=entry, snapshot=int(snap), kind="goroutine"
+        )
+    for inst, goid, cg in zip(
+        sub["instance"].astype(str), sub["goid"], sub["creator_goid"], strict=True
+    ):
         if pd.isna(cg):
             continue
         parent = (inst, int(cg))

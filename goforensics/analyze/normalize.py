@@ -157,12 +157,23 @@ def normalize_stacks(dumps: Dumps, level: str = "lines", stack_ids=None) -> pd.D
     starts = np.flatnonzero(np.r_[True, sids[1:] != sids[:-1]]) if len(sids) else np.array([], int)
     ends = np.r_[starts[1:], len(sids)] if len(starts) else starts
     goexit = vocab.index("runtime.goexit") if "runtime.goexit" in vocab else -1
-    rows = [(int(sids[s]), *_normalize_one(cols, vocab, s, e, level, goexit))
-            for s, e in zip(starts.tolist(), ends.tolist(), strict=True)]
+    rows = [
+        (int(sids[s]), *_normalize_one(cols, vocab, s, e, level, goexit))
+        for s, e in zip(starts.tolist(), ends.tolist(), strict=True)
+    ]
     out = pd.DataFrame(
         rows,
-        columns=["stack_id", "tokens", "functions", "lines", "classes", "depths", "site",
-                 "site_offset", "fingerprint"],
+        columns=[
+            "stack_id",
+            "tokens",
+            "functions",
+            "lines",
+            "classes",
+            "depths",
+            "site",
+            "site_offset",
+            "fingerprint",
+        ],
     )
     out["stack_id"] = out["stack_id"].astype(np.uint64)
     out["fingerprint"] = out["fingerprint"].astype(np.uint64)
@@ -189,9 +200,12 @@ def _frame_codes(f: pd.DataFrame) -> tuple[list[str], dict]:
     is_wrap = (wrap_v[fn_code] if len(vocab) else np.zeros(len(f), dtype=bool)) | is_auto
     cls = f["frame_class"].astype(str).map(_CLASS_CODE).fillna(_APP).to_numpy(dtype=np.int64)
     return vocab, {
-        "fn": fn_code.tolist(), "cls": cls.tolist(), "line": f["line"].fillna(0).to_numpy(dtype=np.int64).tolist(),
+        "fn": fn_code.tolist(),
+        "cls": cls.tolist(),
+        "line": f["line"].fillna(0).to_numpy(dtype=np.int64).tolist(),
         "offset": f["offset"].fillna(-1).to_numpy(dtype=np.int64).tolist(),
-        "depth": f["depth"].to_numpy(dtype=np.int64).tolist(), "wrap": is_wrap.tolist(),
+        "depth": f["depth"].to_numpy(dtype=np.int64).tolist(),
+        "wrap": is_wrap.tolist(),
     }
 
 
@@ -237,8 +251,9 @@ def stack_tokens(dumps: Dumps, level: str = "lines") -> pd.Series:
     [('time.Sleep', 'main.poll')]
     """
     n = normalize_stacks(dumps, level)
-    return pd.Series(n["tokens"].to_numpy(), index=pd.Index(n["stack_id"], name="stack_id"),
-                     name="tokens")
+    return pd.Series(
+        n["tokens"].to_numpy(), index=pd.Index(n["stack_id"], name="stack_id"), name="tokens"
+    )
 
 
 def stack_fingerprints(dumps: Dumps, level: str = "lines") -> pd.Series:
@@ -252,12 +267,16 @@ def stack_fingerprints(dumps: Dumps, level: str = "lines") -> pd.Series:
     (1, 2)
     """
     n = normalize_stacks(dumps, level)
-    return pd.Series(n["fingerprint"].to_numpy(), index=pd.Index(n["stack_id"], name="stack_id"),
-                     name="fingerprint")
+    return pd.Series(
+        n["fingerprint"].to_numpy(),
+        index=pd.Index(n["stack_id"], name="stack_id"),
+        name="fingerprint",
+    )
 
 
-def goroutine_fingerprints(dumps: Dumps, level: str = "lines",
-                           normalized: pd.DataFrame | None = None) -> pd.Series:
+def goroutine_fingerprints(
+    dumps: Dumps, level: str = "lines", normalized: pd.DataFrame | None = None
+) -> pd.Series:
     """The fingerprint of every goroutine row (aligned with ``dumps.goroutines``).
 
     Below ``exact`` it is its stack's; at ``exact`` the arguments of the kept frames are

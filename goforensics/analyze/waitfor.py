@@ -56,7 +56,6 @@ def stack_lists(frames: pd.DataFrame) -> dict:
     return {sid[a]: (fns[a:b], files[a:b], lines[a:b]) for a, b in zip(starts, ends, strict=True)}
 
 
-
 _ARG_SPLIT = re.compile(r",\s*(?![^{]*\})")
 
 
@@ -126,7 +125,9 @@ class _Plan:
 
 def _plan(state: str, functions: list[str]) -> _Plan:
     kind = STATE_KIND.get(state)
-    caller = next((i for i, fn in enumerate(functions) if not is_sync_plumbing(fn)), len(functions) - 1)
+    caller = next(
+        (i for i, fn in enumerate(functions) if not is_sync_plumbing(fn)), len(functions) - 1
+    )
     cands = []
     if kind is not None:
         for i, fn in enumerate(functions[: caller + 1]):
@@ -134,7 +135,9 @@ def _plan(state: str, functions: list[str]) -> _Plan:
             if spec is None:
                 continue
             k, adjust = spec
-            if k == kind or (kind in ("mutex", "rwmutex", "semaphore") and k in ("mutex", "rwmutex")):
+            if k == kind or (
+                kind in ("mutex", "rwmutex", "semaphore") and k in ("mutex", "rwmutex")
+            ):
                 cands.append((i, k, adjust))
     owner_type = ""
     if kind in OWNED_KINDS and 0 <= caller < len(functions):
@@ -151,7 +154,11 @@ def _resolve(plan: _Plan, args: list[str]) -> Blocker | None:
         if addr is None:
             continue
         # prefer certain over uncertain, then outer over inner
-        if best is None or (not uncertain and not best[3]) or ((not uncertain) == best[3] and i > best[2]):
+        if (
+            best is None
+            or (not uncertain and not best[3])
+            or ((not uncertain) == best[3] and i > best[2])
+        ):
             best = (k, addr + adjust, i, not uncertain)
     if best is not None:
         return Blocker(best[0], best[1], best[2], plan.caller, best[3])
@@ -160,7 +167,9 @@ def _resolve(plan: _Plan, args: list[str]) -> Blocker | None:
         a, uncertain = _first_arg(args[plan.caller] if plan.caller < len(args) else "")
         if a is not None and not uncertain:
             owner = a
-    return Blocker(plan.kind, None, plan.caller, plan.caller, True, owner, plan.owner_type if owner else "")
+    return Blocker(
+        plan.kind, None, plan.caller, plan.caller, True, owner, plan.owner_type if owner else ""
+    )
 
 
 def blocked_on(state: str, functions: list[str], args: list[str]) -> Blocker | None:
@@ -198,7 +207,11 @@ def _receiver_of(fn: str) -> str:
 
 
 def wait_for_graph(
-    dumps: Dumps, *, snapshot: int | None = None, max_offset: int = 4096, max_candidates: int = MAX_TYPE_CANDIDATES
+    dumps: Dumps,
+    *,
+    snapshot: int | None = None,
+    max_offset: int = 4096,
+    max_candidates: int = MAX_TYPE_CANDIDATES,
 ) -> nx.DiGraph:
     """Goroutines and the primitives they wait on; inferred lock holders; deadlock-ready.
 
@@ -237,8 +250,10 @@ def wait_for_graph(
         return G
     by_stack = stack_lists(own_frames(dumps, g["stack_id"].unique()))
     # stack -> frames with a receiver
-    recv_frames = {sid: [(i, t) for i, fn in enumerate(fns) if (t := _receiver_of(fn))]
-                   for sid, (fns, _, _) in by_stack.items()}
+    recv_frames = {
+        sid: [(i, t) for i, fn in enumerate(fns) if (t := _receiver_of(fn))]
+        for sid, (fns, _, _) in by_stack.items()
+    }
     info, waiters = _goroutine_nodes(G, g, by_stack)
     _resource_nodes(G, waiters)
     if any(res[0] in ("mutex", "rwmutex") for res in waiters):
@@ -255,8 +270,12 @@ def _goroutine_nodes(G: nx.DiGraph, g: pd.DataFrame, by_stack: dict) -> tuple[li
     nodes, attrs = [], []
     node_attrs: dict[tuple, dict] = {}  # per (plan, caller depth): goroutines on a stack share them
     for inst, goid, state, sid, args in zip(
-        g["instance"].astype(str).tolist(), g["goid"].tolist(), g["state"].astype(str).tolist(),
-        g["stack_id"].tolist(), g["args"].fillna("").tolist(), strict=True,
+        g["instance"].astype(str).tolist(),
+        g["goid"].tolist(),
+        g["state"].astype(str).tolist(),
+        g["stack_id"].tolist(),
+        g["args"].fillna("").tolist(),
+        strict=True,
     ):
         fns, files, lines = by_stack.get(sid, ([], [], []))
         plan = plans.get((state, sid))
@@ -269,8 +288,10 @@ def _goroutine_nodes(G: nx.DiGraph, g: pd.DataFrame, by_stack: dict) -> tuple[li
         if na is None:
             known = 0 <= cd < len(fns)  # -1: no frame outside the runtime (or an empty stack)
             na = node_attrs[(state, sid, cd)] = {
-                "kind": "goroutine", "state": state,
-                "function": fns[cd] if known else "", "file": files[cd] if known else "",
+                "kind": "goroutine",
+                "state": state,
+                "function": fns[cd] if known else "",
+                "file": files[cd] if known else "",
                 "line": None if not known or pd.isna(lines[cd]) else int(lines[cd]),
             }
         nodes.append(node)
@@ -291,9 +312,12 @@ def _resource_nodes(G: nx.DiGraph, waiters: dict) -> None:
         if b.address is not None:
             G.add_node(res, kind=b.kind, address=f"{b.address:#x}", owner=None, owner_type="")
         else:
-            G.add_node(res, kind=b.kind, address=None, owner=f"{b.owner:#x}", owner_type=b.owner_type)
+            G.add_node(
+                res, kind=b.kind, address=None, owner=f"{b.owner:#x}", owner_type=b.owner_type
+            )
         G.add_edges_from(
-            (w[0], res, {"relation": "waits", "certain": w[1].certain and w[1].address is not None}) for w in ws
+            (w[0], res, {"relation": "waits", "certain": w[1].certain and w[1].address is not None})
+            for w in ws
         )
 
 
@@ -319,9 +343,16 @@ def _holder_index(waiters: dict, info: list, recv_frames: dict) -> dict:
     # of a receiver type some waiter's caller has can hold one. Index those (and the
     # waiters) by receiver address and type, rather than reading every goroutine's args.
     lock_waiters = [w for res, ws in waiters.items() if res[0] in ("mutex", "rwmutex") for w in ws]
-    wanted = {t for w in lock_waiters for d, t in recv_frames.get(w[2], ()) if d >= w[1].caller_depth}
+    wanted = {
+        t for w in lock_waiters for d, t in recv_frames.get(w[2], ()) if d >= w[1].caller_depth
+    }
     stacks = {sid for sid, fr in recv_frames.items() if any(t in wanted for _, t in fr)}
-    ix: dict = {"addr": defaultdict(list), "type": defaultdict(set), "arg": defaultdict(list), "recv": {}}
+    ix: dict = {
+        "addr": defaultdict(list),
+        "type": defaultdict(set),
+        "arg": defaultdict(list),
+        "recv": {},
+    }
     waiting_nodes = {w[0] for w in lock_waiters}
     for entry in info:
         node = entry[0]
@@ -363,7 +394,12 @@ def _owners(res: tuple, ws: list, ix: dict, max_offset: int) -> tuple[set[int], 
 
 
 def _infer_holders(
-    G: nx.DiGraph, waiters: dict, info: list, recv_frames: dict, max_offset: int, max_candidates: int
+    G: nx.DiGraph,
+    waiters: dict,
+    info: list,
+    recv_frames: dict,
+    max_offset: int,
+    max_candidates: int,
 ) -> None:
     ix = _holder_index(waiters, info, recv_frames)
     union: dict[frozenset, frozenset] = {}  # receiver types -> goroutines in their methods
@@ -383,8 +419,13 @@ def _infer_holders(
         # goroutine waiting for another lock, called with the struct that holds this one
         holders = sorted({n for o in owners for n in ix["arg"].get(o, ()) if n not in waiting})
         for node in holders:
-            G.add_edge(res, node, relation="held-by", evidence="argument",
-                       confidence=round(0.6 / len(holders), 3))
+            G.add_edge(
+                res,
+                node,
+                relation="held-by",
+                evidence="argument",
+                confidence=round(0.6 / len(holders), 3),
+            )
         if holders or not types:
             continue
         key = frozenset(types)
@@ -400,8 +441,13 @@ def _infer_holders(
             continue
         cands = sorted(c for c in cands if c not in waiting)
         for node in cands:
-            G.add_edge(res, node, relation="held-by", evidence="type",
-                       confidence=round(0.6 / len(cands), 3))
+            G.add_edge(
+                res,
+                node,
+                relation="held-by",
+                evidence="type",
+                confidence=round(0.6 / len(cands), 3),
+            )
 
 
 def node_text(n: tuple) -> str:

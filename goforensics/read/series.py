@@ -66,7 +66,9 @@ __all__ = [
 
 def _parse_one(args: tuple[str, str, bool]) -> Dumps:
     path, source, fast = args
-    return parse_file(path, source=source, fast=fast, classify=False)  # load classifies the series once
+    return parse_file(
+        path, source=source, fast=fast, classify=False
+    )  # load classifies the series once
 
 
 def load(

@@ -224,7 +224,7 @@ def _source_html(s: dict) -> list[str]:
         ("created at", s.get("go_file"), s.get("go_line"), s.get("go_code")),
     ):
         if file:
-            out.append(f"<p class=\"src\">{label} <code>{e(file)}:{e(line)}</code></p>")
+            out.append(f'<p class="src">{label} <code>{e(file)}:{e(line)}</code></p>')
             out.append(f"<pre>{e(code or '')}</pre>")
     if s.get("source_mismatch"):
         out.append(f"<p>The source does not match the dump's build: {e(s['source_mismatch'])}</p>")

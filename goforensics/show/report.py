@@ -351,7 +351,9 @@ def _prepare(dumps: Dumps, labels, top: int, charts: bool, bar, source=None) -> 
         labels=labels,
         facts=series_facts(dumps),
         waits=waits,
-        suspects=_with_source(suspects(dumps, labels, top=top, wait_for=waits), source, dumps, labels),
+        suspects=_with_source(
+            suspects(dumps, labels, top=top, wait_for=waits), source, dumps, labels
+        ),
         clusters=describe_clusters(dumps, labels).set_index("cluster", drop=False),
         charts=charts,
     )

@@ -55,7 +55,9 @@ def _rule(row: pd.Series) -> dict:
         "id": _text(row["id"]),
         "name": _text(row.get("name")) or _text(row["id"]),
         "shortDescription": {"text": _text(row.get("description")) or _text(row["id"])},
-        "help": {"text": _text(row.get("help")) or _text(row.get("description")) or _text(row["id"])},
+        "help": {
+            "text": _text(row.get("help")) or _text(row.get("description")) or _text(row["id"])
+        },
     }
     props = {}
     if _text(row.get("overlaps")):
