@@ -27,6 +27,7 @@ in the instance's warnings table), never the loss of its instance.
 
 from __future__ import annotations
 
+import json
 import os
 import posixpath
 import shutil
@@ -173,8 +174,9 @@ def discover(paths: str | Iterable[str], storage_options: dict | None = None) ->
     paths : a folder, a file or a glob, or several; local paths or fsspec URLs
         (``file://``, ``memory://``, ``s3://bucket/prefix`` ...); ``bundled:NAME`` too.
         A folder's sub-folders are instances named by their path below the folder
-        (``host-a``, ``zone-1/host-b``); its own files are instance ``""`` (or the one
-        its manifest names). Instances of the same name in several inputs are one.
+        (``host-a``, ``zone-1/host-b``); its own files (or a glob's matches in one
+        folder) are the instance its manifest names, else the folder's name.
+        Instances of the same name in several inputs are one.
     storage_options : passed to fsspec (credentials, endpoints), for every input.
 
     Returns
@@ -197,8 +199,8 @@ def discover(paths: str | Iterable[str], storage_options: dict | None = None) ->
             keep = [(n, i) for n, i in names if n == MANIFEST or _is_dump_name(n)]
             if not any(n != MANIFEST for n, _ in keep):
                 continue
-            rel = "" if any(c in root for c in _GLOB) else posixpath.relpath(d, base)
-            name = "" if rel == "." else rel
+            rel = "." if any(c in root for c in _GLOB) else posixpath.relpath(d, base)
+            name = _own_name(fs, d) if rel == "." else rel
             url = fs.unstrip_protocol(d) if _protocol(s) else d
             fdir = FleetDir(
                 url, tuple(n for n, _ in keep), has_manifest, tuple(_mtime(i) for _, i in keep)
@@ -209,6 +211,19 @@ def discover(paths: str | Iterable[str], storage_options: dict | None = None) ->
         Instance(n, tuple(sorted(ds, key=lambda x: x.url)), frozen)
         for n, ds in sorted(merged.items())
     ]
+
+
+def _own_name(fs, folder: str) -> str:
+    """The instance of an input folder's own files: its manifest's, else the folder's name
+    (several inputs each with their own dumps are several instances)."""
+    try:
+        with fs.open(posixpath.join(folder, MANIFEST), "rb") as fh:
+            doc = json.loads(fh.read(1 << 20))
+        if isinstance(doc, dict) and isinstance(doc.get("instance"), str) and doc["instance"]:
+            return doc["instance"]
+    except (OSError, ValueError):
+        pass
+    return posixpath.basename(folder.rstrip("/"))
 
 
 def _protocol(url: str) -> str:
