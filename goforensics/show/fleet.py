@@ -16,7 +16,7 @@ instances x causes.
 ...                    "since": pd.Timestamp("2026-01-01 00:01", tz="UTC"), "since_first": "a",
 ...                    "goroutines": 5}])
 >>> print(fleet_text(FleetResult(inst, e, e, gr, e, v, e)).splitlines()[-2:])
-['a     #', 'b     .']
+['a            #', 'b            .']
 """
 
 from __future__ import annotations
