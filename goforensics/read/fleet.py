@@ -364,6 +364,7 @@ def write_partition(
             partitioning=pads.partitioning(part_schema, flavor="hive"),
             existing_data_behavior="overwrite_or_ignore",
             basename_template="part-{i}.parquet",
+            preserve_order=True,  # rows in the table's order: read back, the tables are equal
         )
         written[name] = table.num_rows
     return written
@@ -385,6 +386,9 @@ def _dataset(root: str, table: str, storage_options: dict | None):
 
 def dataset_instances(root: str, storage_options: dict | None = None) -> list[str]:
     """The instances a Parquet dataset written by :func:`write_partition` holds, sorted."""
+    _, path, fs = _arrow_fs(root, storage_options)
+    if not fs.exists(posixpath.join(path, "snapshots")):
+        raise LoadError(f"{root}: not a fleet Parquet dataset (no snapshots table)")
     t = _dataset(root, "snapshots", storage_options).to_table(columns=["instance"])
     return sorted(set(t.column("instance").to_pylist()))
 
@@ -393,15 +397,21 @@ def read_instance(root: str, instance: str, storage_options: dict | None = None)
     """One instance's :class:`~goforensics.model.Dumps` back from the Parquet dataset.
 
     The tables come back with the catalogue's columns and dtypes (frames and warnings
-    without the ``instance`` column they were partitioned by).
+    without the ``instance`` column they were partitioned by). A table no instance had a
+    row of has no folder (pyarrow writes no empty partition): it comes back empty.
     """
+    _, path, fs = _arrow_fs(root, storage_options)
     tables = {}
     for name in TABLES:
+        if not fs.exists(posixpath.join(path, name)):
+            continue
         ds = _dataset(root, name, storage_options)
         df = ds.to_table(filter=pads.field("instance") == instance).to_pandas()
         if name in ("frames", "warnings"):
             df = df.drop(columns=["instance"])
         tables[name] = df
+    if "snapshots" not in tables or not len(tables["snapshots"]):
+        raise LoadError(f"{root}: no instance {instance!r} in this dataset")
     if not len(tables["snapshots"]):
         raise LoadError(f"{root}: no instance {instance!r} in this dataset")
     return Dumps.concat([Dumps(**tables)])
