@@ -72,7 +72,7 @@ def _widen(path: Path, copies: int) -> bytes:
 def run_one(fleet: str, mode: str, out: str) -> None:
     """One measured run (in its own process): time, client peak RSS, pickled result."""
     sys.path.insert(0, str(ROOT))
-    from goforensics.analyze.fleet import fleet_triage
+    from goforensics.fleet import fleet_triage
 
     t0 = time.perf_counter()
     r = fleet_triage(fleet, scheduler=mode, progress=False)

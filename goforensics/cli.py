@@ -636,7 +636,7 @@ def fleet_cmd(paths, scheduler, fmt, parquet, top, app_modules):
     import json
 
     # the fleet extra (fsspec, Dask) is optional: imported only when this command runs
-    from .analyze.fleet import fleet_triage
+    from .fleet import fleet_triage
     from .show.fleet import fleet_json, fleet_text
 
     try:

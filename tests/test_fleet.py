@@ -22,10 +22,10 @@ from click.testing import CliRunner
 
 import goforensics as gf
 from goforensics.analyze.clustering import cluster
-from goforensics.analyze.fleet import fleet_triage
 from goforensics.cli import cli
 from goforensics.datasets import load_dataset
 from goforensics.errors import LoadError
+from goforensics.fleet import fleet_triage
 from goforensics.read.fleet import dataset_instances, discover, load_instance, read_instance
 from goforensics.read.series import bundled_path
 
