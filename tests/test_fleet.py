@@ -288,3 +288,14 @@ def test_bad_fleet_input_is_one_line():
     run = CliRunner().invoke(cli, ["fleet", "/no/such/fleet"])
     assert run.exit_code != 0 and "no such file or directory" in run.output
     assert np.all([len(x) < 200 for x in run.output.splitlines()])
+
+
+def test_instances_are_sub_folders_and_hidden_folders_are_none(small, tmp_path):
+    root = tmp_path / "fleet"
+    shutil.copytree(small, root / "zone-1")
+    (root / ".git").mkdir()
+    (root / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
+    found = discover(f"file://{root}")
+    assert [(i.name, i.n_files) for i in found] == [("zone-1/a", 6), ("zone-1/b", 6), ("zone-1/c", 6)]
+    with pytest.raises(LoadError, match="no such file or directory"):
+        discover(str(root / "nope"))

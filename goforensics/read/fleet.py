@@ -148,7 +148,13 @@ def _listing(fs, root: str) -> dict[str, dict]:
         raise LoadError(f"{root}: no such file or directory")
     if fs.isfile(root):
         return {root: fs.info(root)}
-    return dict(sorted(fs.find(root, detail=True).items()))
+    base = root.rstrip("/")
+    # hidden folders (.git, .cache ...) are no instance, as a directory load skips them
+    return {
+        p: i
+        for p, i in sorted(fs.find(root, detail=True).items())
+        if not any(part.startswith(".") for part in posixpath.relpath(p, base).split("/"))
+    }
 
 
 def _group(fs, root: str, listing: dict[str, dict]) -> dict[str, list[tuple[str, dict]]]:
