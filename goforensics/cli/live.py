@@ -1,4 +1,4 @@
-"""Commands on live services: capture a series, watch a fleet."""
+"""Commands on live services: capture a series, watch a fleet, triage a fleet."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ from pathlib import Path
 
 import click
 
-from ..errors import CaptureError
+from ..errors import CaptureError, GoforensicsError
 from .common import (
+    app_module_option,
     duration,
     manifest_snapshots,
     option_value,
@@ -262,3 +263,51 @@ def watch_cmd(
         stop.exit_code = 130
         raise stop from None
     click.echo(f"watched {len(manifests)} target(s); series in {output}", err=True)
+
+
+@cli.command("fleet")
+@click.argument("paths", nargs=-1, required=True)
+@click.option(
+    "--scheduler",
+    default=None,
+    help="sequential, threads, processes, local (a LocalCluster for this run) or a "
+    "scheduler address tcp://host:8786 [default: $GOFORENSICS_SCHEDULER, else sequential]",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Output format.",
+)
+@click.option(
+    "--parquet",
+    help="Also write the tables into a Parquet dataset partitioned by instance "
+    "(a folder or fsspec URL), from where they were loaded.",
+)
+@click.option("--top", default=10, show_default=True, help="Suspects kept per instance.")
+@app_module_option
+def fleet_cmd(paths, scheduler, fmt, parquet, top, app_modules):
+    """Triage a fleet: which instances carry each cause, since when, everywhere or an outlier.
+
+    PATH is a folder whose sub-folders are instances (capture series or folders of dumps),
+    a file or a glob; local, or any fsspec URL (s3://bucket/fleet/ ...). Files are parsed
+    where they are (on the workers of a Dask cluster with --scheduler) and only small
+    results come back. Prints the causes that grow and the instances x causes grid.
+    """
+    import json
+
+    # the fleet extra (fsspec, Dask) is optional: imported only when this command runs
+    from ..fleet import fleet_triage
+    from ..show.fleet import fleet_json, fleet_text
+
+    try:
+        r = fleet_triage(
+            list(paths), scheduler=scheduler, parquet=parquet, top=top, app_modules=app_modules
+        )
+    except GoforensicsError as e:
+        raise click.ClickException(str(e)) from None
+    for w in r.warnings.itertuples():
+        click.echo(f"warning: {w.source}: {w.message}", err=True)
+    click.echo(json.dumps(fleet_json(r), indent=1) if fmt == "json" else fleet_text(r))
