@@ -44,6 +44,10 @@ _LAZY = {
     "lifetimes": "analyze.lifetimes",
     **dict.fromkeys(("suspects", "triage"), "analyze.suspects"),
     "diff": "analyze.diff",
+    "attach_source": "analyze.source",
+    "scan": "analyze.sourcescan",
+    "check": "analyze.check",
+    "fleet_triage": "fleet",
     **dict.fromkeys(("report_html", "write_report"), "show.report"),
 }
 # modules reachable as attributes: gf.graphs.wait_for_graph(d), gf.viz.to_svg(chart) ...
