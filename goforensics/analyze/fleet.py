@@ -39,7 +39,8 @@ from ..errors import LoadError
 from ..model import Dumps
 from ..read.fleet import Partition
 from .clustering import DEFAULT_LEVEL, DEFAULT_THRESHOLD, cluster, cluster_counts, describe_clusters
-from .suspects import suspects, trend
+from .suspects import suspects
+from .trend import trend
 
 __all__ = [
     "FleetResult",
