@@ -180,8 +180,11 @@ def capture_forms(out: Path, names=SCENARIOS) -> None:
 def _signatures(d) -> pd.Series:
     """Each goroutine's stack as text (functions and lines), aligned with ``d.goroutines``."""
     f = d.frames[d.frames["section"] == 0].sort_values(["stack_id", "depth"])
-    sig = (f["function"].astype(str) + ":" + f["line"].astype("Int64").astype(str)).groupby(
-        f["stack_id"]).agg("|".join)
+    # debug=0 keeps the runtime's parking frames and names generic shapes (go.shape.int);
+    # debug=2 and debug=1 hide the former and print [...] for the latter
+    fn = f["function"].astype(str).str.replace(r"\[.*\]", "[...]", regex=True)
+    f = f.assign(fn=fn)[~fn.str.startswith("runtime.")]
+    sig = (f["fn"] + ":" + f["line"].astype("Int64").astype(str)).groupby(f["stack_id"]).agg("|".join)
     return d.goroutines["stack_id"].map(sig).fillna("")
 
 
@@ -195,7 +198,7 @@ def _live(dir_: Path, name: str) -> dict:
     t2 = d2.goroutines[["snapshot", "goid"]].merge(
         truth, on=["snapshot", "goid"], how="left")
     t2["cause"] = t2["cause"].fillna("unattributed")
-    t2["leak"] = t2["cause"].map(causes).fillna(False).astype(bool)
+    t2["leak"] = t2["cause"].map(causes).astype("boolean").fillna(False).astype(bool)
     out = {"debug2": (d2, t2[["cause", "leak"]])}
     sig2 = _signatures(d2)
     vote = (pd.DataFrame({"snapshot": d2.goroutines["snapshot"], "sig": sig2, "cause": t2["cause"]})
@@ -210,7 +213,7 @@ def _live(dir_: Path, name: str) -> dict:
         key = pd.DataFrame({"snapshot": d.goroutines["snapshot"].to_numpy(), "sig": _signatures(d).to_numpy()})
         t = key.merge(vote, on=["snapshot", "sig"], how="left")
         t["cause"] = t["cause"].fillna("unattributed")
-        t["leak"] = t["cause"].map(causes).fillna(False).astype(bool)
+        t["leak"] = t["cause"].map(causes).astype("boolean").fillna(False).astype(bool)
         out[form] = (d, t[["cause", "leak"]])
     return out
 
