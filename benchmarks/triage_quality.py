@@ -26,8 +26,10 @@ fails and where growth has the fewest points to show.
 The side-by-side table (issue 11), one row per input: each scenario series as ``debug=2``
 (bundled), as captured live in the three forms (``debug=2``, ``debug=1``, ``debug=0``: the same
 rounds of one run), each series' last snapshot alone, and the control's (indexer) single dump.
-Per row: leak causes in the top K, healthy groups ranked above the lowest leak, duplicate
-suspects of one cause in the top K, and the top score (for the control: how loud it is).
+Per row: leak causes in the top K, healthy groups ranked above the lowest leak, leak causes
+ranked above every healthy group, duplicate suspects of one cause in the top K (leak suspects
+beyond the first of their cause), the top score (for the control: how loud it is) and the
+suspects at or above ``suspects.SUSPECT_THRESHOLD`` (column ``suspected``, when it exists).
 
 ``--capture DIR`` runs the services (as ``goforensics datasets build`` does) and captures, in
 every round, the ``debug=2`` dump, then the ``debug=1`` and the ``debug=0`` protobuf dumps right
@@ -247,6 +249,8 @@ def _row(label: str, form: str, d, truth: pd.DataFrame, top: int, verbose: bool)
                for c in leaks if (ranked["cause"] == c).any()}
     lowest = max(rank_of.values()) if rank_of else 0
     healthy_above = int((~ranked["leak"].astype(bool)).head(max(lowest - 1, 0)).sum())
+    healthy_ranks = ranked.index[~ranked["leak"].astype(bool)] + 1
+    first_healthy = int(healthy_ranks.min()) if len(healthy_ranks) else len(ranked) + 1
     head = ranked.head(top)
     leak_head = head[head["leak"].astype(bool)]
     dup = int(len(leak_head) - leak_head["cause"].nunique())
@@ -262,6 +266,7 @@ def _row(label: str, form: str, d, truth: pd.DataFrame, top: int, verbose: bool)
         f"leaks in top {top}": f"{len(set(leak_head['cause']) & leaks)}/{len(leaks)}",
         "healthy above lowest leak": healthy_above if len(rank_of) == len(leaks) else
         f"{healthy_above} ({len(leaks) - len(rank_of)} unranked)",
+        "leaks above all healthy": f"{sum(r < first_healthy for r in rank_of.values())}/{len(leaks)}",
         "dup suspects": dup,
         "top score": float(s["score"].max()) if len(s) else 0.0,
         "suspected": int(suspected.sum()),

@@ -32,13 +32,24 @@ import math
 import numpy as np
 import pandas as pd
 
-from ..goruntime import ACTIVE_STATES, DEADLOCK_MESSAGES, SYNC_STATES, UNWAKEABLE
+from ..goruntime import ACTIVE_STATES, DEADLOCK_MESSAGES, IO_STATES, SYNC_STATES, UNWAKEABLE
 from ..model import Dumps, headline
 from .clustering import resolve_labels
 from .evidence import Facts, cluster_facts
 from .patterns import match_patterns
 
-__all__ = ["SUSPECT_COLUMNS", "series_facts", "suspects", "triage"]
+__all__ = ["SUSPECT_COLUMNS", "SUSPECT_THRESHOLD", "series_facts", "suspects", "triage"]
+
+#: The score above which a cluster is a suspect (column ``suspected``). A score is the sum of
+#: the weighted evidence (see :func:`suspects`): growth with newcomers that stay gives up to
+#: 4.5, each strong witness 1 to 3 (an unwakeable state 3, the runtime's leak verdicts up to 3,
+#: a lock held across a blocked operation about 1.3, a named leak pattern up to 1.5), a large
+#: group at one site of the application in one dump up to 1.5; healthy shapes (pools, loops,
+#: keep-alive, accept loops, the runtime's own goroutines) take 0.5 to 1.5 away. 2.5 needs
+#: growth, or two witnesses: one dump's large group alone stays below it.
+SUSPECT_THRESHOLD = 2.5
+_RAISED = 6.0  # the goroutine that raised a panic or fatal error leads a crash dump
+_CRASH_WAIT = 5  # minutes a goroutine of a crash dump must have waited to count as stuck
 
 SUSPECT_COLUMNS = [
     "rank",
@@ -59,6 +70,7 @@ SUSPECT_COLUMNS = [
     "leaked_share",
     "instances",
     "score",
+    "suspected",
     "pattern",
     "title",
     "advice",
@@ -93,7 +105,9 @@ def suspects(
         or of the last snapshot of one dump), ``counts`` (goroutines per snapshot),
         ``slope_per_min``, ``trend`` and ``mk_p`` (the growth test), ``persistence`` (share
         of later arrivals that never left, when it grows), ``max_wait_minutes``,
-        ``leaked_share``, ``instances``, ``score`` (the sum of the weighted evidence),
+        ``leaked_share``, ``instances``, ``score`` (the sum of the weighted evidence; scale
+        at :data:`SUSPECT_THRESHOLD`), ``suspected`` (score at or above the threshold: below
+        it a row is listed, not suspected),
         ``pattern``, ``title``, ``advice`` and ``evidence`` (a list of sentences).
 
     Examples
@@ -145,6 +159,7 @@ def _row(f: Facts) -> dict:
         "leaked_share": round(f.leaked_share, 3),
         "instances": f.instances,
         "score": round(score + (pat.bonus if pat else 0.0), 3),
+        "suspected": score + (pat.bonus if pat else 0.0) >= SUSPECT_THRESHOLD,
         "pattern": pat.id if pat else "",
         "title": pat.title if pat else "",
         "advice": pat.advice if pat else "",
@@ -193,9 +208,19 @@ def _growth_score(f: Facts) -> tuple[float, list[str], float | None]:
 
 def _now_score(f: Facts, score: float) -> tuple[float, list[str]]:
     """``score`` plus the last snapshot's evidence (the single-dump, LeakProf kind), and its
-    sentences."""
+    sentences.
+
+    What is as true of healthy code as of a leak (a creator that returned, a few goroutines
+    parked on a channel) weighs nothing alone in one dump: the size of the group does
+    (:attr:`Facts.crowd`), and the strong witnesses do (an unwakeable state, the runtime's
+    verdicts, a long wait, a lock held across a blocked operation, see the patterns).
+    """
     why: list[str] = []
     app_site = f.site_class == "application"
+    if f.raised:
+        # the goroutine that raised a panic or fatal error is where a crash dump's triage starts
+        score += _RAISED
+        why.append(f"raised the process's end: {f.crashed}")
     if f.state not in ACTIVE_STATES:
         if f.state in UNWAKEABLE and not (
             f.entry == "main.main" and f.state == "select (no cases)"
@@ -213,29 +238,28 @@ def _now_score(f: Facts, score: float) -> tuple[float, list[str]]:
                 "the runtime's deadlock detector stopped the program with these blocked: "
                 "nothing was left to wake them"
             )
-        if f.state in SYNC_STATES and app_site:
+        if (f.state in SYNC_STATES or f.state in IO_STATES) and app_site:
             # LeakProf: many goroutines parked at one operation of the application's code
             size = min(1.0, math.log10(f.n_now + 1) / 3.0) if f.n_now else 0.0
-            score += (1.5 if not f.multi else 0.5) * (0.6 + size)
+            score += 1.5 * size if not f.multi else 0.5 * (0.6 + size)
             line = "<NA>" if f.line is None else f.line
             why.append(
                 f"{f.n_now} goroutine(s) blocked in [{f.state}] at {f.site} ({_short(f.file)}:{line})"
             )
-        elif app_site and not f.multi:
-            score += 0.4
         if f.creator_gone and f.state in SYNC_STATES:
-            # strong in one dump (an orphan); over a series, long-lived workers made by a
-            # constructor are orphans too, and growth is the better witness
-            score += 0.8 if not f.multi else 0.15
-            why.append(f"their creator {f.created_by} has returned: nobody is left to unblock them")
+            # true of every pool and loop whose constructor returned: over a series it backs
+            # growth a little, alone it is no evidence
+            score += 0.15 if f.multi else 0.0
+            why.append(f"their creator {f.created_by} has returned (as a pool's or a loop's does)")
         if f.max_wait:
-            score += (0.8 if not f.multi else 0.3) * min(1.0, f.max_wait / 30.0)
+            long_enough = not f.crashed or f.max_wait >= _CRASH_WAIT
+            score += (0.8 if not f.multi else 0.3) * min(1.0, f.max_wait / 30.0) * long_enough
             why.append(f"blocked for up to {f.max_wait} minute(s)")
-    else:
+    elif not f.raised:
         score -= 0.5
     if f.site_class == "runtime" or f.entry.startswith("runtime."):
         score -= 1.0  # the runtime's own goroutines (GC workers, finalizers...) are not leaks
-    if f.entry == "main.main":
+    if f.entry == "main.main" and not f.raised:
         score -= 0.8  # the main goroutine waits by design until the program ends
     return score, why
 
