@@ -39,6 +39,7 @@ __all__ = [
     "STATE_KIND",
     "SYNC_FRAMES",
     "SYNC_STATES",
+    "TEST_TIMEOUT_ALARM",
     "UNKNOWN_STATES",
     "UNWAKEABLE",
     "classify_frames",
@@ -99,6 +100,8 @@ UNWAKEABLE = frozenset({"chan receive (nil chan)", "chan send (nil chan)", "sele
 # Snapshot kinds that end a process with a goroutine that raised it (a panic, a fatal error);
 # a signal has no such goroutine.
 CRASH_KINDS = frozenset({"panic", "fatal error"})
+# The goroutine of a test binary that panics with "test timed out after ..." (testing.go).
+TEST_TIMEOUT_ALARM = "testing.(*M).startAlarm.func1"
 # Waiting on the network or inside a system call: stuck there in application code, a
 # goroutine is a leak candidate as much as one parked on a channel.
 IO_STATES = frozenset({"IO wait", "syscall"})

@@ -91,7 +91,9 @@ def _lock_across_channel(f: Facts):
     if f.resources.get("holds_lock_waited_by") and f.state in CHANNEL_STATES:
         n = f.resources["holds_lock_waited_by"]
         k = f.resources.get("holder_candidates", 1)
-        if k > 1:  # one of k goroutines that could be holding it
+        # one of k goroutines that could be holding it, parked receiving at the top of its own
+        # loop (between two iterations): the least likely of them to hold a lock
+        if k > 1 and f.state == "chan receive" and f.site == f.entry:
             return (0.9 / 2, [f"blocked in [{f.state}], one of {k} goroutines that could be holding "
                               f"the mutex {n} goroutine(s) wait for"])
         return (0.9, [f"blocked in [{f.state}] while holding a mutex {n} goroutine(s) wait for"])
