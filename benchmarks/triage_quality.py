@@ -87,13 +87,15 @@ def main(argv: list[str] | None = None) -> int:
                     help="also measure each series cut to its first N snapshots")
     ap.add_argument("--forms", type=Path, help="print the side-by-side table, with the live forms in DIR")
     ap.add_argument("--capture", type=Path, help="capture the three forms live into DIR")
+    ap.add_argument("--by", choices=["cluster", "cause"], default="cluster",
+                    help="rank sites (clusters) or causes (suspects(by='cause'))")
     ap.add_argument("--verbose", action="store_true")
     args = ap.parse_args(argv)
     if args.capture:
         capture_forms(args.capture)
         return 0
     if args.forms:
-        return side_by_side(args.forms, args.top, args.verbose)
+        return side_by_side(args.forms, args.top, args.verbose, args.by)
     ks = (3, 5, args.top)
     listing = datasets.list_datasets()
     listing = listing[(listing["kind"] == "scenario") & (listing["source"] == args.source)]
@@ -231,12 +233,17 @@ def _last(d, truth: pd.DataFrame):
     return type(d)(g, d.frames, snap, w), truth[keep].reset_index(drop=True)
 
 
-def _row(label: str, form: str, d, truth: pd.DataFrame, top: int, verbose: bool) -> dict:
+def _row(label: str, form: str, d, truth: pd.DataFrame, top: int, verbose: bool,
+         by: str = "cluster") -> dict:
     """Rank one input's suspects and score the ranking against its truth."""
     t0 = time.perf_counter()
     labels = gf.cluster(d)
-    s = suspects.suspects(d, labels)
+    s = suspects.suspects(d, labels) if by == "cluster" else suspects.suspects(d, labels, by=by)
     secs = time.perf_counter() - t0
+    if by == "cause":  # a cause's truth is that of all its sites' goroutines
+        of = {c: k for k, cs in zip(s["cause"], s["clusters"], strict=True) for c in cs}
+        labels = labels.map(of).fillna(labels)
+        s = s.assign(cluster=s["cause"]).drop(columns="cause")
     t = pd.DataFrame({"cluster": labels.to_numpy(), "cause": truth["cause"].to_numpy(),
                       "leak": truth["leak"].to_numpy(), "n": d.goroutines["count"].to_numpy()})
     who = (t.groupby(["cluster", "cause", "leak"])["n"].sum().reset_index()
@@ -275,20 +282,21 @@ def _row(label: str, form: str, d, truth: pd.DataFrame, top: int, verbose: bool)
     }
 
 
-def side_by_side(forms: Path, top: int, verbose: bool) -> int:
+def side_by_side(forms: Path, top: int, verbose: bool, by: str = "cluster") -> int:
     """Print the issue-11 table: every scenario series in every form, alone, and the control."""
     rows = []
     for name in SCENARIOS:
         ds = datasets.load_dataset(name)
         tr = ds.truth[["cause", "leak"]]
-        rows.append(_row(name, "debug2 bundled", ds.dumps, tr, top, verbose))
+        rows.append(_row(name, "debug2 bundled", ds.dumps, tr, top, verbose, by))
         if (forms / name / "series" / "truth.csv").is_file():
             for form, (d, t) in _live(forms, name).items():
-                rows.append(_row(name, f"{form} live", d, t, top, verbose))
+                rows.append(_row(name, f"{form} live", d, t, top, verbose, by))
         else:
             print(f"(no live capture of {name} in {forms}: run --capture {forms})")
         d, t = _last(ds.dumps, tr)
-        rows.append(_row(name, "last snapshot", d, t, top, verbose))
+        rows.append(_row(name, "last snapshot", d, t, top, verbose, by))
+    print(f"ranked by {by}")
     out = pd.DataFrame(rows)
     pd.set_option("display.width", 250)
     print(out.to_string(index=False, float_format=lambda x: f"{x:.2f}"))

@@ -34,6 +34,7 @@ import pandas as pd
 
 from ..goruntime import ACTIVE_STATES, DEADLOCK_MESSAGES, IO_STATES, SYNC_STATES, UNWAKEABLE
 from ..model import Dumps, headline
+from .causes import cause_of
 from .clustering import resolve_labels
 from .evidence import Facts, cluster_facts
 from .patterns import match_patterns
@@ -85,6 +86,7 @@ def suspects(
     top: int | None = None,
     min_goroutines: int = 1,
     wait_for=None,
+    by: str = "cluster",
 ) -> pd.DataFrame:
     """Rank the clusters of a series (or of one dump) as leak suspects, most likely first.
 
@@ -97,6 +99,10 @@ def suspects(
     min_goroutines : leave out clusters with fewer goroutines now and at their peak.
     wait_for : the last snapshot's :func:`goforensics.analyze.graphs.wait_for_graph`, where
         the caller has it already (it is a pass over every goroutine of that snapshot).
+    by : ``"cluster"`` ranks sites; ``"cause"`` ranks causes
+        (:func:`goforensics.analyze.causes.cause_of`): one row per cause, its best-scored
+        site's facts, ``goroutines`` summed over its sites, and columns ``cause`` (cause id),
+        ``sites`` and ``clusters`` (its sites and cluster ids, best first).
 
     Returns
     -------
@@ -120,8 +126,11 @@ def suspects(
     labels = resolve_labels(dumps, labels)
     if dumps.goroutines.empty:
         return pd.DataFrame(columns=SUSPECT_COLUMNS)
+    if by not in ("cluster", "cause"):
+        raise ValueError(f"by={by!r}: choose cluster or cause")
     rows = []
-    for f in cluster_facts(dumps, labels, wait_for=wait_for):
+    facts = cluster_facts(dumps, labels, wait_for=wait_for)
+    for f in facts:
         if (f.n if f.multi else f.n_now) < min_goroutines and f.trend.peak < min_goroutines:
             continue
         rows.append(_row(f))
@@ -130,9 +139,22 @@ def suspects(
     out = out.sort_values(
         ["score", "goroutines", "cluster"], ascending=[False, False, True], kind="stable"
     )
+    if by == "cause":
+        out = _by_cause(out, cause_of(dumps, labels, facts=facts))
     out.insert(0, "rank", np.arange(1, len(out) + 1))
     out = out.reset_index(drop=True)
     return out.head(top) if top else out
+
+
+def _by_cause(out: pd.DataFrame, of: pd.Series) -> pd.DataFrame:
+    """One row per cause (``out`` in rank order): its best site's row, goroutines summed."""
+    out = out.assign(cause=out["cluster"].map(of).fillna(out["cluster"]).astype(int))
+    grouped = out.groupby("cause", sort=False)
+    best = grouped.head(1).set_index("cause")
+    best["goroutines"] = grouped["goroutines"].sum()
+    best["sites"] = grouped["site"].agg(list)
+    best["clusters"] = grouped["cluster"].agg(list)
+    return best.reset_index()[[*[c for c in out.columns if c != "cause"], "cause", "sites", "clusters"]]
 
 
 def _row(f: Facts) -> dict:
