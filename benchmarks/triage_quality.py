@@ -27,8 +27,8 @@ The side-by-side table (issue 11), one row per input: each scenario series as ``
 (bundled), as captured live in the three forms (``debug=2``, ``debug=1``, ``debug=0``: the same
 rounds of one run), each series' last snapshot alone, and the control's (indexer) single dump.
 Per row: leak causes in the top K, healthy groups ranked above the lowest leak, leak causes
-ranked above every healthy group, duplicate suspects of one cause in the top K (leak suspects
-beyond the first of their cause), the top score (for the control: how loud it is) and the
+ranked above every healthy group, duplicate suspects of one cause in the top K (suspected rows
+of a leak cause beyond the first of their cause; every row before ``suspected`` existed), the top score (for the control: how loud it is) and the
 suspects at or above ``suspects.SUSPECT_THRESHOLD`` (column ``suspected``, when it exists).
 
 ``--capture DIR`` runs the services (as ``goforensics datasets build`` does) and captures, in
@@ -260,8 +260,10 @@ def _row(label: str, form: str, d, truth: pd.DataFrame, top: int, verbose: bool,
     first_healthy = int(healthy_ranks.min()) if len(healthy_ranks) else len(ranked) + 1
     head = ranked.head(top)
     leak_head = head[head["leak"].astype(bool)]
-    dup = int(len(leak_head) - leak_head["cause"].nunique())
     suspected = s["suspected"] if "suspected" in s else pd.Series(True, index=s.index)
+    # a row below the threshold is listed, not suspected: duplicates count among suspects
+    sus = leak_head[leak_head["suspected"].astype(bool)] if "suspected" in leak_head else leak_head
+    dup = int(len(sus) - sus["cause"].nunique())
     if verbose:
         cols = [c for c in ("rank", "score", "suspected", "site", "state", "goroutines", "pattern",
                             "cause") if c in ranked]

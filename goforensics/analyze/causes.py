@@ -11,12 +11,14 @@ times and pushes the next bug out. Clusters are joined into one cause when:
   their creator (``Transport.dialConn``) when they grow together;
 - they are **one server's connections**: goroutines of one entry function that grow together
   (``conn.serve`` waiting in the server's reader or in a handler's body read);
-- they are **a lock's waiters and its blocked holder** (the wait-for graph's holder facts).
+- they are **a lock's waiters and its blocked holder** (the wait-for graph's holder facts), or,
+  where the dump has no goroutine ids to build that graph (``debug=1``, ``debug=0``), growing
+  waiters for a lock in methods of one receiver type.
 
 Benign shapes (idle pools, periodic loops, keep-alive connections, accept loops, the runtime's
-own goroutines) never join a growing group, and over a series a growing cluster never joins a
-flat one: growth is what the cause is about. In one dump there is no growth to pair
-connections with, so only the first and the last rule apply.
+own goroutines) never join a growing group. Connections and entries pair only by growing
+together (healthy keep-alive connections share their entry with leaked ones); in one dump there
+is no growth to pair them with, so only the first and the last rule apply.
 
 >>> import goforensics as gf
 >>> d = gf.load("bundled:notifier")
@@ -33,6 +35,7 @@ import re
 
 import pandas as pd
 
+from ..goruntime import LOCK_STATES
 from ..model import Dumps
 from .clustering import cluster_sites, resolve_labels
 from .evidence import Facts, cluster_facts
@@ -46,6 +49,7 @@ BENIGN_PATTERNS = frozenset(p.id for p in CATALOGUE if not p.leak)
 _CONN_LOOPS = ("net/http.(*persistConn).readLoop", "net/http.(*persistConn).writeLoop")
 _ROUND_TRIP = re.compile(r"^net/http\.\(\*persistConn\)\.roundTrip$")
 _HOLDER_AT = re.compile(r" at (\S+)$")
+_RECEIVER = re.compile(r"^(.+\.\(\*?[^)]+\))\.[^.]+$")
 
 
 class _Union:
@@ -70,6 +74,11 @@ def _keys(f: Facts) -> list[tuple]:
     if f.site_class == "application" and f.state:
         keys.append(("site", f.site))
     if f.multi and f.growing:
+        recv = _RECEIVER.match(f.site)
+        if f.state in LOCK_STATES and recv:
+            # without goroutine ids (debug=1, debug=0) there is no holder to pair by: growing
+            # waiters for a lock in methods of one type wait for that type's mutex
+            keys.append(("lock", recv.group(1)))
         if f.entry in _CONN_LOOPS or f.has(_ROUND_TRIP.pattern):
             keys.append(("client-conn",))
         elif f.entry:
@@ -125,11 +134,11 @@ def cause_of(
         for key in _keys(f):
             first.setdefault(key, []).append(f.cluster)
     multi = facts[0].multi if facts else False
-    for members in first.values():
+    for key, members in first.items():
         for c in members[1:]:
             a, b = members[0], c
-            if multi and growing[a] != growing[b]:
-                continue  # growth is what a cause is about: a growing site never joins a flat one
+            if multi and growing[a] != growing[b] and key[0] != "site":
+                continue  # connections and entries pair by growing together
             if (growing[a] or growing[b]) and (benign[a] or benign[b]):
                 continue
             u.join(a, b)
