@@ -39,7 +39,7 @@ from .clustering import resolve_labels
 from .evidence import Facts, cluster_facts
 from .patterns import match_patterns
 
-__all__ = ["SUSPECT_COLUMNS", "SUSPECT_THRESHOLD", "series_facts", "suspects", "triage"]
+__all__ = ["COUNT_BASIS", "SUSPECT_COLUMNS", "SUSPECT_THRESHOLD", "series_facts", "suspects", "triage"]
 
 #: The score above which a cluster is a suspect (column ``suspected``). A score is the sum of
 #: the weighted evidence (see :func:`suspects`): growth with newcomers that stay gives up to
@@ -49,6 +49,20 @@ __all__ = ["SUSPECT_COLUMNS", "SUSPECT_THRESHOLD", "series_facts", "suspects", "
 #: keep-alive, accept loops, the runtime's own goroutines) take 0.5 to 1.5 away. 2.5 needs
 #: growth, or two witnesses: one dump's large group alone stays below it.
 SUSPECT_THRESHOLD = 2.5
+#: What each count of :func:`suspects` and :func:`triage` is: the last snapshot, the first, the
+#: peak, per snapshot or a sum over snapshots (issue: a count never leaves it to be guessed).
+COUNT_BASIS = {
+    "goroutines": "last snapshot",
+    "goroutines_first": "first snapshot",
+    "goroutines_peak": "peak over the snapshots",
+    "counts": "per snapshot",
+    "series.goroutines_first": "first snapshot",
+    "series.goroutines_last": "last snapshot",
+    "series.leaked_verdicts": "sum over the snapshots",
+    "series.leaked_last": "last snapshot",
+    "series.truncated_snapshots": "snapshots",
+    "clusters": "clusters over the whole series",
+}
 _RAISED = 6.0  # the goroutine that raised a panic or fatal error leads a crash dump
 _CRASH_WAIT = 5  # minutes a goroutine of a crash dump must have waited to count as stuck
 
@@ -62,6 +76,8 @@ SUSPECT_COLUMNS = [
     "created_by",
     "state",
     "goroutines",
+    "goroutines_first",
+    "goroutines_peak",
     "counts",
     "slope_per_min",
     "trend",
@@ -107,8 +123,10 @@ def suspects(
     Returns
     -------
     DataFrame
-        Columns :data:`SUSPECT_COLUMNS`: ``goroutines`` (now: the last count of the series,
-        or of the last snapshot of one dump), ``counts`` (goroutines per snapshot),
+        Columns :data:`SUSPECT_COLUMNS`: ``goroutines`` (the LAST snapshot: the last count of the series,
+        or of the last snapshot of one dump), ``goroutines_first`` and ``goroutines_peak`` (the first
+        snapshot's count and the peak over the series, in the instance where it grew the
+        most; in one dump, the last snapshot's), ``counts`` (goroutines per snapshot),
         ``slope_per_min``, ``trend`` and ``mk_p`` (the growth test), ``persistence`` (share
         of later arrivals that never left, when it grows), ``max_wait_minutes``,
         ``leaked_share``, ``instances``, ``score`` (the sum of the weighted evidence; scale
@@ -151,7 +169,8 @@ def _by_cause(out: pd.DataFrame, of: pd.Series) -> pd.DataFrame:
     out = out.assign(cause=out["cluster"].map(of).fillna(out["cluster"]).astype(int))
     grouped = out.groupby("cause", sort=False)
     best = grouped.head(1).set_index("cause")
-    best["goroutines"] = grouped["goroutines"].sum()
+    for col in ("goroutines", "goroutines_first", "goroutines_peak"):
+        best[col] = grouped[col].sum()  # over the cause's sites: last, first, sum of their peaks
     best["sites"] = grouped["site"].agg(list)
     best["clusters"] = grouped["cluster"].agg(list)
     return best.reset_index()[[*[c for c in out.columns if c != "cause"], "cause", "sites", "clusters"]]
@@ -172,6 +191,8 @@ def _row(f: Facts) -> dict:
         "created_by": f.created_by,
         "state": f.state,
         "goroutines": f.n,
+        "goroutines_first": int(f.trend.first) if f.multi else f.n_now,
+        "goroutines_peak": int(f.trend.peak) if f.multi else f.n_now,
         "counts": f.counts,
         "slope_per_min": round(t.slope, 4) if t.per_minute else None,
         "trend": t.mk_trend,
@@ -414,7 +435,8 @@ def triage(dumps: Dumps, labels: pd.Series | None = None, *, top: int = 10) -> d
     Returns
     -------
     dict
-        ``suspects``: the records of :func:`suspects` (JSON-ready: numpy scalars as Python
+        ``counts``: :data:`COUNT_BASIS` (what each count is); ``suspects``: the records of
+        :func:`suspects` (JSON-ready: numpy scalars as Python
         numbers, NaN and NA as None); ``series``: :func:`series_facts`; ``clusters``: the
         number of clusters.
 
@@ -423,7 +445,7 @@ def triage(dumps: Dumps, labels: pd.Series | None = None, *, top: int = 10) -> d
     >>> import goforensics as gf
     >>> r = triage(gf.load("bundled:demo"), top=1)
     >>> sorted(r), r["suspects"][0]["rank"]
-    (['clusters', 'series', 'suspects'], 1)
+    (['clusters', 'counts', 'series', 'suspects'], 1)
     """
     labels = resolve_labels(dumps, labels)
     s = suspects(dumps, labels, top=top)
@@ -440,6 +462,7 @@ def triage(dumps: Dumps, labels: pd.Series | None = None, *, top: int = 10) -> d
             rec[k] = v
         records.append(rec)
     return {
+        "counts": COUNT_BASIS,
         "suspects": records,
         "series": series_facts(dumps),
         "clusters": int(pd.Series(labels).nunique()),
