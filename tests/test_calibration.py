@@ -15,6 +15,7 @@ import pytest
 from conftest import GO_ENV, ROOT
 
 import goforensics as gf
+from goforensics import datasets
 from goforensics.analyze import patterns, suspects
 
 PROGRAMS = ROOT / "tests" / "goprograms"
@@ -89,3 +90,39 @@ def test_syscall_hung_in_a_test_is_a_candidate_above_idle_workers(hung_test):
     # the alarm that stopped the test is the messenger, not the culprit
     alarm = hung_test[hung_test["entry"] == "testing.(*M).startAlarm.func1"]
     assert alarm.empty or alarm["rank"].min() > row["rank"]
+
+
+def _last_alone(name: str):
+    """A scenario series' last snapshot as one dump, with its truth."""
+    ds = datasets.load_dataset(name)
+    n = len(ds.dumps.snapshots)
+    keep = (ds.dumps.goroutines["snapshot"] == n - 1).to_numpy()
+    d = ds.dumps
+    one = gf.Dumps(
+        d.goroutines[keep].reset_index(drop=True),
+        d.frames,
+        d.snapshots[d.snapshots["snapshot"] == n - 1].reset_index(drop=True),
+        d.warnings.iloc[0:0],
+    )
+    return ds, one, ds.truth[keep].reset_index(drop=True)
+
+
+@pytest.mark.parametrize("name", ["checkout", "gateway", "notifier"])
+def test_last_snapshot_alone_names_its_leaks_above_every_healthy_group(name):
+    _, one, truth = _last_alone(name)
+    labels = gf.cluster(one)
+    s = suspects.suspects(one, labels)
+    t = truth.assign(cluster=labels.to_numpy(), n=one.goroutines["count"].to_numpy())
+    major = t.groupby(["cluster", "cause", "leak"])["n"].sum().reset_index()
+    major = major.sort_values("n", ascending=False).drop_duplicates("cluster").set_index("cluster")
+    ranked = s.join(major[["cause", "leak"]], on="cluster")
+    first_healthy = ranked.index[~ranked["leak"].astype(bool)].min()
+    above = set(ranked.loc[: first_healthy - 1, "cause"])
+    leaks = set(truth.loc[truth["leak"], "cause"])
+    assert len(above & leaks) >= 0.75 * len(leaks), (above, leaks)
+
+
+def test_control_dump_alone_has_no_suspect():
+    _, one, _ = _last_alone("indexer")  # the control: no leak
+    s = suspects.suspects(one)
+    assert not s["suspected"].any(), s.head(3)[["site", "score"]].to_string()
