@@ -29,14 +29,17 @@ import pandas as pd
 __all__ = [
     "ACTIVE_STATES",
     "CHANNEL_STATES",
+    "CRASH_KINDS",
     "DEADLOCK_MESSAGES",
     "FRAME_CLASSES",
+    "IO_STATES",
     "LOCK_STATES",
     "OWNED_KINDS",
     "STATES",
     "STATE_KIND",
     "SYNC_FRAMES",
     "SYNC_STATES",
+    "TEST_TIMEOUT_ALARM",
     "UNKNOWN_STATES",
     "UNWAKEABLE",
     "classify_frames",
@@ -94,6 +97,14 @@ STATES = tuple(STATE_KIND)
 ACTIVE_STATES = frozenset(s for s, k in STATE_KIND.items() if k is None)
 # States nothing can ever wake: the goroutine is gone for good.
 UNWAKEABLE = frozenset({"chan receive (nil chan)", "chan send (nil chan)", "select (no cases)"})
+# Snapshot kinds that end a process with a goroutine that raised it (a panic, a fatal error);
+# a signal has no such goroutine.
+CRASH_KINDS = frozenset({"panic", "fatal error"})
+# The goroutine of a test binary that panics with "test timed out after ..." (testing.go).
+TEST_TIMEOUT_ALARM = "testing.(*M).startAlarm.func1"
+# Waiting on the network or inside a system call: stuck there in application code, a
+# goroutine is a leak candidate as much as one parked on a channel.
+IO_STATES = frozenset({"IO wait", "syscall"})
 CHANNEL_STATES = frozenset({"chan receive", "chan send", "select"})
 LOCK_STATES = frozenset({"sync.Mutex.Lock", "sync.RWMutex.Lock", "sync.RWMutex.RLock"})
 # Blocked on an in-process primitive (as opposed to the network, a timer, a syscall).

@@ -32,8 +32,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ..goruntime import CHANNEL_STATES, DEADLOCK_MESSAGES, is_blocked
-from ..model import Dumps
+from ..goruntime import (
+    CHANNEL_STATES,
+    CRASH_KINDS,
+    DEADLOCK_MESSAGES,
+    TEST_TIMEOUT_ALARM,
+    is_blocked,
+)
+from ..model import Dumps, headline
 from .clustering import cluster_counts, cluster_sites
 from .graphs import deadlock_cycles, node_text, wait_for_graph
 from .lifetimes import last_snapshot, lifetimes, persistence
@@ -77,10 +83,21 @@ class Facts:
     resources: dict  # from the wait-for graph, see _cluster_graph_facts
     readloops: dict  # states of the HTTP client connections' readLoops at the last snapshot
     blocked_children: list[str] = field(default_factory=list)  # blocked goroutines they started
+    # the last snapshot ends the process with a panic or a fatal error other than the deadlock
+    # detector's (its headline): the others were caught mid-flight, not stuck
+    crashed: str = ""
+    raised: bool = False  # the cluster holds the goroutine that raised that panic or fatal error
 
     @property
     def leaked_share(self) -> float:
         return self.leaked / self.n_now if self.n_now else 0.0
+
+    @property
+    def crowd(self) -> float:
+        """How much the size of the group weighs in one dump: 0.15 for one goroutine, 0.5 for
+        9, 1 from 99 on (log scale). Healthy pools and loops are a few goroutines; one dump
+        shows no growth, so a shape they share says little until many goroutines share it."""
+        return min(1.0, float(np.log10(self.n_now + 1)) / 2.0)
 
     def has(self, pattern: str) -> bool:
         """Whether a function of the representative stack matches the regex ``pattern``."""
@@ -128,6 +145,26 @@ class _Series:
         self.G = wait_for_graph(dumps) if wait_for is None else wait_for
         self.node_facts = self._graph_facts()
         self.children = self._children(now)
+        self.crashed, self.raised = self._crash(now)
+
+    def _crash(self, now: pd.DataFrame) -> tuple[str, object]:
+        """The headline of a panic or fatal error ending the last snapshot (not the deadlock
+        detector's), and the cluster of the goroutine that raised it (the runtime prints it
+        first), or ``("", None)``."""
+        s = self.dumps.snapshots
+        row = s[s["snapshot"] == self.last]
+        if row.empty or now.empty or str(row["kind"].iloc[0]) not in CRASH_KINDS:
+            return "", None
+        message = row["message"].iloc[0]
+        said = headline(str(row["kind"].iloc[0]), "" if pd.isna(message) else str(message))
+        first = now["line"].idxmin()
+        # a test binary's timeout alarm panics for the test it stops: its goroutines hung
+        # until then, as under the deadlock detector, and the alarm is the messenger
+        if any(m in said for m in DEADLOCK_MESSAGES) or str(now.loc[first, "entry_function"]) == (
+            TEST_TIMEOUT_ALARM
+        ):
+            return "", None
+        return said, self.labels.loc[first]
 
     def _instances(self) -> None:
         """Snapshot lists and times per instance (a fleet is several series side by side)."""
@@ -237,6 +274,7 @@ class _Series:
             ]
             for h in holders:
                 _node(facts, h)["waited"] = max(_node(facts, h)["waited"], len(ws))
+                _node(facts, h)["candidates"] = max(_node(facts, h)["candidates"], len(holders))
             # only a waiter's first holder of each kind is ever told
             chan = next((h for h in holders if G.nodes[h].get("state") in CHANNEL_STATES), None)
             other = next(
@@ -284,6 +322,8 @@ class _Series:
             n = next((k for k, waiting in best if h not in waiting), 0)
             if n:
                 _node(facts, h)["waited"] = max(_node(facts, h)["waited"], n)
+                # one of several goroutines that could hold it: the holder is a guess among them
+                _node(facts, h)["candidates"] = max(_node(facts, h)["candidates"], len(cands))
         for res, ws in locks:
             waiting = set(ws)
             first_chan = next((h for h in chan if h not in waiting), None)
@@ -304,6 +344,7 @@ class _Series:
         waited = max(f["waited"] for f in fs)
         if waited:
             out["holds_lock_waited_by"] = waited
+            out["holder_candidates"] = max(f["candidates"] for f in fs if f["waited"])
         chan = [x for f in fs for x in f["holders_chan"]]
         other = [x for f in fs for x in f["holders_other"]]
         if chan:
@@ -328,6 +369,7 @@ def _node(facts: dict, n: tuple) -> dict:
             "no_holder": False,
             "rw_writer": False,
             "cycle": None,
+            "candidates": 1,
         },
     )
 
@@ -462,6 +504,8 @@ def cluster_facts(dumps: Dumps, labels: pd.Series, *, wait_for=None) -> list[Fac
                 blocked_children=ser.blocked_children(c)
                 if site.state in _WAITS_FOR_CHILDREN
                 else [],
+                crashed=ser.crashed,
+                raised=ser.raised is not None and c == ser.raised,
             )
         )
     return out

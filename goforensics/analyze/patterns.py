@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from ..goruntime import CHANNEL_STATES, LOCK_STATES
+from ..goruntime import CHANNEL_STATES, IO_STATES, LOCK_STATES
 from .evidence import Facts
 
 __all__ = ["CATALOGUE", "Match", "Pattern", "by_id", "catalogue_frame", "match_patterns"]
@@ -90,6 +90,12 @@ def _recursive_rlock(f: Facts):
 def _lock_across_channel(f: Facts):
     if f.resources.get("holds_lock_waited_by") and f.state in CHANNEL_STATES:
         n = f.resources["holds_lock_waited_by"]
+        k = f.resources.get("holder_candidates", 1)
+        # one of k goroutines that could be holding it, parked receiving at the top of its own
+        # loop (between two iterations): the least likely of them to hold a lock
+        if k > 1 and f.state == "chan receive" and f.site == f.entry:
+            return (0.9 / 2, [f"blocked in [{f.state}], one of {k} goroutines that could be holding "
+                              f"the mutex {n} goroutine(s) wait for"])
         return (0.9, [f"blocked in [{f.state}] while holding a mutex {n} goroutine(s) wait for"])
     if f.state in LOCK_STATES and f.resources.get(
         "holder_blocked_on_channel"
@@ -114,10 +120,20 @@ def _in_wait_group(f: Facts) -> bool:
     return f.state == "sync.WaitGroup.Wait" or (f.state == "semacquire" and f.has(r"\(\*WaitGroup\)\.Wait"))
 
 
+def _single(f: Facts) -> float:
+    """Confidence of a shape seen in one dump without growth or a long wait: the size of the
+    group (:attr:`Facts.crowd`); 0 in a crash dump, whose goroutines were caught mid-flight."""
+    if (f.max_wait or 0) >= 5:
+        return 1.0
+    if f.multi or f.crashed:
+        return 0.0
+    return f.crowd
+
+
 def _waitgroup(f: Facts):
     ok = _in_wait_group(f) and not f.blocked_children
-    return _c(ok and (f.growing or not f.multi or (f.max_wait or 0) >= 5), 0.9,
-              "waiting in WaitGroup.Wait: a Done is missing (or an Add too many)")
+    conf = 0.9 if f.growing else 0.9 * _single(f)
+    return _c(ok and conf > 0, conf, "waiting in WaitGroup.Wait: a Done is missing (or an Add too many)")
 
 
 def _waits_for_blocked_children(f: Facts):
@@ -134,15 +150,16 @@ def _double_lock(f: Facts):
     if f.resources.get("no_holder"):
         return (0.6, ["waiting for a mutex no other live goroutine can be holding: it was locked twice "
                       "on one path, or its holder returned without Unlock"])
-    if not f.resources and not f.multi:
-        return (0.4, ["waiting for a lock that no blocked goroutine appears to hold: its holder may "
+    if not f.resources and not f.multi and _single(f) > 0:
+        return (0.4 * _single(f), ["waiting for a lock that no blocked goroutine appears to hold: its holder may "
                       "have returned without Unlock"])
     return None
 
 
 def _cond(f: Facts):
-    ok = f.state == "sync.Cond.Wait" and (f.growing or not f.multi or (f.max_wait or 0) >= 5)
-    return _c(ok, 0.8, "waiting in Cond.Wait for a Signal/Broadcast that never comes")
+    conf = 0.8 if f.growing else 0.8 * _single(f)
+    return _c(f.state == "sync.Cond.Wait" and conf > 0, conf,
+              "waiting in Cond.Wait for a Signal/Broadcast that never comes")
 
 
 def _http_server(f: Facts):
@@ -185,7 +202,8 @@ def _strength(f: Facts) -> float:
         return 0.0
     if f.multi:  # over a series only growth makes these shapes a leak
         return (0.9 if f.creator_gone else 0.7) if f.growing else 0.0
-    return 0.9 if f.creator_gone else 0.4
+    # in one dump a returned creator is true of every pool and loop: the group's size weighs
+    return (0.9 if f.creator_gone else 0.4) * _single(f)
 
 
 def _unconsumed(f: Facts):
@@ -245,9 +263,24 @@ def _receive_forever(f: Facts):
 # benign shapes -----------------------------------------------------------------------------------
 
 
+_CLOSURE = re.compile(r"\.func\d+(?:\.\d+)*$")
+_PARKED = ("chan receive", "select", "sync.Cond.Wait")
+_POOL_SIZE = 16  # in one dump, more goroutines parked in their own loop is more than a pool
+
+
+def _parked_in_own_loop(f: Facts) -> bool:
+    """One dump: goroutines parked at the top of their own function (`for j := range jobs`,
+    a ticker's `<-t.C`), with no long wait and no verdict: what pools and loops look like."""
+    return (not f.multi and f.site_class == "application" and f.site == f.entry and not f.leaked
+            and (f.max_wait or 0) < 5)
+
+
 def _worker_pool(f: Facts):
-    ok = (f.multi and f.flat and f.n >= 2 and f.state in ("chan receive", "select", "sync.Cond.Wait")
-          and not f.growing)
+    if not f.multi:
+        ok = _parked_in_own_loop(f) and f.state in _PARKED and 2 <= f.n_now <= _POOL_SIZE
+        return _c(ok, 0.6, f"{f.n_now} goroutines parked in {f.entry} waiting for work: what an "
+                           "idle worker pool looks like in one dump")
+    ok = f.flat and f.n >= 2 and f.state in _PARKED and not f.growing
     return _c(ok, 0.8, f"{f.n} goroutines waiting for work at one place, count flat: an idle worker pool")
 
 
@@ -259,6 +292,12 @@ def _keepalive(f: Facts):
 
 
 def _periodic_loop(f: Facts):
+    if not f.multi:
+        # a named function: a closure started once (`go func() { <-ch }()`) is the classic orphan
+        ok = (_parked_in_own_loop(f) and f.state in ("chan receive", "select", "sleep") and f.n_now == 1
+              and not _CLOSURE.search(f.entry))
+        return _c(ok, 0.6, f"one goroutine parked in its own loop {f.entry}: a ticker or "
+                           "polling loop between two runs looks like this in one dump")
     ok = (f.multi and f.flat and not f.growing and f.n <= 4 and f.state in ("chan receive", "select", "sleep")
           and bool(_LOOP_NAME.search(f.entry.rsplit(".", 1)[-1] + " " + f.site.rsplit(".", 1)[-1])))
     return _c(ok, 0.7, f"{f.n} background loop(s) in {f.entry}, count flat: a periodic task")
@@ -270,8 +309,10 @@ def _accept_loop(f: Facts):
 
 
 def _runtime(f: Facts):
+    # a test's goroutine is the test's code when it stops in it, or in a syscall or IO it made
     ok = f.entry.startswith(("runtime.", "os/signal.", "internal/")) or f.site_class == "runtime" or (
-        f.entry in ("testing.(*M).startAlarm.func1", "testing.tRunner") and not f.growing)
+        f.entry in ("testing.(*M).startAlarm.func1", "testing.tRunner") and not f.growing
+        and f.site_class != "application" and f.state not in IO_STATES)
     return _c(ok, 0.9, "the runtime's or the standard library's own goroutine")
 
 

@@ -32,14 +32,40 @@ import math
 import numpy as np
 import pandas as pd
 
-from ..goruntime import ACTIVE_STATES, DEADLOCK_MESSAGES, SYNC_STATES, UNWAKEABLE
+from ..goruntime import ACTIVE_STATES, DEADLOCK_MESSAGES, IO_STATES, SYNC_STATES, UNWAKEABLE
 from ..model import Dumps, headline
+from .causes import cause_of
 from .clustering import resolve_labels
 from .evidence import Facts, cluster_facts
 from .patterns import match_patterns
 from .source import attach_source
 
-__all__ = ["SUSPECT_COLUMNS", "series_facts", "suspects", "triage"]
+__all__ = ["COUNT_BASIS", "SUSPECT_COLUMNS", "SUSPECT_THRESHOLD", "series_facts", "suspects", "triage"]
+
+#: The score above which a cluster is a suspect (column ``suspected``). A score is the sum of
+#: the weighted evidence (see :func:`suspects`): growth with newcomers that stay gives up to
+#: 4.5, each strong witness 1 to 3 (an unwakeable state 3, the runtime's leak verdicts up to 3,
+#: a lock held across a blocked operation about 1.3, a named leak pattern up to 1.5), a large
+#: group at one site of the application in one dump up to 1.5; healthy shapes (pools, loops,
+#: keep-alive, accept loops, the runtime's own goroutines) take 0.5 to 1.5 away. 2.5 needs
+#: growth, or two witnesses: one dump's large group alone stays below it.
+SUSPECT_THRESHOLD = 2.5
+#: What each count of :func:`suspects` and :func:`triage` is: the last snapshot, the first, the
+#: peak, per snapshot or a sum over snapshots (issue: a count never leaves it to be guessed).
+COUNT_BASIS = {
+    "goroutines": "last snapshot",
+    "goroutines_first": "first snapshot",
+    "goroutines_peak": "peak over the snapshots",
+    "counts": "per snapshot",
+    "series.goroutines_first": "first snapshot",
+    "series.goroutines_last": "last snapshot",
+    "series.leaked_verdicts": "sum over the snapshots",
+    "series.leaked_last": "last snapshot",
+    "series.truncated_snapshots": "snapshots",
+    "clusters": "clusters over the whole series",
+}
+_RAISED = 6.0  # the goroutine that raised a panic or fatal error leads a crash dump
+_CRASH_WAIT = 5  # minutes a goroutine of a crash dump must have waited to count as stuck
 
 SUSPECT_COLUMNS = [
     "rank",
@@ -51,6 +77,8 @@ SUSPECT_COLUMNS = [
     "created_by",
     "state",
     "goroutines",
+    "goroutines_first",
+    "goroutines_peak",
     "counts",
     "slope_per_min",
     "trend",
@@ -60,6 +88,7 @@ SUSPECT_COLUMNS = [
     "leaked_share",
     "instances",
     "score",
+    "suspected",
     "pattern",
     "title",
     "advice",
@@ -74,6 +103,7 @@ def suspects(
     top: int | None = None,
     min_goroutines: int = 1,
     wait_for=None,
+    by: str = "cluster",
 ) -> pd.DataFrame:
     """Rank the clusters of a series (or of one dump) as leak suspects, most likely first.
 
@@ -86,15 +116,23 @@ def suspects(
     min_goroutines : leave out clusters with fewer goroutines now and at their peak.
     wait_for : the last snapshot's :func:`goforensics.analyze.graphs.wait_for_graph`, where
         the caller has it already (it is a pass over every goroutine of that snapshot).
+    by : ``"cluster"`` ranks sites; ``"cause"`` ranks causes
+        (:func:`goforensics.analyze.causes.cause_of`): one row per cause, its best-scored
+        site's facts, ``goroutines`` summed over its sites, and columns ``cause`` (cause id),
+        ``sites`` and ``clusters`` (its sites and cluster ids, best first).
 
     Returns
     -------
     DataFrame
-        Columns :data:`SUSPECT_COLUMNS`: ``goroutines`` (now: the last count of the series,
-        or of the last snapshot of one dump), ``counts`` (goroutines per snapshot),
+        Columns :data:`SUSPECT_COLUMNS`: ``goroutines`` (the LAST snapshot: the last count of the series,
+        or of the last snapshot of one dump), ``goroutines_first`` and ``goroutines_peak`` (the first
+        snapshot's count and the peak over the series, in the instance where it grew the
+        most; in one dump, the last snapshot's), ``counts`` (goroutines per snapshot),
         ``slope_per_min``, ``trend`` and ``mk_p`` (the growth test), ``persistence`` (share
         of later arrivals that never left, when it grows), ``max_wait_minutes``,
-        ``leaked_share``, ``instances``, ``score`` (the sum of the weighted evidence),
+        ``leaked_share``, ``instances``, ``score`` (the sum of the weighted evidence; scale
+        at :data:`SUSPECT_THRESHOLD`), ``suspected`` (score at or above the threshold: below
+        it a row is listed, not suspected),
         ``pattern``, ``title``, ``advice`` and ``evidence`` (a list of sentences).
 
     Examples
@@ -107,8 +145,11 @@ def suspects(
     labels = resolve_labels(dumps, labels)
     if dumps.goroutines.empty:
         return pd.DataFrame(columns=SUSPECT_COLUMNS)
+    if by not in ("cluster", "cause"):
+        raise ValueError(f"by={by!r}: choose cluster or cause")
     rows = []
-    for f in cluster_facts(dumps, labels, wait_for=wait_for):
+    facts = cluster_facts(dumps, labels, wait_for=wait_for)
+    for f in facts:
         if (f.n if f.multi else f.n_now) < min_goroutines and f.trend.peak < min_goroutines:
             continue
         rows.append(_row(f))
@@ -117,9 +158,23 @@ def suspects(
     out = out.sort_values(
         ["score", "goroutines", "cluster"], ascending=[False, False, True], kind="stable"
     )
+    if by == "cause":
+        out = _by_cause(out, cause_of(dumps, labels, facts=facts))
     out.insert(0, "rank", np.arange(1, len(out) + 1))
     out = out.reset_index(drop=True)
     return out.head(top) if top else out
+
+
+def _by_cause(out: pd.DataFrame, of: pd.Series) -> pd.DataFrame:
+    """One row per cause (``out`` in rank order): its best site's row, goroutines summed."""
+    out = out.assign(cause=out["cluster"].map(of).fillna(out["cluster"]).astype(int))
+    grouped = out.groupby("cause", sort=False)
+    best = grouped.head(1).set_index("cause")
+    for col in ("goroutines", "goroutines_first", "goroutines_peak"):
+        best[col] = grouped[col].sum()  # over the cause's sites: last, first, sum of their peaks
+    best["sites"] = grouped["site"].agg(list)
+    best["clusters"] = grouped["cluster"].agg(list)
+    return best.reset_index()[[*[c for c in out.columns if c != "cause"], "cause", "sites", "clusters"]]
 
 
 def _row(f: Facts) -> dict:
@@ -137,6 +192,8 @@ def _row(f: Facts) -> dict:
         "created_by": f.created_by,
         "state": f.state,
         "goroutines": f.n,
+        "goroutines_first": int(f.trend.first) if f.multi else f.n_now,
+        "goroutines_peak": int(f.trend.peak) if f.multi else f.n_now,
         "counts": f.counts,
         "slope_per_min": round(t.slope, 4) if t.per_minute else None,
         "trend": t.mk_trend,
@@ -146,6 +203,7 @@ def _row(f: Facts) -> dict:
         "leaked_share": round(f.leaked_share, 3),
         "instances": f.instances,
         "score": round(score + (pat.bonus if pat else 0.0), 3),
+        "suspected": score + (pat.bonus if pat else 0.0) >= SUSPECT_THRESHOLD,
         "pattern": pat.id if pat else "",
         "title": pat.title if pat else "",
         "advice": pat.advice if pat else "",
@@ -194,9 +252,19 @@ def _growth_score(f: Facts) -> tuple[float, list[str], float | None]:
 
 def _now_score(f: Facts, score: float) -> tuple[float, list[str]]:
     """``score`` plus the last snapshot's evidence (the single-dump, LeakProf kind), and its
-    sentences."""
+    sentences.
+
+    What is as true of healthy code as of a leak (a creator that returned, a few goroutines
+    parked on a channel) weighs nothing alone in one dump: the size of the group does
+    (:attr:`Facts.crowd`), and the strong witnesses do (an unwakeable state, the runtime's
+    verdicts, a long wait, a lock held across a blocked operation, see the patterns).
+    """
     why: list[str] = []
     app_site = f.site_class == "application"
+    if f.raised:
+        # the goroutine that raised a panic or fatal error is where a crash dump's triage starts
+        score += _RAISED
+        why.append(f"raised the process's end: {f.crashed}")
     if f.state not in ACTIVE_STATES:
         if f.state in UNWAKEABLE and not (
             f.entry == "main.main" and f.state == "select (no cases)"
@@ -214,29 +282,28 @@ def _now_score(f: Facts, score: float) -> tuple[float, list[str]]:
                 "the runtime's deadlock detector stopped the program with these blocked: "
                 "nothing was left to wake them"
             )
-        if f.state in SYNC_STATES and app_site:
+        if (f.state in SYNC_STATES or f.state in IO_STATES) and app_site:
             # LeakProf: many goroutines parked at one operation of the application's code
             size = min(1.0, math.log10(f.n_now + 1) / 3.0) if f.n_now else 0.0
-            score += (1.5 if not f.multi else 0.5) * (0.6 + size)
+            score += 1.5 * size if not f.multi else 0.5 * (0.6 + size)
             line = "<NA>" if f.line is None else f.line
             why.append(
                 f"{f.n_now} goroutine(s) blocked in [{f.state}] at {f.site} ({_short(f.file)}:{line})"
             )
-        elif app_site and not f.multi:
-            score += 0.4
         if f.creator_gone and f.state in SYNC_STATES:
-            # strong in one dump (an orphan); over a series, long-lived workers made by a
-            # constructor are orphans too, and growth is the better witness
-            score += 0.8 if not f.multi else 0.15
-            why.append(f"their creator {f.created_by} has returned: nobody is left to unblock them")
+            # true of every pool and loop whose constructor returned: over a series it backs
+            # growth a little, alone it is no evidence
+            score += 0.15 if f.multi else 0.0
+            why.append(f"their creator {f.created_by} has returned (as a pool's or a loop's does)")
         if f.max_wait:
-            score += (0.8 if not f.multi else 0.3) * min(1.0, f.max_wait / 30.0)
+            long_enough = not f.crashed or f.max_wait >= _CRASH_WAIT
+            score += (0.8 if not f.multi else 0.3) * min(1.0, f.max_wait / 30.0) * long_enough
             why.append(f"blocked for up to {f.max_wait} minute(s)")
-    else:
+    elif not f.raised:
         score -= 0.5
     if f.site_class == "runtime" or f.entry.startswith("runtime."):
         score -= 1.0  # the runtime's own goroutines (GC workers, finalizers...) are not leaks
-    if f.entry == "main.main":
+    if f.entry == "main.main" and not f.raised:
         score -= 0.8  # the main goroutine waits by design until the program ends
     return score, why
 
@@ -375,7 +442,8 @@ def triage(
     Returns
     -------
     dict
-        ``suspects``: the records of :func:`suspects` (JSON-ready: numpy scalars as Python
+        ``counts``: :data:`COUNT_BASIS` (what each count is); ``suspects``: the records of
+        :func:`suspects` (JSON-ready: numpy scalars as Python
         numbers, NaN and NA as None); ``series``: :func:`series_facts`; ``clusters``: the
         number of clusters.
 
@@ -384,7 +452,7 @@ def triage(
     >>> import goforensics as gf
     >>> r = triage(gf.load("bundled:demo"), top=1)
     >>> sorted(r), r["suspects"][0]["rank"]
-    (['clusters', 'series', 'suspects'], 1)
+    (['clusters', 'counts', 'series', 'suspects'], 1)
     """
     labels = resolve_labels(dumps, labels)
     s = suspects(dumps, labels, top=top)
@@ -403,6 +471,7 @@ def triage(
             rec[k] = v
         records.append(rec)
     return {
+        "counts": COUNT_BASIS,
         "suspects": records,
         "series": series_facts(dumps),
         "clusters": int(pd.Series(labels).nunique()),

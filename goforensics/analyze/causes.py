@@ -1,0 +1,199 @@
+"""Causes above clusters: the sites of one leaking mechanism, as one cause.
+
+A cluster is a site (where a group of goroutines blocks, in which state, from which entry). One
+mechanism often shows at several sites; ranking the sites puts one bug in the top K several
+times and pushes the next bug out. Clusters are joined into one cause when:
+
+- **one application function** blocks them, at several lines or reached from several entries
+  (same site function);
+- they are **one client connection's goroutines**: the ``readLoop`` and ``writeLoop`` of
+  ``net/http.(*persistConn)`` and the callers parked in ``persistConn.roundTrip``, paired through
+  their creator (``Transport.dialConn``) when they grow together;
+- they are **one server's connections**: goroutines of one entry function that grow together
+  (``conn.serve`` waiting in the server's reader or in a handler's body read);
+- they are **a lock's waiters and its blocked holder** (the wait-for graph's holder facts), or,
+  where the dump has no goroutine ids to build that graph (``debug=1``, ``debug=0``), growing
+  waiters for a lock in methods of one receiver type.
+
+Benign shapes (idle pools, periodic loops, keep-alive connections, accept loops, the runtime's
+own goroutines) never join a growing group. Connections and entries pair only by growing
+together (healthy keep-alive connections share their entry with leaked ones); in one dump there
+is no growth to pair them with, so only the first and the last rule apply.
+
+>>> import goforensics as gf
+>>> d = gf.load("bundled:notifier")
+>>> labels = gf.cluster(d)
+>>> of = cause_of(d, labels)
+>>> sites = cause_sites(d, labels, of)
+>>> [s for s in sites if "main.(*stats).publish" in s][0]
+['main.(*stats).flushGauge', 'main.(*stats).observe', 'main.(*stats).publish']
+"""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+
+from ..goruntime import LOCK_STATES
+from ..model import Dumps
+from .clustering import cluster_sites, resolve_labels
+from .evidence import Facts, cluster_facts
+from .patterns import CATALOGUE, match_patterns
+
+__all__ = ["BENIGN_PATTERNS", "cause_of", "cause_sites", "causes"]
+
+#: Pattern ids of the catalogue's healthy shapes: they never join a growing group.
+BENIGN_PATTERNS = frozenset(p.id for p in CATALOGUE if not p.leak)
+
+_CONN_LOOPS = ("net/http.(*persistConn).readLoop", "net/http.(*persistConn).writeLoop")
+_ROUND_TRIP = re.compile(r"^net/http\.\(\*persistConn\)\.roundTrip$")
+_HOLDER_AT = re.compile(r" at (\S+)$")
+_RECEIVER = re.compile(r"^(.+\.\(\*?[^)]+\))\.[^.]+$")
+
+
+class _Union:
+    def __init__(self, items) -> None:
+        self.parent = {x: x for x in items}
+
+    def find(self, x):
+        while self.parent[x] != x:
+            self.parent[x] = self.parent[self.parent[x]]
+            x = self.parent[x]
+        return x
+
+    def join(self, a, b) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            self.parent[max(ra, rb)] = min(ra, rb)
+
+
+def _keys(f: Facts) -> list[tuple]:
+    """The keys a cluster shares with the other sites of its cause."""
+    keys: list[tuple] = []
+    if f.site_class == "application" and f.state:
+        keys.append(("site", f.site))
+    if f.multi and f.growing:
+        recv = _RECEIVER.match(f.site)
+        if f.state in LOCK_STATES and recv:
+            # without goroutine ids (debug=1, debug=0) there is no holder to pair by: growing
+            # waiters for a lock in methods of one type wait for that type's mutex
+            keys.append(("lock", recv.group(1)))
+        if f.entry in _CONN_LOOPS or f.has(_ROUND_TRIP.pattern):
+            keys.append(("client-conn",))
+        elif f.entry:
+            keys.append(("entry", f.entry))
+    return keys
+
+
+def _holder_sites(f: Facts) -> list[str]:
+    """The site functions of the blocked goroutines holding the lock this cluster waits for."""
+    out = []
+    for k in ("holder_blocked_on_channel", "holder_blocked"):
+        m = _HOLDER_AT.search(str(f.resources.get(k, "")))
+        if m:
+            out.append(m.group(1))
+    return out
+
+
+def cause_of(
+    dumps: Dumps, labels: pd.Series | None = None, *, facts: list[Facts] | None = None
+) -> pd.Series:
+    """The cause of each cluster: a Series indexed by cluster id, named ``cause``.
+
+    Parameters
+    ----------
+    dumps : the series (or one dump).
+    labels : cluster ids aligned with ``dumps.goroutines`` (default: clustered here).
+    facts : the clusters' :func:`goforensics.analyze.evidence.cluster_facts`, where the caller
+        has them already.
+
+    Returns
+    -------
+    Series
+        Indexed by cluster id; values are cause ids (the smallest cluster id of the cause).
+
+    Examples
+    --------
+    >>> import goforensics as gf
+    >>> d = gf.load("bundled:checkout")
+    >>> labels = gf.cluster(d)
+    >>> of = cause_of(d, labels)
+    >>> of.nunique() < labels.nunique()
+    True
+    """
+    labels = resolve_labels(dumps, labels)
+    facts = cluster_facts(dumps, labels) if facts is None else facts
+    growing = {f.cluster: f.growing for f in facts}
+    benign = {
+        f.cluster: (m := match_patterns(f)) is not None and m.id in BENIGN_PATTERNS for f in facts
+    }
+    u = _Union([f.cluster for f in facts])
+    first: dict[tuple, list] = {}
+    for f in facts:
+        for key in _keys(f):
+            first.setdefault(key, []).append(f.cluster)
+    multi = facts[0].multi if facts else False
+    for key, members in first.items():
+        for c in members[1:]:
+            a, b = members[0], c
+            if multi and growing[a] != growing[b] and key[0] != "site":
+                continue  # connections and entries pair by growing together
+            if (growing[a] or growing[b]) and (benign[a] or benign[b]):
+                continue
+            u.join(a, b)
+    # a lock's waiters and its blocked holder: one cause whether the holder grows or not (it is
+    # often a single goroutine), never with a benign shape
+    for f in facts:
+        for site in _holder_sites(f):
+            for c in first.get(("site", site), []):
+                if not benign[c] and not benign[f.cluster]:
+                    u.join(f.cluster, c)
+    return pd.Series({f.cluster: u.find(f.cluster) for f in facts}, name="cause")
+
+
+def causes(dumps: Dumps, labels: pd.Series | None = None) -> pd.Series:
+    """Cause ids aligned with ``dumps.goroutines`` (as cluster labels are, one level up).
+
+    Parameters
+    ----------
+    dumps : the series (or one dump).
+    labels : cluster ids aligned with ``dumps.goroutines`` (default: clustered here).
+
+    Returns
+    -------
+    Series
+        Aligned with ``dumps.goroutines``, named ``cause``.
+
+    Examples
+    --------
+    >>> import goforensics as gf
+    >>> d = gf.load("bundled:demo")
+    >>> len(causes(d)) == len(d.goroutines)
+    True
+    """
+    labels = resolve_labels(dumps, labels)
+    of = cause_of(dumps, labels)
+    return labels.map(of).fillna(labels).astype(labels.dtype).rename("cause")
+
+
+def cause_sites(dumps: Dumps, labels: pd.Series, of: pd.Series) -> list[list[str]]:
+    """The sites of every cause of more than one cluster (sorted), for reading a cause level.
+
+    Parameters
+    ----------
+    dumps : the series.
+    labels : cluster ids aligned with ``dumps.goroutines``.
+    of : :func:`cause_of` over those labels.
+
+    Returns
+    -------
+    list of list of str
+        One sorted list of site functions per cause joining several clusters.
+    """
+    sites = cluster_sites(dumps, labels).set_index("cluster")["site"]
+    out = []
+    for _, members in of.groupby(of):
+        if len(members) > 1:
+            out.append(sorted({str(sites.get(c, "")) for c in members.index}))
+    return out

@@ -1,0 +1,3 @@
+module example.com/hungsyscall
+
+go 1.22
