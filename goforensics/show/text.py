@@ -20,6 +20,7 @@ from pathlib import Path
 import click
 import pandas as pd
 
+from ..analyze.suspects import SUSPECT_THRESHOLD
 from ..model import Dumps, headline
 from ..read.series import series_notes
 from .findings import source_text
@@ -280,6 +281,8 @@ def _suspect_lines(s: dict, style) -> list[str]:
     counts = list(s["counts"]) or [s["goroutines"]]
     trend = trend_text(counts, s["slope_per_min"])
     head = f"#{s['rank']}  score {s['score']:.2f}  [{safe_text(s['state'])}]  {trend} goroutines"
+    if s.get("suspected") is False:  # evidence, but below the documented threshold
+        head += f"  (a candidate: below the threshold {SUSPECT_THRESHOLD})"
     creator = f"   created by {safe_text(s['created_by'])}" if s["created_by"] else ""
     lines = [
         style(head, bold=True),
@@ -319,7 +322,7 @@ def triage_text(report: dict, color: bool = False) -> str:
     >>> import goforensics as gf
     >>> from goforensics.analyze.suspects import triage
     >>> print(triage_text(triage(gf.load("bundled:demo"), top=1)).splitlines()[2])
-    #1  score 3.26  [sync.Mutex.Lock]  20 goroutines
+    #1  score 2.36  [sync.Mutex.Lock]  20 goroutines  (a candidate: below the threshold 2.5)
     """
     style = (lambda t, **k: click.style(t, **k)) if color else (lambda t, **k: t)
     f = report["series"]
@@ -339,6 +342,9 @@ def triage_text(report: dict, color: bool = False) -> str:
         for s in healthy:
             trend = trend_text(list(s["counts"]) or [s["goroutines"]], s["slope_per_min"])
             site = safe_text(s["site"] or s["entry"] or "(no frames)")
+            if s["site"] and s["file"]:
+                line = "" if s["line"] is None else f":{s['line']}"
+                site += f" ({safe_text(s['file'])}{line})"
             lines.append(f"    {trend:>12} goroutines  [{safe_text(s['state'])}]  {site}")
     return "\n".join(lines)
 
