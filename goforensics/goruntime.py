@@ -40,6 +40,7 @@ __all__ = [
     "SYNC_FRAMES",
     "SYNC_STATES",
     "TEST_TIMEOUT_ALARM",
+    "TEST_TIMEOUT_MESSAGE",
     "UNKNOWN_STATES",
     "UNWAKEABLE",
     "classify_frames",
@@ -102,6 +103,9 @@ UNWAKEABLE = frozenset({"chan receive (nil chan)", "chan send (nil chan)", "sele
 CRASH_KINDS = frozenset({"panic", "fatal error"})
 # The goroutine of a test binary that panics with "test timed out after ..." (testing.go).
 TEST_TIMEOUT_ALARM = "testing.(*M).startAlarm.func1"
+# ... and what it says ("panic: test timed out after 10m0s"), which stays when a test's own
+# goroutines are looked at without the alarm's.
+TEST_TIMEOUT_MESSAGE = "test timed out after"
 # Waiting on the network or inside a system call: stuck there in application code, a
 # goroutine is a leak candidate as much as one parked on a channel.
 IO_STATES = frozenset({"IO wait", "syscall"})

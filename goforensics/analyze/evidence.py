@@ -37,6 +37,7 @@ from ..goruntime import (
     CRASH_KINDS,
     DEADLOCK_MESSAGES,
     TEST_TIMEOUT_ALARM,
+    TEST_TIMEOUT_MESSAGE,
     is_blocked,
 )
 from ..model import Dumps, headline
@@ -160,8 +161,10 @@ class _Series:
         first = now["line"].idxmin()
         # a test binary's timeout alarm panics for the test it stops: its goroutines hung
         # until then, as under the deadlock detector, and the alarm is the messenger
-        if any(m in said for m in DEADLOCK_MESSAGES) or str(now.loc[first, "entry_function"]) == (
-            TEST_TIMEOUT_ALARM
+        if (
+            any(m in said for m in DEADLOCK_MESSAGES)
+            or TEST_TIMEOUT_MESSAGE in said
+            or str(now.loc[first, "entry_function"]) == TEST_TIMEOUT_ALARM
         ):
             return "", None
         return said, self.labels.loc[first]
