@@ -141,7 +141,30 @@ def _truth_file(p: Path) -> Path:
 
 
 def dataset_path(name: str, build_dir: str | Path | None = None) -> Path:
-    """Where dataset ``name`` lives: in ``build_dir`` if given, else bundled, else in ``datasets/build``."""
+    """Where dataset ``name`` lives: in ``build_dir`` if given, else bundled, else in ``datasets/build``.
+
+    Parameters
+    ----------
+    name : str
+        The dataset's name (see :func:`list_datasets`).
+    build_dir : str or Path, optional
+        Look only here (default: the bundled datasets, then ``datasets/build``).
+
+    Returns
+    -------
+    Path
+        The dataset's directory (it holds ``dataset.json``).
+
+    Raises
+    ------
+    DatasetError
+        If no such dataset is found.
+
+    Examples
+    --------
+    >>> dataset_path("checkout").name
+    'checkout'
+    """
 
     places = [Path(build_dir) / name] if build_dir is not None else [DATA / name, BUILD_DIR / name]
     for p in places:
@@ -209,6 +232,33 @@ def load_dataset(name: str, build_dir: str | Path | None = None) -> Dataset:
     Scenarios load as their captured series; ``goker`` loads its stripped
     profiles (one snapshot per case, the runtime's verdicts removed) and the
     truth says which goroutines match the case's expected leaks.
+
+    Parameters
+    ----------
+    name : str
+        The dataset's name (see :func:`list_datasets`).
+    build_dir : str or Path, optional
+        Look only here (default: the bundled datasets, then ``datasets/build``).
+
+    Returns
+    -------
+    Dataset
+        ``dumps``; ``truth`` with columns ``snapshot``, ``goid``, ``cause``, ``leak`` and,
+        for scenarios, ``pattern``, ``role``, ``how``; ``causes`` with columns ``name``,
+        ``leak``, ``pattern``, ``about``; and the dataset's ``meta``.
+
+    Raises
+    ------
+    DatasetError
+        If the dataset is missing or its truth does not cover every goroutine.
+
+    Examples
+    --------
+    >>> ds = load_dataset("checkout")
+    >>> ds.kind, len(ds.truth) == len(ds.dumps.goroutines)
+    ('scenario', True)
+    >>> ds.truth.columns.tolist()
+    ['snapshot', 'goid', 'cause', 'leak', 'pattern', 'role', 'how']
     """
     p = dataset_path(name, build_dir)
     meta = json.loads((p / META).read_text(encoding="utf-8"))

@@ -278,6 +278,30 @@ def classify_frames(frames: pd.DataFrame, app_modules: tuple[str, ...] = ()) -> 
     Where every non-std frame sits in the GOPATH (so paths cannot tell code of the
     application from its dependencies), the module holding package ``main`` is taken
     as the application and the rest as third-party.
+
+    Parameters
+    ----------
+    frames : pandas.DataFrame
+        A frames table with ``package`` and ``file`` columns (``Dumps.frames``).
+    app_modules : tuple of str
+        Import-path prefixes of the application's own modules.
+
+    Returns
+    -------
+    pandas.Series
+        Categorical over ``FRAME_CLASSES`` (``application``, ``third-party``, ``stdlib``,
+        ``runtime``, ...), aligned with ``frames``.
+
+    Examples
+    --------
+    >>> import goforensics as gf
+    >>> d = gf.parse_text(
+    ...     "goroutine 1 [chan receive]:\\nruntime.gopark(0x1)\\n"
+    ...     "\\t/usr/local/go/src/runtime/proc.go:398 +0xce\\n"
+    ...     "main.main()\\n\\t/app/main.go:9 +0x18\\n"
+    ... )
+    >>> classify_frames(d.frames).tolist()
+    ['runtime', 'application']
     """
     if frames.empty:
         return pd.Series(pd.Categorical([], categories=FRAME_CLASSES), index=frames.index)

@@ -414,6 +414,32 @@ def goroutine_frames(dumps: Dumps, goroutines: pd.DataFrame | None = None) -> pd
     """The long table: one row per frame of each goroutine, with that goroutine's own args.
 
     The index of ``goroutines`` is kept in column ``row``.
+
+    Parameters
+    ----------
+    dumps : Dumps
+        The parsed dumps.
+    goroutines : pandas.DataFrame, optional
+        Rows of ``dumps.goroutines`` to expand (default: all of them).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per own-stack frame of each goroutine, sorted by ``row`` then ``depth``:
+        ``stack_id``, ``args`` (that frame's arguments in that goroutine), ``row``, and the
+        frame columns ``section``, ``depth``, ``function``, ``package``, ``receiver``,
+        ``method``, ``file``, ``line``, ``offset``, ``inlined``, ``elided_before``,
+        ``frame_class``.
+
+    Examples
+    --------
+    >>> import goforensics as gf
+    >>> d = gf.parse_text(
+    ...     "goroutine 1 [chan receive]:\\nmain.main(0x1, 0x2)\\n\\t/app/main.go:9 +0x18\\n"
+    ... )
+    >>> goroutine_frames(d)[["row", "depth", "function", "args"]]
+       row  depth   function      args
+    0    0      0  main.main  0x1, 0x2
     """
     g = dumps.goroutines if goroutines is None else goroutines
     g = g[["stack_id", "args"]].copy()

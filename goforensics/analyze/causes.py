@@ -190,6 +190,14 @@ def cause_sites(dumps: Dumps, labels: pd.Series, of: pd.Series) -> list[list[str
     -------
     list of list of str
         One sorted list of site functions per cause joining several clusters.
+
+    Examples
+    --------
+    >>> import goforensics as gf
+    >>> d = gf.load("bundled:demo")
+    >>> labels = gf.cluster(d)
+    >>> cause_sites(d, labels, cause_of(d, labels))
+    [['main.(*cache).get', 'main.(*cache).refresh']]
     """
     sites = cluster_sites(dumps, labels).set_index("cluster")["site"]
     out = []

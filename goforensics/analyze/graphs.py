@@ -94,6 +94,40 @@ def call_graph(
     (goroutines blocked right in it). Edges carry ``goroutines``: how many
     goroutines made that call. Filter by ``snapshot``, ``states`` (default: every
     blocked state), or ``clusters`` given the cluster ``labels`` of the goroutines.
+
+    Parameters
+    ----------
+    dumps : Dumps
+        The parsed dumps.
+    snapshot : int or list of int, optional
+        Only these snapshots (default: all).
+    states : list of str, optional
+        Only goroutines in these states (default: every blocked state).
+    labels : pandas.Series, optional
+        Cluster label per goroutine row; needed with ``clusters``.
+    clusters : list of int, optional
+        Only goroutines of these clusters.
+    blocked_only : bool, default True
+        Leave out running and runnable goroutines when ``states`` is not given.
+
+    Returns
+    -------
+    networkx.DiGraph
+        Function nodes and caller -> callee edges, as above.
+
+    Examples
+    --------
+    >>> import goforensics as gf
+    >>> d = gf.parse_text(
+    ...     "goroutine 7 [chan receive]:\\nmain.worker()\\n\\t/app/w.go:12 +0x1d\\n"
+    ...     "main.run()\\n\\t/app/w.go:30 +0x2a\\n"
+    ...     "created by main.main in goroutine 1\\n\\t/app/main.go:9 +0x3e\\n"
+    ... )
+    >>> G = call_graph(d)
+    >>> sorted(G.nodes)
+    ['main.run', 'main.worker']
+    >>> G.nodes["main.worker"]["top"], G["main.run"]["main.worker"]["goroutines"]
+    (1, 1)
     """
     g = _select(dumps, snapshot, states, labels, clusters, blocked_only)
     weight = g.groupby("stack_id", observed=True)["count"].sum()
@@ -142,6 +176,36 @@ def hotspots(
     stacks), ``callers`` (distinct calling functions: the fan-in), ``share`` (of all
     blocked goroutines). Runtime frames are left out by default: every goroutine
     parks in the runtime.
+
+    Parameters
+    ----------
+    dumps : Dumps
+        The parsed dumps.
+    snapshot : int or list of int, optional
+        Only these snapshots (default: all).
+    classes : tuple of str
+        Frame classes to keep (``application``, ``third-party``, ``stdlib``, ``runtime``).
+    top : int or None, default 20
+        Keep the first ``top`` rows; ``None`` or 0 keeps all.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per frame, most goroutines first, with columns ``function``, ``file``,
+        ``line``, ``frame_class``, ``goroutines``, ``stacks``, ``callers``, ``share``.
+
+    Examples
+    --------
+    >>> import goforensics as gf
+    >>> d = gf.parse_text(
+    ...     "goroutine 7 [chan receive]:\\nmain.worker()\\n\\t/app/w.go:12 +0x1d\\n"
+    ...     "main.run()\\n\\t/app/w.go:30 +0x2a\\n"
+    ...     "created by main.main in goroutine 1\\n\\t/app/main.go:9 +0x3e\\n"
+    ... )
+    >>> hotspots(d)[["function", "line", "goroutines", "share"]]
+          function  line  goroutines  share
+    0  main.worker    12           1    1.0
+    1     main.run    30           1    1.0
     """
     g = _select(dumps, snapshot, None, None, None, True)
     weight = g.groupby("stack_id", observed=True)["count"].sum()
@@ -179,6 +243,40 @@ def spawn_graph(
     ``entry`` and ``snapshot``; an edge ``creator -> child`` exists where the dump
     names the creator (Go 1.21+ ``created by ... in goroutine N``). Creators that
     have exited appear with ``state=None``: nobody is left to wait for their children.
+
+    Parameters
+    ----------
+    dumps : Dumps
+        The parsed dumps.
+    snapshot : int or list of int, optional
+        Only these snapshots (default: all).
+    level : {"function", "goroutine"}
+        Whether nodes are functions or single goroutines.
+
+    Returns
+    -------
+    networkx.DiGraph
+        Creator -> created edges, as above.
+
+    Raises
+    ------
+    ValueError
+        If ``level`` is neither ``"function"`` nor ``"goroutine"``.
+
+    Examples
+    --------
+    >>> import goforensics as gf
+    >>> d = gf.parse_text(
+    ...     "goroutine 7 [chan receive]:\\nmain.worker()\\n\\t/app/w.go:12 +0x1d\\n"
+    ...     "main.run()\\n\\t/app/w.go:30 +0x2a\\n"
+    ...     "created by main.main in goroutine 1\\n\\t/app/main.go:9 +0x3e\\n"
+    ... )
+    >>> G = spawn_graph(d)
+    >>> e = G["main.main"]["main.run"]
+    >>> e["goroutines"], e["line"], e["states"]
+    (1, 9, {'chan receive': 1})
+    >>> sorted(spawn_graph(d, level="goroutine").edges)
+    [(('', 1), ('', 7))]
     """
     g = _select(dumps, snapshot, None, None, None, False)
     G = nx.DiGraph()

@@ -135,6 +135,24 @@ def leak_onset(
         growing), ``current`` (last count), ``limit``, ``seconds_to_limit`` (from the
         last sample along that slope; 0 when already over, NaN when not growing or no
         limit), ``change_points`` (how many), ``samples``.
+
+    Raises
+    ------
+    ValueError
+        If ``metrics`` lacks the ``time`` or ``goroutines`` column.
+
+    Examples
+    --------
+    Flat at 10 for ten minutes, then 20 more a minute:
+
+    >>> import pandas as pd
+    >>> m = pd.DataFrame({
+    ...     "time": pd.date_range("2024-01-01", periods=20, freq="min"),
+    ...     "goroutines": [10] * 10 + [10 + 20 * i for i in range(1, 11)],
+    ... })
+    >>> r = leak_onset(m, limit=1000).iloc[0]
+    >>> str(r["onset"]), float(r["slope_per_min"]), float(r["seconds_to_limit"])
+    ('2024-01-01 00:10:00+00:00', 20.0, 2370.0)
     """
     missing = {"time", "goroutines"} - set(metrics.columns)
     if missing:

@@ -468,7 +468,29 @@ CATALOGUE: tuple[Pattern, ...] = (
 
 
 def by_id(pid: str) -> Pattern:
-    """A pattern of the catalogue by its id."""
+    """A pattern of the catalogue by its id.
+
+    Parameters
+    ----------
+    pid : str
+        The pattern's id, such as ``"nil-channel"`` (see :func:`catalogue_frame`).
+
+    Returns
+    -------
+    Pattern
+        The catalogue's pattern of that id.
+
+    Raises
+    ------
+    KeyError
+        If no pattern has that id.
+
+    Examples
+    --------
+    >>> p = by_id("nil-channel")
+    >>> p.title, p.leak
+    ('Operation on a nil channel', True)
+    """
     for p in CATALOGUE:
         if p.id == pid:
             return p
@@ -476,7 +498,23 @@ def by_id(pid: str) -> Pattern:
 
 
 def catalogue_frame() -> pd.DataFrame:
-    """The catalogue as a table (id, title, signature, explanation, advice, leak)."""
+    """The catalogue as a table (id, title, signature, explanation, advice, leak).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per pattern, in catalogue order (specific before generic), with columns
+        ``id``, ``title``, ``signature``, ``explanation``, ``advice`` and ``leak`` (False
+        for benign shapes).
+
+    Examples
+    --------
+    >>> t = catalogue_frame()
+    >>> t.columns.tolist()
+    ['id', 'title', 'signature', 'explanation', 'advice', 'leak']
+    >>> t["id"].iloc[0], bool(t["leak"].iloc[0])
+    ('nil-channel', True)
+    """
     return pd.DataFrame(
         [(p.id, p.title, p.signature, p.explanation, p.advice, p.leak) for p in CATALOGUE],
         columns=["id", "title", "signature", "explanation", "advice", "leak"],

@@ -36,7 +36,35 @@ MAX_TYPE_CANDIDATES = 32
 
 
 def own_frames(dumps: Dumps, stack_ids) -> pd.DataFrame:
-    """The frames of the goroutines' own stacks (not their creators' or ancestors'), by depth."""
+    """The frames of the goroutines' own stacks (not their creators' or ancestors'), by depth.
+
+    Parameters
+    ----------
+    dumps : Dumps
+        The parsed dumps.
+    stack_ids : array-like
+        The ``stack_id`` values whose frames to keep.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Rows of ``dumps.frames`` (same columns: ``stack_id``, ``section``, ``depth``,
+        ``function``, ``package``, ``receiver``, ``method``, ``file``, ``line``, ``offset``,
+        ``args``, ``inlined``, ``elided_before``, ``frame_class``) of section 0, sorted by
+        ``stack_id`` then ``depth`` (top frame first).
+
+    Examples
+    --------
+    >>> import goforensics as gf
+    >>> d = gf.parse_text(
+    ...     "goroutine 7 [chan receive]:\\nmain.worker()\\n\\t/app/w.go:12 +0x1d\\n"
+    ...     "main.run()\\n\\t/app/w.go:30 +0x2a\\n"
+    ... )
+    >>> own_frames(d, d.goroutines["stack_id"].unique())[["depth", "function", "line"]]
+       depth     function  line
+    0      0  main.worker    12
+    1      1     main.run    30
+    """
     f = dumps.frames
     f = f[(f["section"] == 0) & f["stack_id"].isin(stack_ids)]
     return f.sort_values(["stack_id", "depth"], kind="stable")
@@ -44,7 +72,30 @@ def own_frames(dumps: Dumps, stack_ids) -> pd.DataFrame:
 
 def stack_lists(frames: pd.DataFrame) -> dict:
     """stack_id -> (functions, files, lines) of frames sorted by stack and depth: one pass,
-    no pandas work per stack."""
+    no pandas work per stack.
+
+    Parameters
+    ----------
+    frames : pandas.DataFrame
+        Frames with ``stack_id``, ``function``, ``file`` and ``line`` columns, sorted by
+        stack and depth (as :func:`own_frames` returns them).
+
+    Returns
+    -------
+    dict
+        ``stack_id`` -> a tuple of three lists: functions, files and lines, top frame first.
+
+    Examples
+    --------
+    >>> import goforensics as gf
+    >>> d = gf.parse_text(
+    ...     "goroutine 7 [chan receive]:\\nmain.worker()\\n\\t/app/w.go:12 +0x1d\\n"
+    ...     "main.run()\\n\\t/app/w.go:30 +0x2a\\n"
+    ... )
+    >>> lists = stack_lists(own_frames(d, d.goroutines["stack_id"].unique()))
+    >>> list(lists.values())
+    [(['main.worker', 'main.run'], ['/app/w.go', '/app/w.go'], [12, 30])]
+    """
     sid = frames["stack_id"].to_numpy()
     if not len(sid):
         return {}
@@ -241,6 +292,34 @@ def wait_for_graph(
     Goroutines blocked on a channel while holding a mutex others wait for are the
     "lock held across a channel operation" pattern; a cycle is a deadlock (see
     :func:`deadlock_cycles`). Only one snapshot is used: the last one by default.
+
+    Parameters
+    ----------
+    dumps : Dumps
+        The parsed dumps.
+    snapshot : int, optional
+        The snapshot to look at (default: the last one).
+    max_offset : int, default 4096
+        How many bytes past a struct's address a lock may lie and still be its field.
+    max_candidates : int, default MAX_TYPE_CANDIDATES
+        The most goroutines a holder is guessed among by receiver type alone.
+
+    Returns
+    -------
+    networkx.DiGraph
+        Goroutine and resource nodes with ``waits`` and ``held-by`` edges, as above.
+
+    Examples
+    --------
+    >>> import goforensics as gf
+    >>> d = gf.parse_text(
+    ...     "goroutine 7 [chan receive]:\\nmain.worker()\\n\\t/app/w.go:12 +0x1d\\n"
+    ...     "main.run()\\n\\t/app/w.go:30 +0x2a\\n"
+    ... )
+    >>> G = wait_for_graph(d)
+    >>> n = G.nodes["g", "", 7]
+    >>> n["state"], n["function"], n["line"]
+    ('chan receive', 'main.worker', 12)
     """
     g = dumps.goroutines
     snapshot = last_snapshot(dumps, snapshot)

@@ -120,6 +120,22 @@ def assemble_rounds(series: Dumps, groups: pd.DataFrame) -> list[dict]:
     -------
     list of dict
         Rows for the warnings table (rounds that could not be assembled).
+
+    Examples
+    --------
+    A snapshot on its own is left as it is; ``series.snapshots`` gains the columns
+    ``forms``, ``corroborated_by`` and ``verdicts_joined``:
+
+    >>> import goforensics as gf
+    >>> d = gf.parse_text(
+    ...     "goroutine 1 [chan receive]:\\nmain.main()\\n\\t/app/main.go:9 +0x18\\n"
+    ... )
+    >>> groups = pd.DataFrame({"snapshot": [0], "group": [None], "profile": ["goroutine"]})
+    >>> assemble_rounds(d, groups)
+    []
+    >>> d.snapshots[["forms", "verdicts_joined"]]
+                   forms  verdicts_joined
+    0  goroutine debug=2                0
     """
     s = series.snapshots
     for col, value in (("forms", ""), ("corroborated_by", ""), ("verdicts_joined", 0)):
@@ -350,6 +366,17 @@ def split_processes(series: Dumps, declared: dict[str, bool], *, look_back: int 
     -------
     list of dict
         Rows for the warnings table, one per instance that holds several processes.
+
+    Examples
+    --------
+    One dump is one process:
+
+    >>> import goforensics as gf
+    >>> d = gf.parse_text(
+    ...     "goroutine 1 [chan receive]:\\nmain.main()\\n\\t/app/main.go:9 +0x18\\n"
+    ... )
+    >>> split_processes(d, {})
+    []
     """
     s, g = series.snapshots, series.goroutines
     notes = []

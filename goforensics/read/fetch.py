@@ -158,7 +158,27 @@ def profile_urls(
 
 
 def extra_url(base: str, path: str) -> str:
-    """An extra endpoint (``/debug/truth``) on the same host as the dumps."""
+    """An extra endpoint (``/debug/truth``) on the same host as the dumps.
+
+    Parameters
+    ----------
+    base : str
+        The dumps' URL, or a bare ``host:port``.
+    path : str
+        The endpoint's path, or a full URL (returned as it is).
+
+    Returns
+    -------
+    str
+        The endpoint's URL.
+
+    Examples
+    --------
+    >>> extra_url("localhost:6060", "/debug/truth")
+    'http://localhost:6060/debug/truth'
+    >>> extra_url("http://app:6060/debug/pprof/goroutine", "https://other/truth")
+    'https://other/truth'
+    """
     if "://" in path:
         return path
     if "://" not in base:
@@ -186,7 +206,23 @@ class _Retryable(Exception):
 
 
 def host_of(url: str) -> str:
-    """The host:port a URL names, for messages and instance names."""
+    """The host:port a URL names, for messages and instance names.
+
+    Parameters
+    ----------
+    url : str
+        A URL.
+
+    Returns
+    -------
+    str
+        Its ``host:port``, or ``url`` itself where it names none.
+
+    Examples
+    --------
+    >>> host_of("http://localhost:6060/debug/pprof/goroutine?debug=2")
+    'localhost:6060'
+    """
     return urllib.parse.urlsplit(url).netloc or url
 
 
@@ -251,7 +287,33 @@ def _fetch_once(url: str, timeout: float, max_bytes: int) -> Answer:
 
 
 def fetch(url: str, *, timeout: float, max_bytes: int, retries: int, backoff: float) -> Answer:
-    """One request with retries and exponential backoff on errors that may pass."""
+    """One request with retries and exponential backoff on errors that may pass.
+
+    Parameters
+    ----------
+    url : str
+        The URL to get.
+    timeout : float
+        Seconds to wait for each attempt.
+    max_bytes : int
+        The most bytes of body read; a longer answer is cut there (``capped``).
+    retries : int
+        Further attempts after one that fails in a way that may pass (refused
+        connection, timeout, HTTP 5xx or 429).
+    backoff : float
+        Seconds before the first retry, doubled for each next one.
+
+    Returns
+    -------
+    Answer
+        ``status``, ``body``, ``capped``, ``content_type``, ``taken_at``, ``elapsed`` and
+        ``attempts``.
+
+    Raises
+    ------
+    CaptureError
+        If every attempt fails, or one fails in a way that will not pass.
+    """
     last = ""
     for attempt in range(retries + 1):
         if attempt:
@@ -268,7 +330,25 @@ def fetch(url: str, *, timeout: float, max_bytes: int, retries: int, backoff: fl
 
 
 def is_dump(body: bytes) -> bool:
-    """Does this body hold a goroutine dump, a profile, or a protobuf profile? (read by goforensics.read.parse)"""
+    """Does this body hold a goroutine dump, a profile, or a protobuf profile? (read by goforensics.read.parse)
+
+    Parameters
+    ----------
+    body : bytes
+        An HTTP answer's body (gzipped or not); only its start is parsed.
+
+    Returns
+    -------
+    bool
+        True where the parser reads at least one snapshot from it.
+
+    Examples
+    --------
+    >>> is_dump(b"goroutine 1 [running]:\\nmain.main()\\n\\t/app/main.go:9 +0x18\\n")
+    True
+    >>> is_dump(b"<html>404 page not found</html>")
+    False
+    """
     head = body
     if body[:2] != b"\x1f\x8b" and len(body) > _VALIDATE:
         cut = body.rfind(b"\n\n", 0, _VALIDATE)
@@ -281,6 +361,20 @@ def is_dump(body: bytes) -> bool:
 
 
 def not_a_dump(url: str, ans: Answer) -> CaptureError:
+    """The error for an answer that is not a goroutine dump.
+
+    Parameters
+    ----------
+    url : str
+        The URL asked.
+    ans : Answer
+        Its answer.
+
+    Returns
+    -------
+    CaptureError
+        An error naming the content type, the size and the first bytes of the body.
+    """
     start = ans.body[:40].decode("utf-8", "replace").replace("\n", " ").strip()
     ctype = ans.content_type.split(";")[0] or "no content type"
     return CaptureError(

@@ -96,6 +96,34 @@ def display_name(path: str | Path) -> str:
 
 
 def note(notes: list[dict], source: object, kind: str, message: str) -> None:
+    """Append a row for the warnings table to ``notes``.
+
+    Parameters
+    ----------
+    notes : list of dict
+        The rows gathered so far; appended to in place.
+    source : str or Path
+        The file or directory the note is about.
+    kind : str
+        The warning's kind (``times``, ``unreadable``, ...).
+    message : str
+        What happened, in words.
+
+    Returns
+    -------
+    None
+        The row (``source``, ``snapshot``, ``line``, ``lines``, ``kind``, ``message``)
+        goes into ``notes``.
+
+    Examples
+    --------
+    >>> notes = []
+    >>> note(notes, "a.txt", "times", "no time found")
+    >>> sorted(notes[0].items())[:3]
+    [('kind', 'times'), ('line', None), ('lines', 0)]
+    >>> notes[0]["source"], notes[0]["message"]
+    ('a.txt', 'no time found')
+    """
     notes.append(
         {
             "source": display_name(source),
@@ -208,6 +236,32 @@ def expand_paths(paths: str | Path | Source | Iterable[str | Path | Source]) -> 
 
 
 def expand_sources(paths, notes: list[dict]) -> list[Source]:
+    """The input files that paths, directories, glob patterns and ``bundled:`` names stand for.
+
+    Parameters
+    ----------
+    paths : str, Path, Source or a list of them
+        Files, directories (walked; a manifest or times file in one is read),
+        glob patterns, or ``bundled:NAME`` for a bundled dataset.
+    notes : list of dict
+        Warning rows, appended to in place (unreadable directories, link cycles, ...).
+
+    Returns
+    -------
+    list of Source
+        One per file, in order.
+
+    Raises
+    ------
+    LoadError
+        If a path does not exist or a pattern matches no file.
+
+    Examples
+    --------
+    >>> notes = []
+    >>> [s.path.name for s in expand_sources("bundled:demo", notes)], notes
+    (['goroutines-debug2.txt'], [])
+    """
     if isinstance(paths, (str, Path, Source)):
         paths = [paths]
     out: list[Source] = []
@@ -343,7 +397,38 @@ def apply_times(
 ) -> None:
     """Times from a times file onto the sources it names (by path relative to it, or by name).
 
-    One found beside the dumps yields to a manifest; one the caller gives wins over it."""
+    One found beside the dumps yields to a manifest; one the caller gives wins over it.
+
+    Parameters
+    ----------
+    times : mapping of str to pandas.Timestamp
+        File (path relative to the times file, full path, or name) -> when it was taken.
+    where : Path
+        The times file.
+    sources : list of Source
+        The sources; their ``taken_at`` and ``time_source`` are set in place.
+    notes : list of dict
+        Warning rows, appended to in place (files missing from the times file, and
+        names in it that were not loaded).
+    given : bool, default False
+        The caller gave the times file: it wins over a manifest's times.
+
+    Returns
+    -------
+    None
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> src = [Source(Path("/d/a.txt")), Source(Path("/d/b.txt"))]
+    >>> notes = []
+    >>> apply_times({"a.txt": pd.Timestamp("2024-05-01 12:00", tz="UTC")},
+    ...             Path("/d/times.csv"), src, notes)
+    >>> str(src[0].taken_at), src[0].time_source, src[1].taken_at
+    ('2024-05-01 12:00:00+00:00', 'times file', None)
+    >>> notes[0]["message"]
+    '1 file(s) not in the times file: their times come from elsewhere'
+    """
     base = where.parent
     unused = set(times)
     missing = 0
@@ -378,6 +463,28 @@ def apply_times(
 
 
 def time_from_name(name: str) -> pd.Timestamp | None:
+    """When a dump was taken, read from its file name (an ISO-like date and time, or Unix seconds).
+
+    Parameters
+    ----------
+    name : str
+        A file name.
+
+    Returns
+    -------
+    pandas.Timestamp or None
+        The time in UTC (a name without an offset is read as UTC), or None where the
+        name holds none.
+
+    Examples
+    --------
+    >>> time_from_name("goroutines-2024-05-01T12-30-00Z.txt")
+    Timestamp('2024-05-01 12:30:00+0000', tz='UTC')
+    >>> time_from_name("dump-1714566600.txt")
+    Timestamp('2024-05-01 12:30:00+0000', tz='UTC')
+    >>> time_from_name("dump.txt") is None
+    True
+    """
     for rx, kind in _NAME_TIME:
         m = rx.search(name)
         if not m:

@@ -39,7 +39,30 @@ __all__ = [
 
 
 def decode_varint(buf: bytes, pos: int) -> tuple[int, int]:
-    """Decode a base-128 varint at ``pos``; returns (value, next position)."""
+    """Decode a base-128 varint at ``pos``; returns (value, next position).
+
+    Parameters
+    ----------
+    buf : bytes
+        The message.
+    pos : int
+        Offset of the varint's first byte.
+
+    Returns
+    -------
+    tuple of (int, int)
+        The value, and the offset just past the varint.
+
+    Raises
+    ------
+    ParseError
+        If the varint is truncated or longer than 10 bytes.
+
+    Examples
+    --------
+    >>> decode_varint(b"\\xac\\x02", 0)
+    (300, 2)
+    """
     result = shift = 0
     while True:
         if pos >= len(buf):
@@ -81,7 +104,25 @@ def looks_like_profile(head: bytes) -> bool:
 
 
 def encode_varint(value: int) -> bytes:
-    """Encode a non-negative integer as a varint (used by tests to build profiles)."""
+    """Encode a non-negative integer as a varint (used by tests to build profiles).
+
+    Parameters
+    ----------
+    value : int
+        A non-negative integer.
+
+    Returns
+    -------
+    bytes
+        Its base-128 varint encoding, low groups first.
+
+    Examples
+    --------
+    >>> encode_varint(300), encode_varint(1)
+    (b'\\xac\\x02', b'\\x01')
+    >>> decode_varint(encode_varint(2**40), 0)
+    (1099511627776, 6)
+    """
     out = bytearray()
     while True:
         b = value & 0x7F
@@ -160,6 +201,42 @@ def decode_profile(data: bytes, limits: Limits | None = None) -> Profile:
 
     A gzipped message is inflated as a stream, never past the ``message`` budget of
     :class:`~goforensics.read.limits.Limits` (:class:`~goforensics.errors.LimitError`).
+
+    Parameters
+    ----------
+    data : bytes
+        The profile, gzipped or not.
+    limits : Limits, optional
+        Size budgets (default: the current ones).
+
+    Returns
+    -------
+    Profile
+        Sample types, samples (location ids, values, labels), locations, functions,
+        ``time_nanos`` and comments.
+
+    Raises
+    ------
+    ParseError
+        If the bytes are not a well-formed protobuf message.
+
+    Examples
+    --------
+    >>> def fld(n, b):  # a length-delimited field
+    ...     return encode_varint(n << 3 | 2) + encode_varint(len(b)) + b
+    >>> def num(n, v):  # a varint field
+    ...     return encode_varint(n << 3) + encode_varint(v)
+    >>> strings = [b"", b"goroutine", b"count", b"main.main", b"/app/main.go"]
+    >>> data = (
+    ...     fld(1, num(1, 1) + num(2, 2))  # sample type: goroutine/count
+    ...     + fld(2, num(1, 1) + num(2, 3))  # one sample: location 1, 3 goroutines
+    ...     + fld(4, num(1, 1) + fld(4, num(1, 1) + num(2, 9)))  # location 1: function 1, line 9
+    ...     + fld(5, num(1, 1) + num(2, 3) + num(4, 4))  # function 1: main.main in /app/main.go
+    ...     + b"".join(fld(6, s) for s in strings)  # the string table
+    ... )
+    >>> p = decode_profile(data)
+    >>> p.sample_types, p.samples, p.functions
+    ([('goroutine', 'count')], [([1], [3], {})], {1: ('main.main', '/app/main.go', 0)})
     """
     if data[:2] == b"\x1f\x8b":
         budget = current(limits).message
@@ -224,6 +301,41 @@ def parse_profile(data: bytes, source: str = "<profile>") -> Dumps:
     """Parse a ``debug=0`` goroutine (or goroutineleak) profile into tables.
 
     Raises :class:`~goforensics.errors.ParseError` when the bytes are not a profile.
+
+    Parameters
+    ----------
+    data : bytes
+        The profile, gzipped or not.
+    source : str
+        A name for the input, used in messages.
+
+    Returns
+    -------
+    Dumps
+        One snapshot; one goroutine row per sample, its ``count`` the sample's value
+        (a debug=0 profile gives no goroutine ids, and ``state`` reads ``unknown``).
+
+    Examples
+    --------
+    >>> def fld(n, b):  # a length-delimited field
+    ...     return encode_varint(n << 3 | 2) + encode_varint(len(b)) + b
+    >>> def num(n, v):  # a varint field
+    ...     return encode_varint(n << 3) + encode_varint(v)
+    >>> strings = [b"", b"goroutine", b"count", b"main.main", b"/app/main.go"]
+    >>> data = (
+    ...     fld(1, num(1, 1) + num(2, 2))  # sample type: goroutine/count
+    ...     + fld(2, num(1, 1) + num(2, 3))  # one sample: location 1, 3 goroutines
+    ...     + fld(4, num(1, 1) + fld(4, num(1, 1) + num(2, 9)))  # location 1: function 1, line 9
+    ...     + fld(5, num(1, 1) + num(2, 3) + num(4, 4))  # function 1: main.main in /app/main.go
+    ...     + b"".join(fld(6, s) for s in strings)  # the string table
+    ... )
+    >>> d = parse_profile(data)
+    >>> d.goroutines[["state", "count"]]
+         state  count
+    0  unknown      3
+    >>> d.frames[["function", "file", "line"]]
+        function          file  line
+    0  main.main  /app/main.go     9
     """
     try:
         prof = decode_profile(data)

@@ -240,7 +240,28 @@ def _none(newlines: np.ndarray, size: int) -> Blocks:
 
 
 def scan_blocks(buf: bytes) -> Blocks:
-    """Find the standard-shaped goroutine blocks of ``buf`` (text with ``\\n`` line ends)."""
+    """Find the standard-shaped goroutine blocks of ``buf`` (text with ``\\n`` line ends).
+
+    Parameters
+    ----------
+    buf : bytes
+        Dump text with ``\\n`` line ends.
+
+    Returns
+    -------
+    Blocks
+        One entry per block found: header and end line, goroutine id, frame count,
+        ``created by`` id, the stack's pieces and each frame's arguments.
+
+    Examples
+    --------
+    >>> b = scan_blocks(
+    ...     b"goroutine 1 [chan receive]:\\nmain.main()\\n\\t/app/main.go:9 +0x18\\n\\n"
+    ...     b"goroutine 7 [select]:\\nmain.worker()\\n\\t/app/w.go:12 +0x1d\\n\\n"
+    ... )
+    >>> len(b), b.goid.tolist(), b.header.tolist(), b.end.tolist()
+    (2, [1, 7], [0, 4], [3, 7])
+    """
     a = np.frombuffer(buf, np.uint8)
     n = len(a)
     nl = np.flatnonzero(a == 10)

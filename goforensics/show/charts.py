@@ -89,7 +89,27 @@ __all__ = [
 
 
 def cluster_names(dumps: Dumps, labels: pd.Series) -> dict[int, str]:
-    """A readable name per cluster: ``id: site [state]`` (the site without its import path)."""
+    """A readable name per cluster: ``id: site [state]`` (the site without its import path).
+
+    Parameters
+    ----------
+    dumps : Dumps
+        The parsed dumps.
+    labels : pandas.Series
+        Cluster ids aligned with ``dumps.goroutines``.
+
+    Returns
+    -------
+    dict of int to str
+        Cluster id -> its name.
+
+    Examples
+    --------
+    >>> import goforensics as gf
+    >>> d = gf.load("bundled:demo")
+    >>> cluster_names(d, gf.cluster(d))[1]
+    '1: main.(*cache).get [sync.Mutex.Lock]'
+    """
     desc = describe_clusters(dumps, labels)
     return {
         int(
@@ -136,6 +156,33 @@ def over_time_chart(
     ``labels`` are cluster ids aligned with ``dumps.goroutines`` (default:
     :func:`goforensics.cluster`). The chart's data holds one row per snapshot and
     shown cluster.
+
+    Parameters
+    ----------
+    dumps : Dumps
+        The parsed dumps.
+    labels : pandas.Series, optional
+        Cluster ids aligned with ``dumps.goroutines`` (default: :func:`goforensics.cluster`).
+    top : int, default 8
+        How many clusters get a colour of their own.
+    width : int
+        The chart's width in pixels.
+    height : int
+        The chart's height in pixels.
+
+    Returns
+    -------
+    altair.Chart
+        A stacked chart; its data has columns ``snapshot``, ``cluster``, ``goroutines``,
+        ``rank``. A note chart where there are no goroutines.
+
+    Examples
+    --------
+    >>> import goforensics as gf
+    >>> d = gf.load("bundled:demo")
+    >>> c = over_time_chart(d)
+    >>> type(c).__name__, c.data.columns.tolist()
+    ('Chart', ['snapshot', 'cluster', 'goroutines', 'rank'])
     """
     if dumps.goroutines.empty:
         return note("no goroutines", width)
@@ -172,7 +219,34 @@ def over_time_chart(
 
 
 def states_chart(dumps: Dumps, *, top: int = 8, width: int = WIDTH, height: int = 200) -> alt.Chart:
-    """Goroutines per snapshot and state (the ``top`` states, the rest as "other")."""
+    """Goroutines per snapshot and state (the ``top`` states, the rest as "other").
+
+    Parameters
+    ----------
+    dumps : Dumps
+        The parsed dumps.
+    top : int, default 8
+        How many states get a colour of their own.
+    width : int
+        The chart's width in pixels.
+    height : int
+        The chart's height in pixels.
+
+    Returns
+    -------
+    altair.Chart
+        Areas (bars under three snapshots); its data has columns ``snapshot``, ``state``,
+        ``goroutines`` (and ``time`` where the snapshots have capture times). A note chart
+        where there are no goroutines.
+
+    Examples
+    --------
+    >>> import goforensics as gf
+    >>> d = gf.load("bundled:demo")
+    >>> c = states_chart(d)
+    >>> type(c).__name__, c.data.columns.tolist()
+    ('Chart', ['snapshot', 'state', 'goroutines'])
+    """
     g = dumps.goroutines
     if g.empty:
         return note("no goroutines", width)
@@ -248,6 +322,29 @@ def suspects_chart(suspects, *, top: int = 10, width: int = WIDTH) -> alt.HConca
     ``suspects`` is the table of :func:`goforensics.analyze.suspects.suspects`, or the
     records or report of :func:`goforensics.analyze.suspects.triage`. Each sparkline is scaled
     to its own peak; the text on the right gives the numbers.
+
+    Parameters
+    ----------
+    suspects : pandas.DataFrame, list of dict or dict
+        The suspects table, or triage's records or report.
+    top : int, default 10
+        How many suspects to show.
+    width : int
+        The chart's width in pixels.
+
+    Returns
+    -------
+    altair.HConcatChart or altair.Chart
+        Names, sparklines and numbers side by side; a note chart where there are no
+        suspects.
+
+    Examples
+    --------
+    >>> import goforensics as gf
+    >>> d = gf.load("bundled:demo")
+    >>> from goforensics.analyze.suspects import suspects
+    >>> type(suspects_chart(suspects(d))).__name__
+    'HConcatChart'
     """
     recs = _suspect_records(suspects)[:top]
     if not recs:
@@ -348,6 +445,33 @@ def wait_times_chart(
 
     One snapshot (the last by default): the same goroutine in several snapshots would
     be counted again. Profiles print no waits; their goroutines are left out.
+
+    Parameters
+    ----------
+    dumps : Dumps
+        The parsed dumps.
+    snapshot : int, optional
+        The snapshot to look at (default: the last one).
+    top_states : int, default 6
+        How many states get a colour of their own.
+    width : int
+        The chart's width in pixels.
+    height : int
+        The chart's height in pixels.
+
+    Returns
+    -------
+    altair.Chart
+        Bars per wait bin; its data has columns ``wait``, ``state``, ``goroutines``. A
+        note chart where the snapshot has no wait times.
+
+    Examples
+    --------
+    >>> import goforensics as gf
+    >>> d = gf.load("bundled:demo")
+    >>> c = wait_times_chart(d)
+    >>> type(c).__name__, c.data.columns.tolist()
+    ('Chart', ['wait', 'state', 'goroutines'])
     """
     g = dumps.goroutines
     snapshot = last_snapshot(dumps, snapshot)
@@ -481,6 +605,38 @@ def icicle_chart(
     With ``hide_runtime``, runtime frames (the same parking plumbing everywhere) are
     left out of the boxes. The chart's data holds one row per box (``function``,
     ``depth``, ``x0``, ``x1``, ``goroutines``, ``share``, ``frame_class``, ``text``).
+
+    Parameters
+    ----------
+    dumps : Dumps
+        The parsed dumps.
+    snapshot : int, optional
+        The snapshot to look at (default: the last one).
+    labels : pandas.Series, optional
+        Cluster ids aligned with ``dumps.goroutines``; needed with ``clusters``.
+    clusters : list of int, optional
+        Only goroutines of these clusters.
+    min_share : float, default 0.005
+        The smallest share of blocked goroutines a box may have.
+    max_depth : int, default 40
+        The deepest frame drawn.
+    hide_runtime : bool, default True
+        Leave runtime frames out of the boxes.
+    width : int
+        The chart's width in pixels.
+
+    Returns
+    -------
+    altair.LayerChart or altair.Chart
+        Boxes and their labels; a note chart where nothing is blocked.
+
+    Examples
+    --------
+    >>> import goforensics as gf
+    >>> d = gf.load("bundled:demo")
+    >>> c = icicle_chart(d)
+    >>> type(c).__name__, c.data.columns.tolist()[:6]
+    ('LayerChart', ['function', 'depth', 'x0', 'x1', 'goroutines', 'share'])
     """
     snapshot = last_snapshot(dumps, snapshot)
     weight = _blocked_weights(dumps, snapshot, labels, clusters)

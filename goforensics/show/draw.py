@@ -49,7 +49,25 @@ def _vl_version() -> str:
 
 
 def chart(data: pd.DataFrame) -> alt.Chart:
-    """An Altair chart of ``data`` made safe (:func:`goforensics.show.safe.safe_frame`)."""
+    """An Altair chart of ``data`` made safe (:func:`goforensics.show.safe.safe_frame`).
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        The chart's data.
+
+    Returns
+    -------
+    altair.Chart
+        A chart of the made-safe data, with no mark or encoding yet.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> c = chart(pd.DataFrame({"x": [1, 2], "y": [3, 4]})).mark_bar().encode(x="x:Q", y="y:Q")
+    >>> type(c).__name__, c.to_dict()["mark"]
+    ('Chart', {'type': 'bar'})
+    """
     return alt.Chart(safe_frame(data))
 
 
@@ -58,6 +76,23 @@ def to_svg(chart: alt.TopLevelMixin) -> str:
 
     The specification goes through :func:`goforensics.show.safe.safe_spec` first: the
     renderer aborts the process on characters XML forbids.
+
+    Parameters
+    ----------
+    chart : altair chart
+        Any top-level Altair chart.
+
+    Returns
+    -------
+    str
+        The SVG document.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> c = chart(pd.DataFrame({"x": [1, 2], "y": [3, 4]})).mark_bar().encode(x="x:Q", y="y:Q")
+    >>> to_svg(c).startswith("<svg")
+    True
     """
     import vl_convert as vlc
 
@@ -65,7 +100,27 @@ def to_svg(chart: alt.TopLevelMixin) -> str:
 
 
 def to_png(chart: alt.TopLevelMixin, scale: float = 1.0) -> bytes:
-    """The chart as PNG bytes (vl-convert; nothing fetched; the specification made safe first)."""
+    """The chart as PNG bytes (vl-convert; nothing fetched; the specification made safe first).
+
+    Parameters
+    ----------
+    chart : altair chart
+        Any top-level Altair chart.
+    scale : float, default 1.0
+        Pixels per chart pixel.
+
+    Returns
+    -------
+    bytes
+        The PNG image.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> c = chart(pd.DataFrame({"x": [1, 2], "y": [3, 4]})).mark_bar().encode(x="x:Q", y="y:Q")
+    >>> to_png(c)[:8]
+    b'\\x89PNG\\r\\n\\x1a\\n'
+    """
     import vl_convert as vlc
 
     return vlc.vegalite_to_png(safe_spec(chart.to_dict()), vl_version=_vl_version(), scale=scale)
@@ -76,6 +131,30 @@ def offline(renderer: str = "png", scale: float = 1.0) -> None:
 
     Static images render on GitHub and offline and need no JavaScript; Altair's
     default HTML output would load Vega from a CDN.
+
+    Parameters
+    ----------
+    renderer : {"png", "svg"}
+        The image format.
+    scale : float, default 1.0
+        Pixels per chart pixel (PNG only).
+
+    Returns
+    -------
+    None
+        Altair's renderer is switched for the session.
+
+    Raises
+    ------
+    ValueError
+        If ``renderer`` is neither ``"png"`` nor ``"svg"``.
+
+    Examples
+    --------
+    >>> offline("jpeg")
+    Traceback (most recent call last):
+    ...
+    ValueError: renderer must be 'png' or 'svg'
     """
     if renderer not in ("png", "svg"):
         raise ValueError("renderer must be 'png' or 'svg'")
@@ -99,6 +178,25 @@ def short_function(name: str) -> str:
 
 
 def clip(text: str, chars: int) -> str:
+    """``text`` cut to at most ``chars`` characters, an ellipsis marking the cut.
+
+    Parameters
+    ----------
+    text : str
+        The text (anything else is made a string).
+    chars : int
+        The most characters kept, the ellipsis included.
+
+    Returns
+    -------
+    str
+        ``text`` itself where it fits; else its start and ``…``; empty for ``chars <= 1``.
+
+    Examples
+    --------
+    >>> clip("main.(*cache).refresh", 10), clip("main.main", 10)
+    ('main.(*ca…', 'main.main')
+    """
     text = str(text)
     if chars <= 1:
         return ""
@@ -106,14 +204,54 @@ def clip(text: str, chars: int) -> str:
 
 
 def last_snapshot(dumps: Dumps, snapshot: int | None) -> int | None:
-    """``snapshot``, or the last snapshot of ``dumps`` where it is None."""
+    """``snapshot``, or the last snapshot of ``dumps`` where it is None.
+
+    Parameters
+    ----------
+    dumps : Dumps
+        The parsed dumps.
+    snapshot : int or None
+        A snapshot number, or None for the last one.
+
+    Returns
+    -------
+    int or None
+        ``snapshot`` where given; else the highest snapshot with goroutines (None where
+        there are none).
+
+    Examples
+    --------
+    >>> import goforensics as gf
+    >>> d = gf.parse_text("goroutine 1 [chan receive]:\\nmain.main()\\n\\t/app/main.go:9 +0x18\\n")
+    >>> last_snapshot(d, None), last_snapshot(d, 3)
+    (0, 3)
+    """
     if snapshot is None and len(dumps.goroutines):
         return int(dumps.goroutines["snapshot"].max())
     return snapshot
 
 
 def note(text: str, width: int = WIDTH) -> alt.Chart:
-    """A chart that only says something (where there is nothing to draw)."""
+    """A chart that only says something (where there is nothing to draw).
+
+    Parameters
+    ----------
+    text : str
+        What it says.
+    width : int
+        The chart's width in pixels.
+
+    Returns
+    -------
+    altair.Chart
+        A text mark, 40 pixels high.
+
+    Examples
+    --------
+    >>> n = note("no goroutines")
+    >>> n.to_dict()["mark"]["type"], n.to_dict()["height"]
+    ('text', 40)
+    """
     return (
         chart(pd.DataFrame({"text": [text]}))
         .mark_text(align="left", fontSize=13, color="#555")

@@ -35,6 +35,20 @@ def findings_text(findings: pd.DataFrame, *, files: int | None = None) -> str:
     Returns
     -------
     str
+        The paragraphs, then ``N finding(s) in F file(s): RULE COUNT ...``.
+
+    Examples
+    --------
+    >>> f = pd.DataFrame([{"rule_id": "GF105", "rule": "http-server-no-timeouts",
+    ...                    "level": "warning", "file": "uploads.go", "line": 20,
+    ...                    "function": "serveUploads", "overlaps": "",
+    ...                    "message": "http.Server without ReadHeaderTimeout", "snippet": ""}])
+    >>> print(findings_text(f))
+    uploads.go:20: GF105 http-server-no-timeouts [warning] in serveUploads
+        http.Server without ReadHeaderTimeout
+    1 finding(s): GF105 1
+    >>> findings_text(f.iloc[:0], files=3)
+    '0 finding(s) in 3 file(s)'
     """
     out = []
     for r in findings.to_dict("records"):

@@ -121,6 +121,16 @@ def fleet_text(result) -> str:
     -------
     str, one cause per paragraph (most instances first), then the instances x causes grid
     (at most :data:`GRID_INSTANCES` x :data:`GRID_CAUSES`).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from goforensics.analyze.fleet import FleetResult
+    >>> e = pd.DataFrame()
+    >>> print(fleet_text(FleetResult(e, e, e, e, e, e, e)))
+    no instance
+    <BLANKLINE>
+    no cause grows on any instance: no instance has the 3 snapshots a trend needs
     """
     return "\n".join(_header(result) + _causes(result) + _grid(result))
 

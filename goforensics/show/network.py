@@ -36,6 +36,23 @@ def graph_layout(G: nx.DiGraph) -> dict:
 
     Layers come from the condensation of the graph (strongly connected components
     are one layer), so any directed graph gets a left-to-right layout.
+
+    Parameters
+    ----------
+    G : networkx.DiGraph
+        Any directed graph.
+
+    Returns
+    -------
+    dict
+        Node -> ``(x, y)`` position; empty for an empty graph.
+
+    Examples
+    --------
+    >>> import networkx as nx
+    >>> G = nx.DiGraph([("main.run", "main.worker"), ("main.worker", "runtime.chanrecv")])
+    >>> {n: float(x) for n, (x, y) in graph_layout(G).items()}
+    {'main.run': -1.0, 'main.worker': 0.0, 'runtime.chanrecv': 1.0}
     """
     if G.number_of_nodes() == 0:
         return {}
@@ -242,6 +259,41 @@ def network_chart(
     edges, left out and counted in the subtitle). ``label(node, attrs)`` and
     ``color(node, attrs)`` give each node's text and colour category. With
     ``collapse``, chains of nodes are drawn as one (:func:`collapse_chains`).
+
+    Parameters
+    ----------
+    G : networkx.DiGraph
+        The graph.
+    weight : str, default "goroutines"
+        The node attribute that sizes nodes and picks the ``top`` ones.
+    label : callable, optional
+        ``label(node, attrs)`` -> the node's text.
+    color : callable, optional
+        ``color(node, attrs)`` -> the node's colour category.
+    color_scale : altair.Scale, optional
+        The colour scale for those categories.
+    top : int, default 30
+        How many nodes are drawn.
+    title : str
+        The chart's title.
+    collapse : bool, default False
+        Draw chains of nodes as one node.
+    width, height : int
+        The chart's size in pixels.
+
+    Returns
+    -------
+    altair.LayerChart or altair.Chart
+        Edges, nodes and labels; a note chart where the graph is empty.
+
+    Examples
+    --------
+    >>> import networkx as nx
+    >>> G = nx.DiGraph([("main.run", "main.worker"), ("main.worker", "runtime.chanrecv")])
+    >>> nx.set_node_attributes(G, 1, "goroutines")
+    >>> c = network_chart(G, title="calls")
+    >>> type(c).__name__, c.to_dict()["title"]
+    ('LayerChart', {'text': 'calls', 'subtitle': '3 of 3 nodes'})
     """
     if G.number_of_nodes() == 0:
         return note(f"{title}: empty graph" if title else "empty graph", width)
@@ -280,6 +332,34 @@ def call_graph_chart(
 
     Node size is goroutines through the function, colour its frame class; ``snapshot``
     defaults to the last one.
+
+    Parameters
+    ----------
+    dumps : Dumps
+        The parsed dumps.
+    snapshot : int, optional
+        The snapshot to draw (default: the last one).
+    labels : pandas.Series, optional
+        Cluster ids aligned with ``dumps.goroutines``; needed with ``clusters``.
+    clusters : list of int, optional
+        Only goroutines of these clusters.
+    top : int, default 30
+        How many nodes are drawn, the heaviest first.
+    **kw
+        Passed to :func:`network_chart` (``width``, ``height``, ...).
+
+    Returns
+    -------
+    altair.LayerChart or altair.Chart
+        Edges, nodes and labels; a note chart where the graph is empty.
+
+    Examples
+    --------
+    >>> import goforensics as gf
+    >>> d = gf.load("bundled:demo")
+    >>> c = call_graph_chart(d)
+    >>> type(c).__name__, c.to_dict()["title"]["text"]
+    ('LayerChart', 'Call graph of blocked goroutines')
     """
     G = call_graph(dumps, snapshot=last_snapshot(dumps, snapshot), labels=labels, clusters=clusters)
     return network_chart(
@@ -300,6 +380,30 @@ def spawn_graph_chart(
 
     Node size is goroutines created by or started in the function; colour the
     dominant state of the goroutines started in it (``creator`` for pure creators).
+
+    Parameters
+    ----------
+    dumps : Dumps
+        The parsed dumps.
+    snapshot : int, optional
+        The snapshot to draw (default: the last one).
+    top : int, default 30
+        How many nodes are drawn, the heaviest first.
+    **kw
+        Passed to :func:`network_chart` (``width``, ``height``, ...).
+
+    Returns
+    -------
+    altair.LayerChart or altair.Chart
+        Edges, nodes and labels; a note chart where the graph is empty.
+
+    Examples
+    --------
+    >>> import goforensics as gf
+    >>> d = gf.load("bundled:demo")
+    >>> c = spawn_graph_chart(d)
+    >>> type(c).__name__, c.to_dict()["title"]["subtitle"]
+    ('LayerChart', '6 of 6 nodes')
     """
     G = spawn_graph(dumps, snapshot=last_snapshot(dumps, snapshot))
     for n in G.nodes:
@@ -336,6 +440,32 @@ def wait_for_chart(
     kind and by the groups that wait on them and hold them. An edge group ->
     resource is "waits", resource -> group "held-by" (an inferred lock holder).
     ``graph`` is the wait-for graph if already made (it costs a pass over every goroutine).
+
+    Parameters
+    ----------
+    dumps : Dumps
+        The parsed dumps.
+    snapshot : int, optional
+        The snapshot to draw (default: the last one).
+    top : int, default 30
+        How many nodes are drawn, the heaviest first.
+    graph : networkx.DiGraph, optional
+        The wait-for graph, if already made.
+    **kw
+        Passed to :func:`network_chart` (``width``, ``height``, ...).
+
+    Returns
+    -------
+    altair.LayerChart or altair.Chart
+        Edges, nodes and labels; a note chart where the graph is empty.
+
+    Examples
+    --------
+    >>> import goforensics as gf
+    >>> d = gf.load("bundled:demo")
+    >>> c = wait_for_chart(d)
+    >>> type(c).__name__, c.to_dict()["title"]["subtitle"]
+    ('LayerChart', '7 of 7 nodes')
     """
     W = (
         graph

@@ -76,11 +76,44 @@ details summary{cursor:pointer;color:#333}
 
 
 def e(value) -> str:
-    """Anything as HTML text or a quoted attribute: made safe (:func:`safe_text`), then escaped."""
+    """Anything as HTML text or a quoted attribute: made safe (:func:`safe_text`), then escaped.
+
+    Parameters
+    ----------
+    value : object
+        Anything; made a string.
+
+    Returns
+    -------
+    str
+        Text safe inside an element or a double-quoted attribute.
+
+    Examples
+    --------
+    >>> e('<a href="x">')
+    '&lt;a href=&quot;x&quot;&gt;'
+    """
     return escape(safe_text(value), quote=True)
 
 
 def num(v) -> str:
+    """A number as a table shows it: integers with thousands separators, floats to 2 places.
+
+    Parameters
+    ----------
+    v : object
+        A number, a missing value (None, NA, NaN), or anything else.
+
+    Returns
+    -------
+    str
+        The formatted number; empty for a missing value; ``str(v)`` otherwise.
+
+    Examples
+    --------
+    >>> num(1234567), num(2.5), num(None), num("n/a")
+    ('1,234,567', '2.50', '', 'n/a')
+    """
     if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)):
         return ""
     if isinstance(v, (int, np.integer)):
@@ -91,6 +124,31 @@ def num(v) -> str:
 
 
 def table(df: pd.DataFrame, columns: list[str] | None = None, numeric: tuple[str, ...] = ()) -> str:
+    """An HTML table of a data frame, every cell escaped.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        The rows.
+    columns : list of str, optional
+        The columns shown, in order (default: all).
+    numeric : tuple of str
+        Columns formatted by :func:`num` and aligned right.
+
+    Returns
+    -------
+    str
+        A ``<table>`` with a header row.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"state": ["chan receive"], "goroutines": [1200]})
+    >>> html = table(t, numeric=("goroutines",))
+    >>> html[:53]
+    '<table><tr><th>state</th><th>goroutines</th></tr><tr>'
+    >>> html[53:]
+    '<td>chan receive</td><td class="n">1,200</td></tr></table>'
+    """
     cols = columns or list(df.columns)
     head = "".join(f"<th>{e(c)}</th>" for c in cols)
     body = []
@@ -106,7 +164,30 @@ def table(df: pd.DataFrame, columns: list[str] | None = None, numeric: tuple[str
 
 
 def figure(make, caption: str) -> str:
-    """A chart as an inline SVG image; a failed chart becomes a visible note, not a failed report."""
+    """A chart as an inline SVG image; a failed chart becomes a visible note, not a failed report.
+
+    Parameters
+    ----------
+    make : callable
+        Makes the chart (called here, so that its failure is caught).
+    caption : str
+        The figure's caption and the image's alt text.
+
+    Returns
+    -------
+    str
+        A ``<figure>`` with the SVG as a data URL, or a ``<p class="warn">`` naming the error.
+
+    Examples
+    --------
+    >>> from goforensics.show.draw import chart
+    >>> c = chart(pd.DataFrame({"x": [1, 2], "y": [3, 4]})).mark_bar().encode(x="x:Q", y="y:Q")
+    >>> figure(lambda: c, "two bars").startswith('<figure><img alt="two bars"')
+    True
+    >>> broken = figure(lambda: 1 / 0, "broken")
+    >>> broken.startswith('<p class="warn">chart unavailable'), "ZeroDivisionError" in broken
+    (True, True)
+    """
     from .charts import to_svg
 
     try:
@@ -124,6 +205,28 @@ def figure(make, caption: str) -> str:
 
 
 def page(title: str, body: str) -> str:
+    """A self-contained HTML page: its style inline, a Content-Security-Policy that loads nothing.
+
+    Parameters
+    ----------
+    title : str
+        The page's title (escaped).
+    body : str
+        HTML for the page's ``<main>`` (not escaped).
+
+    Returns
+    -------
+    str
+        The HTML document.
+
+    Examples
+    --------
+    >>> p = page("triage", "<p>hello</p>")
+    >>> p.startswith("<!DOCTYPE html>"), "<title>triage</title>" in p
+    (True, True)
+    >>> "<main><p>hello</p></main>" in p
+    True
+    """
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
@@ -135,6 +238,29 @@ def page(title: str, body: str) -> str:
 
 
 def facts_table(f: dict, clusters: int | None) -> str:
+    """The overview table of a series: snapshots, instances, times, goroutines, formats, Go.
+
+    Parameters
+    ----------
+    f : dict
+        The series facts (a triage report's ``series``).
+    clusters : int or None
+        How many clusters were found (a row of its own), or None to leave it out.
+
+    Returns
+    -------
+    str
+        A ``<table class="facts">``.
+
+    Examples
+    --------
+    >>> import goforensics as gf
+    >>> from goforensics.analyze.suspects import triage
+    >>> report = triage(gf.load("bundled:demo"))
+    >>> t = facts_table(report["series"], 6)
+    >>> t.startswith('<table class="facts">'), "<tr><td>clusters</td><td>6</td></tr>" in t
+    (True, True)
+    """
     rows = [
         (
             "snapshots",
@@ -174,6 +300,30 @@ def facts_table(f: dict, clusters: int | None) -> str:
 
 
 def suspect_card(s: dict, extra: dict | None = None) -> str:
+    """The card of one suspect: rank and site, score, state, trend, advice, evidence, where.
+
+    Parameters
+    ----------
+    s : dict
+        One suspect record of a triage report (``rank``, ``site``, ``score``, ``state``,
+        ``counts``, ``entry``, ``created_by``, ...).
+    extra : dict, optional
+        More to show (such as ``labels``), where the caller has it.
+
+    Returns
+    -------
+    str
+        A ``<div class="card band-...">``, the band from the score.
+
+    Examples
+    --------
+    >>> import goforensics as gf
+    >>> from goforensics.analyze.suspects import triage
+    >>> report = triage(gf.load("bundled:demo"))
+    >>> card = suspect_card(report["suspects"][0])
+    >>> card.startswith('<div class="card band-'), "<h3>#1 main.(*cache).get</h3>" in card
+    (True, True)
+    """
     counts = list(s.get("counts") or []) or [s["goroutines"]]
     trend = trend_text(counts, s.get("slope_per_min"))
     where = s["site"] + (
@@ -232,6 +382,25 @@ def _source_html(s: dict) -> list[str]:
 
 
 def ended(f: dict) -> str:
+    """A sentence on how the process ended, where its last dump says (a panic, a fatal error).
+
+    Parameters
+    ----------
+    f : dict
+        The series facts (a triage report's ``series``): ``ended_by`` and ``ended_at``.
+
+    Returns
+    -------
+    str
+        A ``<p class="ended">``, or empty where the process did not end.
+
+    Examples
+    --------
+    >>> ended({"ended_by": "a fatal error", "ended_at": "main.main"})
+    '<p class="ended">The process ended with <b>a fatal error</b> in <code>main.main</code>.</p>'
+    >>> ended({"ended_by": None})
+    ''
+    """
     if not f.get("ended_by"):
         return ""
     where = f" in <code>{e(f['ended_at'])}</code>" if f.get("ended_at") else ""
@@ -239,6 +408,28 @@ def ended(f: dict) -> str:
 
 
 def healthy_table(recs: list[dict]) -> str:
+    """The groups with no evidence of a leak, in a folded table.
+
+    Parameters
+    ----------
+    recs : list of dict
+        Suspect records of a triage report with a score of 0 or less.
+
+    Returns
+    -------
+    str
+        A ``<details>`` holding a table of ``site``, ``state``, ``trend``, ``entry``,
+        ``created_by``, ``pattern``.
+
+    Examples
+    --------
+    >>> import goforensics as gf
+    >>> from goforensics.analyze.suspects import triage
+    >>> report = triage(gf.load("bundled:demo"))
+    >>> healthy = [s for s in report["suspects"] if s["score"] <= 0]
+    >>> healthy_table(healthy).split("<table>")[0]
+    '<details><summary>also seen, with no evidence of a leak (2 group(s))</summary>'
+    """
     t = pd.DataFrame(safe_records(recs, one_line=False))
     t["trend"] = [trend_text(x["counts"] or [x["goroutines"]], x["slope_per_min"]) for x in recs]
     t["pattern"] = t["title"].fillna("")
