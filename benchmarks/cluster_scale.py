@@ -11,7 +11,8 @@ How the input is made (printed as the script runs):
   1-4 frames above the entry, and different callers of the blocking function.
 * 1,000,000 goroutine rows spread over 16 snapshots (two processes of each build, a
   snapshot being one process): every stack once, the rest drawn by a Zipf law (a few
-  causes hold most goroutines, as in real leaks); creators' goroutine ids vary. The tables are written to Parquet, and a fresh subprocess loads
+  causes hold most goroutines, as in real leaks); creators' goroutine ids vary. The tables are
+written to Parquet, and a fresh subprocess loads
   them and clusters them, so that its peak RSS is the clustering's (input included).
 
 Run: ``.venv/bin/python benchmarks/cluster_scale.py [--goroutines N] [--stacks K]``.

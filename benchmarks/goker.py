@@ -28,29 +28,44 @@ from goforensics.analyze import suspects
 
 
 def named(s, top: int) -> list[str]:
-    return [f"{e.removeprefix('main.')}() [{st}]" for e, st in zip(s["entry"][:top], s["state"][:top], strict=True)]
+    return [
+        f"{e.removeprefix('main.')}() [{st}]"
+        for e, st in zip(s["entry"][:top], s["state"][:top], strict=True)
+    ]
 
 
 def by_size(d: gf.Dumps, labels) -> list[str]:
     """Baseline: the largest clusters of blocked goroutines first (what ranking by size gives)."""
     g = d.goroutines.assign(cluster=labels.to_numpy())
     g = g[g["state"].astype(str) != "running"]
-    grp = g.groupby("cluster").agg(n=("count", "sum"), entry=("entry_function", "first"), state=("state", "first"))
-    return [f"{e.removeprefix('main.')}() [{st}]" for e, st in
-            grp.sort_values("n", ascending=False, kind="stable")[["entry", "state"]].itertuples(index=False)]
+    grp = g.groupby("cluster").agg(
+        n=("count", "sum"), entry=("entry_function", "first"), state=("state", "first")
+    )
+    return [
+        f"{e.removeprefix('main.')}() [{st}]"
+        for e, st in grp.sort_values("n", ascending=False, kind="stable")[
+            ["entry", "state"]
+        ].itertuples(index=False)
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--source", help="a GoKer build directory (default: the bundled copy)")
     ap.add_argument("--top", type=int, default=3)
-    ap.add_argument("--by", choices=["cluster", "cause"], default="cluster",
-                    help="rank sites, or causes (a cause is named by any of its sites)")
+    ap.add_argument(
+        "--by",
+        choices=["cluster", "cause"],
+        default="cluster",
+        help="rank sites, or causes (a cause is named by any of its sites)",
+    )
     ap.add_argument("--verbose", action="store_true")
     args = ap.parse_args(argv)
 
     cases = datasets.goker_cases(args.source)
-    totals: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])  # occurred, named, by size, suspected
+    totals: dict[str, list[int]] = defaultdict(
+        lambda: [0, 0, 0, 0]
+    )  # occurred, named, by size, suspected
     misses = []
     t0 = time.perf_counter()
     n_dumps = 0
@@ -86,9 +101,13 @@ def main(argv: list[str] | None = None) -> int:
             print(c["case"], ours)
     secs = time.perf_counter() - t0
 
-    print(f"GoKer: {n_dumps} dumps with leaks that occurred, verdicts stripped; top {args.top} suspects")
-    print(f"ranked by {args.by}; 'suspected': named by a row at or above the threshold "
-          f"({suspects.SUSPECT_THRESHOLD})")
+    print(
+        f"GoKer: {n_dumps} dumps with leaks that occurred, verdicts stripped; top {args.top} suspects"
+    )
+    print(
+        f"ranked by {args.by}; 'suspected': named by a row at or above the threshold "
+        f"({suspects.SUSPECT_THRESHOLD})"
+    )
     print(f"{'suite':10} {'leaks':>6} {'named':>6} {'share':>7} {'by size':>8} {'suspected':>9}")
     all_ = [0, 0, 0, 0]
     for suite, (n, hit, base, sus) in sorted(totals.items()):
@@ -96,8 +115,10 @@ def main(argv: list[str] | None = None) -> int:
         all_ = [a + b for a, b in zip(all_, (n, hit, base, sus), strict=True)]
     n, hit, base, sus = all_
     print(f"{'all':10} {n:6d} {hit:6d} {hit / n:7.1%} {base / n:8.1%} {sus / n:9.1%}")
-    print(f"goal >= 98%: {'met' if hit / n >= 0.98 else 'NOT met'}; {secs:.1f} s for {n_dumps} dumps "
-          f"({secs / max(n_dumps, 1) * 1000:.0f} ms each, clustering and ranking)")
+    print(
+        f"goal >= 98%: {'met' if hit / n >= 0.98 else 'NOT met'}; {secs:.1f} s for {n_dumps} dumps "
+        f"({secs / max(n_dumps, 1) * 1000:.0f} ms each, clustering and ranking)"
+    )
     for case, rx, ours in misses:
         print(f"missed: {case}: {rx}  (top: {ours})")
     return 0

@@ -240,7 +240,8 @@ def part_b(root: Path) -> None:
         print(
             f"  {name:9} {n_snap:2d} snapshots: rank 1 a leak {b1} -> {a1}; worst leak rank {bw} -> {aw}; "
             f"first benign {bb} -> {ab}; leaks with a wrong pattern {bx}/{len(kinds)} -> {ax}/{len(kinds)}; "
-            f"healthy clusters given a leak pattern {bn} -> {an}; top score {bs:.2f} -> {as_:.2f}; verdicts {verdicts}; attach {secs:.2f} s"
+            f"healthy clusters given a leak pattern {bn} -> {an}; top score {bs:.2f} -> {as_:.2f}; "
+            f"verdicts {verdicts}; attach {secs:.2f} s"
         )
     index = SourceIndex([root / "src" / "runtime" / "testdata" / "testgoroutineleakprofile"])
     cases = datasets.goker_cases()

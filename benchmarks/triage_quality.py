@@ -28,7 +28,8 @@ The side-by-side table (issue 11), one row per input: each scenario series as ``
 rounds of one run), each series' last snapshot alone, and the control's (indexer) single dump.
 Per row: leak causes in the top K, healthy groups ranked above the lowest leak, leak causes
 ranked above every healthy group, duplicate suspects of one cause in the top K (suspected rows
-of a leak cause beyond the first of their cause; every row before ``suspected`` existed), the top score (for the control: how loud it is) and the
+of a leak cause beyond the first of their cause; every row before ``suspected`` existed), the top
+score (for the control: how loud it is) and the
 suspects at or above ``suspects.SUSPECT_THRESHOLD`` (column ``suspected``, when it exists).
 
 ``--capture DIR`` runs the services (as ``goforensics datasets build`` does) and captures, in
@@ -62,33 +63,50 @@ def measure(ranked: pd.DataFrame, leak_causes: set[str], ks: tuple[int, ...]) ->
     out = {}
     for k in ks:
         top = ranked.head(k)
-        out[f"recall@{k}"] = len(set(top.loc[top["leak"], "cause"]) & leak_causes) / max(len(leak_causes), 1)
+        out[f"recall@{k}"] = len(set(top.loc[top["leak"], "cause"]) & leak_causes) / max(
+            len(leak_causes), 1
+        )
         out[f"precision@{k}"] = float(top["leak"].mean()) if len(top) else 0.0
     ranks = np.arange(1, len(ranked) + 1)
-    best = {c: ranks[(ranked["cause"] == c).to_numpy()].min() for c in leak_causes
-            if (ranked["cause"] == c).any()}
+    best = {
+        c: ranks[(ranked["cause"] == c).to_numpy()].min()
+        for c in leak_causes
+        if (ranked["cause"] == c).any()
+    }
     out["worst_leak_rank"] = max(best.values()) if len(best) == len(leak_causes) and best else None
     benign = ranks[~ranked["leak"].to_numpy()]
     out["first_benign_rank"] = int(benign.min()) if len(benign) else None
     leak_ranks = ranks[ranked["leak"].to_numpy()]
     out["ok"] = out["worst_leak_rank"] is not None and (
-        out["first_benign_rank"] is None or out["first_benign_rank"] > out["worst_leak_rank"])
+        out["first_benign_rank"] is None or out["first_benign_rank"] > out["worst_leak_rank"]
+    )
     out["strict_ok"] = out["first_benign_rank"] is None or (
-        len(leak_ranks) > 0 and out["first_benign_rank"] > leak_ranks.max())
+        len(leak_ranks) > 0 and out["first_benign_rank"] > leak_ranks.max()
+    )
     return out
-
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--source", choices=["bundled", "build"], default="bundled")
     ap.add_argument("--top", type=int, default=10)
-    ap.add_argument("--first", type=int, nargs="*", default=[3, 4, 5],
-                    help="also measure each series cut to its first N snapshots")
-    ap.add_argument("--forms", type=Path, help="print the side-by-side table, with the live forms in DIR")
+    ap.add_argument(
+        "--first",
+        type=int,
+        nargs="*",
+        default=[3, 4, 5],
+        help="also measure each series cut to its first N snapshots",
+    )
+    ap.add_argument(
+        "--forms", type=Path, help="print the side-by-side table, with the live forms in DIR"
+    )
     ap.add_argument("--capture", type=Path, help="capture the three forms live into DIR")
-    ap.add_argument("--by", choices=["cluster", "cause"], default="cluster",
-                    help="rank sites (clusters) or causes (suspects(by='cause'))")
+    ap.add_argument(
+        "--by",
+        choices=["cluster", "cause"],
+        default="cluster",
+        help="rank sites (clusters) or causes (suspects(by='cause'))",
+    )
     ap.add_argument("--verbose", action="store_true")
     args = ap.parse_args(argv)
     if args.capture:
@@ -101,8 +119,11 @@ def main(argv: list[str] | None = None) -> int:
     listing = listing[(listing["kind"] == "scenario") & (listing["source"] == args.source)]
     rows = []
     for name in listing["name"]:
-        whole = datasets.load_dataset(name) if args.source == "bundled" else datasets.load_dataset(
-            name, build_dir=datasets.BUILD_DIR)
+        whole = (
+            datasets.load_dataset(name)
+            if args.source == "bundled"
+            else datasets.load_dataset(name, build_dir=datasets.BUILD_DIR)
+        )
         n_all = len(whole.dumps.snapshots)
         for n in [*sorted(k for k in args.first if k < n_all), n_all]:
             rows.append(_measure(whole.first(n) if n < n_all else whole, name, n, ks, args))
@@ -112,13 +133,17 @@ def main(argv: list[str] | None = None) -> int:
     leaky = out[out["leak causes"] > 0]
     for n, grp in leaky.groupby("snapshots", sort=True):
         every = bool(grp[f"recall@{args.top}"].eq(1.0).all()) and bool(grp["ok"].all())
-        print(f"{n:2d} snapshots: every leak in the top {args.top} with no benign suspect above a leak: "
-              f"{'yes' if every else 'NO'} ({int(grp['ok'].sum())}/{len(grp)} series; ranking by size: "
-              f"{int(grp['base ok'].sum())}/{len(grp)})")
+        print(
+            f"{n:2d} snapshots: every leak in the top {args.top} with no benign suspect above a leak: "
+            f"{'yes' if every else 'NO'} ({int(grp['ok'].sum())}/{len(grp)} series; ranking by size: "
+            f"{int(grp['base ok'].sum())}/{len(grp)})"
+        )
     control = out[out["leak causes"] == 0]
     for _, r in control.iterrows():
-        print(f"control {r['series']} ({r['snapshots']} snapshots): top score {r['top score']:.2f} "
-              "(leaks score above 2 in the leaky series)")
+        print(
+            f"control {r['series']} ({r['snapshots']} snapshots): top score {r['top score']:.2f} "
+            "(leaks score above 2 in the leaky series)"
+        )
     return 0
 
 
@@ -130,22 +155,38 @@ def _measure(ds, name: str, n: int, ks: tuple[int, ...], args) -> dict:
     s = suspects.suspects(d, labels)
     secs = time.perf_counter() - t0
     who = ds.attribute(labels)
-    ranked = s[["cluster", "score", "site", "state", "goroutines", "pattern"]].join(who, on="cluster")
+    ranked = s[["cluster", "score", "site", "state", "goroutines", "pattern"]].join(
+        who, on="cluster"
+    )
     leak_causes = set(truth.loc[truth["leak"], "cause"])
     m = measure(ranked, leak_causes, ks)
     # baseline: clusters by size at the last snapshot
     last = d.goroutines["snapshot"] == d.goroutines["snapshot"].max()
-    size = d.goroutines[last].groupby(labels[last])["count"].sum().sort_values(ascending=False, kind="stable")
+    size = (
+        d.goroutines[last]
+        .groupby(labels[last])["count"]
+        .sum()
+        .sort_values(ascending=False, kind="stable")
+    )
     base = pd.DataFrame({"cluster": size.index}).join(who, on="cluster")
     b = measure(base, leak_causes, ks)
     if args.verbose:
         print(f"--- {name}, first {n} snapshots")
         print(ranked.head(args.top).to_string(index=False))
-    return {"series": name, "snapshots": n, "leak causes": len(leak_causes),
-            "clusters": labels.nunique(), "suspects": len(s), **m,
-            "top score": float(s["score"].max()) if len(s) else 0.0,
-            "base recall@5": b["recall@5"], "base worst leak": b["worst_leak_rank"],
-            "base first benign": b["first_benign_rank"], "base ok": b["ok"], "seconds": round(secs, 1)}
+    return {
+        "series": name,
+        "snapshots": n,
+        "leak causes": len(leak_causes),
+        "clusters": labels.nunique(),
+        "suspects": len(s),
+        **m,
+        "top score": float(s["score"].max()) if len(s) else 0.0,
+        "base recall@5": b["recall@5"],
+        "base worst leak": b["worst_leak_rank"],
+        "base first benign": b["first_benign_rank"],
+        "base ok": b["ok"],
+        "seconds": round(secs, 1),
+    }
 
 
 # --- the side-by-side table (issue 11) ------------------------------------------------------------
@@ -170,9 +211,20 @@ def capture_forms(out: Path, names=SCENARIOS) -> None:
         (out / n).mkdir(exist_ok=True)
         with _Service(exes[n], out / n / "service.log") as svc:
             time.sleep(4)
-            capture(svc.urls["debug"], out / n / "series", every=6, count=10, instance=n,
-                    also={"truth": "/debug/truth", "debug1": "/debug/pprof/goroutine?debug=1",
-                          "debug0": "/debug/pprof/goroutine?debug=0"}, timeout=30, progress=False)
+            capture(
+                svc.urls["debug"],
+                out / n / "series",
+                every=6,
+                count=10,
+                instance=n,
+                also={
+                    "truth": "/debug/truth",
+                    "debug1": "/debug/pprof/goroutine?debug=1",
+                    "debug0": "/debug/pprof/goroutine?debug=0",
+                },
+                timeout=30,
+                progress=False,
+            )
         truth, causes = label_series(out / n / "series")
         truth.to_csv(out / n / "series" / "truth.csv", index=False)
         (out / n / "series" / "causes.json").write_text(json.dumps(causes))
@@ -188,7 +240,9 @@ def _signatures(d) -> pd.Series:
     # debug=2 and debug=1 hide the former and print [...] for the latter
     fn = f["function"].astype(str).str.replace(r"\[.*\]", "[...]", regex=True)
     f = f.assign(fn=fn)[~fn.str.startswith("runtime.")]
-    sig = (f["fn"] + ":" + f["line"].astype("Int64").astype(str)).groupby(f["stack_id"]).agg("|".join)
+    sig = (
+        (f["fn"] + ":" + f["line"].astype("Int64").astype(str)).groupby(f["stack_id"]).agg("|".join)
+    )
     return d.goroutines["stack_id"].map(sig).fillna("")
 
 
@@ -199,22 +253,32 @@ def _live(dir_: Path, name: str) -> dict:
     truth = pd.read_csv(sdir / "truth.csv")
     causes = {c["name"]: bool(c["leak"]) for c in json.loads((sdir / "causes.json").read_text())}
     d2 = gf.load(sdir)
-    t2 = d2.goroutines[["snapshot", "goid"]].merge(
-        truth, on=["snapshot", "goid"], how="left")
+    t2 = d2.goroutines[["snapshot", "goid"]].merge(truth, on=["snapshot", "goid"], how="left")
     t2["cause"] = t2["cause"].fillna("unattributed")
     t2["leak"] = t2["cause"].map(causes).astype("boolean").fillna(False).astype(bool)
     out = {"debug2": (d2, t2[["cause", "leak"]])}
     sig2 = _signatures(d2)
-    vote = (pd.DataFrame({"snapshot": d2.goroutines["snapshot"], "sig": sig2, "cause": t2["cause"]})
-            .groupby(["snapshot", "sig", "cause"]).size().reset_index(name="n")
-            .sort_values("n", ascending=False).drop_duplicates(["snapshot", "sig"]))
+    vote = (
+        pd.DataFrame({"snapshot": d2.goroutines["snapshot"], "sig": sig2, "cause": t2["cause"]})
+        .groupby(["snapshot", "sig", "cause"])
+        .size()
+        .reset_index(name="n")
+        .sort_values("n", ascending=False)
+        .drop_duplicates(["snapshot", "sig"])
+    )
     for form in ("debug1", "debug0"):
         extras = sorted((e for e in doc["extras"] if e["name"] == form), key=lambda e: e["round"])
         files = [str(sdir / e["file"]) for e in extras]
-        d = gf.load(files, order="given", instance=name,
-                    taken_at=[pd.Timestamp(e["taken_at"]) for e in extras])
+        d = gf.load(
+            files,
+            order="given",
+            instance=name,
+            taken_at=[pd.Timestamp(e["taken_at"]) for e in extras],
+        )
         # snapshot k of this form is round k, as snapshot k of the debug=2 series
-        key = pd.DataFrame({"snapshot": d.goroutines["snapshot"].to_numpy(), "sig": _signatures(d).to_numpy()})
+        key = pd.DataFrame(
+            {"snapshot": d.goroutines["snapshot"].to_numpy(), "sig": _signatures(d).to_numpy()}
+        )
         t = key.merge(vote, on=["snapshot", "sig"], how="left")
         t["cause"] = t["cause"].fillna("unattributed")
         t["leak"] = t["cause"].map(causes).astype("boolean").fillna(False).astype(bool)
@@ -233,8 +297,9 @@ def _last(d, truth: pd.DataFrame):
     return type(d)(g, d.frames, snap, w), truth[keep].reset_index(drop=True)
 
 
-def _row(label: str, form: str, d, truth: pd.DataFrame, top: int, verbose: bool,
-         by: str = "cluster") -> dict:
+def _row(
+    label: str, form: str, d, truth: pd.DataFrame, top: int, verbose: bool, by: str = "cluster"
+) -> dict:
     """Rank one input's suspects and score the ranking against its truth."""
     t0 = time.perf_counter()
     labels = gf.cluster(d)
@@ -244,16 +309,30 @@ def _row(label: str, form: str, d, truth: pd.DataFrame, top: int, verbose: bool,
         of = {c: k for k, cs in zip(s["cause"], s["clusters"], strict=True) for c in cs}
         labels = labels.map(of).fillna(labels)
         s = s.assign(cluster=s["cause"]).drop(columns="cause")
-    t = pd.DataFrame({"cluster": labels.to_numpy(), "cause": truth["cause"].to_numpy(),
-                      "leak": truth["leak"].to_numpy(), "n": d.goroutines["count"].to_numpy()})
-    who = (t.groupby(["cluster", "cause", "leak"])["n"].sum().reset_index()
-           .sort_values(["cluster", "n"], ascending=[True, False], kind="stable")
-           .drop_duplicates("cluster").set_index("cluster")[["cause", "leak"]])
+    t = pd.DataFrame(
+        {
+            "cluster": labels.to_numpy(),
+            "cause": truth["cause"].to_numpy(),
+            "leak": truth["leak"].to_numpy(),
+            "n": d.goroutines["count"].to_numpy(),
+        }
+    )
+    who = (
+        t.groupby(["cluster", "cause", "leak"])["n"]
+        .sum()
+        .reset_index()
+        .sort_values(["cluster", "n"], ascending=[True, False], kind="stable")
+        .drop_duplicates("cluster")
+        .set_index("cluster")[["cause", "leak"]]
+    )
     ranked = s.join(who, on="cluster")
     ranked = ranked[~ranked["cause"].isna()].reset_index(drop=True)
     leaks = set(t.loc[t["leak"], "cause"])
-    rank_of = {c: int(ranked.index[ranked["cause"] == c].min()) + 1
-               for c in leaks if (ranked["cause"] == c).any()}
+    rank_of = {
+        c: int(ranked.index[ranked["cause"] == c].min()) + 1
+        for c in leaks
+        if (ranked["cause"] == c).any()
+    }
     lowest = max(rank_of.values()) if rank_of else 0
     healthy_above = int((~ranked["leak"].astype(bool)).head(max(lowest - 1, 0)).sum())
     healthy_ranks = ranked.index[~ranked["leak"].astype(bool)] + 1
@@ -265,16 +344,31 @@ def _row(label: str, form: str, d, truth: pd.DataFrame, top: int, verbose: bool,
     sus = leak_head[leak_head["suspected"].astype(bool)] if "suspected" in leak_head else leak_head
     dup = int(len(sus) - sus["cause"].nunique())
     if verbose:
-        cols = [c for c in ("rank", "score", "suspected", "site", "state", "goroutines", "pattern",
-                            "cause") if c in ranked]
+        cols = [
+            c
+            for c in (
+                "rank",
+                "score",
+                "suspected",
+                "site",
+                "state",
+                "goroutines",
+                "pattern",
+                "cause",
+            )
+            if c in ranked
+        ]
         print(f"--- {label} {form}")
         print(ranked[cols].head(top).to_string(index=False))
     return {
-        "input": label, "form": form, "snaps": d.snapshots["snapshot"].nunique(),
+        "input": label,
+        "form": form,
+        "snaps": d.snapshots["snapshot"].nunique(),
         "leak causes": len(leaks),
         f"leaks in top {top}": f"{len(set(leak_head['cause']) & leaks)}/{len(leaks)}",
-        "healthy above lowest leak": healthy_above if len(rank_of) == len(leaks) else
-        f"{healthy_above} ({len(leaks) - len(rank_of)} unranked)",
+        "healthy above lowest leak": healthy_above
+        if len(rank_of) == len(leaks)
+        else f"{healthy_above} ({len(leaks) - len(rank_of)} unranked)",
         "leaks above all healthy": f"{sum(r < first_healthy for r in rank_of.values())}/{len(leaks)}",
         "dup suspects": dup,
         "top score": float(s["score"].max()) if len(s) else 0.0,

@@ -73,7 +73,7 @@ def dumps_of(table: pd.DataFrame) -> Dumps:
     >>> dumps_of(g.drop(columns=["stack_id"]))
     Traceback (most recent call last):
     ...
-    goforensics.accessor.MissingColumnsError: these rows lack 1 column(s) of the goroutines table (stack_id): select rows, not columns: g.loc[rows] or g[mask], then pick columns from the result (or g.loc[sel.index] to get them back)
+    goforensics.accessor.MissingColumnsError: these rows lack 1 column(s) of the goroutines table (stack_id): ...
     """
     link = table.attrs.get("goforensics")
     if not isinstance(link, DumpsLink):
@@ -266,7 +266,8 @@ class GoroutinesAccessor:
         return wait_for_chart(self.dumps, **kw)
 
     def report(self, path=None, labels=None, **kw) -> str:
-        """The self-contained HTML report: :func:`goforensics.show.report.report_html` (written to ``path`` if given)."""
+        """The self-contained HTML report: :func:`goforensics.show.report.report_html`
+        (written to ``path`` if given)."""
         from .show.report import report_html, write_report
 
         if path is not None:

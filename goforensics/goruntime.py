@@ -64,32 +64,66 @@ FRAME_CLASSES = ("runtime", "stdlib", "third-party", "application")
 # application's side it waits (on the kernel), so it is a wait here.
 STATE_KIND: dict[str, str | None] = {
     # statuses
-    "running": None, "runnable": None, "syscall": "syscall", "waiting": "unknown", "idle": None,
-    "dead": None, "copystack": None, "preempted": None,
+    "running": None,
+    "runnable": None,
+    "syscall": "syscall",
+    "waiting": "unknown",
+    "idle": None,
+    "dead": None,
+    "copystack": None,
+    "preempted": None,
     # channels (Go 1.11+)
-    "chan receive": "chan", "chan send": "chan", "select": "select",
-    "chan receive (nil chan)": "nil chan", "chan send (nil chan)": "nil chan",
+    "chan receive": "chan",
+    "chan send": "chan",
+    "select": "select",
+    "chan receive (nil chan)": "nil chan",
+    "chan send (nil chan)": "nil chan",
     "select (no cases)": "select (no cases)",
     # IO, timers
-    "IO wait": "fd", "sleep": "sleep",
+    "IO wait": "fd",
+    "sleep": "sleep",
     # sync: 'semacquire' for all of them before Go 1.20; named from Go 1.20 (Mutex, RWMutex),
     # Go 1.25 (WaitGroup); Cond since Go 1.11
-    "semacquire": "semaphore", "sync.Mutex.Lock": "mutex", "sync.RWMutex.RLock": "rwmutex",
-    "sync.RWMutex.Lock": "rwmutex", "sync.WaitGroup.Wait": "waitgroup", "sync.Cond.Wait": "cond",
+    "semacquire": "semaphore",
+    "sync.Mutex.Lock": "mutex",
+    "sync.RWMutex.RLock": "rwmutex",
+    "sync.RWMutex.Lock": "rwmutex",
+    "sync.WaitGroup.Wait": "waitgroup",
+    "sync.Cond.Wait": "cond",
     # the runtime's own helpers
-    "GC assist marking": "runtime", "GC assist wait": "runtime", "GC sweep wait": "runtime",
-    "GC scavenge wait": "runtime", "GC worker (idle)": "runtime", "GC worker (active)": "runtime",
-    "GC mark termination": "runtime", "GC weak to strong wait": "runtime",
-    "finalizer wait": "runtime", "force gc (idle)": "runtime", "GOMAXPROCS updater (idle)": "runtime",
-    "dumping heap": "runtime", "garbage collection": "runtime", "garbage collection scan": "runtime",
-    "panicwait": "runtime", "trace reader (blocked)": "runtime", "wait for GC cycle": "runtime",
-    "debug call": "runtime", "stopping the world": "runtime", "flushing proc caches": "runtime",
-    "trace goroutine status": "runtime", "trace proc status": "runtime",
-    "page trace flush": "runtime", "coroutine": "runtime", "cleanup wait": "runtime",
+    "GC assist marking": "runtime",
+    "GC assist wait": "runtime",
+    "GC sweep wait": "runtime",
+    "GC scavenge wait": "runtime",
+    "GC worker (idle)": "runtime",
+    "GC worker (active)": "runtime",
+    "GC mark termination": "runtime",
+    "GC weak to strong wait": "runtime",
+    "finalizer wait": "runtime",
+    "force gc (idle)": "runtime",
+    "GOMAXPROCS updater (idle)": "runtime",
+    "dumping heap": "runtime",
+    "garbage collection": "runtime",
+    "garbage collection scan": "runtime",
+    "panicwait": "runtime",
+    "trace reader (blocked)": "runtime",
+    "wait for GC cycle": "runtime",
+    "debug call": "runtime",
+    "stopping the world": "runtime",
+    "flushing proc caches": "runtime",
+    "trace goroutine status": "runtime",
+    "trace proc status": "runtime",
+    "page trace flush": "runtime",
+    "coroutine": "runtime",
+    "cleanup wait": "runtime",
     # testing/synctest (Go 1.24 experiment, Go 1.25): the '(durable)' forms normalise away
-    "synctest.Run": "synctest", "synctest.Wait": "synctest",
-    "chan receive (durable)": "chan", "chan send (durable)": "chan", "select (durable)": "select",
-    "sync.WaitGroup.Wait (durable)": "waitgroup", "sleep (durable)": "sleep",
+    "synctest.Run": "synctest",
+    "synctest.Wait": "synctest",
+    "chan receive (durable)": "chan",
+    "chan send (durable)": "chan",
+    "select (durable)": "select",
+    "sync.WaitGroup.Wait (durable)": "waitgroup",
+    "sleep (durable)": "sleep",
     "unknown": "unknown",
 }
 STATES = tuple(STATE_KIND)
@@ -112,14 +146,20 @@ IO_STATES = frozenset({"IO wait", "syscall"})
 CHANNEL_STATES = frozenset({"chan receive", "chan send", "select"})
 LOCK_STATES = frozenset({"sync.Mutex.Lock", "sync.RWMutex.Lock", "sync.RWMutex.RLock"})
 # Blocked on an in-process primitive (as opposed to the network, a timer, a syscall).
-SYNC_STATES = CHANNEL_STATES | LOCK_STATES | UNWAKEABLE | frozenset(
-    {"sync.WaitGroup.Wait", "sync.Cond.Wait", "semacquire"})
+SYNC_STATES = (
+    CHANNEL_STATES
+    | LOCK_STATES
+    | UNWAKEABLE
+    | frozenset({"sync.WaitGroup.Wait", "sync.Cond.Wait", "semacquire"})
+)
 # What the runtime prints when it stops a program in which no goroutine can run again
 # ("fatal error: all goroutines are asleep - deadlock!"), and the panics of a testing/synctest
 # bubble (runtime/synctest.go, Go 1.24+: "deadlock: all goroutines in bubble are blocked",
 # "deadlock: main bubble goroutine has exited but blocked goroutines remain").
 DEADLOCK_MESSAGES = (
-    "all goroutines are asleep", "all goroutines in bubble are blocked", "synctest bubble",
+    "all goroutines are asleep",
+    "all goroutines in bubble are blocked",
+    "synctest bubble",
     "deadlock: main bubble",
 )
 # What a state is when the format could not tell (debug=1/0 stacks with no known frame).
@@ -130,10 +170,19 @@ OWNED_KINDS = frozenset({"mutex", "rwmutex", "waitgroup", "cond", "semaphore"})
 # Classes for clustering: goroutines of one cause differ in detail (a channel receive versus a
 # select on it) but never across classes. A goroutine in a syscall holds its thread like a
 # running one, so a busy worker is not split by where the scheduler caught it.
-_CLUSTER_CLASS = {"chan": "chan", "select": "chan", "nil chan": "nil chan",
-                  "select (no cases)": "select (no cases)", "fd": "IO wait", "sleep": "sleep",
-                  "semaphore": "sync", "mutex": "sync", "rwmutex": "sync", "waitgroup": "sync",
-                  "cond": "sync"}
+_CLUSTER_CLASS = {
+    "chan": "chan",
+    "select": "chan",
+    "nil chan": "nil chan",
+    "select (no cases)": "select (no cases)",
+    "fd": "IO wait",
+    "sleep": "sleep",
+    "semaphore": "sync",
+    "mutex": "sync",
+    "rwmutex": "sync",
+    "waitgroup": "sync",
+    "cond": "sync",
+}
 _BUSY = frozenset({"running", "runnable", "syscall", "preempted"})
 
 
@@ -224,7 +273,9 @@ _STD_TOP = frozenset(
     # old layouts and cgo/test scaffolding
     "_cgo_ _testmain".split()
 )
-_RUNTIME_PKGS = re.compile(r"^(?:runtime(?:/internal/.*|/cgo)?|internal/runtime/.*|internal/abi|_cgo_.*)$")
+_RUNTIME_PKGS = re.compile(
+    r"^(?:runtime(?:/internal/.*|/cgo)?|internal/runtime/.*|internal/abi|_cgo_.*)$"
+)
 _THIRD_PARTY_PATH = re.compile(r"(?:/pkg/mod/|@v\d|/vendor/|^vendor/|/third_party/|/external/)")
 
 
@@ -252,8 +303,12 @@ def frame_class(package: str, file: str = "", app_modules: tuple[str, ...] = ())
         if package == mod or package.startswith(mod.rstrip("/") + "/"):
             return "application"
     norm_file = file.replace("\\", "/")
-    if _RUNTIME_PKGS.match(package) or ("/" not in package and "." not in package
-                                         and package not in _STD_TOP and _RUNTIME_FILE.search(norm_file)):
+    if _RUNTIME_PKGS.match(package) or (
+        "/" not in package
+        and "." not in package
+        and package not in _STD_TOP
+        and _RUNTIME_FILE.search(norm_file)
+    ):
         # the second: builtins old runtimes print without a package ('panic(0x..)', Go <= 1.10)
         return "runtime"
     if package == "main" or package.endswith(".test") or package.startswith("main."):
@@ -267,7 +322,11 @@ def frame_class(package: str, file: str = "", app_modules: tuple[str, ...] = ())
     if "." not in top and top not in _STD_TOP and not _THIRD_PARTY_PATH.search(norm_file):
         # GOPATH-less local module ("myapp/internal/x"): application.
         return "application"
-    if _THIRD_PARTY_PATH.search(norm_file) or top in ("golang.org", "gopkg.in", "google.golang.org"):
+    if _THIRD_PARTY_PATH.search(norm_file) or top in (
+        "golang.org",
+        "gopkg.in",
+        "google.golang.org",
+    ):
         return "third-party"
     return "application"
 
@@ -308,7 +367,8 @@ def classify_frames(frames: pd.DataFrame, app_modules: tuple[str, ...] = ()) -> 
     modules = tuple(app_modules) + _main_modules(frames)
     pairs = frames[["package", "file"]].astype(str).drop_duplicates()
     classes = {
-        (p, f): frame_class(p, f, modules) for p, f in zip(pairs["package"], pairs["file"], strict=True)
+        (p, f): frame_class(p, f, modules)
+        for p, f in zip(pairs["package"], pairs["file"], strict=True)
     }
     if not app_modules:
         classes = _gopath_fixup(classes)
@@ -468,7 +528,9 @@ SYNC_FRAMES = {
 # Two different questions about plumbing frames, so two patterns:
 # the sync machinery between a waiting goroutine and the code that asked to wait (the caller
 # of a Lock is the first frame outside it) ...
-_SYNC_PLUMBING = re.compile(r"^(?:runtime|internal/sync|sync|internal/poll|internal/runtime/[^.]*|sync/atomic)\.")
+_SYNC_PLUMBING = re.compile(
+    r"^(?:runtime|internal/sync|sync|internal/poll|internal/runtime/[^.]*|sync/atomic)\."
+)
 # ... and the packages whose frames only say *how* a goroutine waits (polling, syscalls,
 # buffering), not what for: a stack with no application code is named by the first frame above.
 _WAIT_PLUMBING = re.compile(

@@ -296,6 +296,10 @@ def test_instances_are_sub_folders_and_hidden_folders_are_none(small, tmp_path):
     (root / ".git").mkdir()
     (root / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
     found = discover(f"file://{root}")
-    assert [(i.name, i.n_files) for i in found] == [("zone-1/a", 6), ("zone-1/b", 6), ("zone-1/c", 6)]
+    assert [(i.name, i.n_files) for i in found] == [
+        ("zone-1/a", 6),
+        ("zone-1/b", 6),
+        ("zone-1/c", 6),
+    ]
     with pytest.raises(LoadError, match="no such file or directory"):
         discover(str(root / "nope"))

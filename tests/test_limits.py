@@ -26,7 +26,10 @@ from goforensics.read.parse import read_chunks
 from goforensics.read.pprof import encode_varint
 
 HEADER = re.compile(rb"^goroutine \d+ \[", re.M)
-BLOCK = "goroutine {goid} [chan receive]:\nmain.worker(0x{goid:x})\n\t/app/w.go:42 +0x1d\ncreated by main.main in goroutine 1\n\t/app/main.go:9 +0x2a\n"
+BLOCK = (
+    "goroutine {goid} [chan receive]:\nmain.worker(0x{goid:x})\n\t/app/w.go:42 +0x1d\n"
+    "created by main.main in goroutine 1\n\t/app/main.go:9 +0x2a\n"
+)
 DUMP = "\n".join(BLOCK.format(goid=g) for g in range(10, 15))  # 5 goroutines, as Go prints them
 
 

@@ -46,6 +46,7 @@ GOKER_MICRO = {
     "RWMutexRLock": "double-lock",
 }
 
+
 @pytest.fixture(scope="module")
 def goker():
     return datasets.goker_cases().set_index("case")
@@ -87,12 +88,21 @@ def test_every_leak_of_the_scenarios_gets_its_pattern(name):
 def test_goker_kernels_with_lock_cycles_and_recursive_read_locks(goker):
     found = set()
     for case in goker.index:
-        if case in GOKER_MICRO or not goker.loc[case, "occurred"] or not any(goker.loc[case, "occurred"]):
+        if (
+            case in GOKER_MICRO
+            or not goker.loc[case, "occurred"]
+            or not any(goker.loc[case, "occurred"])
+        ):
             continue
         s = suspects.suspects(gf.load(goker.loc[case, "stripped"]), top=4)
         found |= set(s["pattern"])
     # real bugs from cockroach, etcd, kubernetes... include both
-    assert {"abba-deadlock", "recursive-rlock", "lock-held-while-blocked", "lock-across-channel"} <= found
+    assert {
+        "abba-deadlock",
+        "recursive-rlock",
+        "lock-held-while-blocked",
+        "lock-across-channel",
+    } <= found
 
 
 def test_abba_program(go_dump):
@@ -106,7 +116,9 @@ def test_context_and_io_leaks_in_a_real_series(build_go, tmp_path):
     exe = build_go(ROOT / "tests" / "goprograms" / "ctxleak")
     subprocess.run([str(exe), str(tmp_path), "6", "300ms"], check=True, timeout=120)
     s = suspects.suspects(gf.load(tmp_path)).set_index("entry")
-    assert s.loc["context.(*cancelCtx).propagateCancel.func2", "pattern"] == "context-never-cancelled"
+    assert (
+        s.loc["context.(*cancelCtx).propagateCancel.func2", "pattern"] == "context-never-cancelled"
+    )
     assert s.loc["main.readReply", "pattern"] == "io-no-deadline"
     # the accept loop of the silent peer is healthy and flat
     assert s.loc["main.silent", "pattern"] == "accept-loop"
@@ -138,9 +150,15 @@ def test_catalogue_is_complete_and_consistent():
 
 # patterns asserted on real dumps by the tests of this module (and test_graphs for the demo
 # and etcd#5509), beyond the two tables above
-ASSERTED_ELSEWHERE = {"abba-deadlock", "recursive-rlock", "lock-held-while-blocked",
-                      "context-never-cancelled", "io-no-deadline", "lock-across-channel",
-                      "waits-for-blocked-children"}
+ASSERTED_ELSEWHERE = {
+    "abba-deadlock",
+    "recursive-rlock",
+    "lock-held-while-blocked",
+    "context-never-cancelled",
+    "io-no-deadline",
+    "lock-across-channel",
+    "waits-for-blocked-children",
+}
 
 
 def test_every_leak_pattern_is_expected_on_some_real_dump():

@@ -350,7 +350,8 @@ def test_numbers_too_large_for_their_columns():
                 "main.main()",
                 "\t/app/main.go:12 +0x1d",
                 "",
-                f'goroutine 5 gp=0xc000002380 m={big} mp=0xc000100000 [chan receive, {big} minutes] {{k: "\\U7fffffff"}}:',
+                f"goroutine 5 gp=0xc000002380 m={big} mp=0xc000100000 "
+                f'[chan receive, {big} minutes] {{k: "\\U7fffffff"}}:',
                 f"main.f({big})",
                 f"\t/app/f.go:{big} +0x{'f' * 40}",
                 f"...{big} frames elided...",

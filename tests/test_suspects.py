@@ -98,8 +98,21 @@ def test_triage_report_has_the_promised_fields(leakseries):
     rep = su.triage(leakseries, top=3)
     assert len(rep["suspects"]) == 3
     for rec in rep["suspects"]:
-        for k in ("rank", "site", "file", "line", "entry", "created_by", "state", "counts",
-                  "slope_per_min", "score", "pattern", "advice", "evidence"):
+        for k in (
+            "rank",
+            "site",
+            "file",
+            "line",
+            "entry",
+            "created_by",
+            "state",
+            "counts",
+            "slope_per_min",
+            "score",
+            "pattern",
+            "advice",
+            "evidence",
+        ):
             assert k in rec
     assert rep["series"]["snapshots"] == 6
     assert rep["series"]["time_sources"] == ["manifest"]
@@ -109,7 +122,10 @@ def test_cluster_counts_fill_missing_snapshots_with_zero(leakseries):
     labels = gf.cluster(leakseries)
     tab = gf.cluster_counts(leakseries, labels)
     assert list(tab.index) == list(range(6))
-    assert (tab.sum(axis=1).to_numpy() == leakseries.goroutines.groupby("snapshot")["count"].sum().to_numpy()).all()
+    assert (
+        tab.sum(axis=1).to_numpy()
+        == leakseries.goroutines.groupby("snapshot")["count"].sum().to_numpy()
+    ).all()
     assert isinstance(tab, pd.DataFrame)
 
 
@@ -172,7 +188,9 @@ def test_a_file_of_many_snapshots_triages_its_growing_group():
 def test_leak_verdicts_of_the_last_snapshot_are_counted_apart_from_the_sum():
     # two captures of one GoKer leak-profile dump (kubernetes#1321): the runtime printed
     # "(leaked)" on some headers; the sum over snapshots counts each goroutine twice
-    raw = gzip.decompress((Path(gf.__file__).parent / "data/goker/raw/Kubernetes1321.txt.gz").read_bytes())
+    raw = gzip.decompress(
+        (Path(gf.__file__).parent / "data/goker/raw/Kubernetes1321.txt.gz").read_bytes()
+    )
     marked = len(re.findall(rb"^goroutine \d+ \[[^\]]*\(leaked\)", raw, re.M))
     assert marked > 0
     one = gf.parse_text(raw.decode())
@@ -186,8 +204,10 @@ def test_leak_verdicts_of_the_last_snapshot_are_counted_apart_from_the_sum():
 def test_lifetimes_survive_a_goroutine_printed_twice_in_one_dump():
     # a crash log can print one goroutine twice (tidb's stack-overflow dump in the real corpus):
     # it is on its last stack since the snapshot it was seen in, not "never"
-    text = ("goroutine 7 [chan receive]:\nmain.a()\n\t/m.go:3 +0x1\n\n"
-            "goroutine 7 [chan receive]:\nmain.b()\n\t/m.go:9 +0x1\n")
+    text = (
+        "goroutine 7 [chan receive]:\nmain.a()\n\t/m.go:3 +0x1\n\n"
+        "goroutine 7 [chan receive]:\nmain.b()\n\t/m.go:9 +0x1\n"
+    )
     d = gf.parse_text(text)  # read as two snapshots (an id seen again starts a new dump) ...
     g = d.goroutines.assign(snapshot=d.goroutines["snapshot"] * 0)  # ... as the log has them: one
     one = gf.Dumps(g, d.frames, d.snapshots.iloc[:1].reset_index(drop=True), d.warnings)

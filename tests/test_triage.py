@@ -10,8 +10,12 @@ import pytest
 
 
 def run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "goforensics.cli", *args], capture_output=True,
-                          text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "goforensics.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -24,8 +28,21 @@ def test_json_has_the_documented_schema(series_dir):
     assert r.returncode == 0, r.stderr
     rep = json.loads(r.stdout)
     assert len(rep["suspects"]) == 3
-    keys = {"rank", "site", "file", "line", "entry", "created_by", "state", "counts",
-            "slope_per_min", "score", "pattern", "advice", "evidence"}
+    keys = {
+        "rank",
+        "site",
+        "file",
+        "line",
+        "entry",
+        "created_by",
+        "state",
+        "counts",
+        "slope_per_min",
+        "score",
+        "pattern",
+        "advice",
+        "evidence",
+    }
     for s in rep["suspects"]:
         assert keys <= set(s)
         assert isinstance(s["evidence"], list) and isinstance(s["counts"], list)
@@ -73,19 +90,24 @@ def test_bad_input_is_one_line_not_a_traceback(tmp_path):
 def test_a_fatal_error_without_goroutines_is_named(tmp_path):
     # the runtime can die before printing any goroutine (syzkaller's gVisor 'newosproc' report)
     p = tmp_path / "x.txt"
-    p.write_text("runtime: failed to create new OS thread (have 25 already; errno=11)\n"
-                 "runtime: may need to increase max user processes (ulimit -u)\n"
-                 "fatal error: newosproc\n")
+    p.write_text(
+        "runtime: failed to create new OS thread (have 25 already; errno=11)\n"
+        "runtime: may need to increase max user processes (ulimit -u)\n"
+        "fatal error: newosproc\n"
+    )
     r = run("triage", str(p))
     assert r.returncode == 1
     assert r.stderr.strip().splitlines()[-1] == (
-        "Error: no goroutines in the input, which holds: fatal error: newosproc")
+        "Error: no goroutines in the input, which holds: fatal error: newosproc"
+    )
 
 
 def test_a_site_without_frames_has_no_line(tmp_path):
     p = tmp_path / "x.txt"
-    p.write_text("goroutine 2 [syscall]:\n\ngoroutine 5 [sleep]:\ntime.Sleep(0x1)\n\t/go/src/time/sleep.go:9 +0x1\n"
-                 "main.main()\n\t/app/main.go:33 +0x2\n")
+    p.write_text(
+        "goroutine 2 [syscall]:\n\ngoroutine 5 [sleep]:\ntime.Sleep(0x1)\n\t/go/src/time/sleep.go:9 +0x1\n"
+        "main.main()\n\t/app/main.go:33 +0x2\n"
+    )
     r = run("triage", str(p), "--format", "json")
     lines = {s["state"]: s["line"] for s in json.loads(r.stdout)["suspects"]}
     assert lines == {"syscall": None, "sleep": 33}
@@ -95,13 +117,19 @@ def test_a_site_without_frames_has_no_line(tmp_path):
 
 def test_a_crash_is_named_first(tmp_path):
     p = tmp_path / "x.txt"
-    p.write_text("panic: boom\n\ngoroutine 1 [running]:\nmain.explode(...)\n\t/app/cmd/main.go:12\n"
-                 "main.main()\n\t/app/cmd/main.go:7 +0x1d\n")
+    p.write_text(
+        "panic: boom\n\ngoroutine 1 [running]:\nmain.explode(...)\n\t/app/cmd/main.go:12\n"
+        "main.main()\n\t/app/cmd/main.go:7 +0x1d\n"
+    )
     lines = run("triage", str(p)).stdout.splitlines()
-    assert lines[1:3] == ["the last snapshot ends the process: panic: boom",
-                          "    in goroutine 1 at main.explode (cmd/main.go:12)"]
+    assert lines[1:3] == [
+        "the last snapshot ends the process: panic: boom",
+        "    in goroutine 1 at main.explode (cmd/main.go:12)",
+    ]
     facts = json.loads(run("triage", str(p), "--format", "json").stdout)["series"]
     assert facts["ended_by"] == "panic: boom"
     # a dump that is not a crash ends nothing
     p.write_text("goroutine 1 [running]:\nmain.main()\n\t/app/cmd/main.go:7 +0x1d\n")
-    assert json.loads(run("triage", str(p), "--format", "json").stdout)["series"]["ended_by"] is None
+    assert (
+        json.loads(run("triage", str(p), "--format", "json").stdout)["series"]["ended_by"] is None
+    )

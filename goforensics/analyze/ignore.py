@@ -69,7 +69,8 @@ DEFAULT_RULES = pd.DataFrame(
 def rules_frame(top=(), any=(), created_by=(), origin: str = "command line") -> pd.DataFrame:
     """Ignore rules in goleak's vocabulary as a table (:data:`RULE_COLUMNS`).
 
-    >>> rules_frame(top=["example.com/p.worker"], created_by=["example.com/p.Start"])[["kind", "function"]].values.tolist()
+    >>> r = rules_frame(top=["example.com/p.worker"], created_by=["example.com/p.Start"])
+    >>> r[["kind", "function"]].values.tolist()
     [['top', 'example.com/p.worker'], ['created-by', 'example.com/p.Start']]
     """
     rows = [

@@ -130,7 +130,8 @@ def normalize_stacks(dumps: Dumps, level: str = "lines", stack_ids=None) -> pd.D
     class code 0 runtime, 1 stdlib, 2 third-party, 3 application); ``depths`` (the kept
     frames' depths in the original stack, to pick their arguments); ``site`` (index in the
     kept frames of the topmost application frame, else 0) and ``site_offset`` (its PC offset,
-    -1 where the format has none); ``fingerprint`` (xxh3_64 of the tokens). ``stack_ids`` restricts the work to these stacks (default: all own stacks).
+    -1 where the format has none); ``fingerprint`` (xxh3_64 of the tokens). ``stack_ids``
+    restricts the work to these stacks (default: all own stacks).
 
     >>> import goforensics as gf
     >>> text = '''goroutine 7 [chan send]:

@@ -60,31 +60,46 @@ def _c(x: bool, conf: float, *why: str) -> tuple[float, list[str]] | None:
 
 # --- signatures -------------------------------------------------------------------------------
 
-_LOOP_NAME = re.compile(r"(?i)(?:loop|run|watch|poll|worker|monitor|tick|listen|serve|start|process)")
-_SUBSCRIBE = re.compile(r"(?i)(?:subscribe|register|addlistener|addhandler|addcallback|watch|notify|\.on[A-Z])")
+_LOOP_NAME = re.compile(
+    r"(?i)(?:loop|run|watch|poll|worker|monitor|tick|listen|serve|start|process)"
+)
+_SUBSCRIBE = re.compile(
+    r"(?i)(?:subscribe|register|addlistener|addhandler|addcallback|watch|notify|\.on[A-Z])"
+)
 _RETRY = re.compile(r"(?i)(?:retry|retries|backoff|reconnect|redial|attempt)")
 
 
 def _nil_channel(f: Facts):
-    return _c(f.state in ("chan receive (nil chan)", "chan send (nil chan)"), 1.0,
-              f"[{f.state}]: an operation on a nil channel blocks forever")
+    return _c(
+        f.state in ("chan receive (nil chan)", "chan send (nil chan)"),
+        1.0,
+        f"[{f.state}]: an operation on a nil channel blocks forever",
+    )
 
 
 def _select_no_cases(f: Facts):
-    return _c(f.state == "select (no cases)" and f.entry != "main.main", 1.0,
-              "[select (no cases)]: `select {}` outside main blocks forever")
+    return _c(
+        f.state == "select (no cases)" and f.entry != "main.main",
+        1.0,
+        "[select (no cases)]: `select {}` outside main blocks forever",
+    )
 
 
 def _abba(f: Facts):
     cyc = f.resources.get("cycle")
-    return _c(bool(cyc), 0.95, f"part of a wait-for cycle (each waits for a lock the next holds): {cyc}")
+    return _c(
+        bool(cyc), 0.95, f"part of a wait-for cycle (each waits for a lock the next holds): {cyc}"
+    )
 
 
 def _recursive_rlock(f: Facts):
     ok = f.state == "sync.RWMutex.RLock" and f.resources.get("rw_writer_waiting")
-    return _c(bool(ok), 0.85,
-              "readers wait in RLock on an RWMutex a writer is queued on: a reader that already holds "
-              "the read lock and asks again can never get it")
+    return _c(
+        bool(ok),
+        0.85,
+        "readers wait in RLock on an RWMutex a writer is queued on: a reader that already holds "
+        "the read lock and asks again can never get it",
+    )
 
 
 def _lock_across_channel(f: Facts):
@@ -94,22 +109,34 @@ def _lock_across_channel(f: Facts):
         # one of k goroutines that could be holding it, parked receiving at the top of its own
         # loop (between two iterations): the least likely of them to hold a lock
         if k > 1 and f.state == "chan receive" and f.site == f.entry:
-            return (0.9 / 2, [f"blocked in [{f.state}], one of {k} goroutines that could be holding "
-                              f"the mutex {n} goroutine(s) wait for"])
+            return (
+                0.9 / 2,
+                [
+                    f"blocked in [{f.state}], one of {k} goroutines that could be holding "
+                    f"the mutex {n} goroutine(s) wait for"
+                ],
+            )
         return (0.9, [f"blocked in [{f.state}] while holding a mutex {n} goroutine(s) wait for"])
-    if f.state in LOCK_STATES and f.resources.get(
-        "holder_blocked_on_channel"
-    ):
-        return (0.85, ["they wait for a mutex whose holder is itself blocked on a channel: "
-                       + f.resources["holder_blocked_on_channel"]])
+    if f.state in LOCK_STATES and f.resources.get("holder_blocked_on_channel"):
+        return (
+            0.85,
+            [
+                "they wait for a mutex whose holder is itself blocked on a channel: "
+                + f.resources["holder_blocked_on_channel"]
+            ],
+        )
     return None
 
 
 def _lock_while_blocked(f: Facts):
-    if f.state in LOCK_STATES and f.resources.get(
-        "holder_blocked"
-    ):
-        return (0.7, ["they wait for a mutex whose holder is itself blocked: " + f.resources["holder_blocked"]])
+    if f.state in LOCK_STATES and f.resources.get("holder_blocked"):
+        return (
+            0.7,
+            [
+                "they wait for a mutex whose holder is itself blocked: "
+                + f.resources["holder_blocked"]
+            ],
+        )
     if f.resources.get("holds_lock_waited_by") and f.state not in CHANNEL_STATES:
         n = f.resources["holds_lock_waited_by"]
         return (0.7, [f"blocked in [{f.state}] while holding a mutex {n} goroutine(s) wait for"])
@@ -117,7 +144,9 @@ def _lock_while_blocked(f: Facts):
 
 
 def _in_wait_group(f: Facts) -> bool:
-    return f.state == "sync.WaitGroup.Wait" or (f.state == "semacquire" and f.has(r"\(\*WaitGroup\)\.Wait"))
+    return f.state == "sync.WaitGroup.Wait" or (
+        f.state == "semacquire" and f.has(r"\(\*WaitGroup\)\.Wait")
+    )
 
 
 def _single(f: Facts) -> float:
@@ -133,14 +162,19 @@ def _single(f: Facts) -> float:
 def _waitgroup(f: Facts):
     ok = _in_wait_group(f) and not f.blocked_children
     conf = 0.9 if f.growing else 0.9 * _single(f)
-    return _c(ok and conf > 0, conf, "waiting in WaitGroup.Wait: a Done is missing (or an Add too many)")
+    return _c(
+        ok and conf > 0, conf, "waiting in WaitGroup.Wait: a Done is missing (or an Add too many)"
+    )
 
 
 def _waits_for_blocked_children(f: Facts):
     kids = f.blocked_children
     more = f" and {len(kids) - 3} more" if len(kids) > 3 else ""
-    return _c(_in_wait_group(f) and bool(kids), 0.9,
-              f"the goroutines it waits for are alive and blocked themselves: {'; '.join(kids[:3])}{more}")
+    return _c(
+        _in_wait_group(f) and bool(kids),
+        0.9,
+        f"the goroutines it waits for are alive and blocked themselves: {'; '.join(kids[:3])}{more}",
+    )
 
 
 def _double_lock(f: Facts):
@@ -148,24 +182,41 @@ def _double_lock(f: Facts):
     if f.state not in locks or f.growing is None:
         return None
     if f.resources.get("no_holder"):
-        return (0.6, ["waiting for a mutex no other live goroutine can be holding: it was locked twice "
-                      "on one path, or its holder returned without Unlock"])
+        return (
+            0.6,
+            [
+                "waiting for a mutex no other live goroutine can be holding: it was locked twice "
+                "on one path, or its holder returned without Unlock"
+            ],
+        )
     if not f.resources and not f.multi and _single(f) > 0:
-        return (0.4 * _single(f), ["waiting for a lock that no blocked goroutine appears to hold: its holder may "
-                      "have returned without Unlock"])
+        return (
+            0.4 * _single(f),
+            [
+                "waiting for a lock that no blocked goroutine appears to hold: its holder may "
+                "have returned without Unlock"
+            ],
+        )
     return None
 
 
 def _cond(f: Facts):
     conf = 0.8 if f.growing else 0.8 * _single(f)
-    return _c(f.state == "sync.Cond.Wait" and conf > 0, conf,
-              "waiting in Cond.Wait for a Signal/Broadcast that never comes")
+    return _c(
+        f.state == "sync.Cond.Wait" and conf > 0,
+        conf,
+        "waiting in Cond.Wait for a Signal/Broadcast that never comes",
+    )
 
 
 def _http_server(f: Facts):
     ok = f.entry == "net/http.(*conn).serve" and f.state == "IO wait" and (f.growing or f.n >= 100)
-    return _c(ok, 0.9, "server connections parked reading the next request: clients hold them open and "
-                       "the server sets no ReadHeaderTimeout / IdleTimeout")
+    return _c(
+        ok,
+        0.9,
+        "server connections parked reading the next request: clients hold them open and "
+        "the server sets no ReadHeaderTimeout / IdleTimeout",
+    )
 
 
 _CONN_LOOPS = ("net/http.(*persistConn).readLoop", "net/http.(*persistConn).writeLoop")
@@ -174,22 +225,38 @@ _CONN_LOOPS = ("net/http.(*persistConn).readLoop", "net/http.(*persistConn).writ
 def _response_body(f: Facts):
     # readLoop parks in select once a response was read and its body is not consumed or
     # closed; it parks in IO wait while the response has not come (see _client_no_timeout)
-    ok = f.entry in _CONN_LOOPS and (f.growing or f.n >= 100) and f.readloops.get("select", 0) >= f.readloops.get(
-        "IO wait", 0)
-    return _c(ok, 0.9, f"{f.entry} goroutines pile up, their readLoops done reading: each response body "
-                       "left unclosed pins a client connection and its read/write loops")
+    ok = (
+        f.entry in _CONN_LOOPS
+        and (f.growing or f.n >= 100)
+        and f.readloops.get("select", 0) >= f.readloops.get("IO wait", 0)
+    )
+    return _c(
+        ok,
+        0.9,
+        f"{f.entry} goroutines pile up, their readLoops done reading: each response body "
+        "left unclosed pins a client connection and its read/write loops",
+    )
 
 
 def _client_no_timeout(f: Facts):
     waiting = f.readloops.get("IO wait", 0) > f.readloops.get("select", 0)
     ok = (f.entry in _CONN_LOOPS and waiting and (f.growing or f.n >= 100)) or (
-        f.growing and f.has(r"^net/http\.\(\*persistConn\)\.roundTrip$|^net/http\.\(\*Client\)\.do$"))
-    return _c(ok, 0.85, "client connections wait for responses that never come: calls with no timeout to "
-                        "a hung server")
+        f.growing
+        and f.has(r"^net/http\.\(\*persistConn\)\.roundTrip$|^net/http\.\(\*Client\)\.do$")
+    )
+    return _c(
+        ok,
+        0.85,
+        "client connections wait for responses that never come: calls with no timeout to "
+        "a hung server",
+    )
 
 
 def _listener(f: Facts):
-    ok = f.has(r"\.\(\*(?:TCP|Unix)Listener\)\.Accept$|\(\*netFD\)\.accept$|\(\*FD\)\.Accept$") and f.growing
+    ok = (
+        f.has(r"\.\(\*(?:TCP|Unix)Listener\)\.Accept$|\(\*netFD\)\.accept$|\(\*FD\)\.Accept$")
+        and f.growing
+    )
     return _c(ok, 0.85, "accept loops accumulate: listeners are opened and never closed")
 
 
@@ -213,9 +280,17 @@ def _unconsumed(f: Facts):
 
 
 def _callbacks(f: Facts):
-    ok = f.state in ("chan receive", "select") and f.growing and bool(_SUBSCRIBE.search(f.created_by))
-    return _c(ok, 0.8, f"subscriber goroutines started by {f.created_by or f.entry} keep growing: "
-                       "callbacks are registered and never unregistered")
+    ok = (
+        f.state in ("chan receive", "select")
+        and f.growing
+        and bool(_SUBSCRIBE.search(f.created_by))
+    )
+    return _c(
+        ok,
+        0.8,
+        f"subscriber goroutines started by {f.created_by or f.entry} keep growing: "
+        "callbacks are registered and never unregistered",
+    )
 
 
 def _per_request(f: Facts):
@@ -225,9 +300,16 @@ def _per_request(f: Facts):
 
 
 def _retry(f: Facts):
-    ok = f.growing and any(_RETRY.search(x) for x in f.functions) and f.state in (
-        "sleep", "select", "IO wait", "chan receive")
-    return _c(ok, 0.88, "goroutines pile up in a retry loop: attempts have no deadline and the loop no ctx")
+    ok = (
+        f.growing
+        and any(_RETRY.search(x) for x in f.functions)
+        and f.state in ("sleep", "select", "IO wait", "chan receive")
+    )
+    return _c(
+        ok,
+        0.88,
+        "goroutines pile up in a retry loop: attempts have no deadline and the loop no ctx",
+    )
 
 
 def _context_never_cancelled(f: Facts):
@@ -236,7 +318,12 @@ def _context_never_cancelled(f: Facts):
 
 
 def _io_no_deadline(f: Facts):
-    ok = f.growing and f.state == "IO wait" and f.site_class == "application" and f.entry != "net/http.(*conn).serve"
+    ok = (
+        f.growing
+        and f.state == "IO wait"
+        and f.site_class == "application"
+        and f.entry != "net/http.(*conn).serve"
+    )
     return _c(ok, 0.6, "reads with no deadline pile up")
 
 
@@ -247,11 +334,18 @@ def _time_after(f: Facts):
 
 
 def _worker_never_stopped(f: Facts):
-    ok = f.growing and f.state in ("select", "chan receive", "sleep") and bool(
-        _LOOP_NAME.search(f.entry.rsplit(".", 1)[-1]))
+    ok = (
+        f.growing
+        and f.state in ("select", "chan receive", "sleep")
+        and bool(_LOOP_NAME.search(f.entry.rsplit(".", 1)[-1]))
+    )
     # a ticker loop parks on `<-t.C` (chan receive) or sleeps; a select is as likely a one-shot wait
     conf = 0.5 if f.state == "select" else 0.75
-    return _c(ok, conf, f"background loops started in {f.entry} are started again and again, never stopped")
+    return _c(
+        ok,
+        conf,
+        f"background loops started in {f.entry} are started again and again, never stopped",
+    )
 
 
 def _receive_forever(f: Facts):
@@ -271,199 +365,424 @@ _POOL_SIZE = 16  # in one dump, more goroutines parked in their own loop is more
 def _parked_in_own_loop(f: Facts) -> bool:
     """One dump: goroutines parked at the top of their own function (`for j := range jobs`,
     a ticker's `<-t.C`), with no long wait and no verdict: what pools and loops look like."""
-    return (not f.multi and f.site_class == "application" and f.site == f.entry and not f.leaked
-            and (f.max_wait or 0) < 5)
+    return (
+        not f.multi
+        and f.site_class == "application"
+        and f.site == f.entry
+        and not f.leaked
+        and (f.max_wait or 0) < 5
+    )
 
 
 def _worker_pool(f: Facts):
     if not f.multi:
         ok = _parked_in_own_loop(f) and f.state in _PARKED and 2 <= f.n_now <= _POOL_SIZE
-        return _c(ok, 0.6, f"{f.n_now} goroutines parked in {f.entry} waiting for work: what an "
-                           "idle worker pool looks like in one dump")
+        return _c(
+            ok,
+            0.6,
+            f"{f.n_now} goroutines parked in {f.entry} waiting for work: what an "
+            "idle worker pool looks like in one dump",
+        )
     ok = f.flat and f.n >= 2 and f.state in _PARKED and not f.growing
-    return _c(ok, 0.8, f"{f.n} goroutines waiting for work at one place, count flat: an idle worker pool")
+    return _c(
+        ok, 0.8, f"{f.n} goroutines waiting for work at one place, count flat: an idle worker pool"
+    )
 
 
 def _keepalive(f: Facts):
-    ok = (f.entry in ("net/http.(*persistConn).readLoop", "net/http.(*persistConn).writeLoop",
-                      "net/http.(*conn).serve") and f.state in ("IO wait", "select")
-          and f.site_class != "application" and not f.growing and (f.multi or f.n < 100))
+    ok = (
+        f.entry
+        in (
+            "net/http.(*persistConn).readLoop",
+            "net/http.(*persistConn).writeLoop",
+            "net/http.(*conn).serve",
+        )
+        and f.state in ("IO wait", "select")
+        and f.site_class != "application"
+        and not f.growing
+        and (f.multi or f.n < 100)
+    )
     return _c(ok, 0.7, "idle keep-alive connections, not growing")
 
 
 def _periodic_loop(f: Facts):
     if not f.multi:
         # a named function: a closure started once (`go func() { <-ch }()`) is the classic orphan
-        ok = (_parked_in_own_loop(f) and f.state in ("chan receive", "select", "sleep") and f.n_now == 1
-              and not _CLOSURE.search(f.entry))
-        return _c(ok, 0.6, f"one goroutine parked in its own loop {f.entry}: a ticker or "
-                           "polling loop between two runs looks like this in one dump")
-    ok = (f.multi and f.flat and not f.growing and f.n <= 4 and f.state in ("chan receive", "select", "sleep")
-          and bool(_LOOP_NAME.search(f.entry.rsplit(".", 1)[-1] + " " + f.site.rsplit(".", 1)[-1])))
+        ok = (
+            _parked_in_own_loop(f)
+            and f.state in ("chan receive", "select", "sleep")
+            and f.n_now == 1
+            and not _CLOSURE.search(f.entry)
+        )
+        return _c(
+            ok,
+            0.6,
+            f"one goroutine parked in its own loop {f.entry}: a ticker or "
+            "polling loop between two runs looks like this in one dump",
+        )
+    ok = (
+        f.multi
+        and f.flat
+        and not f.growing
+        and f.n <= 4
+        and f.state in ("chan receive", "select", "sleep")
+        and bool(_LOOP_NAME.search(f.entry.rsplit(".", 1)[-1] + " " + f.site.rsplit(".", 1)[-1]))
+    )
     return _c(ok, 0.7, f"{f.n} background loop(s) in {f.entry}, count flat: a periodic task")
 
 
 def _accept_loop(f: Facts):
-    ok = f.has(r"\.\(\*(?:TCP|Unix)Listener\)\.Accept$|\(\*FD\)\.Accept$") and not f.growing and f.n <= 4
+    ok = (
+        f.has(r"\.\(\*(?:TCP|Unix)Listener\)\.Accept$|\(\*FD\)\.Accept$")
+        and not f.growing
+        and f.n <= 4
+    )
     return _c(ok, 0.8, "a server's accept loop")
 
 
 def _runtime(f: Facts):
     # a test's goroutine is the test's code when it stops in it, or in a syscall or IO it made
-    ok = f.entry.startswith(("runtime.", "os/signal.", "internal/")) or f.site_class == "runtime" or (
-        f.entry in ("testing.(*M).startAlarm.func1", "testing.tRunner") and not f.growing
-        and f.site_class != "application" and f.state not in IO_STATES)
+    ok = (
+        f.entry.startswith(("runtime.", "os/signal.", "internal/"))
+        or f.site_class == "runtime"
+        or (
+            f.entry in ("testing.(*M).startAlarm.func1", "testing.tRunner")
+            and not f.growing
+            and f.site_class != "application"
+            and f.state not in IO_STATES
+        )
+    )
     return _c(ok, 0.9, "the runtime's or the standard library's own goroutine")
 
 
 CATALOGUE: tuple[Pattern, ...] = (
-    Pattern("nil-channel", "Operation on a nil channel",
-            "[chan receive (nil chan)] or [chan send (nil chan)]",
-            "Sending to or receiving from a nil channel blocks forever; a channel field or variable "
-            "was never initialised, or was set to nil to disable a case and then used outside a select.",
-            "Initialise the channel with make before any goroutine uses it; only rely on nil channels "
-            "to disable a case inside a select that has other live cases.", True, 3.0, _nil_channel),
-    Pattern("select-no-cases", "select {} outside main",
-            "[select (no cases)] in a goroutine other than main",
-            "`select {}` blocks its goroutine forever; outside main it is a goroutine that can never end.",
-            "Wait on a context or a done channel instead (`<-ctx.Done()`), so the goroutine can return.",
-            True, 3.0, _select_no_cases),
-    Pattern("abba-deadlock", "Locks taken in opposite orders (AB-BA deadlock)",
-            "two or more goroutines in [sync.Mutex.Lock], each holding the mutex the other waits for "
-            "(a cycle in the wait-for graph)",
-            "Goroutine 1 holds A and waits for B while goroutine 2 holds B and waits for A.",
-            "Acquire locks in one global order everywhere, or hold only one lock at a time.",
-            True, 2.5, _abba),
-    Pattern("recursive-rlock", "Recursive read lock on an RWMutex",
-            "[sync.RWMutex.RLock] waiters plus a writer in [sync.RWMutex.Lock] on the same RWMutex",
-            "A pending Lock blocks new readers; a goroutine that holds a read lock and calls RLock again "
-            "waits for the writer, which waits for it.",
-            "Never RLock recursively: take the read lock once at the top and call unexported helpers "
-            "that assume it is held.", True, 2.0, _recursive_rlock),
-    Pattern("lock-across-channel", "Mutex held across a blocked channel operation",
-            "one goroutine blocked on a channel (or select) while other goroutines pile up in "
-            "[sync.Mutex.Lock] on a mutex it holds",
-            "The holder waits for a channel operation that needs someone else to make progress, while "
-            "every other user of the mutex queues behind it.",
-            "Do not hold a mutex across channel sends/receives: copy what you need under the lock, "
-            "Unlock, then communicate; or select with ctx.Done() and a timeout.", True, 2.0,
-            _lock_across_channel),
-    Pattern("lock-held-while-blocked", "Mutex held while blocked on something else",
-            "goroutines in [sync.Mutex.Lock] (or RWMutex) whose lock holder is itself blocked: on "
-            "another lock, on IO, in a sleep",
-            "The holder took the lock, then blocked; everyone who needs the lock queues behind it. "
-            "Chains of such holders end in a deadlock or in a slow dependency.",
-            "Keep critical sections short and free of blocking calls (IO, sleeps, other locks); take "
-            "several locks in one global order.", True, 1.5, _lock_while_blocked),
-    Pattern("waitgroup-missing-done", "WaitGroup.Wait that never returns",
-            "[sync.WaitGroup.Wait] (older Go: [semacquire] under WaitGroup.Wait), often long waits",
-            "Wait returns when the counter reaches zero; a goroutine exited without Done, an error path "
-            "skipped it, or Add was called more times than goroutines were started.",
-            "Call `defer wg.Done()` as the first statement of every goroutine that was Add-ed; Add before "
-            "the go statement, once per goroutine.", True, 2.0, _waitgroup),
-    Pattern("waits-for-blocked-children", "WaitGroup.Wait on goroutines that are blocked themselves",
-            "[sync.WaitGroup.Wait] in a goroutine whose children (`created by ... in goroutine N`) are "
-            "alive and blocked",
-            "The Wait is a victim: the goroutines it started cannot finish, so they never call Done. The "
-            "cause is where they block (often a deadlock among them, listed as its own suspect).",
-            "Fix the suspect its children belong to; bound the Wait with a context (errgroup.WithContext) "
-            "so that stuck children cannot hang their parent.", True, 1.5, _waits_for_blocked_children),
-    Pattern("double-lock", "Mutex locked twice, or never unlocked",
-            "[sync.Mutex.Lock] waiters on a mutex that no other live goroutine can be holding",
-            "A path locks a mutex it already holds (Go mutexes are not reentrant), or a goroutine returned "
-            "early without Unlock.", "Use `mu.Lock(); defer mu.Unlock()` and never call a locking method "
-            "from inside another that holds the same lock.", True, 1.5, _double_lock),
-    Pattern("cond-never-signalled", "Cond.Wait never signalled",
-            "[sync.Cond.Wait]", "Waiters sleep until Signal or Broadcast; a state change that forgot to "
-            "signal, or a signal sent before the waiter started waiting, leaves them asleep.",
-            "Signal/Broadcast after every change of the condition, and wait in a loop that re-checks it; "
-            "a channel close is often simpler.", True, 1.5, _cond),
-    Pattern("http-server-no-timeouts", "HTTP server without ReadHeaderTimeout / IdleTimeout",
-            "growing net/http.(*conn).serve goroutines in [IO wait]",
-            "Each client connection holds a goroutine while the server waits for the next request; "
-            "slow or idle clients keep them open forever when no timeout is set.",
-            "Set http.Server{ReadHeaderTimeout, ReadTimeout, IdleTimeout, WriteTimeout}; "
-            "never use the zero-value server (http.ListenAndServe) in production.", True, 1.5, _http_server),
-    Pattern("response-body-not-closed", "HTTP response bodies never closed",
-            "growing net/http.(*persistConn).readLoop and writeLoop pairs, created by Transport.dialConn",
-            "An unclosed response body keeps its connection, and the connection's two goroutines, alive.",
-            "`defer resp.Body.Close()` right after checking the error, and drain the body "
-            "(io.Copy(io.Discard, resp.Body)) to reuse connections.", True, 1.5, _response_body),
-    Pattern("http-client-no-timeout", "HTTP calls without a timeout to a hung server",
-            "growing net/http.(*persistConn).readLoop in [IO wait] (waiting for a response) with their "
-            "writeLoops, and callers parked in persistConn.roundTrip",
-            "http.Client's zero value has no timeout: a call to a server that never answers waits for "
-            "ever, holding its caller, its connection and the connection's two goroutines.",
-            "Set http.Client{Timeout: ...} or pass a context with a deadline "
-            "(http.NewRequestWithContext); bound retries.", True, 1.5, _client_no_timeout),
-    Pattern("listener-never-closed", "Listener or poller never closed",
-            "growing goroutines in Accept (net.(*TCPListener).Accept) or in a polling loop",
-            "Every listener opened keeps its accept loop goroutine; opened per request or per retry and "
-            "never closed, they accumulate.", "Close listeners (defer l.Close()) and stop accept loops "
-            "on shutdown; open a listener once.", True, 1.5, _listener),
-    Pattern("unconsumed-result", "Result sent on a channel nobody receives from",
-            "[chan send] in a goroutine whose creator has returned (often a closure .funcN), many copies",
-            "The caller started a goroutine to compute a result, then returned (timeout, error, early "
-            "exit) without receiving; the goroutine blocks on its send forever.",
-            "Make the result channel buffered (`make(chan T, 1)`) so the send cannot block, or select on "
-            "the send and ctx.Done().", True, 1.5, _unconsumed),
-    Pattern("callbacks-never-unregistered", "Callbacks registered and never unregistered",
-            "growing subscriber goroutines blocked in [chan receive]/[select], created by a "
-            "Subscribe/Register/Watch function", "Each registration starts a goroutine (or keeps a "
-            "channel) that lives until it is unregistered; callers never unregister.",
-            "Return an unsubscribe/cancel function from registration and call it (defer); tie the "
-            "subscriber's lifetime to a context.", True, 1.2, _callbacks),
-    Pattern("per-request-goroutine", "Middleware starting a goroutine per request",
-            "growing goroutines created by an HTTP handler or middleware function",
-            "Work started in a goroutine per request outlives the request and is unbounded under load.",
-            "Bound background work (worker pool or semaphore), pass the request context and stop on "
-            "ctx.Done().", True, 1.2, _per_request),
-    Pattern("retry-loop-no-ctx", "Retry loop without a deadline or context",
-            "growing goroutines sleeping or waiting in a retry/backoff loop, or in IO wait inside it",
-            "An RPC retried forever with its timeout disabled and no context never gives up; each caller "
-            "adds a goroutine.", "Give every attempt a context with a deadline, cap the retries, and "
-            "stop when ctx.Done() fires.", True, 1.2, _retry),
-    Pattern("context-never-cancelled", "Contexts never cancelled",
-            "growing context.propagateCancel watcher goroutines", "A context made with WithCancel/"
-            "WithTimeout whose cancel function is never called keeps its watcher goroutine.",
-            "Always `defer cancel()` right after context.WithCancel / WithTimeout / WithDeadline.",
-            True, 1.0, _context_never_cancelled),
-    Pattern("io-no-deadline", "Network IO without deadlines",
-            "growing goroutines in [IO wait] started by the application", "A read or write with no "
-            "deadline waits as long as the peer wants.", "Set read/write deadlines or use context-aware "
-            "calls; close the connection on ctx.Done().", True, 0.8, _io_no_deadline),
-    Pattern("worker-never-stopped", "Background loop started and never stopped",
-            "growing goroutines in [select]/[chan receive]/[sleep] in a loop function (Start.func1, "
-            "run, poll, watch...)", "Each Start (per connection, per retry, per test) launches a loop "
-            "that has no way to stop, or whose Stop is never called.",
-            "Give every loop a stop path (ctx.Done() or a quit channel) and call Stop/cancel on every "
-            "path; stop tickers with defer t.Stop().", True, 1.0, _worker_never_stopped),
-    Pattern("time-after-ignores-ctx", "select waiting without a cancellation case",
-            "growing goroutines in [select] in application code (time.After, a result channel) with no "
-            "ctx.Done() case", "A select that only waits on a timer or a result keeps the goroutine "
-            "until that fires, however long the caller stopped caring.",
-            "Add `case <-ctx.Done(): return` to the select; prefer time.NewTimer with Stop over "
-            "time.After in loops.", True, 0.8, _time_after),
-    Pattern("receive-never-closed", "Receive on a channel that is never written or closed",
-            "[chan receive] in application code, creator gone or growing (range over a channel never "
-            "closed)", "The producer finished (or failed) without closing the channel, so the consumer's "
-            "range or receive never ends.", "Close the channel when the producer is done (defer "
-            "close(ch) in the sender), or select on ctx.Done().", True, 1.0, _receive_forever),
-    Pattern("worker-pool", "Idle worker pool (healthy)", "many goroutines in [chan receive]/[select] at "
-            "one site, count flat over the series", "Workers waiting for jobs: this is what a healthy "
-            "pool looks like.", "Nothing to fix while the count stays flat.", False, -1.5, _worker_pool),
-    Pattern("periodic-loop", "Periodic background loop (healthy)", "one or a few goroutines of a loop "
-            "function (run, loop, tick, poll...) parked between ticks, count flat",
-            "A ticker or polling loop between two runs.", "Nothing to fix while the count stays flat.",
-            False, -0.8, _periodic_loop),
-    Pattern("keepalive", "Idle keep-alive connections (healthy)", "a few conn.serve / persistConn loops, "
-            "flat", "Connections kept for reuse.", "Nothing to fix while the count stays flat.", False,
-            -1.0, _keepalive),
-    Pattern("accept-loop", "Accept loop (healthy)", "one goroutine per listener in Accept",
-            "A server waiting for connections.", "Nothing to fix.", False, -1.0, _accept_loop),
-    Pattern("runtime-internal", "Runtime goroutine (healthy)", "entry in runtime/os/signal/internal",
-            "The runtime's and the standard library's own goroutines.", "Nothing to fix.", False, -1.0,
-            _runtime),
+    Pattern(
+        "nil-channel",
+        "Operation on a nil channel",
+        "[chan receive (nil chan)] or [chan send (nil chan)]",
+        "Sending to or receiving from a nil channel blocks forever; a channel field or variable "
+        "was never initialised, or was set to nil to disable a case and then used outside a select.",
+        "Initialise the channel with make before any goroutine uses it; only rely on nil channels "
+        "to disable a case inside a select that has other live cases.",
+        True,
+        3.0,
+        _nil_channel,
+    ),
+    Pattern(
+        "select-no-cases",
+        "select {} outside main",
+        "[select (no cases)] in a goroutine other than main",
+        "`select {}` blocks its goroutine forever; outside main it is a goroutine that can never end.",
+        "Wait on a context or a done channel instead (`<-ctx.Done()`), so the goroutine can return.",
+        True,
+        3.0,
+        _select_no_cases,
+    ),
+    Pattern(
+        "abba-deadlock",
+        "Locks taken in opposite orders (AB-BA deadlock)",
+        "two or more goroutines in [sync.Mutex.Lock], each holding the mutex the other waits for "
+        "(a cycle in the wait-for graph)",
+        "Goroutine 1 holds A and waits for B while goroutine 2 holds B and waits for A.",
+        "Acquire locks in one global order everywhere, or hold only one lock at a time.",
+        True,
+        2.5,
+        _abba,
+    ),
+    Pattern(
+        "recursive-rlock",
+        "Recursive read lock on an RWMutex",
+        "[sync.RWMutex.RLock] waiters plus a writer in [sync.RWMutex.Lock] on the same RWMutex",
+        "A pending Lock blocks new readers; a goroutine that holds a read lock and calls RLock again "
+        "waits for the writer, which waits for it.",
+        "Never RLock recursively: take the read lock once at the top and call unexported helpers "
+        "that assume it is held.",
+        True,
+        2.0,
+        _recursive_rlock,
+    ),
+    Pattern(
+        "lock-across-channel",
+        "Mutex held across a blocked channel operation",
+        "one goroutine blocked on a channel (or select) while other goroutines pile up in "
+        "[sync.Mutex.Lock] on a mutex it holds",
+        "The holder waits for a channel operation that needs someone else to make progress, while "
+        "every other user of the mutex queues behind it.",
+        "Do not hold a mutex across channel sends/receives: copy what you need under the lock, "
+        "Unlock, then communicate; or select with ctx.Done() and a timeout.",
+        True,
+        2.0,
+        _lock_across_channel,
+    ),
+    Pattern(
+        "lock-held-while-blocked",
+        "Mutex held while blocked on something else",
+        "goroutines in [sync.Mutex.Lock] (or RWMutex) whose lock holder is itself blocked: on "
+        "another lock, on IO, in a sleep",
+        "The holder took the lock, then blocked; everyone who needs the lock queues behind it. "
+        "Chains of such holders end in a deadlock or in a slow dependency.",
+        "Keep critical sections short and free of blocking calls (IO, sleeps, other locks); take "
+        "several locks in one global order.",
+        True,
+        1.5,
+        _lock_while_blocked,
+    ),
+    Pattern(
+        "waitgroup-missing-done",
+        "WaitGroup.Wait that never returns",
+        "[sync.WaitGroup.Wait] (older Go: [semacquire] under WaitGroup.Wait), often long waits",
+        "Wait returns when the counter reaches zero; a goroutine exited without Done, an error path "
+        "skipped it, or Add was called more times than goroutines were started.",
+        "Call `defer wg.Done()` as the first statement of every goroutine that was Add-ed; Add before "
+        "the go statement, once per goroutine.",
+        True,
+        2.0,
+        _waitgroup,
+    ),
+    Pattern(
+        "waits-for-blocked-children",
+        "WaitGroup.Wait on goroutines that are blocked themselves",
+        "[sync.WaitGroup.Wait] in a goroutine whose children (`created by ... in goroutine N`) are "
+        "alive and blocked",
+        "The Wait is a victim: the goroutines it started cannot finish, so they never call Done. The "
+        "cause is where they block (often a deadlock among them, listed as its own suspect).",
+        "Fix the suspect its children belong to; bound the Wait with a context (errgroup.WithContext) "
+        "so that stuck children cannot hang their parent.",
+        True,
+        1.5,
+        _waits_for_blocked_children,
+    ),
+    Pattern(
+        "double-lock",
+        "Mutex locked twice, or never unlocked",
+        "[sync.Mutex.Lock] waiters on a mutex that no other live goroutine can be holding",
+        "A path locks a mutex it already holds (Go mutexes are not reentrant), or a goroutine returned "
+        "early without Unlock.",
+        "Use `mu.Lock(); defer mu.Unlock()` and never call a locking method "
+        "from inside another that holds the same lock.",
+        True,
+        1.5,
+        _double_lock,
+    ),
+    Pattern(
+        "cond-never-signalled",
+        "Cond.Wait never signalled",
+        "[sync.Cond.Wait]",
+        "Waiters sleep until Signal or Broadcast; a state change that forgot to "
+        "signal, or a signal sent before the waiter started waiting, leaves them asleep.",
+        "Signal/Broadcast after every change of the condition, and wait in a loop that re-checks it; "
+        "a channel close is often simpler.",
+        True,
+        1.5,
+        _cond,
+    ),
+    Pattern(
+        "http-server-no-timeouts",
+        "HTTP server without ReadHeaderTimeout / IdleTimeout",
+        "growing net/http.(*conn).serve goroutines in [IO wait]",
+        "Each client connection holds a goroutine while the server waits for the next request; "
+        "slow or idle clients keep them open forever when no timeout is set.",
+        "Set http.Server{ReadHeaderTimeout, ReadTimeout, IdleTimeout, WriteTimeout}; "
+        "never use the zero-value server (http.ListenAndServe) in production.",
+        True,
+        1.5,
+        _http_server,
+    ),
+    Pattern(
+        "response-body-not-closed",
+        "HTTP response bodies never closed",
+        "growing net/http.(*persistConn).readLoop and writeLoop pairs, created by Transport.dialConn",
+        "An unclosed response body keeps its connection, and the connection's two goroutines, alive.",
+        "`defer resp.Body.Close()` right after checking the error, and drain the body "
+        "(io.Copy(io.Discard, resp.Body)) to reuse connections.",
+        True,
+        1.5,
+        _response_body,
+    ),
+    Pattern(
+        "http-client-no-timeout",
+        "HTTP calls without a timeout to a hung server",
+        "growing net/http.(*persistConn).readLoop in [IO wait] (waiting for a response) with their "
+        "writeLoops, and callers parked in persistConn.roundTrip",
+        "http.Client's zero value has no timeout: a call to a server that never answers waits for "
+        "ever, holding its caller, its connection and the connection's two goroutines.",
+        "Set http.Client{Timeout: ...} or pass a context with a deadline "
+        "(http.NewRequestWithContext); bound retries.",
+        True,
+        1.5,
+        _client_no_timeout,
+    ),
+    Pattern(
+        "listener-never-closed",
+        "Listener or poller never closed",
+        "growing goroutines in Accept (net.(*TCPListener).Accept) or in a polling loop",
+        "Every listener opened keeps its accept loop goroutine; opened per request or per retry and "
+        "never closed, they accumulate.",
+        "Close listeners (defer l.Close()) and stop accept loops "
+        "on shutdown; open a listener once.",
+        True,
+        1.5,
+        _listener,
+    ),
+    Pattern(
+        "unconsumed-result",
+        "Result sent on a channel nobody receives from",
+        "[chan send] in a goroutine whose creator has returned (often a closure .funcN), many copies",
+        "The caller started a goroutine to compute a result, then returned (timeout, error, early "
+        "exit) without receiving; the goroutine blocks on its send forever.",
+        "Make the result channel buffered (`make(chan T, 1)`) so the send cannot block, or select on "
+        "the send and ctx.Done().",
+        True,
+        1.5,
+        _unconsumed,
+    ),
+    Pattern(
+        "callbacks-never-unregistered",
+        "Callbacks registered and never unregistered",
+        "growing subscriber goroutines blocked in [chan receive]/[select], created by a "
+        "Subscribe/Register/Watch function",
+        "Each registration starts a goroutine (or keeps a "
+        "channel) that lives until it is unregistered; callers never unregister.",
+        "Return an unsubscribe/cancel function from registration and call it (defer); tie the "
+        "subscriber's lifetime to a context.",
+        True,
+        1.2,
+        _callbacks,
+    ),
+    Pattern(
+        "per-request-goroutine",
+        "Middleware starting a goroutine per request",
+        "growing goroutines created by an HTTP handler or middleware function",
+        "Work started in a goroutine per request outlives the request and is unbounded under load.",
+        "Bound background work (worker pool or semaphore), pass the request context and stop on "
+        "ctx.Done().",
+        True,
+        1.2,
+        _per_request,
+    ),
+    Pattern(
+        "retry-loop-no-ctx",
+        "Retry loop without a deadline or context",
+        "growing goroutines sleeping or waiting in a retry/backoff loop, or in IO wait inside it",
+        "An RPC retried forever with its timeout disabled and no context never gives up; each caller "
+        "adds a goroutine.",
+        "Give every attempt a context with a deadline, cap the retries, and "
+        "stop when ctx.Done() fires.",
+        True,
+        1.2,
+        _retry,
+    ),
+    Pattern(
+        "context-never-cancelled",
+        "Contexts never cancelled",
+        "growing context.propagateCancel watcher goroutines",
+        "A context made with WithCancel/"
+        "WithTimeout whose cancel function is never called keeps its watcher goroutine.",
+        "Always `defer cancel()` right after context.WithCancel / WithTimeout / WithDeadline.",
+        True,
+        1.0,
+        _context_never_cancelled,
+    ),
+    Pattern(
+        "io-no-deadline",
+        "Network IO without deadlines",
+        "growing goroutines in [IO wait] started by the application",
+        "A read or write with no deadline waits as long as the peer wants.",
+        "Set read/write deadlines or use context-aware calls; close the connection on ctx.Done().",
+        True,
+        0.8,
+        _io_no_deadline,
+    ),
+    Pattern(
+        "worker-never-stopped",
+        "Background loop started and never stopped",
+        "growing goroutines in [select]/[chan receive]/[sleep] in a loop function (Start.func1, "
+        "run, poll, watch...)",
+        "Each Start (per connection, per retry, per test) launches a loop "
+        "that has no way to stop, or whose Stop is never called.",
+        "Give every loop a stop path (ctx.Done() or a quit channel) and call Stop/cancel on every "
+        "path; stop tickers with defer t.Stop().",
+        True,
+        1.0,
+        _worker_never_stopped,
+    ),
+    Pattern(
+        "time-after-ignores-ctx",
+        "select waiting without a cancellation case",
+        "growing goroutines in [select] in application code (time.After, a result channel) with no "
+        "ctx.Done() case",
+        "A select that only waits on a timer or a result keeps the goroutine "
+        "until that fires, however long the caller stopped caring.",
+        "Add `case <-ctx.Done(): return` to the select; prefer time.NewTimer with Stop over "
+        "time.After in loops.",
+        True,
+        0.8,
+        _time_after,
+    ),
+    Pattern(
+        "receive-never-closed",
+        "Receive on a channel that is never written or closed",
+        "[chan receive] in application code, creator gone or growing (range over a channel never "
+        "closed)",
+        "The producer finished (or failed) without closing the channel, so the consumer's "
+        "range or receive never ends.",
+        "Close the channel when the producer is done (defer "
+        "close(ch) in the sender), or select on ctx.Done().",
+        True,
+        1.0,
+        _receive_forever,
+    ),
+    Pattern(
+        "worker-pool",
+        "Idle worker pool (healthy)",
+        "many goroutines in [chan receive]/[select] at one site, count flat over the series",
+        "Workers waiting for jobs: this is what a healthy pool looks like.",
+        "Nothing to fix while the count stays flat.",
+        False,
+        -1.5,
+        _worker_pool,
+    ),
+    Pattern(
+        "periodic-loop",
+        "Periodic background loop (healthy)",
+        "one or a few goroutines of a loop "
+        "function (run, loop, tick, poll...) parked between ticks, count flat",
+        "A ticker or polling loop between two runs.",
+        "Nothing to fix while the count stays flat.",
+        False,
+        -0.8,
+        _periodic_loop,
+    ),
+    Pattern(
+        "keepalive",
+        "Idle keep-alive connections (healthy)",
+        "a few conn.serve / persistConn loops, flat",
+        "Connections kept for reuse.",
+        "Nothing to fix while the count stays flat.",
+        False,
+        -1.0,
+        _keepalive,
+    ),
+    Pattern(
+        "accept-loop",
+        "Accept loop (healthy)",
+        "one goroutine per listener in Accept",
+        "A server waiting for connections.",
+        "Nothing to fix.",
+        False,
+        -1.0,
+        _accept_loop,
+    ),
+    Pattern(
+        "runtime-internal",
+        "Runtime goroutine (healthy)",
+        "entry in runtime/os/signal/internal",
+        "The runtime's and the standard library's own goroutines.",
+        "Nothing to fix.",
+        False,
+        -1.0,
+        _runtime,
+    ),
 )
 
 

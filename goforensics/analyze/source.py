@@ -70,7 +70,8 @@ def attach_source(
     -------
     DataFrame
         The suspects with :data:`SOURCE_COLUMNS` added: ``source_file``/``source_line`` (the
-        local file and line of the blocking frame; '' and <NA> when not in the tree), ``source_how`` (how the path was mapped),
+        local file and line of the blocking frame; '' and <NA> when not in the tree),
+        ``source_how`` (how the path was mapped),
         ``code`` and ``go_code`` (numbered lines, ``>`` at the line), ``go_file``/``go_line``,
         ``source_mismatch`` (why the tree is not the dump's build, '' when it is),
         ``source_verdict`` (``confirms``, ``suggests``, ``contradicts``, ``mismatch``,

@@ -40,7 +40,14 @@ from .evidence import Facts, cluster_facts
 from .patterns import match_patterns
 from .source import attach_source
 
-__all__ = ["COUNT_BASIS", "SUSPECT_COLUMNS", "SUSPECT_THRESHOLD", "series_facts", "suspects", "triage"]
+__all__ = [
+    "COUNT_BASIS",
+    "SUSPECT_COLUMNS",
+    "SUSPECT_THRESHOLD",
+    "series_facts",
+    "suspects",
+    "triage",
+]
 
 #: The score above which a cluster is a suspect (column ``suspected``). A score is the sum of
 #: the weighted evidence (see :func:`suspects`): growth with newcomers that stay gives up to
@@ -174,7 +181,9 @@ def _by_cause(out: pd.DataFrame, of: pd.Series) -> pd.DataFrame:
         best[col] = grouped[col].sum()  # over the cause's sites: last, first, sum of their peaks
     best["sites"] = grouped["site"].agg(list)
     best["clusters"] = grouped["cluster"].agg(list)
-    return best.reset_index()[[*[c for c in out.columns if c != "cause"], "cause", "sites", "clusters"]]
+    return best.reset_index()[
+        [*[c for c in out.columns if c != "cause"], "cause", "sites", "clusters"]
+    ]
 
 
 def _row(f: Facts) -> dict:
@@ -424,9 +433,7 @@ def _ending(dumps: Dumps) -> dict:
     return out
 
 
-def triage(
-    dumps: Dumps, labels: pd.Series | None = None, *, top: int = 10, source=None
-) -> dict:
+def triage(dumps: Dumps, labels: pd.Series | None = None, *, top: int = 10, source=None) -> dict:
     """The triage report as plain data (what ``goforensics triage --format json`` prints).
 
     Parameters

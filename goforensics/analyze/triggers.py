@@ -32,8 +32,12 @@ The rules, each as its authors run it:
   leaks, hours for one goroutine a minute).
 
 >>> r = CockroachRule(threshold=100)
->>> [r.update(t, n) for t, n in enumerate([30, 120, 150, 250])]
-[None, 'cockroach: 120 goroutines > threshold 100 and >= 2 x 0 (last dump)', None, 'cockroach: 250 goroutines > threshold 100 and >= 2 x 120 (last dump)']
+>>> for t, n in enumerate([30, 120, 150, 250]):
+...     print(r.update(t, n))
+None
+cockroach: 120 goroutines > threshold 100 and >= 2 x 0 (last dump)
+None
+cockroach: 250 goroutines > threshold 100 and >= 2 x 120 (last dump)
 """
 
 from __future__ import annotations

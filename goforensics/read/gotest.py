@@ -116,7 +116,8 @@ class GoTestOutput:
     ``tests``: one row per test seen (:data:`TEST_COLUMNS`: ``package``, ``test``, ``result``
     pass / fail / skip / timeout / '' when none was printed, ``elapsed`` seconds, ``line``).
     ``events``: one row per event (:data:`EVENT_COLUMNS`; ``running`` lists the tests a
-    timeout names, ``bubble`` the goroutine ids a synctest panic prints as in its bubble; ``line``/``line_end`` are lines of the input). ``dumps``: the goroutines of
+    timeout names, ``bubble`` the goroutine ids a synctest panic prints as in its bubble;
+    ``line``/``line_end`` are lines of the input). ``dumps``: the goroutines of
     every event, snapshot = event. ``warnings``: what was skipped, in
     :data:`goforensics.model.WARNING_COLUMNS`. ``test_output``: whether the input was test
     output at all (else it was read as a plain dump).

@@ -22,7 +22,8 @@ The scan only looks at shapes. Whether a block may skip the reference reader is 
 the parser (:class:`goforensics.read.fast.FastPath`), which checks every distinct piece with the
 reader's own grammar and reads anything unusual with the reader.
 
->>> text = b"goroutine 7 [sleep]:\\nmain.f(0x1)\\n\\t/a.go:3 +0x1\\ncreated by main.main in goroutine 1\\n\\t/a.go:9 +0x2"
+>>> text = (b"goroutine 7 [sleep]:\\nmain.f(0x1)\\n\\t/a.go:3 +0x1\\n"
+...         b"created by main.main in goroutine 1\\n\\t/a.go:9 +0x2")
 >>> b = scan_blocks(text)
 >>> b.goid.tolist(), b.cb_goid.tolist(), b.args.to_pylist()
 ([7], [1], [b'0x1'])

@@ -142,7 +142,7 @@ def parse_time(value: object, where: str) -> pd.Timestamp:
     >>> parse_time("2026-11-30T03:00:00+99:99", "manifest.json: snapshots[0].taken_at")
     Traceback (most recent call last):
     ...
-    goforensics.errors.LoadError: manifest.json: snapshots[0].taken_at: '2026-11-30T03:00:00+99:99' is not a valid time (...)
+    goforensics.errors.LoadError: manifest.json: snapshots[0].taken_at: '2026-11-30T03:00:00+99:99' ...
     """
     if not isinstance(value, str) or not re.match(_TIME, value.strip()):
         raise LoadError(
