@@ -16,13 +16,12 @@ outrank real leaks.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pandas as pd
 
-from ..goruntime import CHANNEL_STATES, IO_STATES, LOCK_STATES
+from . import signatures as sig
 from .evidence import Facts
 
 __all__ = ["CATALOGUE", "Match", "Pattern", "by_id", "catalogue_frame", "match_patterns"]
@@ -54,407 +53,6 @@ class Match:
     evidence: list[str]
 
 
-def _c(x: bool, conf: float, *why: str) -> tuple[float, list[str]] | None:
-    return (conf, list(why)) if x else None
-
-
-# --- signatures -------------------------------------------------------------------------------
-
-_LOOP_NAME = re.compile(
-    r"(?i)(?:loop|run|watch|poll|worker|monitor|tick|listen|serve|start|process)"
-)
-_SUBSCRIBE = re.compile(
-    r"(?i)(?:subscribe|register|addlistener|addhandler|addcallback|watch|notify|\.on[A-Z])"
-)
-_RETRY = re.compile(r"(?i)(?:retry|retries|backoff|reconnect|redial|attempt)")
-
-
-def _nil_channel(f: Facts):
-    return _c(
-        f.state in ("chan receive (nil chan)", "chan send (nil chan)"),
-        1.0,
-        f"[{f.state}]: an operation on a nil channel blocks forever",
-    )
-
-
-def _select_no_cases(f: Facts):
-    return _c(
-        f.state == "select (no cases)" and f.entry != "main.main",
-        1.0,
-        "[select (no cases)]: `select {}` outside main blocks forever",
-    )
-
-
-def _abba(f: Facts):
-    cyc = f.resources.get("cycle")
-    return _c(
-        bool(cyc), 0.95, f"part of a wait-for cycle (each waits for a lock the next holds): {cyc}"
-    )
-
-
-def _recursive_rlock(f: Facts):
-    ok = f.state == "sync.RWMutex.RLock" and f.resources.get("rw_writer_waiting")
-    return _c(
-        bool(ok),
-        0.85,
-        "readers wait in RLock on an RWMutex a writer is queued on: a reader that already holds "
-        "the read lock and asks again can never get it",
-    )
-
-
-def _lock_across_channel(f: Facts):
-    if f.resources.get("holds_lock_waited_by") and f.state in CHANNEL_STATES:
-        n = f.resources["holds_lock_waited_by"]
-        k = f.resources.get("holder_candidates", 1)
-        # one of k goroutines that could be holding it, parked receiving at the top of its own
-        # loop (between two iterations): the least likely of them to hold a lock
-        if k > 1 and f.state == "chan receive" and f.site == f.entry:
-            return (
-                0.9 / 2,
-                [
-                    f"blocked in [{f.state}], one of {k} goroutines that could be holding "
-                    f"the mutex {n} goroutine(s) wait for"
-                ],
-            )
-        return (0.9, [f"blocked in [{f.state}] while holding a mutex {n} goroutine(s) wait for"])
-    if f.state in LOCK_STATES and f.resources.get("holder_blocked_on_channel"):
-        return (
-            0.85,
-            [
-                "they wait for a mutex whose holder is itself blocked on a channel: "
-                + f.resources["holder_blocked_on_channel"]
-            ],
-        )
-    return None
-
-
-def _lock_while_blocked(f: Facts):
-    if f.state in LOCK_STATES and f.resources.get("holder_blocked"):
-        return (
-            0.7,
-            [
-                "they wait for a mutex whose holder is itself blocked: "
-                + f.resources["holder_blocked"]
-            ],
-        )
-    if f.resources.get("holds_lock_waited_by") and f.state not in CHANNEL_STATES:
-        n = f.resources["holds_lock_waited_by"]
-        return (0.7, [f"blocked in [{f.state}] while holding a mutex {n} goroutine(s) wait for"])
-    return None
-
-
-def _in_wait_group(f: Facts) -> bool:
-    return f.state == "sync.WaitGroup.Wait" or (
-        f.state == "semacquire" and f.has(r"\(\*WaitGroup\)\.Wait")
-    )
-
-
-def _single(f: Facts) -> float:
-    """Confidence of a shape seen in one dump without growth or a long wait: the size of the
-    group (:attr:`Facts.crowd`); 0 in a crash dump, whose goroutines were caught mid-flight."""
-    if (f.max_wait or 0) >= 5:
-        return 1.0
-    if f.multi or f.crashed:
-        return 0.0
-    return f.crowd
-
-
-def _waitgroup(f: Facts):
-    ok = _in_wait_group(f) and not f.blocked_children
-    conf = 0.9 if f.growing else 0.9 * _single(f)
-    return _c(
-        ok and conf > 0, conf, "waiting in WaitGroup.Wait: a Done is missing (or an Add too many)"
-    )
-
-
-def _waits_for_blocked_children(f: Facts):
-    kids = f.blocked_children
-    more = f" and {len(kids) - 3} more" if len(kids) > 3 else ""
-    return _c(
-        _in_wait_group(f) and bool(kids),
-        0.9,
-        f"the goroutines it waits for are alive and blocked themselves: {'; '.join(kids[:3])}{more}",
-    )
-
-
-def _double_lock(f: Facts):
-    locks = LOCK_STATES
-    if f.state not in locks or f.growing is None:
-        return None
-    if f.resources.get("no_holder"):
-        return (
-            0.6,
-            [
-                "waiting for a mutex no other live goroutine can be holding: it was locked twice "
-                "on one path, or its holder returned without Unlock"
-            ],
-        )
-    if not f.resources and not f.multi and _single(f) > 0:
-        return (
-            0.4 * _single(f),
-            [
-                "waiting for a lock that no blocked goroutine appears to hold: its holder may "
-                "have returned without Unlock"
-            ],
-        )
-    return None
-
-
-def _cond(f: Facts):
-    conf = 0.8 if f.growing else 0.8 * _single(f)
-    return _c(
-        f.state == "sync.Cond.Wait" and conf > 0,
-        conf,
-        "waiting in Cond.Wait for a Signal/Broadcast that never comes",
-    )
-
-
-def _http_server(f: Facts):
-    ok = f.entry == "net/http.(*conn).serve" and f.state == "IO wait" and (f.growing or f.n >= 100)
-    return _c(
-        ok,
-        0.9,
-        "server connections parked reading the next request: clients hold them open and "
-        "the server sets no ReadHeaderTimeout / IdleTimeout",
-    )
-
-
-_CONN_LOOPS = ("net/http.(*persistConn).readLoop", "net/http.(*persistConn).writeLoop")
-
-
-def _response_body(f: Facts):
-    # readLoop parks in select once a response was read and its body is not consumed or
-    # closed; it parks in IO wait while the response has not come (see _client_no_timeout)
-    ok = (
-        f.entry in _CONN_LOOPS
-        and (f.growing or f.n >= 100)
-        and f.readloops.get("select", 0) >= f.readloops.get("IO wait", 0)
-    )
-    return _c(
-        ok,
-        0.9,
-        f"{f.entry} goroutines pile up, their readLoops done reading: each response body "
-        "left unclosed pins a client connection and its read/write loops",
-    )
-
-
-def _client_no_timeout(f: Facts):
-    waiting = f.readloops.get("IO wait", 0) > f.readloops.get("select", 0)
-    ok = (f.entry in _CONN_LOOPS and waiting and (f.growing or f.n >= 100)) or (
-        f.growing
-        and f.has(r"^net/http\.\(\*persistConn\)\.roundTrip$|^net/http\.\(\*Client\)\.do$")
-    )
-    return _c(
-        ok,
-        0.85,
-        "client connections wait for responses that never come: calls with no timeout to "
-        "a hung server",
-    )
-
-
-def _listener(f: Facts):
-    ok = (
-        f.has(r"\.\(\*(?:TCP|Unix)Listener\)\.Accept$|\(\*netFD\)\.accept$|\(\*FD\)\.Accept$")
-        and f.growing
-    )
-    return _c(ok, 0.85, "accept loops accumulate: listeners are opened and never closed")
-
-
-def _strength(f: Facts) -> float:
-    """How strongly the circumstances point at a leak: orphaned, growing, or just blocked.
-
-    The main goroutine is left out: it blocks by design until the program ends.
-    """
-    if f.entry == "main.main":
-        return 0.0
-    if f.multi:  # over a series only growth makes these shapes a leak
-        return (0.9 if f.creator_gone else 0.7) if f.growing else 0.0
-    # in one dump a returned creator is true of every pool and loop: the group's size weighs
-    return (0.9 if f.creator_gone else 0.4) * _single(f)
-
-
-def _unconsumed(f: Facts):
-    conf = _strength(f)
-    ok = f.state == "chan send" and f.site_class == "application" and conf > 0
-    return _c(ok, conf, "blocked sending on a channel its receiver has stopped reading")
-
-
-def _callbacks(f: Facts):
-    ok = (
-        f.state in ("chan receive", "select")
-        and f.growing
-        and bool(_SUBSCRIBE.search(f.created_by))
-    )
-    return _c(
-        ok,
-        0.8,
-        f"subscriber goroutines started by {f.created_by or f.entry} keep growing: "
-        "callbacks are registered and never unregistered",
-    )
-
-
-def _per_request(f: Facts):
-    handler = re.compile(r"ServeHTTP|Handler|handler|Middleware|middleware")
-    ok = f.growing and bool(handler.search(f.created_by)) and f.entry != "net/http.(*conn).serve"
-    return _c(ok, 0.92, f"a goroutine started per request by {f.created_by} outlives its request")
-
-
-def _retry(f: Facts):
-    ok = (
-        f.growing
-        and any(_RETRY.search(x) for x in f.functions)
-        and f.state in ("sleep", "select", "IO wait", "chan receive")
-    )
-    return _c(
-        ok,
-        0.88,
-        "goroutines pile up in a retry loop: attempts have no deadline and the loop no ctx",
-    )
-
-
-def _context_never_cancelled(f: Facts):
-    ok = f.growing and (f.entry.startswith("context.") or f.has(r"^context\.propagateCancel"))
-    return _c(ok, 0.8, "context watcher goroutines grow: derived contexts are never cancelled")
-
-
-def _io_no_deadline(f: Facts):
-    ok = (
-        f.growing
-        and f.state == "IO wait"
-        and f.site_class == "application"
-        and f.entry != "net/http.(*conn).serve"
-    )
-    return _c(ok, 0.6, "reads with no deadline pile up")
-
-
-def _time_after(f: Facts):
-    conf = 0.65 if f.growing else _strength(f) * 0.6
-    ok = f.state == "select" and f.site_class == "application" and conf > 0
-    return _c(ok, conf, "blocked in a select none of whose cases will fire: no cancellation case")
-
-
-def _worker_never_stopped(f: Facts):
-    ok = (
-        f.growing
-        and f.state in ("select", "chan receive", "sleep")
-        and bool(_LOOP_NAME.search(f.entry.rsplit(".", 1)[-1]))
-    )
-    # a ticker loop parks on `<-t.C` (chan receive) or sleeps; a select is as likely a one-shot wait
-    conf = 0.5 if f.state == "select" else 0.75
-    return _c(
-        ok,
-        conf,
-        f"background loops started in {f.entry} are started again and again, never stopped",
-    )
-
-
-def _receive_forever(f: Facts):
-    conf = _strength(f) * 0.8
-    ok = f.state == "chan receive" and f.site_class == "application" and conf > 0
-    return _c(ok, conf, "blocked receiving on a channel no sender will ever write to or close")
-
-
-# benign shapes -----------------------------------------------------------------------------------
-
-
-_CLOSURE = re.compile(r"\.func\d+(?:\.\d+)*$")
-_PARKED = ("chan receive", "select", "sync.Cond.Wait")
-_POOL_SIZE = 16  # in one dump, more goroutines parked in their own loop is more than a pool
-
-
-def _parked_in_own_loop(f: Facts) -> bool:
-    """One dump: goroutines parked at the top of their own function (`for j := range jobs`,
-    a ticker's `<-t.C`), with no long wait and no verdict: what pools and loops look like."""
-    return (
-        not f.multi
-        and f.site_class == "application"
-        and f.site == f.entry
-        and not f.leaked
-        and (f.max_wait or 0) < 5
-    )
-
-
-def _worker_pool(f: Facts):
-    if not f.multi:
-        ok = _parked_in_own_loop(f) and f.state in _PARKED and 2 <= f.n_now <= _POOL_SIZE
-        return _c(
-            ok,
-            0.6,
-            f"{f.n_now} goroutines parked in {f.entry} waiting for work: what an "
-            "idle worker pool looks like in one dump",
-        )
-    ok = f.flat and f.n >= 2 and f.state in _PARKED and not f.growing
-    return _c(
-        ok, 0.8, f"{f.n} goroutines waiting for work at one place, count flat: an idle worker pool"
-    )
-
-
-def _keepalive(f: Facts):
-    ok = (
-        f.entry
-        in (
-            "net/http.(*persistConn).readLoop",
-            "net/http.(*persistConn).writeLoop",
-            "net/http.(*conn).serve",
-        )
-        and f.state in ("IO wait", "select")
-        and f.site_class != "application"
-        and not f.growing
-        and (f.multi or f.n < 100)
-    )
-    return _c(ok, 0.7, "idle keep-alive connections, not growing")
-
-
-def _periodic_loop(f: Facts):
-    if not f.multi:
-        # a named function: a closure started once (`go func() { <-ch }()`) is the classic orphan
-        ok = (
-            _parked_in_own_loop(f)
-            and f.state in ("chan receive", "select", "sleep")
-            and f.n_now == 1
-            and not _CLOSURE.search(f.entry)
-        )
-        return _c(
-            ok,
-            0.6,
-            f"one goroutine parked in its own loop {f.entry}: a ticker or "
-            "polling loop between two runs looks like this in one dump",
-        )
-    ok = (
-        f.multi
-        and f.flat
-        and not f.growing
-        and f.n <= 4
-        and f.state in ("chan receive", "select", "sleep")
-        and bool(_LOOP_NAME.search(f.entry.rsplit(".", 1)[-1] + " " + f.site.rsplit(".", 1)[-1]))
-    )
-    return _c(ok, 0.7, f"{f.n} background loop(s) in {f.entry}, count flat: a periodic task")
-
-
-def _accept_loop(f: Facts):
-    ok = (
-        f.has(r"\.\(\*(?:TCP|Unix)Listener\)\.Accept$|\(\*FD\)\.Accept$")
-        and not f.growing
-        and f.n <= 4
-    )
-    return _c(ok, 0.8, "a server's accept loop")
-
-
-def _runtime(f: Facts):
-    # a test's goroutine is the test's code when it stops in it, or in a syscall or IO it made
-    ok = (
-        f.entry.startswith(("runtime.", "os/signal.", "internal/"))
-        or f.site_class == "runtime"
-        or (
-            f.entry in ("testing.(*M).startAlarm.func1", "testing.tRunner")
-            and not f.growing
-            and f.site_class != "application"
-            and f.state not in IO_STATES
-        )
-    )
-    return _c(ok, 0.9, "the runtime's or the standard library's own goroutine")
-
-
 CATALOGUE: tuple[Pattern, ...] = (
     Pattern(
         "nil-channel",
@@ -466,7 +64,7 @@ CATALOGUE: tuple[Pattern, ...] = (
         "to disable a case inside a select that has other live cases.",
         True,
         3.0,
-        _nil_channel,
+        sig.nil_channel,
     ),
     Pattern(
         "select-no-cases",
@@ -476,7 +74,7 @@ CATALOGUE: tuple[Pattern, ...] = (
         "Wait on a context or a done channel instead (`<-ctx.Done()`), so the goroutine can return.",
         True,
         3.0,
-        _select_no_cases,
+        sig.select_no_cases,
     ),
     Pattern(
         "abba-deadlock",
@@ -487,7 +85,7 @@ CATALOGUE: tuple[Pattern, ...] = (
         "Acquire locks in one global order everywhere, or hold only one lock at a time.",
         True,
         2.5,
-        _abba,
+        sig.abba,
     ),
     Pattern(
         "recursive-rlock",
@@ -499,7 +97,7 @@ CATALOGUE: tuple[Pattern, ...] = (
         "that assume it is held.",
         True,
         2.0,
-        _recursive_rlock,
+        sig.recursive_rlock,
     ),
     Pattern(
         "lock-across-channel",
@@ -512,7 +110,7 @@ CATALOGUE: tuple[Pattern, ...] = (
         "Unlock, then communicate; or select with ctx.Done() and a timeout.",
         True,
         2.0,
-        _lock_across_channel,
+        sig.lock_across_channel,
     ),
     Pattern(
         "lock-held-while-blocked",
@@ -525,7 +123,7 @@ CATALOGUE: tuple[Pattern, ...] = (
         "several locks in one global order.",
         True,
         1.5,
-        _lock_while_blocked,
+        sig.lock_while_blocked,
     ),
     Pattern(
         "waitgroup-missing-done",
@@ -537,7 +135,7 @@ CATALOGUE: tuple[Pattern, ...] = (
         "the go statement, once per goroutine.",
         True,
         2.0,
-        _waitgroup,
+        sig.waitgroup,
     ),
     Pattern(
         "waits-for-blocked-children",
@@ -550,7 +148,7 @@ CATALOGUE: tuple[Pattern, ...] = (
         "so that stuck children cannot hang their parent.",
         True,
         1.5,
-        _waits_for_blocked_children,
+        sig.waits_for_blocked_children,
     ),
     Pattern(
         "double-lock",
@@ -562,7 +160,7 @@ CATALOGUE: tuple[Pattern, ...] = (
         "from inside another that holds the same lock.",
         True,
         1.5,
-        _double_lock,
+        sig.double_lock,
     ),
     Pattern(
         "cond-never-signalled",
@@ -574,7 +172,7 @@ CATALOGUE: tuple[Pattern, ...] = (
         "a channel close is often simpler.",
         True,
         1.5,
-        _cond,
+        sig.cond,
     ),
     Pattern(
         "http-server-no-timeouts",
@@ -586,7 +184,7 @@ CATALOGUE: tuple[Pattern, ...] = (
         "never use the zero-value server (http.ListenAndServe) in production.",
         True,
         1.5,
-        _http_server,
+        sig.http_server,
     ),
     Pattern(
         "response-body-not-closed",
@@ -597,7 +195,7 @@ CATALOGUE: tuple[Pattern, ...] = (
         "(io.Copy(io.Discard, resp.Body)) to reuse connections.",
         True,
         1.5,
-        _response_body,
+        sig.response_body,
     ),
     Pattern(
         "http-client-no-timeout",
@@ -610,7 +208,7 @@ CATALOGUE: tuple[Pattern, ...] = (
         "(http.NewRequestWithContext); bound retries.",
         True,
         1.5,
-        _client_no_timeout,
+        sig.client_no_timeout,
     ),
     Pattern(
         "listener-never-closed",
@@ -622,7 +220,7 @@ CATALOGUE: tuple[Pattern, ...] = (
         "on shutdown; open a listener once.",
         True,
         1.5,
-        _listener,
+        sig.listener,
     ),
     Pattern(
         "unconsumed-result",
@@ -634,7 +232,7 @@ CATALOGUE: tuple[Pattern, ...] = (
         "the send and ctx.Done().",
         True,
         1.5,
-        _unconsumed,
+        sig.unconsumed,
     ),
     Pattern(
         "callbacks-never-unregistered",
@@ -647,7 +245,7 @@ CATALOGUE: tuple[Pattern, ...] = (
         "subscriber's lifetime to a context.",
         True,
         1.2,
-        _callbacks,
+        sig.callbacks,
     ),
     Pattern(
         "per-request-goroutine",
@@ -658,7 +256,7 @@ CATALOGUE: tuple[Pattern, ...] = (
         "ctx.Done().",
         True,
         1.2,
-        _per_request,
+        sig.per_request,
     ),
     Pattern(
         "retry-loop-no-ctx",
@@ -670,7 +268,7 @@ CATALOGUE: tuple[Pattern, ...] = (
         "stop when ctx.Done() fires.",
         True,
         1.2,
-        _retry,
+        sig.retry,
     ),
     Pattern(
         "context-never-cancelled",
@@ -681,7 +279,7 @@ CATALOGUE: tuple[Pattern, ...] = (
         "Always `defer cancel()` right after context.WithCancel / WithTimeout / WithDeadline.",
         True,
         1.0,
-        _context_never_cancelled,
+        sig.context_never_cancelled,
     ),
     Pattern(
         "io-no-deadline",
@@ -691,7 +289,7 @@ CATALOGUE: tuple[Pattern, ...] = (
         "Set read/write deadlines or use context-aware calls; close the connection on ctx.Done().",
         True,
         0.8,
-        _io_no_deadline,
+        sig.io_no_deadline,
     ),
     Pattern(
         "worker-never-stopped",
@@ -704,7 +302,7 @@ CATALOGUE: tuple[Pattern, ...] = (
         "path; stop tickers with defer t.Stop().",
         True,
         1.0,
-        _worker_never_stopped,
+        sig.worker_never_stopped,
     ),
     Pattern(
         "time-after-ignores-ctx",
@@ -717,7 +315,7 @@ CATALOGUE: tuple[Pattern, ...] = (
         "time.After in loops.",
         True,
         0.8,
-        _time_after,
+        sig.time_after,
     ),
     Pattern(
         "receive-never-closed",
@@ -730,7 +328,7 @@ CATALOGUE: tuple[Pattern, ...] = (
         "close(ch) in the sender), or select on ctx.Done().",
         True,
         1.0,
-        _receive_forever,
+        sig.receive_forever,
     ),
     Pattern(
         "worker-pool",
@@ -740,7 +338,7 @@ CATALOGUE: tuple[Pattern, ...] = (
         "Nothing to fix while the count stays flat.",
         False,
         -1.5,
-        _worker_pool,
+        sig.worker_pool,
     ),
     Pattern(
         "periodic-loop",
@@ -751,7 +349,7 @@ CATALOGUE: tuple[Pattern, ...] = (
         "Nothing to fix while the count stays flat.",
         False,
         -0.8,
-        _periodic_loop,
+        sig.periodic_loop,
     ),
     Pattern(
         "keepalive",
@@ -761,7 +359,7 @@ CATALOGUE: tuple[Pattern, ...] = (
         "Nothing to fix while the count stays flat.",
         False,
         -1.0,
-        _keepalive,
+        sig.keepalive,
     ),
     Pattern(
         "accept-loop",
@@ -771,7 +369,7 @@ CATALOGUE: tuple[Pattern, ...] = (
         "Nothing to fix.",
         False,
         -1.0,
-        _accept_loop,
+        sig.accept_loop,
     ),
     Pattern(
         "runtime-internal",
@@ -781,7 +379,7 @@ CATALOGUE: tuple[Pattern, ...] = (
         "Nothing to fix.",
         False,
         -1.0,
-        _runtime,
+        sig.runtime,
     ),
 )
 
