@@ -59,7 +59,9 @@ def test_one_line_safe_text_is_xml_text_a_strict_utf8_encoder_takes(s):
 
 @given(st.text(alphabet=st.characters(codec=None, min_codepoint=0), max_size=40))
 def test_safe_text_keeps_safe_text_unchanged(s):
-    if all(xml_char(c) and not 0x7F <= ord(c) <= 0x9F for c in s) and not any(
+    # safe: XML text with no C1 control, no bidirectional override and no carriage return (a
+    # lone CR sends a terminal back to the start of the line, to write over what it said)
+    if all(xml_char(c) and not 0x7F <= ord(c) <= 0x9F and c != "\r" for c in s) and not any(
         0x202A <= ord(c) <= 0x202E or 0x2066 <= ord(c) <= 0x2069 for c in s
     ):
         assert safe_text(s) == s
