@@ -44,6 +44,7 @@ _LAZY = {
     "lifetimes": "analyze.lifetimes",
     **dict.fromkeys(("suspects", "triage"), "analyze.suspects"),
     "diff": "analyze.diff",
+    **dict.fromkeys(("causes", "cause_of"), "analyze.causes"),
     "attach_source": "analyze.source",
     "scan": "analyze.sourcescan",
     "check": "analyze.check",

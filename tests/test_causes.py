@@ -69,3 +69,33 @@ def test_causes_align_with_the_goroutines():
     c = causes.causes(d)
     assert len(c) == len(d.goroutines)
     assert c.nunique() < gf.cluster(d).nunique()
+
+
+def test_the_cli_ranks_causes_and_clusters_at_the_cause_level():
+    import json
+    import subprocess
+    import sys
+
+    run = [sys.executable, "-m", "goforensics.cli"]
+    r = subprocess.run(
+        [*run, "triage", "bundled:checkout", "--by", "cause", "--format", "json", "--top", "20"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert r.returncode == 0, r.stderr
+    rows = json.loads(r.stdout)["suspects"]
+    assert rows and all("sites" in s for s in rows)
+    causes = [s["cause"] for s in rows]
+    assert len(causes) == len(set(causes))  # one suspect per cause
+    per_level = {}
+    for level in ("functions", "cause"):
+        r = subprocess.run(
+            [*run, "cluster", "bundled:checkout", "--level", level, "--format", "csv"],
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert r.returncode == 0, r.stderr
+        per_level[level] = len({ln.split(",")[5] for ln in r.stdout.splitlines()[1:] if ln})
+    assert per_level["cause"] <= per_level["functions"]

@@ -433,7 +433,14 @@ def _ending(dumps: Dumps) -> dict:
     return out
 
 
-def triage(dumps: Dumps, labels: pd.Series | None = None, *, top: int = 10, source=None) -> dict:
+def triage(
+    dumps: Dumps,
+    labels: pd.Series | None = None,
+    *,
+    top: int = 10,
+    source=None,
+    by: str = "cluster",
+) -> dict:
     """The triage report as plain data (what ``goforensics triage --format json`` prints).
 
     Parameters
@@ -441,6 +448,8 @@ def triage(dumps: Dumps, labels: pd.Series | None = None, *, top: int = 10, sour
     dumps : the series (or one dump).
     labels : cluster ids aligned with ``dumps.goroutines`` (default: clustered here).
     top : suspects to keep.
+    by : ``"cluster"`` or ``"cause"``: rank clusters, or causes (the sites of one mechanism as
+        one suspect, see :func:`suspects`).
     source : path or list of paths, optional
         The source tree(s) the program was built from: each suspect gets its code, the
         ``go`` statement that created it and the static evidence
@@ -462,7 +471,7 @@ def triage(dumps: Dumps, labels: pd.Series | None = None, *, top: int = 10, sour
     (['clusters', 'counts', 'series', 'suspects'], 1)
     """
     labels = resolve_labels(dumps, labels)
-    s = suspects(dumps, labels, top=top)
+    s = suspects(dumps, labels, top=top, by=by)
     if source:
         s = attach_source(s, source, dumps, labels)
     records = []

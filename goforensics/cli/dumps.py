@@ -89,11 +89,12 @@ def summary_cmd(paths, top, times):
 )
 @click.option(
     "--level",
-    type=click.Choice(["exact", "lines", "functions", "application"]),
+    type=click.Choice(["exact", "lines", "functions", "application", "cause"]),
     default="functions",
     show_default=True,
     help="What of a frame counts: lines and args, lines, function names, or "
-    "application frames plus the blocking operation.",
+    "application frames plus the blocking operation; cause: the clusters (at functions) of one "
+    "leaking mechanism as one.",
 )
 @click.option(
     "--threshold",
@@ -128,7 +129,12 @@ def cluster_cmd(paths, fmt, level, threshold, summary, companions, output, app_m
     if fmt is None:
         fmt = "text" if output is None and sys.stdout.isatty() else "csv"
     d = load_paths(paths, "given", app_modules, times)
-    labels = cluster(d, level=level, threshold=threshold, companions=companions)
+    if level == "cause":
+        from ..analyze.causes import causes
+
+        labels = causes(d, cluster(d, threshold=threshold, companions=companions))
+    else:
+        labels = cluster(d, level=level, threshold=threshold, companions=companions)
     if summary:
         table = describe_clusters(d, labels)
         table["representative"] = table["representative"].astype(str)
@@ -158,7 +164,14 @@ def cluster_cmd(paths, fmt, level, threshold, summary, companions, output, app_m
 @app_module_option
 @times_option
 @source_option
-def triage_cmd(paths, fmt, top, output, app_modules, times, source):
+@click.option(
+    "--by",
+    type=click.Choice(["cluster", "cause"]),
+    default="cluster",
+    show_default=True,
+    help="Rank clusters, or causes (the sites of one leaking mechanism as one suspect).",
+)
+def triage_cmd(paths, fmt, top, output, app_modules, times, source, by):
     """Rank leak suspects: which code is leaking goroutines, since when, and how to fix it.
 
     Give one dump or a series (snapshots are ordered by capture time). Each suspect
@@ -176,7 +189,7 @@ def triage_cmd(paths, fmt, top, output, app_modules, times, source):
         d = load_paths(paths, "time", app_modules, times)
         bar.update()
         step(bar, "clustering and ranking")
-        report = triage(d, top=top, source=source_roots_of(source))
+        report = triage(d, top=top, source=source_roots_of(source), by=by)
         bar.update()
         step(bar, "writing")
         if fmt == "json":
