@@ -21,6 +21,7 @@ import pytest
 from goforensics.analyze.check import check, load_check_config, rules_frame
 from goforensics.cli import main
 from goforensics.read.gotest import read_go_test, read_go_test_file
+from goforensics.show import ci
 
 from .conftest import GO_ENV, ROOT
 
@@ -392,3 +393,13 @@ def test_rules_frame_keeps_goleak_kinds():
         "any",
         "created-by",
     ]
+
+
+def test_check_with_source_shows_the_leaking_send(go):
+    _, output = go_test(go, "checkleak", "-json")
+    r = check(read_go_test(output), roots=[PROGRAMS / "checkleak"])
+    (c,) = r.causes.itertuples()
+    send = line_of("checkleak", "fetch.go", 'answers <- "answer')
+    marked = [x for x in c.code.splitlines() if x.lstrip().startswith(">")]
+    assert len(marked) == 1 and f"{send}" in marked[0] and 'answers <- "answer' in marked[0]
+    assert 'answers <- "answer' in ci.check_text(r)

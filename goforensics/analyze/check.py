@@ -53,6 +53,7 @@ from .clustering import cluster, describe_clusters
 from .ignore import DEFAULT_RULES, RULE_COLUMNS, load_check_config, match_rules, rules_frame
 from .normalize import goroutine_fingerprints
 from .patterns import by_id
+from .source import attach_source
 from .suspects import suspects
 
 __all__ = [
@@ -97,6 +98,7 @@ CAUSE_COLUMNS = [
     "evidence",
     "stack",
     "goids",
+    "code",
     "message",
     "source",
 ]
@@ -267,10 +269,12 @@ def _full_name(test: str, candidates: list[str]) -> str:
     return under[-1] if under else test
 
 
-def _causes_of(sub: Dumps, head: dict) -> list[dict]:
+def _causes_of(sub: Dumps, head: dict, roots=None) -> list[dict]:
     labels = cluster(sub)
     desc = describe_clusters(sub, labels).set_index("cluster")
     s = suspects(sub, labels)
+    if roots:  # the code of each cause, and what it confirms, as evidence
+        s = attach_source(s, roots, sub, labels)
     rows = []
     for k, r in enumerate(s.itertuples(index=False), 1):
         members = sub.goroutines[labels.to_numpy() == r.cluster]
@@ -299,13 +303,20 @@ def _causes_of(sub: Dumps, head: dict) -> list[dict]:
                 ],
                 "stack": desc.at[r.cluster, "frames"],
                 "goids": [int(x) for x in members["goid"].dropna()],
+                "code": str(getattr(r, "code", "") or ""),
             }
         )
     return rows
 
 
 def _event_check(
-    ev, d: Dumps, rules: pd.DataFrame, before: Dumps | None, reported: set, source: str
+    ev,
+    d: Dumps,
+    rules: pd.DataFrame,
+    before: Dumps | None,
+    reported: set,
+    source: str,
+    roots=None,
 ) -> tuple[list, list]:
     """(cause rows, ignored rows) of one event."""
     tests = goroutine_tests(d)
@@ -333,7 +344,7 @@ def _event_check(
         head = {"event": ev.event, "kind": ev.kind, "package": ev.package,
                 "test": _owner_name(ev, test, source), "verdict": _verdict(ev),
                 "message": ev.message}  # fmt: skip
-        rows += _causes_of(_select(d, g.index.isin(idx)), head)
+        rows += _causes_of(_select(d, g.index.isin(idx)), head, roots)
     if not rows and ev.kind not in ("goleak", "dump"):
         # the runtime or the test binary said so: a timeout or deadlock stands with nothing to blame
         rows.append(_nothing_left(ev, default))
@@ -350,7 +361,7 @@ def _owner_name(ev, test: str, source: str) -> str:
 
 def _nothing_left(ev, test: str) -> dict:
     empty = dict.fromkeys(("state", "site", "file", "entry", "created_by", "pattern", "title",
-                           "advice", "stack"), "")  # fmt: skip
+                           "advice", "stack", "code"), "")  # fmt: skip
     return {**empty, "event": ev.event, "kind": ev.kind, "package": ev.package,
             "test": test or PACKAGE_TEST, "verdict": _verdict(ev), "cause": 1, "goroutines": 0,
             "line": pd.NA, "goids": [], "message": ev.message,
@@ -421,6 +432,7 @@ def check(
     *,
     defaults: bool = True,
     baseline: Dumps | None = None,
+    roots=None,
 ) -> CheckResult:
     """Judge test output: which Go test leaked, hung or deadlocked, grouped by cause.
 
@@ -433,6 +445,9 @@ def check(
         :func:`load_check_config`), applied after :data:`DEFAULT_RULES`.
     defaults : bool
         Apply :data:`DEFAULT_RULES` (the standard library's and the test runner's goroutines).
+    roots : path or list of paths, optional
+        The source tree(s) of the tested module (``--source``): each cause gets its code and
+        what the code confirms (:func:`goforensics.analyze.source.attach_source`).
     baseline : Dumps, optional
         A dump taken before the run: goroutines already in it are not to blame.
 
@@ -461,7 +476,7 @@ def check(
         reported = set(ev.loc[ev["kind"] == "goleak", "test"].map(lambda t: t.split("/", 1)[0]))
         for e in ev.itertuples(index=False):
             c, i = _event_check(
-                e, _event_dumps(out, e.event), all_rules, baseline, reported, out.source
+                e, _event_dumps(out, e.event), all_rules, baseline, reported, out.source, roots
             )
             causes += [{**x, "event": x["event"] + offset, "source": out.source} for x in c]
             if e.kind == "goleak" and e.test and not c:  # its report held nothing to blame

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from ..errors import GoforensicsError
+from .common import source_option, source_roots_of
 from .group import cli
 
 
@@ -65,6 +66,7 @@ from .group import cli
     type=click.Path(),
     help="Show files relative to this directory (default: $GITHUB_WORKSPACE, $CI_PROJECT_DIR or the current one).",
 )
+@source_option
 def check_cmd(
     paths,
     fmt,
@@ -77,6 +79,7 @@ def check_cmd(
     no_default_ignores,
     show_ignored,
     root,
+    source,
 ):
     """Fail a test run that leaked, hung or deadlocked, with the test and the cause.
 
@@ -121,6 +124,7 @@ def check_cmd(
         pd.concat([rules, extra], ignore_index=True),
         defaults=not no_default_ignores,
         baseline=before,
+        roots=source_roots_of(source),
     )
     render = {
         "text": lambda r: ci.check_text(r, show_ignored=show_ignored, root=root),

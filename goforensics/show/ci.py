@@ -138,6 +138,7 @@ def _cause_lines(c, root) -> list[str]:
         out.append(f"      - {e}")
     if c.advice:
         out.append(f"      fix: {c.advice}")
+    out += [f"      {x}" for x in str(getattr(c, "code", "") or "").splitlines()]
     return out
 
 
