@@ -239,3 +239,26 @@ def test_jupyter_lab_from_the_readme_serves_the_notebooks_and_their_kernel():
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def test_incident_notebook_shows_the_code_with_a_source_tree(tmp_path):
+    import papermill as pm
+
+    out = tmp_path / "incident.ipynb"
+    pm.execute_notebook(
+        str(NOTEBOOKS / "incident_investigation.ipynb"),
+        str(out),
+        cwd=str(NOTEBOOKS),
+        progress_bar=False,
+        kernel_name="python3",
+        parameters={"source": str(ROOT / "datasets" / "scenarios" / "checkout")},
+    )
+    executed = nbformat.read(out, as_version=4)
+    text = "".join(
+        o.get("text", "") + o.get("data", {}).get("text/plain", "")
+        for c in executed.cells
+        if c.cell_type == "code"
+        for o in c.outputs
+    )
+    # the top suspect of the checkout series blocks on this send (datasets/scenarios/checkout)
+    assert "ch <- f()" in text and "recommend.go:" in text
