@@ -270,8 +270,11 @@ def _triage_job(folder: str, instance: str, reason: str) -> tuple[str, str, str]
     result = triage_series(d)
     result["trigger"] = {"reason": reason, "instance": instance}
     notes = {"instance": instance, "trigger": reason}
+    counts, onset = None, None
     with contextlib.suppress(GoforensicsError):  # too few counts yet: no onset to tell
-        on = leak_onset(load_metrics(folder)).iloc[0]
+        counts = load_metrics(folder)
+        on = leak_onset(counts).iloc[0]
+        onset = on["onset"]
         if pd.notna(on["onset"]):
             result["onset"] = {
                 "time": on["onset"].isoformat(),
@@ -284,7 +287,12 @@ def _triage_job(folder: str, instance: str, reason: str) -> tuple[str, str, str]
     sj = Path(folder) / "suspects.json"
     _write_json(sj, result)
     rep = write_report(
-        d, Path(folder) / "report.html", title=f"goforensics watch: {instance}", notes=notes
+        d,
+        Path(folder) / "report.html",
+        title=f"goforensics watch: {instance}",
+        notes=notes,
+        counts=counts,
+        onset=onset if onset is not None and pd.notna(onset) else None,
     )
     top = result["suspects"][0] if result["suspects"] else None
     return (

@@ -311,3 +311,15 @@ def test_report_of_a_big_debug1_profile(realdumps):
     html = report_html(d, top=5)
     assert "section failed" not in html and "chart unavailable" not in html
     assert "20,161" in html
+
+
+def test_a_report_with_counts_charts_them_with_the_dumps_on_them():
+    from goforensics.analyze.onset import leak_onset
+
+    counts = gf.load_metrics(Path(__file__).parent / "curves" / "checkout.csv")
+    onset = leak_onset(counts).iloc[0]["onset"]
+    page = report_html(gf.load("bundled:checkout"), counts=counts, onset=onset)
+    section = page[page.index("<h2>Goroutine count") :]
+    section = section[: section.index("<h2>", 5)]
+    assert "<img" in section and "when growth started" in section
+    assert "<h2>Goroutine count" not in report_html(gf.load("bundled:checkout"), charts=False)

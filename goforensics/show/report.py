@@ -94,6 +94,8 @@ class _Report:
     suspects: pd.DataFrame
     clusters: pd.DataFrame  # describe_clusters, indexed by cluster id
     charts: bool
+    counts: pd.DataFrame | None = None  # goroutine counts over time (a watcher's), if any
+    onset: object = None  # when growth started, if known
 
 
 def _section(name: str, build, r: _Report) -> str:
@@ -173,6 +175,17 @@ def _verdict(r: _Report) -> str:
             )
         )
     return "".join(out)
+
+
+def _count_curve(r: _Report) -> str:
+    if not r.charts or r.counts is None or r.counts.empty:
+        return ""
+    from .counts import count_chart
+
+    return "<h2>Goroutine count</h2>" + figure(
+        lambda: count_chart(r.counts, r.dumps.snapshots, onset=r.onset, width=WIDE),
+        "goroutines over time; grey: a dump taken; dashed red: when growth started",
+    )
 
 
 def _blocking(r: _Report) -> str:
@@ -320,6 +333,7 @@ def _accounting(r: _Report) -> str:
 # the answer first, then its evidence, then the overview and the accounting
 SECTIONS = [
     ("Suspects", _verdict),
+    ("Goroutine count", _count_curve),
     ("Where goroutines block", _blocking),
     ("Graphs", _graphs),
     ("What changed", _changes),
@@ -375,6 +389,8 @@ def report_html(
     notes: dict | None = None,
     progress: bool = False,
     source=None,
+    counts: pd.DataFrame | None = None,
+    onset=None,
 ) -> str:
     """The report of a series (or one dump) as one self-contained HTML page.
 
@@ -398,6 +414,11 @@ def report_html(
     source : path or list of paths, optional
         The source tree(s) the program was built from: each suspect shows its code and the
         ``go`` statement that created it (:func:`goforensics.analyze.source.attach_source`).
+    counts : DataFrame, optional
+        Goroutine counts over time (:func:`goforensics.load_metrics`: ``time``, ``instance``,
+        ``goroutines``): charted with the dumps' capture times on them.
+    onset : Timestamp, optional
+        When growth started (:func:`goforensics.leak_onset`), marked on that chart.
 
     Returns
     -------
@@ -427,6 +448,7 @@ def report_html(
         bar_format="{desc}: {n}/{total}{postfix}",
     )
     r = _prepare(dumps, labels, top, charts, bar, source)
+    r.counts, r.onset = counts, onset
     made = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     body = [
         f"<h1>{e(title)}</h1>",
