@@ -267,23 +267,22 @@ def _triage_job(folder: str, instance: str, reason: str) -> tuple[str, str, str]
     Runs in a worker process, so that the samples of every target go on meanwhile.
     """
     d = load(folder)
-    result = triage_series(d)
-    result["trigger"] = {"reason": reason, "instance": instance}
-    notes = {"instance": instance, "trigger": reason}
-    counts, onset = None, None
+    counts, on = None, None
     with contextlib.suppress(GoforensicsError):  # too few counts yet: no onset to tell
         counts = load_metrics(folder)
         on = leak_onset(counts).iloc[0]
-        onset = on["onset"]
-        if pd.notna(on["onset"]):
-            result["onset"] = {
-                "time": on["onset"].isoformat(),
-                "count": on["count_at_onset"],
-                "slope_per_min": on["slope_per_min"],
-            }
-            notes["growth since"] = (
-                f"{on['onset']:%Y-%m-%d %H:%M:%S} UTC ({on['slope_per_min']:+.1f}/min)"
-            )
+    onset = on["onset"] if on is not None and pd.notna(on["onset"]) else None
+    # growth is judged from the last dump before it started, where the counts tell when
+    result = triage_series(d, since=onset)
+    result["trigger"] = {"reason": reason, "instance": instance}
+    notes = {"instance": instance, "trigger": reason}
+    if onset is not None:
+        result["onset"] = {
+            "time": onset.isoformat(),
+            "count": on["count_at_onset"],
+            "slope_per_min": on["slope_per_min"],
+        }
+        notes["growth since"] = f"{onset:%Y-%m-%d %H:%M:%S} UTC ({on['slope_per_min']:+.1f}/min)"
     sj = Path(folder) / "suspects.json"
     _write_json(sj, result)
     rep = write_report(
@@ -292,7 +291,7 @@ def _triage_job(folder: str, instance: str, reason: str) -> tuple[str, str, str]
         title=f"goforensics watch: {instance}",
         notes=notes,
         counts=counts,
-        onset=onset if onset is not None and pd.notna(onset) else None,
+        onset=onset,
     )
     top = result["suspects"][0] if result["suspects"] else None
     return (

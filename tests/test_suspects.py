@@ -213,3 +213,14 @@ def test_lifetimes_survive_a_goroutine_printed_twice_in_one_dump():
     one = gf.Dumps(g, d.frames, d.snapshots.iloc[:1].reset_index(drop=True), d.warnings)
     life = gf.lifetimes(one, pd.Series([0, 0]))
     assert life[["goid", "stuck_since", "last_snapshot"]].values.tolist() == [[7, 0, 0]]
+
+
+def test_triage_since_an_onset_judges_growth_from_the_snapshot_before_it():
+    d = gf.load("bundled:checkout")
+    t = d.snapshots["taken_at"].iloc[4] + pd.Timedelta("1s")
+    r = su.triage(d, since=t, top=20)
+    assert r["series"]["snapshots"] == 6  # snapshots 4..9: the one before the onset, and after
+    firstor = next(s for s in r["suspects"] if s["site"] == "main.firstOr[...].func1")
+    whole = su.triage(d, top=20)
+    same = next(s for s in whole["suspects"] if s["site"] == "main.firstOr[...].func1")
+    assert list(firstor["counts"]) == list(same["counts"])[4:]  # the same goroutines, from 4 on

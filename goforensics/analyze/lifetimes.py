@@ -12,7 +12,7 @@ import pandas as pd
 
 from ..model import Dumps
 
-__all__ = ["LIFETIME_COLUMNS", "last_snapshot", "lifetimes", "persistence"]
+__all__ = ["LIFETIME_COLUMNS", "last_snapshot", "lifetimes", "persistence", "since"]
 
 LIFETIME_COLUMNS = [
     "instance",
@@ -169,3 +169,46 @@ def persistence(life: pd.DataFrame, first: pd.Series, last: pd.Series) -> pd.Ser
         }
     )
     return t.groupby(["cluster", "instance"], sort=True)["stayed"].mean().astype(float)
+
+
+def since(dumps: Dumps, when) -> Dumps:
+    """The series from its baseline for ``when`` on: the last snapshot taken at or before
+    ``when`` (the state before growth started, e.g. a leak onset) and every one after it.
+
+    Parameters
+    ----------
+    dumps : Dumps
+        A series with capture times (``taken_at``).
+    when : Timestamp or str
+        A time (UTC if naive). Before the first snapshot, the whole series is kept.
+
+    Returns
+    -------
+    Dumps
+        The same tables cut to those snapshots (numbers unchanged), or ``dumps`` itself when
+        it has no capture times.
+
+    Examples
+    --------
+    >>> import goforensics as gf
+    >>> d = gf.load("bundled:checkout")
+    >>> t = d.snapshots["taken_at"].iloc[4] + pd.Timedelta("1s")
+    >>> since(d, t).snapshots["snapshot"].tolist()
+    [4, 5, 6, 7, 8, 9]
+    """
+    s = dumps.snapshots
+    taken = pd.to_datetime(s["taken_at"], utc=True)
+    if taken.isna().all():
+        return dumps
+    when = pd.Timestamp(when)
+    when = when.tz_localize("UTC") if when.tzinfo is None else when.tz_convert("UTC")
+    before = s.loc[taken <= when, "snapshot"]
+    first = int(before.max()) if len(before) else int(s["snapshot"].min())
+    keep = (dumps.goroutines["snapshot"] >= first).to_numpy()
+    g = dumps.goroutines[keep]
+    return Dumps(
+        g,
+        dumps.frames[dumps.frames["stack_id"].isin(g["stack_id"])],
+        s[s["snapshot"] >= first],
+        dumps.warnings[dumps.warnings["snapshot"].isna() | (dumps.warnings["snapshot"] >= first)],
+    )

@@ -37,6 +37,7 @@ from ..model import Dumps, headline
 from .causes import cause_of
 from .clustering import resolve_labels
 from .evidence import Facts, cluster_facts
+from .lifetimes import since as since_baseline
 from .patterns import match_patterns
 from .source import attach_source
 
@@ -440,6 +441,7 @@ def triage(
     top: int = 10,
     source=None,
     by: str = "cluster",
+    since=None,
 ) -> dict:
     """The triage report as plain data (what ``goforensics triage --format json`` prints).
 
@@ -450,6 +452,9 @@ def triage(
     top : suspects to keep.
     by : ``"cluster"`` or ``"cause"``: rank clusters, or causes (the sites of one mechanism as
         one suspect, see :func:`suspects`).
+    since : Timestamp, optional
+        Judge growth from the baseline snapshot for this time on (a leak onset from
+        :func:`goforensics.leak_onset`): :func:`goforensics.analyze.lifetimes.since`.
     source : path or list of paths, optional
         The source tree(s) the program was built from: each suspect gets its code, the
         ``go`` statement that created it and the static evidence
@@ -470,6 +475,12 @@ def triage(
     >>> sorted(r), r["suspects"][0]["rank"]
     (['clusters', 'counts', 'series', 'suspects'], 1)
     """
+    if since is not None:
+        keep = since_baseline(dumps, since)
+        labels = (
+            None if labels is None else resolve_labels(dumps, labels).loc[keep.goroutines.index]
+        )
+        dumps = keep
     labels = resolve_labels(dumps, labels)
     s = suspects(dumps, labels, top=top, by=by)
     if source:

@@ -171,7 +171,12 @@ def cluster_cmd(paths, fmt, level, threshold, summary, companions, output, app_m
     show_default=True,
     help="Rank clusters, or causes (the sites of one leaking mechanism as one suspect).",
 )
-def triage_cmd(paths, fmt, top, output, app_modules, times, source, by):
+@click.option(
+    "--since",
+    help="Judge growth from the last snapshot before this time on (ISO 8601, UTC if no zone): "
+    "e.g. when a leak started (gf.leak_onset).",
+)
+def triage_cmd(paths, fmt, top, output, app_modules, times, source, by, since):
     """Rank leak suspects: which code is leaking goroutines, since when, and how to fix it.
 
     Give one dump or a series (snapshots are ordered by capture time). Each suspect
@@ -189,7 +194,10 @@ def triage_cmd(paths, fmt, top, output, app_modules, times, source, by):
         d = load_paths(paths, "time", app_modules, times)
         bar.update()
         step(bar, "clustering and ranking")
-        report = triage(d, top=top, source=source_roots_of(source), by=by)
+        try:
+            report = triage(d, top=top, source=source_roots_of(source), by=by, since=since)
+        except ValueError as e:  # a --since that is not a time
+            raise click.BadParameter(str(e), param_hint="--since") from None
         bar.update()
         step(bar, "writing")
         if fmt == "json":
