@@ -26,17 +26,24 @@ plain tables, so what produced them does not matter:
 from __future__ import annotations
 
 import json
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as _installed_version
 from pathlib import PurePosixPath
 
 import pandas as pd
-
-from .. import __version__
 
 __all__ = ["SARIF_SCHEMA_URI", "SARIF_VERSION", "sarif_json", "sarif_log"]
 
 SARIF_VERSION = "2.1.0"
 SARIF_SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 _LEVELS = ("error", "warning", "note", "none")
+
+
+def _package_version() -> str:
+    try:
+        return _installed_version("goforensics")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown"
 
 
 def _text(v) -> str:
@@ -144,7 +151,7 @@ def sarif_log(
     >>> log["runs"][0]["results"], log["runs"][0]["tool"]["driver"]["name"]
     ([], 'goforensics')
     """
-    version = __version__ if version is None else version
+    version = _package_version() if version is None else version
     rule_rows = [_rule(r) for _, r in rules.iterrows()]
     index = {r["id"]: i for i, r in enumerate(rule_rows)}
     return {
