@@ -18,16 +18,20 @@ __all__ = [
     "PARSE_COLUMNS",
     "app_module_option",
     "duration",
+    "duration_option",
     "emit",
     "is_url",
     "load_paths",
     "manifest_snapshots",
     "option_value",
+    "output_dir_option",
     "progress_bar",
     "size",
+    "size_option",
     "source_option",
     "source_roots_of",
     "step",
+    "timeout_option",
     "times_option",
     "write_table",
 ]
@@ -259,6 +263,105 @@ def size(value: str) -> int:
     from ..read.capture import parse_size
 
     return parse_size(value)
+
+
+def duration_option(*decls: str, help: str, default: str | None = None):
+    """A click option read as a duration (``500ms``, ``10s``, ``2m``) into seconds.
+
+    Parameters
+    ----------
+    *decls : str
+        The option's names, as for :func:`click.option` (``"--every"``).
+    help : str
+        Its help text.
+    default : str, optional
+        Its default, shown in the help; without one the option is None when not given.
+
+    Returns
+    -------
+    callable
+        The click decorator.
+
+    Examples
+    --------
+    >>> @click.command()
+    ... @duration_option("--every", default="10s", help="Time between two rounds.")
+    ... def every(every):
+    ...     click.echo(every)
+    >>> every(["--every", "2m"], standalone_mode=False)
+    120.0
+    """
+    shown = {"show_default": True} if default is not None else {}
+    return click.option(
+        *decls, default=default, callback=option_value(duration), help=help, **shown
+    )
+
+
+def size_option(*decls: str, help: str, default: str):
+    """A click option read as a size (bytes, ``64K``, ``64MiB``) into bytes.
+
+    Parameters
+    ----------
+    *decls : str
+        The option's names, as for :func:`click.option` (``"--max-size"``).
+    help : str
+        Its help text.
+    default : str
+        Its default, shown in the help.
+
+    Returns
+    -------
+    callable
+        The click decorator.
+
+    Examples
+    --------
+    >>> @click.command()
+    ... @size_option("--max-size", default="256MiB", help="Stop reading past this size.")
+    ... def most(max_size):
+    ...     click.echo(max_size)
+    >>> most([], standalone_mode=False)
+    268435456
+    """
+    return click.option(
+        *decls, default=default, show_default=True, callback=option_value(size), help=help
+    )
+
+
+def output_dir_option(help: str):
+    """The required ``-o/--output`` directory of the commands that write a series.
+
+    Parameters
+    ----------
+    help : str
+        Its help text (what goes into the directory).
+
+    Returns
+    -------
+    callable
+        The click decorator.
+
+    Examples
+    --------
+    >>> @click.command()
+    ... @output_dir_option("Directory for the series.")
+    ... def out(output):
+    ...     click.echo(output)
+    >>> out(["-o", "series"], standalone_mode=False)
+    series
+    """
+    return click.option(
+        "-o", "--output", required=True, type=click.Path(file_okay=False), help=help
+    )
+
+
+timeout_option = click.option(
+    "--timeout",
+    default="10s",
+    show_default=True,
+    callback=option_value(duration),
+    help="Time a request may take in all.",
+)
 
 
 def manifest_snapshots(directory: Path) -> int:

@@ -9,47 +9,29 @@ import click
 from ..errors import CaptureError, GoforensicsError
 from .common import (
     app_module_option,
-    duration,
+    duration_option,
     manifest_snapshots,
-    option_value,
-    size,
+    output_dir_option,
+    size_option,
+    timeout_option,
 )
 from .group import cli
 
 
 @cli.command("capture")
 @click.argument("url")
-@click.option(
-    "-o",
-    "--output",
-    required=True,
-    type=click.Path(file_okay=False),
-    help="Directory for the series (created; must not hold a capture already).",
-)
-@click.option(
-    "--every",
-    default="10s",
-    show_default=True,
-    callback=option_value(duration),
-    help="Time between two rounds (500ms, 10s, 2m).",
-)
+@output_dir_option("Directory for the series (created; must not hold a capture already).")
+@duration_option("--every", default="10s", help="Time between two rounds (500ms, 10s, 2m).")
 @click.option("--count", type=click.IntRange(min=1), help="Stop after this many rounds.")
-@click.option(
+@duration_option(
     "--duration",
-    callback=option_value(duration),
     help="Stop after this long (10m, 1h). Without --count or --duration: until Ctrl-C.",
 )
 @click.option("--debug1", is_flag=True, help="Also capture the debug=1 profile in each round.")
 @click.option(
     "--leak", is_flag=True, help="Also capture the goroutineleak profile (Go 1.26+) in each round."
 )
-@click.option(
-    "--timeout",
-    default="10s",
-    show_default=True,
-    callback=option_value(duration),
-    help="Time a request may take in all.",
-)
+@timeout_option
 @click.option(
     "--retries",
     default=3,
@@ -57,12 +39,8 @@ from .group import cli
     type=click.IntRange(min=0),
     help="Attempts after a refused connection, a timeout or an HTTP 5xx (with backoff).",
 )
-@click.option(
-    "--max-size",
-    default="256MiB",
-    show_default=True,
-    callback=option_value(size),
-    help="Stop reading a body past this size (bytes, 64K, 64MiB).",
+@size_option(
+    "--max-size", default="256MiB", help="Stop reading a body past this size (bytes, 64K, 64MiB)."
 )
 @click.option("--instance", help="Instance name recorded in the manifest (default host:port).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
@@ -112,20 +90,10 @@ def capture_cmd(
 
 @cli.command("watch")
 @click.argument("targets", nargs=-1, required=True)
-@click.option(
-    "-o",
-    "--output",
-    required=True,
-    type=click.Path(file_okay=False),
-    help="Directory for the dumps, count log and reports (one sub-folder per target when several).",
+@output_dir_option(
+    "Directory for the dumps, count log and reports (one sub-folder per target when several)."
 )
-@click.option(
-    "--every",
-    default="5s",
-    show_default=True,
-    callback=option_value(duration),
-    help="Time between two samples of the goroutine count.",
-)
+@duration_option("--every", default="5s", help="Time between two samples of the goroutine count.")
 @click.option(
     "--metrics",
     "metrics_urls",
@@ -142,12 +110,8 @@ def capture_cmd(
     help="Trigger rule, repeatable: trend, holmes, cockroach, deriv, predict_linear, "
     "with parameters as NAME:k=v,k=v (e.g. holmes:min=500,diff=25; trend:windows=60/600).",
 )
-@click.option(
-    "--baseline-every",
-    default="10m",
-    show_default=True,
-    callback=option_value(duration),
-    help="Time between two baseline dumps (the first at once).",
+@duration_option(
+    "--baseline-every", default="10m", help="Time between two baseline dumps (the first at once)."
 )
 @click.option(
     "--max-goroutines",
@@ -159,28 +123,16 @@ def capture_cmd(
 @click.option(
     "--no-leak", is_flag=True, help="Do not ask for the goroutineleak profile on a trigger."
 )
-@click.option(
-    "--duration",
-    callback=option_value(duration),
-    help="Stop after this long (default: until Ctrl-C).",
-)
+@duration_option("--duration", help="Stop after this long (default: until Ctrl-C).")
 @click.option(
     "--max-triggers",
     type=click.IntRange(min=1),
     help="Stop once every target has fired this often.",
 )
-@click.option(
-    "--timeout",
-    default="10s",
-    show_default=True,
-    callback=option_value(duration),
-    help="Time a request may take in all.",
-)
-@click.option(
+@timeout_option
+@size_option(
     "--keep-size",
     default="500MiB",
-    show_default=True,
-    callback=option_value(size),
     help="Keep at most this much of dumps per target (oldest go first).",
 )
 @click.option(
