@@ -41,7 +41,7 @@ __all__ = [
     "BATCH_COLUMNS",
     "SnapshotBudget",
     "TableBuilder",
-    "safe_text",
+    "utf8_name",
 ]
 
 
@@ -56,11 +56,23 @@ class SnapshotBudget(LimitError):
         self.line = line
 
 
-def safe_text(s: str) -> str:
-    r"""A name as text every writer accepts: bytes that were not UTF-8 (carried as surrogates by
-    ``os.fsdecode``) are written as ``\xNN`` escapes.
+def utf8_name(s: str) -> str:
+    r"""A source's name as UTF-8 text: bytes that were not UTF-8 (carried as surrogates by
+    ``os.fsdecode``) are written as ``\xNN`` escapes, so that every writer accepts the name.
 
-    >>> safe_text("dump-\udcff.txt"), safe_text("plain.txt")
+    Parameters
+    ----------
+    s : str
+        The name, as ``os.fsdecode`` gave it.
+
+    Returns
+    -------
+    str
+        ``s`` itself when it encodes as UTF-8, else ``s`` with each undecodable byte as ``\xNN``.
+
+    Examples
+    --------
+    >>> utf8_name("dump-\udcff.txt"), utf8_name("plain.txt")
     ('dump-\\xff.txt', 'plain.txt')
     """
     try:
@@ -119,7 +131,7 @@ class TableBuilder:
     """Collects rows for one source, cutting it into snapshots (parts)."""
 
     def __init__(self, source: str, max_snapshots: int = 1 << 62):
-        self.source = safe_text(source)
+        self.source = utf8_name(source)
         self.max_snapshots = max_snapshots
         cols = (
             "part line goid count raw_state state state_inferred wait_minutes locked leaked labels "
