@@ -18,16 +18,15 @@ __all__ = [
     "PARSE_COLUMNS",
     "app_module_option",
     "duration",
-    "duration_option",
     "emit",
     "is_url",
     "load_paths",
     "manifest_snapshots",
     "option_value",
     "output_dir_option",
+    "parsed_option",
     "progress_bar",
     "size",
-    "size_option",
     "source_option",
     "source_roots_of",
     "step",
@@ -265,13 +264,15 @@ def size(value: str) -> int:
     return parse_size(value)
 
 
-def duration_option(*decls: str, help: str, default: str | None = None):
-    """A click option read as a duration (``500ms``, ``10s``, ``2m``) into seconds.
+def parsed_option(*decls: str, parse, help: str, default: str | None = None):
+    """A click option whose text goes through ``parse`` (:func:`duration`, :func:`size` ...).
 
     Parameters
     ----------
     *decls : str
         The option's names, as for :func:`click.option` (``"--every"``).
+    parse : callable
+        Text to value; its ``ValueError`` becomes click's usage error for the option.
     help : str
         Its help text.
     default : str, optional
@@ -285,47 +286,15 @@ def duration_option(*decls: str, help: str, default: str | None = None):
     Examples
     --------
     >>> @click.command()
-    ... @duration_option("--every", default="10s", help="Time between two rounds.")
-    ... def every(every):
-    ...     click.echo(every)
+    ... @parsed_option("--every", parse=duration, default="10s", help="Between two rounds.")
+    ... @parsed_option("--max-size", parse=size, default="256MiB", help="Stop past this size.")
+    ... def every(every, max_size):
+    ...     click.echo(f"{every} {max_size}")
     >>> every(["--every", "2m"], standalone_mode=False)
-    120.0
+    120.0 268435456
     """
     shown = {"show_default": True} if default is not None else {}
-    return click.option(
-        *decls, default=default, callback=option_value(duration), help=help, **shown
-    )
-
-
-def size_option(*decls: str, help: str, default: str):
-    """A click option read as a size (bytes, ``64K``, ``64MiB``) into bytes.
-
-    Parameters
-    ----------
-    *decls : str
-        The option's names, as for :func:`click.option` (``"--max-size"``).
-    help : str
-        Its help text.
-    default : str
-        Its default, shown in the help.
-
-    Returns
-    -------
-    callable
-        The click decorator.
-
-    Examples
-    --------
-    >>> @click.command()
-    ... @size_option("--max-size", default="256MiB", help="Stop reading past this size.")
-    ... def most(max_size):
-    ...     click.echo(max_size)
-    >>> most([], standalone_mode=False)
-    268435456
-    """
-    return click.option(
-        *decls, default=default, show_default=True, callback=option_value(size), help=help
-    )
+    return click.option(*decls, default=default, callback=option_value(parse), help=help, **shown)
 
 
 def output_dir_option(help: str):

@@ -9,10 +9,11 @@ import click
 from ..errors import CaptureError, GoforensicsError
 from .common import (
     app_module_option,
-    duration_option,
+    duration,
     manifest_snapshots,
     output_dir_option,
-    size_option,
+    parsed_option,
+    size,
     timeout_option,
 )
 from .group import cli
@@ -21,10 +22,13 @@ from .group import cli
 @cli.command("capture")
 @click.argument("url")
 @output_dir_option("Directory for the series (created; must not hold a capture already).")
-@duration_option("--every", default="10s", help="Time between two rounds (500ms, 10s, 2m).")
+@parsed_option(
+    "--every", parse=duration, default="10s", help="Time between two rounds (500ms, 10s, 2m)."
+)
 @click.option("--count", type=click.IntRange(min=1), help="Stop after this many rounds.")
-@duration_option(
+@parsed_option(
     "--duration",
+    parse=duration,
     help="Stop after this long (10m, 1h). Without --count or --duration: until Ctrl-C.",
 )
 @click.option("--debug1", is_flag=True, help="Also capture the debug=1 profile in each round.")
@@ -39,8 +43,11 @@ from .group import cli
     type=click.IntRange(min=0),
     help="Attempts after a refused connection, a timeout or an HTTP 5xx (with backoff).",
 )
-@size_option(
-    "--max-size", default="256MiB", help="Stop reading a body past this size (bytes, 64K, 64MiB)."
+@parsed_option(
+    "--max-size",
+    parse=size,
+    default="256MiB",
+    help="Stop reading a body past this size (bytes, 64K, 64MiB).",
 )
 @click.option("--instance", help="Instance name recorded in the manifest (default host:port).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
@@ -93,7 +100,9 @@ def capture_cmd(
 @output_dir_option(
     "Directory for the dumps, count log and reports (one sub-folder per target when several)."
 )
-@duration_option("--every", default="5s", help="Time between two samples of the goroutine count.")
+@parsed_option(
+    "--every", parse=duration, default="5s", help="Time between two samples of the goroutine count."
+)
 @click.option(
     "--metrics",
     "metrics_urls",
@@ -110,8 +119,11 @@ def capture_cmd(
     help="Trigger rule, repeatable: trend, holmes, cockroach, deriv, predict_linear, "
     "with parameters as NAME:k=v,k=v (e.g. holmes:min=500,diff=25; trend:windows=60/600).",
 )
-@duration_option(
-    "--baseline-every", default="10m", help="Time between two baseline dumps (the first at once)."
+@parsed_option(
+    "--baseline-every",
+    parse=duration,
+    default="10m",
+    help="Time between two baseline dumps (the first at once).",
 )
 @click.option(
     "--max-goroutines",
@@ -123,15 +135,16 @@ def capture_cmd(
 @click.option(
     "--no-leak", is_flag=True, help="Do not ask for the goroutineleak profile on a trigger."
 )
-@duration_option("--duration", help="Stop after this long (default: until Ctrl-C).")
+@parsed_option("--duration", parse=duration, help="Stop after this long (default: until Ctrl-C).")
 @click.option(
     "--max-triggers",
     type=click.IntRange(min=1),
     help="Stop once every target has fired this often.",
 )
 @timeout_option
-@size_option(
+@parsed_option(
     "--keep-size",
+    parse=size,
     default="500MiB",
     help="Keep at most this much of dumps per target (oldest go first).",
 )
