@@ -6,15 +6,26 @@
 - No import cycle between modules, counting imports inside functions too.
 - No module over 600 lines and no function over 80 lines of code (its docstring aside), but for
   those that say why on the line of their ``def`` (``# long: ...``).
+- Every public function and method (named in a module's ``__all__``, or a public method of a
+  class named there) has a numpydoc docstring: a summary, ``Parameters`` naming each parameter,
+  ``Returns`` (or ``Yields``) unless it is annotated to return None, and ``Examples`` that run
+  as doctests; numpydoc's own parser reads them.
 """
 
 from __future__ import annotations
 
 import ast
+import importlib
+import inspect
+import pkgutil
+import warnings
 from pathlib import Path
 
 import networkx as nx
 import pytest
+from numpydoc.docscrape import NumpyDocString
+
+import goforensics
 
 ROOT = Path(__file__).resolve().parent.parent
 PKG = ROOT / "goforensics"
@@ -172,3 +183,64 @@ def test_no_module_is_over_600_lines():
         _module_name(p): len(p.read_text(encoding="utf-8").splitlines()) for p in PKG.rglob("*.py")
     }
     assert {m: n for m, n in sizes.items() if n > MAX_MODULE_LINES} == {}
+
+
+def _public_functions() -> dict[str, object]:
+    """Qualified name -> function, for each public function and public method of the package."""
+    out = {}
+    for info in pkgutil.walk_packages(goforensics.__path__, "goforensics."):
+        if info.name.endswith(".__main__"):
+            continue  # running it is the command line
+        mod = importlib.import_module(info.name)
+        for name in getattr(mod, "__all__", ()):
+            obj = getattr(mod, name)
+            if getattr(obj, "__module__", None) != mod.__name__:
+                continue  # a name taken from elsewhere is checked where it is defined
+            if inspect.isfunction(obj):
+                out[f"{mod.__name__}.{name}"] = obj
+            elif inspect.isclass(obj):
+                for attr, value in vars(obj).items():
+                    value = getattr(value, "__func__", value)  # staticmethod, classmethod
+                    if not attr.startswith("_") and inspect.isfunction(value):
+                        out[f"{mod.__name__}.{name}.{attr}"] = value
+    return out
+
+
+def _docstring_faults(fn) -> list[str]:
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        doc = NumpyDocString(inspect.getdoc(fn) or "")
+    faults = [f"numpydoc: {w.message}" for w in said]
+    sig = inspect.signature(fn)
+    params = [p for p in sig.parameters if p not in ("self", "cls")]
+    documented = {
+        n.strip().lstrip("*") for p in doc["Parameters"] for n in p.name.split(",") if n.strip()
+    }
+    if not doc["Summary"]:
+        faults.append("no summary")
+    if params and not doc["Parameters"]:
+        faults.append("no Parameters")
+    elif missing := [p for p in params if p not in documented]:
+        faults.append(f"Parameters do not name {missing}")
+    # with postponed annotations the return annotation is the text written; none written
+    # counts as returning something
+    if sig.return_annotation not in ("None", None) and not (doc["Returns"] or doc["Yields"]):
+        faults.append("no Returns")
+    if ">>>" not in "\n".join(doc["Examples"]):
+        faults.append("no Examples")
+    return faults
+
+
+PUBLIC = _public_functions()
+
+
+def test_public_functions_are_found():
+    # the walk must reach every floor: a broken walk would pass every docstring check
+    assert {q.split(".")[1] for q in PUBLIC} >= {"read", "analyze", "show", "cli", "model"}
+    assert "goforensics.read.parse.parse_text" in PUBLIC
+    assert "goforensics.analyze.clustering.StackClusterer.fit" in PUBLIC
+
+
+def test_every_public_function_has_numpydoc_sections():
+    bad = {q: f for q, fn in PUBLIC.items() if (f := _docstring_faults(fn))}
+    assert bad == {}
