@@ -329,9 +329,6 @@ def single(f: Facts) -> float:
     """Confidence of a shape seen in one dump without growth or a long wait: the size of the
     group (:attr:`Facts.crowd`); 0 in a crash dump, whose goroutines were caught mid-flight.
 
-    Confidence of a shape seen in one dump without growth or a long wait: the size of the
-    group (:attr:`Facts.crowd`); 0 in a crash dump, whose goroutines were caught mid-flight.
-
     Parameters
     ----------
     f : Facts
@@ -681,10 +678,6 @@ def listener(f: Facts):
 
 def strength(f: Facts) -> float:
     """How strongly the circumstances point at a leak: orphaned, growing, or just blocked.
-
-    The main goroutine is left out: it blocks by design until the program ends.
-
-    How strongly the circumstances point at a leak: orphaned, growing, or just blocked.
 
     The main goroutine is left out: it blocks by design until the program ends.
 
@@ -1052,9 +1045,6 @@ _POOL_SIZE = 16  # in one dump, more goroutines parked in their own loop is more
 
 def parked_in_own_loop(f: Facts) -> bool:
     """One dump: goroutines parked at the top of their own function (`for j := range jobs`,
-    a ticker's `<-t.C`), with no long wait and no verdict: what pools and loops look like.
-
-    One dump: goroutines parked at the top of their own function (`for j := range jobs`,
     a ticker's `<-t.C`), with no long wait and no verdict: what pools and loops look like.
 
     Parameters
