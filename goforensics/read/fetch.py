@@ -447,8 +447,8 @@ def not_a_dump(url: str, ans: Answer) -> CaptureError:
     --------
     >>> from datetime import datetime, timezone
     >>> ans = Answer(200, b"<html>login</html>", False, "text/html", datetime.now(timezone.utc), 0.1)
-    >>> print(not_a_dump("http://h:6060/debug/pprof/goroutine?debug=2", ans))
-    http://h:6060/debug/pprof/goroutine?debug=2: the answer is not a goroutine dump (text/html, 18 bytes, starts with '<html>login</html>')
+    >>> print(not_a_dump("http://h:6060/", ans))
+    http://h:6060/: the answer is not a goroutine dump (text/html, 18 bytes, starts with '<html>login</html>')
     """
     start = ans.body[:40].decode("utf-8", "replace").replace("\n", " ").strip()
     ctype = ans.content_type.split(";")[0] or "no content type"
