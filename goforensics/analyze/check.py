@@ -150,6 +150,18 @@ def goroutine_tests(dumps: Dumps) -> pd.Series:
     By its own stack (the outermost ``TestX`` frame), its creator's function, its ancestors'
     stacks, then its creator goroutine (``created by ... in goroutine N``) in the same snapshot.
 
+    Parameters
+    ----------
+    dumps : Dumps
+        The parsed dumps.
+
+    Returns
+    -------
+    Series of str
+        The test's name per goroutine row (index kept), '' where none is found.
+
+    Examples
+    --------
     >>> import goforensics as gf
     >>> d = gf.parse_text("goroutine 8 [chan send]:\\np.Run.func1()\\n\\t/p.go:3 +0x1\\n"
     ...                   "created by p.Run in goroutine 7\\n\\t/p.go:2 +0x1\\n\\n"

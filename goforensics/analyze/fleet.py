@@ -91,7 +91,25 @@ class FleetResult:
     extra: dict = field(default_factory=dict)
 
     def equals(self, other: FleetResult) -> bool:
-        """Every table equal to ``other``'s (values and dtypes)."""
+        """Every table equal to ``other``'s (values and dtypes).
+
+        Parameters
+        ----------
+        other : FleetResult
+            The result to compare with.
+
+        Returns
+        -------
+        bool
+            True when every table has the same values and dtypes.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> e = pd.DataFrame()
+        >>> FleetResult(e, e, e, e, e, e, e).equals(FleetResult(e, e, e, e, e, e, e))
+        True
+        """
         return all(
             getattr(self, f.name).equals(getattr(other, f.name))
             for f in fields(self)

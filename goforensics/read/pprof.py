@@ -80,6 +80,18 @@ def decode_varint(buf: bytes, pos: int) -> tuple[int, int]:
 def looks_like_profile(head: bytes) -> bool:
     """Is this the start of a profile.proto message (binary; fields 1-14, valid wire types)?
 
+    Parameters
+    ----------
+    head : bytes
+        The first bytes of an input (after gunzip).
+
+    Returns
+    -------
+    bool
+        True where they parse as the start of a profile.proto message.
+
+    Examples
+    --------
     >>> looks_like_profile(b"goroutine 1 [running]:"), looks_like_profile(b"\\x0a\\x04\\x08\\x01\\x10\\x02\\x5a\\x00")
     (False, True)
     """

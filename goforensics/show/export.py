@@ -118,6 +118,21 @@ def stack_frames(dumps: Dumps, stack_ids) -> dict[int, list[tuple[str, str, int,
 
     Examples
     --------
+
+    Parameters
+    ----------
+    dumps : Dumps
+        The parsed dumps.
+    stack_ids : iterable of int
+        The stacks wanted.
+
+    Returns
+    -------
+    dict
+        ``stack_id -> [(function, file, line, inlined), ...]``, innermost first.
+
+    Examples
+    --------
     >>> import goforensics as gf
     >>> d = gf.load("bundled:demo")
     >>> sid = int(d.goroutines["stack_id"].iloc[0])
@@ -347,6 +362,21 @@ def to_folded(dumps: Dumps, counts: pd.DataFrame) -> str:
 
     Examples
     --------
+
+    Parameters
+    ----------
+    dumps : Dumps
+        The parsed dumps.
+    counts : DataFrame
+        Goroutines per group and stack (:func:`stack_counts`).
+
+    Returns
+    -------
+    str
+        One ``root;...;leaf N`` line per stack and group.
+
+    Examples
+    --------
     >>> import goforensics as gf
     >>> d = gf.load("bundled:demo")
     >>> to_folded(d, stack_counts(d)).splitlines()[0]  # 50 senders nobody receives from
@@ -370,6 +400,16 @@ def stacks_table(dumps: Dumps, counts: pd.DataFrame) -> pd.DataFrame:
     DataFrame
         ``group``, ``stack_id``, ``goroutines``, ``where`` (innermost function),
         ``entry`` (outermost), ``depth`` and ``stack`` (frames root first, ``;``-joined).
+
+    Examples
+    --------
+
+    Parameters
+    ----------
+    dumps : Dumps
+        The parsed dumps.
+    counts : DataFrame
+        Goroutines per group and stack (:func:`stack_counts`).
 
     Examples
     --------

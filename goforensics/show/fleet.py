@@ -152,6 +152,14 @@ def fleet_json(result) -> dict:
 
     Examples
     --------
+
+    Parameters
+    ----------
+    result : FleetResult
+        What :func:`goforensics.fleet.fleet_triage` returned.
+
+    Examples
+    --------
     >>> import pandas as pd
     >>> from goforensics.analyze.fleet import FleetResult
     >>> e = pd.DataFrame()

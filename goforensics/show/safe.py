@@ -122,6 +122,21 @@ def safe_records(rows: list[dict], *, one_line: bool = True) -> list[dict]:
 
     Examples
     --------
+
+    Parameters
+    ----------
+    rows : list of dict
+        The records.
+    one_line : bool, default True
+        Also escape line breaks and tabs.
+
+    Returns
+    -------
+    list of dict
+        New records, their strings safe.
+
+    Examples
+    --------
     >>> safe_records([{"f": "a\\udcff", "n": 1}])
     [{'f': 'a\\\\xff', 'n': 1}]
     """
@@ -136,6 +151,19 @@ def safe_spec(spec):
 
     The last door before a renderer that could abort the process: whatever a chart
     function forgot (a title, a legend label) is escaped here.
+
+    Examples
+    --------
+
+    Parameters
+    ----------
+    spec : dict, list or str
+        The specification, or any part of it.
+
+    Returns
+    -------
+    dict, list or str
+        A new object of the same shape, every string safe.
 
     Examples
     --------

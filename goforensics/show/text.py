@@ -90,6 +90,19 @@ def score_band(score: float) -> str:
 
     Examples
     --------
+
+    Parameters
+    ----------
+    score : float
+        A suspect's score.
+
+    Returns
+    -------
+    str
+        ``strong``, ``likely``, ``weak`` or ``none``.
+
+    Examples
+    --------
     >>> [score_band(x) for x in (6.5, 2.0, 0.35, 0.0, -1.0)]
     ['strong', 'likely', 'weak', 'none', 'none']
     """
