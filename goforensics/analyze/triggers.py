@@ -431,8 +431,9 @@ class TrendRule(Trigger):
         Examples
         --------
         >>> r = TrendRule(windows=(45.0,))
-        >>> [r.update(5.0 * i, 100 + 20 * i) for i in range(10)][-1]
-        'trend: the floor of the count rose 100 -> 260 through the last 45s (Theil–Sen +240.0/min, Mann–Kendall p=0.00026)'
+        >>> print([r.update(5.0 * i, 100 + 20 * i) for i in range(10)][-1])  # doctest: +NORMALIZE_WHITESPACE
+        trend: the floor of the count rose 100 -> 260 through the last 45s
+        (Theil–Sen +240.0/min, Mann–Kendall p=0.00026)
         """
         self._t.append(float(t))
         self._y.append(float(count))

@@ -384,6 +384,7 @@ def option_value(parse):
     >>> option_value(duration)(None, None, "10s"), option_value(duration)(None, None, None)
     (10.0, None)
     """
+
     def callback(ctx, param, value):
         if value is None:
             return None
