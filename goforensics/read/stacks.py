@@ -40,6 +40,20 @@ class Stack:
 def fingerprint(sections: list[list[Frame]], elided: bool) -> int:
     """The ``stack_id`` of a stack: xxh3 of its functions, files, lines and elision marks.
 
+    Parameters
+    ----------
+    sections : list of list of Frame
+        The stack's frames: its own, then each ancestor's (``tracebackancestors``).
+    elided : bool
+        Whether frames were elided from it.
+
+    Returns
+    -------
+    int
+        The ``stack_id`` (a signed 64-bit int).
+
+    Examples
+    --------
     >>> f = Frame("main.main", "", False, "/m.go", 3, None)
     >>> fingerprint([[f]], False) == fingerprint([[f]], False) != fingerprint([[f]], True)
     True
