@@ -292,8 +292,8 @@ class SourceTree:
         Returns
         -------
         Resolution
-            The file of the tree (or None) and ``how`` it was found: ``suffix``, ``module``,
-            ``missing`` ...
+            ``path`` (None when not found) and ``how`` it was found: ``module``, ``std``,
+            ``vendor``, ``gopath``, ``absolute``, ``suffix``, or ``ambiguous`` / ``missing``.
 
         Examples
         --------
@@ -533,7 +533,7 @@ class GoFile:
         Returns
         -------
         FuncSpan or None
-            The declaration (``name``, ``receiver``, its span and node), None outside any.
+            The declaration (``name``, ``receiver``, ``start``, ``end``, ``node``), or None.
 
         Examples
         --------
