@@ -18,6 +18,7 @@ import ast
 import importlib
 import inspect
 import pkgutil
+import textwrap
 import warnings
 from pathlib import Path
 
@@ -221,6 +222,20 @@ def _public_functions() -> dict[str, object]:
     return out
 
 
+def _returns_something(fn, sig: inspect.Signature) -> bool:
+    # with postponed annotations the return annotation is the text written; where none is
+    # written, the body says: a ``return`` with a value or a ``yield`` anywhere in it (in a
+    # nested function too: a false alarm there asks for one Returns section too many)
+    if sig.return_annotation is not inspect.Signature.empty:
+        return sig.return_annotation not in ("None", None)
+    node = ast.parse(textwrap.dedent(inspect.getsource(fn))).body[0]
+    return any(
+        (isinstance(n, ast.Return) and n.value is not None)
+        or isinstance(n, ast.Yield | ast.YieldFrom)
+        for n in ast.walk(node)
+    )
+
+
 def _docstring_faults(fn) -> list[str]:
     with warnings.catch_warnings(record=True) as said:
         warnings.simplefilter("always")
@@ -237,10 +252,8 @@ def _docstring_faults(fn) -> list[str]:
         faults.append("no Parameters")
     elif missing := [p for p in params if p not in documented]:
         faults.append(f"Parameters do not name {missing}")
-    # with postponed annotations the return annotation is the text written; none written
-    # counts as returning something
-    if sig.return_annotation not in ("None", None) and not (doc["Returns"] or doc["Yields"]):
-        faults.append("no Returns")
+    if _returns_something(fn, sig) and not (doc["Returns"] or doc["Yields"]):
+        faults.append("no Returns or Yields")
     if ">>>" not in "\n".join(doc["Examples"]):
         faults.append("no Examples")
     return faults
