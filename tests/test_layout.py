@@ -8,8 +8,8 @@
   functions that say why on the line of their ``def`` (``# long: ...``).
 - Every public function and method (named in a module's ``__all__``, or a public method of a
   class named there) has a numpydoc docstring: a summary, ``Parameters`` naming each parameter,
-  ``Returns`` (or ``Yields``) unless it is annotated to return None, and ``Examples`` that run
-  as doctests; numpydoc's own parser reads them.
+  ``Returns`` (or ``Yields``) unless it returns None, and ``Examples`` that run as doctests;
+  numpydoc's own parser reads them and its validator checks their order and names.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from pathlib import Path
 import networkx as nx
 import pytest
 from numpydoc.docscrape import NumpyDocString
+from numpydoc.validate import validate
 
 import goforensics
 
@@ -246,7 +247,7 @@ def _docstring_faults(fn) -> list[str]:
     documented = {
         n.strip().lstrip("*") for p in doc["Parameters"] for n in p.name.split(",") if n.strip()
     }
-    if not doc["Summary"]:
+    if not "".join(doc["Summary"]).strip():
         faults.append("no summary")
     if params and not doc["Parameters"]:
         faults.append("no Parameters")
@@ -272,3 +273,18 @@ def test_public_functions_are_found():
 def test_every_public_function_has_numpydoc_sections():
     bad = {q: f for q, fn in PUBLIC.items() if (f := _docstring_faults(fn))}
     assert bad == {}
+
+
+# numpydoc's own checks that these docstrings must pass: no unknown section, sections in
+# numpydoc's order, a one-line summary, every parameter documented and none that does not
+# exist, in the signature's order, a Returns or Yields section where the body returns or
+# yields a value, an Examples section
+VALIDATE = {"GL06", "GL07", "GL08", "SS01", "PR01", "PR02", "PR03", "RT01", "YD01", "EX01"}
+
+
+def test_public_docstrings_pass_numpydoc_validation():
+    bad = {
+        q: [f"{code} {msg}" for code, msg in validate(q)["errors"] if code in VALIDATE]
+        for q in PUBLIC
+    }
+    assert {q: e for q, e in bad.items() if e} == {}

@@ -457,11 +457,11 @@ def check(
         :func:`load_check_config`), applied after :data:`DEFAULT_RULES`.
     defaults : bool
         Apply :data:`DEFAULT_RULES` (the standard library's and the test runner's goroutines).
+    baseline : Dumps, optional
+        A dump taken before the run: goroutines already in it are not to blame.
     roots : path or list of paths, optional
         The source tree(s) of the tested module (``--source``): each cause gets its code and
         what the code confirms (:func:`goforensics.analyze.source.attach_source`).
-    baseline : Dumps, optional
-        A dump taken before the run: goroutines already in it are not to blame.
 
     Returns
     -------

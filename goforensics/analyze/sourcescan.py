@@ -136,9 +136,6 @@ def source_roots(given=(), environ=None) -> list[Path]:
     """The source roots to use: those ``given`` (``--source``, repeatable), else those of the
     ``GOFORENSICS_SOURCE`` environment variable (separated like PATH).
 
-    Examples
-    --------
-
     Parameters
     ----------
     given : iterable of str

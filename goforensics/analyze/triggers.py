@@ -149,7 +149,9 @@ class HolmesRule(Trigger):
         super().__init__()
 
     def reset(self) -> None:
-        """Examples
+        """Forget every sample seen.
+
+        Examples
         --------
         >>> r = HolmesRule(min=100, diff=20, warmup=3, ring=3)
         >>> _ = [r.update(t, 50) for t in range(4)]
@@ -162,7 +164,9 @@ class HolmesRule(Trigger):
         self._quiet_until = -np.inf
 
     def update(self, t: float, count: float) -> str | None:
-        """Parameters
+        """Take one sample; the reason when the rule fires.
+
+        Parameters
         ----------
         t : float
             The sample's time, in seconds.
@@ -211,7 +215,9 @@ class CockroachRule(Trigger):
         super().__init__()
 
     def reset(self) -> None:
-        """Examples
+        """Forget every sample seen.
+
+        Examples
         --------
         >>> r = CockroachRule(threshold=100)
         >>> r.update(0, 150) is not None, r.update(1, 160)
@@ -223,7 +229,9 @@ class CockroachRule(Trigger):
         self._dumped = 0
 
     def update(self, t: float, count: float) -> str | None:
-        """Parameters
+        """Take one sample; the reason when the rule fires.
+
+        Parameters
         ----------
         t : float
             The sample's time, in seconds.
@@ -302,7 +310,9 @@ class DerivRule(_Window):
         super().__init__(window)
 
     def update(self, t: float, count: float) -> str | None:
-        """Parameters
+        """Take one sample; the reason when the rule fires.
+
+        Parameters
         ----------
         t : float
             The sample's time, in seconds.
@@ -340,7 +350,9 @@ class PredictLinearRule(_Window):
         super().__init__(window)
 
     def update(self, t: float, count: float) -> str | None:
-        """Parameters
+        """Take one sample; the reason when the rule fires.
+
+        Parameters
         ----------
         t : float
             The sample's time, in seconds.
@@ -402,7 +414,9 @@ class TrendRule(Trigger):
         super().__init__()
 
     def reset(self) -> None:
-        """Examples
+        """Forget every sample seen.
+
+        Examples
         --------
         >>> r = TrendRule(windows=(45.0,))
         >>> _ = [r.update(5.0 * i, 100 + 20 * i) for i in range(9)]
@@ -416,7 +430,9 @@ class TrendRule(Trigger):
         self._fired_at = np.inf
 
     def update(self, t: float, count: float) -> str | None:
-        """Parameters
+        """Take one sample; the reason when the rule fires.
+
+        Parameters
         ----------
         t : float
             The sample's time, in seconds.

@@ -79,19 +79,16 @@ _REPLACE_LINE = re.compile(r"^\s*(?:replace\s+)?(\S+)(?:\s+v\S+)?\s+=>\s+(\.{1,2
 def read_go_mod(path: str | Path) -> tuple[GoModule, list[GoModule]]:
     """A ``go.mod``'s module and the local directories its ``replace`` directives name.
 
+    Parameters
+    ----------
+    path : str or Path
+        A ``go.mod`` file.
+
     Returns
     -------
     (GoModule, list of GoModule)
         The module (path, directory, ``go`` version) and one module per local replacement
         (its ``go`` version read from its own go.mod when there is one).
-
-    Examples
-    --------
-
-    Parameters
-    ----------
-    path : str or Path
-        A ``go.mod`` file.
 
     Examples
     --------
@@ -280,9 +277,6 @@ class SourceTree:
 
     def resolve(self, file: str) -> Resolution:
         """Map a file path as a dump prints it onto a file of the tree.
-
-        Examples
-        --------
 
         Parameters
         ----------
@@ -556,9 +550,6 @@ class GoFile:
         ``glob..funcN`` to package-level variables) means the tree is not the build the
         dump came from.
 
-        Examples
-        --------
-
         Parameters
         ----------
         line : int
@@ -641,14 +632,6 @@ def frame_names(function: str) -> list[tuple[str, str]]:
 def parse_go(path: str | Path) -> GoFile:
     """Parse a Go file (cached by path, modification time and size).
 
-    Raises
-    ------
-    SourceError
-        When the file cannot be read.
-
-    Examples
-    --------
-
     Parameters
     ----------
     path : str or Path
@@ -658,6 +641,11 @@ def parse_go(path: str | Path) -> GoFile:
     -------
     GoFile
         Its syntax tree, functions and package name.
+
+    Raises
+    ------
+    SourceError
+        When the file cannot be read.
 
     Examples
     --------

@@ -98,13 +98,13 @@ def load(
         :func:`goforensics.read.sidefiles.read_times`) for the files it names; its times win
         over a manifest's (``taken_at`` wins over it).
     app_modules : import-path prefixes of the application (overriding inference).
+    fast : use the vectorised reader where the input allows (the reference reader
+        otherwise; both give the same tables).
     workers : parse files in this many local processes.
     scheduler : hand the parsing of the files to Dask instead (a fleet's thousands of
         dumps): ``"dask"`` for Dask's current scheduler (a ``dask.distributed`` Client
         if one is active), ``"processes"`` / ``"threads"`` for a local one, or a Client.
         Needs the ``fleet`` extra (``pip install 'goforensics[fleet]'``).
-    fast : use the vectorised reader where the input allows (the reference reader
-        otherwise; both give the same tables).
     progress : a bar over the files on stderr.
 
     Returns

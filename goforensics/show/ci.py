@@ -113,16 +113,16 @@ def _n(k: int, word: str) -> str:
 def summary_line(result: CheckResult) -> str:
     """The verdict in one line, the last a CI log shows.
 
+    Parameters
+    ----------
+    result : CheckResult
+        What :func:`goforensics.analyze.check.check` found.
+
     Returns
     -------
     str
         ``goforensics check: FAIL: ...`` (tests leaked, hung, deadlocked; goroutines; causes)
         or ``goforensics check: ok: ...``.
-
-    Parameters
-    ----------
-    result : CheckResult
-        What :func:`goforensics.analyze.check.check` found.
 
     Examples
     --------
@@ -282,18 +282,18 @@ def _failure_body(c, root) -> str:
 def junit_xml(result: CheckResult, *, root: str | Path | None = None) -> str:
     """JUnit XML: a testsuite per package, a testcase per Go test, a failure per cause.
 
-    Returns
-    -------
-    str
-        ``<testsuites>`` with one ``<testsuite name=package>`` each; a testcase's ``<failure
-        type=leak|hang|deadlock message=...>`` holds the evidence, the fix and the stack.
-
     Parameters
     ----------
     result : CheckResult
         What :func:`goforensics.analyze.check.check` found.
     root : path, optional
         Directory that file paths are shown relative to (default :func:`default_root`).
+
+    Returns
+    -------
+    str
+        ``<testsuites>`` with one ``<testsuite name=package>`` each; a testcase's ``<failure
+        type=leak|hang|deadlock message=...>`` holds the evidence, the fix and the stack.
 
     Examples
     --------
@@ -365,18 +365,18 @@ def _gh_prop(s: str) -> str:
 def github_annotations(result: CheckResult, *, root: str | Path | None = None) -> str:
     """GitHub Actions workflow commands: one ``::error`` per cause on its application line.
 
-    Returns
-    -------
-    str
-        ``::error file=F,line=L,title=T::message`` lines (file and line left out where the
-        cause has none), then :func:`summary_line`.
-
     Parameters
     ----------
     result : CheckResult
         What :func:`goforensics.analyze.check.check` found.
     root : path, optional
         Directory that file paths are shown relative to (default :func:`default_root`).
+
+    Returns
+    -------
+    str
+        ``::error file=F,line=L,title=T::message`` lines (file and line left out where the
+        cause has none), then :func:`summary_line`.
 
     Examples
     --------
@@ -473,17 +473,17 @@ def _sarif_tables(result: CheckResult, root) -> tuple[pd.DataFrame, pd.DataFrame
 def check_sarif(result: CheckResult, *, root: str | Path | None = None) -> str:
     """SARIF 2.1.0 JSON: a result per cause, its rule the pattern it matches (else the verdict).
 
-    Returns
-    -------
-    str
-        The log from :func:`goforensics.show.sarif.sarif_json`.
-
     Parameters
     ----------
     result : CheckResult
         What :func:`goforensics.analyze.check.check` found.
     root : path, optional
         Directory that file paths are shown relative to (default :func:`default_root`).
+
+    Returns
+    -------
+    str
+        The log from :func:`goforensics.show.sarif.sarif_json`.
 
     Examples
     --------

@@ -116,9 +116,6 @@ def stack_counts(
 def stack_frames(dumps: Dumps, stack_ids) -> dict[int, list[tuple[str, str, int, bool]]]:
     """The goroutine's own frames of each stack, innermost first: (function, file, line, inlined).
 
-    Examples
-    --------
-
     Parameters
     ----------
     dumps : Dumps
@@ -360,9 +357,6 @@ def to_folded(dumps: Dumps, counts: pd.DataFrame) -> str:
 
     A group (snapshot or cluster) is the root frame, so a flame graph splits by it.
 
-    Examples
-    --------
-
     Parameters
     ----------
     dumps : Dumps
@@ -395,21 +389,18 @@ def to_folded(dumps: Dumps, counts: pd.DataFrame) -> str:
 def stacks_table(dumps: Dumps, counts: pd.DataFrame) -> pd.DataFrame:
     """``counts`` with each stack's frames: for Parquet and any other table format.
 
-    Returns
-    -------
-    DataFrame
-        ``group``, ``stack_id``, ``goroutines``, ``where`` (innermost function),
-        ``entry`` (outermost), ``depth`` and ``stack`` (frames root first, ``;``-joined).
-
-    Examples
-    --------
-
     Parameters
     ----------
     dumps : Dumps
         The parsed dumps.
     counts : DataFrame
         Goroutines per group and stack (:func:`stack_counts`).
+
+    Returns
+    -------
+    DataFrame
+        ``group``, ``stack_id``, ``goroutines``, ``where`` (innermost function),
+        ``entry`` (outermost), ``depth`` and ``stack`` (frames root first, ``;``-joined).
 
     Examples
     --------

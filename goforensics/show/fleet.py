@@ -144,19 +144,16 @@ def _records(df: pd.DataFrame) -> list[dict]:
 def fleet_json(result) -> dict:
     """The fleet triage as plain data (what ``goforensics fleet --format json`` prints).
 
+    Parameters
+    ----------
+    result : FleetResult
+        What :func:`goforensics.fleet.fleet_triage` returned.
+
     Returns
     -------
     dict with ``instances``, ``verdicts``, ``clusters`` (without their frame text),
     ``suspects`` (each instance's top), ``warnings`` and ``parquet`` (the dataset written,
     or null): lists of records, times in ISO 8601.
-
-    Examples
-    --------
-
-    Parameters
-    ----------
-    result : FleetResult
-        What :func:`goforensics.fleet.fleet_triage` returned.
 
     Examples
     --------

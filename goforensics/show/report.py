@@ -487,9 +487,6 @@ def report_html(
 def write_report(dumps: Dumps, path: str | Path, **kw) -> Path:
     """Write :func:`report_html` to ``path``; returns the path.
 
-    Examples
-    --------
-
     Parameters
     ----------
     dumps : Dumps

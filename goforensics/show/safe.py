@@ -120,9 +120,6 @@ def safe_records(rows: list[dict], *, one_line: bool = True) -> list[dict]:
     A table is where a lone surrogate stops for good (pandas stores text as UTF-8 Arrow
     strings and raises on one), so records are made safe before they become a table.
 
-    Examples
-    --------
-
     Parameters
     ----------
     rows : list of dict
@@ -151,9 +148,6 @@ def safe_spec(spec):
 
     The last door before a renderer that could abort the process: whatever a chart
     function forgot (a title, a legend label) is escaped here.
-
-    Examples
-    --------
 
     Parameters
     ----------

@@ -88,9 +88,6 @@ BAND_COLORS = {"strong": "#b2182b", "likely": "#e66101", "weak": "#fdb863", "non
 def score_band(score: float) -> str:
     """The band of a suspect's score: strong (>= 3), likely (>= 1.5), weak (> 0) or none.
 
-    Examples
-    --------
-
     Parameters
     ----------
     score : float
