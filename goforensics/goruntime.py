@@ -197,7 +197,7 @@ def is_wait(state: str) -> bool:
     Returns
     -------
     bool
-        True unless the goroutine runs (or is runnable, or is being created).
+        False for the states of :data:`ACTIVE_STATES` (running, runnable, preempted ...).
 
     Examples
     --------
@@ -239,7 +239,8 @@ def cluster_class(state: str) -> str:
     Returns
     -------
     str
-        Its class: ``chan``, ``lock``, ``io``, ``sleep``, ``active`` ...
+        Its class: ``chan``, ``sync``, ``IO wait``, ``sleep``, ``active`` ... (a state
+        of no class is its own).
 
     Examples
     --------

@@ -162,7 +162,8 @@ class TableBuilder:
         line : int
             The line the snapshot starts on.
         fmt : str, default "debug=2"
-            Its format: ``debug=2`` (a text dump), ``debug=1`` or ``proto`` (profiles).
+            Its format: ``debug=2`` (a text dump), ``debug=1`` (a text profile) or ``debug=0``
+            (a protobuf profile).
         kind : str, default "goroutine dump"
             What it is: ``goroutine dump``, ``panic``, ``fatal error``, ``goroutine profile`` ...
         **kw
