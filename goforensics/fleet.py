@@ -275,6 +275,14 @@ def fleet_triage(
     Returns
     -------
     :class:`FleetResult`, the same whatever the scheduler.
+
+    Examples
+    --------
+    >>> r = fleet_triage("bundled:demo", scheduler="sequential", progress=False)
+    >>> r.instances[["instance", "snapshots", "goroutines_last"]].values.tolist()
+    [['demo', 1, 77]]
+    >>> r.suspects[["instance", "rank", "site"]].head(1).values.tolist()
+    [['demo', 1, 'main.(*cache).get']]
     """
     instances = discover(paths, storage_options)
     if not instances:

@@ -189,6 +189,18 @@ _BUSY = frozenset({"running", "runnable", "syscall", "preempted"})
 def is_wait(state: str) -> bool:
     """True where a goroutine in ``state`` waits on something (``syscall`` included).
 
+    Parameters
+    ----------
+    state : str
+        A wait state.
+
+    Returns
+    -------
+    bool
+        False for the states of :data:`ACTIVE_STATES` (running, runnable, preempted ...).
+
+    Examples
+    --------
     >>> is_wait("chan send"), is_wait("running"), is_wait("GC worker (idle)")
     (True, False, True)
     """
@@ -198,6 +210,18 @@ def is_wait(state: str) -> bool:
 def is_blocked(states: pd.Series) -> pd.Series:
     """:func:`is_wait` over a column of states.
 
+    Parameters
+    ----------
+    states : Series
+        Wait states (a ``state`` column).
+
+    Returns
+    -------
+    Series of bool
+        True where the state waits on something, index kept.
+
+    Examples
+    --------
     >>> is_blocked(pd.Series(["running", "chan send", "IO wait"])).tolist()
     [False, True, True]
     """
@@ -207,6 +231,19 @@ def is_blocked(states: pd.Series) -> pd.Series:
 def cluster_class(state: str) -> str:
     """The class of a state for clustering (states of one class may share a cluster).
 
+    Parameters
+    ----------
+    state : str
+        A wait state as the tables carry it (``state`` column).
+
+    Returns
+    -------
+    str
+        Its class: ``chan``, ``sync``, ``IO wait``, ``sleep``, ``active`` ... (a state
+        of no class is its own).
+
+    Examples
+    --------
     >>> cluster_class("select"), cluster_class("chan receive"), cluster_class("runnable")
     ('chan', 'chan', 'active')
     """
@@ -227,6 +264,18 @@ def split_function(name: str) -> tuple[str, str, str]:
     Generic type parameters (``[...]``) stay with their type or function;
     ``%2e`` escapes in package paths are undone.
 
+    Parameters
+    ----------
+    name : str
+        A Go symbol as a stack prints it.
+
+    Returns
+    -------
+    tuple of (str, str, str)
+        ``(package, receiver, method)``; the receiver is empty for a plain function.
+
+    Examples
+    --------
     >>> split_function("main.main.func1")
     ('main', '', 'main.func1')
     >>> split_function("github.com/x/y%2ev2.(*T[...]).Get")
@@ -288,6 +337,22 @@ def frame_class(package: str, file: str = "", app_modules: tuple[str, ...] = ())
     ``app_modules`` are import-path prefixes that are always application code
     (they override the inference from file paths).
 
+    Parameters
+    ----------
+    package : str
+        The frame's package path (``package`` column).
+    file : str, optional
+        Its file as printed; where modules live (``/go/pkg/mod/``, ``GOROOT``) tells.
+    app_modules : tuple of str, optional
+        Import-path prefixes that are always application code.
+
+    Returns
+    -------
+    str
+        ``runtime``, ``stdlib``, ``third-party`` or ``application``.
+
+    Examples
+    --------
     >>> frame_class("runtime", "/usr/local/go/src/runtime/proc.go")
     'runtime'
     >>> frame_class("github.com/lib/pq", "/go/pkg/mod/github.com/lib/pq@v1.10.9/conn.go")
@@ -430,6 +495,20 @@ def normalize_state(raw: str, functions: list[str] | tuple[str, ...] = ()) -> st
     Old dumps say ``semacquire`` where Go 1.20+ names the primitive; the caller
     of the semaphore among ``functions`` (top first) tells which one it was.
 
+    Parameters
+    ----------
+    raw : str
+        The state as printed in the goroutine's header (without the wait minutes).
+    functions : list of str, optional
+        The stack's functions, top first.
+
+    Returns
+    -------
+    str
+        The modern wait-reason name, without ``(leaked)`` or other marks.
+
+    Examples
+    --------
     >>> normalize_state("semacquire", ["sync.runtime_SemacquireMutex", "sync.(*Mutex).lockSlow"])
     'sync.Mutex.Lock'
     >>> normalize_state("chan receive (leaked)")
@@ -485,6 +564,18 @@ STATE_FRAMES = (
 def infer_state(functions: list[str]) -> str:
     """Guess the wait state of a stack that carries none (profiles), from its top frames.
 
+    Parameters
+    ----------
+    functions : list of str
+        The stack's functions, top first.
+
+    Returns
+    -------
+    str
+        The wait state the top frames show, or ``unknown``.
+
+    Examples
+    --------
     >>> infer_state(["runtime.gopark", "runtime.chanrecv", "runtime.chanrecv1", "main.worker"])
     'chan receive'
     >>> infer_state(["main.compute"])
@@ -541,6 +632,18 @@ _WAIT_PLUMBING = re.compile(
 def is_sync_plumbing(function: str) -> bool:
     """True for frames of the sync machinery (runtime, sync, internal/poll ...).
 
+    Parameters
+    ----------
+    function : str
+        A frame's function name.
+
+    Returns
+    -------
+    bool
+        True for the runtime's and sync's own frames.
+
+    Examples
+    --------
     >>> is_sync_plumbing("sync.(*Mutex).Lock"), is_sync_plumbing("main.(*S).Get")
     (True, False)
     """
@@ -550,6 +653,18 @@ def is_sync_plumbing(function: str) -> bool:
 def is_wait_plumbing(functions: pd.Series) -> pd.Series:
     """True where a frame's function only says how a goroutine waits (io, net, os, time ...).
 
+    Parameters
+    ----------
+    functions : Series
+        Frames' function names.
+
+    Returns
+    -------
+    Series of bool
+        True where the frame only says how the goroutine waits, index kept.
+
+    Examples
+    --------
     >>> is_wait_plumbing(pd.Series(["bufio.(*Reader).Read", "net/http.(*conn).serve"])).tolist()
     [True, False]
     """

@@ -158,6 +158,20 @@ WARNING_COLUMNS: dict[str, tuple[str, str]] = {
 def headline(kind: str, message: str) -> str:
     """The line of a snapshot's message that says what happened.
 
+    Parameters
+    ----------
+    kind : str
+        The snapshot's ``kind`` (``panic``, ``fatal error``, ``signal`` ...).
+    message : str
+        Its ``message``, as printed before the goroutines.
+
+    Returns
+    -------
+    str
+        The one line that says what happened.
+
+    Examples
+    --------
     >>> headline("fatal error", "runtime: failed to create new OS thread\\nfatal error: newosproc")
     'fatal error: newosproc'
     >>> headline("signal", "SIGQUIT: quit\\nPC=0x4721c1 m=0 sigcode=0")
@@ -178,6 +192,18 @@ def headline(kind: str, message: str) -> str:
 def labels_frame(goroutines: pd.DataFrame) -> pd.DataFrame:
     """Expand the JSON ``labels`` column into one column per label key.
 
+    Parameters
+    ----------
+    goroutines : DataFrame
+        Rows with a JSON ``labels`` column (a goroutines table).
+
+    Returns
+    -------
+    DataFrame
+        One column per label key (None where a goroutine lacks it), index kept.
+
+    Examples
+    --------
     >>> g = pd.DataFrame({"labels": ['{"handler": "/api"}', ""]})
     >>> labels_frame(g)["handler"].tolist()
     ['/api', None]
@@ -342,7 +368,19 @@ class Dumps:
         )
 
     def summary(self) -> str:
-        """A few lines for humans: sources, snapshots, goroutines, what was skipped and why."""
+        """A few lines for humans: sources, snapshots, goroutines, what was skipped and why.
+
+        Returns
+        -------
+        str
+            Lines: sources, snapshots, goroutines and the warnings' counts by kind.
+
+        Examples
+        --------
+        >>> from goforensics.read.parse import parse_text
+        >>> print(parse_text("goroutine 1 [running]:\\nmain.main()\\n\\t/m.go:3 +0x1\\n").summary())
+        1 file(s), 1 snapshot(s), 1 goroutines (1 rows, 1 distinct stacks)
+        """
         s = self.snapshots
         lines = [
             f"{s['source'].nunique()} file(s), {len(s)} snapshot(s), {self.total:,} goroutines "
@@ -361,19 +399,75 @@ class Dumps:
 
     # -- views ----------------------------------------------------------------------
     def stacks(self, goroutines: pd.DataFrame | None = None) -> pd.DataFrame:
-        """Frames of the distinct stacks used by ``goroutines`` (default: all)."""
+        """Frames of the distinct stacks used by ``goroutines`` (default: all).
+
+        Parameters
+        ----------
+        goroutines : DataFrame, optional
+            Rows of ``self.goroutines`` whose stacks are wanted (default: all).
+
+        Returns
+        -------
+        DataFrame
+            The frames table's rows of those stacks (``stack_id``, ``section``, ``depth``,
+            ``function``, ``package``, ``receiver``, ``method``, ``file``, ``line``, ``offset``,
+            ``args``, ``inlined``, ``elided_before``, ``frame_class``).
+
+        Examples
+        --------
+        >>> from goforensics.read.parse import parse_text
+        >>> d = parse_text("goroutine 1 [running]:\\nmain.main()\\n\\t/m.go:3 +0x1\\n")
+        >>> d.stacks()[["function", "line"]].values.tolist()
+        [['main.main', 3]]
+        """
         g = self.goroutines if goroutines is None else goroutines
         ids = pd.unique(g["stack_id"])
         return self.frames[self.frames["stack_id"].isin(ids)]
 
     def frames_of(self, row: int) -> pd.DataFrame:
-        """Frames of one goroutine (by its row label in ``goroutines``), with its own args."""
+        """Frames of one goroutine (by its row label in ``goroutines``), with its own args.
+
+        Parameters
+        ----------
+        row : int
+            The goroutine's row label in ``goroutines``.
+
+        Returns
+        -------
+        DataFrame
+            Its frames, top first, with the columns of :meth:`stacks` (its own ``args``).
+
+        Examples
+        --------
+        >>> from goforensics.read.parse import parse_text
+        >>> d = parse_text("goroutine 1 [running]:\\nmain.f(0x1)\\n\\t/m.go:9 +0x1\\nmain.main()\\n\\t/m.go:3 +0x1\\n")
+        >>> d.frames_of(0)[["function", "args"]].values.tolist()
+        [['main.f', '0x1'], ['main.main', '']]
+        """
         return goroutine_frames(self, self.goroutines.loc[[row]])
 
     # -- combining and storage -----------------------------------------------------------
     @classmethod
     def concat(cls, parts: list[Dumps]) -> Dumps:
-        """Concatenate several Dumps (snapshot numbers are kept as they are)."""
+        """Concatenate several Dumps (snapshot numbers are kept as they are).
+
+        Parameters
+        ----------
+        parts : list of Dumps
+            The Dumps to put together, in order.
+
+        Returns
+        -------
+        Dumps
+            One Dumps with every table's rows.
+
+        Examples
+        --------
+        >>> from goforensics.read.parse import parse_text
+        >>> a = parse_text("goroutine 1 [running]:\\nmain.main()\\n\\t/m.go:3 +0x1\\n")
+        >>> len(Dumps.concat([a, a]).goroutines)
+        2
+        """
         g = _concat_categorical([p.goroutines.copy() for p in parts], GOROUTINE_COLUMNS)
         f = _concat_categorical([p.frames.copy() for p in parts], FRAME_COLUMNS)
         if len(f):
@@ -383,7 +477,27 @@ class Dumps:
         return cls(g, f, s, w)
 
     def to_parquet(self, path: str | Path) -> Path:
-        """Write the four tables into a directory of Parquet files; returns the directory."""
+        """Write the four tables into a directory of Parquet files; returns the directory.
+
+        Parameters
+        ----------
+        path : str or Path
+            The directory (created); one Parquet file per table goes into it.
+
+        Returns
+        -------
+        Path
+            The directory.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> from goforensics.read.parse import parse_text
+        >>> d = parse_text("goroutine 1 [running]:\\nmain.main()\\n\\t/m.go:3 +0x1\\n")
+        >>> out = d.to_parquet(tempfile.mkdtemp())
+        >>> sorted(p.name for p in out.iterdir())
+        ['frames.parquet', 'goroutines.parquet', 'snapshots.parquet', 'warnings.parquet']
+        """
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
         for name in ("goroutines", "frames", "snapshots", "warnings"):
@@ -395,7 +509,27 @@ class Dumps:
 
     @classmethod
     def from_parquet(cls, path: str | Path) -> Dumps:
-        """Read a directory written by :meth:`to_parquet`."""
+        """Read a directory written by :meth:`to_parquet`.
+
+        Parameters
+        ----------
+        path : str or Path
+            A directory :meth:`to_parquet` wrote.
+
+        Returns
+        -------
+        Dumps
+            The four tables, with the catalogue's columns and dtypes.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> from goforensics.read.parse import parse_text
+        >>> d = parse_text("goroutine 1 [running]:\\nmain.main()\\n\\t/m.go:3 +0x1\\n")
+        >>> back = Dumps.from_parquet(d.to_parquet(tempfile.mkdtemp()))
+        >>> back.goroutines.equals(d.goroutines)
+        True
+        """
         path = Path(path)
         cats = {
             "goroutines": GOROUTINE_COLUMNS,

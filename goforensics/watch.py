@@ -523,6 +523,15 @@ def watch(
 
     Raises :class:`CaptureError` when an output folder already holds a capture;
     Ctrl-C (``KeyboardInterrupt``) finishes the manifests and is raised again.
+
+    Examples
+    --------
+    Watching needs a live service; what it is given is checked before anything is written:
+
+    >>> watch("localhost:6060", "series", every=0)
+    Traceback (most recent call last):
+    ...
+    ValueError: every, timeout, keep_files and keep_bytes must be positive
     """
     if isinstance(targets, str):
         targets = [targets]

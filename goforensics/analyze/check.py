@@ -150,6 +150,18 @@ def goroutine_tests(dumps: Dumps) -> pd.Series:
     By its own stack (the outermost ``TestX`` frame), its creator's function, its ancestors'
     stacks, then its creator goroutine (``created by ... in goroutine N``) in the same snapshot.
 
+    Parameters
+    ----------
+    dumps : Dumps
+        The parsed dumps.
+
+    Returns
+    -------
+    Series of str
+        The test's name per goroutine row (index kept), '' where none is found.
+
+    Examples
+    --------
     >>> import goforensics as gf
     >>> d = gf.parse_text("goroutine 8 [chan send]:\\np.Run.func1()\\n\\t/p.go:3 +0x1\\n"
     ...                   "created by p.Run in goroutine 7\\n\\t/p.go:2 +0x1\\n\\n"
@@ -445,11 +457,11 @@ def check(
         :func:`load_check_config`), applied after :data:`DEFAULT_RULES`.
     defaults : bool
         Apply :data:`DEFAULT_RULES` (the standard library's and the test runner's goroutines).
+    baseline : Dumps, optional
+        A dump taken before the run: goroutines already in it are not to blame.
     roots : path or list of paths, optional
         The source tree(s) of the tested module (``--source``): each cause gets its code and
         what the code confirms (:func:`goforensics.analyze.source.attach_source`).
-    baseline : Dumps, optional
-        A dump taken before the run: goroutines already in it are not to blame.
 
     Returns
     -------

@@ -98,6 +98,20 @@ def stack_distance(a: list[int], b: list[int], wa, wb) -> float:
     rapidfuzz finds the alignment (Levenshtein edit operations); each replaced, inserted
     or deleted frame then costs its weight, over the weight of both stacks.
 
+    Parameters
+    ----------
+    a, b : list of int
+        The two stacks' token codes, top first.
+    wa, wb : sequence of float
+        Each frame's weight, for ``a`` and ``b``.
+
+    Returns
+    -------
+    float
+        0 for equal stacks, 1 for stacks with nothing in common.
+
+    Examples
+    --------
     >>> w = [1.0, 0.5, 0.25]
     >>> stack_distance([1, 2, 3], [1, 2, 3], w, w)
     0.0
@@ -179,7 +193,28 @@ class StackClusterer(ClusterMixin, BaseEstimator):
 
     # -- fitting ----------------------------------------------------------------------------
     def fit(self, dumps: Dumps, y=None) -> StackClusterer:
-        """Cluster ``dumps`` (all its snapshots at once); returns self."""
+        """Cluster ``dumps`` (all its snapshots at once); returns self.
+
+        Parameters
+        ----------
+        dumps : Dumps
+            The parsed dumps.
+        y : None
+            Unused (scikit-learn's signature).
+
+        Returns
+        -------
+        StackClusterer
+            Itself, with ``labels_`` one cluster id per goroutine row.
+
+        Examples
+        --------
+        >>> import goforensics as gf
+        >>> t = "goroutine {} [chan receive]:\\nmain.{}()\\n\\t/a.go:{} +0x1\\n\\n"
+        >>> d = gf.parse_text(t.format(1, "a", 5) + t.format(2, "b", 9) + t.format(3, "b", 9))
+        >>> StackClusterer().fit(d).labels_.tolist()
+        [1, 0, 0]
+        """
         if self.level not in LEVELS:
             raise ValueError(f"unknown level {self.level!r}: choose one of {', '.join(LEVELS)}")
         if not 0 <= self.threshold <= 1:
@@ -304,7 +339,28 @@ class StackClusterer(ClusterMixin, BaseEstimator):
         )
 
     def fit_predict(self, dumps: Dumps, y=None) -> np.ndarray:
-        """Fit and return ``labels_``."""
+        """Fit and return ``labels_``.
+
+        Parameters
+        ----------
+        dumps : Dumps
+            The parsed dumps.
+        y : None
+            Unused (scikit-learn's signature).
+
+        Returns
+        -------
+        ndarray
+            One cluster id per goroutine row, 0 the largest cluster.
+
+        Examples
+        --------
+        >>> import goforensics as gf
+        >>> t = "goroutine {} [chan receive]:\\nmain.{}()\\n\\t/a.go:{} +0x1\\n\\n"
+        >>> d = gf.parse_text(t.format(1, "a", 5) + t.format(2, "b", 9))
+        >>> StackClusterer(level="functions").fit_predict(d).tolist()
+        [0, 1]
+        """
         return self.fit(dumps).labels_
 
     # -- parts ------------------------------------------------------------------------------
@@ -461,6 +517,24 @@ def cluster(
     Ids run from 0 (the cluster with the most goroutines over the whole series) upwards.
     ``params`` go to :class:`StackClusterer`.
 
+    Parameters
+    ----------
+    dumps : Dumps
+        The parsed dumps.
+    level : str, default "functions"
+        How much of each frame counts (see :func:`goforensics.analyze.normalize.normalize_stacks`).
+    threshold : float, default 0.3
+        Stacks closer than this (weighted edit distance, 0 to 1) may share a cluster.
+    **params
+        Passed to :class:`StackClusterer`.
+
+    Returns
+    -------
+    Series of int64
+        The cluster id of each goroutine row, index kept.
+
+    Examples
+    --------
     >>> import goforensics as gf
     >>> t = "goroutine {} [chan receive]:\\nmain.{}()\\n\\t/a.go:{} +0x1\\n\\n"
     >>> d = gf.parse_text(t.format(1, "a", 5) + t.format(2, "b", 9) + t.format(3, "b", 9))

@@ -177,6 +177,20 @@ def describe_clusters(dumps: Dumps, labels) -> pd.DataFrame:
     ``state`` (dominant) and ``states`` (JSON object of goroutines per state);
     ``entry_function``, ``created_by`` (dominant). Sorted by ``cluster``.
 
+    Parameters
+    ----------
+    dumps : Dumps
+        The parsed dumps.
+    labels : Series
+        Cluster id per goroutine row.
+
+    Returns
+    -------
+    DataFrame
+        One row per cluster, with the columns above.
+
+    Examples
+    --------
     >>> import goforensics as gf
     >>> t = "goroutine {} [chan send]:\\nmain.emit()\\n\\t/app/a.go:7 +0x1\\n\\n"
     >>> d = gf.parse_text(t.format(1) + t.format(2))
@@ -280,6 +294,20 @@ def _top_value(t: pd.DataFrame, col: str) -> pd.Series:
 def cluster_counts(dumps: Dumps, labels) -> pd.DataFrame:
     """Goroutines per snapshot (rows, every snapshot of the series) and cluster (columns).
 
+    Parameters
+    ----------
+    dumps : Dumps
+        The parsed dumps.
+    labels : Series
+        Cluster id per goroutine row.
+
+    Returns
+    -------
+    DataFrame
+        Goroutines per snapshot (index) and cluster (columns), 0 where a cluster is absent.
+
+    Examples
+    --------
     >>> import goforensics as gf
     >>> t = "goroutine {} [chan send]:\\nmain.emit()\\n\\t/app/a.go:7 +0x1\\n\\n"
     >>> d = gf.Dumps.concat([gf.parse_text(t.format(1)), gf.parse_text(t.format(1) + t.format(2))])

@@ -101,7 +101,27 @@ class Facts:
         return min(1.0, float(np.log10(self.n_now + 1)) / 2.0)
 
     def has(self, pattern: str) -> bool:
-        """Whether a function of the representative stack matches the regex ``pattern``."""
+        """Whether a function of the representative stack matches the regex ``pattern``.
+
+        Parameters
+        ----------
+        pattern : str
+            A regular expression, searched in each function name.
+
+        Returns
+        -------
+        bool
+            True when one function of the representative stack matches.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> from goforensics.read.parse import parse_text
+        >>> d = parse_text("goroutine 7 [chan send]:\\nmain.send()\\n\\t/m.go:9 +0x1\\nmain.run()\\n\\t/m.go:3 +0x1\\n")
+        >>> f = cluster_facts(d, pd.Series(0, index=d.goroutines.index))[0]
+        >>> f.has(r"^main\\.run$"), f.has("Mutex")
+        (True, False)
+        """
         rx = re.compile(pattern)
         return any(rx.search(f) for f in self.functions)
 

@@ -91,7 +91,25 @@ class FleetResult:
     extra: dict = field(default_factory=dict)
 
     def equals(self, other: FleetResult) -> bool:
-        """Every table equal to ``other``'s (values and dtypes)."""
+        """Every table equal to ``other``'s (values and dtypes).
+
+        Parameters
+        ----------
+        other : FleetResult
+            The result to compare with.
+
+        Returns
+        -------
+        bool
+            True when every table has the same values and dtypes.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> e = pd.DataFrame()
+        >>> FleetResult(e, e, e, e, e, e, e).equals(FleetResult(e, e, e, e, e, e, e))
+        True
+        """
         return all(
             getattr(self, f.name).equals(getattr(other, f.name))
             for f in fields(self)
@@ -157,6 +175,14 @@ def fleet_clusters(
     (mapping, clusters): ``mapping`` is the cluster id of each ``stack_id`` (a Series
     indexed by stack_id); ``clusters`` one row per cluster with the columns of
     :attr:`FleetResult.clusters`.
+
+    Examples
+    --------
+    >>> from goforensics.read.fleet import discover, load_instance
+    >>> part = load_instance(discover("bundled:demo")[0])
+    >>> mapping, clusters = fleet_clusters([distinct_stacks(part)])
+    >>> mapping.index.name, len(clusters) == mapping.nunique()
+    ('stack_id', True)
     """
     if level == "exact":
         raise ValueError("a fleet is clustered per stack: choose a level other than 'exact'")
@@ -261,6 +287,15 @@ def analyze_partition(
     -------
     dict of DataFrames ``instance``, ``counts``, ``growth``, ``suspects``, ``warnings``
     (the columns of the :class:`FleetResult` tables of those names, for this instance).
+
+    Examples
+    --------
+    >>> from goforensics.read.fleet import discover, load_instance
+    >>> part = load_instance(discover("bundled:demo")[0])
+    >>> mapping, _ = fleet_clusters([distinct_stacks(part)])
+    >>> out = analyze_partition(part, mapping, top=3)
+    >>> sorted(out), len(out["suspects"])
+    (['counts', 'growth', 'instance', 'suspects', 'warnings'], 3)
     """
     d, name = part.dumps, part.name
     g, snaps = d.goroutines, d.snapshots.sort_values("snapshot")

@@ -69,6 +69,24 @@ DEFAULT_RULES = pd.DataFrame(
 def rules_frame(top=(), any=(), created_by=(), origin: str = "command line") -> pd.DataFrame:
     """Ignore rules in goleak's vocabulary as a table (:data:`RULE_COLUMNS`).
 
+    Parameters
+    ----------
+    top : iterable of str
+        Functions whose goroutines are ignored when they are at the top of the stack.
+    any : iterable of str
+        Functions whose goroutines are ignored when they are anywhere in the stack.
+    created_by : iterable of str
+        Functions whose goroutines are ignored when they created them.
+    origin : str, default "command line"
+        Where the rules came from, kept with them.
+
+    Returns
+    -------
+    DataFrame
+        One row per rule, columns :data:`RULE_COLUMNS`.
+
+    Examples
+    --------
     >>> r = rules_frame(top=["example.com/p.worker"], created_by=["example.com/p.Start"])
     >>> r[["kind", "function"]].values.tolist()
     [['top', 'example.com/p.worker'], ['created-by', 'example.com/p.Start']]
@@ -88,6 +106,18 @@ def load_check_config(start: str | Path = ".") -> tuple[pd.DataFrame, str | None
     Keys: ``ignore-top``, ``ignore-any``, ``ignore-created-by`` (lists of function names).
     Returns the rules and the file they came from (``None`` when there is none).
 
+    Parameters
+    ----------
+    start : str or Path, default "."
+        The directory the search starts from.
+
+    Returns
+    -------
+    tuple of (DataFrame, str or None)
+        The rules (columns of :data:`RULE_COLUMNS`) and the file they came from.
+
+    Examples
+    --------
     >>> import tempfile
     >>> d = Path(tempfile.mkdtemp())
     >>> _ = (d / "pyproject.toml").write_text('[tool.goforensics.check]\\nignore-any = ["x.run"]\\n')
@@ -145,6 +175,20 @@ def _matches(pattern: str, values: pd.Series) -> pd.Series:
 def match_rules(dumps: Dumps, rules: pd.DataFrame) -> pd.Series:
     """The first rule that ignores each goroutine, as ``"kind function"`` ('' where none does).
 
+    Parameters
+    ----------
+    dumps : Dumps
+        The parsed dumps.
+    rules : DataFrame
+        Ignore rules (:func:`rules_frame`, :data:`DEFAULT_RULES`).
+
+    Returns
+    -------
+    Series of str
+        Per goroutine row (index kept), the first rule that ignores it, '' where none does.
+
+    Examples
+    --------
     >>> import goforensics as gf
     >>> d = gf.parse_text("goroutine 4 [chan receive]:\\ntesting.(*T).Run()\\n\\t/t.go:1 +0x1\\n\\n"
     ...                   "goroutine 5 [chan send]:\\nmain.leak()\\n\\t/m.go:9 +0x1\\n")

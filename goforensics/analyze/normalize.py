@@ -83,6 +83,18 @@ def normalize_function(name: str) -> str:
     number, generic type arguments become ``[...]``, ``.abi0``/``-fm`` suffixes and
     ``%2e`` escapes go.
 
+    Parameters
+    ----------
+    name : str
+        A Go function name as a stack prints it.
+
+    Returns
+    -------
+    str
+        The name without its build-dependent details.
+
+    Examples
+    --------
     >>> normalize_function("example.com/x%2ev2.Pool[go.shape.int].get.gowrap3")
     'example.com/x.v2.Pool[...].get.gowrap'
     >>> normalize_function("main.func·002")
@@ -133,6 +145,22 @@ def normalize_stacks(dumps: Dumps, level: str = "lines", stack_ids=None) -> pd.D
     -1 where the format has none); ``fingerprint`` (xxh3_64 of the tokens). ``stack_ids``
     restricts the work to these stacks (default: all own stacks).
 
+    Parameters
+    ----------
+    dumps : Dumps
+        The parsed dumps.
+    level : str, default "lines"
+        How much of each frame counts: ``functions``, ``lines``, ``offsets`` or ``exact``.
+    stack_ids : array-like, optional
+        Only these stacks (default: every stack the goroutines use).
+
+    Returns
+    -------
+    DataFrame
+        One row per stack, with the columns above.
+
+    Examples
+    --------
     >>> import goforensics as gf
     >>> text = '''goroutine 7 [chan send]:
     ... main.walk(...)
@@ -245,6 +273,20 @@ def _normalize_one(cols: dict, vocab: list[str], s: int, e: int, level: str, goe
 def stack_tokens(dumps: Dumps, level: str = "lines") -> pd.Series:
     """The normalised token sequence (a tuple, top frame first) of each distinct stack.
 
+    Parameters
+    ----------
+    dumps : Dumps
+        The parsed dumps.
+    level : str, default "lines"
+        How much of each frame counts: ``functions``, ``lines``, ``offsets`` or ``exact``.
+
+    Returns
+    -------
+    Series of tuple
+        Indexed by ``stack_id``: one token per kept frame, top first.
+
+    Examples
+    --------
     >>> import goforensics as gf
     >>> d = gf.parse_text("goroutine 1 [sleep]:\\ntime.Sleep(0x1)\\n\\t/go/src/runtime/time.go:188 +0xbf"
     ...                   "\\nmain.poll()\\n\\t/app/main.go:9 +0x2a\\n")
@@ -260,6 +302,20 @@ def stack_tokens(dumps: Dumps, level: str = "lines") -> pd.Series:
 def stack_fingerprints(dumps: Dumps, level: str = "lines") -> pd.Series:
     """xxh3_64 of the normalised stack, per distinct ``stack_id`` (uint64).
 
+    Parameters
+    ----------
+    dumps : Dumps
+        The parsed dumps.
+    level : str, default "lines"
+        How much of each frame counts: ``functions``, ``lines``, ``offsets`` or ``exact``.
+
+    Returns
+    -------
+    Series of uint64
+        Indexed by ``stack_id``.
+
+    Examples
+    --------
     >>> import goforensics as gf
     >>> a = "goroutine 1 [chan receive]:\\nmain.f.func1()\\n\\t/a.go:5 +0x1\\n"
     >>> b = "goroutine 2 [chan receive]:\\nmain.f.func3()\\n\\t/a.go:9 +0x1\\n"
@@ -283,6 +339,22 @@ def goroutine_fingerprints(
     Below ``exact`` it is its stack's; at ``exact`` the arguments of the kept frames are
     hashed in too. ``normalized`` is :func:`normalize_stacks` at ``level``, if already made.
 
+    Parameters
+    ----------
+    dumps : Dumps
+        The parsed dumps.
+    level : str, default "lines"
+        How much of each frame counts: ``functions``, ``lines``, ``offsets`` or ``exact``.
+    normalized : DataFrame, optional
+        :func:`normalize_stacks` at ``level``, if already made.
+
+    Returns
+    -------
+    Series of uint64
+        A fingerprint per goroutine row, index kept.
+
+    Examples
+    --------
     >>> import goforensics as gf
     >>> t = "goroutine {} [select]:\\nmain.loop({})\\n\\t/a.go:5 +0x1\\n\\n"
     >>> d = gf.parse_text(t.format(1, "0xc1") + t.format(2, "0xc2"))

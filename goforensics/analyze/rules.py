@@ -202,6 +202,13 @@ def rules_frame() -> pd.DataFrame:
     """The rules as a table: ``id``, ``name``, ``description``, ``help``, ``overlaps``, ``level``,
     ``patterns`` (the format :func:`goforensics.show.sarif.sarif_log` takes).
 
+    Returns
+    -------
+    DataFrame
+        One row per rule, with the columns above.
+
+    Examples
+    --------
     >>> rules_frame().set_index("id").loc["GF105", "overlaps"]
     'gosec G112'
     """

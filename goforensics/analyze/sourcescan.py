@@ -52,6 +52,18 @@ class SourceIndex:
         """The findings of the package in ``directory``: a list of dicts with the keys of
         :data:`goforensics.analyze.rules.FINDING_COLUMNS`.
 
+        Parameters
+        ----------
+        directory : Path
+            A package's directory under the index's root.
+
+        Returns
+        -------
+        list of dict
+            One finding each, keys of :data:`goforensics.analyze.rules.FINDING_COLUMNS`.
+
+        Examples
+        --------
         >>> import goforensics as gf
         >>> root = Path(gf.__file__).parent.parent / "datasets" / "scenarios" / "checkout"
         >>> [f["rule_id"] for f in SourceIndex(root).package_findings(root) if f["line"] == 23]
@@ -123,6 +135,18 @@ _RULES_CODE = _rules_code()
 def source_roots(given=(), environ=None) -> list[Path]:
     """The source roots to use: those ``given`` (``--source``, repeatable), else those of the
     ``GOFORENSICS_SOURCE`` environment variable (separated like PATH).
+
+    Parameters
+    ----------
+    given : iterable of str
+        Roots named on the command line.
+    environ : mapping, optional
+        The environment (default ``os.environ``).
+
+    Returns
+    -------
+    list of Path
+        The roots, in order.
 
     Examples
     --------

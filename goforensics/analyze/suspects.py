@@ -450,15 +450,15 @@ def triage(
     dumps : the series (or one dump).
     labels : cluster ids aligned with ``dumps.goroutines`` (default: clustered here).
     top : suspects to keep.
+    source : path or list of paths, optional
+        The source tree(s) the program was built from: each suspect gets its code, the
+        ``go`` statement that created it and the static evidence
+        (:func:`goforensics.analyze.source.attach_source`).
     by : ``"cluster"`` or ``"cause"``: rank clusters, or causes (the sites of one mechanism as
         one suspect, see :func:`suspects`).
     since : Timestamp, optional
         Judge growth from the baseline snapshot for this time on (a leak onset from
         :func:`goforensics.leak_onset`): :func:`goforensics.analyze.lifetimes.since`.
-    source : path or list of paths, optional
-        The source tree(s) the program was built from: each suspect gets its code, the
-        ``go`` statement that created it and the static evidence
-        (:func:`goforensics.analyze.source.attach_source`).
 
     Returns
     -------

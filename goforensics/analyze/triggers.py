@@ -68,14 +68,55 @@ class Trigger:
         self.reset()
 
     def reset(self) -> None:
-        """Forget every sample seen."""
+        """Forget every sample seen.
+
+        Examples
+        --------
+        >>> r = CockroachRule(threshold=100)
+        >>> r.update(0, 150) is not None, r.update(1, 160)
+        (True, None)
+        >>> r.reset()
+        >>> r.update(2, 150) is not None  # as if it had seen nothing
+        True
+        """
 
     def update(self, t: float, count: float) -> str | None:  # pragma: no cover - overridden
-        """Take one sample (time in seconds, goroutine count); a reason when the rule fires."""
+        """Take one sample (time in seconds, goroutine count); a reason when the rule fires.
+
+        Parameters
+        ----------
+        t : float
+            The sample's time, in seconds.
+        count : float
+            The goroutine count then.
+
+        Returns
+        -------
+        str or None
+            The reason, in words, when the rule fires; None otherwise.
+
+        Examples
+        --------
+        >>> Trigger().update(0, 10)
+        Traceback (most recent call last):
+        ...
+        NotImplementedError
+        """
         raise NotImplementedError
 
     def get_params(self) -> dict:
-        """The parameters given to ``__init__`` (as scikit-learn estimators expose them)."""
+        """The parameters given to ``__init__`` (as scikit-learn estimators expose them).
+
+        Returns
+        -------
+        dict
+            Parameter name -> value.
+
+        Examples
+        --------
+        >>> CockroachRule(threshold=500).get_params()
+        {'threshold': 500}
+        """
         return {k: v for k, v in vars(self).items() if not k.startswith("_")}
 
     def __repr__(self) -> str:
@@ -108,11 +149,41 @@ class HolmesRule(Trigger):
         super().__init__()
 
     def reset(self) -> None:
+        """Forget every sample seen.
+
+        Examples
+        --------
+        >>> r = HolmesRule(min=100, diff=20, warmup=3, ring=3)
+        >>> _ = [r.update(t, 50) for t in range(4)]
+        >>> r.reset()
+        >>> r.update(4, 400) is None  # warming up again
+        True
+        """
         self._ring: deque[int] = deque(maxlen=self.ring)
         self._seen = 0
         self._quiet_until = -np.inf
 
     def update(self, t: float, count: float) -> str | None:
+        """Take one sample; the reason when the rule fires.
+
+        Parameters
+        ----------
+        t : float
+            The sample's time, in seconds.
+        count : float
+            The goroutine count then.
+
+        Returns
+        -------
+        str or None
+            The reason, in words, when the rule fires; None otherwise.
+
+        Examples
+        --------
+        >>> r = HolmesRule(min=100, diff=20, warmup=3, ring=3)
+        >>> [r.update(t, c) for t, c in enumerate([50, 50, 50, 50, 400])][-1]
+        'holmes: 400 goroutines >= 100 (min) and >= 120% of 166 (mean of the last 3)'
+        """
         n = int(count)
         self._ring.append(n)
         self._seen += 1
@@ -144,9 +215,40 @@ class CockroachRule(Trigger):
         super().__init__()
 
     def reset(self) -> None:
+        """Forget every sample seen.
+
+        Examples
+        --------
+        >>> r = CockroachRule(threshold=100)
+        >>> r.update(0, 150) is not None, r.update(1, 160)
+        (True, None)
+        >>> r.reset()
+        >>> r.update(2, 150) is not None
+        True
+        """
         self._dumped = 0
 
     def update(self, t: float, count: float) -> str | None:
+        """Take one sample; the reason when the rule fires.
+
+        Parameters
+        ----------
+        t : float
+            The sample's time, in seconds.
+        count : float
+            The goroutine count then.
+
+        Returns
+        -------
+        str or None
+            The reason, in words, when the rule fires; None otherwise.
+
+        Examples
+        --------
+        >>> r = CockroachRule(threshold=100)
+        >>> [r.update(t, c) for t, c in [(0, 80), (1, 150), (2, 160)]]
+        [None, 'cockroach: 150 goroutines > threshold 100 and >= 2 x 0 (last dump)', None]
+        """
         n = int(count)
         if n > self.threshold and n >= 2 * self._dumped:
             reason = (
@@ -208,6 +310,26 @@ class DerivRule(_Window):
         super().__init__(window)
 
     def update(self, t: float, count: float) -> str | None:
+        """Take one sample; the reason when the rule fires.
+
+        Parameters
+        ----------
+        t : float
+            The sample's time, in seconds.
+        count : float
+            The goroutine count then.
+
+        Returns
+        -------
+        str or None
+            The reason, in words, when the rule fires; None otherwise.
+
+        Examples
+        --------
+        >>> r = DerivRule(window=10, rate=5)
+        >>> [r.update(t, c) for t, c in [(0, 10), (5, 40), (10, 100)]]
+        [None, 'deriv: +6.0 goroutines/s over the last 10s > 5', None]
+        """
         ts, ys = self._push(t, count)
         slope = _least_squares(ts, ys, t)[0] if len(ts) >= 2 else 0.0
         return self._edge(
@@ -228,6 +350,26 @@ class PredictLinearRule(_Window):
         super().__init__(window)
 
     def update(self, t: float, count: float) -> str | None:
+        """Take one sample; the reason when the rule fires.
+
+        Parameters
+        ----------
+        t : float
+            The sample's time, in seconds.
+        count : float
+            The goroutine count then.
+
+        Returns
+        -------
+        str or None
+            The reason, in words, when the rule fires; None otherwise.
+
+        Examples
+        --------
+        >>> r = PredictLinearRule(window=60, ahead=60, limit=800)
+        >>> [r.update(t, c) for t, c in [(0, 100), (30, 300), (60, 500)]][-1]
+        'predict_linear: 900 goroutines expected in 60s (line of the last 60s) > 800'
+        """
         ts, ys = self._push(t, count)
         if len(ts) < 2:
             return self._edge(False, "")
@@ -272,12 +414,43 @@ class TrendRule(Trigger):
         super().__init__()
 
     def reset(self) -> None:
+        """Forget every sample seen.
+
+        Examples
+        --------
+        >>> r = TrendRule(windows=(45.0,))
+        >>> _ = [r.update(5.0 * i, 100 + 20 * i) for i in range(9)]
+        >>> r.reset()
+        >>> r.update(45.0, 280) is None  # no history left to see a trend in
+        True
+        """
         self._t: deque[float] = deque()
         self._y: deque[float] = deque()
         self._quiet_until = -np.inf
         self._fired_at = np.inf
 
     def update(self, t: float, count: float) -> str | None:
+        """Take one sample; the reason when the rule fires.
+
+        Parameters
+        ----------
+        t : float
+            The sample's time, in seconds.
+        count : float
+            The goroutine count then.
+
+        Returns
+        -------
+        str or None
+            The reason, in words, when the rule fires; None otherwise.
+
+        Examples
+        --------
+        >>> r = TrendRule(windows=(45.0,))
+        >>> print([r.update(5.0 * i, 100 + 20 * i) for i in range(10)][-1])  # doctest: +NORMALIZE_WHITESPACE
+        trend: the floor of the count rose 100 -> 260 through the last 45s
+        (Theil–Sen +240.0/min, Mann–Kendall p=0.00026)
+        """
         self._t.append(float(t))
         self._y.append(float(count))
         while self._t and self._t[0] < t - max(self.windows) * 1.01:
@@ -394,6 +567,13 @@ def rule_from_spec(spec: str | Trigger) -> Trigger:
 def anchor_rules() -> dict[str, Trigger]:
     """Every rule at its authors' defaults, by name (what ``watch --rule`` and the benchmark run).
 
+    Returns
+    -------
+    dict
+        Rule name -> a new rule object.
+
+    Examples
+    --------
     >>> sorted(anchor_rules())
     ['cockroach', 'deriv', 'holmes', 'predict_linear', 'trend']
     """

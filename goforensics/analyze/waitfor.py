@@ -229,6 +229,23 @@ def blocked_on(state: str, functions: list[str], args: list[str]) -> Blocker | N
     The outermost sync frame with a concrete receiver wins (``RWMutex.Lock`` over the
     ``Mutex`` inside it); the semaphore address is used when it is all there is.
 
+    Parameters
+    ----------
+    state : str
+        The goroutine's wait state.
+    functions : list of str
+        Its functions, top first.
+    args : list of str
+        Each frame's arguments as printed, top first.
+
+    Returns
+    -------
+    Blocker or None
+        The primitive (its ``kind``, ``address``, the ``caller_depth`` of the code that asked
+        to wait ...), or None where the goroutine waits on no primitive the stack names.
+
+    Examples
+    --------
     >>> b = blocked_on("sync.Mutex.Lock",
     ...     ["internal/sync.runtime_SemacquireMutex", "internal/sync.(*Mutex).lockSlow", "main.get"],
     ...     ["0xc0000140ac?, 0x0?, 0x0?", "0xc0000140a8", "0x0?"])
@@ -532,6 +549,18 @@ def _infer_holders(
 def node_text(n: tuple) -> str:
     """How a wait-for graph node reads in a sentence.
 
+    Parameters
+    ----------
+    n : tuple
+        A node of the wait-for graph: ``("g", instance, goid)`` or ``(kind, [type,] address)``.
+
+    Returns
+    -------
+    str
+        The node in words.
+
+    Examples
+    --------
     >>> node_text(("g", "", 7)), node_text(("mutex", 0xc000010)), node_text(("mutex", "main.store", 0xc000010))
     ('goroutine 7', 'mutex 0xc000010', 'mutex in main.store@0xc000010')
     """
@@ -548,6 +577,22 @@ def deadlock_cycles(G: nx.DiGraph, *, min_confidence: float = 0.0, limit: int = 
     Each cycle is the list of its nodes; only held-by edges of at least
     ``min_confidence`` take part.
 
+    Parameters
+    ----------
+    G : networkx.DiGraph
+        A wait-for graph (:func:`wait_for_graph`).
+    min_confidence : float, default 0.0
+        Held-by edges below this confidence are left out.
+    limit : int, default 100
+        The most cycles returned.
+
+    Returns
+    -------
+    list of list
+        Each cycle as the list of its nodes.
+
+    Examples
+    --------
     >>> G = nx.DiGraph()
     >>> G.add_edge(("g", "", 1), ("mutex", 16), relation="waits")
     >>> G.add_edge(("mutex", 16), ("g", "", 2), relation="held-by", confidence=0.9)

@@ -24,7 +24,24 @@ __all__ = ["cli", "main"]
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: run the CLI; unexpected errors become one line on stderr, not a traceback."""
+    """Entry point: run the CLI; unexpected errors become one line on stderr, not a traceback.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        The arguments (default: the process's).
+
+    Returns
+    -------
+    int
+        The exit status: 0, a command's own, 2 for a usage error, 130 when interrupted, 70
+        for an internal error.
+
+    Examples
+    --------
+    >>> main(["triage", "--top", "nine"])
+    2
+    """
     try:
         cli.main(args=argv, prog_name="goforensics", standalone_mode=False)
         return 0

@@ -23,11 +23,14 @@ __all__ = [
     "load_paths",
     "manifest_snapshots",
     "option_value",
+    "output_dir_option",
+    "parsed_option",
     "progress_bar",
     "size",
     "source_option",
     "source_roots_of",
     "step",
+    "timeout_option",
     "times_option",
     "write_table",
 ]
@@ -72,7 +75,23 @@ _HOST_PORT = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):\d{1,5}(/\S*)?")
 
 def is_url(p: str) -> bool:
     """A live service: ``http(s)://...``, or ``host:port[/path]`` that names no file (as capture
-    takes it)."""
+    takes it).
+
+    Parameters
+    ----------
+    p : str
+        A PATH argument.
+
+    Returns
+    -------
+    bool
+        True where it names a live service.
+
+    Examples
+    --------
+    >>> is_url("localhost:6060"), is_url("http://h/debug/pprof/"), is_url("dumps/a.txt")
+    (True, True, False)
+    """
     return p.startswith(_URL) or (_HOST_PORT.fullmatch(p) is not None and not os.path.exists(p))
 
 
@@ -87,6 +106,23 @@ source_option = click.option(
 
 
 def source_roots_of(source: tuple[str, ...]) -> list:
+    """The source roots of ``--source`` (else of ``GOFORENSICS_SOURCE``).
+
+    Parameters
+    ----------
+    source : tuple of str
+        The ``--source`` values.
+
+    Returns
+    -------
+    list of Path
+        See :func:`goforensics.analyze.sourcescan.source_roots`.
+
+    Examples
+    --------
+    >>> source_roots_of(("/src/app",))
+    [PosixPath('/src/app')]
+    """
     from ..analyze.sourcescan import source_roots
 
     return source_roots(source)
@@ -101,7 +137,26 @@ times_option = click.option(
 
 
 def progress_bar(desc: str, total: int):
-    """A bar of a command's steps on stderr; quiet when stderr is not a terminal."""
+    """A bar of a command's steps on stderr; quiet when stderr is not a terminal.
+
+    Parameters
+    ----------
+    desc : str
+        What the bar counts.
+    total : int
+        How many steps.
+
+    Returns
+    -------
+    tqdm
+        The bar (disabled off a terminal).
+
+    Examples
+    --------
+    >>> bar = progress_bar("triage", 2)
+    >>> step(bar, "parse")
+    >>> bar.update(); bar.close()
+    """
     from tqdm import tqdm
 
     return tqdm(
@@ -116,6 +171,21 @@ def progress_bar(desc: str, total: int):
 
 
 def step(bar, what: str) -> None:
+    """Show the step a bar is at.
+
+    Parameters
+    ----------
+    bar : tqdm
+        A :func:`progress_bar`.
+    what : str
+        The step's name.
+
+    Examples
+    --------
+    >>> bar = progress_bar("report", 1)
+    >>> step(bar, "charts")
+    >>> bar.close()
+    """
     bar.set_postfix_str(what, refresh=True)
 
 
@@ -125,6 +195,34 @@ def load_paths(
     app_modules: tuple[str, ...] = (),
     times: str | None = None,
 ):
+    """The Dumps of a command's PATHs (files, globs, directories, URLs, ``-``), or a one-line
+    click error (no goroutine in them, nothing given, standard input named twice).
+
+    Parameters
+    ----------
+    paths : tuple of str
+        The PATH arguments.
+    order : str, default "given"
+        Snapshot order, as for :func:`goforensics.read.series.load`.
+    app_modules : tuple of str
+        Import-path prefixes of the application.
+    times : str, optional
+        A times file (``--times``).
+
+    Returns
+    -------
+    Dumps
+        What :func:`goforensics.read.series.load` read.
+
+    Examples
+    --------
+    >>> len(load_paths(("bundled:demo",)).goroutines)
+    77
+    >>> load_paths(("-", "-"))
+    Traceback (most recent call last):
+    ...
+    click.exceptions.UsageError: standard input (-) can be read only once
+    """
     import tempfile
 
     from ..read.series import Source, load
@@ -197,7 +295,20 @@ def _fetch_now(url: str, out: Path) -> list:
 
 
 def emit(text: str | bytes, output: str | None) -> None:
-    """Write to ``output`` or stdout; text a terminal or file cannot encode is escaped, not fatal."""
+    """Write to ``output`` or stdout; text a terminal or file cannot encode is escaped, not fatal.
+
+    Parameters
+    ----------
+    text : str or bytes
+        What to write; bytes are written as they are.
+    output : str, optional
+        A file to write instead of standard output.
+
+    Examples
+    --------
+    >>> emit("main.leak\\n", None)
+    main.leak
+    """
     if isinstance(text, bytes):
         if output:
             Path(output).write_bytes(text)
@@ -211,6 +322,24 @@ def emit(text: str | bytes, output: str | None) -> None:
 
 
 def write_table(df, fmt: str, output: str | None) -> None:
+    """Write a table as text, CSV, JSON records or Parquet, to ``output`` or standard output.
+
+    Parameters
+    ----------
+    df : DataFrame
+        The table.
+    fmt : str
+        ``text``, ``csv``, ``json`` or ``parquet`` (which needs ``output``).
+    output : str, optional
+        A file to write instead of standard output.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> write_table(pd.DataFrame({"state": ["chan send"], "n": [3]}), "csv", None)
+    state,n
+    chan send,3
+    """
     if fmt == "parquet":
         if not output:
             raise click.UsageError("--format parquet needs -o FILE (Parquet is binary)")
@@ -238,6 +367,24 @@ app_module_option = click.option(
 
 
 def option_value(parse):
+    """A click callback that reads an option's text through ``parse``.
+
+    Parameters
+    ----------
+    parse : callable
+        Text to value; its ``ValueError`` becomes click's error for the option.
+
+    Returns
+    -------
+    callable
+        The callback (None stays None).
+
+    Examples
+    --------
+    >>> option_value(duration)(None, None, "10s"), option_value(duration)(None, None, None)
+    (10.0, None)
+    """
+
     def callback(ctx, param, value):
         if value is None:
             return None
@@ -250,18 +397,139 @@ def option_value(parse):
 
 
 def duration(value: str) -> float:
+    """A duration option's text (``500ms``, ``10s``, ``2m``) in seconds.
+
+    Parameters
+    ----------
+    value : str
+        The option's text.
+
+    Returns
+    -------
+    float
+        Seconds.
+
+    Examples
+    --------
+    >>> duration("2m")
+    120.0
+    """
     from ..read.capture import parse_duration
 
     return parse_duration(value)
 
 
 def size(value: str) -> int:
+    """A size option's text (bytes, ``64K``, ``64MiB``) in bytes.
+
+    Parameters
+    ----------
+    value : str
+        The option's text.
+
+    Returns
+    -------
+    int
+        Bytes.
+
+    Examples
+    --------
+    >>> size("64K")
+    65536
+    """
     from ..read.capture import parse_size
 
     return parse_size(value)
 
 
+def parsed_option(*decls: str, parse, help: str, default: str | None = None):
+    """A click option whose text goes through ``parse`` (:func:`duration`, :func:`size` ...).
+
+    Parameters
+    ----------
+    *decls : str
+        The option's names, as for :func:`click.option` (``"--every"``).
+    parse : callable
+        Text to value; its ``ValueError`` becomes click's usage error for the option.
+    help : str
+        Its help text.
+    default : str, optional
+        Its default, shown in the help; without one the option is None when not given.
+
+    Returns
+    -------
+    callable
+        The click decorator.
+
+    Examples
+    --------
+    >>> @click.command()
+    ... @parsed_option("--every", parse=duration, default="10s", help="Between two rounds.")
+    ... @parsed_option("--max-size", parse=size, default="256MiB", help="Stop past this size.")
+    ... def every(every, max_size):
+    ...     click.echo(f"{every} {max_size}")
+    >>> every(["--every", "2m"], standalone_mode=False)
+    120.0 268435456
+    """
+    shown = {"show_default": True} if default is not None else {}
+    return click.option(*decls, default=default, callback=option_value(parse), help=help, **shown)
+
+
+def output_dir_option(help: str):
+    """The required ``-o/--output`` directory of the commands that write a series.
+
+    Parameters
+    ----------
+    help : str
+        Its help text (what goes into the directory).
+
+    Returns
+    -------
+    callable
+        The click decorator.
+
+    Examples
+    --------
+    >>> @click.command()
+    ... @output_dir_option("Directory for the series.")
+    ... def out(output):
+    ...     click.echo(output)
+    >>> out(["-o", "series"], standalone_mode=False)
+    series
+    """
+    return click.option(
+        "-o", "--output", required=True, type=click.Path(file_okay=False), help=help
+    )
+
+
+timeout_option = click.option(
+    "--timeout",
+    default="10s",
+    show_default=True,
+    callback=option_value(duration),
+    help="Time a request may take in all.",
+)
+
+
 def manifest_snapshots(directory: Path) -> int:
+    """How many snapshots a capture directory's manifest lists (0 when it has none to read).
+
+    Parameters
+    ----------
+    directory : Path
+        A capture's output directory.
+
+    Returns
+    -------
+    int
+        The number of snapshots in its ``manifest.json``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> manifest_snapshots(Path(tempfile.mkdtemp()))
+    0
+    """
     import json
 
     try:

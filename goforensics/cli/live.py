@@ -11,45 +11,31 @@ from .common import (
     app_module_option,
     duration,
     manifest_snapshots,
-    option_value,
+    output_dir_option,
+    parsed_option,
     size,
+    timeout_option,
 )
 from .group import cli
 
 
 @cli.command("capture")
 @click.argument("url")
-@click.option(
-    "-o",
-    "--output",
-    required=True,
-    type=click.Path(file_okay=False),
-    help="Directory for the series (created; must not hold a capture already).",
-)
-@click.option(
-    "--every",
-    default="10s",
-    show_default=True,
-    callback=option_value(duration),
-    help="Time between two rounds (500ms, 10s, 2m).",
+@output_dir_option("Directory for the series (created; must not hold a capture already).")
+@parsed_option(
+    "--every", parse=duration, default="10s", help="Time between two rounds (500ms, 10s, 2m)."
 )
 @click.option("--count", type=click.IntRange(min=1), help="Stop after this many rounds.")
-@click.option(
+@parsed_option(
     "--duration",
-    callback=option_value(duration),
+    parse=duration,
     help="Stop after this long (10m, 1h). Without --count or --duration: until Ctrl-C.",
 )
 @click.option("--debug1", is_flag=True, help="Also capture the debug=1 profile in each round.")
 @click.option(
     "--leak", is_flag=True, help="Also capture the goroutineleak profile (Go 1.26+) in each round."
 )
-@click.option(
-    "--timeout",
-    default="10s",
-    show_default=True,
-    callback=option_value(duration),
-    help="Time a request may take in all.",
-)
+@timeout_option
 @click.option(
     "--retries",
     default=3,
@@ -57,11 +43,10 @@ from .group import cli
     type=click.IntRange(min=0),
     help="Attempts after a refused connection, a timeout or an HTTP 5xx (with backoff).",
 )
-@click.option(
+@parsed_option(
     "--max-size",
+    parse=size,
     default="256MiB",
-    show_default=True,
-    callback=option_value(size),
     help="Stop reading a body past this size (bytes, 64K, 64MiB).",
 )
 @click.option("--instance", help="Instance name recorded in the manifest (default host:port).")
@@ -112,19 +97,11 @@ def capture_cmd(
 
 @cli.command("watch")
 @click.argument("targets", nargs=-1, required=True)
-@click.option(
-    "-o",
-    "--output",
-    required=True,
-    type=click.Path(file_okay=False),
-    help="Directory for the dumps, count log and reports (one sub-folder per target when several).",
+@output_dir_option(
+    "Directory for the dumps, count log and reports (one sub-folder per target when several)."
 )
-@click.option(
-    "--every",
-    default="5s",
-    show_default=True,
-    callback=option_value(duration),
-    help="Time between two samples of the goroutine count.",
+@parsed_option(
+    "--every", parse=duration, default="5s", help="Time between two samples of the goroutine count."
 )
 @click.option(
     "--metrics",
@@ -142,11 +119,10 @@ def capture_cmd(
     help="Trigger rule, repeatable: trend, holmes, cockroach, deriv, predict_linear, "
     "with parameters as NAME:k=v,k=v (e.g. holmes:min=500,diff=25; trend:windows=60/600).",
 )
-@click.option(
+@parsed_option(
     "--baseline-every",
+    parse=duration,
     default="10m",
-    show_default=True,
-    callback=option_value(duration),
     help="Time between two baseline dumps (the first at once).",
 )
 @click.option(
@@ -159,28 +135,17 @@ def capture_cmd(
 @click.option(
     "--no-leak", is_flag=True, help="Do not ask for the goroutineleak profile on a trigger."
 )
-@click.option(
-    "--duration",
-    callback=option_value(duration),
-    help="Stop after this long (default: until Ctrl-C).",
-)
+@parsed_option("--duration", parse=duration, help="Stop after this long (default: until Ctrl-C).")
 @click.option(
     "--max-triggers",
     type=click.IntRange(min=1),
     help="Stop once every target has fired this often.",
 )
-@click.option(
-    "--timeout",
-    default="10s",
-    show_default=True,
-    callback=option_value(duration),
-    help="Time a request may take in all.",
-)
-@click.option(
+@timeout_option
+@parsed_option(
     "--keep-size",
+    parse=size,
     default="500MiB",
-    show_default=True,
-    callback=option_value(size),
     help="Keep at most this much of dumps per target (oldest go first).",
 )
 @click.option(

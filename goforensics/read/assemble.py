@@ -62,6 +62,18 @@ def round_key(name: str) -> str:
 
     Files side by side whose keys agree were taken together.
 
+    Parameters
+    ----------
+    name : str
+        A file name.
+
+    Returns
+    -------
+    str
+        The name, lower-cased, without the words of its form, debug level and extension.
+
+    Examples
+    --------
     >>> round_key("goroutine-debug2-0003.txt"), round_key("goroutineleak-debug1-0003.txt")
     ('0003', '0003')
     >>> round_key("svc-20261130T030000Z.pb.gz"), round_key("svc-20261130T030000Z.txt")
@@ -78,6 +90,22 @@ def round_key(name: str) -> str:
 def form_of(profile: str, name: str, kind: str) -> str:
     """``goroutineleak`` or ``goroutine``: from the manifest, else the file name, else the content.
 
+    Parameters
+    ----------
+    profile : str
+        The profile the manifest names ('' when none).
+    name : str
+        The file's name.
+    kind : str
+        What the content is (the snapshot's ``kind``).
+
+    Returns
+    -------
+    str
+        ``goroutineleak`` or ``goroutine``.
+
+    Examples
+    --------
     >>> form_of("", "goroutineleak-debug2-0001.txt", "goroutine dump")
     'goroutineleak'
     """

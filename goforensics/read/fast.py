@@ -222,7 +222,39 @@ class FastPath:
         return self._ent_arrays
 
     def learn(self, buf: bytes, sb: Blocks, k: int, codes: np.ndarray) -> _Entry | None:
-        """Read block k with a scratch reference reader; its stack, if the block is what it looks."""
+        """Read block k with a scratch reference reader; its stack, if the block is what it looks.
+
+        Parameters
+        ----------
+        buf : bytes
+            The buffer the blocks were scanned from.
+        sb : Blocks
+            Its blocks (:func:`goforensics.read.scan.scan_blocks`).
+        k : int
+            The block to read.
+        codes : ndarray
+            The global codes of its pieces after the header (the key of its stack).
+
+        Returns
+        -------
+        _Entry or None
+            The stack's frames, its ``created by`` and creator, or None where the reference
+            reader reads the block otherwise than its shape says (then the reader takes it).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from goforensics.read.reader import Reader
+        >>> from goforensics.read.scan import scan_blocks
+        >>> from goforensics.read.tables import TableBuilder
+        >>> b = TableBuilder("<text>")
+        >>> fp = FastPath(b, Reader(b))
+        >>> buf = b"goroutine 1 [sleep]:\\nmain.f(0x1)\\n\\t/a.go:3 +0x1\\n\\ngoroutine 2 [sleep]:\\n"
+        >>> sb = scan_blocks(buf)
+        >>> e = fp.learn(buf, sb, 0, np.array([], np.int64))
+        >>> [(f.function, f.args, f.line) for f in e.sections[0]], e.created
+        ([('main.f', '0x1', 3)], ('', '', None))
+        """
         starts, ends = line_bounds(sb.newlines, sb.size, int(sb.header[k]), int(sb.end[k]))
         scratch = TableBuilder("")
         rr = Reader(scratch, self.r.limits)
@@ -272,6 +304,36 @@ class FastPath:
 
         ``open_end``: the input ends inside the last line, so the last block is the reader's
         (it may be cut). ``scanned``: :func:`scan_blocks` of it, if already done.
+
+        Parameters
+        ----------
+        lineno : int
+            The number of the buffer's first line.
+        buf : bytes
+            The text.
+        length : int
+            How much of it to read.
+        open_end : bool, default False
+            The input ends inside the last line.
+        scanned : Blocks, optional
+            :func:`goforensics.read.scan.scan_blocks` of it, if already done.
+
+        Returns
+        -------
+        int
+            The number of the line after the last one read.
+
+        Examples
+        --------
+        >>> from goforensics.read.reader import Reader
+        >>> from goforensics.read.scan import scan_blocks
+        >>> from goforensics.read.tables import TableBuilder
+        >>> b = TableBuilder("<text>")
+        >>> fp = FastPath(b, Reader(b))
+        >>> buf = b"goroutine 1 [sleep]:\\nmain.f(0x1)\\n\\t/a.go:3 +0x1\\n\\ngoroutine 2 [sleep]:\\n"
+        >>> sb = scan_blocks(buf)
+        >>> fp.region(1, buf, len(buf))  # six lines, the last one empty: line 7 comes next
+        7
         """
         sb = scanned if scanned is not None else scan_blocks(memoryview(buf)[:length])
         if self.r.max_line < MAX_LINE:  # pieces are checked against MAX_LINE: the reader reads all
@@ -349,7 +411,26 @@ class FastPath:
 
     def precompute(self, sb: Blocks) -> None:
         """What the checks need that does not depend on the reader (the scan threads run it):
-        global codes of the pieces, the kind check, and a key per block."""
+        global codes of the pieces, the kind check, and a key per block.
+
+        Parameters
+        ----------
+        sb : Blocks
+            Blocks of a buffer; the result is kept in ``sb.extra``.
+
+        Examples
+        --------
+        >>> from goforensics.read.reader import Reader
+        >>> from goforensics.read.scan import scan_blocks
+        >>> from goforensics.read.tables import TableBuilder
+        >>> b = TableBuilder("<text>")
+        >>> fp = FastPath(b, Reader(b))
+        >>> buf = b"goroutine 1 [sleep]:\\nmain.f(0x1)\\n\\t/a.go:3 +0x1\\n\\ngoroutine 2 [sleep]:\\n"
+        >>> sb = scan_blocks(buf)
+        >>> fp.precompute(sb)
+        >>> len(sb.extra)  # piece codes, their blocks and places, counts, firsts, bad blocks, keys
+        7
+        """
         nb = len(sb)
         if not nb:
             return

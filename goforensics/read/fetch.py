@@ -47,6 +47,25 @@ _DUR_UNIT = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.
 def parse_duration(text: str | float) -> float:
     """Seconds in a Go-style duration (``500ms``, ``10s``, ``2m``, ``1h30m``) or a plain number.
 
+    Parameters
+    ----------
+    text : str or float
+        A duration such as ``500ms``, ``10s``, ``2m``, ``1h30m``, or a number of seconds.
+
+    Returns
+    -------
+    float
+        Seconds.
+
+    Raises
+    ------
+    ValueError
+        On text that is no duration, or a duration that is not positive.
+
+    Examples
+    --------
+    >>> parse_duration("1h30m"), parse_duration("500ms")
+    (5400.0, 0.5)
     >>> parse_duration("2m"), parse_duration(3)
     (120.0, 3.0)
     """
@@ -89,6 +108,25 @@ _SIZE_UNIT = {
 def parse_size(text: str | int) -> int:
     """Bytes in a size such as ``1000``, ``64K``, ``64MiB``, ``1MB`` (K/M/G alone are binary).
 
+    Parameters
+    ----------
+    text : str or int
+        A size such as ``1000``, ``64K``, ``64MiB``, ``1MB``, or a number of bytes.
+
+    Returns
+    -------
+    int
+        Bytes.
+
+    Raises
+    ------
+    ValueError
+        On text that is no size.
+
+    Examples
+    --------
+    >>> parse_size("64MiB"), parse_size("1MB")
+    (67108864, 1000000)
     >>> parse_size("2k"), parse_size(10)
     (2048, 10)
     """
@@ -117,6 +155,25 @@ def profile_urls(
     ``goroutine`` or ``goroutineleak`` profile is used as given (in place of
     the ``debug=2`` dump), and the profiles asked for are taken beside it.
 
+    Parameters
+    ----------
+    url : str
+        The service (``host:port``, ``http://host:port/prefix``) or a full profile URL.
+    debug1 : bool, default False
+        Also ask for the ``debug=1`` profile.
+    leak : bool, default False
+        Also ask for the ``goroutineleak`` profile (Go 1.26+).
+
+    Returns
+    -------
+    list of tuple of (str, int, str)
+        ``(profile, debug, url)`` per request, the ``debug=2`` dump first.
+
+    Examples
+    --------
+    >>> profile_urls("localhost:6060", debug1=True)  # doctest: +NORMALIZE_WHITESPACE
+    [('goroutine', 2, 'http://localhost:6060/debug/pprof/goroutine?debug=2'),
+     ('goroutine', 1, 'http://localhost:6060/debug/pprof/goroutine?debug=1')]
     >>> profile_urls("http://h:1/internal/debug/pprof/goroutine?debug=2", leak=True)[1][2]
     'http://h:1/internal/debug/pprof/goroutineleak?debug=2'
     """
@@ -313,6 +370,17 @@ def fetch(url: str, *, timeout: float, max_bytes: int, retries: int, backoff: fl
     ------
     CaptureError
         If every attempt fails, or one fails in a way that will not pass.
+
+    Examples
+    --------
+    Nothing listens on the discard port of this machine: the refusal is not retried forever,
+    it becomes one line.
+
+    >>> fetch("http://127.0.0.1:9/debug/pprof/goroutine?debug=2", timeout=1, max_bytes=1 << 20,
+    ...       retries=0, backoff=0.1)
+    Traceback (most recent call last):
+    ...
+    goforensics.errors.CaptureError: cannot connect to 127.0.0.1:9: connection refused ...
     """
     last = ""
     for attempt in range(retries + 1):
@@ -374,6 +442,13 @@ def not_a_dump(url: str, ans: Answer) -> CaptureError:
     -------
     CaptureError
         An error naming the content type, the size and the first bytes of the body.
+
+    Examples
+    --------
+    >>> from datetime import datetime, timezone
+    >>> ans = Answer(200, b"<html>login</html>", False, "text/html", datetime.now(timezone.utc), 0.1)
+    >>> print(not_a_dump("http://h:6060/", ans))
+    http://h:6060/: the answer is not a goroutine dump (text/html, 18 bytes, starts with '<html>login</html>')
     """
     start = ans.body[:40].decode("utf-8", "replace").replace("\n", " ").strip()
     ctype = ans.content_type.split(";")[0] or "no content type"

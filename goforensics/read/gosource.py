@@ -79,6 +79,11 @@ _REPLACE_LINE = re.compile(r"^\s*(?:replace\s+)?(\S+)(?:\s+v\S+)?\s+=>\s+(\.{1,2
 def read_go_mod(path: str | Path) -> tuple[GoModule, list[GoModule]]:
     """A ``go.mod``'s module and the local directories its ``replace`` directives name.
 
+    Parameters
+    ----------
+    path : str or Path
+        A ``go.mod`` file.
+
     Returns
     -------
     (GoModule, list of GoModule)
@@ -127,6 +132,18 @@ def read_go_mod(path: str | Path) -> tuple[GoModule, list[GoModule]]:
 def version_tuple(v: str) -> tuple[int, ...]:
     """``"1.22.3"`` -> ``(1, 22, 3)``; ``""`` -> ``()``.
 
+    Parameters
+    ----------
+    v : str
+        A Go version (``1.22``, ``1.22.3``) or ''.
+
+    Returns
+    -------
+    tuple of int
+        Its numbers.
+
+    Examples
+    --------
     >>> version_tuple("1.22") < (1, 23)
     True
     """
@@ -146,6 +163,22 @@ def go_files(
 
     Directories named in ``skip`` (below ``root``), hidden ones and VCS metadata are left out.
 
+    Parameters
+    ----------
+    root : str or Path
+        A directory.
+    tests : bool, default False
+        Include ``_test.go`` files.
+    skip : iterable of str, default ("testdata", "vendor")
+        Directory names left out.
+
+    Returns
+    -------
+    list of Path
+        The files, sorted.
+
+    Examples
+    --------
     >>> import goforensics
     >>> root = Path(goforensics.__file__).parent.parent / "datasets" / "scenarios" / "checkout"
     >>> [p.name for p in go_files(root)][:2]
@@ -217,6 +250,18 @@ class SourceTree:
     def module_of(self, path: str | Path) -> GoModule | None:
         """The module whose directory holds ``path`` (the innermost one), or None.
 
+        Parameters
+        ----------
+        path : str or Path
+            A file of the tree.
+
+        Returns
+        -------
+        GoModule or None
+            Its module (``path``, ``dir``, ``go`` version), None outside every module.
+
+        Examples
+        --------
         >>> import goforensics
         >>> root = Path(goforensics.__file__).parent.parent / "datasets" / "scenarios" / "checkout"
         >>> m = SourceTree([root]).module_of(root / "quotes.go")
@@ -232,6 +277,17 @@ class SourceTree:
 
     def resolve(self, file: str) -> Resolution:
         """Map a file path as a dump prints it onto a file of the tree.
+
+        Parameters
+        ----------
+        file : str
+            A file path as the dump prints it (absolute, or a module path).
+
+        Returns
+        -------
+        Resolution
+            ``path`` (None when not found) and ``how`` it was found: ``module``, ``std``,
+            ``vendor``, ``gopath``, ``absolute``, ``suffix``, or ``ambiguous`` / ``missing``.
 
         Examples
         --------
@@ -313,6 +369,18 @@ class SourceTree:
     def files(self, *, tests: bool = False) -> list[Path]:
         """Every ``.go`` file of the roots that a scan reads (no testdata/, vendor/, tests).
 
+        Parameters
+        ----------
+        tests : bool, default False
+            Include ``_test.go`` files.
+
+        Returns
+        -------
+        list of Path
+            The files, sorted per root.
+
+        Examples
+        --------
         >>> import goforensics
         >>> root = Path(goforensics.__file__).parent.parent / "datasets" / "scenarios" / "checkout"
         >>> len(SourceTree([root]).files())
@@ -360,6 +428,20 @@ def nodes_by_type(f: GoFile, types: Iterable[str]) -> dict[str, list]:
     """The nodes of ``f`` of each of ``types``, in source order (found by a tree-sitter query,
     which is much quicker than walking the tree in Python).
 
+    Parameters
+    ----------
+    f : GoFile
+        A parsed file.
+    types : iterable of str
+        tree-sitter node types (``go_statement``, ``send_statement`` ...).
+
+    Returns
+    -------
+    dict
+        Node type -> its nodes, in source order.
+
+    Examples
+    --------
     >>> import goforensics
     >>> f = parse_go(Path(goforensics.__file__).parent.parent / "datasets/scenarios/checkout/recommend.go")
     >>> [n.start_point[0] + 1 for n in nodes_by_type(f, ["go_statement"])["go_statement"]]
@@ -412,6 +494,20 @@ class GoFile:
     def snippet(self, line: int, before: int = 3, after: int = 3) -> list[tuple[int, str]]:
         """``(line number, text)`` of the lines around ``line`` (clipped to the file).
 
+        Parameters
+        ----------
+        line : int
+            The 1-based line.
+        before, after : int, default 3
+            Lines shown before and after it.
+
+        Returns
+        -------
+        list of tuple of (int, str)
+            ``(line number, text)`` per line.
+
+        Examples
+        --------
         >>> import goforensics
         >>> f = parse_go(Path(goforensics.__file__).parent.parent / "datasets/scenarios/checkout/recommend.go")
         >>> [(n, text.strip()) for n, text in f.snippet(23, 1, 1)]
@@ -423,6 +519,18 @@ class GoFile:
     def declaration_at(self, line: int) -> FuncSpan | None:
         """The function or method declaration whose span holds ``line`` (None outside any).
 
+        Parameters
+        ----------
+        line : int
+            A 1-based line of the file.
+
+        Returns
+        -------
+        FuncSpan or None
+            The declaration (``name``, ``receiver``, ``start``, ``end``, ``node``), or None.
+
+        Examples
+        --------
         >>> import goforensics
         >>> f = parse_go(Path(goforensics.__file__).parent.parent / "datasets/scenarios/checkout/quotes.go")
         >>> d = f.declaration_at(42)
@@ -441,6 +549,18 @@ class GoFile:
         (closures ``.funcN``, ``.gowrapN`` belong to the function that declares them;
         ``glob..funcN`` to package-level variables) means the tree is not the build the
         dump came from.
+
+        Parameters
+        ----------
+        line : int
+            The frame's line.
+        function : str
+            The frame's function, as the dump prints it.
+
+        Returns
+        -------
+        str
+            The reason, '' when the frame fits the file.
 
         Examples
         --------
@@ -478,6 +598,18 @@ _CLOSURE = re.compile(r"^(?:func\d+|gowrap\d+|deferwrap\d+|\d+|func·\d+)$")
 def frame_names(function: str) -> list[tuple[str, str]]:
     """The (receiver base type, declared name) pairs a runtime function name can stand for.
 
+    Parameters
+    ----------
+    function : str
+        A function name as a stack prints it.
+
+    Returns
+    -------
+    list of tuple of (str, str)
+        ``(receiver base type, declared name)`` candidates; the receiver is '' for functions.
+
+    Examples
+    --------
     >>> frame_names("main.(*paymentClient).callWithRetry")
     [('paymentClient', 'callWithRetry')]
     >>> frame_names("main.firstOr[...].func1")
@@ -499,6 +631,16 @@ def frame_names(function: str) -> list[tuple[str, str]]:
 
 def parse_go(path: str | Path) -> GoFile:
     """Parse a Go file (cached by path, modification time and size).
+
+    Parameters
+    ----------
+    path : str or Path
+        A ``.go`` file.
+
+    Returns
+    -------
+    GoFile
+        Its syntax tree, functions and package name.
 
     Raises
     ------
@@ -560,6 +702,18 @@ def parse_go(path: str | Path) -> GoFile:
 def node_text(node) -> str:
     """The source text of a tree-sitter node ('' for None).
 
+    Parameters
+    ----------
+    node : tree_sitter.Node or None
+        A node of a parsed Go file.
+
+    Returns
+    -------
+    str
+        Its source text.
+
+    Examples
+    --------
     >>> import goforensics
     >>> f = parse_go(Path(goforensics.__file__).parent.parent / "datasets/scenarios/checkout/recommend.go")
     >>> node_text(f.functions[0].node.child_by_field_name("name")), node_text(None)
@@ -572,6 +726,20 @@ def walk(node, *, into_functions: bool = True) -> Iterator:
     """Every node under ``node`` (itself included), depth first in source order; with
     ``into_functions=False`` the bodies of nested function literals are not entered.
 
+    Parameters
+    ----------
+    node : tree_sitter.Node
+        A node of a parsed Go file.
+    into_functions : bool, default True
+        Also enter the bodies of nested function literals.
+
+    Yields
+    ------
+    tree_sitter.Node
+        Each node, depth first.
+
+    Examples
+    --------
     >>> import goforensics
     >>> f = parse_go(Path(goforensics.__file__).parent.parent / "datasets/scenarios/checkout/recommend.go")
     >>> top = f.functions[0].node

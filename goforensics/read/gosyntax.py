@@ -84,6 +84,18 @@ def fn_of(node):
 def outer_fn(node):
     """The outermost function declaration (or literal) enclosing ``node``, or None.
 
+    Parameters
+    ----------
+    node : tree_sitter.Node
+        A node of a parsed Go file.
+
+    Returns
+    -------
+    tree_sitter.Node or None
+        The outermost enclosing function.
+
+    Examples
+    --------
     >>> send = next(n for n in walk(_EXAMPLE.root) if n.type == "send_statement")
     >>> node_text(outer_fn(send).child_by_field_name("name"))
     'firstOr'
@@ -99,6 +111,18 @@ def outer_fn(node):
 def line_of(node) -> int:
     """The 1-based line ``node`` starts on.
 
+    Parameters
+    ----------
+    node : tree_sitter.Node
+        A node of a parsed Go file.
+
+    Returns
+    -------
+    int
+        Its first line, 1-based.
+
+    Examples
+    --------
     >>> line_of(next(n for n in walk(_EXAMPLE.root) if n.type == "send_statement"))
     23
     """
@@ -108,6 +132,18 @@ def line_of(node) -> int:
 def last_name(expr: str) -> str:
     """The last identifier of an expression's text ('' when none).
 
+    Parameters
+    ----------
+    expr : str
+        An expression's text.
+
+    Returns
+    -------
+    str
+        Its last identifier.
+
+    Examples
+    --------
     >>> last_name("s.mu.Lock"), last_name("<-ctx.Done()"), last_name("")
     ('Lock', 'Done', '')
     """
@@ -118,6 +154,18 @@ def last_name(expr: str) -> str:
 def callee(call) -> str:
     """The text of a call's function: ``time.After``, ``s.mu.Lock``, ``close``.
 
+    Parameters
+    ----------
+    call : tree_sitter.Node
+        A ``call_expression``.
+
+    Returns
+    -------
+    str
+        The called function's text.
+
+    Examples
+    --------
     >>> sorted({callee(n) for n in walk(_EXAMPLE.root) if n.type == "call_expression"})[:2]
     ['append', 'f']
     """
@@ -127,6 +175,20 @@ def callee(call) -> str:
 def own_nodes(node, types: Iterable[str]) -> list:
     """Nodes of ``types`` under ``node`` that belong to the same function (no nested literal).
 
+    Parameters
+    ----------
+    node : tree_sitter.Node
+        A node of a parsed Go file.
+    types : iterable of str
+        tree-sitter node types.
+
+    Returns
+    -------
+    list of tree_sitter.Node
+        Those nodes, in source order.
+
+    Examples
+    --------
     >>> top = _EXAMPLE.functions[0].node  # firstOr: its goroutine's send is in a literal
     >>> [n.type for n in own_nodes(top, ["send_statement", "go_statement"])]
     ['go_statement']
@@ -138,6 +200,18 @@ def own_nodes(node, types: Iterable[str]) -> list:
 def receive_operand(case) -> str:
     """What a select case receives from ('' for a send or a default case).
 
+    Parameters
+    ----------
+    case : tree_sitter.Node
+        A case of a select statement.
+
+    Returns
+    -------
+    str
+        The receive's operand, '' for a send or a default case.
+
+    Examples
+    --------
     >>> sel = next(n for n in walk(_EXAMPLE.root) if n.type == "select_statement")
     >>> [receive_operand(c) for c in sel.named_children]
     ['ch', 'time.After(wait)']
@@ -158,6 +232,18 @@ def select_facts(sel) -> dict:
     """Cases of a select: ``default`` (bool), ``cancel`` and ``timer`` (the operands of its
     cancellation and timer cases), ``cases`` (how many communication cases).
 
+    Parameters
+    ----------
+    sel : tree_sitter.Node
+        A ``select_statement``.
+
+    Returns
+    -------
+    dict
+        ``default``, ``cancel``, ``timer`` and ``cases``, as above.
+
+    Examples
+    --------
     >>> select_facts(next(n for n in walk(_EXAMPLE.root) if n.type == "select_statement"))
     {'default': False, 'cancel': [], 'timer': ['time.After(wait)'], 'cases': 2}
     """
@@ -178,6 +264,20 @@ def select_facts(sel) -> dict:
 def in_loop(node, fn) -> bool:
     """Is ``node`` inside a ``for`` statement of the function ``fn`` (not of an outer one)?
 
+    Parameters
+    ----------
+    node : tree_sitter.Node
+        A node of a parsed Go file.
+    fn : tree_sitter.Node
+        The function (declaration or literal) that holds it.
+
+    Returns
+    -------
+    bool
+        True inside one of ``fn``'s own ``for`` statements.
+
+    Examples
+    --------
     >>> sel = next(n for n in walk(_EXAMPLE.root) if n.type == "select_statement")
     >>> in_loop(sel, fn_of(sel))
     False
@@ -193,6 +293,18 @@ def in_loop(node, fn) -> bool:
 def nonblocking(node) -> bool:
     """Is ``node`` a case of a select with a default (it cannot block)?
 
+    Parameters
+    ----------
+    node : tree_sitter.Node
+        A node of a parsed Go file.
+
+    Returns
+    -------
+    bool
+        True for a case of a select that has a ``default``.
+
+    Examples
+    --------
     >>> recv = next(n for n in walk(_EXAMPLE.root) if n.type == "receive_statement")
     >>> nonblocking(recv)
     False
@@ -208,6 +320,18 @@ def nonblocking(node) -> bool:
 def select_of(node):
     """The select statement whose case ``node`` is (the case's send or receive), or None.
 
+    Parameters
+    ----------
+    node : tree_sitter.Node
+        A node of a parsed Go file.
+
+    Returns
+    -------
+    tree_sitter.Node or None
+        The ``select_statement``.
+
+    Examples
+    --------
     >>> recv = next(n for n in walk(_EXAMPLE.root) if n.type == "receive_statement")
     >>> select_of(recv).type
     'select_statement'
@@ -336,6 +460,20 @@ def covered(decl, exit_node, ok: Callable[[object], bool], err: str) -> bool:
 def inside(node, outer) -> bool:
     """Does ``node`` lie within ``outer`` (by bytes)?
 
+    Parameters
+    ----------
+    node : tree_sitter.Node
+        A node of a parsed Go file.
+    outer : tree_sitter.Node
+        Another node.
+
+    Returns
+    -------
+    bool
+        True where ``node``'s bytes lie within ``outer``'s.
+
+    Examples
+    --------
     >>> send = next(n for n in walk(_EXAMPLE.root) if n.type == "send_statement")
     >>> inside(send, fn_of(send)), inside(fn_of(send), send)
     (True, False)
@@ -350,6 +488,20 @@ def inside(node, outer) -> bool:
 def passes(node, name: str) -> bool:
     """Is ``name`` handed over under ``node``: a call argument, returned, or stored?
 
+    Parameters
+    ----------
+    node : tree_sitter.Node
+        A node of a parsed Go file.
+    name : str
+        An identifier.
+
+    Returns
+    -------
+    bool
+        True where ``name`` is passed to a call, returned or assigned under ``node``.
+
+    Examples
+    --------
     >>> passes(_EXAMPLE.functions[0].node, "fallback"), passes(_EXAMPLE.functions[0].node, "wait")
     (True, True)
     """
@@ -372,6 +524,20 @@ def passes(node, name: str) -> bool:
 def decl_name(f: GoFile, node) -> str:
     """The declaration around ``node`` as ``name`` or ``(Receiver).name`` ('' at package level).
 
+    Parameters
+    ----------
+    f : GoFile
+        The parsed file.
+    node : tree_sitter.Node
+        A node of a parsed Go file.
+
+    Returns
+    -------
+    str
+        ``name`` or ``(Receiver).name``, '' at package level.
+
+    Examples
+    --------
     >>> from pathlib import Path
     >>> import goforensics
     >>> from goforensics.read.gosource import parse_go

@@ -462,6 +462,20 @@ def _plain_dump(text: str | None, source: str, path: Path | None = None) -> GoTe
 def read_go_test_file(path: str | Path, source: str | None = None) -> GoTestOutput:
     """:func:`read_go_test` of a file (``.gz`` too); a binary profile is read as a plain dump.
 
+    Parameters
+    ----------
+    path : str or Path
+        A file of ``go test`` output (``-json`` or plain), gzip-compressed or not.
+    source : str, optional
+        The name the tables give it (default: the file's name).
+
+    Returns
+    -------
+    GoTestOutput
+        Its ``tests``, ``events``, ``dumps`` and ``warnings``.
+
+    Examples
+    --------
     >>> import tempfile, os
     >>> with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as f:
     ...     _ = f.write("ok  \\texample.com/p\\t0.01s\\n")
@@ -482,6 +496,18 @@ def read_go_test_paths(paths: list[str | Path]) -> list[GoTestOutput]:
 
     Raises :class:`goforensics.errors.LoadError` where a path names nothing.
 
+    Parameters
+    ----------
+    paths : list of str or Path
+        Files, globs or directories.
+
+    Returns
+    -------
+    list of GoTestOutput
+        One per file, in the order the paths name them.
+
+    Examples
+    --------
     >>> read_go_test_paths(["/no/such/file.json"])
     Traceback (most recent call last):
     ...
@@ -504,6 +530,18 @@ def read_go_test_paths(paths: list[str | Path]) -> list[GoTestOutput]:
 def is_empty(out: GoTestOutput) -> bool:
     """True where an input held neither test output nor a goroutine: nothing to judge.
 
+    Parameters
+    ----------
+    out : GoTestOutput
+        What :func:`read_go_test` read.
+
+    Returns
+    -------
+    bool
+        True when it holds no test and no goroutine.
+
+    Examples
+    --------
     >>> is_empty(read_go_test("hello\\n")), is_empty(read_go_test("ok  \\tp\\t0.1s\\n"))
     (True, False)
     """

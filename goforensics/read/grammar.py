@@ -61,6 +61,22 @@ MAX_LINE = 8 << 20
 def bounded(digits: bytes, bits: int, base: int = 10) -> int | None:
     """The number, or None where it does not fit the column (a signed ``bits + 1``-bit int).
 
+    Parameters
+    ----------
+    digits : bytes
+        The number's digits as printed.
+    bits : int
+        The column's width in bits, sign excluded.
+    base : int, default 10
+        The digits' base.
+
+    Returns
+    -------
+    int or None
+        The number, or None where it overflows.
+
+    Examples
+    --------
     >>> bounded(b"42", 31), bounded(b"9" * 30, 63)
     (42, None)
     """
@@ -116,6 +132,18 @@ _SIMPLE_ESC = {"a": b"\a", "b": b"\b", "f": b"\f", "n": b"\n", "r": b"\r", "t": 
 def go_unquote(s: str) -> str:
     r"""Undo Go's quoting of a label key or value (``\\xNN`` are raw UTF-8 bytes).
 
+    Parameters
+    ----------
+    s : str
+        A Go-quoted string, quotes included.
+
+    Returns
+    -------
+    str
+        The text it stands for.
+
+    Examples
+    --------
     >>> go_unquote(r'"a\"b\xe2\x9c\x93"')
     'a"b✓'
     """
@@ -147,6 +175,18 @@ _LABEL_TOKEN = re.compile(r'\s*("(?:[^"\\]|\\.)*"|[^,:{}"\s]*)\s*')
 def parse_labels(text: str) -> str:
     """Labels as printed, ``{k: v, k2: "quoted"}`` (debug=2) or ``{"k":"v"}`` (debug=1), as JSON.
 
+    Parameters
+    ----------
+    text : str
+        The labels as the dump prints them, braces included.
+
+    Returns
+    -------
+    str
+        A JSON object, keys sorted.
+
+    Examples
+    --------
     >>> parse_labels('{handler: /api, tenant: "t-3, b", empty: }')
     '{"empty": "", "handler": "/api", "tenant": "t-3, b"}'
     >>> parse_labels('{"a":"b", "c":"d"}')
@@ -197,6 +237,18 @@ _header_cache: dict[bytes, Header] = {}
 def parse_bracket(b: bytes) -> Header:
     """The facts of a header's bracket content (cached: a dump repeats a few brackets).
 
+    Parameters
+    ----------
+    b : bytes
+        What stands between the brackets of a goroutine's header.
+
+    Returns
+    -------
+    Header
+        ``state`` (markers removed), ``raw``, ``minutes``, ``locked`` and ``leaked``.
+
+    Examples
+    --------
     >>> h = parse_bracket(b"chan send (leaked), 12 minutes, locked to thread")
     >>> h.state, h.minutes, h.locked, h.leaked
     ('chan send', 12, True, True)
@@ -241,6 +293,18 @@ def is_prefix(text: bytes) -> bool:
 
     Quoting, timestamps, klog/glog headers and docker compose's service bars are prefixes.
 
+    Parameters
+    ----------
+    text : bytes
+        The text before the header.
+
+    Returns
+    -------
+    bool
+        True where it looks like a log prefix.
+
+    Examples
+    --------
     >>> is_prefix(b"2026-11-30T03:21:31.5Z stderr F "), is_prefix(b"^\\"), is_prefix(b"we saw a ")
     (True, True, False)
     >>> is_prefix(b"I1201 10:00:00.000000   12 file.go:34] "), is_prefix(b"app-1  | ")
@@ -262,6 +326,18 @@ ESCAPED_HEADER = re.compile(
 def escaped_dumps(raw: bytes) -> Iterator[bytes]:
     r"""Find dumps escaped inside quoted fields and unescape them (JSON / Go quoting rules).
 
+    Parameters
+    ----------
+    raw : bytes
+        A log line.
+
+    Yields
+    ------
+    bytes
+        Each escaped dump found, unescaped.
+
+    Examples
+    --------
     >>> list(escaped_dumps(rb'level=error stack="goroutine 1 [running]:\nmain.main()\n" x=1'))
     [b'goroutine 1 [running]:\nmain.main()\n']
     """

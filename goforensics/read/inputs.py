@@ -89,6 +89,18 @@ class Source:
 def display_name(path: str | Path) -> str:
     """A file name fit for the tables: bytes that are not UTF-8 shown as ``\\xNN``.
 
+    Parameters
+    ----------
+    path : str or Path
+        A file name as the file system gave it.
+
+    Returns
+    -------
+    str
+        The name, every byte that is not UTF-8 written ``\\xNN``.
+
+    Examples
+    --------
     >>> display_name(b"dump-\\xff.txt".decode("utf-8", "surrogateescape"))
     'dump-\\\\xff.txt'
     """
@@ -291,6 +303,18 @@ DATA = Path(__file__).resolve().parent.parent / "data"
 def bundled_path(name: str) -> Path:
     """Where a bundled example series lives (``bundled:NAME`` on the command line).
 
+    Parameters
+    ----------
+    name : str
+        A bundled series' name (``demo``, ``checkout`` ...).
+
+    Returns
+    -------
+    Path
+        Its directory inside the package.
+
+    Examples
+    --------
     >>> bundled_path("demo").name
     'demo'
     """

@@ -63,7 +63,23 @@ class Limits:
                 raise LimitError(f"limit {f.name} must be a positive integer, not {v!r}")
 
     def inflate_budget(self, compressed: int | None) -> int:
-        """Bytes one gzip input of ``compressed`` bytes may inflate to (None: size unknown)."""
+        """Bytes one gzip input of ``compressed`` bytes may inflate to (None: size unknown).
+
+        Parameters
+        ----------
+        compressed : int or None
+            The gzip input's size in bytes, None where it is unknown.
+
+        Returns
+        -------
+        int
+            The most bytes it may inflate to.
+
+        Examples
+        --------
+        >>> Limits().inflate_budget(None) > 0
+        True
+        """
         if compressed is None:
             return self.decompressed
         return min(self.decompressed, max(self.ratio_floor, self.ratio * compressed))
@@ -72,6 +88,18 @@ class Limits:
 def current(limits: Limits | None = None) -> Limits:
     """The given limits, else the defaults with any ``GOFORENSICS_LIMIT_<NAME>`` override.
 
+    Parameters
+    ----------
+    limits : Limits, optional
+        Limits to use as they are.
+
+    Returns
+    -------
+    Limits
+        ``limits``, else the defaults with the environment's overrides.
+
+    Examples
+    --------
     >>> import os
     >>> os.environ["GOFORENSICS_LIMIT_SNAPSHOTS"] = "5000"
     >>> current().snapshots
@@ -103,6 +131,24 @@ def gunzip_chunks(fileobj: BinaryIO, budget: int, name: str, chunk_size: int) ->
     Raises :class:`InflateBudget` past the budget and :class:`~goforensics.errors.ParseError`
     where the stream is corrupt, each with a one-line message.
 
+    Parameters
+    ----------
+    fileobj : binary file
+        The gzip stream.
+    budget : int
+        The most bytes it may inflate to.
+    name : str
+        The input's name, for the messages.
+    chunk_size : int
+        Bytes read at a time.
+
+    Yields
+    ------
+    bytes
+        Inflated chunks, in order.
+
+    Examples
+    --------
     >>> import gzip, io
     >>> bomb = gzip.compress(bytes(1 << 20))
     >>> sum(map(len, gunzip_chunks(io.BytesIO(bomb), 1 << 20, "ok.gz", 1 << 16)))

@@ -77,11 +77,12 @@ def read_chunks(
     limits : budgets (default :func:`goforensics.read.limits.current`): a gzip file inflates
         to at most ``limits.inflate_budget(its size)`` bytes.
 
-    Returns
-    -------
-    An iterator of bytes; it raises :class:`~goforensics.errors.ParseError` (a file that
-    cannot be opened, a corrupt gzip stream) or :class:`~goforensics.errors.LimitError`
-    (past the budget), each with a one-line message.
+    Yields
+    ------
+    bytes
+        The file's bytes, chunk by chunk; it raises :class:`~goforensics.errors.ParseError`
+        (a file that cannot be opened, a corrupt gzip stream) or
+        :class:`~goforensics.errors.LimitError` (past the budget), each with a one-line message.
 
     Examples
     --------

@@ -80,6 +80,18 @@ def decode_varint(buf: bytes, pos: int) -> tuple[int, int]:
 def looks_like_profile(head: bytes) -> bool:
     """Is this the start of a profile.proto message (binary; fields 1-14, valid wire types)?
 
+    Parameters
+    ----------
+    head : bytes
+        The first bytes of an input (after gunzip).
+
+    Returns
+    -------
+    bool
+        True where they parse as the start of a profile.proto message.
+
+    Examples
+    --------
     >>> looks_like_profile(b"goroutine 1 [running]:"), looks_like_profile(b"\\x0a\\x04\\x08\\x01\\x10\\x02\\x5a\\x00")
     (False, True)
     """
@@ -104,12 +116,13 @@ def looks_like_profile(head: bytes) -> bool:
 
 
 def encode_varint(value: int) -> bytes:
-    """Encode a non-negative integer as a varint (used by tests to build profiles).
+    """Encode an integer as a protobuf varint (the profile writer's and tests' encoder).
 
     Parameters
     ----------
     value : int
-        A non-negative integer.
+        An integer; a negative one is written as protobuf writes an int64, in 64-bit two's
+        complement (ten bytes).
 
     Returns
     -------
@@ -122,7 +135,10 @@ def encode_varint(value: int) -> bytes:
     (b'\\xac\\x02', b'\\x01')
     >>> decode_varint(encode_varint(2**40), 0)
     (1099511627776, 6)
+    >>> len(encode_varint(-1)), decode_varint(encode_varint(-1), 0)[0] == 2**64 - 1
+    (10, True)
     """
+    value &= (1 << 64) - 1  # int64 fields are two's complement on the wire
     out = bytearray()
     while True:
         b = value & 0x7F

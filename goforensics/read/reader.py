@@ -131,7 +131,24 @@ class Reader:
 
     # -- skipped-line accounting ------------------------------------------------------------
     def skip(self, lineno: int, reason: str) -> None:
-        """Count a line that is not part of any goroutine; runs of them make one warning."""
+        """Count a line that is not part of any goroutine; runs of them make one warning.
+
+        Parameters
+        ----------
+        lineno : int
+            The line's number in the input.
+        reason : str
+            Why it is skipped (``text that is not part of a dump``, ``race report`` ...).
+
+        Examples
+        --------
+        >>> from goforensics.read.tables import TableBuilder
+        >>> r = Reader(TableBuilder("<text>"))
+        >>> r.skip(1, "text that is not part of a dump"); r.skip(2, "text that is not part of a dump")
+        >>> r.flush_skip()
+        >>> r.b.tables().warnings[["line", "kind", "message"]].values.tolist()
+        [[1, 'skipped', '2 line(s) skipped: 2 text that is not part of a dump']]
+        """
         race = reason == "race report"
         if self.skip_start is not None and (self.skip_race == race):
             self.skip_reasons[reason] = self.skip_reasons.get(reason, 0) + 1
@@ -142,6 +159,17 @@ class Reader:
         self.skip_reasons = {reason: 1}
 
     def flush_skip(self) -> None:
+        """Record the open run of skipped lines as one warning (nothing when there is none).
+
+        Examples
+        --------
+        >>> from goforensics.read.tables import TableBuilder
+        >>> r = Reader(TableBuilder("<text>"))
+        >>> r.skip(4, "register dump")
+        >>> r.flush_skip(); r.flush_skip()  # the second has nothing left to record
+        >>> len(r.b.tables().warnings)
+        1
+        """
         if self.skip_start is not None:
             kind = "race-report" if self.skip_race else "skipped"
             why = ", ".join(f"{n} {r}" for r, n in self.skip_reasons.items())
@@ -150,6 +178,26 @@ class Reader:
 
     # -- unwrapping: the dump line inside a raw line ------------------------------------------
     def feed(self, lineno: int, raw: bytes) -> None:
+        r"""Take one raw line of the input: test2json events, JSON log records, over-long lines and
+        escaped dumps are unwrapped here; the dump lines inside go to :meth:`text`.
+
+        Parameters
+        ----------
+        lineno : int
+            The line's number in the input.
+        raw : bytes
+            The line as read, without its newline.
+
+        Examples
+        --------
+        >>> from goforensics.read.tables import TableBuilder
+        >>> r = Reader(TableBuilder("<text>"))
+        >>> r.feed(1, b'{"Action":"output","Test":"TestA","Output":"goroutine 1 [running]:\\n"}')
+        >>> r.feed(2, b'{"Action":"output","Test":"TestA","Output":"main.main()\\n\\t/m.go:3 +0x1\\n"}')
+        >>> _ = r.finish(False)
+        >>> r.b.tables().goroutines[["goid", "state", "top_function"]].values.tolist()
+        [[1, 'running', 'main.main']]
+        """
         self.last_lineno = lineno
         if len(raw) > self.max_line:
             if len(raw) > self.limits.line:
@@ -170,7 +218,26 @@ class Reader:
         self.text(lineno, raw)
 
     def text(self, lineno: int, raw: bytes) -> None:
-        """A line of text: through a learnt log prefix, or holding a whole escaped dump."""
+        """A line of text: through a learnt log prefix, or holding a whole escaped dump.
+
+        Parameters
+        ----------
+        lineno : int
+            The line's number in the input.
+        raw : bytes
+            The line as read, without its newline.
+
+        Examples
+        --------
+        >>> from goforensics.read.tables import TableBuilder
+        >>> r = Reader(TableBuilder("<text>"))
+        >>> r.text(1, b"I1201 10:00:00.000000 12 main.go:9] goroutine 1 [running]:")
+        >>> r.text(2, b"I1201 10:00:00.000000 12 main.go:9] main.main()")  # the prefix learnt is dropped
+        >>> r.text(3, b"I1201 10:00:00.000000 12 main.go:9] \\t/m.go:3 +0x1")
+        >>> _ = r.finish(False)
+        >>> r.b.tables().goroutines["top_function"].tolist()
+        ['main.main']
+        """
         if self.prefix is not None:
             m = self.prefix.match(raw)
             if m:
@@ -183,6 +250,27 @@ class Reader:
         self.line(lineno, raw)
 
     def test2json(self, lineno: int, raw: bytes) -> None:
+        r"""Take one ``go test -json`` event: the output it carries is read line by line (a line
+        split over events is joined); other events are skipped.
+
+        Parameters
+        ----------
+        lineno : int
+            The line's number in the input.
+        raw : bytes
+            The line as read, without its newline.
+
+        Examples
+        --------
+        >>> from goforensics.read.tables import TableBuilder
+        >>> r = Reader(TableBuilder("<text>"))
+        >>> r.test2json(1, b'{"Action":"run","Test":"TestA"}')
+        >>> r.test2json(2, b'{"Action":"output","Output":"goroutine 7 [chan send]:\\nmain.f()\\n"}')
+        >>> r.test2json(3, b'{"Action":"output","Output":"\\t/m.go:9 +0x1\\n"}')
+        >>> _ = r.finish(False)
+        >>> r.b.tables().goroutines[["goid", "state"]].values.tolist()
+        [[7, 'chan send']]
+        """
         try:
             ev = json.loads(raw)
         except ValueError:
@@ -202,7 +290,29 @@ class Reader:
     def json_log(self, lineno: int, raw: bytes) -> bool:
         """A JSON log record carrying one line of a program's output in ``log``: Docker's
         json-file driver and Fluent Bit write a crash that way, one record per line (a
-        line longer than 16 KiB split over several). False when the line is not one."""
+        line longer than 16 KiB split over several). False when the line is not one.
+
+        Parameters
+        ----------
+        lineno : int
+            The line's number in the input.
+        raw : bytes
+            The line as read, without its newline.
+
+        Returns
+        -------
+        bool
+            True when the line was such a record (and its text was read).
+
+        Examples
+        --------
+        >>> from goforensics.read.tables import TableBuilder
+        >>> r = Reader(TableBuilder("<text>"))
+        >>> r.json_log(1, b'{"log":"goroutine 1 [running]:\\\\n","stream":"stderr"}')
+        True
+        >>> r.json_log(2, b'{"level":"info"}')
+        False
+        """
         try:
             ev = json.loads(raw)
         except ValueError:
@@ -218,7 +328,24 @@ class Reader:
         return True
 
     def escaped(self, lineno: int, raw: bytes) -> None:
-        """Dumps escaped into one field of a log line (zap ``stack="goroutine 1 [..]:\\n..."``)."""
+        """Dumps escaped into one field of a log line (zap ``stack="goroutine 1 [..]:\\n..."``).
+
+        Parameters
+        ----------
+        lineno : int
+            The line's number in the input.
+        raw : bytes
+            The line as read, without its newline.
+
+        Examples
+        --------
+        >>> from goforensics.read.tables import TableBuilder
+        >>> r = Reader(TableBuilder("<text>"))
+        >>> r.escaped(1, rb'level=error stack="goroutine 1 [running]:\\nmain.main()\\n\\t/m.go:3 +0x1\\n"')
+        >>> _ = r.finish(False)
+        >>> r.b.tables().goroutines[["goid", "top_function"]].values.tolist()
+        [[1, 'main.main']]
+        """
         self.end_goroutine()
         for text in escaped_dumps(raw):
             for ln in text.split(b"\n"):
@@ -227,6 +354,25 @@ class Reader:
 
     # -- the dump grammar ---------------------------------------------------------------------
     def line(self, lineno: int, s: bytes) -> None:
+        r"""Take one line of dump text in the current :class:`Mode`, or end that mode and read it
+        outside.
+
+        Parameters
+        ----------
+        lineno : int
+            The line's number in the input.
+        s : bytes
+            The line, any log prefix taken off.
+
+        Examples
+        --------
+        >>> from goforensics.read.tables import TableBuilder
+        >>> r = Reader(TableBuilder("<text>"))
+        >>> for n, s in enumerate([b"goroutine 1 [sleep]:", b"main.main()", b"\t/m.go:3 +0x1", b""], 1):
+        ...     r.line(n, s)
+        >>> r.mode, r.b.tables().goroutines["state"].tolist()
+        (<Mode.OUT: 'out'>, ['sleep'])
+        """
         stripped = s.strip()
         mode = self.mode
         if mode is Mode.RACE:
@@ -261,6 +407,26 @@ class Reader:
         self.outside(lineno, s, stripped)
 
     def outside(self, lineno: int, s: bytes, stripped: bytes) -> None:
+        """Read a line outside any goroutine: a header, a profile's header or bucket, a panic or
+        signal line, a race report, a runtime stack, else text that is skipped.
+
+        Parameters
+        ----------
+        lineno : int
+            The line's number in the input.
+        s : bytes
+            The line.
+        stripped : bytes
+            The line without surrounding white space.
+
+        Examples
+        --------
+        >>> from goforensics.read.tables import TableBuilder
+        >>> r = Reader(TableBuilder("<text>"))
+        >>> r.outside(1, b"panic: boom", b"panic: boom")
+        >>> r.mode, r.b.part["kind"], r.b.part["message"]
+        (<Mode.MESSAGE: 'message'>, 'panic', 'panic: boom')
+        """
         m = HEADER.search(s)
         if m and bounded(m.group(1), 63) is not None:
             self.flush_skip()
@@ -316,7 +482,21 @@ class Reader:
         self.skip(lineno, "text that is not part of a dump")
 
     def learn_prefix(self, prefix: bytes) -> None:
-        """Text before a header: a log prefix repeated on every line, or text glued to it."""
+        """Text before a header: a log prefix repeated on every line, or text glued to it.
+
+        Parameters
+        ----------
+        prefix : bytes
+            The text before the header on its line.
+
+        Examples
+        --------
+        >>> from goforensics.read.tables import TableBuilder
+        >>> r = Reader(TableBuilder("<text>"))
+        >>> r.learn_prefix(b"app-1  | ")
+        >>> r.prefix.match(b"app-2  | main.main()").end()
+        9
+        """
         ts = TS_PREFIX.search(prefix)
         if ts:
             self.last_time = ts.group(1).decode()
@@ -325,7 +505,29 @@ class Reader:
         self.prefix = re.compile(pat)
 
     def preamble(self, lineno: int, text: bytes) -> bool:
-        """A panic / fatal error / signal line: it opens a new snapshot. False if not one here."""
+        """A panic / fatal error / signal line: it opens a new snapshot. False if not one here.
+
+        Parameters
+        ----------
+        lineno : int
+            The line's number in the input.
+        text : bytes
+            The line from its ``panic:``, ``fatal error:``, ``runtime:`` or signal word on.
+
+        Returns
+        -------
+        bool
+            True when it opens (or continues) a snapshot's message.
+
+        Examples
+        --------
+        >>> from goforensics.read.tables import TableBuilder
+        >>> r = Reader(TableBuilder("<text>"))
+        >>> r.preamble(1, b"fatal error: all goroutines are asleep - deadlock!")
+        True
+        >>> r.b.part["kind"], r.mode
+        ('fatal error', <Mode.MESSAGE: 'message'>)
+        """
         msg = text.decode("utf-8", "replace")
         if msg.startswith("panic: "):
             kind = "panic"
@@ -367,6 +569,24 @@ class Reader:
 
     # -- goroutines ------------------------------------------------------------------------------
     def start_goroutine(self, lineno: int, m: re.Match) -> None:
+        """Open a goroutine at its header line (its bracket, labels and thread read).
+
+        Parameters
+        ----------
+        lineno : int
+            The line's number in the input.
+        m : re.Match
+            The header's match of :data:`goforensics.read.grammar.HEADER`.
+
+        Examples
+        --------
+        >>> from goforensics.read.grammar import HEADER
+        >>> from goforensics.read.tables import TableBuilder
+        >>> r = Reader(TableBuilder("<text>"))
+        >>> r.start_goroutine(1, HEADER.search(b"goroutine 9 [select, 4 minutes]:"))
+        >>> r.mode, r.g["goid"], r.g["hdr"].minutes
+        (<Mode.GOROUTINE: 'goroutine'>, 9, 4)
+        """
         hdr = parse_bracket(m.group(3))
         labels = parse_labels(m.group(4).decode("utf-8", "replace")) if m.group(4) else ""
         mm = m.group(2)
@@ -393,7 +613,29 @@ class Reader:
                 p["taken_at"] = self.last_time
 
     def goroutine_line(self, s: bytes, stripped: bytes) -> bool:
-        """Take one line inside a goroutine; False when the line is not part of it."""
+        """Take one line inside a goroutine; False when the line is not part of it.
+
+        Parameters
+        ----------
+        s : bytes
+            The line.
+        stripped : bytes
+            The line without surrounding white space.
+
+        Returns
+        -------
+        bool
+            True when the line is a frame, a file line, a ``created by`` or another line of it.
+
+        Examples
+        --------
+        >>> from goforensics.read.grammar import HEADER
+        >>> from goforensics.read.tables import TableBuilder
+        >>> r = Reader(TableBuilder("<text>"))
+        >>> r.start_goroutine(1, HEADER.search(b"goroutine 9 [select]:"))
+        >>> r.goroutine_line(b"main.loop()", b"main.loop()"), r.goroutine_line(b"ok  \\tp\\t0.1s", b"ok  \\tp\\t0.1s")
+        (True, False)
+        """
         g = self.g
         pend = self.pending
         if pend is not None:
@@ -444,6 +686,19 @@ class Reader:
         return False
 
     def flush_pending(self) -> None:
+        """Keep a frame or ``created by`` line whose file line never came (a cut or mangled dump).
+
+        Examples
+        --------
+        >>> from goforensics.read.grammar import HEADER
+        >>> from goforensics.read.tables import TableBuilder
+        >>> r = Reader(TableBuilder("<text>"))
+        >>> r.start_goroutine(1, HEADER.search(b"goroutine 9 [select]:"))
+        >>> _ = r.goroutine_line(b"main.loop()", b"main.loop()")
+        >>> r.flush_pending()
+        >>> [(f.function, f.file) for f in r.g["sections"][0]]
+        [('main.loop', '')]
+        """
         pend, self.pending = self.pending, None
         if pend is None or self.g is None:
             return
@@ -456,7 +711,26 @@ class Reader:
             self.add_frame(Frame(pend[1], pend[2], pend[3], "", None, None, g["elided_n"]))
 
     def add_frame(self, frame: Frame) -> None:
-        """A frame of the open goroutine; past the depth budget it is counted, not kept."""
+        """A frame of the open goroutine; past the depth budget it is counted, not kept.
+
+        Parameters
+        ----------
+        frame : Frame
+            The frame, its file line read.
+
+        Examples
+        --------
+        >>> from goforensics.read.grammar import HEADER
+        >>> from goforensics.read.limits import Limits
+        >>> from goforensics.read.stacks import Frame
+        >>> from goforensics.read.tables import TableBuilder
+        >>> r = Reader(TableBuilder("<text>"), Limits(depth=1))
+        >>> r.start_goroutine(1, HEADER.search(b"goroutine 9 [select]:"))
+        >>> r.add_frame(Frame("main.loop", "", False, "/m.go", 9, None))
+        >>> r.add_frame(Frame("main.main", "", False, "/m.go", 3, None))  # past the depth budget
+        >>> len(r.g["sections"][0]), r.g["over_depth"], r.g["elided"]
+        (1, 1, True)
+        """
         g = self.g
         frames = g["sections"][-1]
         if len(frames) < self.max_depth:
@@ -467,6 +741,23 @@ class Reader:
         g["elided_n"] = None
 
     def end_goroutine(self, truncated: bool = False) -> None:
+        """Close the open goroutine and add its row (nothing when none is open).
+
+        Parameters
+        ----------
+        truncated : bool, default False
+            The input was cut inside it.
+
+        Examples
+        --------
+        >>> from goforensics.read.grammar import HEADER
+        >>> from goforensics.read.tables import TableBuilder
+        >>> r = Reader(TableBuilder("<text>"))
+        >>> r.start_goroutine(1, HEADER.search(b"goroutine 9 [select]:"))
+        >>> r.end_goroutine(truncated=True)
+        >>> r.b.tables().goroutines[["goid", "n_frames", "truncated"]].values.tolist()
+        [[9, 0, True]]
+        """
         g = self.g
         if g is None:
             return
@@ -501,6 +792,27 @@ class Reader:
 
     # -- debug=1 buckets ------------------------------------------------------------------------
     def bucket_line(self, stripped: bytes) -> bool:
+        r"""Take one line of a ``debug=1`` profile's bucket: a ``# labels:`` line or a frame.
+
+        Parameters
+        ----------
+        stripped : bytes
+            The line without surrounding white space.
+
+        Returns
+        -------
+        bool
+            True when the line is part of the bucket.
+
+        Examples
+        --------
+        >>> from goforensics.read.tables import TableBuilder
+        >>> r = Reader(TableBuilder("<text>"))
+        >>> r.outside(1, b"goroutine profile: total 3", b"goroutine profile: total 3")
+        >>> r.outside(2, b"3 @ 0x43b 0x40a", b"3 @ 0x43b 0x40a")
+        >>> r.bucket_line(b"#\t0x43b\tmain.worker+0x1b\t/m.go:9"), r.bucket_line(b"hello")
+        (True, False)
+        """
         bk = self.bucket
         lm = BUCKET_LABELS.match(stripped)
         if lm:
@@ -525,6 +837,19 @@ class Reader:
         return True
 
     def end_bucket(self) -> None:
+        r"""Close the open ``debug=1`` bucket and add its row (its state inferred from its frames).
+
+        Examples
+        --------
+        >>> from goforensics.read.tables import TableBuilder
+        >>> r = Reader(TableBuilder("<text>"))
+        >>> r.outside(1, b"goroutine profile: total 3", b"goroutine profile: total 3")
+        >>> r.outside(2, b"3 @ 0x43b", b"3 @ 0x43b")
+        >>> _ = r.bucket_line(b"#\t0x43b\ttime.Sleep+0x1b\t/go/src/runtime/time.go:9")
+        >>> r.end_bucket()
+        >>> r.b.tables().goroutines[["count", "state", "top_function"]].values.tolist()
+        [[3, 'sleep', 'time.Sleep']]
+        """
         bk, self.bucket = self.bucket, None
         self.mode = Mode.OUT
         if bk is None:
@@ -551,6 +876,27 @@ class Reader:
         A cut shows when the text ends on a frame or a ``created by`` line without its file
         line, inside a line that cannot end a goroutine, inside a header, or inside a
         profile's bucket. (A cut that leaves a well-formed last line cannot be seen.)
+
+        Parameters
+        ----------
+        ends_mid_line : bool
+            The input did not end with a newline.
+        last_line : bytes, optional
+            Its last line, to see a header cut in the middle.
+
+        Returns
+        -------
+        bool
+            True when the input was cut inside a goroutine.
+
+        Examples
+        --------
+        >>> from goforensics.read.tables import TableBuilder
+        >>> r = Reader(TableBuilder("<text>"))
+        >>> r.feed(1, b"goroutine 1 [running]:")
+        >>> r.feed(2, b"main.main()")  # no file line: the input ends here
+        >>> r.finish(True, b"main.main()")
+        True
         """
         if self.json_partial:
             self.line(self.last_lineno, self.json_partial)

@@ -85,6 +85,22 @@ def line_bounds(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Start and end offsets of lines ``first`` to ``stop - 1`` of a buffer, from its newlines.
 
+    Parameters
+    ----------
+    newlines : ndarray
+        Offsets of the buffer's newline bytes.
+    size : int
+        The buffer's length.
+    first, stop : int
+        The lines wanted: ``first`` to ``stop - 1``.
+
+    Returns
+    -------
+    tuple of (ndarray, ndarray)
+        Each line's start offset and end offset (its newline excluded).
+
+    Examples
+    --------
     >>> nl = np.array([2, 3])
     >>> [x.tolist() for x in line_bounds(nl, 6, 0, 3)]
     [[0, 3, 4], [2, 3, 6]]

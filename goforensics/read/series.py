@@ -98,12 +98,23 @@ def load(
         :func:`goforensics.read.sidefiles.read_times`) for the files it names; its times win
         over a manifest's (``taken_at`` wins over it).
     app_modules : import-path prefixes of the application (overriding inference).
+    fast : use the vectorised reader where the input allows (the reference reader
+        otherwise; both give the same tables).
     workers : parse files in this many local processes.
     scheduler : hand the parsing of the files to Dask instead (a fleet's thousands of
         dumps): ``"dask"`` for Dask's current scheduler (a ``dask.distributed`` Client
         if one is active), ``"processes"`` / ``"threads"`` for a local one, or a Client.
         Needs the ``fleet`` extra (``pip install 'goforensics[fleet]'``).
+    progress : a bar over the files on stderr.
 
+    Returns
+    -------
+    Dumps
+        The four tables: ``goroutines``, ``frames``, ``snapshots`` (one row per snapshot, with
+        ``source``, ``taken_at`` and ``time_source``) and ``warnings``.
+
+    Examples
+    --------
     >>> import goforensics as gf, tempfile, pathlib
     >>> tmp = pathlib.Path(tempfile.mkdtemp())
     >>> _ = (tmp / "a-20261130T030000Z.txt").write_text("goroutine 1 [running]:\\nmain.main()\\n\\t/m.go:3 +0x1\\n")

@@ -40,6 +40,20 @@ class Stack:
 def fingerprint(sections: list[list[Frame]], elided: bool) -> int:
     """The ``stack_id`` of a stack: xxh3 of its functions, files, lines and elision marks.
 
+    Parameters
+    ----------
+    sections : list of list of Frame
+        The stack's frames: its own, then each ancestor's (``tracebackancestors``).
+    elided : bool
+        Whether frames were elided from it.
+
+    Returns
+    -------
+    int
+        The ``stack_id`` (a signed 64-bit int).
+
+    Examples
+    --------
     >>> f = Frame("main.main", "", False, "/m.go", 3, None)
     >>> fingerprint([[f]], False) == fingerprint([[f]], False) != fingerprint([[f]], True)
     True
@@ -75,9 +89,43 @@ class Seen:
         return False
 
     def add(self, x: int) -> None:
+        """Note one goroutine id as seen in this snapshot.
+
+        Parameters
+        ----------
+        x : int
+            The id.
+
+        Examples
+        --------
+        >>> s = Seen()
+        >>> s.add(7)
+        >>> 7 in s, 8 in s
+        (True, False)
+        """
         self.small.add(x)
 
     def any_in(self, ids: np.ndarray) -> bool:
+        """Whether any of ``ids`` was seen.
+
+        Parameters
+        ----------
+        ids : ndarray
+            Goroutine ids.
+
+        Returns
+        -------
+        bool
+            True when one of them was seen.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> s = Seen()
+        >>> s.add_sorted(np.array([3, 5, 9]))
+        >>> s.any_in(np.array([4, 9])), s.any_in(np.array([4, 6]))
+        (True, False)
+        """
         if self.small and not self.small.isdisjoint(ids.tolist()):
             return True
         for a in self.arrays:
@@ -87,6 +135,22 @@ class Seen:
         return False
 
     def add_sorted(self, ids: np.ndarray) -> None:
+        """Note a sorted batch of ids as seen (batches are merged as they grow, like a log-structured
+        merge, so that a lookup searches a few arrays).
+
+        Parameters
+        ----------
+        ids : ndarray
+            Goroutine ids, sorted.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> s = Seen()
+        >>> s.add_sorted(np.array([1, 2])); s.add_sorted(np.array([5, 6]))
+        >>> [a.tolist() for a in s.arrays], 6 in s
+        ([[1, 2, 5, 6]], True)
+        """
         self.arrays.append(ids)
         while len(self.arrays) > 1 and len(self.arrays[-2]) <= 2 * len(self.arrays[-1]):
             last = self.arrays.pop()

@@ -41,7 +41,7 @@ __all__ = [
     "BATCH_COLUMNS",
     "SnapshotBudget",
     "TableBuilder",
-    "safe_text",
+    "utf8_name",
 ]
 
 
@@ -56,11 +56,23 @@ class SnapshotBudget(LimitError):
         self.line = line
 
 
-def safe_text(s: str) -> str:
-    r"""A name as text every writer accepts: bytes that were not UTF-8 (carried as surrogates by
-    ``os.fsdecode``) are written as ``\xNN`` escapes.
+def utf8_name(s: str) -> str:
+    r"""A source's name as UTF-8 text: bytes that were not UTF-8 (carried as surrogates by
+    ``os.fsdecode``) are written as ``\xNN`` escapes, so that every writer accepts the name.
 
-    >>> safe_text("dump-\udcff.txt"), safe_text("plain.txt")
+    Parameters
+    ----------
+    s : str
+        The name, as ``os.fsdecode`` gave it.
+
+    Returns
+    -------
+    str
+        ``s`` itself when it encodes as UTF-8, else ``s`` with each undecodable byte as ``\xNN``.
+
+    Examples
+    --------
+    >>> utf8_name("dump-\udcff.txt"), utf8_name("plain.txt")
     ('dump-\\xff.txt', 'plain.txt')
     """
     try:
@@ -119,7 +131,7 @@ class TableBuilder:
     """Collects rows for one source, cutting it into snapshots (parts)."""
 
     def __init__(self, source: str, max_snapshots: int = 1 << 62):
-        self.source = safe_text(source)
+        self.source = utf8_name(source)
         self.max_snapshots = max_snapshots
         cols = (
             "part line goid count raw_state state state_inferred wait_minutes locked leaked labels "
@@ -143,7 +155,32 @@ class TableBuilder:
 
     # -- snapshots ------------------------------------------------------------------------
     def new_part(self, line: int, fmt: str = "debug=2", kind: str = "goroutine dump", **kw) -> dict:
-        """Open a new snapshot at ``line``; :class:`SnapshotBudget` when the file has its fill."""
+        """Open a new snapshot at ``line``; :class:`SnapshotBudget` when the file has its fill.
+
+        Parameters
+        ----------
+        line : int
+            The line the snapshot starts on.
+        fmt : str, default "debug=2"
+            Its format: ``debug=2`` (a text dump), ``debug=1`` (a text profile) or ``debug=0``
+            (a protobuf profile).
+        kind : str, default "goroutine dump"
+            What it is: ``goroutine dump``, ``panic``, ``fatal error``, ``goroutine profile`` ...
+        **kw
+            More of the snapshot's fields (``message``, ``declared_total``, ``taken_at`` ...).
+
+        Returns
+        -------
+        dict
+            The snapshot's fields, as the snapshots table will carry them.
+
+        Examples
+        --------
+        >>> b = TableBuilder("<text>")
+        >>> p = b.new_part(1, kind="panic", message="panic: boom")
+        >>> p["part"], p["kind"], b.new_part(9)["part"]
+        (0, 'panic', 1)
+        """
         if len(self.parts) >= self.max_snapshots:
             raise SnapshotBudget(line, self.max_snapshots)
         self.part = {
@@ -165,7 +202,26 @@ class TableBuilder:
         return self.part
 
     def ensure_part(self, line: int, fmt: str = "debug=2") -> dict:
-        """The current snapshot, or a new one where the format changes (text dump vs profile)."""
+        """The current snapshot, or a new one where the format changes (text dump vs profile).
+
+        Parameters
+        ----------
+        line : int
+            The line of the row about to be added.
+        fmt : str, default "debug=2"
+            The row's format.
+
+        Returns
+        -------
+        dict
+            The snapshot the row goes into.
+
+        Examples
+        --------
+        >>> b = TableBuilder("<text>")
+        >>> b.ensure_part(1)["part"], b.ensure_part(2)["part"]  # no row yet: the same snapshot
+        (0, 0)
+        """
         p = self.part
         if p is None or ((p["format"] == "debug=2") != (fmt == "debug=2") and p["rows"]):
             p = self.new_part(
@@ -180,11 +236,53 @@ class TableBuilder:
         return p
 
     def warn(self, line: int, nlines: int, kind: str, message: str) -> None:
+        """Record a warning of the current snapshot.
+
+        Parameters
+        ----------
+        line : int or None
+            Its first line (None for the whole input).
+        nlines : int
+            How many lines it covers.
+        kind : str
+            Its kind (``skipped``, ``limit``, ``race-report`` ...).
+        message : str
+            One line that says what and why.
+
+        Examples
+        --------
+        >>> b = TableBuilder("<text>")
+        >>> b.warn(3, 2, "skipped", "2 line(s) skipped: 2 text that is not part of a dump")
+        >>> b.tables().warnings[["line", "lines", "kind"]].values.tolist()
+        [[3, 2, 'skipped']]
+        """
         part = self.part["part"] if self.part is not None else None
         self.warnings.append((part, line, nlines, kind, message))
 
     # -- stacks ---------------------------------------------------------------------------------
     def stack(self, sections: list[list[Frame]], elided: bool) -> Stack:
+        """The stack of these frames, each distinct stack kept once (by its fingerprint).
+
+        Parameters
+        ----------
+        sections : list of list of Frame
+            The goroutine's own frames, then each ancestor's.
+        elided : bool
+            Whether frames were elided.
+
+        Returns
+        -------
+        Stack
+            Its ``stack_id`` and functions (the same object for the same stack).
+
+        Examples
+        --------
+        >>> from goforensics.read.stacks import Frame
+        >>> b = TableBuilder("<text>")
+        >>> st = b.stack([[Frame("main.loop", "", False, "/m.go", 9, None)]], False)
+        >>> st.functions, b.stack([[Frame("main.loop", "", False, "/m.go", 9, None)]], False) is st
+        (['main.loop'], True)
+        """
         sid = fingerprint(sections, elided)
         got = self.stacks.get(sid)
         if got is None:
@@ -194,6 +292,29 @@ class TableBuilder:
         return got[1]
 
     def state_of(self, raw: str, st: Stack) -> str:
+        """A printed state as the modern wait-reason name (cached per state and stack).
+
+        Parameters
+        ----------
+        raw : str
+            The state as printed (marks removed).
+        st : Stack
+            The goroutine's stack: its frames tell which primitive an old ``semacquire`` was.
+
+        Returns
+        -------
+        str
+            The state, normalised.
+
+        Examples
+        --------
+        >>> from goforensics.read.stacks import Frame
+        >>> b = TableBuilder("<text>")
+        >>> fns = ["sync.runtime_SemacquireMutex", "sync.(*Mutex).lockSlow"]
+        >>> st = b.stack([[Frame(fn, "", False, "", None, None) for fn in fns]], False)
+        >>> b.state_of("semacquire", st)
+        'sync.Mutex.Lock'
+        """
         key = (raw, st.stack_id)
         s = self._state_cache.get(key)
         if s is None:
@@ -220,6 +341,55 @@ class TableBuilder:
         leaked=None,
         crash=False,
     ):
+        """Add one goroutine (or one ``debug=1`` bucket) row; a goroutine id seen before in the
+        snapshot starts a new one.
+
+        Parameters
+        ----------
+        line : int
+            The line of its header.
+        goid : int or None
+            Its id (None for a profile's bucket).
+        count : int
+            How many goroutines the row stands for (1, or a bucket's count).
+        hdr : Header or None
+            Its header's bracket (None for a bucket).
+        labels : str
+            Its pprof labels, as JSON ('' when none).
+        st : Stack
+            Its stack (:meth:`stack`).
+        args : str
+            Its own frames' arguments, one line a frame.
+        created : tuple
+            ``(created by, file, line, creator goid)``.
+        ancestors : str, optional
+            The ancestors' goroutine ids (``tracebackancestors``), space-separated.
+        elided : bool, default False
+            Frames were elided.
+        truncated : bool, default False
+            The input was cut inside it.
+        m : int, optional
+            The thread (M) it was printed for, in a crash dump.
+        state : str, optional
+            The state of a bucket (inferred from its frames).
+        inferred : bool, default False
+            The state was inferred.
+        leaked : bool, optional
+            The runtime's leak mark, where the header does not say.
+        crash : bool, default False
+            It comes from a crash dump's per-M section.
+
+        Examples
+        --------
+        >>> from goforensics.read.grammar import parse_bracket
+        >>> from goforensics.read.stacks import Frame
+        >>> b = TableBuilder("<text>")
+        >>> st = b.stack([[Frame("main.loop", "", False, "/m.go", 9, None)]], False)
+        >>> for goid in (1, 2, 1):  # the repeated id opens a second snapshot
+        ...     b.add(goid, goid, 1, parse_bracket(b"select"), "", st, "", ("", "", None, None))
+        >>> b.tables().goroutines[["snapshot", "goid", "state"]].values.tolist()
+        [[0, 1, 'select'], [0, 2, 'select'], [1, 1, 'select']]
+        """
         part = self.ensure_part(line, "debug=2" if goid is not None else "debug=1")
         if goid is not None:
             # A repeated id means a new dump, except goroutine 0 (each M's g0) and in crash
@@ -279,6 +449,31 @@ class TableBuilder:
         ``cols`` holds every column but ``part``, ``line`` and ``goid`` (as :data:`BATCH_COLUMNS`
         describes them); the snapshot cuts (a repeated goroutine id starts a new one) and the
         snapshot accounting are done here, exactly as :meth:`add` and the reader do them.
+
+        Parameters
+        ----------
+        lines : ndarray
+            Each row's header line.
+        goids : ndarray
+            Each row's goroutine id.
+        cols : dict
+            The other columns, arrays or codes as :data:`BATCH_COLUMNS` describes them.
+        taken_at : str or None
+            A capture time found in the content, for a snapshot that has none.
+        crash : ndarray, optional
+            Rows from a crash dump's per-M sections.
+
+        Examples
+        --------
+        The fast path adds its goroutines through this method:
+
+        >>> from goforensics.read.fast import FastPath
+        >>> from goforensics.read.reader import Reader
+        >>> b = TableBuilder("<text>")
+        >>> text = b"\\n".join(b"goroutine %d [sleep]:\\nmain.f()\\n\\t/a.go:3 +0x1\\n" % k for k in range(1, 51))
+        >>> _ = FastPath(b, Reader(b)).region(1, text, len(text))
+        >>> len(b.batches) > 0, b.n_rows()
+        (True, 50)
         """
         n = len(lines)
         line_list = lines.tolist()
@@ -355,7 +550,18 @@ class TableBuilder:
         self.batches.append(batch)
 
     def mark_last_truncated(self) -> None:
-        """Flag the last row read as cut by the end of the input."""
+        """Flag the last row read as cut by the end of the input.
+
+        Examples
+        --------
+        >>> from goforensics.read.stacks import Frame
+        >>> b = TableBuilder("<text>")
+        >>> st = b.stack([[Frame("main.loop", "", False, "/m.go", 9, None)]], False)
+        >>> b.add(1, 7, 1, None, "", st, "", ("", "", None, None))
+        >>> b.mark_last_truncated()
+        >>> b.tables().goroutines["truncated"].tolist()
+        [True]
+        """
         if self.cols["truncated"]:
             self.cols["truncated"][-1] = True
         elif self.batches:
@@ -363,11 +569,45 @@ class TableBuilder:
             t[-1] = True
 
     def n_rows(self) -> int:
+        """How many rows were added so far (by the reader and the fast path).
+
+        Returns
+        -------
+        int
+            The number of rows.
+
+        Examples
+        --------
+        >>> from goforensics.read.stacks import Frame
+        >>> b = TableBuilder("<text>")
+        >>> st = b.stack([[Frame("main.loop", "", False, "/m.go", 9, None)]], False)
+        >>> b.n_rows(), (b.add(1, 7, 1, None, "", st, "", ("", "", None, None)), b.n_rows())[1]
+        (0, 1)
+        """
         return len(self.cols["part"]) + sum(len(b["part"]) for b in self.batches)
 
     # -- output ------------------------------------------------------------------------------------
     def codes(self, name: str, values: list) -> np.ndarray:
-        """Codes of ``values`` in the code book of categorical column ``name`` (-1 for None)."""
+        """Codes of ``values`` in the code book of categorical column ``name`` (-1 for None).
+
+        Parameters
+        ----------
+        name : str
+            A categorical column of :data:`BATCH_COLUMNS`.
+        values : list
+            Its values (str or None).
+
+        Returns
+        -------
+        ndarray of int32
+            One code per value, new values added to the book.
+
+        Examples
+        --------
+        >>> b = TableBuilder("<text>")
+        >>> b.codes("state", ["select", "sleep", None, "select"]).tolist()
+        [0, 1, -1, 0]
+        """
         book = self.books[name]
         return np.fromiter(
             (-1 if v is None else book.setdefault(v, len(book)) for v in values),
@@ -404,7 +644,29 @@ class TableBuilder:
 
     def tables(self, classify: bool = True) -> Dumps:
         """The four tables of everything added; ``classify=False`` leaves ``frame_class`` empty
-        (a caller that classifies a whole series at once does it once, not per file)."""
+        (a caller that classifies a whole series at once does it once, not per file).
+
+        Parameters
+        ----------
+        classify : bool, default True
+            Fill the frames' ``frame_class``.
+
+        Returns
+        -------
+        Dumps
+            ``goroutines``, ``frames``, ``snapshots`` and ``warnings``, with the catalogue's
+            columns and dtypes.
+
+        Examples
+        --------
+        >>> from goforensics.read.stacks import Frame
+        >>> b = TableBuilder("<text>")
+        >>> st = b.stack([[Frame("main.loop", "", False, "/m.go", 9, None)]], False)
+        >>> b.add(1, 7, 1, None, "", st, "", ("", "", None, None))
+        >>> d = b.tables()
+        >>> len(d.goroutines), d.frames["function"].tolist(), d.snapshots["source"].tolist()
+        (1, ['main.loop'], ['<text>'])
+        """
         self._seal()
         g = self._goroutine_table()
         f, version = self._frame_table(classify)

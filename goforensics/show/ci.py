@@ -50,7 +50,19 @@ _XML_BAD = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
 def default_root() -> Path:
-    """Where the repository is checked out: ``GITHUB_WORKSPACE``, ``CI_PROJECT_DIR`` or the cwd."""
+    """Where the repository is checked out: ``GITHUB_WORKSPACE``, ``CI_PROJECT_DIR`` or the cwd.
+
+    Returns
+    -------
+    Path
+        ``GITHUB_WORKSPACE`` (GitHub Actions), else ``CI_PROJECT_DIR`` (GitLab CI), else the
+        current directory.
+
+    Examples
+    --------
+    >>> default_root().is_absolute()
+    True
+    """
     for var in ("GITHUB_WORKSPACE", "CI_PROJECT_DIR"):
         if os.environ.get(var):
             return Path(os.environ[var])
@@ -60,6 +72,20 @@ def default_root() -> Path:
 def relative_path(file: str, root: str | Path | None = None) -> str:
     """``file`` relative to ``root`` where it lies under it, else as printed.
 
+    Parameters
+    ----------
+    file : str
+        A file path as the dump prints it.
+    root : str or Path, optional
+        The checkout (default :func:`default_root`).
+
+    Returns
+    -------
+    str
+        ``file`` relative to ``root``, in POSIX form, or ``file`` itself.
+
+    Examples
+    --------
     >>> relative_path("/home/runner/work/app/app/pay/client.go", "/home/runner/work/app/app")
     'pay/client.go'
     >>> relative_path("/usr/local/go/src/sync/waitgroup.go", "/src/app")
@@ -87,11 +113,34 @@ def _n(k: int, word: str) -> str:
 def summary_line(result: CheckResult) -> str:
     """The verdict in one line, the last a CI log shows.
 
+    Parameters
+    ----------
+    result : CheckResult
+        What :func:`goforensics.analyze.check.check` found.
+
     Returns
     -------
     str
         ``goforensics check: FAIL: ...`` (tests leaked, hung, deadlocked; goroutines; causes)
         or ``goforensics check: ok: ...``.
+
+    Examples
+    --------
+    >>> from goforensics.read.gotest import read_go_test
+    >>> from goforensics.analyze.check import check
+    >>> r = check(read_go_test('''--- FAIL: TestFetch (0.45s)
+    ...     fetch_test.go:10: found unexpected goroutines:
+    ...         [Goroutine 5 in state chan send, with example.com/p.Fetch.func1 on top of the stack:
+    ...         example.com/p.Fetch.func1()
+    ...         \\t/src/p/fetch.go:13 +0x65
+    ...         created by example.com/p.Fetch in goroutine 4
+    ...         \\t/src/p/fetch.go:11 +0x51
+    ...         ]
+    ... FAIL
+    ... FAIL\\texample.com/p\\t0.449s
+    ... '''))
+    >>> summary_line(r)
+    'goforensics check: FAIL: 1 of 1 test: 1 leaked (1 goroutine, 1 cause)'
     """
     t = result.tests
     bad = t[t["verdict"].isin(list(_VERB))]
@@ -160,6 +209,24 @@ def check_text(
     -------
     str
         Text ending with :func:`summary_line`.
+
+    Examples
+    --------
+    >>> from goforensics.read.gotest import read_go_test
+    >>> from goforensics.analyze.check import check
+    >>> r = check(read_go_test('''--- FAIL: TestFetch (0.45s)
+    ...     fetch_test.go:10: found unexpected goroutines:
+    ...         [Goroutine 5 in state chan send, with example.com/p.Fetch.func1 on top of the stack:
+    ...         example.com/p.Fetch.func1()
+    ...         \\t/src/p/fetch.go:13 +0x65
+    ...         created by example.com/p.Fetch in goroutine 4
+    ...         \\t/src/p/fetch.go:11 +0x51
+    ...         ]
+    ... FAIL
+    ... FAIL\\texample.com/p\\t0.449s
+    ... '''))
+    >>> print(check_text(r, root="/src").splitlines()[0])
+    FAIL TestFetch (example.com/p): goroutine leak, 1 goroutine, 1 cause: fetch_test.go:10: found unexpected goroutines:
     """
     out = []
     for (pkg, test), cs in result.causes.groupby(["package", "test"], sort=False):
@@ -215,11 +282,36 @@ def _failure_body(c, root) -> str:
 def junit_xml(result: CheckResult, *, root: str | Path | None = None) -> str:
     """JUnit XML: a testsuite per package, a testcase per Go test, a failure per cause.
 
+    Parameters
+    ----------
+    result : CheckResult
+        What :func:`goforensics.analyze.check.check` found.
+    root : path, optional
+        Directory that file paths are shown relative to (default :func:`default_root`).
+
     Returns
     -------
     str
         ``<testsuites>`` with one ``<testsuite name=package>`` each; a testcase's ``<failure
         type=leak|hang|deadlock message=...>`` holds the evidence, the fix and the stack.
+
+    Examples
+    --------
+    >>> from goforensics.read.gotest import read_go_test
+    >>> from goforensics.analyze.check import check
+    >>> r = check(read_go_test('''--- FAIL: TestFetch (0.45s)
+    ...     fetch_test.go:10: found unexpected goroutines:
+    ...         [Goroutine 5 in state chan send, with example.com/p.Fetch.func1 on top of the stack:
+    ...         example.com/p.Fetch.func1()
+    ...         \\t/src/p/fetch.go:13 +0x65
+    ...         created by example.com/p.Fetch in goroutine 4
+    ...         \\t/src/p/fetch.go:11 +0x51
+    ...         ]
+    ... FAIL
+    ... FAIL\\texample.com/p\\t0.449s
+    ... '''))
+    >>> print(junit_xml(r, root="/src").splitlines()[3])
+        <testcase name="TestFetch" classname="example.com/p">
     """
     t = result.tests
     suites = ET.Element(
@@ -273,11 +365,36 @@ def _gh_prop(s: str) -> str:
 def github_annotations(result: CheckResult, *, root: str | Path | None = None) -> str:
     """GitHub Actions workflow commands: one ``::error`` per cause on its application line.
 
+    Parameters
+    ----------
+    result : CheckResult
+        What :func:`goforensics.analyze.check.check` found.
+    root : path, optional
+        Directory that file paths are shown relative to (default :func:`default_root`).
+
     Returns
     -------
     str
         ``::error file=F,line=L,title=T::message`` lines (file and line left out where the
         cause has none), then :func:`summary_line`.
+
+    Examples
+    --------
+    >>> from goforensics.read.gotest import read_go_test
+    >>> from goforensics.analyze.check import check
+    >>> r = check(read_go_test('''--- FAIL: TestFetch (0.45s)
+    ...     fetch_test.go:10: found unexpected goroutines:
+    ...         [Goroutine 5 in state chan send, with example.com/p.Fetch.func1 on top of the stack:
+    ...         example.com/p.Fetch.func1()
+    ...         \\t/src/p/fetch.go:13 +0x65
+    ...         created by example.com/p.Fetch in goroutine 4
+    ...         \\t/src/p/fetch.go:11 +0x51
+    ...         ]
+    ... FAIL
+    ... FAIL\\texample.com/p\\t0.449s
+    ... '''))
+    >>> print(github_annotations(r, root="/src").split("::")[1])
+    error file=p/fetch.go,line=13,title=goroutine leak in TestFetch
     """
     out = []
     for c in result.causes.itertuples(index=False):
@@ -356,10 +473,36 @@ def _sarif_tables(result: CheckResult, root) -> tuple[pd.DataFrame, pd.DataFrame
 def check_sarif(result: CheckResult, *, root: str | Path | None = None) -> str:
     """SARIF 2.1.0 JSON: a result per cause, its rule the pattern it matches (else the verdict).
 
+    Parameters
+    ----------
+    result : CheckResult
+        What :func:`goforensics.analyze.check.check` found.
+    root : path, optional
+        Directory that file paths are shown relative to (default :func:`default_root`).
+
     Returns
     -------
     str
         The log from :func:`goforensics.show.sarif.sarif_json`.
+
+    Examples
+    --------
+    >>> import json
+    >>> from goforensics.read.gotest import read_go_test
+    >>> from goforensics.analyze.check import check
+    >>> r = check(read_go_test('''--- FAIL: TestFetch (0.45s)
+    ...     fetch_test.go:10: found unexpected goroutines:
+    ...         [Goroutine 5 in state chan send, with example.com/p.Fetch.func1 on top of the stack:
+    ...         example.com/p.Fetch.func1()
+    ...         \\t/src/p/fetch.go:13 +0x65
+    ...         created by example.com/p.Fetch in goroutine 4
+    ...         \\t/src/p/fetch.go:11 +0x51
+    ...         ]
+    ... FAIL
+    ... FAIL\\texample.com/p\\t0.449s
+    ... '''))
+    >>> [x["ruleId"] for x in json.loads(check_sarif(r, root="/src"))["runs"][0]["results"]]
+    ['unconsumed-result']
     """
     results, rules = _sarif_tables(result, root)
     return sarif_json(results, rules)

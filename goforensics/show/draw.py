@@ -167,6 +167,18 @@ def offline(renderer: str = "png", scale: float = 1.0) -> None:
 def short_function(name: str) -> str:
     """A function name without its import path (``pkg.(*T).m``).
 
+    Parameters
+    ----------
+    name : str
+        A Go function name.
+
+    Returns
+    -------
+    str
+        The name from its last path element on.
+
+    Examples
+    --------
     >>> short_function("github.com/acme/api/store.(*DB).Query.func2")
     'store.(*DB).Query.func2'
     >>> short_function("main.main")

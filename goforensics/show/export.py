@@ -34,6 +34,7 @@ import pandas as pd
 
 from ..goruntime import is_blocked
 from ..model import Dumps
+from ..read.pprof import encode_varint
 from .labels import cluster_labels
 from .safe import safe_text
 
@@ -115,6 +116,18 @@ def stack_counts(
 def stack_frames(dumps: Dumps, stack_ids) -> dict[int, list[tuple[str, str, int, bool]]]:
     """The goroutine's own frames of each stack, innermost first: (function, file, line, inlined).
 
+    Parameters
+    ----------
+    dumps : Dumps
+        The parsed dumps.
+    stack_ids : iterable of int
+        The stacks wanted.
+
+    Returns
+    -------
+    dict
+        ``stack_id -> [(function, file, line, inlined), ...]``, innermost first.
+
     Examples
     --------
     >>> import goforensics as gf
@@ -143,26 +156,16 @@ def stack_frames(dumps: Dumps, stack_ids) -> dict[int, list[tuple[str, str, int,
 # --- pprof: profile.proto ------------------------------------------------------------------------
 
 
-def _varint(v: int) -> bytes:
-    v &= (1 << 64) - 1  # int64 fields are two's complement on the wire
-    out = bytearray()
-    while v > 0x7F:
-        out.append((v & 0x7F) | 0x80)
-        v >>= 7
-    out.append(v)
-    return bytes(out)
-
-
 def _int_field(num: int, v: int) -> bytes:
-    return _varint(num << 3) + _varint(v) if v else b""
+    return encode_varint(num << 3) + encode_varint(v) if v else b""
 
 
 def _bytes_field(num: int, data: bytes) -> bytes:
-    return _varint(num << 3 | 2) + _varint(len(data)) + data
+    return encode_varint(num << 3 | 2) + encode_varint(len(data)) + data
 
 
 def _packed(num: int, values: list[int]) -> bytes:
-    return _bytes_field(num, b"".join(_varint(v) for v in values)) if values else b""
+    return _bytes_field(num, b"".join(encode_varint(v) for v in values)) if values else b""
 
 
 class _Strings:
@@ -354,6 +357,18 @@ def to_folded(dumps: Dumps, counts: pd.DataFrame) -> str:
 
     A group (snapshot or cluster) is the root frame, so a flame graph splits by it.
 
+    Parameters
+    ----------
+    dumps : Dumps
+        The parsed dumps.
+    counts : DataFrame
+        Goroutines per group and stack (:func:`stack_counts`).
+
+    Returns
+    -------
+    str
+        One ``root;...;leaf N`` line per stack and group.
+
     Examples
     --------
     >>> import goforensics as gf
@@ -373,6 +388,13 @@ def to_folded(dumps: Dumps, counts: pd.DataFrame) -> str:
 
 def stacks_table(dumps: Dumps, counts: pd.DataFrame) -> pd.DataFrame:
     """``counts`` with each stack's frames: for Parquet and any other table format.
+
+    Parameters
+    ----------
+    dumps : Dumps
+        The parsed dumps.
+    counts : DataFrame
+        Goroutines per group and stack (:func:`stack_counts`).
 
     Returns
     -------

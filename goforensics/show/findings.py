@@ -67,6 +67,19 @@ def findings_text(findings: pd.DataFrame, *, files: int | None = None) -> str:
 def findings_json(findings: pd.DataFrame) -> str:
     """The findings as a JSON document: ``{"findings": [...], "files": N, "seconds": S}``.
 
+    Parameters
+    ----------
+    findings : DataFrame
+        The findings (columns of :data:`goforensics.analyze.rules.FINDING_COLUMNS`); its
+        ``attrs`` may carry ``files`` and ``seconds``.
+
+    Returns
+    -------
+    str
+        The JSON document.
+
+    Examples
+    --------
     >>> json.loads(findings_json(pd.DataFrame(columns=["rule_id", "related"])))["findings"]
     []
     """
@@ -88,6 +101,18 @@ def source_text(suspect) -> str:
     for triage text: where it blocks and the go statement that created it, with their code, then
     the mismatch or the verdict. '' when the suspect has no source.
 
+    Parameters
+    ----------
+    suspect : mapping
+        A suspect with the columns :func:`goforensics.analyze.source.attach_source` adds.
+
+    Returns
+    -------
+    str
+        Indented lines, '' when the suspect has no source.
+
+    Examples
+    --------
     >>> print(source_text({"source_file": "/s/pay.go", "source_line": 50, "code": ">    50  x <- 1",
     ...                    "go_file": "", "go_line": None, "go_code": "", "source_mismatch": "",
     ...                    "source_verdict": "confirms"}))

@@ -144,6 +144,11 @@ def _records(df: pd.DataFrame) -> list[dict]:
 def fleet_json(result) -> dict:
     """The fleet triage as plain data (what ``goforensics fleet --format json`` prints).
 
+    Parameters
+    ----------
+    result : FleetResult
+        What :func:`goforensics.fleet.fleet_triage` returned.
+
     Returns
     -------
     dict with ``instances``, ``verdicts``, ``clusters`` (without their frame text),

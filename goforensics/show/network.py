@@ -78,6 +78,22 @@ def collapse_chains(G: nx.DiGraph, label, weight: str = "goroutines") -> nx.DiGr
     keeps the attributes of its heaviest member, ``members`` (in order) and ``text``
     ("first → last (k frames)").
 
+    Parameters
+    ----------
+    G : networkx.DiGraph
+        A graph (a call graph).
+    label : callable
+        ``label(node, attributes) -> str``, the text of a node.
+    weight : str, default "goroutines"
+        The attribute that says which member of a chain is the heaviest.
+
+    Returns
+    -------
+    networkx.DiGraph
+        A new graph whose chains are single nodes.
+
+    Examples
+    --------
     >>> G = nx.DiGraph([("a", "b"), ("b", "c"), ("c", "d"), ("a", "e")])
     >>> sorted(collapse_chains(G, lambda n, a: n).nodes(data="text"))
     [('a', 'a'), ('b', 'b → d (3 frames)'), ('e', 'e')]

@@ -51,6 +51,22 @@ __all__ = ["CSP", "report_html", "triage_html", "write_report"]
 def triage_html(report: dict, *, charts: bool = True, title: str = "goforensics triage") -> str:
     """A self-contained HTML page of a triage report (:func:`goforensics.analyze.suspects.triage`).
 
+    Parameters
+    ----------
+    report : dict
+        What :func:`goforensics.analyze.suspects.triage` returns.
+    charts : bool, default True
+        Draw the count curves (altair + vl-convert).
+    title : str, default "goforensics triage"
+        The page's title.
+
+    Returns
+    -------
+    str
+        The HTML page.
+
+    Examples
+    --------
     >>> import goforensics as gf
     >>> from goforensics.analyze.suspects import triage
     >>> page = triage_html(triage(gf.load("bundled:demo")), charts=False)
@@ -470,6 +486,20 @@ def report_html(
 
 def write_report(dumps: Dumps, path: str | Path, **kw) -> Path:
     """Write :func:`report_html` to ``path``; returns the path.
+
+    Parameters
+    ----------
+    dumps : Dumps
+        The parsed dumps.
+    path : str or Path
+        The file to write.
+    **kw
+        Passed to :func:`report_html`.
+
+    Returns
+    -------
+    Path
+        ``path``.
 
     Examples
     --------

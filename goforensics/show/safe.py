@@ -120,6 +120,18 @@ def safe_records(rows: list[dict], *, one_line: bool = True) -> list[dict]:
     A table is where a lone surrogate stops for good (pandas stores text as UTF-8 Arrow
     strings and raises on one), so records are made safe before they become a table.
 
+    Parameters
+    ----------
+    rows : list of dict
+        The records.
+    one_line : bool, default True
+        Also escape line breaks and tabs.
+
+    Returns
+    -------
+    list of dict
+        New records, their strings safe.
+
     Examples
     --------
     >>> safe_records([{"f": "a\\udcff", "n": 1}])
@@ -136,6 +148,16 @@ def safe_spec(spec):
 
     The last door before a renderer that could abort the process: whatever a chart
     function forgot (a title, a legend label) is escaped here.
+
+    Parameters
+    ----------
+    spec : dict, list or str
+        The specification, or any part of it.
+
+    Returns
+    -------
+    dict, list or str
+        A new object of the same shape, every string safe.
 
     Examples
     --------

@@ -176,6 +176,22 @@ def sarif_log(
 def sarif_json(results: pd.DataFrame, rules: pd.DataFrame, **kwargs) -> str:
     """:func:`sarif_log` as indented JSON text.
 
+    Parameters
+    ----------
+    results : DataFrame
+        The results, as for :func:`sarif_log`.
+    rules : DataFrame
+        The rules, as for :func:`sarif_log`.
+    **kwargs
+        Passed to :func:`sarif_log`.
+
+    Returns
+    -------
+    str
+        The SARIF log, indented JSON.
+
+    Examples
+    --------
     >>> json.loads(sarif_json(pd.DataFrame(columns=["rule_id"]), pd.DataFrame(columns=["id"])))["version"]
     '2.1.0'
     """

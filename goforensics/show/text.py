@@ -88,6 +88,16 @@ BAND_COLORS = {"strong": "#b2182b", "likely": "#e66101", "weak": "#fdb863", "non
 def score_band(score: float) -> str:
     """The band of a suspect's score: strong (>= 3), likely (>= 1.5), weak (> 0) or none.
 
+    Parameters
+    ----------
+    score : float
+        A suspect's score.
+
+    Returns
+    -------
+    str
+        ``strong``, ``likely``, ``weak`` or ``none``.
+
     Examples
     --------
     >>> [score_band(x) for x in (6.5, 2.0, 0.35, 0.0, -1.0)]

@@ -10,10 +10,12 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"goforensics.test/leakcheck"
 )
 
 func TestWorkerStops(t *testing.T) {
-	defer verifyNone(t, currentIDs())
+	defer leakcheck.VerifyNone(t, leakcheck.CurrentIDs())
 	ctx, cancel := context.WithCancel(context.Background())
 	var w Worker
 	w.Start(ctx, time.Millisecond)
@@ -23,7 +25,7 @@ func TestWorkerStops(t *testing.T) {
 }
 
 func TestMap(t *testing.T) {
-	defer verifyNone(t, currentIDs())
+	defer leakcheck.VerifyNone(t, leakcheck.CurrentIDs())
 	for _, n := range []int{1, 10} {
 		t.Run("n", func(t *testing.T) {
 			xs := make([]int, n)
@@ -35,7 +37,7 @@ func TestMap(t *testing.T) {
 }
 
 func TestHTTPRoundTrip(t *testing.T) {
-	defer verifyNone(t, currentIDs())
+	defer leakcheck.VerifyNone(t, leakcheck.CurrentIDs())
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, "ok")
 	}))
@@ -54,14 +56,14 @@ func TestHTTPRoundTrip(t *testing.T) {
 }
 
 func TestSignalNotify(t *testing.T) {
-	defer verifyNone(t, currentIDs())
+	defer leakcheck.VerifyNone(t, leakcheck.CurrentIDs())
 	ch := make(chan os.Signal, 1)
 	signal.Notify(ch, syscall.SIGUSR1) // starts the os/signal goroutine, which stays (goleak ignores it)
 	defer signal.Stop(ch)
 }
 
 func TestTimerStopped(t *testing.T) {
-	defer verifyNone(t, currentIDs())
+	defer leakcheck.VerifyNone(t, leakcheck.CurrentIDs())
 	timer := time.AfterFunc(time.Hour, func() {})
 	if !timer.Stop() {
 		t.Fatal("timer already fired")

@@ -4,14 +4,16 @@ import (
 	"fmt"
 	"os"
 	"testing"
+
+	"goforensics.test/leakcheck"
 )
 
 // TestMain checks for leaks once, after every test, as goleak.VerifyTestMain does.
 func TestMain(m *testing.M) {
-	ignore := currentIDs()
+	ignore := leakcheck.CurrentIDs()
 	code := m.Run()
 	if code == 0 {
-		if extra := findLeaks(ignore); len(extra) > 0 {
+		if extra := leakcheck.FindLeaks(ignore); len(extra) > 0 {
 			fmt.Fprintf(os.Stderr, "goleak: Errors on successful test run: %v\n",
 				fmt.Errorf("found unexpected goroutines:\n%s", extra))
 			code = 1

@@ -1,10 +1,11 @@
-package checkleak
-
-// A small goroutine-leak check in the manner of go.uber.org/goleak (VerifyNone with
-// IgnoreCurrent): goleak itself cannot be downloaded where these tests run, so this file
-// does what it does with runtime.Stack and prints its report in goleak's words
-// ("found unexpected goroutines:", then "[Goroutine N in state S, with F on top of the
-// stack:" and the stack), so that goforensics reads it as it reads goleak's.
+// Package leakcheck is a small goroutine-leak check in the manner of go.uber.org/goleak
+// (VerifyNone with IgnoreCurrent): goleak itself cannot be downloaded where these tests
+// run, so this package does what it does with runtime.Stack and prints its report in
+// goleak's words ("found unexpected goroutines:", then "[Goroutine N in state S, with F
+// on top of the stack:" and the stack), so that goforensics reads it as it reads goleak's.
+// The test packages under tests/goprograms take it through a replace directive in their
+// go.mod, which builds offline.
+package leakcheck
 
 import (
 	"fmt"
@@ -14,18 +15,19 @@ import (
 	"time"
 )
 
-type goroutine struct {
+// Goroutine is one goroutine of a leak report.
+type Goroutine struct {
 	id    string
 	state string
 	top   string
 	body  string // the stack without its header line, as goleak keeps it
 }
 
-func (g goroutine) String() string {
+func (g Goroutine) String() string {
 	return fmt.Sprintf("Goroutine %s in state %s, with %s on top of the stack:\n%s", g.id, g.state, g.top, g.body)
 }
 
-func allGoroutines() []goroutine {
+func allGoroutines() []Goroutine {
 	buf := make([]byte, 1<<16)
 	for {
 		n := runtime.Stack(buf, true)
@@ -35,7 +37,7 @@ func allGoroutines() []goroutine {
 		}
 		buf = make([]byte, 2*len(buf))
 	}
-	var out []goroutine
+	var out []Goroutine
 	for _, block := range strings.Split(strings.TrimSpace(string(buf)), "\n\n") {
 		header, body, _ := strings.Cut(block, "\n")
 		// goroutine 7 [chan send]:
@@ -55,13 +57,13 @@ func allGoroutines() []goroutine {
 				body = body[:i+1+j]
 			}
 		}
-		out = append(out, goroutine{fields[1], strings.Trim(fields[2], "[]"), top, body + "\n"})
+		out = append(out, Goroutine{fields[1], strings.Trim(fields[2], "[]"), top, body + "\n"})
 	}
 	return out
 }
 
 // runnerStack: the testing package's own goroutines waiting for tests (goleak's isTestStack).
-func runnerStack(g goroutine) bool {
+func runnerStack(g Goroutine) bool {
 	switch g.top {
 	case "testing.RunTests", "testing.(*T).Run", "testing.(*T).Parallel", "testing.runTests":
 		return strings.HasPrefix(g.state, "chan receive")
@@ -70,12 +72,13 @@ func runnerStack(g goroutine) bool {
 }
 
 // stdlibStack: goroutines the standard library starts once and keeps (goleak's isStdLibStack).
-func stdlibStack(g goroutine) bool {
+func stdlibStack(g Goroutine) bool {
 	return g.top == "os/signal.signal_recv" || g.top == "os/signal.loop" ||
 		strings.Contains(g.body, "runtime.ensureSigM(")
 }
 
-func currentIDs() map[string]bool {
+// CurrentIDs returns the ids of the goroutines running now (goleak's IgnoreCurrent).
+func CurrentIDs() map[string]bool {
 	ids := map[string]bool{}
 	for _, g := range allGoroutines() {
 		ids[g.id] = true
@@ -83,9 +86,9 @@ func currentIDs() map[string]bool {
 	return ids
 }
 
-// findLeaks retries with a growing sleep while goroutines are still winding down, as goleak does.
-func findLeaks(ignore map[string]bool) []goroutine {
-	var extra []goroutine
+// FindLeaks returns the goroutines not in ignore that remain; it retries with a growing sleep while goroutines are still winding down, as goleak does.
+func FindLeaks(ignore map[string]bool) []Goroutine {
+	var extra []Goroutine
 	for attempt := 0; attempt < 20; attempt++ {
 		extra = extra[:0]
 		self := allGoroutines()[0].id // runtime.Stack(all) lists the calling goroutine first
@@ -106,10 +109,10 @@ func findLeaks(ignore map[string]bool) []goroutine {
 	return extra
 }
 
-// verifyNone fails t if goroutines that were not there when ignore was taken remain.
-func verifyNone(t *testing.T, ignore map[string]bool) {
+// VerifyNone fails t if goroutines that were not there when ignore was taken remain.
+func VerifyNone(t *testing.T, ignore map[string]bool) {
 	t.Helper()
-	if extra := findLeaks(ignore); len(extra) > 0 {
+	if extra := FindLeaks(ignore); len(extra) > 0 {
 		t.Error(fmt.Errorf("found unexpected goroutines:\n%s", extra))
 	}
 }

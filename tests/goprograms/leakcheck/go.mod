@@ -1,0 +1,3 @@
+module goforensics.test/leakcheck
+
+go 1.25
