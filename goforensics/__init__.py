@@ -39,8 +39,9 @@ _LAZY = {
         "analyze.normalize",
     ),
     **dict.fromkeys(
-        ("StackClusterer", "cluster", "cluster_counts", "describe_clusters"), "analyze.clustering"
+        ("cluster", "cluster_counts", "describe_clusters"), "analyze.clustering"
     ),
+    "StackClusterer": "analyze.estimator",  # scikit-learn's estimator API: loads scikit-learn
     "lifetimes": "analyze.lifetimes",
     **dict.fromkeys(("suspects", "triage"), "analyze.suspects"),
     "diff": "analyze.diff",
