@@ -287,6 +287,10 @@ def report_cmd(paths, output, top, title, no_charts, app_modules, times, source)
     from ..show.report import report_html
     from ..show.text import account
 
+    if not no_charts:
+        from ..show.draw import warm_renderer
+
+        warm_renderer()  # the chart engine starts while the dumps are read and analysed
     d = load_paths(paths, "time", app_modules, times)
     html = report_html(
         d,
