@@ -343,7 +343,9 @@ class ClusterFitter:
     @staticmethod
     def _bucket_states(g, inv, counts, nb) -> list[str]:
         """The dominant known state class of each bucket ('' when unknown)."""
-        st = g["state"].astype(str).map(lambda x: cluster_class(x)).to_numpy(dtype=object)
+        states = g["state"].astype(str)
+        classes = {s: cluster_class(s) for s in pd.unique(states)}  # once per distinct state
+        st = states.map(classes).to_numpy(dtype=object)
         t = pd.DataFrame({"bucket": inv, "state": st, "count": counts})
         t = t[~t["state"].isin(list(UNKNOWN_STATES))]
         s = t.groupby(["bucket", "state"], sort=True)["count"].sum().reset_index()
