@@ -196,6 +196,10 @@ def triage_cmd(paths, fmt, top, output, app_modules, times, source, by, since):
     from ..analyze.suspects import triage
     from ..show.text import account, triage_text
 
+    if fmt == "html":
+        from ..show.draw import warm_renderer
+
+        warm_renderer()  # the page's charts: their engine starts while the dumps are read
     with progress_bar("triage", 3) as bar:
         step(bar, "reading")
         d = load_paths(paths, "time", app_modules, times)
