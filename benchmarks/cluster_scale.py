@@ -218,7 +218,8 @@ CHILD = r"""
 import json, resource, sys, time
 t0 = time.perf_counter()
 import goforensics as gf
-from goforensics.analyze.clustering import StackClusterer, describe_clusters, cluster_counts
+from goforensics.analyze.clustering import describe_clusters, cluster_counts
+from goforensics.analyze.estimator import StackClusterer
 d = gf.Dumps.from_parquet(sys.argv[1])
 t1 = time.perf_counter()
 est = StackClusterer(level=sys.argv[2], threshold=float(sys.argv[3])).fit(d)

@@ -38,9 +38,8 @@ _LAZY = {
         ("goroutine_fingerprints", "normalize_stacks", "stack_fingerprints", "stack_tokens"),
         "analyze.normalize",
     ),
-    **dict.fromkeys(
-        ("StackClusterer", "cluster", "cluster_counts", "describe_clusters"), "analyze.clustering"
-    ),
+    **dict.fromkeys(("cluster", "cluster_counts", "describe_clusters"), "analyze.clustering"),
+    "StackClusterer": "analyze.estimator",  # scikit-learn's estimator API: loads scikit-learn
     "lifetimes": "analyze.lifetimes",
     **dict.fromkeys(("suspects", "triage"), "analyze.suspects"),
     "diff": "analyze.diff",

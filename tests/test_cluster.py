@@ -24,17 +24,22 @@ from clusterdemo import (
     truth,
     variant_source,
 )
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy import sparse
 from sklearn.base import clone
+from sklearn.cluster import DBSCAN
 
 import goforensics as gf
 from goforensics.analyze.clustering import (
-    StackClusterer,
+    ClusterFitter,
     cluster,
     cluster_counts,
     cluster_sites,
     describe_clusters,
     stack_distance,
 )
+from goforensics.analyze.estimator import StackClusterer
 
 CAUSES = {
     "fanout-send",
@@ -276,6 +281,46 @@ def test_estimator_follows_scikit_learn_conventions(series):
         StackClusterer(threshold=2).fit(series)
     with pytest.raises(ValueError, match="labels"):
         describe_clusters(series, [0, 1])
+
+
+def _partition(labels) -> set[frozenset[int]]:
+    groups: dict[int, set[int]] = {}
+    for i, lab in enumerate(np.asarray(labels).tolist()):
+        groups.setdefault(lab if lab >= 0 else -1 - i, set()).add(i)
+    return {frozenset(g) for g in groups.values()}
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.integers(min_value=2, max_value=30).flatmap(
+        lambda n: st.tuples(
+            st.just(n),
+            st.lists(
+                st.tuples(st.integers(0, n - 1), st.integers(0, n - 1), st.floats(1e-9, 0.3)),
+                max_size=3 * n,
+            ),
+            st.lists(st.integers(1, 50), min_size=n, max_size=n),
+        )
+    ),
+    st.integers(min_value=1, max_value=60),
+)
+def test_merging_is_dbscans_partition(case, min_samples):
+    n, edges, weights = case
+    pairs = {(min(a, b), max(a, b)): d for a, b, d in edges if a != b}
+    rows = [i for a, b in pairs for i in (a, b)]
+    cols = [j for a, b in pairs for j in (b, a)]
+    vals = [d for d in pairs.values() for _ in (0, 1)]
+    if not vals:
+        return
+    sw = np.asarray(weights, dtype=np.float64)
+    got = ClusterFitter(threshold=0.3, min_samples=min_samples)._merge(rows, cols, vals, sw)
+    graph = sparse.csr_matrix((vals, (rows, cols)), shape=(n, n))
+    want = (
+        DBSCAN(eps=0.3, min_samples=min_samples, metric="precomputed")
+        .fit(graph, sample_weight=sw)
+        .labels_
+    )
+    assert _partition(got) == _partition(want)
 
 
 def test_exact_level_splits_by_arguments(series):

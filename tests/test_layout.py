@@ -267,7 +267,7 @@ def test_public_functions_are_found():
     # the walk must reach every floor: a broken walk would pass every docstring check
     assert {q.split(".")[1] for q in PUBLIC} >= {"read", "analyze", "show", "cli", "model"}
     assert "goforensics.read.parse.parse_text" in PUBLIC
-    assert "goforensics.analyze.clustering.StackClusterer.fit" in PUBLIC
+    assert "goforensics.analyze.clustering.ClusterFitter.fit" in PUBLIC
 
 
 def test_every_public_function_has_numpydoc_sections():

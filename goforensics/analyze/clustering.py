@@ -16,7 +16,9 @@
    application code (class) and when it is rare in the series (an IDF-like weight). The
    distance is the weight of the edited frames over the weight of all frames, in [0, 1].
 4. Buckets closer than ``threshold`` are merged by scikit-learn's DBSCAN on the sparse
-   precomputed distances, weighted by goroutine counts. Large blocks are first reduced to
+   precomputed distances, weighted by goroutine counts (with ``min_samples`` at most a
+   bucket's weight, as by default, its clusters are the graph's connected components, found
+   without importing scikit-learn). Large blocks are first reduced to
    leaders (each bucket joins the heaviest leader within ``threshold / 2``).
 
 Cluster ids are numbered by descending goroutine count over the whole series, then by
@@ -55,9 +57,6 @@ import numpy as np
 import pandas as pd
 from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
-from scipy import sparse
-from sklearn.base import BaseEstimator, ClusterMixin
-from sklearn.cluster import DBSCAN
 
 from ..goruntime import UNKNOWN_STATES, cluster_class
 from ..model import Dumps
@@ -68,7 +67,7 @@ from .normalize import LEVELS, goroutine_fingerprints, normalize_stacks
 __all__ = [
     "DEFAULT_LEVEL",
     "DEFAULT_THRESHOLD",
-    "StackClusterer",
+    "ClusterFitter",
     "cluster",
     "cluster_counts",
     "cluster_sites",
@@ -132,8 +131,14 @@ def stack_distance(a: list[int], b: list[int], wa, wb) -> float:
     return float(min(1.0, cost / total))
 
 
-class StackClusterer(ClusterMixin, BaseEstimator):
+class ClusterFitter:
     """Cluster the goroutines of a :class:`~goforensics.model.Dumps` into root causes.
+
+    The algorithm, with no scikit-learn import: :func:`cluster` uses it as it is, and
+    :class:`goforensics.analyze.estimator.StackClusterer` (``gf.StackClusterer``) is this class
+    with scikit-learn's estimator API (``get_params``, ``set_params``, ``clone``). Importing
+    scikit-learn costs about a second, more than clustering a small dump; it is imported only
+    where buckets must be merged with ``min_samples`` above a bucket's own weight (DBSCAN).
 
     Parameters
     ----------
@@ -163,10 +168,8 @@ class StackClusterer(ClusterMixin, BaseEstimator):
 
     >>> import goforensics as gf
     >>> d = gf.parse_text("goroutine 1 [select]:\\nmain.loop()\\n\\t/a.go:5 +0x1\\n")
-    >>> StackClusterer(threshold=0.2).fit(d).labels_.tolist()
+    >>> ClusterFitter(threshold=0.2).fit(d).labels_.tolist()
     [0]
-    >>> StackClusterer(level="functions").get_params()["level"]
-    'functions'
     """
 
     def __init__(
@@ -192,7 +195,7 @@ class StackClusterer(ClusterMixin, BaseEstimator):
         self.families = families
 
     # -- fitting ----------------------------------------------------------------------------
-    def fit(self, dumps: Dumps, y=None) -> StackClusterer:
+    def fit(self, dumps: Dumps, y=None) -> ClusterFitter:
         """Cluster ``dumps`` (all its snapshots at once); returns self.
 
         Parameters
@@ -204,7 +207,7 @@ class StackClusterer(ClusterMixin, BaseEstimator):
 
         Returns
         -------
-        StackClusterer
+        ClusterFitter
             Itself, with ``labels_`` one cluster id per goroutine row.
 
         Examples
@@ -212,7 +215,7 @@ class StackClusterer(ClusterMixin, BaseEstimator):
         >>> import goforensics as gf
         >>> t = "goroutine {} [chan receive]:\\nmain.{}()\\n\\t/a.go:{} +0x1\\n\\n"
         >>> d = gf.parse_text(t.format(1, "a", 5) + t.format(2, "b", 9) + t.format(3, "b", 9))
-        >>> StackClusterer().fit(d).labels_.tolist()
+        >>> ClusterFitter().fit(d).labels_.tolist()
         [1, 0, 0]
         """
         if self.level not in LEVELS:
@@ -358,7 +361,7 @@ class StackClusterer(ClusterMixin, BaseEstimator):
         >>> import goforensics as gf
         >>> t = "goroutine {} [chan receive]:\\nmain.{}()\\n\\t/a.go:{} +0x1\\n\\n"
         >>> d = gf.parse_text(t.format(1, "a", 5) + t.format(2, "b", 9))
-        >>> StackClusterer(level="functions").fit_predict(d).tolist()
+        >>> ClusterFitter(level="functions").fit_predict(d).tolist()
         [0, 1]
         """
         return self.fit(dumps).labels_
@@ -396,7 +399,9 @@ class StackClusterer(ClusterMixin, BaseEstimator):
     @staticmethod
     def _bucket_states(g, inv, counts, nb) -> list[str]:
         """The dominant known state class of each bucket ('' when unknown)."""
-        st = g["state"].astype(str).map(lambda x: cluster_class(x)).to_numpy(dtype=object)
+        states = g["state"].astype(str)
+        classes = {s: cluster_class(s) for s in pd.unique(states)}  # once per distinct state
+        st = states.map(classes).to_numpy(dtype=object)
         t = pd.DataFrame({"bucket": inv, "state": st, "count": counts})
         t = t[~t["state"].isin(list(UNKNOWN_STATES))]
         s = t.groupby(["bucket", "state"], sort=True)["count"].sum().reset_index()
@@ -448,12 +453,7 @@ class StackClusterer(ClusterMixin, BaseEstimator):
                         vals += [d, d]
             sw = np.asarray([lw[b] for b in leaders], dtype=np.float64)
             if vals:
-                graph = sparse.csr_matrix((vals, (rows, cols)), shape=(n, n))
-                lab = (
-                    DBSCAN(eps=self.threshold, min_samples=self.min_samples, metric="precomputed")
-                    .fit(graph, sample_weight=sw)
-                    .labels_
-                )
+                lab = self._merge(rows, cols, vals, sw)
             else:  # nothing close: each leader stays its own cluster
                 lab = np.full(n, -1, dtype=np.int64)
         else:
@@ -468,6 +468,30 @@ class StackClusterer(ClusterMixin, BaseEstimator):
                 leader_root[b] = root.setdefault(int(lab[i]), b)
         for b, lb in lead_of.items():
             labels_b[b] = leader_root[lb]
+
+    def _merge(self, rows: list, cols: list, vals: list, sw: np.ndarray) -> np.ndarray:
+        """DBSCAN's labels of the leaders over the sparse graph of their close pairs."""
+        n = len(sw)
+        if sw.min() >= self.min_samples:
+            # Each leader then weighs min_samples on its own, so each is a core point and
+            # DBSCAN's clusters are the connected components of the graph: networkx (loaded
+            # for the wait-for graph anyway) finds them without scikit-learn's second of
+            # imports. The same partition: the tests compare the two.
+            import networkx as nx
+
+            graph = nx.Graph()
+            graph.add_nodes_from(range(n))
+            graph.add_edges_from(zip(rows, cols, strict=True))
+            lab = np.empty(n, dtype=np.int64)
+            for k, comp in enumerate(nx.connected_components(graph)):
+                lab[list(comp)] = k
+            return lab
+        from scipy import sparse
+        from sklearn.cluster import DBSCAN
+
+        graph = sparse.csr_matrix((vals, (rows, cols)), shape=(n, n))
+        dbscan = DBSCAN(eps=self.threshold, min_samples=self.min_samples, metric="precomputed")
+        return dbscan.fit(graph, sample_weight=sw).labels_
 
     def _compatible(self, a: int, b: int, d: float, states: list[str]) -> bool:
         sa, sb = states[a], states[b]
@@ -515,7 +539,7 @@ def cluster(
     """Cluster id of every goroutine row (int64, aligned with ``dumps.goroutines.index``).
 
     Ids run from 0 (the cluster with the most goroutines over the whole series) upwards.
-    ``params`` go to :class:`StackClusterer`.
+    ``params`` go to :class:`ClusterFitter`.
 
     Parameters
     ----------
@@ -526,7 +550,7 @@ def cluster(
     threshold : float, default 0.3
         Stacks closer than this (weighted edit distance, 0 to 1) may share a cluster.
     **params
-        Passed to :class:`StackClusterer`.
+        Passed to :class:`ClusterFitter`.
 
     Returns
     -------
@@ -541,7 +565,7 @@ def cluster(
     >>> cluster(d).tolist()
     [1, 0, 0]
     """
-    est = StackClusterer(level=level, threshold=threshold, **params).fit(dumps)
+    est = ClusterFitter(level=level, threshold=threshold, **params).fit(dumps)
     return pd.Series(est.labels_, index=dumps.goroutines.index, name="cluster", dtype=np.int64)
 
 

@@ -14,12 +14,13 @@ clear as over twenty thousand, and its cost stays bounded.
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
+from statistics import NormalDist
 
 import numpy as np
+import pandas as pd
 
-__all__ = ["MAX_TREND_POINTS", "Trend", "bin_series", "trend"]
+__all__ = ["MAX_TREND_POINTS", "Trend", "bin_series", "theil_sen", "trend"]
 
 # Points the trend tests see at most: both are quadratic in the points (theilslopes builds
 # an n x n array: 20,001 snapshots asked it for 3 GiB).
@@ -93,23 +94,78 @@ def bin_series(
     return np.add.reduceat(y, edges[:-1]) / size, np.add.reduceat(x, edges[:-1]) / size
 
 
-def _mann_kendall(y: np.ndarray) -> tuple[str, float, str]:
-    import pymannkendall as mk
+# Why these are written here and not taken from scipy.stats and pymannkendall: importing
+# scipy.stats costs 0.7 s of CPU, a third of a command's budget for a ten-snapshot series,
+# for three formulas over at most MAX_TREND_POINTS points. They follow the libraries step by
+# step (tests/test_trend.py checks them against scipy.stats.theilslopes and pymannkendall's
+# hamed_rao_modification_test and original_test).
+_Z_975 = NormalDist().inv_cdf(0.975)  # two-sided 5 % (scipy.stats.norm.ppf(0.975))
 
+
+def theil_sen(y: np.ndarray, x: np.ndarray) -> float:
+    """Theil–Sen slope: the median of the slopes between every pair of points with distinct x.
+
+    As :func:`scipy.stats.theilslopes` computes its ``slope``.
+
+    Parameters
+    ----------
+    y : ndarray of float
+        The values (goroutine counts).
+    x : ndarray of float
+        Their positions (seconds or snapshot numbers), as long as ``y``.
+
+    Returns
+    -------
+    float
+        The slope, in units of ``y`` per unit of ``x``; 0.0 when no two x differ.
+
+    Examples
+    --------
+    >>> theil_sen(np.array([0.0, 2.0, 4.0, 6.0, 100.0]), np.arange(5.0))  # one outlier
+    2.0
+    """
+    dx = x[:, None] - x
+    dy = y[:, None] - y
+    up = dx > 0
+    return float(np.median(dy[up] / dx[up])) if up.any() else 0.0
+
+
+def _mk_test(y: np.ndarray, hamed_rao: bool) -> tuple[str, float, float]:
+    """(trend, p, var_s) of the Mann–Kendall test, with the Hamed–Rao variance correction
+    for autocorrelation or without (pymannkendall's hamed_rao_modification_test with
+    ``lag=None`` and original_test, alpha 0.05)."""
+    n = len(y)
+    s = float(np.sign(y[None, :] - y[:, None])[np.triu_indices(n, 1)].sum())
+    _, tp = np.unique(y, return_counts=True)
+    var_s = (n * (n - 1) * (2 * n + 5) - float(np.sum(tp * (tp - 1) * (2 * tp + 5)))) / 18
+    if hamed_rao:
+        i, j = np.triu_indices(n, 1)
+        slope = float(np.median((y[j] - y[i]) / (j - i)))  # Sen's slope over positions
+        ranks = pd.Series(y - np.arange(1, n + 1) * slope).rank(method="average").to_numpy()
+        c = ranks - ranks.mean()
+        acov = np.correlate(c, c, "full")[n - 1 :] / n
+        acf = acov / acov[0]
+        k = np.arange(1, n)
+        bound = _Z_975 / np.sqrt(n)
+        out = ~((acf[1:] <= bound) & (acf[1:] >= -bound))  # NaN counts as significant
+        sni = np.sum(((n - k) * (n - k - 1) * (n - k - 2) * acf[1:])[out])
+        var_s *= 1 + (2 / (n * (n - 1) * (n - 2))) * sni
+    z = 0.0 if s == 0 else (s - np.sign(s)) / np.sqrt(var_s)
+    p = 2 * (1 - NormalDist().cdf(abs(float(z))))  # NaN stays NaN: the caller falls back
+    h = abs(z) > _Z_975
+    return ("decreasing" if z < 0 and h else "increasing" if z > 0 and h else "no trend"), p, var_s
+
+
+def _mann_kendall(y: np.ndarray) -> tuple[str, float, str]:
     mk_trend, p, test = "no trend", 1.0, "Mann–Kendall (Hamed–Rao)"
-    with warnings.catch_warnings(), np.errstate(all="ignore"):
-        warnings.simplefilter("ignore")
-        try:
-            r = mk.hamed_rao_modification_test(y)
-            mk_trend, p = str(r.trend), float(r.p)
-            # The correction needs residual autocorrelation to estimate; a series that is
-            # exactly linear (a steady leak) leaves none and the variance is undefined: the
-            # uncorrected test is then the right one.
-            if not np.isfinite(p) or not np.isfinite(float(r.var_s)):
-                r = mk.original_test(y)
-                mk_trend, p, test = str(r.trend), float(r.p), "Mann–Kendall"
-        except (ValueError, ZeroDivisionError, np.linalg.LinAlgError):
-            pass
+    with np.errstate(all="ignore"):
+        mk_trend, p, var_s = _mk_test(y, hamed_rao=True)
+        # The correction needs residual autocorrelation to estimate; a series that is
+        # exactly linear (a steady leak) leaves none and the variance is undefined: the
+        # uncorrected test is then the right one.
+        if not np.isfinite(p) or not np.isfinite(var_s):
+            mk_trend, p, _ = _mk_test(y, hamed_rao=False)
+            test = "Mann–Kendall"
     if not np.isfinite(p):
         mk_trend, p = "no trend", 1.0
     return mk_trend, p, test
@@ -137,8 +193,6 @@ def trend(counts: np.ndarray, minutes: np.ndarray | None = None) -> Trend:
     >>> t.mk_trend, t.binned, round(t.slope, 3)
     ('increasing', 256, 0.01)
     """
-    from scipy.stats import theilslopes
-
     y = np.asarray(counts, dtype=float)
     per_min = minutes is not None and len(minutes) == len(y) and np.ptp(minutes) > 1 / 60
     x = np.asarray(minutes, dtype=float) if per_min else np.arange(len(y), dtype=float)
@@ -154,7 +208,7 @@ def trend(counts: np.ndarray, minutes: np.ndarray | None = None) -> Trend:
             n=len(y),
         )
     yb, xb = bin_series(y, x)
-    slope = float(theilslopes(yb, xb).slope)
+    slope = theil_sen(yb, xb)
     mk_trend, p, test = "no trend", 1.0, "Mann–Kendall (Hamed–Rao)"
     if len(yb) >= 4:
         mk_trend, p, test = _mann_kendall(yb)

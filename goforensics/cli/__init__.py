@@ -6,8 +6,8 @@ gives a one-line error and a non-zero exit, never a traceback.
 
 Commands only parse their options and call library functions; every sentence
 they print is written in :mod:`goforensics.show.text`. Each command imports the
-library inside its body: the library brings pandas (and the analysis brings
-scikit-learn, networkx, Altair), and ``goforensics --help`` should not wait for them.
+library inside its body: the library brings pandas (and the analysis networkx, the report
+Altair), and ``goforensics --help`` should not wait for them.
 """
 
 from __future__ import annotations
@@ -42,6 +42,10 @@ def main(argv: list[str] | None = None) -> int:
     >>> main(["triage", "--top", "nine"])
     2
     """
+    # jsonschema (which Altair and the manifest check import) compiles some forty grammars of
+    # the optional rfc3987_syntax at import, 1-3 s, for its 'iri' formats: no schema checked
+    # here uses them (Vega-Lite's formats are uri and color-hex), so this process goes without.
+    sys.modules.setdefault("rfc3987_syntax", None)
     try:
         cli.main(args=argv, prog_name="goforensics", standalone_mode=False)
         return 0

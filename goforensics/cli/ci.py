@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from ..errors import GoforensicsError
-from .common import source_option, source_roots_of
+from .common import progress_bar, source_option, source_roots_of, step
 from .group import cli
 
 
@@ -105,27 +105,32 @@ def check_cmd(
         raise click.UsageError(
             "give go test output or a dump (a file, a glob, or - for standard input)"
         )
-    try:
-        outs = (
-            [read_go_test(click.get_binary_stream("stdin").read(), "<stdin>")]
-            if "-" in paths
-            else []
+    with progress_bar("check", 2) as bar:
+        step(bar, "reading")
+        try:
+            outs = (
+                [read_go_test(click.get_binary_stream("stdin").read(), "<stdin>")]
+                if "-" in paths
+                else []
+            )
+            outs += read_go_test_paths([p for p in paths if p != "-"])
+            rules, where = load_check_config(config or ".")
+            before = load([baseline]) if baseline else None
+        except GoforensicsError as e:
+            raise Unusable(str(e)) from None
+        if all(is_empty(o) for o in outs):
+            raise Unusable(f"no go test output and no goroutine dump in {', '.join(paths)}")
+        bar.update()
+        step(bar, "checking")
+        extra = rules_frame(ignore_top, ignore_any, ignore_created_by)
+        result = check(
+            outs,
+            pd.concat([rules, extra], ignore_index=True),
+            defaults=not no_default_ignores,
+            baseline=before,
+            roots=source_roots_of(source),
         )
-        outs += read_go_test_paths([p for p in paths if p != "-"])
-        rules, where = load_check_config(config or ".")
-        before = load([baseline]) if baseline else None
-    except GoforensicsError as e:
-        raise Unusable(str(e)) from None
-    if all(is_empty(o) for o in outs):
-        raise Unusable(f"no go test output and no goroutine dump in {', '.join(paths)}")
-    extra = rules_frame(ignore_top, ignore_any, ignore_created_by)
-    result = check(
-        outs,
-        pd.concat([rules, extra], ignore_index=True),
-        defaults=not no_default_ignores,
-        baseline=before,
-        roots=source_roots_of(source),
-    )
+        bar.update()
     render = {
         "text": lambda r: ci.check_text(r, show_ignored=show_ignored, root=root),
         "junit": lambda r: ci.junit_xml(r, root=root),

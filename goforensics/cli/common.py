@@ -250,7 +250,13 @@ def load_paths(
             else:
                 items.append(p)
         try:
-            d = load(items, order=order, app_modules=app_modules, times=times)
+            d = load(
+                items,
+                order=order,
+                app_modules=app_modules,
+                times=times,
+                progress=sys.stderr.isatty(),  # a bar over the files; quiet in a pipe
+            )
         except GoforensicsError as e:
             raise click.ClickException(str(e)) from None
     if d.goroutines.empty:

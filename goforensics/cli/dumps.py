@@ -128,21 +128,28 @@ def cluster_cmd(paths, fmt, level, threshold, summary, companions, output, app_m
 
     if fmt is None:
         fmt = "text" if output is None and sys.stdout.isatty() else "csv"
-    d = load_paths(paths, "given", app_modules, times)
-    if level == "cause":
-        from ..analyze.causes import causes
+    with progress_bar("cluster", 3) as bar:
+        step(bar, "reading")
+        d = load_paths(paths, "given", app_modules, times)
+        bar.update()
+        step(bar, "clustering")
+        if level == "cause":
+            from ..analyze.causes import causes
 
-        labels = causes(d, cluster(d, threshold=threshold, companions=companions))
-    else:
-        labels = cluster(d, level=level, threshold=threshold, companions=companions)
-    if summary:
-        table = describe_clusters(d, labels)
-        table["representative"] = table["representative"].astype(str)
-    else:
-        table = d.goroutines[[c for c in CLUSTER_COLUMNS if c != "cluster"]].copy()
-        table.insert(5, "cluster", labels)
-        table["stack_id"] = table["stack_id"].astype(str)
-    write_table(table, fmt, output)
+            labels = causes(d, cluster(d, threshold=threshold, companions=companions))
+        else:
+            labels = cluster(d, level=level, threshold=threshold, companions=companions)
+        bar.update()
+        step(bar, "describing")
+        if summary:
+            table = describe_clusters(d, labels)
+            table["representative"] = table["representative"].astype(str)
+        else:
+            table = d.goroutines[[c for c in CLUSTER_COLUMNS if c != "cluster"]].copy()
+            table.insert(5, "cluster", labels)
+            table["stack_id"] = table["stack_id"].astype(str)
+        bar.update()
+    write_table(table, fmt, output)  # after the bar is gone: a terminal gets the table clean
     click.echo(
         account(d) + f"\n{labels.nunique():,} cluster(s) at level {level}, threshold {threshold}",
         err=True,
@@ -189,6 +196,10 @@ def triage_cmd(paths, fmt, top, output, app_modules, times, source, by, since):
     from ..analyze.suspects import triage
     from ..show.text import account, triage_text
 
+    if fmt == "html":
+        from ..show.draw import warm_renderer
+
+        warm_renderer()  # the page's charts: their engine starts while the dumps are read
     with progress_bar("triage", 3) as bar:
         step(bar, "reading")
         d = load_paths(paths, "time", app_modules, times)
@@ -287,6 +298,10 @@ def report_cmd(paths, output, top, title, no_charts, app_modules, times, source)
     from ..show.report import report_html
     from ..show.text import account
 
+    if not no_charts:
+        from ..show.draw import warm_renderer
+
+        warm_renderer()  # the chart engine starts while the dumps are read and analysed
     d = load_paths(paths, "time", app_modules, times)
     html = report_html(
         d,
@@ -338,12 +353,17 @@ def export_cmd(paths, fmt, output, per, snapshot, all_goroutines, app_modules):
 
     if fmt in ("pprof", "parquet") and output is None and sys.stdout.isatty():
         raise click.UsageError(f"--format {fmt} is binary: give -o FILE (or redirect stdout)")
-    d = load_paths(paths, "time", app_modules)
-    if snapshot is not None and snapshot not in set(d.snapshots["snapshot"].tolist()):
-        raise click.BadParameter(
-            f"no snapshot {snapshot} (there are {len(d.snapshots)})", param_hint="--snapshot"
-        )
-    counts = export.stack_counts(d, per=per, snapshot=snapshot, blocked_only=not all_goroutines)
+    with progress_bar("export", 2) as bar:
+        step(bar, "reading")
+        d = load_paths(paths, "time", app_modules)
+        bar.update()
+        if snapshot is not None and snapshot not in set(d.snapshots["snapshot"].tolist()):
+            raise click.BadParameter(
+                f"no snapshot {snapshot} (there are {len(d.snapshots)})", param_hint="--snapshot"
+            )
+        step(bar, "counting stacks")
+        counts = export.stack_counts(d, per=per, snapshot=snapshot, blocked_only=not all_goroutines)
+        bar.update()
     if fmt == "pprof":
         taken = d.snapshots["taken_at"].dropna()
         when = int(taken.max().value) if len(taken) and per != "snapshot" else 0

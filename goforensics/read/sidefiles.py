@@ -23,6 +23,7 @@ import io
 import json
 import os
 import re
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -80,10 +81,18 @@ MANIFEST_SCHEMA: dict = {
 
 @functools.cache
 def _validator():
-    # jsonschema takes over a second to import (its format checkers compile a grammar): paid
-    # only when there is a manifest to check, not by every command
-    import jsonschema
-
+    # jsonschema's import builds its format checkers, and where the optional rfc3987_syntax
+    # is installed, that compiles some forty grammars (1-3 s, more than the dumps). The manifest
+    # schema asserts no format, so that package is kept out of the import when jsonschema is
+    # first imported here (the process's format checker then has no 'iri' check).
+    hide = "jsonschema" not in sys.modules and "rfc3987_syntax" not in sys.modules
+    if hide:
+        sys.modules["rfc3987_syntax"] = None  # an import of it raises ImportError
+    try:
+        import jsonschema
+    finally:
+        if hide:
+            del sys.modules["rfc3987_syntax"]
     return jsonschema.Draft202012Validator(MANIFEST_SCHEMA)
 
 
@@ -188,9 +197,10 @@ def read_manifest_doc(path: str | Path) -> dict:
     """
     path = Path(path)
     doc = _read_json(path, "manifest")
+    validator = _validator()  # first: it imports jsonschema
     from jsonschema.exceptions import best_match
 
-    err = best_match(_validator().iter_errors(doc))
+    err = best_match(validator.iter_errors(doc))
     if err is not None:
         msg = err.message if len(err.message) <= 160 else _short(err.instance) + " is invalid"
         if err.validator == "pattern":

@@ -9,7 +9,9 @@ character XML forbids, so no text from a dump reaches it unchecked.
 
 from __future__ import annotations
 
+import functools
 import re
+import threading
 
 import altair as alt
 import pandas as pd
@@ -30,6 +32,7 @@ __all__ = [
     "short_function",
     "to_png",
     "to_svg",
+    "warm_renderer",
 ]
 
 FRAME_CLASS_COLORS = {
@@ -97,6 +100,41 @@ def to_svg(chart: alt.TopLevelMixin) -> str:
     import vl_convert as vlc
 
     return vlc.vegalite_to_svg(safe_spec(chart.to_dict()), vl_version=_vl_version())
+
+
+@functools.cache
+def warm_renderer() -> threading.Thread:
+    """Start vl-convert's JavaScript engine in a background thread (once per process).
+
+    Its first conversion spends about half a second of CPU starting the engine, off Python's
+    global lock: started before the dumps are read and analysed, that time overlaps theirs on
+    a second core, and the charts drawn later find the engine ready. A failure here is left
+    to the conversion that needs the engine to report.
+
+    Returns
+    -------
+    threading.Thread
+        The (daemon) thread, started; the same one on every call.
+
+    Examples
+    --------
+    >>> t = warm_renderer()
+    >>> t.join(timeout=60); t.is_alive(), warm_renderer() is t
+    (False, True)
+    """
+
+    def run() -> None:
+        import vl_convert as vlc
+
+        spec = {"data": {"values": [{"x": 0}]}, "mark": "point", "encoding": {}}
+        try:
+            vlc.vegalite_to_svg(spec, vl_version=_vl_version())
+        except Exception:  # the conversion that needs the engine will say what is wrong
+            pass
+
+    thread = threading.Thread(target=run, name="vl-convert warm-up", daemon=True)
+    thread.start()
+    return thread
 
 
 def to_png(chart: alt.TopLevelMixin, scale: float = 1.0) -> bytes:
