@@ -23,7 +23,7 @@ import pandas as pd
 from .page import _source_html, e
 from .text import score_band, trend_text
 
-__all__ = ["apart_table", "cause_card", "cause_sites", "count_text", "site_row"]
+__all__ = ["answer_list", "apart_table", "cause_card", "cause_sites", "count_text", "site_row"]
 
 
 def count_text(counts: Sequence[int], slope_per_min: float | None = None) -> str:
@@ -278,3 +278,26 @@ def apart_table(recs: list[dict], threshold: float) -> str:
         f"<details><summary>also seen, not suspected (score under {threshold:g}): "
         f"{len(t)} group(s)</summary><table><tr>{head}</tr>{body}</table></details>"
     )
+
+
+def answer_list(recs: list[dict]) -> str:
+    """The suspected causes in one line each (where, what, how many, the fix): the first screen.
+
+    Examples
+    --------
+    >>> rec = {"rank": 1, "site": "main.f", "entry": "main.f", "state": "chan send",
+    ...        "counts": [2, 9], "goroutines": 9, "title": "Unread result", "advice": "buffer it"}
+    >>> print(answer_list([rec]).replace(" · ", "\n"))
+    <ol class="answer"><li><code>main.f</code> — Unread result
+    2 → 9 goroutines (first → last snapshot)
+    <b>Fix:</b> buffer it</li></ol>
+    """
+    items = []
+    for x in recs:
+        counts = list(x.get("counts") or []) or [x["goroutines"]]
+        parts = [f"<code>{e(x['site'] or x['entry'])}</code> — {e(x.get('title') or x['state'])}"]
+        parts.append(e(count_text(counts)))
+        if x.get("advice"):
+            parts.append(f"<b>Fix:</b> {e(x['advice'])}")
+        items.append("<li>" + " · ".join(parts) + "</li>")
+    return '<ol class="answer">' + "".join(items) + "</ol>"

@@ -71,6 +71,8 @@ code,pre{font:12px/1.4 ui-monospace,"DejaVu Sans Mono",monospace;overflow-wrap:a
 pre{background:#f4f4f4;padding:8px;overflow:auto;max-height:320px;margin:6px 0;white-space:pre-wrap}
 details summary{cursor:pointer;color:#333}
 .warn{color:#8a4b00}.muted{color:#777}
+.answer{margin:4px 0 14px;padding-left:26px}.answer li{margin:3px 0}
+.sites td{max-width:40em}.sites pre{max-height:240px}
 """
 
 

@@ -35,7 +35,7 @@ from ..analyze.graphs import deadlock_cycles, node_text, wait_for_graph
 from ..analyze.source import attach_source
 from ..analyze.suspects import SUSPECT_THRESHOLD, series_facts, suspects
 from ..model import Dumps
-from .cards import apart_table, cause_card, cause_sites
+from .cards import answer_list, apart_table, cause_card, cause_sites
 from .labels import cluster_labels
 from .page import CSP, e, ended, facts_table, figure, page, table
 
@@ -218,21 +218,23 @@ def _verdict(r: _Report) -> str:
     rest = [x for x in recs if not _suspected(x)]
     by_cause = "clusters" in r.suspects.columns
     out.append("<h2>Suspects, by cause</h2>" if by_cause else "<h2>Suspects</h2>")
+    sites = {x["rank"]: cause_sites(x, r.clusters, r.site_counts) for x in leaking}
+    for x in leaking:  # a cause counts the goroutines of all its sites
+        if sites[x["rank"]]:
+            x["counts"] = [
+                sum(n) for n in zip(*(s["counts"] for s in sites[x["rank"]]), strict=True)
+            ]
     if leaking:
-        named = "; ".join(
-            f"{x['site'] or x['entry']} ({x['title'] or x['state']})" for x in leaking[:3]
-        )
-        more = f" and {len(leaking) - 3} more" if len(leaking) > 3 else ""
         what = "suspected cause(s)" if by_cause else "suspect(s)"
-        out.append(f'<p class="lead">{len(leaking)} {what}: {e(named)}{more}.</p>')
+        out.append(f'<p class="lead">{len(leaking)} {what}, most likely first:</p>')
+        out.append(answer_list(leaking))
     if not leaking:
         out.append("<p>No suspects: no group of goroutines shows evidence of a leak or a hang.</p>")
     lab = r.labels.to_numpy()
     for rec in leaking:
         ids = _ids(rec)
         extra = {"labels": _top_labels(r.dumps, np.isin(lab, ids))}
-        sites = cause_sites(rec, r.clusters, r.site_counts)
-        out.append(cause_card(rec, sites, extra, clusters=None if r.static else ids))
+        out.append(cause_card(rec, sites[rec["rank"]], extra, clusters=None if r.static else ids))
     if rest:
         out.append(apart_table(rest, SUSPECT_THRESHOLD))
     if r.charts and leaking:
