@@ -317,19 +317,22 @@ def report_cmd(paths, output, top, title, no_charts, app_modules, times, source)
     help="Write here instead of stdout (needed for pprof on a terminal, and for parquet).",
 )
 @click.option(
-    "--per",
-    type=click.Choice(["snapshot", "cluster"]),
-    help="Every snapshot, each its own group; or the snapshot's clusters, each its own "
-    "group (a pprof sample label, a speedscope profile, a flame graph's root frame).",
+    "--by",
+    type=click.Choice(["snapshot", "cluster", "cause"]),
+    help="Group the stacks: every snapshot, each its own group; or the snapshot's clusters "
+    "(sites), or its causes (the sites of one leaking mechanism), each its own group: a pprof "
+    "sample label (-tagfocus cause=...), a speedscope profile, a flame graph's root frame.",
 )
+@click.option("--per", type=click.Choice(["snapshot", "cluster", "cause"]), hidden=True)
 @click.option("--snapshot", type=int, help="The snapshot to export (default: the last).")
 @click.option("--all-goroutines", is_flag=True, help="Every goroutine, not only the blocked ones.")
 @app_module_option
-def export_cmd(paths, fmt, output, per, snapshot, all_goroutines, app_modules):
+def export_cmd(paths, fmt, output, by, per, snapshot, all_goroutines, app_modules):
     """Export blocked goroutines' stacks to pprof, speedscope, flame-graph tools or Parquet.
 
     One sample per distinct stack with its goroutine count, from the last snapshot (or
-    --snapshot N, or every snapshot with --per snapshot). `go tool pprof -http=: FILE`
+    --snapshot N, or every snapshot with --by snapshot); --by cluster or --by cause groups
+    the stacks of each site or cause. `go tool pprof -http=: FILE`
     opens the pprof file; speedscope.app the speedscope file; flamegraph.pl or inferno
     the folded stacks. Snapshots are ordered by capture time.
     """
@@ -343,6 +346,7 @@ def export_cmd(paths, fmt, output, per, snapshot, all_goroutines, app_modules):
         raise click.BadParameter(
             f"no snapshot {snapshot} (there are {len(d.snapshots)})", param_hint="--snapshot"
         )
+    per = by or per  # --per: the option's first name
     counts = export.stack_counts(d, per=per, snapshot=snapshot, blocked_only=not all_goroutines)
     if fmt == "pprof":
         taken = d.snapshots["taken_at"].dropna()
