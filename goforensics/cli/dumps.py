@@ -22,6 +22,12 @@ from .common import (
 )
 from .group import cli
 
+static_option = click.option(
+    "--static",
+    is_flag=True,
+    help="HTML with no script at all: charts as images, the stacks as a static icicle.",
+)
+
 
 @cli.command("parse")
 @click.argument("paths", nargs=-1, type=click.Path())
@@ -176,7 +182,8 @@ def cluster_cmd(paths, fmt, level, threshold, summary, companions, output, app_m
     help="Judge growth from the last snapshot before this time on (ISO 8601, UTC if no zone): "
     "e.g. when a leak started (gf.leak_onset).",
 )
-def triage_cmd(paths, fmt, top, output, app_modules, times, source, by, since):
+@static_option
+def triage_cmd(paths, fmt, top, output, app_modules, times, source, by, since, static):
     """Rank leak suspects: which code is leaking goroutines, since when, and how to fix it.
 
     Give one dump or a series (snapshots are ordered by capture time). Each suspect
@@ -186,6 +193,7 @@ def triage_cmd(paths, fmt, top, output, app_modules, times, source, by, since):
     """
     import json
 
+    from ..analyze.clustering import cluster
     from ..analyze.suspects import triage
     from ..show.text import account, triage_text
 
@@ -194,8 +202,11 @@ def triage_cmd(paths, fmt, top, output, app_modules, times, source, by, since):
         d = load_paths(paths, "time", app_modules, times)
         bar.update()
         step(bar, "clustering and ranking")
+        labels = cluster(d)  # the html page's flame graph shows the same clusters
         try:
-            report = triage(d, top=top, source=source_roots_of(source), by=by, since=since)
+            report = triage(
+                d, labels, top=top, source=source_roots_of(source), by=by, since=since
+            )
         except ValueError as e:  # a --since that is not a time
             raise click.BadParameter(str(e), param_hint="--since") from None
         bar.update()
@@ -205,7 +216,7 @@ def triage_cmd(paths, fmt, top, output, app_modules, times, source, by, since):
         elif fmt == "html":
             from ..show.report import triage_html  # the page's charts: only when asked
 
-            text = triage_html(report)
+            text = triage_html(report, dumps=d, labels=labels, static=static)
         else:
             text = triage_text(report, color=output is None and sys.stdout.isatty())
         bar.update()
@@ -278,11 +289,23 @@ def diff_cmd(before, after, fmt, show_all, output, times, min_change, tolerance)
 @app_module_option
 @times_option
 @source_option
-def report_cmd(paths, output, top, title, no_charts, app_modules, times, source):
-    """One self-contained HTML report of dumps: the suspects with evidence and fix first, then charts, graphs, overview.
+@static_option
+@click.option(
+    "--by",
+    type=click.Choice(["cause", "cluster"]),
+    default="cause",
+    show_default=True,
+    help="Rank causes (the sites of one leaking mechanism on one card), or clusters.",
+)
+def report_cmd(paths, output, top, title, no_charts, app_modules, times, source, static, by):
+    """One self-contained HTML report of dumps: the causes with evidence and fix first, then charts, graphs, overview.
 
-    Nothing is fetched when the file is viewed (charts are inline SVG images, there is
-    no script), so it can be attached to a ticket. Snapshots are ordered by capture time.
+    Nothing is fetched when the file is viewed, so it can be attached to a ticket. By
+    default one script of goforensics' own (allowed by hash in the page's
+    Content-Security-Policy, nothing else runs) makes the blocked stacks an explorable
+    flame graph (search, zoom, focus/ignore regexes, a cause's stacks) and gives the charts
+    tooltips; --static writes the report with no script at all. Snapshots are ordered by
+    capture time.
     """
     from ..show.report import report_html
     from ..show.text import account
@@ -295,6 +318,8 @@ def report_cmd(paths, output, top, title, no_charts, app_modules, times, source)
         charts=not no_charts,
         progress=sys.stderr.isatty(),
         source=source_roots_of(source),
+        static=static,
+        by=by,
     )
     emit(html, output)
     click.echo(account(d) + (f"\nreport written to {output}" if output else ""), err=True)

@@ -203,7 +203,7 @@ def cause_card(
     labels = (extra or {}).get("labels")
     if labels:
         parts.append(
-            "<p>pprof labels (last snapshot): "
+            "<p>pprof labels (last snapshot seen): "
             + ", ".join(f"<code>{e(k)}</code> ×{n:,}" for k, n in labels)
             + "</p>"
         )
@@ -247,7 +247,8 @@ def apart_table(recs: list[dict], threshold: float) -> str:
     -------
     str
         A ``<details>`` holding a table of ``site``, ``state``, ``goroutines`` (first → last
-        snapshot), ``score``, ``pattern``, ``entry`` and ``created_by``.
+        snapshot), ``score``, ``pattern``, ``entry`` and ``created_by`` (and the pprof labels
+        of the records with ``labels``: (text, goroutines) pairs).
 
     Examples
     --------
@@ -269,7 +270,11 @@ def apart_table(recs: list[dict], threshold: float) -> str:
                 "created_by": x.get("created_by") or "",
             }
         )
-    t = pd.DataFrame(rows)
+        if x.get("labels"):
+            rows[-1]["pprof labels (last snapshot seen)"] = ", ".join(
+                f"{k} ×{n:,}" for k, n in x["labels"]
+            )
+    t = pd.DataFrame(rows).fillna("")
     head = "".join(f"<th>{e(c)}</th>" for c in t.columns)
     body = "".join(
         "<tr>" + "".join(f"<td>{e(v)}</td>" for v in r) + "</tr>" for r in t.itertuples(index=False)

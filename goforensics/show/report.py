@@ -178,10 +178,10 @@ def _section(name: str, build, r: _Report) -> str:
 
 
 def _top_labels(dumps: Dumps, mask: np.ndarray, k: int = 5) -> list[tuple[str, int]]:
-    """The commonest pprof label sets of some goroutines in the last snapshot, with goroutines."""
-    g = dumps.goroutines
-    g = g[mask & (g["snapshot"] == g["snapshot"].max()).to_numpy()]
-    g = g[g["labels"].astype(str) != ""]
+    """The commonest pprof label sets of some goroutines in the last snapshot they are seen in,
+    with their goroutines there (not a sum over snapshots)."""
+    g = dumps.goroutines[mask]
+    g = g[(g["snapshot"] == g["snapshot"].max()) & (g["labels"].astype(str) != "")]
     if g.empty:
         return []
     by = (
@@ -235,6 +235,8 @@ def _verdict(r: _Report) -> str:
         ids = _ids(rec)
         extra = {"labels": _top_labels(r.dumps, np.isin(lab, ids))}
         out.append(cause_card(rec, sites[rec["rank"]], extra, clusters=None if r.static else ids))
+    for rec in rest:
+        rec["labels"] = _top_labels(r.dumps, np.isin(lab, _ids(rec)), k=3)
     if rest:
         out.append(apart_table(rest, SUSPECT_THRESHOLD))
     if r.charts and leaking:
