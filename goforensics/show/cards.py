@@ -246,9 +246,9 @@ def apart_table(recs: list[dict], threshold: float) -> str:
     Returns
     -------
     str
-        A ``<details>`` holding a table of ``site``, ``state``, ``goroutines`` (first → last
-        snapshot), ``score``, ``pattern``, ``entry`` and ``created_by`` (and the pprof labels
-        of the records with ``labels``: (text, goroutines) pairs).
+        A ``<details>`` holding a table of site, state, goroutines (first → last snapshot),
+        score, pattern, entry and creator (and the pprof labels of the records with
+        ``labels``: (text, goroutines) pairs).
 
     Examples
     --------
@@ -257,31 +257,30 @@ def apart_table(recs: list[dict], threshold: float) -> str:
     >>> apart_table([rec], 2.5).split("<table>")[0]
     '<details><summary>also seen, not suspected (score under 2.5): 1 group(s)</summary>'
     """
-    rows = []
+    several = any(len(x.get("counts") or []) > 1 for x in recs)
+    head = "goroutines, first → last snapshot" if several else "goroutines (in the dump)"
+    with_labels = any(x.get("labels") for x in recs)
+    cols = ["site", "state", head, "score", "pattern", "entry", "created by"]
+    cols += ["pprof labels (last snapshot seen)"] if with_labels else []
+    body = []
     for x in recs:
-        rows.append(
-            {
-                "site": x["site"] or x["entry"],
-                "state": x["state"],
-                "goroutines": count_text(list(x.get("counts") or []) or [x["goroutines"]]),
-                "score": f"{x['score']:.2f}",
-                "pattern": x.get("title") or "",
-                "entry": x["entry"],
-                "created_by": x.get("created_by") or "",
-            }
-        )
-        if x.get("labels"):
-            rows[-1]["pprof labels (last snapshot seen)"] = ", ".join(
-                f"{k} ×{n:,}" for k, n in x["labels"]
-            )
-    t = pd.DataFrame(rows).fillna("")
-    head = "".join(f"<th>{e(c)}</th>" for c in t.columns)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{e(v)}</td>" for v in r) + "</tr>" for r in t.itertuples(index=False)
-    )
+        cells = [
+            f"<td><code>{e(x['site'] or x['entry'])}</code></td>",
+            f"<td>{e(x['state'])}</td>",
+            f'<td class="n">{e(trend_text(list(x.get("counts") or []) or [x["goroutines"]]))}</td>',
+            f'<td class="n">{x["score"]:.2f}</td>',
+            f"<td>{e(x.get('title') or '')}</td>",
+            f"<td><code>{e(x['entry'])}</code></td>",
+            f"<td><code>{e(x.get('created_by') or '')}</code></td>",
+        ]
+        if with_labels:
+            shown = ", ".join(f"{k} ×{n:,}" for k, n in x.get("labels") or [])
+            cells.append(f"<td>{e(shown)}</td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    head = "".join(f"<th>{e(c)}</th>" for c in cols)
     return (
         f"<details><summary>also seen, not suspected (score under {threshold:g}): "
-        f"{len(t)} group(s)</summary><table><tr>{head}</tr>{body}</table></details>"
+        f"{len(recs)} group(s)</summary><table><tr>{head}</tr>{''.join(body)}</table></details>"
     )
 
 
@@ -292,7 +291,7 @@ def answer_list(recs: list[dict]) -> str:
     --------
     >>> rec = {"rank": 1, "site": "main.f", "entry": "main.f", "state": "chan send",
     ...        "counts": [2, 9], "goroutines": 9, "title": "Unread result", "advice": "buffer it"}
-    >>> print(answer_list([rec]).replace(" · ", "\n"))
+    >>> print(answer_list([rec]).replace(" · ", "\\n"))
     <ol class="answer"><li><code>main.f</code> — Unread result
     2 → 9 goroutines (first → last snapshot)
     <b>Fix:</b> buffer it</li></ol>

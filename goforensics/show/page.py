@@ -52,7 +52,7 @@ padding-bottom:4px}h3{font-size:15px;margin:0 0 6px;overflow-wrap:anywhere}
 table{border-collapse:collapse;margin:8px 0;font-size:13px;max-width:100%;display:block;overflow-x:auto}
 td,th{border:1px solid #d4d4d4;padding:3px 7px;vertical-align:top;text-align:left;
 overflow-wrap:anywhere;max-width:48em}
-th{background:#f0f0f0}td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+th{background:#f0f0f0;overflow-wrap:normal}td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 .facts td:first-child{color:#555}
 figure{margin:12px 0;background:#fff;border:1px solid #e3e3e3;padding:8px;display:inline-block;
 max-width:100%;box-sizing:border-box;vertical-align:top}

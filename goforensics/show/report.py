@@ -371,37 +371,35 @@ def _overview(r: _Report) -> str:
     return "".join(out)
 
 
+_CLUSTER_COLUMNS = ["cluster", "last", "first", "peak", "stacks", "snapshots", "state", "site"]
+_CLUSTER_COLUMNS += ["file", "line", "entry", "created by"]
+
+
 def _largest_clusters(r: _Report) -> str:
     desc = r.clusters
     t = desc.sort_values(
         ["goroutines_last", "goroutines_peak"], ascending=False, kind="stable"
     ).head(20)
+    names = {
+        "goroutines_last": "last",
+        "goroutines_first": "first",
+        "goroutines_peak": "peak",
+        "site_function": "site",
+        "site_file": "file",
+        "site_line": "line",
+        "entry_function": "entry",
+        "created_by": "created by",
+    }
+    t = t.rename(columns=names)
     return (
         f"<h2>Largest clusters ({min(20, len(desc))} of {len(desc):,}, by goroutines in the last "
         "snapshot)</h2>"
+        '<p class="muted">last, first, peak: goroutines in the last and the first snapshot, and '
+        "the most in any snapshot</p>"
         + table(
             t,
-            [
-                "cluster",
-                "goroutines_last",
-                "goroutines_first",
-                "goroutines_peak",
-                "stacks",
-                "snapshots",
-                "state",
-                "site_function",
-                "site_file",
-                "site_line",
-                "entry_function",
-                "created_by",
-            ],
-            numeric=(
-                "goroutines_last",
-                "goroutines_first",
-                "goroutines_peak",
-                "stacks",
-                "snapshots",
-            ),
+            _CLUSTER_COLUMNS,
+            numeric=("last", "first", "peak", "stacks", "snapshots", "line"),
         )
     )
 
