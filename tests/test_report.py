@@ -548,8 +548,19 @@ def test_flame_graph_zooms_searches_and_focuses_in_the_browser(browser, series_r
     page.click("#gf-crumbs .chip")
     assert page.locator("#gf-graph .fr", has_text="main.compute").count() > 0
     # zoomed and searched, as a reader would leave it
-    page.locator("#gf-graph .fr", has_text="main.compute").first.click()
-    page.fill("#gf-search", "main")
+    page.locator("#gf-graph .fr", has_text="main.waitAll").first.click()
+    assert _top_label(page) == "main.waitAll"
+    page.fill("#gf-search", "wait")
+    under = {
+        "stacks": [
+            [f[f.index(data["names"].index("main.waitAll")) :], n, c]
+            for f, n, c in data["stacks"]
+            if data["names"].index("main.waitAll") in f
+        ],
+        "names": data["names"],
+        "classes": data["classes"],
+    }
+    assert page.locator("#gf-graph .fr.hit").count() == _frames_matching(under, "wait") >= 2
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.locator("#gf-flame").screenshot(path=str(ARTIFACTS / "report-flame-zoomed.png"))
     _no_errors(page, visit)
