@@ -42,6 +42,12 @@ from .page import CSP, e, ended, facts_table, figure, page, table
 __all__ = ["CSP", "report_html", "triage_html", "write_report"]
 
 
+_NONE = (
+    "<p>No suspects: no group of goroutines shows enough evidence of a leak or a hang (a score "
+    f"of {SUSPECT_THRESHOLD:g}); the groups seen are listed below.</p>"
+)
+
+
 def _suspected(rec: dict) -> bool:
     if "suspected" in rec and rec["suspected"] is not None:
         return bool(rec["suspected"])
@@ -116,9 +122,7 @@ def triage_html(
     rest = [s for s in report["suspects"] if not _suspected(s)]
     body = [f"<h1>{e(title)}</h1>", ended(report["series"]), "<h2>Suspects</h2>"]
     if not leaking:
-        body.append(
-            "<p>No suspects: no group of goroutines shows evidence of a leak or a hang.</p>"
-        )
+        body.append(_NONE)
     focus = dumps is not None and not static
     body.extend(cause_card(s, clusters=_ids(s) if focus else None) for s in leaking)
     if rest:
@@ -229,7 +233,7 @@ def _verdict(r: _Report) -> str:
         out.append(f'<p class="lead">{len(leaking)} {what}, most likely first:</p>')
         out.append(answer_list(leaking))
     if not leaking:
-        out.append("<p>No suspects: no group of goroutines shows evidence of a leak or a hang.</p>")
+        out.append(_NONE)
     lab = r.labels.to_numpy()
     for rec in leaking:
         ids = _ids(rec)
