@@ -100,8 +100,9 @@ def triage_html(
     title : str
         The page's title.
     dumps, labels : optional
-        The dumps (and the cluster labels) the report came from: with them, and unless
-        ``static``, the page has the flame graph of blocked stacks and each card focuses it.
+        The dumps (and the cluster labels) the report came from: with them each card lists
+        its sites with their counts and stacks, and unless ``static`` the page has the flame
+        graph of blocked stacks, each card focusing it on its own.
     static : bool
         No script at all.
 
@@ -124,7 +125,10 @@ def triage_html(
     if not leaking:
         body.append(_NONE)
     focus = dumps is not None and not static
-    body.extend(cause_card(s, clusters=_ids(s) if focus else None) for s in leaking)
+    body.extend(
+        cause_card(s, sites, clusters=_ids(s) if focus else None)
+        for s, sites in zip(leaking, _sites_of(leaking, dumps, labels), strict=True)
+    )
     if rest:
         body.append(apart_table(rest, SUSPECT_THRESHOLD))
     if charts and leaking:
@@ -135,6 +139,16 @@ def triage_html(
         body.append("<h2>Where goroutines block</h2>" + _flame(dumps, labels))
     body += ["<h2>Overview</h2>", facts_table(report["series"], report.get("clusters"))]
     return page(title, "".join(body), **_scripted(not focus))
+
+
+def _sites_of(recs: list[dict], dumps: Dumps | None, labels) -> list[list[dict] | None]:
+    """Each record's sites with their counts and stacks, where the dumps are at hand."""
+    if dumps is None or not recs:
+        return [None] * len(recs)
+    labels = cluster_labels(dumps, labels)
+    desc = describe_clusters(dumps, labels).set_index("cluster", drop=False)
+    counts = cluster_counts(dumps, labels)
+    return [cause_sites(x, desc, counts) or None for x in recs]
 
 
 # --- the full report ----------------------------------------------------------------------------------
