@@ -514,6 +514,12 @@ def test_flame_graph_zooms_searches_and_focuses_in_the_browser(browser, series_r
     assert page.locator("#gf-crumbs .crumb").all_inner_texts() == ["all", "main.compute"]
     page.locator("#gf-crumbs .crumb").first.click()
     assert _top_label(page) == "all blocked goroutines"
+    # and from the keyboard
+    page.locator("#gf-graph .fr", has_text="main.waitAll").first.focus()
+    page.keyboard.press("Enter")
+    assert _top_label(page) == "main.waitAll"
+    page.keyboard.press("Enter")  # the zoomed frame again: one level out
+    assert _top_label(page) == "all blocked goroutines"
     # search: the frames whose name holds the text, counted from the embedded stacks
     for query in ("main.", "worker", "chan"):
         page.fill("#gf-search", query)

@@ -118,7 +118,7 @@
     e.style.left = (100 * x) + "%";
     e.style.width = (100 * w) + "%";
     e.style.top = (depth * ROW) + "px";
-    if (w * width < 24) { e.textContent = ""; }
+    if (w * width < 24) { e.textContent = ""; } else { e.tabIndex = 0; }
     e.gfNode = node;
     e.setAttribute("role", "treeitem");
     e.setAttribute("aria-label", describe(node).join(", "));
@@ -188,9 +188,21 @@
     if (t && t.gfNode) { showTip(ev, t.gfNode); } else { ui.tip.hidden = true; }
   });
   graph.addEventListener("mouseleave", function () { ui.tip.hidden = true; });
+  graph.addEventListener("keydown", function (ev) {
+    if ((ev.key === "Enter" || ev.key === " ") && ev.target.gfNode) {
+      ev.preventDefault();
+      zoomTo(ev.target.gfNode);
+    }
+  });
+  graph.addEventListener("focusin", function (ev) {
+    if (ev.target.gfNode) { ui.detail.textContent = describe(ev.target.gfNode).join(" \u2014 "); }
+  });
   graph.addEventListener("click", function (ev) {
     var node = ev.target && ev.target.gfNode;
-    if (!node) { return; }
+    if (node) { zoomTo(node); }
+  });
+
+  function zoomTo(node) {
     var path = [];
     for (var n = node; n && n.fn >= 0; n = n.parent) { path.unshift(n.fn); }
     // a click on the zoomed frame itself zooms out one level
@@ -198,7 +210,9 @@
     state.path = path;
     ui.tip.hidden = true;
     render();
-  });
+    var top = graph.querySelector(".fr");
+    if (top && top.tabIndex === 0) { top.focus({ preventScroll: true }); }
+  }
   [ui.search, ui.focus, ui.ignore].forEach(function (i) { i.addEventListener("input", render); });
   ui.runtime.addEventListener("change", render);
   ui.reset.addEventListener("click", function () {

@@ -179,7 +179,7 @@ FLAME_STYLE = (
     ".fr{position:absolute;height:17px;box-sizing:border-box;border:1px solid #fff;"
     "border-width:0 1px 1px 0;padding:0 3px;overflow:hidden;white-space:nowrap;"
     "text-overflow:ellipsis;cursor:pointer;color:#111}"
-    ".fr:hover{filter:brightness(1.12);outline:1px solid #333;z-index:1}"
+    ".fr:hover,.fr:focus{filter:brightness(1.12);outline:1px solid #333;z-index:1}"
     + "".join(f".fr.c-{k}{{background:{v}}}" for k, v in FRAME_CLASS_COLORS.items())
     + ".fr.c-all{background:#e8e8e8}"
     ".flame-graph.searching .fr{opacity:.35}"
