@@ -204,9 +204,7 @@ def triage_cmd(paths, fmt, top, output, app_modules, times, source, by, since, s
         step(bar, "clustering and ranking")
         labels = cluster(d)  # the html page's flame graph shows the same clusters
         try:
-            report = triage(
-                d, labels, top=top, source=source_roots_of(source), by=by, since=since
-            )
+            report = triage(d, labels, top=top, source=source_roots_of(source), by=by, since=since)
         except ValueError as e:  # a --since that is not a time
             raise click.BadParameter(str(e), param_hint="--since") from None
         bar.update()
