@@ -16,14 +16,26 @@ True
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 
+import numpy as np
 import pandas as pd
 
+from ..model import Dumps
 from .page import _source_html, e
 from .text import score_band, trend_text
 
-__all__ = ["answer_list", "apart_table", "cause_card", "cause_sites", "count_text", "site_row"]
+__all__ = [
+    "answer_list",
+    "apart_table",
+    "cause_card",
+    "cause_sites",
+    "count_text",
+    "records",
+    "site_row",
+    "top_labels",
+]
 
 
 def count_text(counts: Sequence[int], slope_per_min: float | None = None) -> str:
@@ -305,3 +317,52 @@ def answer_list(recs: list[dict]) -> str:
             parts.append(f"<b>Fix:</b> {e(x['advice'])}")
         items.append("<li>" + " · ".join(parts) + "</li>")
     return '<ol class="answer">' + "".join(items) + "</ol>"
+
+
+def top_labels(dumps: Dumps, mask: np.ndarray, k: int = 5) -> list[tuple[str, int]]:
+    """The commonest pprof label sets of some goroutines in the last snapshot they are seen in,
+    with their goroutines there (not a sum over snapshots).
+
+    Examples
+    --------
+    >>> import goforensics as gf, numpy as np
+    >>> d = gf.load("bundled:checkout")
+    >>> top_labels(d, np.ones(len(d.goroutines), bool), k=1)
+    [('handler=/quote, tenant=t-1', 50)]
+    """
+    g = dumps.goroutines[mask]
+    g = g[(g["snapshot"] == g["snapshot"].max()) & (g["labels"].astype(str) != "")]
+    if g.empty:
+        return []
+    by = (
+        g.groupby(g["labels"].astype(str), observed=True)["count"]
+        .sum()
+        .sort_values(ascending=False)
+    )
+    out = []
+    for text, n in by.head(k).items():
+        try:
+            pairs = json.loads(text)
+            shown = ", ".join(f"{key}={value}" for key, value in pairs.items())
+        except (ValueError, AttributeError):
+            shown = str(text)
+        out.append((shown, int(n)))
+    return out
+
+
+def records(sus: pd.DataFrame) -> list[dict]:
+    """The suspects table as records for the cards: a missing line or slope as None.
+
+    Examples
+    --------
+    >>> import goforensics as gf
+    >>> records(gf.suspects(gf.load("bundled:demo")))[0]["slope_per_min"] is None
+    True
+    """
+    recs = []
+    for rec in sus.to_dict("records"):
+        rec["line"] = None if pd.isna(rec["line"]) else int(rec["line"])
+        slope = rec.get("slope_per_min")
+        rec["slope_per_min"] = None if slope is None or pd.isna(slope) else float(slope)
+        recs.append(rec)
+    return recs

@@ -20,7 +20,6 @@ names, file paths, labels, panic messages, file names) is untrusted and goes thr
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
@@ -35,7 +34,7 @@ from ..analyze.graphs import deadlock_cycles, node_text, wait_for_graph
 from ..analyze.source import attach_source
 from ..analyze.suspects import SUSPECT_THRESHOLD, series_facts, suspects
 from ..model import Dumps
-from .cards import answer_list, apart_table, cause_card, cause_sites
+from .cards import answer_list, apart_table, cause_card, cause_sites, records, top_labels
 from .labels import cluster_labels
 from .page import CSP, e, ended, facts_table, figure, page, table
 
@@ -195,43 +194,10 @@ def _section(name: str, build, r: _Report) -> str:
         )
 
 
-def _top_labels(dumps: Dumps, mask: np.ndarray, k: int = 5) -> list[tuple[str, int]]:
-    """The commonest pprof label sets of some goroutines in the last snapshot they are seen in,
-    with their goroutines there (not a sum over snapshots)."""
-    g = dumps.goroutines[mask]
-    g = g[(g["snapshot"] == g["snapshot"].max()) & (g["labels"].astype(str) != "")]
-    if g.empty:
-        return []
-    by = (
-        g.groupby(g["labels"].astype(str), observed=True)["count"]
-        .sum()
-        .sort_values(ascending=False)
-    )
-    out = []
-    for text, n in by.head(k).items():
-        try:
-            pairs = json.loads(text)
-            shown = ", ".join(f"{key}={value}" for key, value in pairs.items())
-        except (ValueError, AttributeError):
-            shown = str(text)
-        out.append((shown, int(n)))
-    return out
-
-
-def _records(sus: pd.DataFrame) -> list[dict]:
-    recs = []
-    for rec in sus.to_dict("records"):
-        rec["line"] = None if pd.isna(rec["line"]) else int(rec["line"])
-        slope = rec.get("slope_per_min")
-        rec["slope_per_min"] = None if slope is None or pd.isna(slope) else float(slope)
-        recs.append(rec)
-    return recs
-
-
 def _verdict(r: _Report) -> str:
     """The answer first: how the process ended, then the suspected causes with evidence and fix."""
     out = [ended(r.facts)]
-    recs = _records(r.suspects)
+    recs = records(r.suspects)
     leaking = [x for x in recs if _suspected(x)]
     rest = [x for x in recs if not _suspected(x)]
     by_cause = "clusters" in r.suspects.columns
@@ -251,10 +217,10 @@ def _verdict(r: _Report) -> str:
     lab = r.labels.to_numpy()
     for rec in leaking:
         ids = _ids(rec)
-        extra = {"labels": _top_labels(r.dumps, np.isin(lab, ids))}
+        extra = {"labels": top_labels(r.dumps, np.isin(lab, ids))}
         out.append(cause_card(rec, sites[rec["rank"]], extra, clusters=None if r.static else ids))
     for rec in rest:
-        rec["labels"] = _top_labels(r.dumps, np.isin(lab, _ids(rec)), k=3)
+        rec["labels"] = top_labels(r.dumps, np.isin(lab, _ids(rec)), k=3)
     if rest:
         out.append(apart_table(rest, SUSPECT_THRESHOLD))
     if r.charts and leaking:
