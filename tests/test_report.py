@@ -258,11 +258,12 @@ def test_triage_html_goes_through_the_report_module(series_dir, tmp_path):
         # the top 3: the two leaks as cards, the third (not suspected) listed apart
         assert html.count('class="card') == 2
         assert "also seen, not suspected (score under 2.5): 1 group(s)" in html
-        assert len(_images(html)) == 1
+        assert len(_images(html)) == (1 if extra else 0)
         if extra:
             assert CSP in html and "<script" not in html.lower()
         else:  # the flame graph, each card focusing it on its stacks
             assert len(_scripts(html)) == 2 and html.count("data-clusters=") == 2
+            assert html.count('<figure class="svg"') == 1
 
 
 @pytest.mark.parametrize("form", ["hostile_report", "hostile_interactive"])

@@ -132,8 +132,10 @@ def triage_html(
         body.append(apart_table(rest, SUSPECT_THRESHOLD))
     if charts and leaking:
         from .charts import suspects_chart
+        from .explore import inline_figure
 
-        body.append(figure(lambda: suspects_chart(leaking), "suspects ranked, with their growth"))
+        draw = inline_figure if focus else figure  # interactive: a tooltip on every mark
+        body.append(draw(lambda: suspects_chart(leaking), "suspects ranked, with their growth"))
     if focus:
         body.append("<h2>Where goroutines block</h2>" + _flame(dumps, labels))
     body += ["<h2>Overview</h2>", facts_table(report["series"], report.get("clusters"))]
