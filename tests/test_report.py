@@ -575,6 +575,22 @@ def test_flame_graph_zooms_searches_and_focuses_in_the_browser(browser, series_r
     page.close()
 
 
+def test_the_policy_blocks_any_other_script_and_the_listener_sees_it(
+    browser, series_report, tmp_path
+):
+    # the checks above can fail: a script the page did not bring is blocked, and reported
+    html = series_report.read_text()
+    path = tmp_path / "injected.html"
+    path.write_text(html.replace("</main>", "<script>window.__gfPwned=1</script></main>", 1))
+    page, visit = browser.open(path)
+    assert page.evaluate("typeof window.__gfPwned") == "undefined"
+    assert any(v.startswith("script-src") for v in page.evaluate("window.__gfCsp"))
+    assert visit.console_errors  # Chromium says it refused to run it
+    # the page's own script still ran
+    assert page.locator("#gf-graph .fr").count() > 3
+    page.close()
+
+
 def test_the_marker_works(browser, tmp_path):
     # the check above can fail: the same markup, unescaped, does run in this browser
     path = tmp_path / "raw.html"
