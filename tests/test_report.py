@@ -422,7 +422,7 @@ def _flame(html: str) -> dict:
 def _frames_matching(data: dict, query: str, runtime: bool = False) -> int:
     """Frames (distinct prefixes of the stacks, runtime frames left out) whose name holds query."""
     prefixes = set()
-    for frames, _n, _cluster in data["stacks"]:
+    for frames, *_ in data["stacks"]:
         path: tuple = ()
         for i in frames:
             if not runtime and data["classes"][i] == "runtime":
@@ -496,7 +496,7 @@ def test_flame_graph_zooms_searches_and_focuses_in_the_browser(browser, series_r
     data = _flame(series_report.read_text())
     # the data is the program's: 72 compute senders, 12 waitAll waiters, 16 workers blocked
     through = {}
-    for frames, n, _ in data["stacks"]:
+    for frames, n, *_ in data["stacks"]:
         for name in {data["names"][i] for i in frames}:
             through[name] = through.get(name, 0) + n
     assert (through["main.compute"], through["main.waitAll"], through["main.worker"]) == (
@@ -509,6 +509,7 @@ def test_flame_graph_zooms_searches_and_focuses_in_the_browser(browser, series_r
     page.locator("#gf-graph .fr", has_text="main.compute").first.hover()
     tip = page.inner_text("#gf-tip")
     assert "main.compute" in tip and "72 goroutines" in tip and "%" in tip
+    assert "72 blocked here in [chan send]" in tip  # where, in the state Go printed
     # click a frame: it becomes the root, the breadcrumb leads back
     page.locator("#gf-graph .fr", has_text="main.compute").first.click()
     assert _top_label(page) == "main.compute"
@@ -561,8 +562,8 @@ def test_flame_graph_zooms_searches_and_focuses_in_the_browser(browser, series_r
     page.fill("#gf-search", "wait")
     under = {
         "stacks": [
-            [f[f.index(data["names"].index("main.waitAll")) :], n, c]
-            for f, n, c in data["stacks"]
+            [f[f.index(data["names"].index("main.waitAll")) :], n, c, st]
+            for f, n, c, st in data["stacks"]
             if data["names"].index("main.waitAll") in f
         ],
         "names": data["names"],

@@ -45,7 +45,7 @@
     var focus = regex(ui.focus), ignore = regex(ui.ignore), runtime = ui.runtime.checked;
     var root = { fn: -1, n: 0, kids: new Map(), parent: null };
     D.stacks.forEach(function (s) {
-      var frames = s[0], n = s[1];
+      var frames = s[0], n = s[1], waitState = s[3];
       if (state.clusters && !state.clusters.has(s[2])) { return; }
       if (focus && !anyName(frames, focus)) { return; }
       if (ignore && anyName(frames, ignore)) { return; }
@@ -58,6 +58,9 @@
         kid.n += n;
         node = kid;
       });
+      // where these goroutines wait: the state they are blocked in, on their last frame shown
+      node.ends = node.ends || new Map();
+      node.ends.set(waitState, (node.ends.get(waitState) || 0) + n);
     });
     return root;
   }
@@ -87,9 +90,15 @@
 
   function describe(node) {
     var what = node.n + " goroutine" + (node.n === 1 ? "" : "s");
-    return [fullName(node),
+    var lines = [fullName(node),
       what + ": " + pct(node.n, shownTotal) + " of the shown, " + pct(node.n, D.goroutines) +
       " of all " + D.goroutines + " blocked" + (node.fn >= 0 ? " (" + D.classes[node.fn] + ")" : "")];
+    if (node.ends && node.fn >= 0) {
+      var waits = [];
+      node.ends.forEach(function (k, st) { waits.push(k + " blocked here in [" + D.states[st] + "]"); });
+      lines.push(waits.join(", "));
+    }
+    return lines;
   }
 
   function drawCrumbs(root) {
@@ -174,7 +183,8 @@
 
   function showTip(ev, node) {
     var lines = describe(node);
-    ui.tip.replaceChildren(make("b", "", lines[0]), make("span", "", lines[1]));
+    ui.tip.replaceChildren(make("b", "", lines[0]));
+    lines.slice(1).forEach(function (l) { ui.tip.appendChild(make("div", "", l)); });
     ui.detail.textContent = lines.join(" \u2014 ");
     ui.tip.hidden = false;
     var sx = window.scrollX, sy = window.scrollY;

@@ -11,7 +11,7 @@ data with ``JSON.parse`` and draws it through DOM APIs and ``textContent`` only.
 >>> import goforensics as gf
 >>> data = flame_data(gf.load("bundled:demo"))
 >>> sorted(data), data["goroutines"] == sum(s[1] for s in data["stacks"])
-(['classes', 'goroutines', 'names', 'short', 'snapshot', 'stacks'], True)
+(['classes', 'goroutines', 'names', 'short', 'snapshot', 'stacks', 'states'], True)
 """
 
 from __future__ import annotations
@@ -46,9 +46,10 @@ def flame_data(dumps: Dumps, labels=None, *, snapshot: int | None = None) -> dic
     dict
         ``snapshot``; ``goroutines`` (blocked goroutines in that snapshot); ``names``,
         ``short`` (without import path) and ``classes`` (frame class) of every function, one
-        entry per name; ``stacks``: ``[frames, goroutines, cluster]`` per distinct stack and
-        cluster, ``frames`` indexes into ``names``, outermost (the entry) first, largest stack
-        first. Names are made safe (:func:`goforensics.show.safe.safe_text`, one line).
+        entry per name; ``states``, the states the goroutines wait in; ``stacks``:
+        ``[frames, goroutines, cluster, state]`` per distinct stack, cluster and state,
+        ``frames`` indexes into ``names``, outermost (the entry) first, ``state`` into
+        ``states``, largest stack first. Names are made safe (:func:`goforensics.show.safe.safe_text`, one line).
 
     Examples
     --------
@@ -56,8 +57,8 @@ def flame_data(dumps: Dumps, labels=None, *, snapshot: int | None = None) -> dic
     >>> d = gf.parse_text("goroutine 7 [chan send]:\\nmain.leaf()\\n\\t/a.go:3 +0x1\\n"
     ...                   "main.root()\\n\\t/a.go:9 +0x1\\n")
     >>> data = flame_data(d)
-    >>> [data["names"][i] for i in data["stacks"][0][0]], data["stacks"][0][1:]
-    (['main.root', 'main.leaf'], [1, 0])
+    >>> [data["names"][i] for i in data["stacks"][0][0]], data["stacks"][0][1:], data["states"]
+    (['main.root', 'main.leaf'], [1, 0, 0], ['chan send'])
     """
     snap = last_snapshot(dumps, snapshot)
     g = dumps.goroutines
@@ -67,10 +68,11 @@ def flame_data(dumps: Dumps, labels=None, *, snapshot: int | None = None) -> dic
         {
             "stack_id": g["stack_id"].to_numpy()[keep],
             "cluster": lab[keep],
+            "state": g["state"].astype(str).to_numpy()[keep],
             "n": g["count"].to_numpy()[keep],
         }
     )
-    t = t.groupby(["stack_id", "cluster"], sort=False)["n"].sum().reset_index()
+    t = t.groupby(["stack_id", "cluster", "state"], sort=False)["n"].sum().reset_index()
     t = t[t["n"] > 0].sort_values(["n", "cluster"], ascending=[False, True], kind="stable")
     f = dumps.frames
     f = f[(f["section"] == 0) & f["stack_id"].isin(t["stack_id"].unique())]
@@ -90,9 +92,11 @@ def flame_data(dumps: Dumps, labels=None, *, snapshot: int | None = None) -> dic
             names.append(fn)
             classes.append(cls if cls in FRAME_CLASS_COLORS else "stdlib")
         paths.setdefault(int(sid), []).append(index[fn])
+    states = sorted(set(t["state"]))
+    at = {st: i for i, st in enumerate(states)}
     stacks = [
-        [paths.get(int(sid), []), int(n), int(c)]
-        for sid, c, n in t[["stack_id", "cluster", "n"]].itertuples(index=False)
+        [paths.get(int(sid), []), int(n), int(c), at[st]]
+        for sid, c, st, n in t[["stack_id", "cluster", "state", "n"]].itertuples(index=False)
     ]
     return {
         "snapshot": None if snap is None else int(snap),
@@ -100,6 +104,7 @@ def flame_data(dumps: Dumps, labels=None, *, snapshot: int | None = None) -> dic
         "names": [safe_text(n, one_line=True) for n in names],
         "short": [safe_text(short_function(n), one_line=True) for n in names],
         "classes": classes,
+        "states": [safe_text(st, one_line=True) for st in states],
         "stacks": stacks,
     }
 
@@ -138,7 +143,7 @@ def flame_section(data: dict) -> str:
     Examples
     --------
     >>> html = flame_section({"snapshot": 0, "goroutines": 0, "names": [], "short": [],
-    ...                       "classes": [], "stacks": []})
+    ...                       "classes": [], "states": [], "stacks": []})
     >>> '<script type="application/json" id="gf-flame-data">' in html
     True
     """
