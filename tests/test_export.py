@@ -267,3 +267,84 @@ def test_binary_formats_need_a_file_on_a_terminal_and_bad_snapshots_say_so(tmp_p
     assert r.returncode == 2 and b"no snapshot 7" in r.stderr and b"Traceback" not in r.stderr
     r = cli("export", "bundled:demo", "--format", "pprof")  # stdout is a pipe here: allowed
     assert r.returncode == 0 and gzip.decompress(r.stdout)
+
+
+# --- grouped by cause: each group read back --------------------------------------------------------
+
+
+def _export(series, *args: str) -> subprocess.CompletedProcess:
+    r = cli("export", str(Path(series.snapshots["source"].iloc[0]).parent), *args)
+    assert r.returncode == 0, r.stderr.decode()
+    return r
+
+
+def test_pprof_by_cause_labels_each_sample_with_its_cause(series, tmp_path):
+    out = tmp_path / "causes.pb.gz"
+    _export(series, "--format", "pprof", "--by", "cause", "-o", str(out))
+    p = decode_profile(out.read_bytes())
+    per_cause: dict[str, dict[str, int]] = {}
+    for locs, v, labels in p.samples:
+        fns = {p.functions[fid][0] for lid in locs for fid, _ in p.locations[lid][1]}
+        assert set(labels) == {"cause"}  # every sample names its group
+        for name in ("main.compute", "main.waitAll", "main.worker"):
+            if name in fns:
+                per_cause.setdefault(name, {}).setdefault(labels["cause"], 0)
+                per_cause[name][labels["cause"]] += v[0]
+    # each mechanism of the program is one cause, named by its site, holding all its goroutines
+    assert {k: sum(v.values()) for k, v in per_cause.items()} == {
+        "main.compute": COMPUTE,
+        "main.waitAll": WAITALL,
+        "main.worker": WORKERS,
+    }
+    groups = {name: next(iter(v)) for name, v in per_cause.items() if len(v) == 1}
+    assert len(groups) == 3 and len(set(groups.values())) == 3, per_cause
+    assert groups["main.compute"].endswith(": main.compute")
+    assert groups["main.waitAll"].endswith(": main.waitAll")
+
+
+def test_speedscope_by_cause_has_one_profile_per_cause(series, tmp_path):
+    out = tmp_path / "causes.speedscope.json"
+    _export(series, "--format", "speedscope", "--by", "cause", "-o", str(out))
+    doc = json.loads(out.read_text(encoding="utf-8"))
+    jsonschema.validate(doc, SPEEDSCOPE_SCHEMA)
+    names = [p["name"] for p in doc["profiles"]]
+    assert len(names) == len(set(names)) and all(n.startswith("cause ") for n in names)
+    frames = doc["shared"]["frames"]
+    through = {}
+    for prof in doc["profiles"]:
+        for s, w in zip(prof["samples"], prof["weights"], strict=True):
+            for name in {frames[i]["name"] for i in s} & {"main.compute", "main.waitAll"}:
+                through.setdefault(name, {}).setdefault(prof["name"], 0)
+                through[name][prof["name"]] += w
+    compute, waitall = through["main.compute"], through["main.waitAll"]
+    assert list(compute.values()) == [COMPUTE] and list(waitall.values()) == [WAITALL]
+    assert list(compute) != list(waitall)
+
+
+def test_folded_by_cause_puts_each_cause_at_the_root(series):
+    r = _export(series, "--format", "folded", "--by", "cause")
+    roots: dict[str, int] = {}
+    compute_roots = set()
+    for line in r.stdout.decode().splitlines():
+        stack, n = line.rsplit(" ", 1)
+        frames = stack.split(";")
+        assert frames[0].startswith("cause ")
+        roots[frames[0]] = roots.get(frames[0], 0) + int(n)
+        if "main.compute" in frames[1:]:
+            compute_roots.add(frames[0])
+    assert len(compute_roots) == 1 and roots[compute_roots.pop()] == COMPUTE
+    assert sum(roots.values()) == int(stack_counts(series)["goroutines"].sum())
+
+
+def test_folded_by_cluster_and_snapshot_from_the_cli(series):
+    by_cluster = _export(series, "--format", "folded", "--by", "cluster").stdout.decode()
+    assert all(line.startswith("cluster ") for line in by_cluster.splitlines())
+    by_snapshot = _export(series, "--format", "folded", "--by", "snapshot").stdout.decode()
+    compute = {}
+    for line in by_snapshot.splitlines():
+        stack, n = line.rsplit(" ", 1)
+        if "main.compute" in stack.split(";"):
+            root = stack.split(";")[0]
+            compute[root] = compute.get(root, 0) + int(n)
+    # 12 more abandoned senders every tick
+    assert [compute[f"snapshot {k}"] for k in range(TICKS)] == [12 * (k + 1) for k in range(TICKS)]

@@ -22,6 +22,12 @@ from .common import (
 )
 from .group import cli
 
+static_option = click.option(
+    "--static",
+    is_flag=True,
+    help="HTML with no script at all: charts as images, the stacks as a static icicle.",
+)
+
 
 @cli.command("parse")
 @click.argument("paths", nargs=-1, type=click.Path())
@@ -183,7 +189,8 @@ def cluster_cmd(paths, fmt, level, threshold, summary, companions, output, app_m
     help="Judge growth from the last snapshot before this time on (ISO 8601, UTC if no zone): "
     "e.g. when a leak started (gf.leak_onset).",
 )
-def triage_cmd(paths, fmt, top, output, app_modules, times, source, by, since):
+@static_option
+def triage_cmd(paths, fmt, top, output, app_modules, times, source, by, since, static):
     """Rank leak suspects: which code is leaking goroutines, since when, and how to fix it.
 
     Give one dump or a series (snapshots are ordered by capture time). Each suspect
@@ -193,6 +200,7 @@ def triage_cmd(paths, fmt, top, output, app_modules, times, source, by, since):
     """
     import json
 
+    from ..analyze.clustering import cluster
     from ..analyze.suspects import triage
     from ..show.text import account, triage_text
 
@@ -205,8 +213,9 @@ def triage_cmd(paths, fmt, top, output, app_modules, times, source, by, since):
         d = load_paths(paths, "time", app_modules, times)
         bar.update()
         step(bar, "clustering and ranking")
+        labels = cluster(d)  # the html page's flame graph shows the same clusters
         try:
-            report = triage(d, top=top, source=source_roots_of(source), by=by, since=since)
+            report = triage(d, labels, top=top, source=source_roots_of(source), by=by, since=since)
         except ValueError as e:  # a --since that is not a time
             raise click.BadParameter(str(e), param_hint="--since") from None
         bar.update()
@@ -216,7 +225,7 @@ def triage_cmd(paths, fmt, top, output, app_modules, times, source, by, since):
         elif fmt == "html":
             from ..show.report import triage_html  # the page's charts: only when asked
 
-            text = triage_html(report)
+            text = triage_html(report, dumps=d, labels=labels, static=static)
         else:
             text = triage_text(report, color=output is None and sys.stdout.isatty())
         bar.update()
@@ -289,11 +298,23 @@ def diff_cmd(before, after, fmt, show_all, output, times, min_change, tolerance)
 @app_module_option
 @times_option
 @source_option
-def report_cmd(paths, output, top, title, no_charts, app_modules, times, source):
-    """One self-contained HTML report of dumps: the suspects with evidence and fix first, then charts, graphs, overview.
+@static_option
+@click.option(
+    "--by",
+    type=click.Choice(["cause", "cluster"]),
+    default="cause",
+    show_default=True,
+    help="Rank causes (the sites of one leaking mechanism on one card), or clusters.",
+)
+def report_cmd(paths, output, top, title, no_charts, app_modules, times, source, static, by):
+    """One self-contained HTML report of dumps: the causes with evidence and fix first, then charts, graphs, overview.
 
-    Nothing is fetched when the file is viewed (charts are inline SVG images, there is
-    no script), so it can be attached to a ticket. Snapshots are ordered by capture time.
+    Nothing is fetched when the file is viewed, so it can be attached to a ticket. By
+    default one script of goforensics' own (allowed by hash in the page's
+    Content-Security-Policy, nothing else runs) makes the blocked stacks an explorable
+    flame graph (search, zoom, focus/ignore regexes, a cause's stacks) and gives the charts
+    tooltips; --static writes the report with no script at all. Snapshots are ordered by
+    capture time.
     """
     from ..show.report import report_html
     from ..show.text import account
@@ -310,6 +331,8 @@ def report_cmd(paths, output, top, title, no_charts, app_modules, times, source)
         charts=not no_charts,
         progress=sys.stderr.isatty(),
         source=source_roots_of(source),
+        static=static,
+        by=by,
     )
     emit(html, output)
     click.echo(account(d) + (f"\nreport written to {output}" if output else ""), err=True)
@@ -332,19 +355,22 @@ def report_cmd(paths, output, top, title, no_charts, app_modules, times, source)
     help="Write here instead of stdout (needed for pprof on a terminal, and for parquet).",
 )
 @click.option(
-    "--per",
-    type=click.Choice(["snapshot", "cluster"]),
-    help="Every snapshot, each its own group; or the snapshot's clusters, each its own "
-    "group (a pprof sample label, a speedscope profile, a flame graph's root frame).",
+    "--by",
+    type=click.Choice(["snapshot", "cluster", "cause"]),
+    help="Group the stacks: every snapshot, each its own group; or the snapshot's clusters "
+    "(sites), or its causes (the sites of one leaking mechanism), each its own group: a pprof "
+    "sample label (-tagfocus cause=...), a speedscope profile, a flame graph's root frame.",
 )
+@click.option("--per", type=click.Choice(["snapshot", "cluster", "cause"]), hidden=True)
 @click.option("--snapshot", type=int, help="The snapshot to export (default: the last).")
 @click.option("--all-goroutines", is_flag=True, help="Every goroutine, not only the blocked ones.")
 @app_module_option
-def export_cmd(paths, fmt, output, per, snapshot, all_goroutines, app_modules):
+def export_cmd(paths, fmt, output, by, per, snapshot, all_goroutines, app_modules):
     """Export blocked goroutines' stacks to pprof, speedscope, flame-graph tools or Parquet.
 
     One sample per distinct stack with its goroutine count, from the last snapshot (or
-    --snapshot N, or every snapshot with --per snapshot). `go tool pprof -http=: FILE`
+    --snapshot N, or every snapshot with --by snapshot); --by cluster or --by cause groups
+    the stacks of each site or cause. `go tool pprof -http=: FILE`
     opens the pprof file; speedscope.app the speedscope file; flamegraph.pl or inferno
     the folded stacks. Snapshots are ordered by capture time.
     """
@@ -362,6 +388,7 @@ def export_cmd(paths, fmt, output, per, snapshot, all_goroutines, app_modules):
                 f"no snapshot {snapshot} (there are {len(d.snapshots)})", param_hint="--snapshot"
             )
         step(bar, "counting stacks")
+        per = by or per  # --per: the option's first name
         counts = export.stack_counts(d, per=per, snapshot=snapshot, blocked_only=not all_goroutines)
         bar.update()
     if fmt == "pprof":

@@ -12,6 +12,9 @@ One table says what is exported, :func:`stack_counts`: goroutines per distinct s
 - :func:`to_folded`: folded stacks (``entry;...;where it blocks N``) for
   flamegraph.pl, inferno and other flame-graph tools; a group is the root frame.
 
+A group is a snapshot, a cluster (a site) or a cause (the sites of one leaking mechanism,
+:func:`goforensics.analyze.causes.causes`, named by its largest site).
+
 Only the goroutines' own stacks are written (not their ancestors), frames
 outermost first where a format wants a root. Names are written as the dump
 printed them; in the text formats control characters are escaped
@@ -32,6 +35,8 @@ from importlib import metadata
 
 import pandas as pd
 
+from ..analyze.causes import causes
+from ..analyze.clustering import cluster_sites
 from ..goruntime import is_blocked
 from ..model import Dumps
 from ..read.pprof import encode_varint
@@ -65,22 +70,24 @@ def stack_counts(
     ----------
     dumps : Dumps
         Loaded dumps.
-    per : {None, "snapshot", "cluster"}
+    per : {None, "snapshot", "cluster", "cause"}
         None: one snapshot; "snapshot": every snapshot, each its own group (a goroutine
         seen in several snapshots counts in each); "cluster": one snapshot, grouped by
-        cluster.
+        cluster; "cause": one snapshot, grouped by cause.
     snapshot : int, optional
         The snapshot (default the last) where ``per`` is not "snapshot".
     labels : array-like, optional
-        Cluster ids for ``per="cluster"`` (default :func:`goforensics.cluster`).
+        Cluster ids for ``per="cluster"`` and ``per="cause"`` (default
+        :func:`goforensics.cluster`).
     blocked_only : bool
         Only goroutines in a blocking state (the default), else every goroutine.
 
     Returns
     -------
     DataFrame
-        ``group`` (str: ``""``, ``"snapshot 3"`` or ``"cluster 0"``), ``stack_id``,
-        ``goroutines``; groups in snapshot or cluster order, largest stack first in each.
+        ``group`` (str: ``""``, ``"snapshot 3"``, ``"cluster 0"`` or ``"cause 0: main.f"``, a
+        cause named by the site of its largest cluster), ``stack_id``, ``goroutines``; groups
+        in snapshot, cluster or cause order, largest stack first in each.
 
     Examples
     --------
@@ -88,9 +95,11 @@ def stack_counts(
     >>> d = gf.load("bundled:demo")
     >>> bool(stack_counts(d, per="cluster")["group"].str.startswith("cluster ").all())
     True
+    >>> sorted(set(stack_counts(d, per="cause")["group"]))[:2]
+    ['cause 0: main.handle', 'cause 1: main.(*cache).get']
     """
-    if per not in (None, "snapshot", "cluster"):
-        raise ValueError(f"per must be None, 'snapshot' or 'cluster', not {per!r}")
+    if per not in (None, "snapshot", "cluster", "cause"):
+        raise ValueError(f"per must be None, 'snapshot', 'cluster' or 'cause', not {per!r}")
     g = dumps.goroutines
     keep = is_blocked(g["state"]).to_numpy() if blocked_only else pd.Series(True, index=g.index)
     if per != "snapshot" and len(g):
@@ -98,6 +107,9 @@ def stack_counts(
         keep = keep & (g["snapshot"] == snap).to_numpy()
     if per == "cluster":
         key = cluster_labels(dumps, labels).to_numpy()
+    elif per == "cause":
+        labels = cluster_labels(dumps, labels)
+        key = causes(dumps, labels).to_numpy()
     elif per == "snapshot":
         key = g["snapshot"].to_numpy()
     else:
@@ -109,6 +121,9 @@ def stack_counts(
         ["key", "goroutines"], ascending=[True, False], kind="stable"
     )
     group = f"{per} " + out["key"].astype(str) if per else pd.Series("", index=out.index)
+    if per == "cause":  # a cause's id is its largest cluster's: named by that site
+        site = cluster_sites(dumps, labels).set_index("cluster")["site"]
+        group = group + ": " + out["key"].map(site).fillna("").astype(str)
     out.insert(0, "group", group.astype(object))
     return out.drop(columns="key").reset_index(drop=True)
 

@@ -12,6 +12,7 @@ Content-Security-Policy :data:`CSP` forbids loading anything else.
 from __future__ import annotations
 
 import base64
+import hashlib
 import traceback
 from html import escape
 
@@ -24,6 +25,7 @@ from .text import score_band, trend_text
 __all__ = [
     "CSP",
     "STYLE",
+    "csp",
     "e",
     "ended",
     "facts_table",
@@ -50,7 +52,7 @@ padding-bottom:4px}h3{font-size:15px;margin:0 0 6px;overflow-wrap:anywhere}
 table{border-collapse:collapse;margin:8px 0;font-size:13px;max-width:100%;display:block;overflow-x:auto}
 td,th{border:1px solid #d4d4d4;padding:3px 7px;vertical-align:top;text-align:left;
 overflow-wrap:anywhere;max-width:48em}
-th{background:#f0f0f0}td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+th{background:#f0f0f0;overflow-wrap:normal}td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 .facts td:first-child{color:#555}
 figure{margin:12px 0;background:#fff;border:1px solid #e3e3e3;padding:8px;display:inline-block;
 max-width:100%;box-sizing:border-box;vertical-align:top}
@@ -69,6 +71,8 @@ code,pre{font:12px/1.4 ui-monospace,"DejaVu Sans Mono",monospace;overflow-wrap:a
 pre{background:#f4f4f4;padding:8px;overflow:auto;max-height:320px;margin:6px 0;white-space:pre-wrap}
 details summary{cursor:pointer;color:#333}
 .warn{color:#8a4b00}.muted{color:#777}
+.answer{margin:4px 0 14px;padding-left:26px}.answer li{margin:3px 0}
+.sites td{max-width:40em}.sites pre{max-height:240px}
 """
 
 
@@ -204,7 +208,43 @@ def figure(make, caption: str) -> str:
     )
 
 
-def page(title: str, body: str) -> str:
+def csp(script: str | None = None, style: str = STYLE) -> str:
+    """The page's Content-Security-Policy: :data:`CSP`, or with one inline script allowed by hash.
+
+    Parameters
+    ----------
+    script : str, optional
+        The page's one inline script: allowed by its SHA-256 (and the style by its own), no
+        ``'unsafe-inline'``, no ``'unsafe-eval'``, nothing fetched (``default-src 'none'``).
+    style : str
+        The page's one ``<style>`` element (with a script only).
+
+    Returns
+    -------
+    str
+        The policy.
+
+    Examples
+    --------
+    >>> csp() == CSP
+    True
+    >>> csp("x", "y")
+    "default-src 'none'; img-src data:; style-src 'sha256-ofzk...'; script-src 'sha256-LXEW...'; ..."
+    """
+    if script is None:
+        return CSP
+    return (
+        f"default-src 'none'; img-src data:; style-src '{_sha256(style)}'; "
+        f"script-src '{_sha256(script)}'; base-uri 'none'; form-action 'none'"
+    )
+
+
+def _sha256(text: str) -> str:
+    digest = hashlib.sha256(text.encode("utf-8")).digest()
+    return "sha256-" + base64.b64encode(digest).decode("ascii")
+
+
+def page(title: str, body: str, *, script: str | None = None, style: str = "") -> str:
     """A self-contained HTML page: its style inline, a Content-Security-Policy that loads nothing.
 
     Parameters
@@ -213,6 +253,11 @@ def page(title: str, body: str) -> str:
         The page's title (escaped).
     body : str
         HTML for the page's ``<main>`` (not escaped).
+    script : str, optional
+        The page's own script (never text from a dump), inlined at the end of the body and
+        allowed by hash (:func:`csp`); without it the page has no script at all.
+    style : str
+        More style after :data:`STYLE`.
 
     Returns
     -------
@@ -226,14 +271,19 @@ def page(title: str, body: str) -> str:
     (True, True)
     >>> "<main><p>hello</p></main>" in p
     True
+    >>> "script-src 'sha256-" in page("t", "", script="void 0")
+    True
     """
+    css = STYLE + style
+    policy = csp(script, css)
+    tail = f"<script>{script}</script>" if script is not None else ""
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
+        f'<meta http-equiv="Content-Security-Policy" content="{policy}">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         '<meta name="referrer" content="no-referrer">'
-        f"<title>{e(title)}</title><style>{STYLE}</style></head>"
-        f"<body><main>{body}</main></body></html>\n"
+        f"<title>{e(title)}</title><style>{css}</style></head>"
+        f"<body><main>{body}</main>{tail}</body></html>\n"
     )
 
 

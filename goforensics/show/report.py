@@ -1,21 +1,25 @@
-"""A self-contained HTML report of a series: overview, suspects with evidence and advice, charts, graphs.
+"""A self-contained HTML report of a series: causes with evidence and fix, charts, graphs.
 
-One file, nothing fetched when it is viewed: charts are SVG images inlined as
-``data:`` URIs (an SVG shown through ``<img>`` never runs a script), there is no
-JavaScript at all, and a Content-Security-Policy forbids loading anything but those
-images and the inline style. Everything that comes from a dump (function names,
-file paths, labels, panic messages, file names) is untrusted and goes through
-:func:`html.escape`.
+One file, nothing fetched when it is viewed. Everything that comes from a dump (function
+names, file paths, labels, panic messages, file names) is untrusted and goes through
+:func:`html.escape`. Two forms:
+
+- **interactive** (the default): one script of the project's own
+  (:func:`goforensics.show.explore.script`) draws the flame graph of blocked stacks (search,
+  zoom, focus and ignore regexes, a card's stacks), the other charts are inline SVG with a
+  tooltip on every mark; the Content-Security-Policy allows that script by its hash and
+  nothing else (:func:`goforensics.show.page.csp`); dump text reaches it only as JSON data.
+- **static** (``static=True``, ``report --static``): no script at all, charts are SVG images
+  inlined as ``data:`` URIs (an SVG shown through ``<img>`` never runs a script).
 
 >>> import goforensics as gf
->>> page = report_html(gf.load("bundled:demo"), charts=False)
+>>> page = report_html(gf.load("bundled:demo"), charts=False, static=True)
 >>> "main.(*cache).get" in page, "<script" in page
 (True, False)
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
@@ -24,71 +28,128 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..analyze.clustering import describe_clusters
+from ..analyze.clustering import cluster_counts, describe_clusters
 from ..analyze.diff import diff
 from ..analyze.graphs import deadlock_cycles, node_text, wait_for_graph
 from ..analyze.source import attach_source
-from ..analyze.suspects import series_facts, suspects
+from ..analyze.suspects import SUSPECT_THRESHOLD, series_facts, suspects
 from ..model import Dumps
+from .cards import answer_list, apart_table, cause_card, cause_sites, records, top_labels
 from .labels import cluster_labels
-from .page import (
-    CSP,
-    e,
-    ended,
-    facts_table,
-    figure,
-    healthy_table,
-    page,
-    suspect_card,
-    table,
-)
+from .page import CSP, e, ended, facts_table, figure, page, table
 
 __all__ = ["CSP", "report_html", "triage_html", "write_report"]
+
+
+_NONE = (
+    "<p>No suspects: no group of goroutines shows enough evidence of a leak or a hang (a score "
+    f"of {SUSPECT_THRESHOLD:g}); the groups seen are listed below.</p>"
+)
+
+
+def _suspected(rec: dict) -> bool:
+    if "suspected" in rec and rec["suspected"] is not None:
+        return bool(rec["suspected"])
+    return rec["score"] >= SUSPECT_THRESHOLD
+
+
+def _ids(rec: dict) -> list[int]:
+    ids = rec.get("clusters")
+    return [int(c) for c in ids] if ids is not None and len(ids) else [int(rec["cluster"])]
+
+
+def _scripted(static: bool) -> dict:
+    """What :func:`page` takes for the interactive form: its script and the flame graph's style."""
+    if static:
+        return {}
+    from .explore import script
+    from .flame import FLAME_STYLE
+
+    return {"script": script(), "style": FLAME_STYLE + _SVG_STYLE}
+
+
+def _flame(dumps: Dumps, labels) -> str:
+    from .flame import flame_data, flame_section
+
+    return flame_section(flame_data(dumps, labels))
+
+
+_SVG_STYLE = "figure.svg svg{max-width:100%;height:auto;display:block}"
 
 # --- the triage page --------------------------------------------------------------------------------
 
 
-def triage_html(report: dict, *, charts: bool = True, title: str = "goforensics triage") -> str:
+def triage_html(
+    report: dict,
+    *,
+    charts: bool = True,
+    title: str = "goforensics triage",
+    dumps: Dumps | None = None,
+    labels: pd.Series | None = None,
+    static: bool = False,
+) -> str:
     """A self-contained HTML page of a triage report (:func:`goforensics.analyze.suspects.triage`).
 
     Parameters
     ----------
     report : dict
-        What :func:`goforensics.analyze.suspects.triage` returns.
-    charts : bool, default True
-        Draw the count curves (altair + vl-convert).
-    title : str, default "goforensics triage"
+        The triage report.
+    charts : bool
+        Draw the suspects chart.
+    title : str
         The page's title.
+    dumps, labels : optional
+        The dumps (and the cluster labels) the report came from: with them each card lists
+        its sites with their counts and stacks, and unless ``static`` the page has the flame
+        graph of blocked stacks, each card focusing it on its own.
+    static : bool
+        No script at all.
 
     Returns
     -------
     str
-        The HTML page.
+        The page.
 
     Examples
     --------
     >>> import goforensics as gf
     >>> from goforensics.analyze.suspects import triage
     >>> page = triage_html(triage(gf.load("bundled:demo")), charts=False)
-    >>> page.count('class="card')  # main.main, with no evidence of a leak, is listed apart
-    4
+    >>> page.count('class="card'), "also seen, not suspected" in page  # one dump: none above
+    (0, True)
     """
-    leaking = [s for s in report["suspects"] if s["score"] > 0]
-    healthy = [s for s in report["suspects"] if s["score"] <= 0]
+    leaking = [s for s in report["suspects"] if _suspected(s)]
+    rest = [s for s in report["suspects"] if not _suspected(s)]
     body = [f"<h1>{e(title)}</h1>", ended(report["series"]), "<h2>Suspects</h2>"]
     if not leaking:
-        body.append(
-            "<p>No suspects: no group of goroutines shows evidence of a leak or a hang.</p>"
-        )
-    body.extend(suspect_card(s) for s in leaking)
-    if healthy:
-        body.append(healthy_table(healthy))
+        body.append(_NONE)
+    focus = dumps is not None and not static
+    body.extend(
+        cause_card(s, sites, clusters=_ids(s) if focus else None)
+        for s, sites in zip(leaking, _sites_of(leaking, dumps, labels), strict=True)
+    )
+    if rest:
+        body.append(apart_table(rest, SUSPECT_THRESHOLD))
     if charts and leaking:
         from .charts import suspects_chart
+        from .explore import inline_figure
 
-        body.append(figure(lambda: suspects_chart(leaking), "suspects ranked, with their growth"))
+        draw = inline_figure if focus else figure  # interactive: a tooltip on every mark
+        body.append(draw(lambda: suspects_chart(leaking), "suspects ranked, with their growth"))
+    if focus:
+        body.append("<h2>Where goroutines block</h2>" + _flame(dumps, labels))
     body += ["<h2>Overview</h2>", facts_table(report["series"], report.get("clusters"))]
-    return page(title, "".join(body))
+    return page(title, "".join(body), **_scripted(not focus))
+
+
+def _sites_of(recs: list[dict], dumps: Dumps | None, labels) -> list[list[dict] | None]:
+    """Each record's sites with their counts and stacks, where the dumps are at hand."""
+    if dumps is None or not recs:
+        return [None] * len(recs)
+    labels = cluster_labels(dumps, labels)
+    desc = describe_clusters(dumps, labels).set_index("cluster", drop=False)
+    counts = cluster_counts(dumps, labels)
+    return [cause_sites(x, desc, counts) or None for x in recs]
 
 
 # --- the full report ----------------------------------------------------------------------------------
@@ -109,9 +170,19 @@ class _Report:
     waits: object  # the last snapshot's wait-for graph (networkx)
     suspects: pd.DataFrame
     clusters: pd.DataFrame  # describe_clusters, indexed by cluster id
+    site_counts: pd.DataFrame  # cluster_counts: goroutines per snapshot and cluster
     charts: bool
+    static: bool = True
     counts: pd.DataFrame | None = None  # goroutine counts over time (a watcher's), if any
     onset: object = None  # when growth started, if known
+
+    def figure(self, make, caption: str) -> str:
+        """A chart: an image in the static report, inline SVG with tooltips otherwise."""
+        if self.static:
+            return figure(make, caption)
+        from .explore import inline_figure
+
+        return inline_figure(make, caption)
 
 
 def _section(name: str, build, r: _Report) -> str:
@@ -125,71 +196,40 @@ def _section(name: str, build, r: _Report) -> str:
         )
 
 
-def _top_labels(dumps: Dumps, mask: np.ndarray, k: int = 5) -> list[tuple[str, int]]:
-    g = dumps.goroutines[mask]
-    g = g[g["labels"].astype(str) != ""]
-    if g.empty:
-        return []
-    by = (
-        g.groupby(g["labels"].astype(str), observed=True)["count"]
-        .sum()
-        .sort_values(ascending=False)
-    )
-    out = []
-    for text, n in by.head(k).items():
-        try:
-            pairs = json.loads(text)
-            shown = ", ".join(f"{key}={value}" for key, value in pairs.items())
-        except (ValueError, AttributeError):
-            shown = str(text)
-        out.append((shown, int(n)))
-    return out
-
-
-def _records(sus: pd.DataFrame) -> list[dict]:
-    recs = []
-    for rec in sus.to_dict("records"):
-        rec["line"] = None if pd.isna(rec["line"]) else int(rec["line"])
-        slope = rec.get("slope_per_min")
-        rec["slope_per_min"] = None if slope is None or pd.isna(slope) else float(slope)
-        recs.append(rec)
-    return recs
-
-
 def _verdict(r: _Report) -> str:
-    """The answer first: how the process ended, then the suspects with evidence and fix."""
+    """The answer first: how the process ended, then the suspected causes with evidence and fix."""
     out = [ended(r.facts)]
-    recs = _records(r.suspects)
-    leaking = [x for x in recs if x["score"] > 0]
-    healthy = [x for x in recs if x["score"] <= 0]
-    out.append("<h2>Suspects</h2>")
+    recs = records(r.suspects)
+    leaking = [x for x in recs if _suspected(x)]
+    rest = [x for x in recs if not _suspected(x)]
+    by_cause = "clusters" in r.suspects.columns
+    out.append("<h2>Suspects, by cause</h2>" if by_cause else "<h2>Suspects</h2>")
+    sites = {x["rank"]: cause_sites(x, r.clusters, r.site_counts) for x in leaking}
+    for x in leaking:  # a cause counts the goroutines of all its sites
+        if sites[x["rank"]]:
+            x["counts"] = [
+                sum(n) for n in zip(*(s["counts"] for s in sites[x["rank"]]), strict=True)
+            ]
     if leaking:
-        named = "; ".join(
-            f"{x['site'] or x['entry']} ({x['title'] or x['state']})" for x in leaking[:3]
-        )
-        more = f" and {len(leaking) - 3} more" if len(leaking) > 3 else ""
-        out.append(f'<p class="lead">{len(leaking)} suspect(s): {e(named)}{more}.</p>')
+        what = "suspected cause(s)" if by_cause else "suspect(s)"
+        out.append(f'<p class="lead">{len(leaking)} {what}, most likely first:</p>')
+        out.append(answer_list(leaking))
     if not leaking:
-        out.append("<p>No suspects: no group of goroutines shows evidence of a leak or a hang.</p>")
+        out.append(_NONE)
     lab = r.labels.to_numpy()
     for rec in leaking:
-        c = rec["cluster"]
-        extra = {
-            "labels": _top_labels(r.dumps, lab == c),
-            "stack": r.clusters.loc[c, "frames"] if c in r.clusters.index else "",
-        }
-        out.append(suspect_card(rec, extra))
-    if healthy:
-        out.append(healthy_table(healthy))
+        ids = _ids(rec)
+        extra = {"labels": top_labels(r.dumps, np.isin(lab, ids))}
+        out.append(cause_card(rec, sites[rec["rank"]], extra, clusters=None if r.static else ids))
+    for rec in rest:
+        rec["labels"] = top_labels(r.dumps, np.isin(lab, _ids(rec)), k=3)
+    if rest:
+        out.append(apart_table(rest, SUSPECT_THRESHOLD))
     if r.charts and leaking:
         from .charts import suspects_chart
 
-        out.append(
-            figure(
-                lambda: suspects_chart(r.suspects[r.suspects["score"] > 0]),
-                "suspects ranked, with their growth",
-            )
-        )
+        shown = r.suspects[[_suspected(x) for x in recs]]
+        out.append(r.figure(lambda: suspects_chart(shown), "suspects ranked, with their growth"))
     return "".join(out)
 
 
@@ -198,24 +238,32 @@ def _count_curve(r: _Report) -> str:
         return ""
     from .counts import count_chart
 
-    return "<h2>Goroutine count</h2>" + figure(
+    return "<h2>Goroutine count</h2>" + r.figure(
         lambda: count_chart(r.counts, r.dumps.snapshots, onset=r.onset, width=WIDE),
         "goroutines over time; grey: a dump taken; dashed red: when growth started",
     )
 
 
 def _blocking(r: _Report) -> str:
-    if not r.charts:
-        return ""
-    from .charts import icicle_chart, wait_times_chart
+    """The stacks where goroutines block (the flame graph even without charts: it is no chart
+    to draw here, only data) and the wait times."""
+    if not r.static:
+        where = _flame(r.dumps, r.labels)
+    elif r.charts:
+        from .charts import icicle_chart
 
-    return (
-        "<h2>Where goroutines block</h2>"
-        + figure(
+        where = figure(
             lambda: icicle_chart(r.dumps, width=WIDE), "blocked goroutines' stacks (last snapshot)"
         )
-        + figure(lambda: wait_times_chart(r.dumps, width=WIDE - 150), "wait times (last snapshot)")
-    )
+    else:
+        return ""
+    if r.charts:
+        from .charts import wait_times_chart
+
+        where += r.figure(
+            lambda: wait_times_chart(r.dumps, width=WIDE - 150), "wait times (last snapshot)"
+        )
+    return "<h2>Where goroutines block</h2>" + where
 
 
 def _graphs(r: _Report) -> str:
@@ -225,16 +273,16 @@ def _graphs(r: _Report) -> str:
 
         d = r.dumps
         out.append(
-            figure(
+            r.figure(
                 lambda: call_graph_chart(d, width=WIDE - 150),
                 "call graph of blocked goroutines (last snapshot)",
             )
         )
         out.append(
-            figure(lambda: spawn_graph_chart(d, width=WIDE - 150), "spawn graph (last snapshot)")
+            r.figure(lambda: spawn_graph_chart(d, width=WIDE - 150), "spawn graph (last snapshot)")
         )
         out.append(
-            figure(
+            r.figure(
                 lambda: wait_for_chart(d, graph=r.waits, width=WIDE - 150),
                 "wait-for graph (last snapshot)",
             )
@@ -296,37 +344,49 @@ def _overview(r: _Report) -> str:
         from .charts import over_time_chart, states_chart
 
         out.append(
-            figure(
+            r.figure(
                 lambda: over_time_chart(r.dumps, r.labels, width=WIDE - 150),
                 "goroutines over time, by cluster",
             )
         )
         out.append(
-            figure(
+            r.figure(
                 lambda: states_chart(r.dumps, width=WIDE - 150), "goroutines over time, by state"
             )
         )
     return "".join(out)
 
 
+_CLUSTER_COLUMNS = ["cluster", "last", "first", "peak", "stacks", "snapshots", "state", "site"]
+_CLUSTER_COLUMNS += ["file", "line", "entry", "created by"]
+
+
 def _largest_clusters(r: _Report) -> str:
     desc = r.clusters
-    t = desc.sort_values("goroutines", ascending=False, kind="stable").head(20)
-    return f"<h2>Largest clusters ({min(20, len(desc))} of {len(desc):,})</h2>" + table(
-        t,
-        [
-            "cluster",
-            "goroutines",
-            "stacks",
-            "snapshots",
-            "state",
-            "site_function",
-            "site_file",
-            "site_line",
-            "entry_function",
-            "created_by",
-        ],
-        numeric=("goroutines", "stacks", "snapshots"),
+    t = desc.sort_values(
+        ["goroutines_last", "goroutines_peak"], ascending=False, kind="stable"
+    ).head(20)
+    names = {
+        "goroutines_last": "last",
+        "goroutines_first": "first",
+        "goroutines_peak": "peak",
+        "site_function": "site",
+        "site_file": "file",
+        "site_line": "line",
+        "entry_function": "entry",
+        "created_by": "created by",
+    }
+    t = t.rename(columns=names)
+    return (
+        f"<h2>Largest clusters ({min(20, len(desc))} of {len(desc):,}, by goroutines in the last "
+        "snapshot)</h2>"
+        '<p class="muted">last, first, peak: goroutines in the last and the first snapshot, and '
+        "the most in any snapshot</p>"
+        + table(
+            t,
+            _CLUSTER_COLUMNS,
+            numeric=("last", "first", "peak", "stacks", "snapshots", "line"),
+        )
     )
 
 
@@ -366,7 +426,7 @@ def _version() -> str:
         return "(not installed)"
 
 
-def _prepare(dumps: Dumps, labels, top: int, charts: bool, bar, source=None) -> _Report:
+def _prepare(dumps: Dumps, labels, top: int, charts: bool, bar, source=None, by="cause") -> _Report:
     """Everything the sections draw from, once, each step told to the progress bar."""
     bar.set_postfix_str("clustering")
     labels = cluster_labels(dumps, labels)
@@ -382,9 +442,10 @@ def _prepare(dumps: Dumps, labels, top: int, charts: bool, bar, source=None) -> 
         facts=series_facts(dumps),
         waits=waits,
         suspects=_with_source(
-            suspects(dumps, labels, top=top, wait_for=waits), source, dumps, labels
+            suspects(dumps, labels, top=top, wait_for=waits, by=by), source, dumps, labels
         ),
         clusters=describe_clusters(dumps, labels).set_index("cluster", drop=False),
+        site_counts=cluster_counts(dumps, labels),
         charts=charts,
     )
     bar.update()
@@ -407,6 +468,8 @@ def report_html(
     source=None,
     counts: pd.DataFrame | None = None,
     onset=None,
+    static: bool = False,
+    by: str = "cause",
 ) -> str:
     """The report of a series (or one dump) as one self-contained HTML page.
 
@@ -435,12 +498,20 @@ def report_html(
         ``goroutines``): charted with the dumps' capture times on them.
     onset : Timestamp, optional
         When growth started (:func:`goforensics.leak_onset`), marked on that chart.
+    static : bool
+        No script at all: charts as images, the stacks as a static icicle (the report of
+        ``report --static``). By default one script of the package's own, allowed by hash,
+        makes the stacks an explorable flame graph and gives the charts tooltips.
+    by : {"cause", "cluster"}
+        Rank causes (the sites of one leaking mechanism on one card, each site with its
+        stack), or clusters.
 
     Returns
     -------
     str
         The page. It opens with the answer (how the process ended, if it did; the
-        suspects with evidence, pattern and fix), then the evidence (where goroutines
+        suspected causes with their sites, evidence, pattern and fix; the groups not
+        suspected apart), then the evidence (where goroutines
         block, the graphs, what changed), then the overview, the largest clusters and
         what the parser skipped.
 
@@ -450,6 +521,8 @@ def report_html(
     >>> page = report_html(gf.load("bundled:demo"), charts=False)
     >>> page.index("<h2>Suspects") < page.index("<h2>Overview")
     True
+    >>> page.count("<script")  # the flame graph's data and the page's own script
+    2
     """
 
     from tqdm import tqdm
@@ -463,8 +536,8 @@ def report_html(
         disable=not progress,
         bar_format="{desc}: {n}/{total}{postfix}",
     )
-    r = _prepare(dumps, labels, top, charts, bar, source)
-    r.counts, r.onset = counts, onset
+    r = _prepare(dumps, labels, top, charts, bar, source, by)
+    r.counts, r.onset, r.static = counts, onset, static
     made = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     body = [
         f"<h1>{e(title)}</h1>",
@@ -481,7 +554,7 @@ def report_html(
         body.append(_section(name, build, r))
         bar.update()
     bar.close()
-    return page(title, "".join(body))
+    return page(title, "".join(body), **_scripted(static))
 
 
 def write_report(dumps: Dumps, path: str | Path, **kw) -> Path:
