@@ -103,9 +103,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--capture", type=Path, help="capture the three forms live into DIR")
     ap.add_argument(
         "--by",
-        choices=["cluster", "cause"],
-        default="cluster",
-        help="rank sites (clusters) or causes (suspects(by='cause'))",
+        choices=["cause", "cluster"],
+        default="cause",
+        help="rank causes (the default of suspects()) or sites (suspects(by='cluster'))",
     )
     ap.add_argument("--verbose", action="store_true")
     args = ap.parse_args(argv)
@@ -152,7 +152,7 @@ def _measure(ds, name: str, n: int, ks: tuple[int, ...], args) -> dict:
     t0 = time.perf_counter()
     d, truth = ds.dumps, ds.truth
     labels = gf.cluster(d)
-    s = suspects.suspects(d, labels)
+    s = suspects.suspects(d, labels, by=args.by)
     secs = time.perf_counter() - t0
     who = ds.attribute(labels)
     ranked = s[["cluster", "score", "site", "state", "goroutines", "pattern"]].join(
@@ -303,7 +303,7 @@ def _row(
     """Rank one input's suspects and score the ranking against its truth."""
     t0 = time.perf_counter()
     labels = gf.cluster(d)
-    s = suspects.suspects(d, labels) if by == "cluster" else suspects.suspects(d, labels, by=by)
+    s = suspects.suspects(d, labels, by=by)
     secs = time.perf_counter() - t0
     if by == "cause":  # a cause's truth is that of all its sites' goroutines
         of = {c: k for k, cs in zip(s["cause"], s["clusters"], strict=True) for c in cs}
