@@ -9,7 +9,7 @@ that the case's expected-leak regexp (from goroutineleakprofile_test.go) describ
 the way that test matches them: "<entry>(...) [<wait reason>]" with "main." dropped.
 Only the leaks that occurred in the recorded run count (the runtime's verdicts tell).
 
-    python benchmarks/goker.py [--source DIR] [--top 3] [--verbose]
+    python benchmarks/goker.py [--source DIR] [--top 3] [--by cause|cluster] [--verbose]
 
 Goal (issue 5): >= 98% of the leaks that occurred named in the top 3.
 """

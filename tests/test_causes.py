@@ -153,3 +153,18 @@ def test_one_dump_joins_an_application_goroutine_stuck_the_same_way_at_two_calls
     for rx, occurred in zip(case["expected"], case["occurred"], strict=True):
         if occurred:
             assert any(re.search(rx, x) for x in named), (rx, named)
+
+
+def test_the_triage_text_names_every_site_of_a_cause():
+    from goforensics.show.text import triage_text
+
+    ds = datasets.load_dataset("checkout")
+    report = suspects.triage(ds.dumps)
+    joined = [r for r in report["suspects"] if len(r["sites"]) > 1]
+    assert joined
+    text = triage_text(report)
+    for r in joined:
+        line = next(ln for ln in text.splitlines() if ln.startswith(f"#{r['rank']} "))
+        block = text[text.index(line) :].split("\n\n")[0]
+        sites = next(ln for ln in block.splitlines() if ln.startswith("    sites   "))
+        assert all(s in sites for s in r["sites"]) and f"({len(r['sites'])} clusters)" in sites
