@@ -9,7 +9,7 @@ that the case's expected-leak regexp (from goroutineleakprofile_test.go) describ
 the way that test matches them: "<entry>(...) [<wait reason>]" with "main." dropped.
 Only the leaks that occurred in the recorded run count (the runtime's verdicts tell).
 
-    python benchmarks/goker.py [--source DIR] [--top 3] [--verbose]
+    python benchmarks/goker.py [--source DIR] [--top 3] [--by cause|cluster] [--verbose]
 
 Goal (issue 5): >= 98% of the leaks that occurred named in the top 3.
 """
@@ -55,8 +55,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--top", type=int, default=3)
     ap.add_argument(
         "--by",
-        choices=["cluster", "cause"],
-        default="cluster",
+        choices=["cause", "cluster"],
+        default="cause",
         help="rank sites, or causes (a cause is named by any of its sites)",
     )
     ap.add_argument("--verbose", action="store_true")
@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         d = gf.load(c["stripped"])
         n_dumps += 1
         labels = gf.cluster(d)
-        s = suspects.suspects(d, labels)
+        s = suspects.suspects(d, labels, by="cluster")
         if args.by == "cause":
             top = suspects.suspects(d, labels, by="cause", top=args.top)
             site = s.set_index("cluster")

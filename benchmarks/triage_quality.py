@@ -25,16 +25,21 @@ fails and where growth has the fewest points to show.
 
 The side-by-side table (issue 11), one row per input: each scenario series as ``debug=2``
 (bundled), as captured live in the three forms (``debug=2``, ``debug=1``, ``debug=0``: the same
-rounds of one run), each series' last snapshot alone, and the control's (indexer) single dump.
+rounds of one run), the mixed-form capture folder of that run (every round's ``debug=2``,
+``debug=1`` and ``debug=0`` dumps and ``goroutineleak`` profiles in one folder, as ``capture
+--debug1 --leak`` writes them, read as one series: ``form`` "mixed live"), each series' last
+snapshot alone, and the control's (indexer) single dump.
 Per row: leak causes in the top K, healthy groups ranked above the lowest leak, leak causes
 ranked above every healthy group, duplicate suspects of one cause in the top K (suspected rows
-of a leak cause beyond the first of their cause; every row before ``suspected`` existed), the top
+of a leak cause beyond the first of their cause; every row before ``suspected`` existed; ``dup
+rows``: the same over every row of the top K, suspected or listed below the threshold), the top
 score (for the control: how loud it is) and the
 suspects at or above ``suspects.SUSPECT_THRESHOLD`` (column ``suspected``, when it exists).
 
 ``--capture DIR`` runs the services (as ``goforensics datasets build`` does) and captures, in
-every round, the ``debug=2`` dump, then the ``debug=1`` and the ``debug=0`` protobuf dumps right
-after it, with the service's ``/debug/truth`` registry. The ``debug=2`` goroutines are labelled
+every round, what ``capture --debug1 --leak`` asks for (the ``goroutine`` and ``goroutineleak``
+profiles as ``debug=2`` and ``debug=1``), then the ``debug=0`` protobuf dump, with the service's
+``/debug/truth`` registry. The ``debug=2`` goroutines are labelled
 from the registry as the bundled series are; a ``debug=1`` bucket or a ``debug=0`` sample has no
 goroutine id, so it gets the majority cause of the same round's ``debug=2`` goroutines with the
 same stack (functions and lines), or ``unattributed`` (the column ``unattr`` counts them).
@@ -103,9 +108,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--capture", type=Path, help="capture the three forms live into DIR")
     ap.add_argument(
         "--by",
-        choices=["cluster", "cause"],
-        default="cluster",
-        help="rank sites (clusters) or causes (suspects(by='cause'))",
+        choices=["cause", "cluster"],
+        default="cause",
+        help="rank causes (the default of suspects()) or sites (suspects(by='cluster'))",
     )
     ap.add_argument("--verbose", action="store_true")
     args = ap.parse_args(argv)
@@ -152,7 +157,7 @@ def _measure(ds, name: str, n: int, ks: tuple[int, ...], args) -> dict:
     t0 = time.perf_counter()
     d, truth = ds.dumps, ds.truth
     labels = gf.cluster(d)
-    s = suspects.suspects(d, labels)
+    s = suspects.suspects(d, labels, by=args.by)
     secs = time.perf_counter() - t0
     who = ds.attribute(labels)
     ranked = s[["cluster", "score", "site", "state", "goroutines", "pattern"]].join(
@@ -196,7 +201,11 @@ CONTROL = "indexer"
 
 
 def capture_forms(out: Path, names=SCENARIOS) -> None:
-    """Run the scenario services and capture debug=2, debug=1 and debug=0 in every round."""
+    """Run the scenario services and capture every form in every round: as ``capture --debug1
+    --leak`` writes them (``goroutine`` and ``goroutineleak``, ``debug=2`` and ``debug=1``), then
+    ``debug=0`` and the truth registry. ``<name>/capture`` keeps it all; ``<name>/series`` holds
+    the ``goroutine debug=2`` dumps with the other forms as extras (what is labelled);
+    ``<name>/mixed`` is the folder of every form, ``debug=0`` included, as one series."""
     from concurrent.futures import ThreadPoolExecutor
 
     from goforensics.read.capture import capture
@@ -213,24 +222,42 @@ def capture_forms(out: Path, names=SCENARIOS) -> None:
             time.sleep(4)
             capture(
                 svc.urls["debug"],
-                out / n / "series",
+                out / n / "capture",
                 every=6,
                 count=10,
+                debug1=True,
+                leak=True,
                 instance=n,
-                also={
-                    "truth": "/debug/truth",
-                    "debug1": "/debug/pprof/goroutine?debug=1",
-                    "debug0": "/debug/pprof/goroutine?debug=0",
-                },
+                also={"truth": "/debug/truth", "debug0": "/debug/pprof/goroutine?debug=0"},
                 timeout=30,
                 progress=False,
             )
+        _split_forms(out / n)
         truth, causes = label_series(out / n / "series")
         truth.to_csv(out / n / "series" / "truth.csv", index=False)
         (out / n / "series" / "causes.json").write_text(json.dumps(causes))
 
     with ThreadPoolExecutor(len(names)) as pool:
         list(pool.map(one, names))
+
+
+def _split_forms(sdir: Path) -> None:
+    """From ``sdir/capture``: ``series`` (goroutine debug=2, the rest as extras) and ``mixed``."""
+    import shutil
+
+    doc = json.loads((sdir / "capture" / "manifest.json").read_text())
+    snaps, extras = doc["snapshots"], doc["extras"]
+    d2 = [e for e in snaps if e["profile"] == "goroutine" and e["debug"] == 2]
+    d1 = [{**e, "name": "debug1"} for e in snaps if e["profile"] == "goroutine" and e["debug"] == 1]
+    d0 = [{**e, "profile": "goroutine", "debug": 0} for e in extras if e["name"] == "debug0"]
+    for name, keep, more in (("series", d2, [*extras, *d1]), ("mixed", [*snaps, *d0], [])):
+        (sdir / name).mkdir(exist_ok=True)
+        for e in [*keep, *more]:
+            shutil.copy(sdir / "capture" / e["file"], sdir / name / e["file"])
+        kept = [{k: v for k, v in e.items() if k != "name"} for e in keep]
+        (sdir / name / "manifest.json").write_text(
+            json.dumps({**doc, "snapshots": kept, "extras": more}, indent=1)
+        )
 
 
 def _signatures(d) -> pd.Series:
@@ -283,6 +310,14 @@ def _live(dir_: Path, name: str) -> dict:
         t["cause"] = t["cause"].fillna("unattributed")
         t["leak"] = t["cause"].map(causes).astype("boolean").fillna(False).astype(bool)
         out[form] = (d, t[["cause", "leak"]])
+    if (dir_ / name / "mixed" / "manifest.json").is_file():
+        # every form of a round is one snapshot whose goroutines are the debug=2 dump's: its
+        # truth is the debug=2 labels, by snapshot and goroutine id
+        dm = gf.load(dir_ / name / "mixed")
+        tm = dm.goroutines[["snapshot", "goid"]].merge(t2, on=["snapshot", "goid"], how="left")
+        tm["cause"] = tm["cause"].fillna("unattributed")
+        tm["leak"] = tm["leak"].astype("boolean").fillna(False).astype(bool)
+        out["mixed"] = (dm, tm[["cause", "leak"]])
     return out
 
 
@@ -298,12 +333,12 @@ def _last(d, truth: pd.DataFrame):
 
 
 def _row(
-    label: str, form: str, d, truth: pd.DataFrame, top: int, verbose: bool, by: str = "cluster"
+    label: str, form: str, d, truth: pd.DataFrame, top: int, verbose: bool, by: str = "cause"
 ) -> dict:
     """Rank one input's suspects and score the ranking against its truth."""
     t0 = time.perf_counter()
     labels = gf.cluster(d)
-    s = suspects.suspects(d, labels) if by == "cluster" else suspects.suspects(d, labels, by=by)
+    s = suspects.suspects(d, labels, by=by)
     secs = time.perf_counter() - t0
     if by == "cause":  # a cause's truth is that of all its sites' goroutines
         of = {c: k for k, cs in zip(s["cause"], s["clusters"], strict=True) for c in cs}
@@ -371,6 +406,7 @@ def _row(
         else f"{healthy_above} ({len(leaks) - len(rank_of)} unranked)",
         "leaks above all healthy": f"{sum(r < first_healthy for r in rank_of.values())}/{len(leaks)}",
         "dup suspects": dup,
+        "dup rows": int(len(leak_head) - leak_head["cause"].nunique()),
         "top score": float(s["score"].max()) if len(s) else 0.0,
         "suspected": int(suspected.sum()),
         "unattr": int((truth["cause"] == "unattributed").sum()),
@@ -378,7 +414,15 @@ def _row(
     }
 
 
-def side_by_side(forms: Path, top: int, verbose: bool, by: str = "cluster") -> int:
+def _same_ranking(a, b, top: int, by: str) -> str:
+    """Whether two inputs rank the same top suspects: sites, states, counts, verdicts."""
+    cols = ["site", "state", "goroutines", "suspected"]
+    ra = suspects.suspects(a, by=by)[cols].head(top).reset_index(drop=True)
+    rb = suspects.suspects(b, by=by)[cols].head(top).reset_index(drop=True)
+    return "yes" if ra.equals(rb) else "NO"
+
+
+def side_by_side(forms: Path, top: int, verbose: bool, by: str = "cause") -> int:
     """Print the issue-11 table: every scenario series in every form, alone, and the control."""
     rows = []
     for name in SCENARIOS:
@@ -386,14 +430,18 @@ def side_by_side(forms: Path, top: int, verbose: bool, by: str = "cluster") -> i
         tr = ds.truth[["cause", "leak"]]
         rows.append(_row(name, "debug2 bundled", ds.dumps, tr, top, verbose, by))
         if (forms / name / "series" / "truth.csv").is_file():
-            for form, (d, t) in _live(forms, name).items():
+            live = _live(forms, name)
+            for form, (d, t) in live.items():
                 rows.append(_row(name, f"{form} live", d, t, top, verbose, by))
+            if "mixed" in live:  # the folder of every form triages as its debug=2 files alone
+                same = _same_ranking(live["mixed"][0], live["debug2"][0], top, by)
+                rows[-1][f"top {top} = debug2 live"] = same
         else:
             print(f"(no live capture of {name} in {forms}: run --capture {forms})")
         d, t = _last(ds.dumps, tr)
         rows.append(_row(name, "last snapshot", d, t, top, verbose, by))
     print(f"ranked by {by}")
-    out = pd.DataFrame(rows)
+    out = pd.DataFrame(rows).fillna("")
     pd.set_option("display.width", 250)
     print(out.to_string(index=False, float_format=lambda x: f"{x:.2f}"))
     return 0

@@ -43,7 +43,7 @@ _LAZY = {
     "lifetimes": "analyze.lifetimes",
     **dict.fromkeys(("suspects", "triage"), "analyze.suspects"),
     "diff": "analyze.diff",
-    **dict.fromkeys(("causes", "cause_of"), "analyze.causes"),
+    **dict.fromkeys(("causes", "cause_of", "describe_causes"), "analyze.causes"),
     "attach_source": "analyze.source",
     "scan": "analyze.sourcescan",
     "check": "analyze.check",

@@ -107,11 +107,16 @@ def _last_alone(name: str):
     return ds, one, ds.truth[keep].reset_index(drop=True)
 
 
+@pytest.mark.parametrize("by", ["cause", "cluster"])
 @pytest.mark.parametrize("name", ["checkout", "gateway", "notifier"])
-def test_last_snapshot_alone_names_its_leaks_above_every_healthy_group(name):
+def test_last_snapshot_alone_names_its_leaks_above_every_healthy_group(name, by):
     _, one, truth = _last_alone(name)
     labels = gf.cluster(one)
-    s = suspects.suspects(one, labels)
+    s = suspects.suspects(one, labels, by=by)
+    if by == "cause":  # a cause's truth is that of all its sites' goroutines
+        of = {c: k for k, cs in zip(s["cluster"], s["clusters"], strict=True) for c in cs}
+        labels = labels.map(of).fillna(labels)
+        s = s.drop(columns="cause")
     t = truth.assign(cluster=labels.to_numpy(), n=one.goroutines["count"].to_numpy())
     major = t.groupby(["cluster", "cause", "leak"])["n"].sum().reset_index()
     major = major.sort_values("n", ascending=False).drop_duplicates("cluster").set_index("cluster")

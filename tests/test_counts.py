@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import pytest
+
 import goforensics as gf
 from goforensics import datasets
 from goforensics.analyze import suspects
 
 
-def test_suspect_counts_are_last_first_and_peak_of_the_dumps():
+@pytest.mark.parametrize("by", ["cause", "cluster"])
+def test_suspect_counts_are_last_first_and_peak_of_the_dumps(by):
     d = datasets.load_dataset("checkout").dumps  # one instance, 10 snapshots
     labels = gf.cluster(d)
-    s = suspects.suspects(d, labels).set_index("cluster")
+    s = suspects.suspects(d, labels, by=by)
+    if by == "cause":  # a cause counts the goroutines of all its sites
+        of = {c: k for k, cs in zip(s["cluster"], s["clusters"], strict=True) for c in cs}
+        labels = labels.map(of)
+        assert (s["clusters"].map(len) > 1).any()
+        s = s.drop(columns="cause")
+    s = s.set_index("cluster")
     per = d.goroutines.assign(cluster=labels).pivot_table(
         index="snapshot", columns="cluster", values="count", aggfunc="sum", fill_value=0
     )

@@ -177,9 +177,16 @@ def test_a_lock_any_of_many_could_hold_is_named_by_its_candidates_not_by_edges()
         waiting = set(G.predecessors(lock))
         assert attrs["candidates"] == len(attrs["candidate_set"] - waiting)
     # the verdict still follows the kernel's bug: a lock held across a blocked send
-    s = gf.suspects(d).set_index("site")
+    s = gf.suspects(d, by="cluster").set_index("site")
     assert s.loc["main.(*Mux_kubernetes1321).distribute", "pattern"] == "lock-across-channel"
     assert s.loc["main.(*Mux_kubernetes1321).stopWatching", "pattern"] == "lock-across-channel"
+    # ranked by cause, the holder and its waiters are one suspect
+    top = gf.suspects(d).iloc[0]
+    assert set(top["sites"]) == {
+        "main.(*Mux_kubernetes1321).distribute",
+        "main.(*Mux_kubernetes1321).stopWatching",
+    }
+    assert top["pattern"] == "lock-across-channel"
 
 
 def test_holder_facts_are_the_same_with_and_without_an_edge_per_candidate():
@@ -191,10 +198,11 @@ def test_holder_facts_are_the_same_with_and_without_an_edge_per_candidate():
     shared = gr.wait_for_graph(d)
     assert sum(1 for e in every.edges(data=True) if e[2].get("evidence") == "type") > 10_000
     assert not any(e[2].get("evidence") == "type" for e in shared.edges(data=True))
-    a = gf.suspects(d, wait_for=every)
-    b = gf.suspects(d, wait_for=shared)
+    a = gf.suspects(d, wait_for=every, by="cluster")
+    b = gf.suspects(d, wait_for=shared, by="cluster")
     assert a.equals(b)
     assert set(a.head(2)["pattern"]) == {"lock-held-while-blocked"}
+    assert gf.suspects(d, wait_for=every).equals(gf.suspects(d, wait_for=shared))
 
 
 def test_deadlock_cycles_are_the_same_in_every_process():

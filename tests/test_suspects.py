@@ -87,11 +87,17 @@ def test_trend_on_known_series():
 
 def test_single_dump_mode_on_the_demo():
     d = gf.load("bundled:demo")
-    s = su.suspects(d)
     # the demo's three bugs (see goforensics/data/demo/main.go.txt) outrank its healthy sleepers
-    top = set(s.head(4)["site"])
-    assert {"main.(*cache).get", "main.(*cache).refresh", "main.handle", "main.main.func1"} == top
+    bugs = {"main.(*cache).get", "main.(*cache).refresh", "main.handle", "main.main.func1"}
+    s = su.suspects(d, by="cluster")
+    assert set(s.head(4)["site"]) == bugs
     assert s.set_index("site").loc["main.(*cache).get", "pattern"] == "lock-across-channel"
+    # by cause (the default): the lock's 20 waiters and its holder are one suspect
+    c = su.suspects(d)
+    assert {site for sites in c.head(3)["sites"] for site in sites} == bugs
+    lock = c[c["site"] == "main.(*cache).get"].iloc[0]
+    assert sorted(lock["sites"]) == ["main.(*cache).get", "main.(*cache).refresh"]
+    assert lock["goroutines"] == 21 and lock["pattern"] == "lock-across-channel"
 
 
 def test_triage_report_has_the_promised_fields(leakseries):

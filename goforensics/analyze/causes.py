@@ -5,7 +5,8 @@ mechanism often shows at several sites; ranking the sites puts one bug in the to
 times and pushes the next bug out. Clusters are joined into one cause when:
 
 - **one application function** blocks them, at several lines or reached from several entries
-  (same site function);
+  (same site function), or, in one dump, one application entry function blocked in one state
+  at several sites;
 - they are **one client connection's goroutines**: the ``readLoop`` and ``writeLoop`` of
   ``net/http.(*persistConn)`` and the callers parked in ``persistConn.roundTrip``, paired through
   their creator (``Transport.dialConn``) when they grow together;
@@ -18,7 +19,7 @@ times and pushes the next bug out. Clusters are joined into one cause when:
 Benign shapes (idle pools, periodic loops, keep-alive connections, accept loops, the runtime's
 own goroutines) never join a growing group. Connections and entries pair only by growing
 together (healthy keep-alive connections share their entry with leaked ones); in one dump there
-is no growth to pair them with, so only the first and the last rule apply.
+is no growth to pair them with, so only the first rule (in its one-dump form) and the last apply.
 
 >>> import goforensics as gf
 >>> d = gf.load("bundled:notifier")
@@ -35,13 +36,13 @@ import re
 
 import pandas as pd
 
-from ..goruntime import LOCK_STATES
+from ..goruntime import LOCK_STATES, frame_class, is_wait, split_function
 from ..model import Dumps
-from .clustering import cluster_sites, resolve_labels
+from .clustering import cluster_sites, describe_clusters, resolve_labels
 from .evidence import Facts, cluster_facts
 from .patterns import CATALOGUE, match_patterns
 
-__all__ = ["BENIGN_PATTERNS", "cause_of", "cause_sites", "causes"]
+__all__ = ["BENIGN_PATTERNS", "cause_of", "cause_sites", "causes", "describe_causes"]
 
 #: Pattern ids of the catalogue's healthy shapes: they never join a growing group.
 BENIGN_PATTERNS = frozenset(p.id for p in CATALOGUE if not p.leak)
@@ -83,7 +84,15 @@ def _keys(f: Facts) -> list[tuple]:
             keys.append(("client-conn",))
         elif f.entry:
             keys.append(("entry", f.entry))
+    elif not f.multi and f.site_class == "application" and is_wait(f.state) and _app(f.entry):
+        # one dump, no growth to pair by: one application goroutine body stuck the same way at
+        # several of its calls (a stopper's Quiesce and Stop both in WaitGroup.Wait)
+        keys.append(("entry-state", f.entry, f.state))
     return keys
+
+
+def _app(function: str) -> bool:
+    return bool(function) and frame_class(split_function(function)[0]) == "application"
 
 
 def _holder_sites(f: Facts) -> list[str]:
@@ -139,7 +148,7 @@ def cause_of(
             a, b = members[0], c
             if multi and growing[a] != growing[b] and key[0] != "site":
                 continue  # connections and entries pair by growing together
-            if (growing[a] or growing[b]) and (benign[a] or benign[b]):
+            if (growing[a] or growing[b] or key[0] == "entry-state") and (benign[a] or benign[b]):
                 continue
             u.join(a, b)
     # a lock's waiters and its blocked holder: one cause whether the holder grows or not (it is
@@ -205,3 +214,72 @@ def cause_sites(dumps: Dumps, labels: pd.Series, of: pd.Series) -> list[list[str
         if len(members) > 1:
             out.append(sorted({str(sites.get(c, "")) for c in members.index}))
     return out
+
+
+def describe_causes(
+    dumps: Dumps, labels: pd.Series | None = None, of: pd.Series | None = None
+) -> pd.DataFrame:
+    """One row per cause: its sites with their stacks and states, and its counts.
+
+    What a report or a notebook needs to show a cause: each of its clusters (largest at the
+    last snapshot first) with the site, state and representative stack of that cluster.
+
+    Parameters
+    ----------
+    dumps : the series (or one dump).
+    labels : cluster ids aligned with ``dumps.goroutines`` (default: clustered here).
+    of : :func:`cause_of` over those labels (default: computed here).
+
+    Returns
+    -------
+    DataFrame
+        Columns ``cause`` (cause id: its smallest cluster id); ``n_sites``; ``clusters``,
+        ``sites``, ``states``, ``stacks`` (lists, one item per cluster: its id, site function,
+        dominant state and representative stack as text, top frame first);
+        ``goroutines_last``, ``goroutines_first`` (summed over its clusters, as
+        :func:`goforensics.analyze.clustering.describe_clusters` counts them: the last and the
+        first snapshot of each instance) and ``goroutines_peak`` (the most in one snapshot);
+        ``counts`` (goroutines per snapshot, in snapshot order). Sorted by ``cause``.
+
+    Examples
+    --------
+    >>> import goforensics as gf
+    >>> d = gf.load("bundled:demo")
+    >>> t = describe_causes(d)
+    >>> row = t[t["n_sites"] > 1].iloc[0]
+    >>> row["sites"], row["states"], row["counts"]
+    (['main.(*cache).get', 'main.(*cache).refresh'], ['sync.Mutex.Lock', 'chan receive'], [21])
+    >>> row["stacks"][1].splitlines()
+    ['main.(*cache).refresh', '\\t/tmp/gdemo/main.go:19']
+    """
+    cols = ["cause", "n_sites", "clusters", "sites", "states", "stacks"]
+    cols += ["goroutines_last", "goroutines_first", "goroutines_peak", "counts"]
+    labels = resolve_labels(dumps, labels)
+    if not len(dumps.goroutines):
+        return pd.DataFrame(columns=cols)
+    of = cause_of(dumps, labels) if of is None else of
+    desc = describe_clusters(dumps, labels)
+    desc["cause"] = desc["cluster"].map(of).fillna(desc["cluster"]).astype("int64")
+    desc = desc.sort_values(["cause", "goroutines_last", "cluster"], ascending=[True, False, True])
+    g = dumps.goroutines
+    per = (
+        pd.DataFrame({"cause": labels.map(of).fillna(labels).to_numpy(), "snapshot": g["snapshot"]})
+        .assign(n=g["count"].to_numpy())
+        .pivot_table(index="cause", columns="snapshot", values="n", aggfunc="sum", fill_value=0)
+        .reindex(columns=sorted(dumps.snapshots["snapshot"]), fill_value=0)
+    )
+    by = desc.groupby("cause", sort=True)
+    out = pd.DataFrame(
+        {
+            "n_sites": by.size(),
+            "clusters": by["cluster"].agg(list),
+            "sites": by["site_function"].agg(list),
+            "states": by["state"].agg(lambda x: [str(v) for v in x]),
+            "stacks": by["frames"].agg(list),
+            "goroutines_last": by["goroutines_last"].sum(),
+            "goroutines_first": by["goroutines_first"].sum(),
+        }
+    )
+    out["goroutines_peak"] = per.max(axis=1).reindex(out.index).astype("int64")
+    out["counts"] = [per.loc[c].astype(int).tolist() for c in out.index]
+    return out.rename_axis("cause").reset_index()[cols]

@@ -284,7 +284,7 @@ def _full_name(test: str, candidates: list[str]) -> str:
 def _causes_of(sub: Dumps, head: dict, roots=None) -> list[dict]:
     labels = cluster(sub)
     desc = describe_clusters(sub, labels).set_index("cluster")
-    s = suspects(sub, labels)
+    s = suspects(sub, labels, by="cluster")  # one row per cluster: its members are the cause
     if roots:  # the code of each cause, and what it confirms, as evidence
         s = attach_source(s, roots, sub, labels)
     rows = []

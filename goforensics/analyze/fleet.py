@@ -315,7 +315,7 @@ def analyze_partition(
     long.insert(
         2, "taken_at", snaps.set_index("snapshot")["taken_at"].reindex(long["snapshot"]).to_numpy()
     )
-    sus = suspects(d, labels, top=top) if len(g) else pd.DataFrame()
+    sus = suspects(d, labels, top=top, by="cluster") if len(g) else pd.DataFrame()
     sus.insert(0, "instance", name)
     w = d.warnings[d.warnings["kind"].astype(str) == "unreadable"]
     facts = {

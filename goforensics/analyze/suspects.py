@@ -22,7 +22,9 @@ the evidence behind the score, and the pattern it matches with advice.
 >>> s = suspects(d, by_stack)
 >>> top = s.iloc[0]
 >>> print(top.site, top.state, top.goroutines, top.pattern, sep=" | ")
-main.(*cache).get | sync.Mutex.Lock | 20 | lock-across-channel
+main.(*cache).get | sync.Mutex.Lock | 21 | lock-across-channel
+
+(one cause: the 20 goroutines waiting for the cache's lock and the one holding it.)
 """
 
 from __future__ import annotations
@@ -111,7 +113,7 @@ def suspects(
     top: int | None = None,
     min_goroutines: int = 1,
     wait_for=None,
-    by: str = "cluster",
+    by: str = "cause",
 ) -> pd.DataFrame:
     """Rank the clusters of a series (or of one dump) as leak suspects, most likely first.
 
@@ -124,10 +126,11 @@ def suspects(
     min_goroutines : leave out clusters with fewer goroutines now and at their peak.
     wait_for : the last snapshot's :func:`goforensics.analyze.graphs.wait_for_graph`, where
         the caller has it already (it is a pass over every goroutine of that snapshot).
-    by : ``"cluster"`` ranks sites; ``"cause"`` ranks causes
+    by : ``"cause"`` (the default) ranks causes
         (:func:`goforensics.analyze.causes.cause_of`): one row per cause, its best-scored
         site's facts, ``goroutines`` summed over its sites, and columns ``cause`` (cause id),
-        ``sites`` and ``clusters`` (its sites and cluster ids, best first).
+        ``sites`` and ``clusters`` (its sites and cluster ids, best first); ``"cluster"``
+        ranks sites, one row per cluster.
 
     Returns
     -------
@@ -167,19 +170,30 @@ def suspects(
         ["score", "goroutines", "cluster"], ascending=[False, False, True], kind="stable"
     )
     if by == "cause":
-        out = _by_cause(out, cause_of(dumps, labels, facts=facts))
+        one = dumps.snapshots["instance"].nunique() <= 1
+        out = _by_cause(out, cause_of(dumps, labels, facts=facts), one)
     out.insert(0, "rank", np.arange(1, len(out) + 1))
     out = out.reset_index(drop=True)
     return out.head(top) if top else out
 
 
-def _by_cause(out: pd.DataFrame, of: pd.Series) -> pd.DataFrame:
-    """One row per cause (``out`` in rank order): its best site's row, goroutines summed."""
+def _by_cause(out: pd.DataFrame, of: pd.Series, one_instance: bool = True) -> pd.DataFrame:
+    """One row per cause (``out`` in rank order): its best site's row, goroutines summed.
+
+    In one instance the cause's ``counts`` are its sites' summed per snapshot, and its first
+    and peak are read off them; over several instances each site's counts are those of the
+    instance where it grew the most, so the cause's peak is the sum of its sites' peaks."""
     out = out.assign(cause=out["cluster"].map(of).fillna(out["cluster"]).astype(int))
     grouped = out.groupby("cause", sort=False)
     best = grouped.head(1).set_index("cause")
     for col in ("goroutines", "goroutines_first", "goroutines_peak"):
-        best[col] = grouped[col].sum()  # over the cause's sites: last, first, sum of their peaks
+        best[col] = grouped[col].sum()
+    lengths = grouped["counts"].agg(lambda cs: len({len(c) for c in cs}))
+    if one_instance and (lengths == 1).all():
+        summed = grouped["counts"].agg(lambda cs: [int(x) for x in np.sum(list(cs), axis=0)])
+        best["counts"] = summed
+        best["goroutines_first"] = [c[0] if c else 0 for c in summed.reindex(best.index)]
+        best["goroutines_peak"] = [max(c, default=0) for c in summed.reindex(best.index)]
     best["sites"] = grouped["site"].agg(list)
     best["clusters"] = grouped["cluster"].agg(list)
     return best.reset_index()[
@@ -440,7 +454,7 @@ def triage(
     *,
     top: int = 10,
     source=None,
-    by: str = "cluster",
+    by: str = "cause",
     since=None,
 ) -> dict:
     """The triage report as plain data (what ``goforensics triage --format json`` prints).
@@ -454,8 +468,8 @@ def triage(
         The source tree(s) the program was built from: each suspect gets its code, the
         ``go`` statement that created it and the static evidence
         (:func:`goforensics.analyze.source.attach_source`).
-    by : ``"cluster"`` or ``"cause"``: rank clusters, or causes (the sites of one mechanism as
-        one suspect, see :func:`suspects`).
+    by : ``"cause"`` (the default) or ``"cluster"``: rank causes (the sites of one mechanism
+        as one suspect, see :func:`suspects`), or clusters.
     since : Timestamp, optional
         Judge growth from the baseline snapshot for this time on (a leak onset from
         :func:`goforensics.leak_onset`): :func:`goforensics.analyze.lifetimes.since`.

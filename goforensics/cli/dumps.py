@@ -179,10 +179,10 @@ def cluster_cmd(paths, fmt, level, threshold, summary, companions, output, app_m
 @source_option
 @click.option(
     "--by",
-    type=click.Choice(["cluster", "cause"]),
-    default="cluster",
+    type=click.Choice(["cause", "cluster"]),
+    default="cause",
     show_default=True,
-    help="Rank clusters, or causes (the sites of one leaking mechanism as one suspect).",
+    help="Rank causes (the sites of one leaking mechanism as one suspect), or clusters.",
 )
 @click.option(
     "--since",

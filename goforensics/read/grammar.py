@@ -94,11 +94,13 @@ PARTIAL_HEADER = re.compile(
     rb"(?: m=\S*)?(?: mp=\S*)?(?: \[[^\]\n]*(?:\](?: \{[^\n]*)?)?)?)$"
 )
 PROFILE_HEADER = re.compile(rb"(goroutine|goroutineleak) profile: total (\d+)\s*$")
-BUCKET = re.compile(rb"^(\d+) @((?: 0x[0-9a-fA-F]+)*)\s*$")
+# debug=1 records, also as people post them: the leading '#' of a frame or labels line lost
+# (markdown makes it a heading, chat clients eat it) and tabs turned into spaces
+BUCKET = re.compile(rb"^(\d+)\s+@((?:\s+0x[0-9a-fA-F]+)*)\s*$")
 BUCKET_FRAME = re.compile(
-    rb"^#\s+0x([0-9a-fA-F]+)(?:\s+(\S+?)\+0x([0-9a-fA-F]+)\s+(.*?):(\d+))?\s*$"
+    rb"^(?:#\s*)?0x([0-9a-fA-F]+)(?:\s+(\S+?)\+0x([0-9a-fA-F]+)\s+(.*?):(\d+))?\s*$"
 )
-BUCKET_LABELS = re.compile(rb"^# labels: (\{.*\})\s*$")
+BUCKET_LABELS = re.compile(rb"^(?:#\s*)?labels: (\{.*\})\s*$")
 FILE_LINE = re.compile(
     rb"^\s*(.*?):(\d+)(?: \+0x([0-9a-fA-F]+))?(?: fp=0x[0-9a-fA-F]+ sp=0x[0-9a-fA-F]+ pc=0x[0-9a-fA-F]+)?\s*$"
 )

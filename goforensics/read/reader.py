@@ -68,14 +68,14 @@ class Mode(Enum):
     from                      on                                          to
     ========================  ==========================================  ======================
     OUT                       a goroutine header                          GOROUTINE
-    OUT                       a bucket line (``N @ 0x..``) in a profile   BUCKET
+    OUT                       a bucket line (``N @ 0x..``)                BUCKET
     OUT                       ``WARNING: DATA RACE``                      RACE
     OUT                       ``runtime stack:``                          RUNTIME_STACK
     OUT, MESSAGE              ``panic:``, ``fatal error:``, ``SIGxxx:``   MESSAGE
     GOROUTINE                 ``[originating from goroutine N]:``         ANCESTOR
     GOROUTINE, ANCESTOR       a blank line                                OUT
     GOROUTINE, ANCESTOR       a line that is not part of a goroutine      OUT (line re-read)
-    BUCKET                    a blank or non-``#`` line                   OUT (line re-read)
+    BUCKET                    a blank line or one that is not a record's  OUT (line re-read)
     RACE                      ``==================``                      OUT
     RUNTIME_STACK, MESSAGE    a blank line                                OUT
     RUNTIME_STACK             a goroutine header                          GOROUTINE
@@ -92,6 +92,7 @@ class Mode(Enum):
     MESSAGE = "message"  # the lines of a panic or fatal error message
 
 
+_HEADERLESS = "debug=1 records without a 'goroutine profile: total N' line: total not declared"
 _IN_GOROUTINE = (Mode.GOROUTINE, Mode.ANCESTOR)
 _CLOSED_BY_BLANK = (Mode.RUNTIME_STACK, Mode.MESSAGE)
 
@@ -448,13 +449,16 @@ class Reader:
             )
             self.mode = Mode.OUT
             return
-        if self.b.part is not None and self.b.part["format"] == "debug=1":
-            m = BUCKET.match(stripped)
-            if m and bounded(m.group(1), 63) is not None:
-                self.flush_skip()
-                self.bucket = {"line": lineno, "count": int(m.group(1)), "frames": [], "labels": ""}
-                self.mode = Mode.BUCKET
-                return
+        in_profile = self.b.part is not None and self.b.part["format"] == "debug=1"
+        m = BUCKET.match(stripped)
+        # outside a profile, only a record with its PCs ('N @ 0x..') is taken for one
+        if m and bounded(m.group(1), 63) is not None and (in_profile or m.group(2)):
+            self.flush_skip()
+            if not in_profile:
+                self.headerless(lineno)
+            self.bucket = {"line": lineno, "count": int(m.group(1)), "frames": [], "labels": ""}
+            self.mode = Mode.BUCKET
+            return
         if stripped.startswith(RACE_START):
             self.races += 1
             self.mode = Mode.RACE
@@ -479,7 +483,15 @@ class Reader:
         if self.b.part is not None and self.b.part.get("_crash") and REGISTERS.match(stripped):
             self.skip(lineno, "register dump")
             return
+        if in_profile:  # a note typed between the records of a posted profile
+            self.skip(lineno, "text between the records of a debug=1 profile")
+            return
         self.skip(lineno, "text that is not part of a dump")
+
+    def headerless(self, lineno: int) -> None:
+        """Records posted without their ``goroutine profile: total N`` line: said, not guessed."""
+        self.b.new_part(lineno, "debug=1", "goroutine profile", declared_total=None)
+        self.b.warn(lineno, 1, "headerless", _HEADERLESS)
 
     def learn_prefix(self, prefix: bytes) -> None:
         """Text before a header: a log prefix repeated on every line, or text glued to it.

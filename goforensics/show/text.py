@@ -299,6 +299,9 @@ def _suspect_lines(s: dict, style) -> list[str]:
         f"    at      {where}",
         f"    entry   {safe_text(s['entry']) or '(no frames)'}{creator}",
     ]
+    if len(s.get("sites") or ()) > 1:  # a cause of several clusters: its sites, best first
+        sites = ", ".join(safe_text(x) for x in dict.fromkeys(s["sites"]))
+        lines.append(f"    sites   {sites} ({len(s['sites'])} clusters)")
     if s["pattern"]:
         lines.append(style(f"    pattern {s['title']} ({s['pattern']})", fg="yellow"))
     lines += [f"    - {safe_text(e)}" for e in s["evidence"]]
@@ -332,7 +335,7 @@ def triage_text(report: dict, color: bool = False) -> str:
     >>> import goforensics as gf
     >>> from goforensics.analyze.suspects import triage
     >>> print(triage_text(triage(gf.load("bundled:demo"), top=1)).splitlines()[2])
-    #1  score 2.36  [sync.Mutex.Lock]  20 goroutines  (a candidate: below the threshold 2.5)
+    #1  score 2.36  [sync.Mutex.Lock]  21 goroutines  (a candidate: below the threshold 2.5)
     """
     style = (lambda t, **k: click.style(t, **k)) if color else (lambda t, **k: t)
     f = report["series"]
