@@ -56,9 +56,10 @@ from .limits import Limits, current, gunzip_chunks
 from .pprof import looks_like_profile, parse_profile
 from .reader import Mode, Reader
 from .scan import Blocks, scan_blocks
+from .columns import Pieces
 from .tables import SnapshotBudget, TableBuilder
 
-__all__ = ["CHUNK_SIZE", "parse_file", "parse_text", "read_chunks"]
+__all__ = ["CHUNK_SIZE", "parse_file", "parse_pieces", "parse_text", "read_chunks"]
 
 CHUNK_SIZE = 8 << 20
 PPROF_LIMIT = 64 << 20  # runtime/pprof stops a debug=2 dump here
@@ -115,7 +116,8 @@ def _parse_chunks(
     workers: int | None = None,
     limits: Limits | None = None,
     classify: bool = True,
-) -> Dumps:
+    pieces: bool = False,
+) -> Dumps | Pieces:
     """Parse a stream of byte chunks (see :class:`_Stream`); budgets end it with a warning."""
     lim = current(limits)
     b = TableBuilder(source, lim.snapshots)
@@ -133,7 +135,7 @@ def _parse_chunks(
     except SnapshotBudget as e:
         r.flush_skip()
         _cut_by_budget(b, e.line, str(e))
-    return b.tables(classify)
+    return b.pieces() if pieces else b.tables(classify)
 
 
 def _cut_by_budget(b: TableBuilder, line: int, message: str) -> None:
@@ -461,15 +463,56 @@ def parse_file(
     return _parse_any(read_chunks(path, limits=lim), src, fast, workers, lim, classify)
 
 
-def _parse_any(chunks: Iterator[bytes], source: str, fast, workers, lim: Limits, classify) -> Dumps:
+def parse_pieces(
+    path: str | Path,
+    source: str | None = None,
+    fast: bool = True,
+    *,
+    limits: Limits | None = None,
+) -> Pieces:
+    r"""Parse one file as :func:`parse_file` does, into light columns rather than tables.
+
+        What a loader of many files keeps of each (plain arrays, code books and the file's
+        distinct stacks): :func:`goforensics.read.columns.build_tables` makes the tables of all
+        of them at once, the same tables as parsing them one by one and concatenating.
+
+        Parameters
+        ----------
+        path, source, fast, limits : as for :func:`parse_file`.
+
+        Returns
+        -------
+        :class:`~goforensics.read.columns.Pieces`; errors as for :func:`parse_file`.
+
+        Examples
+        --------
+        >>> import tempfile, os
+        >>> fd, name = tempfile.mkstemp()
+        >>> _ = os.write(fd, b"goroutine 1 [running]:
+    main.main()
+            /m.go:3 +0x1
+    "); os.close(fd)
+        >>> p = parse_pieces(name, "m.txt")
+        >>> p.n, p.source, [s["kind"] for s in p.parts]
+        (1, 'm.txt', ['goroutine dump'])
+    """
+    src = str(path) if source is None else source
+    lim = current(limits)
+    return _parse_any(read_chunks(path, limits=lim), src, fast, None, lim, False, pieces=True)
+
+
+def _parse_any(
+    chunks: Iterator[bytes], source: str, fast, workers, lim: Limits, classify, pieces=False
+) -> Dumps | Pieces:
     """A protobuf profile (by its first bytes) or text."""
     try:
         first = [next(chunks, b"")]
     except LimitError as e:  # over a budget before the first chunk: an empty, cut, text
-        return _parse_chunks(_raising(e), source, fast, workers, lim, classify)
+        return _parse_chunks(_raising(e), source, fast, workers, lim, classify, pieces)
     if looks_like_profile(first[0][:4096]):
-        return parse_profile(_whole(first.pop(), chunks, lim.message, source), source=source)
-    return _parse_chunks(_chain(first, chunks), source, fast, workers, lim, classify)
+        data = _whole(first.pop(), chunks, lim.message, source)
+        return parse_profile(data, source=source, pieces=pieces)
+    return _parse_chunks(_chain(first, chunks), source, fast, workers, lim, classify, pieces)
 
 
 def _raising(e: Exception) -> Iterator[bytes]:
