@@ -223,8 +223,19 @@ def _frame_table(pieces: list[Pieces], classify: bool) -> pd.DataFrame:
                 if parts is None:
                     parts = split[fr.function] = split_function(fr.function)
                 rows.append(
-                    (sid, k, d, fr.function, *parts, fr.file, fr.line, fr.offset, fr.args)
-                    + (fr.inlined, fr.elided_before)
+                    (
+                        sid,
+                        k,
+                        d,
+                        fr.function,
+                        *parts,
+                        fr.file,
+                        fr.line,
+                        fr.offset,
+                        fr.args,
+                        fr.inlined,
+                        fr.elided_before,
+                    )  # noqa: E501
                 )
     f = pd.DataFrame(rows, columns=_FRAME_FIELDS)
     f["stack_id"] = f["stack_id"].astype(np.uint64)

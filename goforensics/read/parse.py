@@ -50,13 +50,13 @@ import pyarrow as pa
 
 from ..errors import LimitError, ParseError
 from ..model import Dumps
+from .columns import Pieces
 from .fast import FastPath
 from .grammar import MAX_LINE
 from .limits import Limits, current, gunzip_chunks
 from .pprof import looks_like_profile, parse_profile
 from .reader import Mode, Reader
 from .scan import Blocks, scan_blocks
-from .columns import Pieces
 from .tables import SnapshotBudget, TableBuilder
 
 __all__ = ["CHUNK_SIZE", "parse_file", "parse_pieces", "parse_text", "read_chunks"]

@@ -36,6 +36,7 @@ from ..errors import LoadError
 from ..goruntime import classify_frames
 from ..model import WARNING_COLUMNS, Dumps, _conform
 from .assemble import assemble_rounds, form_of, round_key, split_processes
+from .columns import Pieces, build_tables
 from .inputs import (
     DATA,
     MANIFEST,
@@ -48,7 +49,6 @@ from .inputs import (
     read_manifest,
     time_from_name,
 )
-from .columns import Pieces, build_tables
 from .parse import parse_pieces
 from .sidefiles import read_times
 
