@@ -235,7 +235,7 @@ def _frame_table(pieces: list[Pieces], classify: bool) -> pd.DataFrame:
                         fr.args,
                         fr.inlined,
                         fr.elided_before,
-                    )  # noqa: E501
+                    )
                 )
     f = pd.DataFrame(rows, columns=_FRAME_FIELDS)
     f["stack_id"] = f["stack_id"].astype(np.uint64)
