@@ -350,6 +350,11 @@ def _read_ahead(chunks: Iterable[bytes], ahead: bool) -> Iterator[bytes]:
     first = next(it, None)
     if first is None:
         return
+    if len(first) < CHUNK_SIZE:  # a small input: one chunk, nothing to read ahead of
+        yield first
+        del first
+        yield from it
+        return
     with ThreadPoolExecutor(1, thread_name_prefix="goforensics-read") as pool:
         nxt = pool.submit(next, it, None)
         yield first

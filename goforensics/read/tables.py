@@ -338,9 +338,8 @@ class TableBuilder:
         if kind in ("Int64", "Int32"):
             if not parts:
                 return pd.array([], dtype=kind)
-            if len(parts) == 1:
-                return pd.array(parts[0], dtype=kind)
-            return pd.concat([pd.Series(p, dtype=kind) for p in parts], ignore_index=True).array
+            arrays = [pd.array(p, dtype=kind) for p in parts]
+            return arrays[0] if len(arrays) == 1 else type(arrays[0])._concat_same_type(arrays)
         if not parts:
             return np.zeros(0, kind)
         return np.concatenate([np.asarray(p, dtype=kind) for p in parts])
