@@ -477,29 +477,26 @@ def parse_pieces(
 ) -> Pieces:
     r"""Parse one file as :func:`parse_file` does, into light columns rather than tables.
 
-        What a loader of many files keeps of each (plain arrays, code books and the file's
-        distinct stacks): :func:`goforensics.read.columns.build_tables` makes the tables of all
-        of them at once, the same tables as parsing them one by one and concatenating.
+    What a loader of many files keeps of each (plain arrays, code books and the file's
+    distinct stacks): :func:`goforensics.read.columns.build_tables` makes the tables of all
+    of them at once, the same tables as parsing them one by one and concatenating.
 
-        Parameters
-        ----------
-        path, source, fast, limits : as for :func:`parse_file`.
+    Parameters
+    ----------
+    path, source, fast, limits : as for :func:`parse_file`.
 
-        Returns
-        -------
-        :class:`~goforensics.read.columns.Pieces`; errors as for :func:`parse_file`.
+    Returns
+    -------
+    :class:`~goforensics.read.columns.Pieces`; errors as for :func:`parse_file`.
 
-        Examples
-        --------
-        >>> import tempfile, os
-        >>> fd, name = tempfile.mkstemp()
-        >>> _ = os.write(fd, b"goroutine 1 [running]:
-    main.main()
-            /m.go:3 +0x1
-    "); os.close(fd)
-        >>> p = parse_pieces(name, "m.txt")
-        >>> p.n, p.source, [s["kind"] for s in p.parts]
-        (1, 'm.txt', ['goroutine dump'])
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> fd, name = tempfile.mkstemp()
+    >>> _ = os.write(fd, b"goroutine 1 [running]:\nmain.main()\n\t/m.go:3 +0x1\n"); os.close(fd)
+    >>> p = parse_pieces(name, "m.txt")
+    >>> p.n, p.source, [s["kind"] for s in p.parts]
+    (1, 'm.txt', ['goroutine dump'])
     """
     src = str(path) if source is None else source
     lim = current(limits)
