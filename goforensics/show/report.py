@@ -30,6 +30,7 @@ from ..analyze.graphs import deadlock_cycles, node_text, wait_for_graph
 from ..analyze.source import attach_source
 from ..analyze.suspects import series_facts, suspects
 from ..model import Dumps
+from .fleet import fleet_html
 from .labels import cluster_labels
 from .page import (
     CSP,
@@ -391,6 +392,7 @@ def report_html(
     source=None,
     counts: pd.DataFrame | None = None,
     onset=None,
+    fleet=None,
 ) -> str:
     """The report of a series (or one dump) as one self-contained HTML page.
 
@@ -419,6 +421,9 @@ def report_html(
         ``goroutines``): charted with the dumps' capture times on them.
     onset : Timestamp, optional
         When growth started (:func:`goforensics.leak_onset`), marked on that chart.
+    fleet : FleetResult, optional
+        A fleet triage (:func:`goforensics.fleet.fleet_triage`): its view, instances x causes
+        (:func:`goforensics.show.fleet.fleet_html`), comes first.
 
     Returns
     -------
@@ -460,6 +465,8 @@ def report_html(
             + "".join(f"<tr><td>{e(k)}</td><td>{e(v)}</td></tr>" for k, v in notes.items())
             + "</table>"
         )
+    if fleet is not None:  # the fleet view (show/fleet.py), ahead of the series' sections
+        body.append(_section("Fleet", lambda _r: fleet_html(fleet), r))
     for name, build in SECTIONS:
         bar.set_postfix_str(name.lower())
         body.append(_section(name, build, r))
