@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+import os
 import pickle
 import re
 import resource
@@ -97,8 +98,11 @@ def measure(fleet: Path, mode: str, timeout: float, tmp: Path) -> dict | None:
 def bench(label: str, fleet: Path, n_inst: int, n_files: int, modes, timeout: float, tmp: Path):
     ref = None
     cells = []
+    loads = []
     for mode in modes:
+        loads.append(os.getloadavg()[0])
         m = measure(fleet, mode, timeout, tmp)
+        loads.append(os.getloadavg()[0])
         if m is None:
             cells.append(f"> {timeout:.0f} s")
             continue
@@ -108,7 +112,9 @@ def bench(label: str, fleet: Path, n_inst: int, n_files: int, modes, timeout: fl
         cells.append(f"{m['secs']:.1f} s, {m['rss']:.0f} MiB{same if mode != 'sequential' else ''}")
         print(f"  {label} {mode}: {cells[-1]}", file=sys.stderr, flush=True)
     causes = "" if ref is None else str(len(ref.verdicts))
-    return f"| {label} | {n_files:,} | {n_inst:,} | " + " | ".join(cells) + f" | {causes} |"
+    load = f"{min(loads):.1f}–{max(loads):.1f}"
+    row = f"| {label} | {n_files:,} | {n_inst:,} | " + " | ".join(cells)
+    return row + f" | {causes} | {load} |"
 
 
 def main() -> None:
@@ -123,8 +129,8 @@ def main() -> None:
         run_one(*a.run)
         return
     modes = a.modes.split(",")
-    print(f"| fleet | files | instances | {' | '.join(modes)} | causes carried |")
-    print("|---|---|---|" + "---|" * len(modes) + "---|")
+    print(f"| fleet | files | instances | {' | '.join(modes)} | causes carried | load average |")
+    print("|---|---|---|" + "---|" * len(modes) + "---|---|")
     with tempfile.TemporaryDirectory(prefix="gf-fleet-bench-") as t:
         tmp = Path(t)
         for n in [int(x) for x in a.sizes.split(",")]:
