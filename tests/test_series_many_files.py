@@ -151,3 +151,21 @@ def test_a_capped_capture_file_is_truncated_the_same_way(tmp_path):
         got.goroutines["taken_at"].to_numpy(),
         got.snapshots["taken_at"].to_numpy()[got.goroutines["snapshot"].to_numpy()],
     )
+
+
+def test_a_stack_learnt_in_one_file_takes_the_next_files_own_arguments(tmp_path):
+    """The files of a series share their stacks: what the fast path learnt of a stack in one file
+    serves the next, but each file keeps what its own goroutines printed. Here one stack is
+    printed with Go 1.16's hex words in the first file and Go 1.17's ``{...}`` groups in the
+    second: only the second says its Go is at least 1.17."""
+    block = "goroutine {} [chan receive]:\nmain.worker({})\n\t/app/w.go:12 +0x3d\n"
+    old = "\n".join(block.format(k, "0xc000010000") for k in range(1, 201))
+    new = "\n".join(block.format(k, "{0xc000010000, 0x1}") for k in range(1, 201))
+    a, b, c = tmp_path / "a.txt", tmp_path / "b.txt", tmp_path / "c.txt"
+    a.write_text(old)
+    b.write_text(new)
+    c.write_text(old)
+    got = gf.load([a, b, c], order="given")
+    assert got.snapshots["go_version"].astype(str).tolist() == ["", ">=1.17", ""]
+    assert got.frames["args"].tolist() == ["0xc000010000"]  # the first goroutine's, of a.txt
+    _assert_same(got, _one_by_one([a, b, c], {}))

@@ -117,12 +117,18 @@ def _parse_chunks(
     limits: Limits | None = None,
     classify: bool = True,
     pieces: bool = False,
+    carry: list | None = None,
 ) -> Dumps | Pieces:
-    """Parse a stream of byte chunks (see :class:`_Stream`); budgets end it with a warning."""
+    """Parse a stream of byte chunks (see :class:`_Stream`); budgets end it with a warning.
+
+    ``carry``: a list holding the fast path of the file read before (or nothing), which this
+    file's fast path takes over and then replaces (see :class:`FastPath`)."""
     lim = current(limits)
     b = TableBuilder(source, lim.snapshots)
     r = Reader(b, lim)
-    fp = FastPath(b, r) if fast else None
+    fp = FastPath(b, r, carry[0] if carry else None) if fast else None
+    if carry is not None and fp is not None:
+        carry[:] = [fp]
     st = _Stream(r, fp, _default_workers() if workers is None else workers, lim.line)
     try:
         try:
@@ -474,6 +480,7 @@ def parse_pieces(
     fast: bool = True,
     *,
     limits: Limits | None = None,
+    carry: list | None = None,
 ) -> Pieces:
     r"""Parse one file as :func:`parse_file` does, into light columns rather than tables.
 
@@ -484,6 +491,9 @@ def parse_pieces(
     Parameters
     ----------
     path, source, fast, limits : as for :func:`parse_file`.
+    carry : a list, the same for the files of one series read in order: what the fast path
+        learnt of the stacks of a file is used for the next (each distinct stack is then read
+        by the reference reader once per series); the tables are the same without it.
 
     Returns
     -------
@@ -500,21 +510,29 @@ def parse_pieces(
     """
     src = str(path) if source is None else source
     lim = current(limits)
-    return _parse_any(read_chunks(path, limits=lim), src, fast, None, lim, False, pieces=True)
+    chunks = read_chunks(path, limits=lim)
+    return _parse_any(chunks, src, fast, None, lim, False, pieces=True, carry=carry)
 
 
 def _parse_any(
-    chunks: Iterator[bytes], source: str, fast, workers, lim: Limits, classify, pieces=False
+    chunks: Iterator[bytes],
+    source: str,
+    fast,
+    workers,
+    lim: Limits,
+    classify,
+    pieces=False,
+    carry: list | None = None,
 ) -> Dumps | Pieces:
     """A protobuf profile (by its first bytes) or text."""
     try:
         first = [next(chunks, b"")]
     except LimitError as e:  # over a budget before the first chunk: an empty, cut, text
-        return _parse_chunks(_raising(e), source, fast, workers, lim, classify, pieces)
+        return _parse_chunks(_raising(e), source, fast, workers, lim, classify, pieces, carry)
     if looks_like_profile(first[0][:4096]):
         data = _whole(first.pop(), chunks, lim.message, source)
         return parse_profile(data, source=source, pieces=pieces)
-    return _parse_chunks(_chain(first, chunks), source, fast, workers, lim, classify, pieces)
+    return _parse_chunks(_chain(first, chunks), source, fast, workers, lim, classify, pieces, carry)
 
 
 def _raising(e: Exception) -> Iterator[bytes]:

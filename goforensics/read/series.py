@@ -136,9 +136,10 @@ def load(
     elif workers > 1 and len(jobs) > 1:
         pool = ProcessPoolExecutor(max_workers=workers)
         it = pool.map(_parse_one, jobs)
-    else:
+    else:  # in order, in this process: what a file teaches the fast path serves the next
         pool = None
-        it = map(_parse_one, jobs)
+        carry: list = []
+        it = (parse_pieces(p, source=s, fast=f, carry=carry) for p, s, f in jobs)
     if progress:
         from tqdm.auto import tqdm
 
