@@ -34,6 +34,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 SERIES = ("checkout", "gateway", "indexer", "notifier")
 MODES = ("sequential", "threads", "processes", "local")
+_TABLES = ("instances", "clusters", "counts", "growth", "suspects", "verdicts", "warnings")
 
 
 def make_fleet(dest: Path, files: int, per_instance: int = 10, copies: int = 1) -> Path:
@@ -109,6 +110,9 @@ def bench(label: str, fleet: Path, n_inst: int, n_files: int, modes, timeout: fl
         if ref is None and mode == "sequential":
             ref = m["result"]
         same = "" if ref is None else (" =" if m["result"].equals(ref) else " ≠")
+        if same == " ≠":
+            differ = [f for f in _TABLES if not getattr(m["result"], f).equals(getattr(ref, f))]
+            print(f"  {mode}: tables that differ: {', '.join(differ)}", file=sys.stderr)
         cells.append(f"{m['secs']:.1f} s, {m['rss']:.0f} MiB{same if mode != 'sequential' else ''}")
         print(f"  {label} {mode}: {cells[-1]}", file=sys.stderr, flush=True)
     causes = "" if ref is None else str(len(ref.verdicts))
