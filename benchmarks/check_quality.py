@@ -35,8 +35,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from goforensics.analyze.check import check  # noqa: E402
-from tools.goker import extract_leaks, goker_expectations  # noqa: E402
 from goforensics.read.gotest import read_go_test  # noqa: E402
+from tools.goker import extract_leaks, goker_expectations  # noqa: E402
 
 GO = (
     str(Path(sys.executable).parent / "go")

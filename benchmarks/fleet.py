@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+import os
 import pickle
 import re
 import resource
@@ -33,6 +34,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 SERIES = ("checkout", "gateway", "indexer", "notifier")
 MODES = ("sequential", "threads", "processes", "local")
+_TABLES = ("instances", "clusters", "counts", "growth", "suspects", "verdicts", "warnings")
 
 
 def make_fleet(dest: Path, files: int, per_instance: int = 10, copies: int = 1) -> Path:
@@ -97,18 +99,26 @@ def measure(fleet: Path, mode: str, timeout: float, tmp: Path) -> dict | None:
 def bench(label: str, fleet: Path, n_inst: int, n_files: int, modes, timeout: float, tmp: Path):
     ref = None
     cells = []
+    loads = []
     for mode in modes:
+        loads.append(os.getloadavg()[0])
         m = measure(fleet, mode, timeout, tmp)
+        loads.append(os.getloadavg()[0])
         if m is None:
             cells.append(f"> {timeout:.0f} s")
             continue
         if ref is None and mode == "sequential":
             ref = m["result"]
         same = "" if ref is None else (" =" if m["result"].equals(ref) else " ≠")
+        if same == " ≠":
+            differ = [f for f in _TABLES if not getattr(m["result"], f).equals(getattr(ref, f))]
+            print(f"  {mode}: tables that differ: {', '.join(differ)}", file=sys.stderr)
         cells.append(f"{m['secs']:.1f} s, {m['rss']:.0f} MiB{same if mode != 'sequential' else ''}")
         print(f"  {label} {mode}: {cells[-1]}", file=sys.stderr, flush=True)
     causes = "" if ref is None else str(len(ref.verdicts))
-    return f"| {label} | {n_files:,} | {n_inst:,} | " + " | ".join(cells) + f" | {causes} |"
+    load = f"{min(loads):.1f}–{max(loads):.1f}"
+    row = f"| {label} | {n_files:,} | {n_inst:,} | " + " | ".join(cells)
+    return row + f" | {causes} | {load} |"
 
 
 def main() -> None:
@@ -123,8 +133,8 @@ def main() -> None:
         run_one(*a.run)
         return
     modes = a.modes.split(",")
-    print(f"| fleet | files | instances | {' | '.join(modes)} | causes carried |")
-    print("|---|---|---|" + "---|" * len(modes) + "---|")
+    print(f"| fleet | files | instances | {' | '.join(modes)} | causes carried | load average |")
+    print("|---|---|---|" + "---|" * len(modes) + "---|---|")
     with tempfile.TemporaryDirectory(prefix="gf-fleet-bench-") as t:
         tmp = Path(t)
         for n in [int(x) for x in a.sizes.split(",")]:

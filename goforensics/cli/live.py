@@ -241,10 +241,10 @@ def watch_cmd(
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["text", "json"]),
+    type=click.Choice(["text", "json", "html"]),
     default="text",
     show_default=True,
-    help="Output format.",
+    help="Output format (html: a page with the instances x causes view).",
 )
 @click.option(
     "--parquet",
@@ -265,7 +265,7 @@ def fleet_cmd(paths, scheduler, fmt, parquet, top, app_modules):
 
     # the fleet extra (fsspec, Dask) is optional: imported only when this command runs
     from ..fleet import fleet_triage
-    from ..show.fleet import fleet_json, fleet_text
+    from ..show.fleet import fleet_json, fleet_page, fleet_text
 
     try:
         r = fleet_triage(
@@ -275,4 +275,7 @@ def fleet_cmd(paths, scheduler, fmt, parquet, top, app_modules):
         raise click.ClickException(str(e)) from None
     for w in r.warnings.itertuples():
         click.echo(f"warning: {w.source}: {w.message}", err=True)
-    click.echo(json.dumps(fleet_json(r), indent=1) if fmt == "json" else fleet_text(r))
+    if fmt == "html":
+        click.echo(fleet_page(r))
+    else:
+        click.echo(json.dumps(fleet_json(r), indent=1) if fmt == "json" else fleet_text(r))

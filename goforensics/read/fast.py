@@ -43,7 +43,7 @@ from .grammar import (
 )
 from .reader import Mode, Reader
 from .scan import Blocks, line_bounds, scan_blocks
-from .stacks import Stack
+from .stacks import Frame, Stack
 from .tables import TableBuilder
 
 __all__ = ["SMALL_RUN", "FastPath"]
@@ -156,7 +156,7 @@ def _piece_kind(p: bytes) -> tuple[int, tuple | None]:
 class _Entry:
     """A stack the fast path knows: its pieces, and what every goroutine on it shares."""
 
-    __slots__ = ("codes", "created", "creator", "sections", "st")
+    __slots__ = ("carried", "codes", "created", "creator", "sections", "st")
 
     def __init__(self, codes, sections, created, creator):
         self.codes = codes  # global codes of the block's pieces after the header
@@ -164,6 +164,13 @@ class _Entry:
         self.created = created  # (function, file, line) of 'created by'
         self.creator = creator  # creator goid when it is part of the pieces, else None
         self.st: Stack | None = None  # registered with the builder on first use
+        self.carried = False  # learnt in an earlier file: its frames' arguments are that file's
+
+    def carry(self) -> _Entry:
+        """This entry for the next file of a series: not registered there yet."""
+        e = _Entry(self.codes, self.sections, self.created, self.creator)
+        e.carried = True
+        return e
 
 
 class FastPath:
@@ -176,9 +183,23 @@ class FastPath:
     goroutines, goes to the reader, in order. Both paths give the same tables (tested).
     """
 
-    def __init__(self, builder: TableBuilder, reader: Reader):
+    def __init__(self, builder: TableBuilder, reader: Reader, prior: FastPath | None = None):
+        """``prior``: the fast path of the file read before, in a series: what it learnt of
+        pieces and stacks is taken over (the files of one program share their stacks), so
+        each distinct stack is read by the reference reader once per series, not per file.
+        A stack taken over gets the arguments of the first goroutine on it in this file, as
+        if it had been learnt here (the tables do not change)."""
         self.b = builder
         self.r = reader
+        if prior is not None:
+            self.code_of = prior.code_of
+            self.kinds, self.headers = prior.kinds, prior.headers
+            self._kind_arr, self._rand, self._rng = prior._kind_arr, prior._rand, prior._rng
+            self.entry_of = prior.entry_of
+            self.entries = [e.carry() for e in prior.entries]
+            self._ent_arrays = prior._ent_arrays
+            self._lock = prior._lock
+            return
         self.code_of: dict[bytes, int] = {}
         self.kinds: list[int] = []
         self.headers: list[tuple | None] = []
@@ -524,9 +545,10 @@ class FastPath:
             r.flush_skip()
         ents = ent[i:j]
         entries = self.entries
-        for e in pd.unique(ents).tolist():  # register stacks in order of first use
-            if entries[e].st is None:
-                entries[e].st = b.stack(entries[e].sections, False)
+        used, first = np.unique(ents, return_index=True)
+        for e, k in sorted(zip(used.tolist(), first.tolist(), strict=True), key=lambda x: x[1]):
+            if entries[e].st is None:  # register stacks in order of first use
+                entries[e].st = b.stack(_own_sections(entries[e], _arg(args, i + k)), False)
         lines = lineno + sb.header[i:j]
         goids = sb.goid[i:j]
         cbg = sb.cb_goid[i:j]
@@ -621,6 +643,23 @@ def _decode_args(arr: pa.Array):
         return arr.cast(pa.large_string())
     except pa.ArrowInvalid:
         return [x.decode("utf-8", "replace") for x in arr.to_pylist()]
+
+
+def _own_sections(e: _Entry, args: str) -> list:
+    """An entry's frames, with the arguments of the goroutine that first uses it in this file
+    (those of the file where it was learnt are not this file's)."""
+    if not e.carried:
+        return e.sections
+    own = args.split("\n")
+    frames = e.sections[0]
+    if len(own) != len(frames):  # cannot happen for a block whose pieces are the entry's
+        return e.sections
+    return [
+        [
+            Frame(f.function, a, f.inlined, f.file, f.line, f.offset, f.elided_before)
+            for f, a in zip(frames, own, strict=True)
+        ]
+    ]
 
 
 def _arg(args, k: int) -> str:

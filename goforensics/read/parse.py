@@ -50,6 +50,7 @@ import pyarrow as pa
 
 from ..errors import LimitError, ParseError
 from ..model import Dumps
+from .columns import Pieces
 from .fast import FastPath
 from .grammar import MAX_LINE
 from .limits import Limits, current, gunzip_chunks
@@ -58,7 +59,7 @@ from .reader import Mode, Reader
 from .scan import Blocks, scan_blocks
 from .tables import SnapshotBudget, TableBuilder
 
-__all__ = ["CHUNK_SIZE", "parse_file", "parse_text", "read_chunks"]
+__all__ = ["CHUNK_SIZE", "parse_file", "parse_pieces", "parse_text", "read_chunks"]
 
 CHUNK_SIZE = 8 << 20
 PPROF_LIMIT = 64 << 20  # runtime/pprof stops a debug=2 dump here
@@ -116,12 +117,19 @@ def _parse_chunks(
     workers: int | None = None,
     limits: Limits | None = None,
     classify: bool = True,
-) -> Dumps:
-    """Parse a stream of byte chunks (see :class:`_Stream`); budgets end it with a warning."""
+    pieces: bool = False,
+    carry: list | None = None,
+) -> Dumps | Pieces:
+    """Parse a stream of byte chunks (see :class:`_Stream`); budgets end it with a warning.
+
+    ``carry``: a list holding the fast path of the file read before (or nothing), which this
+    file's fast path takes over and then replaces (see :class:`FastPath`)."""
     lim = current(limits)
     b = TableBuilder(source, lim.snapshots)
     r = Reader(b, lim)
-    fp = FastPath(b, r) if fast else None
+    fp = FastPath(b, r, carry[0] if carry else None) if fast else None
+    if carry is not None and fp is not None:
+        carry[:] = [fp]
     st = _Stream(r, fp, _default_workers() if workers is None else workers, lim.line)
     try:
         try:
@@ -134,7 +142,7 @@ def _parse_chunks(
     except SnapshotBudget as e:
         r.flush_skip()
         _cut_by_budget(b, e.line, str(e))
-    return b.tables(classify)
+    return b.pieces() if pieces else b.tables(classify)
 
 
 def _cut_by_budget(b: TableBuilder, line: int, message: str) -> None:
@@ -349,6 +357,11 @@ def _read_ahead(chunks: Iterable[bytes], ahead: bool) -> Iterator[bytes]:
     first = next(it, None)
     if first is None:
         return
+    if len(first) < CHUNK_SIZE:  # a small input: one chunk, nothing to read ahead of
+        yield first
+        del first
+        yield from it
+        return
     with ThreadPoolExecutor(1, thread_name_prefix="goforensics-read") as pool:
         nxt = pool.submit(next, it, None)
         yield first
@@ -462,15 +475,65 @@ def parse_file(
     return _parse_any(read_chunks(path, limits=lim), src, fast, workers, lim, classify)
 
 
-def _parse_any(chunks: Iterator[bytes], source: str, fast, workers, lim: Limits, classify) -> Dumps:
+def parse_pieces(
+    path: str | Path,
+    source: str | None = None,
+    fast: bool = True,
+    *,
+    limits: Limits | None = None,
+    carry: list | None = None,
+) -> Pieces:
+    r"""Parse one file as :func:`parse_file` does, into light columns rather than tables.
+
+    What a loader of many files keeps of each (plain arrays, code books and the file's
+    distinct stacks): :func:`goforensics.read.columns.build_tables` makes the tables of all
+    of them at once, the same tables as parsing them one by one and concatenating.
+
+    Parameters
+    ----------
+    path, source, fast, limits : as for :func:`parse_file`.
+    carry : a list, the same for the files of one series read in order: what the fast path
+        learnt of the stacks of a file is used for the next (each distinct stack is then read
+        by the reference reader once per series); the tables are the same without it.
+
+    Returns
+    -------
+    :class:`~goforensics.read.columns.Pieces`; errors as for :func:`parse_file`.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> fd, name = tempfile.mkstemp()
+    >>> _ = os.write(fd, b"goroutine 1 [running]:\nmain.main()\n\t/m.go:3 +0x1\n"); os.close(fd)
+    >>> p = parse_pieces(name, "m.txt")
+    >>> p.n, p.source, [s["kind"] for s in p.parts]
+    (1, 'm.txt', ['goroutine dump'])
+    """
+    src = str(path) if source is None else source
+    lim = current(limits)
+    chunks = read_chunks(path, limits=lim)
+    return _parse_any(chunks, src, fast, None, lim, False, pieces=True, carry=carry)
+
+
+def _parse_any(
+    chunks: Iterator[bytes],
+    source: str,
+    fast,
+    workers,
+    lim: Limits,
+    classify,
+    pieces=False,
+    carry: list | None = None,
+) -> Dumps | Pieces:
     """A protobuf profile (by its first bytes) or text."""
     try:
         first = [next(chunks, b"")]
     except LimitError as e:  # over a budget before the first chunk: an empty, cut, text
-        return _parse_chunks(_raising(e), source, fast, workers, lim, classify)
+        return _parse_chunks(_raising(e), source, fast, workers, lim, classify, pieces, carry)
     if looks_like_profile(first[0][:4096]):
-        return parse_profile(_whole(first.pop(), chunks, lim.message, source), source=source)
-    return _parse_chunks(_chain(first, chunks), source, fast, workers, lim, classify)
+        data = _whole(first.pop(), chunks, lim.message, source)
+        return parse_profile(data, source=source, pieces=pieces)
+    return _parse_chunks(_chain(first, chunks), source, fast, workers, lim, classify, pieces, carry)
 
 
 def _raising(e: Exception) -> Iterator[bytes]:

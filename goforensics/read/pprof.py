@@ -313,7 +313,7 @@ def decode_profile(data: bytes, limits: Limits | None = None) -> Profile:
     return prof
 
 
-def parse_profile(data: bytes, source: str = "<profile>") -> Dumps:
+def parse_profile(data: bytes, source: str = "<profile>", *, pieces: bool = False) -> Dumps:
     """Parse a ``debug=0`` goroutine (or goroutineleak) profile into tables.
 
     Raises :class:`~goforensics.errors.ParseError` when the bytes are not a profile.
@@ -324,6 +324,9 @@ def parse_profile(data: bytes, source: str = "<profile>") -> Dumps:
         The profile, gzipped or not.
     source : str
         A name for the input, used in messages.
+    pieces : bool
+        Return the file's :class:`~goforensics.read.columns.Pieces` instead of its tables
+        (what a loader of many files builds its tables from).
 
     Returns
     -------
@@ -406,4 +409,4 @@ def parse_profile(data: bytes, source: str = "<profile>") -> Dumps:
             leaked=leak,
         )
     part["declared_total"] = total
-    return b.tables()
+    return b.pieces() if pieces else b.tables()

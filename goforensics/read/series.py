@@ -36,6 +36,7 @@ from ..errors import LoadError
 from ..goruntime import classify_frames
 from ..model import WARNING_COLUMNS, Dumps, _conform
 from .assemble import assemble_rounds, form_of, round_key, split_processes
+from .columns import Pieces, build_tables
 from .inputs import (
     DATA,
     MANIFEST,
@@ -48,7 +49,7 @@ from .inputs import (
     read_manifest,
     time_from_name,
 )
-from .parse import parse_file
+from .parse import parse_pieces
 from .sidefiles import read_times
 
 __all__ = [
@@ -64,11 +65,10 @@ __all__ = [
 ]
 
 
-def _parse_one(args: tuple[str, str, bool]) -> Dumps:
+def _parse_one(args: tuple[str, str, bool]) -> Pieces:
     path, source, fast = args
-    return parse_file(
-        path, source=source, fast=fast, classify=False
-    )  # load classifies the series once
+    # light columns: the tables are built once for the series, its frames classified once
+    return parse_pieces(path, source=source, fast=fast)
 
 
 def load(
@@ -140,16 +140,17 @@ def load(
                 s.taken_at, s.time_source = t, "filename"
 
     jobs = [(str(s.path), s.name or display_name(s.path), fast) for s in sources]
-    it: Iterable[Dumps]
+    it: Iterable[Pieces]
     if scheduler is not None:
         it = _parse_with_dask(jobs, scheduler)
         pool = None
     elif workers > 1 and len(jobs) > 1:
         pool = ProcessPoolExecutor(max_workers=workers)
         it = pool.map(_parse_one, jobs)
-    else:
+    else:  # in order, in this process: what a file teaches the fast path serves the next
         pool = None
-        it = map(_parse_one, jobs)
+        carry: list = []
+        it = (parse_pieces(p, source=s, fast=f, carry=carry) for p, s, f in jobs)
     if progress:
         from tqdm.auto import tqdm
 
@@ -160,11 +161,10 @@ def load(
         if pool is not None:
             pool.shutdown()
 
-    for src, d in zip(sources, parts, strict=True):
-        _stamp(d, src)
-    parts = _number_by_file(parts)
+    for src, p in zip(sources, parts, strict=True):
+        _stamp(p, src)
     groups = _round_groups(sources, parts)
-    series = Dumps.concat(parts)
+    series = build_tables(parts)  # snapshots numbered by file, in the order given
     notes += assemble_rounds(series, groups)
     _order(series, order)
     declared = {}
@@ -237,7 +237,7 @@ def series_notes(d: Dumps) -> list[str]:
     return lines
 
 
-def _parse_with_dask(jobs: list[tuple[str, str, bool]], scheduler) -> list[Dumps]:
+def _parse_with_dask(jobs: list[tuple[str, str, bool]], scheduler) -> list[Pieces]:
     """Parse files as a Dask bag, one file per partition (files are the unit of work)."""
     try:
         import dask.bag as db
@@ -277,59 +277,43 @@ def _apply_given(sources: list[Source], instance, taken_at) -> None:
 _TRUSTED_TIMES = ("given", "manifest", "times file")  # win over the content's own times
 
 
-def _stamp(d: Dumps, src: Source) -> None:
+def _stamp(p: Pieces, src: Source) -> None:
     """Give a parsed file its source facts; keep content times where nothing better is known."""
-    snaps = d.snapshots
-    mtime = pd.Timestamp(os.path.getmtime(src.path), unit="s", tz="UTC")
-    content = snaps["taken_at"]
-    if src.time_source in _TRUSTED_TIMES:
-        times = pd.Series([src.taken_at] * len(snaps), dtype="datetime64[ns, UTC]")
-        how = [src.time_source] * len(snaps)
-    else:  # the content's own times first, then the file name's, then the file's mtime
-        fallback, fb_how = (
-            (src.taken_at, src.time_source) if src.taken_at is not None else (mtime, "mtime")
-        )
-        times = content.where(content.notna(), fallback)
-        how = ["content" if pd.notna(c) else fb_how for c in content]
-    snaps["taken_at"] = times.to_numpy()
-    snaps["time_source"] = pd.Categorical(how)
-    snaps["instance"] = pd.Categorical([src.instance] * len(snaps))
-    snaps["round"] = src.round
-    g = d.goroutines
-    g["instance"] = pd.Categorical([src.instance] * len(g))
-    if len(snaps):
-        g["taken_at"] = snaps["taken_at"].to_numpy()[g["snapshot"].to_numpy()]
+    mtime = None
+    for part in p.parts:
+        if src.time_source in _TRUSTED_TIMES:
+            part["taken_at"], part["time_source"] = src.taken_at, src.time_source
+            continue
+        # the content's own times first, then the file name's, then the file's mtime
+        if pd.notna(part["taken_at"]):
+            part["time_source"] = "content"
+        elif src.taken_at is not None:
+            part["taken_at"], part["time_source"] = src.taken_at, src.time_source
+        else:
+            if mtime is None:
+                mtime = pd.Timestamp(os.path.getmtime(src.path), unit="s", tz="UTC")
+            part["taken_at"], part["time_source"] = mtime, "mtime"
+    p.instance, p.round = src.instance, src.round
     if src.capped:
-        _mark_capped(d, src)
+        _mark_capped(p, src)
 
 
-def _mark_capped(d: Dumps, src: Source) -> None:
+def _mark_capped(p: Pieces, src: Source) -> None:
     """The capture cut this file at its size limit: its last dump is truncated, whatever the text
     looks like (a cut that lands between two goroutines leaves text that reads as complete)."""
-    s = d.snapshots
-    if not len(s):
+    if not p.parts:
         return
-    last = s.index[-1]
-    s.loc[last, "truncated"] = True
-    g = d.goroutines
-    rows = g.index[g["snapshot"] == s.loc[last, "snapshot"]]
+    last = p.parts[-1]
+    last["truncated"] = True
+    rows = np.flatnonzero(np.asarray(p.cols["part"]) == last["part"])
     if len(rows) and not _ends_between_goroutines(src.path):
-        g.loc[rows[-1], "truncated"] = True  # its stack may have lost its outer frames
+        p.cols["truncated"][rows[-1]] = True  # its stack may have lost its outer frames
     kept = f" after {src.kept_bytes:,} bytes" if isinstance(src.kept_bytes, int) else ""
-    note = pd.DataFrame(
-        [
-            {
-                "source": str(s.loc[last, "source"]),
-                "snapshot": s.loc[last, "snapshot"],
-                "line": s.loc[last, "line_end"],
-                "lines": 0,
-                "kind": "truncated",
-                "message": f"the capture cut this dump at its size limit{kept} (capped in "
-                "its manifest): goroutines after the cut are missing",
-            }
-        ]
+    message = (
+        f"the capture cut this dump at its size limit{kept} (capped in "
+        "its manifest): goroutines after the cut are missing"
     )
-    d.warnings = _conform(pd.concat([d.warnings, note], ignore_index=True), WARNING_COLUMNS)
+    p.warnings.append((last["part"], last["line_end"], 0, "truncated", message))
 
 
 def _ends_between_goroutines(path: Path) -> bool:
@@ -342,30 +326,16 @@ def _ends_between_goroutines(path: Path) -> bool:
         return False
 
 
-def _number_by_file(parts: list[Dumps]) -> list[Dumps]:
-    """Number every file's snapshots apart: file k's part p becomes (dumps before it) + p.
-
-    The parser numbers each file's snapshots from 0; after this the numbers are unique
-    across the files, in the order given, so the concatenated tables need no hidden key.
-    """
-    offset = 0
-    for d in parts:
-        if offset:
-            d.snapshots["snapshot"] = d.snapshots["snapshot"] + offset
-            d.goroutines["snapshot"] = d.goroutines["snapshot"] + offset
-            d.warnings["snapshot"] = d.warnings["snapshot"] + offset
-        offset += len(d.snapshots)
-    return parts
-
-
-def _round_groups(sources: list[Source], parts: list[Dumps]) -> pd.DataFrame:
+def _round_groups(sources: list[Source], parts: list[Pieces]) -> pd.DataFrame:
     """Which snapshots were taken together: a manifest's round, or a name that differs only by
-    the form (``dump-0003.txt`` beside ``dump-0003.pb.gz``) with times that agree."""
+    the form (``dump-0003.txt`` beside ``dump-0003.pb.gz``) with times that agree.
+
+    Snapshots are numbered as the series numbers them: file by file, in the order given."""
     rows = []
-    for src, d in zip(sources, parts, strict=True):
-        s = d.snapshots
+    offset = 0
+    for src, p in zip(sources, parts, strict=True):
         key = None
-        if len(s) != 1:
+        if len(p.parts) != 1:
             pass  # a file of several dumps is a series of its own, not one form of a round
         elif src.round is not None:
             key = ("round", src.instance, src.round)
@@ -373,22 +343,17 @@ def _round_groups(sources: list[Source], parts: list[Dumps]) -> pd.DataFrame:
             stem = round_key(src.path.name)
             if stem:  # a name made only of form words says nothing of when it was taken
                 key = ("name", src.instance, str(src.path.parent), stem)
-        for n, kind, t, how in zip(
-            s["snapshot"],
-            s["kind"].astype(str),
-            s["taken_at"],
-            s["time_source"].astype(str),
-            strict=True,
-        ):
+        for part in p.parts:
             rows.append(
                 {
-                    "snapshot": int(n),
+                    "snapshot": offset + int(part["part"]),
                     "group": key,
-                    "profile": form_of(src.profile, src.path.name, kind),
-                    "taken_at": t,
-                    "dated": how not in ("mtime", ""),
+                    "profile": form_of(src.profile, src.path.name, str(part["kind"])),
+                    "taken_at": part["taken_at"],
+                    "dated": part["time_source"] not in ("mtime", ""),
                 }
             )
+        offset += len(p.parts)
     groups = pd.DataFrame(rows, columns=["snapshot", "group", "profile", "taken_at", "dated"])
     # files saved side by side with one stem but taken apart in time are not one round
     named = groups["group"].map(lambda k: k is not None and k[0] == "name")

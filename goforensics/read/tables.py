@@ -25,15 +25,9 @@ import pandas as pd
 import pyarrow as pa
 
 from ..errors import LimitError
-from ..goruntime import classify_frames, normalize_state, split_function
-from ..model import (
-    FRAME_COLUMNS,
-    GOROUTINE_COLUMNS,
-    SNAPSHOT_COLUMNS,
-    WARNING_COLUMNS,
-    Dumps,
-    _conform,
-)
+from ..goruntime import normalize_state
+from ..model import Dumps
+from .columns import BATCH_COLUMNS, CAT, Pieces, build_tables
 from .grammar import GO_VERSION, Header
 from .stacks import Frame, Seen, Stack, fingerprint
 
@@ -80,51 +74,6 @@ def utf8_name(s: str) -> str:
         return s
     except UnicodeEncodeError:
         return s.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-
-
-# Columns of a batch of rows (besides part, line, goid) and how each is stored.
-BATCH_COLUMNS = {
-    "count": "int64",
-    "raw_state": "cat",
-    "state": "cat",
-    "state_inferred": "bool",
-    "wait_minutes": "Int32",
-    "locked": "bool",
-    "leaked": "bool",
-    "labels": "cat",
-    "created_by": "cat",
-    "created_by_file": "cat",
-    "created_by_line": "Int32",
-    "creator_goid": "Int64",
-    "ancestors": "cat",
-    "elided": "bool",
-    "truncated": "bool",
-    "n_frames": "int32",
-    "stack_id": "uint64",
-    "args": "args",
-    "m": "Int32",
-    "top": "cat",
-    "entry": "cat",
-}
-
-
-# Builder columns named otherwise in the goroutines table.
-_GOROUTINE_NAMES = {"locked": "locked_to_thread", "top": "top_function", "entry": "entry_function"}
-_FRAME_FIELDS = [
-    "stack_id",
-    "section",
-    "depth",
-    "function",
-    "package",
-    "receiver",
-    "method",
-    "file",
-    "line",
-    "offset",
-    "args",
-    "inlined",
-    "elided_before",
-]
 
 
 class TableBuilder:
@@ -617,27 +566,20 @@ class TableBuilder:
 
     def _column(self, name: str, kind: str):
         parts = [b.pop(name) for b in self.batches]  # each batch's copy goes once it is joined
-        if kind == "cat":
+        if kind == CAT:  # codes into the code book, in the book's order (sorted once, later)
             codes = np.concatenate(parts) if parts else np.zeros(0, np.int32)
-            cats = list(self.books[name])
-            # the model's canonical form (sorted categories), so that conforming costs nothing
-            order = sorted(range(len(cats)), key=cats.__getitem__)
-            rank = np.empty(len(cats), np.int32)
-            rank[order] = np.arange(len(cats), dtype=np.int32)
-            if len(cats):
-                codes = np.where(codes >= 0, rank[np.maximum(codes, 0)], -1)
-            dtype = pd.CategoricalDtype(pd.Index([cats[i] for i in order], dtype="str"))
-            return pd.Categorical.from_codes(codes, dtype=dtype)
+            return codes, list(self.books[name])
         if kind == "args":
             chunks = [
                 p if isinstance(p, (pa.Array, pa.ChunkedArray)) else pa.array(p, pa.large_string())
                 for p in parts
             ] or [pa.array([], pa.large_string())]
-            return pd.arrays.ArrowStringArray(pa.chunked_array(chunks, pa.large_string()))
+            return pa.chunked_array(chunks, pa.large_string())
         if kind in ("Int64", "Int32"):
             if not parts:
                 return pd.array([], dtype=kind)
-            return pd.concat([pd.Series(p, dtype=kind) for p in parts], ignore_index=True).array
+            arrays = [pd.array(p, dtype=kind) for p in parts]
+            return arrays[0] if len(arrays) == 1 else type(arrays[0])._concat_same_type(arrays)
         if not parts:
             return np.zeros(0, kind)
         return np.concatenate([np.asarray(p, dtype=kind) for p in parts])
@@ -667,87 +609,66 @@ class TableBuilder:
         >>> len(d.goroutines), d.frames["function"].tolist(), d.snapshots["source"].tolist()
         (1, ['main.loop'], ['<text>'])
         """
+        return build_tables([self.pieces()], classify=classify, series=False)
+
+    def pieces(self) -> Pieces:
+        """Everything added, as light columns: what a loader of many files keeps of each
+        until it builds the tables of all at once.
+
+        Returns
+        -------
+        Pieces
+            The file's plain columns, its distinct stacks, its snapshot parts, warnings and
+            Go version (:class:`~goforensics.read.columns.Pieces`).
+
+        Examples
+        --------
+        >>> from goforensics.read.stacks import Frame
+        >>> b = TableBuilder("<text>")
+        >>> st = b.stack([[Frame("main.loop", "", False, "/m.go", 9, None)]], False)
+        >>> b.add(1, 7, 1, None, "", st, "", ("", "", None, None))
+        >>> p = b.pieces()
+        >>> p.source, p.n
+        ('<text>', 1)
+        """
         self._seal()
-        g = self._goroutine_table()
-        f, version = self._frame_table(classify)
-        s = self._snapshot_table(version, g)
-        # Times found in the content (test2json, log prefixes) go onto the goroutines too.
-        if len(s) and s["taken_at"].notna().any() and len(g):
-            g["taken_at"] = s["taken_at"].to_numpy()[g["snapshot"].to_numpy()]
-        w = pd.DataFrame(
-            [(self.source, *x) for x in self.warnings],
-            columns=["source", "snapshot", "line", "lines", "kind", "message"],
-        )
-        return Dumps(g, f, s, _conform(w, WARNING_COLUMNS))
-
-    def _goroutine_table(self) -> pd.DataFrame:
-        col = {name: self._column(name, kind) for name, kind in BATCH_COLUMNS.items()}
-        n = len(col["count"])
-        g = pd.DataFrame(
-            {
-                "snapshot": self._column("part", "int32"),
-                "instance": pd.Categorical.from_codes(np.zeros(n, np.int8), [""]),
-                "source": pd.Categorical.from_codes(np.zeros(n, np.int8), [self.source]),
-                "taken_at": pd.NaT,
-                "line": self._column("line", "int64"),
-                "goid": self._column("goid", "Int64"),
-                **{_GOROUTINE_NAMES.get(k, k): v for k, v in col.items()},
-            }
-        )
-        del col
+        cols = {name: self._column(name, kind) for name, kind in BATCH_COLUMNS.items()}
+        cols["part"] = self._column("part", "int32")
+        cols["line"] = self._column("line", "int64")
+        cols["goid"] = self._column("goid", "Int64")
         self.batches = []
-        return _conform(g, GOROUTINE_COLUMNS)
-
-    def _frame_table(self, classify: bool) -> tuple[pd.DataFrame, str | None]:
-        """The frames of every distinct stack, once; and the Go version their paths name."""
-        rows = []
-        files: dict[str, None] = {}  # in order of first use
-        for sid, (sections, _st) in self.stacks.items():
-            for k, frames in enumerate(sections):
-                for d, f in enumerate(frames):
-                    pkg, recv, meth = split_function(f.function)
-                    files[f.file] = None
-                    rows.append(
-                        (
-                            sid,
-                            k,
-                            d,
-                            f.function,
-                            pkg,
-                            recv,
-                            meth,
-                            f.file,
-                            f.line,
-                            f.offset,
-                            f.args,
-                            f.inlined,
-                            f.elided_before,
-                        )
-                    )
-        f = pd.DataFrame(rows, columns=_FRAME_FIELDS)
-        f["stack_id"] = f["stack_id"].astype(np.uint64)
-        f["frame_class"] = classify_frames(f) if classify and len(f) else None
-        version = next(filter(None, map(_version_in_path, files)), None)
-        return _conform(f, FRAME_COLUMNS), version
-
-    def _snapshot_table(self, version: str | None, g: pd.DataFrame) -> pd.DataFrame:
-        if not self.parts:
-            return _conform(pd.DataFrame(columns=["part"]), SNAPSHOT_COLUMNS)
-        snaps = pd.DataFrame(
-            [{k: v for k, v in p.items() if not k.startswith("_")} for p in self.parts]
+        n = len(cols["count"])
+        parts = [{k: v for k, v in p.items() if not k.startswith("_")} for p in self.parts]
+        for p in parts:
+            p["time_source"] = "content" if p["taken_at"] is not None else ""
+            total = p["declared_total"]
+            p["missing"] = (
+                total - p["goroutines"] if total is not None and total >= p["goroutines"] else None
+            )
+        if any(p["taken_at"] is not None for p in parts):  # times found in the content
+            times = _times(pd.Series([p["taken_at"] for p in parts]))
+            for p, t in zip(parts, times, strict=True):
+                p["taken_at"] = t
+        version = self._version() or _version_bound(cols, n, self._args_have_groups)
+        return Pieces(
+            self.source,
+            cols,
+            n,
+            {sid: sections for sid, (sections, _st) in self.stacks.items()},
+            parts,
+            list(self.warnings),
+            version,
         )
-        snaps["snapshot"] = snaps["part"]
-        snaps["source"] = self.source
-        snaps["instance"] = ""
-        snaps["go_version"] = version or _version_bound(g, self._args_have_groups())
-        snaps["missing"] = [
-            (p["declared_total"] - p["goroutines"])
-            if p["declared_total"] is not None and p["declared_total"] >= p["goroutines"]
-            else None
-            for p in self.parts
-        ]
-        snaps["time_source"] = ["content" if t is not None else "" for t in snaps["taken_at"]]
-        return _conform(snaps, SNAPSHOT_COLUMNS)
+
+    def _version(self) -> str | None:
+        """The Go release the first file path naming one says (files in order of first use)."""
+        for sections, _st in self.stacks.values():
+            for frames in sections:
+                for f in frames:
+                    v = _version_in_path(f.file)
+                    if v is not None:
+                        return v
+        return None
 
     def _args_have_groups(self) -> bool:
         """Does any frame print its arguments in ``{...}`` groups (Go 1.17's register ABI)?"""
@@ -756,10 +677,17 @@ class TableBuilder:
         )
 
 
-def _any_not_empty(s: pd.Series) -> bool:
-    """Does a categorical column hold any value other than ''?"""
-    cats = s.cat.categories
-    return bool(np.isin(s.cat.codes.to_numpy(), np.flatnonzero(cats.astype(str) != "")).any())
+def _times(s: pd.Series) -> list:
+    """Capture times read in the content, as the snapshots table takes them (one file at a time:
+    the format of its first time is the format of all)."""
+    return list(pd.to_datetime(s, utc=True).astype("datetime64[ns, UTC]"))
+
+
+def _any_not_empty(col: tuple[np.ndarray, list]) -> bool:
+    """Does a categorical column, as (codes, cats), hold any value other than ''?"""
+    codes, cats = col
+    nonempty = np.flatnonzero(np.array([str(c) != "" for c in cats], bool))
+    return bool(np.isin(codes, nonempty).any())
 
 
 @functools.lru_cache(maxsize=1 << 14)
@@ -773,15 +701,15 @@ def _version_in_path(path: str) -> str | None:
     return m.group(1) if m else None
 
 
-def _version_bound(g: pd.DataFrame, args_have_groups: bool) -> str:
+def _version_bound(cols: dict, n: int, args_have_groups) -> str:
     """A lower bound on the Go version from format features, where no path names the release."""
     bound = None
-    if len(g) and _any_not_empty(g["labels"]) and _any_not_empty(g["raw_state"]):
+    if n and _any_not_empty(cols["labels"]) and _any_not_empty(cols["raw_state"]):
         bound = "1.27"
-    elif len(g) and g["leaked"].any():
+    elif n and cols["leaked"].any():
         bound = "1.26"
-    elif len(g) and g["creator_goid"].notna().any():
+    elif n and (~cols["creator_goid"].isna()).any():
         bound = "1.21"
-    elif args_have_groups:
+    elif args_have_groups():
         bound = "1.17"
     return f">={bound}" if bound else ""

@@ -25,10 +25,19 @@ import json
 
 import pandas as pd
 
-__all__ = ["fleet_json", "fleet_text"]
+from .page import e, page, table
+
+__all__ = ["fleet_html", "fleet_json", "fleet_page", "fleet_text"]
 
 GRID_INSTANCES = 60
 GRID_CAUSES = 12
+HTML_INSTANCES = 500  # rows of the HTML grid (a page of thousands of rows still opens)
+_SCOPES = {
+    "everywhere": "everywhere",
+    "outlier": "an outlier",
+    "some": "some instances",
+    "only instance": "the only instance",
+}
 
 
 def _when(t) -> str:
@@ -65,12 +74,7 @@ def _causes(r) -> list[str]:
     out = ["", "causes that grow (cluster ids are the fleet's: the same cause on every instance)"]
     for row in v.itertuples():
         where = f"{row.file}:{row.line}" if not pd.isna(row.line) else row.file
-        scope = {
-            "everywhere": "everywhere",
-            "outlier": "an outlier",
-            "some": "some instances",
-            "only instance": "the only instance",
-        }[row.scope]
+        scope = _SCOPES[row.scope]
         out += [
             "",
             f"#{row.cluster}  [{row.state}] {row.site} ({where})",
@@ -172,3 +176,107 @@ def fleet_json(result) -> dict:
         "warnings": _records(result.warnings),
         "parquet": result.parquet,
     }
+
+
+def _html_causes(v: pd.DataFrame) -> str:
+    rows = pd.DataFrame(
+        {
+            "cause": [f"#{c}" for c in v["cluster"]],
+            "state": v["state"].astype(str),
+            "where it blocks": [
+                f"{s} ({f}:{ln})" if not pd.isna(ln) else f"{s} ({f})"
+                for s, f, ln in zip(v["site"], v["file"], v["line"], strict=True)
+            ],
+            "grows on": [f"{a} of {b}" for a, b in zip(v["carriers"], v["of"], strict=True)],
+            "scope": [_SCOPES.get(x, str(x)) for x in v["scope"]],
+            "present on": v["present_in"],
+            "since": [_when(t) for t in v["since"]],
+            "first on": [x or '""' for x in v["since_first"]],
+            "goroutines": v["goroutines"],
+            "instances": [_names(list(x)) for x in v["carried_by"]],
+        }
+    )
+    return table(rows, numeric=("present on", "goroutines"))
+
+
+def _html_grid(r) -> str:
+    v, gr = r.verdicts, r.growth
+    causes = v["cluster"].tolist()
+    names = r.instances["instance"].astype(str).tolist()
+    shown = names[:HTML_INSTANCES]
+    cell = {}
+    for a, c, g, n, since in zip(
+        gr["instance"], gr["cluster"], gr["grows"], gr["last"], gr["since"], strict=True
+    ):
+        if g:
+            cell[(str(a), int(c))] = (
+                "grows",
+                "since " + _when(since)[5:16] if pd.notna(since) else "grows",
+            )
+        elif n > 0:
+            cell[(str(a), int(c))] = ("present", "·")
+    head = "".join(
+        f'<th title="{e(s)}">#{e(c)}</th>' for c, s in zip(causes, v["site"], strict=True)
+    )
+    body = []
+    for n in shown:
+        tds = []
+        for c in causes:
+            kind, text = cell.get((n, c), ("", ""))
+            style = ' style="background:#f6d5cf"' if kind == "grows" else ""
+            tds.append(f'<td{style} title="{e(kind)}">{e(text)}</td>')
+        body.append(f"<tr><td>{e(n or chr(34) * 2)}</td>{''.join(tds)}</tr>")
+    more = (
+        f'<p class="muted">first {len(shown)} of {len(names)} instances</p>'
+        if len(shown) < len(names)
+        else ""
+    )
+    return f"<table><tr><th>instance</th>{head}</tr>{''.join(body)}</table>{more}"
+
+
+def fleet_html(result) -> str:
+    """The fleet view as an HTML section: which instances carry each cause, and since when.
+
+    Parameters
+    ----------
+    result : a :class:`goforensics.analyze.fleet.FleetResult`.
+
+    Returns
+    -------
+    str: an ``<h2>Fleet</h2>`` section (every text escaped): the instances read, a table of the
+    causes that grow (where they block, on how many instances, everywhere or an outlier, since
+    when and first where) and the grid of instances x causes (a cell says since when the cause
+    grows on that instance; a dot: present at its last snapshot, not growing).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from goforensics.analyze.fleet import FleetResult
+    >>> e_ = pd.DataFrame()
+    >>> print(fleet_html(FleetResult(e_, e_, e_, e_, e_, e_, e_)).replace("</p>", "</p>\\n"))
+    <h2>Fleet</h2><p>no instance</p>
+    <p>no cause grows on any instance: no instance has the 3 snapshots a trend needs</p>
+    <BLANKLINE>
+    """
+    head = "".join(f"<p>{e(x)}</p>" for x in _header(result))
+    if not len(result.verdicts) or not len(result.instances):
+        return f"<h2>Fleet</h2>{head}<p>{e(_causes(result)[-1])}</p>"
+    return (
+        f"<h2>Fleet</h2>{head}<h3>Causes that grow</h3>"
+        '<p class="muted">cluster ids are the fleet\'s: one id is one cause on every instance</p>'
+        f"{_html_causes(result.verdicts)}<h3>Instances x causes</h3>{_html_grid(result)}"
+    )
+
+
+def fleet_page(result, title: str = "goforensics fleet") -> str:
+    """The fleet view as a self-contained HTML page (``goforensics fleet --format html``).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from goforensics.analyze.fleet import FleetResult
+    >>> e_ = pd.DataFrame()
+    >>> fleet_page(FleetResult(e_, e_, e_, e_, e_, e_, e_)).startswith("<!DOCTYPE html>")
+    True
+    """
+    return page(title, f"<h1>{e(title)}</h1>" + fleet_html(result))

@@ -35,6 +35,7 @@ from ..analyze.source import attach_source
 from ..analyze.suspects import SUSPECT_THRESHOLD, series_facts, suspects
 from ..model import Dumps
 from .cards import answer_list, apart_table, cause_card, cause_sites, records, top_labels
+from .fleet import fleet_html
 from .labels import cluster_labels
 from .page import CSP, e, ended, facts_table, figure, page, table
 
@@ -470,6 +471,7 @@ def report_html(
     onset=None,
     static: bool = False,
     by: str = "cause",
+    fleet=None,
 ) -> str:
     """The report of a series (or one dump) as one self-contained HTML page.
 
@@ -505,6 +507,9 @@ def report_html(
     by : {"cause", "cluster"}
         Rank causes (the sites of one leaking mechanism on one card, each site with its
         stack), or clusters.
+    fleet : FleetResult, optional
+        A fleet triage (:func:`goforensics.fleet.fleet_triage`): its view, instances x causes
+        (:func:`goforensics.show.fleet.fleet_html`), comes first.
 
     Returns
     -------
@@ -549,6 +554,8 @@ def report_html(
             + "".join(f"<tr><td>{e(k)}</td><td>{e(v)}</td></tr>" for k, v in notes.items())
             + "</table>"
         )
+    if fleet is not None:  # the fleet view (show/fleet.py), ahead of the series' sections
+        body.append(_section("Fleet", lambda _r: fleet_html(fleet), r))
     for name, build in SECTIONS:
         bar.set_postfix_str(name.lower())
         body.append(_section(name, build, r))
