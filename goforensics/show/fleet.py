@@ -271,6 +271,18 @@ def fleet_html(result) -> str:
 def fleet_page(result, title: str = "goforensics fleet") -> str:
     """The fleet view as a self-contained HTML page (``goforensics fleet --format html``).
 
+    Parameters
+    ----------
+    result : FleetResult
+        What :func:`goforensics.fleet.fleet_triage` returns.
+    title : str, default "goforensics fleet"
+        The page's title and heading.
+
+    Returns
+    -------
+    str
+        The HTML page: the instances x causes view under the page's Content-Security-Policy.
+
     Examples
     --------
     >>> import pandas as pd
