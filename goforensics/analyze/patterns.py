@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from . import signatures as sig
+from . import channel_shapes, io_shapes, sync_shapes
 from .evidence import Facts
 
 __all__ = ["CATALOGUE", "Match", "Pattern", "by_id", "catalogue_frame", "match_patterns"]
@@ -64,7 +64,7 @@ CATALOGUE: tuple[Pattern, ...] = (
         "to disable a case inside a select that has other live cases.",
         True,
         3.0,
-        sig.nil_channel,
+        channel_shapes.nil_channel,
     ),
     Pattern(
         "select-no-cases",
@@ -74,7 +74,7 @@ CATALOGUE: tuple[Pattern, ...] = (
         "Wait on a context or a done channel instead (`<-ctx.Done()`), so the goroutine can return.",
         True,
         3.0,
-        sig.select_no_cases,
+        channel_shapes.select_no_cases,
     ),
     Pattern(
         "abba-deadlock",
@@ -85,7 +85,7 @@ CATALOGUE: tuple[Pattern, ...] = (
         "Acquire locks in one global order everywhere, or hold only one lock at a time.",
         True,
         2.5,
-        sig.abba,
+        sync_shapes.abba,
     ),
     Pattern(
         "recursive-rlock",
@@ -97,7 +97,7 @@ CATALOGUE: tuple[Pattern, ...] = (
         "that assume it is held.",
         True,
         2.0,
-        sig.recursive_rlock,
+        sync_shapes.recursive_rlock,
     ),
     Pattern(
         "lock-across-channel",
@@ -110,7 +110,7 @@ CATALOGUE: tuple[Pattern, ...] = (
         "Unlock, then communicate; or select with ctx.Done() and a timeout.",
         True,
         2.0,
-        sig.lock_across_channel,
+        sync_shapes.lock_across_channel,
     ),
     Pattern(
         "lock-held-while-blocked",
@@ -123,7 +123,7 @@ CATALOGUE: tuple[Pattern, ...] = (
         "several locks in one global order.",
         True,
         1.5,
-        sig.lock_while_blocked,
+        sync_shapes.lock_while_blocked,
     ),
     Pattern(
         "waitgroup-missing-done",
@@ -135,7 +135,7 @@ CATALOGUE: tuple[Pattern, ...] = (
         "the go statement, once per goroutine.",
         True,
         2.0,
-        sig.waitgroup,
+        sync_shapes.waitgroup,
     ),
     Pattern(
         "waits-for-blocked-children",
@@ -148,7 +148,7 @@ CATALOGUE: tuple[Pattern, ...] = (
         "so that stuck children cannot hang their parent.",
         True,
         1.5,
-        sig.waits_for_blocked_children,
+        sync_shapes.waits_for_blocked_children,
     ),
     Pattern(
         "double-lock",
@@ -160,7 +160,7 @@ CATALOGUE: tuple[Pattern, ...] = (
         "from inside another that holds the same lock.",
         True,
         1.5,
-        sig.double_lock,
+        sync_shapes.double_lock,
     ),
     Pattern(
         "cond-never-signalled",
@@ -172,7 +172,7 @@ CATALOGUE: tuple[Pattern, ...] = (
         "a channel close is often simpler.",
         True,
         1.5,
-        sig.cond,
+        sync_shapes.cond,
     ),
     Pattern(
         "http-server-no-timeouts",
@@ -184,7 +184,7 @@ CATALOGUE: tuple[Pattern, ...] = (
         "never use the zero-value server (http.ListenAndServe) in production.",
         True,
         1.5,
-        sig.http_server,
+        io_shapes.http_server,
     ),
     Pattern(
         "response-body-not-closed",
@@ -195,7 +195,7 @@ CATALOGUE: tuple[Pattern, ...] = (
         "(io.Copy(io.Discard, resp.Body)) to reuse connections.",
         True,
         1.5,
-        sig.response_body,
+        io_shapes.response_body,
     ),
     Pattern(
         "http-client-no-timeout",
@@ -208,7 +208,7 @@ CATALOGUE: tuple[Pattern, ...] = (
         "(http.NewRequestWithContext); bound retries.",
         True,
         1.5,
-        sig.client_no_timeout,
+        io_shapes.client_no_timeout,
     ),
     Pattern(
         "listener-never-closed",
@@ -220,7 +220,7 @@ CATALOGUE: tuple[Pattern, ...] = (
         "on shutdown; open a listener once.",
         True,
         1.5,
-        sig.listener,
+        io_shapes.listener,
     ),
     Pattern(
         "unconsumed-result",
@@ -232,7 +232,7 @@ CATALOGUE: tuple[Pattern, ...] = (
         "the send and ctx.Done().",
         True,
         1.5,
-        sig.unconsumed,
+        channel_shapes.unconsumed,
     ),
     Pattern(
         "callbacks-never-unregistered",
@@ -245,7 +245,7 @@ CATALOGUE: tuple[Pattern, ...] = (
         "subscriber's lifetime to a context.",
         True,
         1.2,
-        sig.callbacks,
+        channel_shapes.callbacks,
     ),
     Pattern(
         "per-request-goroutine",
@@ -256,7 +256,7 @@ CATALOGUE: tuple[Pattern, ...] = (
         "ctx.Done().",
         True,
         1.2,
-        sig.per_request,
+        io_shapes.per_request,
     ),
     Pattern(
         "retry-loop-no-ctx",
@@ -268,7 +268,7 @@ CATALOGUE: tuple[Pattern, ...] = (
         "stop when ctx.Done() fires.",
         True,
         1.2,
-        sig.retry,
+        io_shapes.retry,
     ),
     Pattern(
         "context-never-cancelled",
@@ -279,7 +279,7 @@ CATALOGUE: tuple[Pattern, ...] = (
         "Always `defer cancel()` right after context.WithCancel / WithTimeout / WithDeadline.",
         True,
         1.0,
-        sig.context_never_cancelled,
+        channel_shapes.context_never_cancelled,
     ),
     Pattern(
         "io-no-deadline",
@@ -289,7 +289,7 @@ CATALOGUE: tuple[Pattern, ...] = (
         "Set read/write deadlines or use context-aware calls; close the connection on ctx.Done().",
         True,
         0.8,
-        sig.io_no_deadline,
+        io_shapes.io_no_deadline,
     ),
     Pattern(
         "worker-never-stopped",
@@ -302,7 +302,7 @@ CATALOGUE: tuple[Pattern, ...] = (
         "path; stop tickers with defer t.Stop().",
         True,
         1.0,
-        sig.worker_never_stopped,
+        channel_shapes.worker_never_stopped,
     ),
     Pattern(
         "time-after-ignores-ctx",
@@ -315,7 +315,7 @@ CATALOGUE: tuple[Pattern, ...] = (
         "time.After in loops.",
         True,
         0.8,
-        sig.time_after,
+        channel_shapes.time_after,
     ),
     Pattern(
         "receive-never-closed",
@@ -328,7 +328,7 @@ CATALOGUE: tuple[Pattern, ...] = (
         "close(ch) in the sender), or select on ctx.Done().",
         True,
         1.0,
-        sig.receive_forever,
+        channel_shapes.receive_forever,
     ),
     Pattern(
         "worker-pool",
@@ -338,7 +338,7 @@ CATALOGUE: tuple[Pattern, ...] = (
         "Nothing to fix while the count stays flat.",
         False,
         -1.5,
-        sig.worker_pool,
+        channel_shapes.worker_pool,
     ),
     Pattern(
         "periodic-loop",
@@ -349,7 +349,7 @@ CATALOGUE: tuple[Pattern, ...] = (
         "Nothing to fix while the count stays flat.",
         False,
         -0.8,
-        sig.periodic_loop,
+        channel_shapes.periodic_loop,
     ),
     Pattern(
         "keepalive",
@@ -359,7 +359,7 @@ CATALOGUE: tuple[Pattern, ...] = (
         "Nothing to fix while the count stays flat.",
         False,
         -1.0,
-        sig.keepalive,
+        io_shapes.keepalive,
     ),
     Pattern(
         "accept-loop",
@@ -369,7 +369,7 @@ CATALOGUE: tuple[Pattern, ...] = (
         "Nothing to fix.",
         False,
         -1.0,
-        sig.accept_loop,
+        io_shapes.accept_loop,
     ),
     Pattern(
         "runtime-internal",
@@ -379,7 +379,7 @@ CATALOGUE: tuple[Pattern, ...] = (
         "Nothing to fix.",
         False,
         -1.0,
-        sig.runtime,
+        io_shapes.runtime,
     ),
 )
 

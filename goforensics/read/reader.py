@@ -489,7 +489,24 @@ class Reader:
         self.skip(lineno, "text that is not part of a dump")
 
     def headerless(self, lineno: int) -> None:
-        """Records posted without their ``goroutine profile: total N`` line: said, not guessed."""
+        """Records posted without their ``goroutine profile: total N`` line: said, not guessed.
+
+        It opens a debug=1 snapshot with no declared total and records a ``headerless``
+        warning, so the missing total is reported rather than made up.
+
+        Parameters
+        ----------
+        lineno : int
+            The number of the first record's line in the input.
+
+        Examples
+        --------
+        >>> from goforensics.read.tables import TableBuilder
+        >>> r = Reader(TableBuilder("<text>"))
+        >>> r.headerless(4)
+        >>> r.b.part["format"], r.b.part["declared_total"], r.b.warnings[-1][1:4]
+        ('debug=1', None, (4, 1, 'headerless'))
+        """
         self.b.new_part(lineno, "debug=1", "goroutine profile", declared_total=None)
         self.b.warn(lineno, 1, "headerless", _HEADERLESS)
 

@@ -41,6 +41,19 @@ __all__ = [
 def count_text(counts: Sequence[int], slope_per_min: float | None = None) -> str:
     """Goroutines first → last, and what the count is (the snapshots compared, or the dump).
 
+    Parameters
+    ----------
+    counts : sequence of int
+        The goroutines per snapshot, first to last; one count for a single dump.
+    slope_per_min : float, optional
+        The growth in goroutines per minute, shown after the snapshots when given.
+
+    Returns
+    -------
+    str
+        ``N goroutines (in the dump)`` for one count, else ``first → last goroutines
+        (first → last snapshot[, slope])``.
+
     Examples
     --------
     >>> count_text([12, 40], 3.0), count_text([7])
@@ -61,6 +74,29 @@ def site_row(
     site: str, state: str, counts: Sequence[int], file: str, line, stack: str, entry: str = ""
 ) -> dict:
     """One site of a cause as its card shows it.
+
+    Parameters
+    ----------
+    site : str
+        The function the site's goroutines block in.
+    state : str
+        The state they wait in.
+    counts : sequence of int
+        Its goroutines per snapshot, first to last.
+    file : str
+        The source file of the blocking line ("" when unknown).
+    line : int or None
+        The blocking line (None or NaN when unknown).
+    stack : str
+        The stack as the card prints it.
+    entry : str, default ""
+        The function its goroutines entered by.
+
+    Returns
+    -------
+    dict
+        ``site``, ``state``, ``counts`` (list of int), ``where`` (``file:line``, the file
+        alone, or ""), ``stack`` and ``entry``.
 
     Examples
     --------
@@ -299,6 +335,17 @@ def apart_table(recs: list[dict], threshold: float) -> str:
 def answer_list(recs: list[dict]) -> str:
     """The suspected causes in one line each (where, what, how many, the fix): the first screen.
 
+    Parameters
+    ----------
+    recs : list of dict
+        The causes as records: ``site``, ``entry``, ``state``, ``goroutines``, and optionally
+        ``counts``, ``title`` and ``advice``.
+
+    Returns
+    -------
+    str
+        An HTML ordered list, one item per cause, with its text escaped.
+
     Examples
     --------
     >>> rec = {"rank": 1, "site": "main.f", "entry": "main.f", "state": "chan send",
@@ -322,6 +369,21 @@ def answer_list(recs: list[dict]) -> str:
 def top_labels(dumps: Dumps, mask: np.ndarray, k: int = 5) -> list[tuple[str, int]]:
     """The commonest pprof label sets of some goroutines in the last snapshot they are seen in,
     with their goroutines there (not a sum over snapshots).
+
+    Parameters
+    ----------
+    dumps : Dumps
+        The parsed dumps.
+    mask : ndarray of bool
+        Which rows of ``dumps.goroutines`` to count.
+    k : int, default 5
+        How many label sets to keep.
+
+    Returns
+    -------
+    list of (str, int)
+        Up to ``k`` pairs of the label set as ``key=value, ...`` and its goroutines in the
+        last snapshot, most goroutines first; empty when none of them carries labels.
 
     Examples
     --------
@@ -352,6 +414,17 @@ def top_labels(dumps: Dumps, mask: np.ndarray, k: int = 5) -> list[tuple[str, in
 
 def records(sus: pd.DataFrame) -> list[dict]:
     """The suspects table as records for the cards: a missing line or slope as None.
+
+    Parameters
+    ----------
+    sus : DataFrame
+        The suspects table (:func:`goforensics.analyze.suspects.suspects`).
+
+    Returns
+    -------
+    list of dict
+        One record per row with the table's columns as keys, ``line`` as int or None and
+        ``slope_per_min`` as float or None.
 
     Examples
     --------

@@ -112,6 +112,16 @@ def flame_data(dumps: Dumps, labels=None, *, snapshot: int | None = None) -> dic
 def flame_json(data: dict) -> str:
     """``data`` as JSON that no text inside can end the ``<script>`` block holding it.
 
+    Parameters
+    ----------
+    data : dict
+        What :func:`flame_data` returns, or any JSON-serialisable dict.
+
+    Returns
+    -------
+    str
+        Compact JSON with ``<``, ``>``, ``&``, U+2028 and U+2029 written as ``\\u`` escapes.
+
     Examples
     --------
     >>> flame_json({"names": ["</script><b>&"]})
