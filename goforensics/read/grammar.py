@@ -25,6 +25,7 @@ __all__ = [
     "BUCKET_FRAME",
     "BUCKET_LABELS",
     "CREATED_BY",
+    "CUT_HEADER",
     "ELIDED_ALL",
     "ELIDED_N",
     "ESCAPED_HEADER",
@@ -87,6 +88,10 @@ def bounded(digits: bytes, bits: int, base: int = 10) -> int | None:
 HEADER = re.compile(
     rb"goroutine (\d+)(?: gp=(?:0x[0-9a-fA-F]+|nil))?(?: m=(\d+|nil))?(?: mp=(?:0x[0-9a-fA-F]+|nil))?"
     rb" \[([^\]\n]*)\](?: (\{[^\n]*\}))?:[ \t]*$"
+)
+# A header cut after its id: the goroutine existed (its id is whole), its state may be cut.
+CUT_HEADER = re.compile(
+    rb"^goroutine (\d+)(?: gp=\S*)?(?: m=(\d+|nil))?(?: mp=\S*)? \[([^\]\n]*)(\])?"
 )
 # The start of a goroutine header cut before its end (the last line of a cut input).
 PARTIAL_HEADER = re.compile(

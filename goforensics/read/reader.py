@@ -32,6 +32,7 @@ from .grammar import (
     BUCKET_FRAME,
     BUCKET_LABELS,
     CREATED_BY,
+    CUT_HEADER,
     ELIDED_ALL,
     ELIDED_N,
     ESCAPED_HEADER,
@@ -120,6 +121,7 @@ class Reader:
         self.skip_race = False
         self.skip_reasons: dict[str, int] = {}
         self.skip_n = 0
+        self.skip_last = ""
         self.json_partial = b""
         self.last_time: str | None = None
         self.races = 0
@@ -151,6 +153,7 @@ class Reader:
         [[1, 'skipped', '2 line(s) skipped: 2 text that is not part of a dump']]
         """
         race = reason == "race report"
+        self.skip_last = reason
         if self.skip_start is not None and (self.skip_race == race):
             self.skip_reasons[reason] = self.skip_reasons.get(reason, 0) + 1
             self.skip_n += 1
@@ -819,6 +822,46 @@ class Reader:
             crash=g["crash"],
         )
 
+    def cut_header(self, line: bytes) -> None:
+        """A last line that is a header cut after its goroutine id: that goroutine is a row.
+
+        A capped dump (pprof's debug=2 writer stops at 64 MiB) can end in the middle of a
+        header; the goroutine was there, so it is counted, truncated, with the state as far as
+        it was written (``unknown`` when the bracket is cut), rather than skipped as text.
+
+        Parameters
+        ----------
+        line : bytes
+            The input's last line, without a log prefix.
+
+        Examples
+        --------
+        >>> from goforensics.read.tables import TableBuilder
+        >>> r = Reader(TableBuilder("<text>"))
+        >>> r.feed(1, b"goroutine 30 [chan rec")
+        >>> r.cut_header(b"goroutine 30 [chan rec")
+        >>> r.flush_skip()
+        >>> d = r.b.tables()
+        >>> d.goroutines[["goid", "state", "truncated"]].values.tolist(), len(d.warnings)
+        ([[30, 'unknown', True]], 0)
+        """
+        m = CUT_HEADER.match(line)
+        if m is None or HEADER.search(line) is not None:
+            return
+        if self.skip_start is not None and self.skip_n:  # the line was counted as skipped
+            self.skip_n -= 1
+            left = self.skip_reasons.get(self.skip_last, 0) - 1
+            if left > 0:
+                self.skip_reasons[self.skip_last] = left
+            else:
+                self.skip_reasons.pop(self.skip_last, None)
+            if not self.skip_n:
+                self.skip_start = None
+        state = m.group(3) if m.group(4) else b""
+        whole = b"goroutine %s [%s]:" % (m.group(1), state)
+        self.start_goroutine(self.last_lineno, HEADER.search(whole))
+        self.end_goroutine(truncated=True)
+
     # -- debug=1 buckets ------------------------------------------------------------------------
     def bucket_line(self, stripped: bytes) -> bool:
         r"""Take one line of a ``debug=1`` profile's bucket: a ``# labels:`` line or a frame.
@@ -949,6 +992,8 @@ class Reader:
             self.end_goroutine(truncated=cut)
         elif cut and self.b.n_rows():
             self.b.mark_last_truncated()
+        if cut and ends_mid_line:
+            self.cut_header(last_line.strip())
         if cut and self.b.part is not None:
             self.b.part["truncated"] = True
         self.flush_skip()
