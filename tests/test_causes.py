@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pytest
 
 import goforensics as gf
@@ -168,3 +169,23 @@ def test_the_triage_text_names_every_site_of_a_cause():
         block = text[text.index(line) :].split("\n\n")[0]
         sites = next(ln for ln in block.splitlines() if ln.startswith("    sites   "))
         assert all(s in sites for s in r["sites"]) and f"({len(r['sites'])} clusters)" in sites
+
+
+def test_a_cause_of_several_sites_grows_as_its_summed_counts_do():
+    from scipy.stats import theilslopes
+
+    d = gf.load("bundled:checkout")
+    by_cause = gf.suspects(d)
+    by_site = gf.suspects(d, by="cluster").set_index("cluster")
+    several = by_cause[by_cause["clusters"].map(len) > 1]
+    assert len(several)  # the payment retry loop blocks at three sites
+    t = d.snapshots["taken_at"]
+    minutes = ((t - t.min()).dt.total_seconds() / 60.0).to_numpy()
+    for _, row in several.iterrows():
+        summed = sum(np.asarray(by_site.loc[c, "counts"]) for c in row["clusters"])
+        assert list(row["counts"]) == summed.tolist()
+        assert row["slope_per_min"] == pytest.approx(theilslopes(summed, minutes)[0], abs=1e-3)
+        if row["suspected"]:  # a growing cause: its growth, then its main site's
+            assert row["evidence"][0].startswith("its sites together: grows from")
+            assert row["evidence"][1].startswith(f"{row['site']} alone: grows from")
+    assert several["suspected"].any()

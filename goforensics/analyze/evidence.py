@@ -88,6 +88,7 @@ class Facts:
     # detector's (its headline): the others were caught mid-flight, not stuck
     crashed: str = ""
     raised: bool = False  # the cluster holds the goroutine that raised that panic or fatal error
+    minutes: np.ndarray | None = None  # of each count, from the first snapshot (None: no times)
 
     @property
     def leaked_share(self) -> float:
@@ -529,6 +530,7 @@ def cluster_facts(dumps: Dumps, labels: pd.Series, *, wait_for=None) -> list[Fac
                 else [],
                 crashed=ser.crashed,
                 raised=ser.raised is not None and c == ser.raised,
+                minutes=ser.minutes_of.get(inst),
             )
         )
     return out

@@ -42,6 +42,7 @@ from .evidence import Facts, cluster_facts
 from .lifetimes import since as since_baseline
 from .patterns import match_patterns
 from .source import attach_source
+from .trend import Trend, trend
 
 __all__ = [
     "COUNT_BASIS",
@@ -171,17 +172,21 @@ def suspects(
     )
     if by == "cause":
         one = dumps.snapshots["instance"].nunique() <= 1
-        out = _by_cause(out, cause_of(dumps, labels, facts=facts), one)
+        minutes = facts[0].minutes if facts else None  # one instance: the same for every site
+        out = _by_cause(out, cause_of(dumps, labels, facts=facts), one, minutes)
     out.insert(0, "rank", np.arange(1, len(out) + 1))
     out = out.reset_index(drop=True)
     return out.head(top) if top else out
 
 
-def _by_cause(out: pd.DataFrame, of: pd.Series, one_instance: bool = True) -> pd.DataFrame:
+def _by_cause(
+    out: pd.DataFrame, of: pd.Series, one_instance: bool = True, minutes=None
+) -> pd.DataFrame:
     """One row per cause (``out`` in rank order): its best site's row, goroutines summed.
 
-    In one instance the cause's ``counts`` are its sites' summed per snapshot, and its first
-    and peak are read off them; over several instances each site's counts are those of the
+    In one instance the cause's ``counts`` are its sites' summed per snapshot, and its first,
+    peak and growth (slope, test) are read off them: the best site's own growth stays in the
+    evidence, named as the site's. Over several instances each site's counts are those of the
     instance where it grew the most, so the cause's peak is the sum of its sites' peaks."""
     out = out.assign(cause=out["cluster"].map(of).fillna(out["cluster"]).astype(int))
     grouped = out.groupby("cause", sort=False)
@@ -194,11 +199,63 @@ def _by_cause(out: pd.DataFrame, of: pd.Series, one_instance: bool = True) -> pd
         best["counts"] = summed
         best["goroutines_first"] = [c[0] if c else 0 for c in summed.reindex(best.index)]
         best["goroutines_peak"] = [max(c, default=0) for c in summed.reindex(best.index)]
+        several = grouped.size() > 1
+        for cause in several[several].index:
+            _cause_growth(best, cause, summed[cause], minutes)
     best["sites"] = grouped["site"].agg(list)
     best["clusters"] = grouped["cluster"].agg(list)
     return best.reset_index()[
         [*[c for c in out.columns if c != "cause"], "cause", "sites", "clusters"]
     ]
+
+
+def _cause_growth(best: pd.DataFrame, cause, counts: list[int], minutes) -> None:
+    """A cause of several sites: its growth is that of its summed counts, not its best site's
+    (whose growth sentence stays in the evidence, said of that site)."""
+    if len(counts) < 3:
+        return
+    t = trend(np.asarray(counts, dtype=float), minutes if minutes is not None else None)
+    best.at[cause, "slope_per_min"] = round(t.slope, 4) if t.per_minute else None
+    best.at[cause, "trend"] = t.mk_trend
+    best.at[cause, "mk_p"] = round(t.mk_p, 6)
+    why = list(best.at[cause, "evidence"])
+    if why and why[0].startswith("grows from"):
+        site = best.at[cause, "site"]
+        why[0:1] = [
+            f"its sites together: {growth_sentence(t, len(counts))}",
+            f"{site} alone: {why[0]}",
+        ]
+        best.at[cause, "evidence"] = why
+
+
+def growth_sentence(t: Trend, n: int) -> str:
+    """A count's growth in words, with the slope and the test that judged it.
+
+    Parameters
+    ----------
+    t : Trend
+        The trend of the counts (:func:`goforensics.analyze.trend.trend`).
+    n : int
+        How many snapshots the counts cover.
+
+    Returns
+    -------
+    str
+        ``grows from FIRST to LAST goroutines over N snapshots (Theil–Sen ..., test p=...)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from goforensics.analyze.trend import trend
+    >>> growth_sentence(trend(np.array([2, 4, 6, 8, 10, 12]), np.arange(6.0)), 6)
+    'grows from 2 to 12 goroutines over 6 snapshots (Theil–Sen +2.00/min, Mann–Kendall p=0.0085)'
+    """
+    unit = "/min" if t.per_minute else "/snapshot"
+    how = t.test if t.n < 5 and t.mk_p >= 0.05 else f"{t.test} p={t.mk_p:.2g}"
+    return (
+        f"grows from {int(t.first)} to {int(t.last)} goroutines over {n} snapshots "
+        f"(Theil–Sen {t.slope:+.2f}{unit}, {how})"
+    )
 
 
 def _row(f: Facts) -> dict:
@@ -249,12 +306,7 @@ def _growth_score(f: Facts) -> tuple[float, list[str], float | None]:
         p = 0.5 if f.persistence is None else f.persistence
         score = 4.0 * strength * (0.25 + 0.75 * p)
         score += 0.5 * min(1.0, math.log10(t.last - t.first + 1) / 3.0)  # bigger leaks first
-        unit = "/min" if t.per_minute else "/snapshot"
-        how = t.test if t.n < 5 and t.mk_p >= 0.05 else f"{t.test} p={t.mk_p:.2g}"
-        why = [
-            f"grows from {int(t.first)} to {int(t.last)} goroutines over {n} snapshots "
-            f"(Theil–Sen {t.slope:+.2f}{unit}, {how})"
-        ]
+        why = [growth_sentence(t, n)]
         if t.binned:
             why[0] += f" (tested on {t.binned} time bins)"
         if f.persistence is not None:
