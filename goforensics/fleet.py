@@ -74,8 +74,11 @@ class _Bars:
         )
 
     def close(self) -> None:
-        self.files.close()
-        self.instances.close()
+        # the last state is drawn before the bars go: tqdm redraws at most every 0.1 s, and
+        # a fleet read faster than that would otherwise never show where it ended
+        for bar in (self.files, self.instances):
+            bar.refresh()
+            bar.close()
 
 
 def _loaded(part: Partition) -> int:

@@ -6,7 +6,6 @@ same goroutines, functions, labels and states; the notes are skipped lines with 
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 from collections import Counter
@@ -17,7 +16,6 @@ import pytest
 import goforensics as gf
 
 HERE = Path(__file__).resolve().parent
-REALDUMPS = Path(os.environ.get("GOFORENSICS_REALDUMPS", "/nonexistent"))
 # the debug=1 profiles among the real dumps: labels, CRLF and Windows paths, 20,161 goroutines
 REAL_DEBUG1 = (
     "010_profnotes-nethttp-debug1-labels-go1.15.txt",
@@ -113,10 +111,8 @@ def test_a_posted_profile_of_a_go_program_reads_as_written(waitstates):
 
 
 @pytest.mark.parametrize("name", REAL_DEBUG1)
-def test_a_posted_real_profile_reads_as_written(name):
-    path = REALDUMPS / name
-    if not path.is_file():
-        pytest.skip(f"real dumps not found: set GOFORENSICS_REALDUMPS (no {path})")
+def test_a_posted_real_profile_reads_as_written(name, realdumps):
+    path = realdumps / name
     text = path.read_bytes().replace(b"\r\n", b"\n")
     total = int(re.search(rb"goroutine profile: total (\d+)", text).group(1))
     check_posted_forms(text, total)

@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 import shutil
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pytest
 
 import goforensics as gf
 from goforensics.model import Dumps
@@ -102,13 +100,10 @@ def test_files_with_nothing_in_them_give_no_categories(tmp_path):
     _assert_same(got, _one_by_one(files, inst))
 
 
-def test_content_times_and_profiles_load_as_one_by_one(tmp_path):
+def test_content_times_and_profiles_load_as_one_by_one(tmp_path, realdumps):
     """Real dumps of every form (profiles, test2json with its times, crashes), together."""
-    root = os.environ.get("GOFORENSICS_REALDUMPS")
-    if not root or not Path(root).is_dir():
-        pytest.skip("GOFORENSICS_REALDUMPS (the folder of real dumps) is not set on this machine")
     files = sorted(
-        p for p in Path(root).iterdir() if p.is_file() and p.suffix not in (".tsv", ".json")
+        p for p in realdumps.iterdir() if p.is_file() and p.suffix not in (".tsv", ".json")
     )
     got = gf.load(files, order="given", instance="one")
     assert len(got.snapshots) >= len(files)
