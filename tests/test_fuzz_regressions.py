@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 import goforensics as gf
@@ -42,3 +43,27 @@ def test_triage_since_that_is_not_a_time_is_a_usage_error(tmp_path: Path):
     r = CliRunner().invoke(cli, ["triage", "--since", "yesterday-ish", str(p)])
     assert r.exit_code == 2
     assert "Invalid value for --since" in r.output
+
+
+# a debug=1 profile as journalctl (and RFC 3164 syslog) prints it: every line behind
+# 'Mon DD HH:MM:SS host app[pid]: '; the profile's own header says how many goroutines it holds
+PROFILE = (
+    "goroutine profile: total 3\n"
+    "2 @ 0x45fe2e 0x48f939\n"
+    "#\t0x48f918\tsync.runtime_notifyListWait+0x138\t\t\t\truntime/sema.go:527\n"
+    "\n"
+    "1 @ 0x45fe2e\n"
+    "#\t0x48f918\tmain.f+0x1\t/app/a.go:5\n"
+    "\n"
+)
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_debug1_profile_behind_syslog_prefixes_is_read(tmp_path: Path, fast: bool):
+    lines = PROFILE.split("\n")[:-1]
+    text = "".join(f"Nov 30 03:21:{k:02d} host app[4242]: {ln}\n" for k, ln in enumerate(lines))
+    p = tmp_path / "journal.txt"
+    p.write_text(text)
+    d = gf.load(p, fast=fast)
+    assert d.goroutines["count"].sum() == 3
+    assert sorted(d.goroutines["count"].tolist()) == [1, 2]
