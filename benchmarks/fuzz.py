@@ -78,12 +78,15 @@ COMMANDS: list[tuple[str, list[str]]] = [
     ("export-parquet", ["export", "--format", "parquet", "-o", "OUT/e.parquet", "IN"]),
     ("check", ["check", "IN"]),
     ("check-sarif", ["check", "--format", "sarif", "--show-ignored", "IN"]),
+    ("check-baseline", ["check", "--baseline", "IN", "--format", "junit", "IN"]),
+    ("triage-stdin", ["triage", "--format", "json", "-"]),
+    ("parse-stdin", ["parse", "-"]),
     ("fleet", ["fleet", "--format", "json", "IN"]),
 ]
 COMMAND = dict(COMMANDS)
 # exit codes the commands document for a bad input (check: 1 is its verdict, 2 unusable input)
-CLEAN_RC = {"check": {2}, "check-sarif": {2}}
-VERDICT_RC = {"check": {0, 1}, "check-sarif": {0, 1}}
+CLEAN_RC = {"check": {2}, "check-sarif": {2}, "check-baseline": {2}}
+VERDICT_RC = {"check": {0, 1}, "check-sarif": {0, 1}, "check-baseline": {0, 1}}
 
 
 # --- the child: one target on one input ---------------------------------------------------------
@@ -154,8 +157,7 @@ def fork_run(target: str, path: str, run_dir: Path) -> int:
     try:
         os.setsid()
         os.chdir(run_dir)
-        fd_in = os.open(os.devnull, os.O_RDONLY)
-        os.dup2(fd_in, 0)
+        os.dup2(os.open(stdin_of(target, path), os.O_RDONLY), 0)
         os.dup2(os.open(run_dir / "stdout", os.O_WRONLY | os.O_CREAT | os.O_TRUNC), 1)
         os.dup2(os.open(run_dir / "stderr", os.O_WRONLY | os.O_CREAT | os.O_TRUNC), 2)
         code = child_run(target, path, str(run_dir))
@@ -179,12 +181,21 @@ def fresh_argv(target: str, path: str, out: str) -> list[str]:
     return [sys.executable, "-m", "goforensics.cli", *expand(COMMAND[target], path, out)]
 
 
+def stdin_of(target: str, path: str) -> str:
+    """What a command reading ``-`` gets on its standard input: the input file (a folder: nothing)."""
+    if target in COMMAND and "-" in COMMAND[target] and os.path.isfile(path):
+        return path
+    return os.devnull
+
+
 def fresh_run(target: str, path: str, run_dir: Path) -> subprocess.Popen:
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    env = dict(
+        os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])
+    )
     return subprocess.Popen(
         fresh_argv(target, path, str(run_dir)),
         cwd=run_dir,
-        stdin=subprocess.DEVNULL,
+        stdin=open(stdin_of(target, path), "rb"),
         stdout=open(run_dir / "stdout", "wb"),
         stderr=open(run_dir / "stderr", "wb"),
         env=env,
@@ -301,6 +312,19 @@ def accounting(run_dir: Path, expect: int | None, dup_ok: bool) -> tuple[str, st
     return None
 
 
+def verdict(target: str, status: tuple, run_dir: Path, expect: int | None, dup_ok: bool):
+    """(class, reason) of a finished run from its status (rc, signal, timed out, over memory),
+    its stderr and, for the API, the load's accounting."""
+    err = run_dir / "stderr"
+    text = err.read_text("utf-8", "replace") if err.exists() else ""
+    cls, why = classify(target, *status, text)
+    if target == "api" and cls == "clean" and expect:
+        return "lost", f"{why} where {expect} goroutines were written"
+    if target == "api" and cls == "ok":
+        return accounting(run_dir, expect, dup_ok) or (cls, why)
+    return cls, why
+
+
 # --- the campaign ------------------------------------------------------------------------------
 
 
@@ -357,26 +381,25 @@ class Campaign:
                 if f.is_file():
                     f.unlink()
             p = fresh_run(target, path, run_dir)
-            rc, sig, secs, kib, to, mem = wait(p.pid, self.args.timeout, self.budget)
+            res = wait(p.pid, self.args.timeout, self.budget)
+            rc, sig, secs, kib, to, mem = res
             cls, why = self.judge(target, rc, sig, to, mem, run_dir, expect, dup_ok)
             if cls in BAD:
-                self.save(case, target, path, cdir, run_dir, cls, why, rc, sig, secs, kib, expect)
+                self.save(case, target, path, cdir, run_dir, cls, why, res, expect, dup_ok)
         self.counts[target][cls] += 1
         self.counts["all"][cls] += 1
         self.runs.append((secs, kib, cls, target, case.name))
         if self.args.verbose or cls in BAD:
-            print(f"{cls:6} {secs:7.1f}s {kib / 1024:7.0f} MiB  {target:22} {case.name}  {why}", flush=True)
+            print(
+                f"{cls:6} {secs:7.1f}s {kib / 1024:7.0f} MiB  {target:22} {case.name}  {why}",
+                flush=True,
+            )
 
     def judge(self, target, rc, sig, to, mem, run_dir, expect, dup_ok):
-        err = (run_dir / "stderr").read_text("utf-8", "replace") if (run_dir / "stderr").exists() else ""
-        cls, why = classify(target, rc, sig, to, mem, err)
-        if cls in ("ok",) and target == "api":
-            lost = accounting(run_dir, expect, dup_ok)
-            if lost:
-                return lost
-        return cls, why
+        return verdict(target, (rc, sig, to, mem), run_dir, expect, dup_ok)
 
-    def save(self, case, target, path, cdir, run_dir, cls, why, rc, sig, secs, kib, expect) -> None:
+    def save(self, case, target, path, cdir, run_dir, cls, why, res, expect, dup_ok) -> None:
+        rc, sig, secs, kib = res[:4]
         dest = self.out / f"{cls}-{len(self.findings):04d}-{target}-{case.name}"[:120]
         shutil.copytree(cdir / "input", dest / "input", symlinks=True)
         rel = Path(path).relative_to(cdir / "input") if path != str(cdir / "input") else Path()
@@ -393,11 +416,13 @@ class Campaign:
             "note": case.note,
             "input": str(inp),
             "command": fresh_argv(target, str(inp), str(dest / "scratch")),
+            "stdin": stdin_of(target, str(inp)),
             "exit": rc,
             "signal": sig,
             "seconds": round(secs, 2),
             "peak_rss_mib": round(kib / 1024),
             "expect_goroutines": expect,
+            "duplicates_expected": dup_ok,
             "timeout": self.args.timeout,
             "memory_gib": self.args.memory,
         }
@@ -410,15 +435,24 @@ class Campaign:
             run_dir = self.work / f"base{len(self.baseline)}"
             run_dir.mkdir()
             pid = fork_run("api-load", ref, run_dir)
-            rc, sig, secs, kib, to, mem = wait(pid, self.args.timeout, self.budget)
+            wait(pid, self.args.timeout, self.budget)
             p = run_dir / "result.json"
-            self.baseline[ref] = tuple(json.loads(p.read_text())[k] for k in ("goroutines", "duplicates")) if p.exists() else None
+            self.baseline[ref] = (
+                tuple(json.loads(p.read_text())[k] for k in ("goroutines", "duplicates"))
+                if p.exists()
+                else None
+            )
         return self.baseline[ref]
 
     def cases(self):
         """Structured and mutated cases, alternating, forever (the caller stops)."""
         corpus = fuzzgen.corpus_files(self.corpus_dirs())
-        bombs = {"zeros.gz": fuzzgen.bomb("zeros", 1), "newlines.gz": fuzzgen.bomb("newlines", 0.5), "bomb.pb.gz": fuzzgen.pb_bomb(200)} if self.args.bombs else {}
+        g = self.args.bomb_gib
+        bombs = {
+            "zeros.gz": fuzzgen.bomb("zeros", g),
+            "newlines.gz": fuzzgen.bomb("newlines", g / 2),
+            "bomb.pb.gz": fuzzgen.pb_bomb(int(g * 200)),
+        }
         batch = 0
         while True:
             for case in fuzzgen.structured_cases(self.args.seed + batch, 20):
@@ -449,7 +483,9 @@ class Campaign:
         return 1 if bad else 0
 
     def print_summary(self, secs: float) -> None:
-        print(f"\n{self.n} cases, {len(self.runs)} runs in {secs / 60:.1f} min (seed {self.args.seed})")
+        print(
+            f"\n{self.n} cases, {len(self.runs)} runs in {secs / 60:.1f} min (seed {self.args.seed})"
+        )
         print(f"{'target':22} " + " ".join(f"{c:>6}" for c in CLASSES))
         for t in ["all", "api", *COMMAND]:
             if t in self.counts:
@@ -470,23 +506,33 @@ def replay(path: Path, timeout: float | None) -> int:
     shutil.rmtree(scratch, ignore_errors=True)
     scratch.mkdir()
     print("$ " + " ".join(rec["command"]))
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    env = dict(
+        os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])
+    )
     p = subprocess.Popen(
         rec["command"],
         cwd=scratch,
-        stdin=subprocess.DEVNULL,
+        stdin=open(rec.get("stdin", os.devnull), "rb"),
         stdout=open(scratch / "stdout", "wb"),
         stderr=open(scratch / "stderr", "wb"),
         env=env,
         start_new_session=True,
     )
-    rc, sig, secs, kib, to, mem = wait(p.pid, timeout or rec["timeout"], int(rec["memory_gib"] * GiB))
+    rc, sig, secs, kib, to, mem = wait(
+        p.pid, timeout or rec["timeout"], int(rec["memory_gib"] * GiB)
+    )
+    cls, why = verdict(
+        rec["target"],
+        (rc, sig, to, mem),
+        scratch,
+        rec["expect_goroutines"],
+        rec.get("duplicates_expected", False),
+    )
     err = (scratch / "stderr").read_text("utf-8", "replace")
-    cls, why = classify(rec["target"], rc, sig, to, mem, err)
-    if cls == "ok" and rec["target"] == "api":
-        cls, why = accounting(scratch, rec["expect_goroutines"], False) or (cls, why)
     sys.stdout.write(err[-4000:])
-    print(f"\n{cls} {why} (exit {rc}, signal {sig}, {secs:.1f} s, {kib / 1024:.0f} MiB); was {rec['class']}")
+    print(
+        f"\n{cls} {why} (exit {rc}, signal {sig}, {secs:.1f} s, {kib / 1024:.0f} MiB); was {rec['class']}"
+    )
     return 1 if cls in BAD else 0
 
 
@@ -501,7 +547,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--timeout", type=float, default=120.0, help="seconds per run")
     ap.add_argument("--memory", type=float, default=4.0, help="GiB per run")
     ap.add_argument("--per-case", type=int, default=2, help="commands per input besides the API")
-    ap.add_argument("--no-bombs", dest="bombs", action="store_false")
+    ap.add_argument("--bomb-gib", type=float, default=1.0, help="GiB a gzip bomb inflates to")
     ap.add_argument("--verbose", action="store_true")
     ap.add_argument("--replay", type=Path)
     ap.add_argument("--child", nargs=3, metavar=("TARGET", "PATH", "OUT"), help=argparse.SUPPRESS)
@@ -511,11 +557,18 @@ def main(argv: list[str] | None = None) -> int:
     if a.replay:
         return replay(a.replay, None)
     # imported once here, so each forked run pays its own work only
-    import goforensics.analyze  # noqa: F401
-    import goforensics.cli  # noqa: F401
+    import goforensics.analyze
+    import goforensics.cli
     import goforensics.show.report  # noqa: F401
 
-    for heavy in ("sklearn.cluster", "scipy.stats", "networkx", "altair", "vl_convert", "pyarrow.parquet"):
+    for heavy in (
+        "sklearn.cluster",
+        "scipy.stats",
+        "networkx",
+        "altair",
+        "vl_convert",
+        "pyarrow.parquet",
+    ):
         try:
             __import__(heavy)
         except ImportError:

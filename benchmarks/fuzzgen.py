@@ -111,7 +111,9 @@ def wrap_json(text: bytes, kind: str) -> bytes:
             for ln in lines
         ]
     else:  # docker json-file
-        recs = [{"log": ln + "\n", "stream": "stderr", "time": "2026-11-30T03:21:31Z"} for ln in lines]
+        recs = [
+            {"log": ln + "\n", "stream": "stderr", "time": "2026-11-30T03:21:31Z"} for ln in lines
+        ]
     return "".join(json.dumps(r) + "\n" for r in recs).encode("utf-8", "surrogateescape")
 
 
@@ -154,8 +156,13 @@ def profile_proto(stacks: list[tuple[list[str], int]]) -> bytes:
             if fn not in funcs:
                 funcs[fn] = len(funcs) + 1
                 fid = funcs[fn]
-                body += _field(5, _int(1, fid) + _int(2, sid(fn)) + _int(4, sid("/app/" + fn[:8] + ".go")))
-                locs += _field(4, _int(1, fid) + _int(3, 0x401000 + fid) + _field(4, _int(1, fid) + _int(2, fid)))
+                body += _field(
+                    5, _int(1, fid) + _int(2, sid(fn)) + _int(4, sid("/app/" + fn[:8] + ".go"))
+                )
+                locs += _field(
+                    4,
+                    _int(1, fid) + _int(3, 0x401000 + fid) + _field(4, _int(1, fid) + _int(2, fid)),
+                )
             ids.append(funcs[fn])
         body += _field(2, _packed(1, ids) + _packed(2, [count]))
     body += locs
@@ -167,7 +174,19 @@ def profile_proto(stacks: list[tuple[list[str], int]]) -> bytes:
 
 # --- structured dumps, drawn by hypothesis --------------------------------------------------------
 
-CONTAINERS = ["text", "gz", "cr", "crlf", "klog", "compose", "syslog", "cri", "json", "debug1", "pb"]
+CONTAINERS = [
+    "text",
+    "gz",
+    "cr",
+    "crlf",
+    "klog",
+    "compose",
+    "syslog",
+    "cri",
+    "json",
+    "debug1",
+    "pb",
+]
 
 
 def structured_cases(seed: int, n: int) -> list[Case]:
@@ -196,31 +215,49 @@ def structured_cases(seed: int, n: int) -> list[Case]:
         rng = random.Random(data.draw(st.integers(0, 2**32)))
         if container == "debug1":
             text = tp.render_profile("goroutine", profiles, 1).encode()
-            out.append(Case(f"debug1-{len(out)}", {"p.txt": text}, expect=sum(b.count for b in profiles)))
+            out.append(
+                Case(f"debug1-{len(out)}", {"p.txt": text}, expect=sum(b.count for b in profiles))
+            )
             return
         if container == "pb":
             stacks = [([f.func.name for f in g.stack.frames] or ["main.main"], 1) for g in gs]
             blob = profile_proto(stacks)
-            if rng.random() < 0.5:  # truncated protobuf: a clear error or a count, never a traceback
-                out.append(Case(f"pb-cut-{len(out)}", {"p.pb.gz": gz(zlib.decompress(blob, 31)[: rng.randrange(1, 200)])}))
+            if (
+                rng.random() < 0.5
+            ):  # truncated protobuf: a clear error or a count, never a traceback
+                out.append(
+                    Case(
+                        f"pb-cut-{len(out)}",
+                        {"p.pb.gz": gz(zlib.decompress(blob, 31)[: rng.randrange(1, 200)])},
+                    )
+                )
             else:
                 out.append(Case(f"pb-{len(out)}", {"p.pb.gz": blob}, expect=len(stacks)))
             return
         if crash:
             for g in gs:
                 g.m = rng.choice([None, 0, 3])
-        text = tp.dialect(dialect, tp.render_dump(gs, tp.Style(indent=indent, crash=crash)), data.draw).encode()
+        text = tp.dialect(
+            dialect, tp.render_dump(gs, tp.Style(indent=indent, crash=crash)), data.draw
+        ).encode()
         expect = len(gs)
         if container == "gz":
             text = gz(text)
-        elif container in ("cr", "crlf"):
+        elif container == "crlf" or (
+            container == "cr" and dialect in ("plain", "no-final-newline", "quoted", "glued")
+        ):
             text = line_ends(text, container)
-        elif container in ("klog", "compose", "syslog", "cri") and dialect in ("plain", "no-final-newline"):
+        elif container in ("klog", "compose", "syslog", "cri") and dialect in (
+            "plain",
+            "no-final-newline",
+        ):
             text = prefixed(text, container, rng)
         elif container == "json" and dialect in ("plain", "no-final-newline"):
             text = wrap_json(text, rng.choice(["test2json", "docker"]))
         name = f"{dialect}-{container}-{len(out)}"
-        out.append(Case(name, {"dump.txt.gz" if container == "gz" else "dump.txt": text}, expect=expect))
+        out.append(
+            Case(name, {"dump.txt.gz" if container == "gz" else "dump.txt": text}, expect=expect)
+        )
 
     draw()
     return out
@@ -307,7 +344,11 @@ def m_names(b: bytes, rng: random.Random) -> bytes:
     """Control characters, invalid UTF-8 and markup inside function names, files and labels."""
     ls = _lines(b)
     for _ in range(rng.randint(1, 8)):
-        cands = [i for i, ln in enumerate(ls) if b"(" in ln or ln.startswith(b"\t") or b"created by" in ln]
+        cands = [
+            i
+            for i, ln in enumerate(ls)
+            if b"(" in ln or ln.startswith(b"\t") or b"created by" in ln
+        ]
         if not cands:
             break
         i = rng.choice(cands)
@@ -319,7 +360,7 @@ def m_names(b: bytes, rng: random.Random) -> bytes:
 
 def blocks(b: bytes) -> list[bytes]:
     starts = [m.start() for m in HEADER.finditer(b)]
-    return [b[s:e] for s, e in zip(starts, starts[1:] + [len(b)], strict=True)]
+    return [b[s:e] for s, e in zip(starts, [*starts[1:], len(b)], strict=True)]
 
 
 def m_repeat(b: bytes, rng: random.Random) -> bytes:
@@ -332,8 +373,15 @@ def m_repeat(b: bytes, rng: random.Random) -> bytes:
 
 def m_deep(b: bytes, rng: random.Random) -> bytes:
     depth = rng.choice([1000, 50000, 300000])
-    frames = b"".join(b"main.f%d(...)\n\t/app/r.go:%d\n" % (k % 97, k % 999 + 1) for k in range(depth))
-    return b + b"\n\ngoroutine 999999 [chan receive]:\n" + frames + b"created by main.main\n\t/app/m.go:1 +0x1\n"
+    frames = b"".join(
+        b"main.f%d(...)\n\t/app/r.go:%d\n" % (k % 97, k % 999 + 1) for k in range(depth)
+    )
+    return (
+        b
+        + b"\n\ngoroutine 999999 [chan receive]:\n"
+        + frames
+        + b"created by main.main\n\t/app/m.go:1 +0x1\n"
+    )
 
 
 def m_huge_line(b: bytes, rng: random.Random) -> bytes:
@@ -341,7 +389,7 @@ def m_huge_line(b: bytes, rng: random.Random) -> bytes:
     filler = rng.choice([b"a", b"(", b"\t", b"\x00", b"\xff"])
     ls = _lines(b)
     k = rng.randrange(len(ls) + 1)
-    return b"\n".join(ls[:k] + [b"main.huge" + filler * n + b"()"] + ls[k:])
+    return b"\n".join([*ls[:k], b"main.huge" + filler * n + b"()", *ls[k:]])
 
 
 def m_truncate(b: bytes, rng: random.Random) -> bytes:
@@ -355,7 +403,18 @@ def m_garbage(b: bytes, rng: random.Random) -> bytes:
 
 
 MUTATIONS = [m_flip, m_lines, m_names, m_repeat, m_deep, m_huge_line, m_truncate, m_garbage]
-PRESERVING = ["crlf", "cr", "nofinal", "gz", "klog", "compose", "syslog", "cri", "test2json", "docker"]
+PRESERVING = [
+    "crlf",
+    "cr",
+    "nofinal",
+    "gz",
+    "klog",
+    "compose",
+    "syslog",
+    "cri",
+    "test2json",
+    "docker",
+]
 
 
 def preserve(b: bytes, kind: str, rng: random.Random) -> tuple[str, bytes]:
@@ -423,9 +482,13 @@ def folder_case(k: int, base: bytes, rng: random.Random, ref: str) -> Case:
     elif kind == "manifest":
         c.files = {"a.txt": base, "manifest.json": rng.choice(MANIFESTS)}
     elif kind == "badname":
-        c.files = {"a\udcff\udcfe.txt".encode("utf-8", "surrogateescape").decode("utf-8", "surrogateescape"): base}
+        c.files = {
+            "a\udcff\udcfe.txt".encode("utf-8", "surrogateescape").decode(
+                "utf-8", "surrogateescape"
+            ): base
+        }
     else:
-        c.files = {f"{i:05d}.txt": base[: 2000] for i in range(rng.choice([50, 400]))}
+        c.files = {f"{i:05d}.txt": base[:2000] for i in range(rng.choice([50, 400]))}
     return c
 
 
@@ -449,7 +512,9 @@ def mutated_case(k: int, corpus: list[Path], rng: random.Random, bombs: dict[str
     if r < 0.5:
         blob = gz(base)
         cut = m_flip(blob, rng) if rng.random() < 0.5 else blob[: rng.randrange(len(blob))]
-        return Case(f"badgz-{k}", {"d.txt.gz": cut + (b"trailing" if rng.random() < 0.3 else b"")}, note=ref)
+        return Case(
+            f"badgz-{k}", {"d.txt.gz": cut + (b"trailing" if rng.random() < 0.3 else b"")}, note=ref
+        )
     data = base
     names = []
     for m in rng.sample(MUTATIONS, rng.randint(1, 3)):
