@@ -351,6 +351,8 @@ class Campaign:
 
     def run_case(self, case: fuzzgen.Case) -> None:
         self.n += 1
+        if self.args.only and not re.search(self.args.only, case.name):
+            return
         cdir = self.work / f"c{self.n}"
         path = case.write(cdir)
         expect, dup_ok = case.expect, False
@@ -386,6 +388,8 @@ class Campaign:
             cls, why = self.judge(target, rc, sig, to, mem, run_dir, expect, dup_ok)
             if cls in BAD:
                 self.save(case, target, path, cdir, run_dir, cls, why, res, expect, dup_ok)
+        elif self.args.save_slow and secs > self.args.save_slow:
+            self.save(case, target, path, cdir, run_dir, "slow", why, res, expect, dup_ok)
         self.counts[target][cls] += 1
         self.counts["all"][cls] += 1
         self.runs.append((secs, kib, cls, target, case.name))
@@ -497,7 +501,7 @@ class Campaign:
         for secs_, kib, cls, target, name in sorted(self.runs, key=lambda r: -r[1])[:5]:
             print(f"  {kib / 1024:6.0f} MiB  {secs_:7.1f} s  {cls:6} {target:22} {name}")
         for f in self.findings:
-            print(f"finding: {f['class']} {f['target']} {f['case']}: {f['why']}  ({f['input']})")
+            print(f"saved: {f['class']} {f['target']} {f['case']}: {f['why']}  ({f['input']})")
 
 
 def replay(path: Path, timeout: float | None) -> int:
@@ -548,7 +552,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--memory", type=float, default=4.0, help="GiB per run")
     ap.add_argument("--per-case", type=int, default=2, help="commands per input besides the API")
     ap.add_argument("--bomb-gib", type=float, default=1.0, help="GiB a gzip bomb inflates to")
+    ap.add_argument(
+        "--small", action="store_true", help="mutations at CI sizes (see fuzzgen.SIZES)"
+    )
     ap.add_argument("--verbose", action="store_true")
+    ap.add_argument("--only", help="run only the cases whose name matches this regex")
+    ap.add_argument("--save-slow", type=float, help="also save the inputs of runs over SECONDS")
     ap.add_argument("--replay", type=Path)
     ap.add_argument("--child", nargs=3, metavar=("TARGET", "PATH", "OUT"), help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
@@ -556,6 +565,8 @@ def main(argv: list[str] | None = None) -> int:
         return child_run(*a.child)
     if a.replay:
         return replay(a.replay, None)
+    if a.small:
+        fuzzgen.small()
     # imported once here, so each forked run pays its own work only
     import goforensics.analyze
     import goforensics.cli

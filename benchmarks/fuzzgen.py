@@ -34,6 +34,26 @@ from hypothesis import seed as hyp_seed  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 MiB = 1 << 20
+# sizes the mutations draw from; small() keeps every mechanism at sizes a CI run affords
+SIZES = {
+    "deep": [1000, 50000, 300000],
+    "huge": [1 << 16, 4 * MiB, 70 * MiB],
+    "repeat": [2, 100, 2000, 20000],
+    "nested": [5, 200, 1100],
+    "many": [50, 400],
+}
+
+
+def small() -> None:
+    SIZES.update(
+        deep=[1000, 20000],
+        huge=[1 << 16, 2 * MiB],
+        repeat=[2, 100, 2000],
+        nested=[5, 200],
+        many=[50],
+    )
+
+
 HEADER = re.compile(rb"^goroutine \d+ (?:gp=\S+ m=\S+(?: mp=\S+)? )?\[", re.M)
 
 
@@ -368,11 +388,11 @@ def m_repeat(b: bytes, rng: random.Random) -> bytes:
     if not bl:
         return b * rng.randint(2, 50)
     one = rng.choice(bl)
-    return b + one * rng.choice([2, 100, 2000, 20000])
+    return b + one * rng.choice(SIZES["repeat"])
 
 
 def m_deep(b: bytes, rng: random.Random) -> bytes:
-    depth = rng.choice([1000, 50000, 300000])
+    depth = rng.choice(SIZES["deep"])
     frames = b"".join(
         b"main.f%d(...)\n\t/app/r.go:%d\n" % (k % 97, k % 999 + 1) for k in range(depth)
     )
@@ -385,7 +405,7 @@ def m_deep(b: bytes, rng: random.Random) -> bytes:
 
 
 def m_huge_line(b: bytes, rng: random.Random) -> bytes:
-    n = rng.choice([1 << 16, 4 * MiB, 70 * MiB])
+    n = rng.choice(SIZES["huge"])
     filler = rng.choice([b"a", b"(", b"\t", b"\x00", b"\xff"])
     ls = _lines(b)
     k = rng.randrange(len(ls) + 1)
@@ -477,7 +497,7 @@ def folder_case(k: int, base: bytes, rng: random.Random, ref: str) -> Case:
             c.files["sub/.keep"] = b""
         c.expect_ref = (ref, 1)
     elif kind == "nested":
-        depth = rng.choice([5, 200, 1100])
+        depth = rng.choice(SIZES["nested"])
         c.files = {"/".join(["d"] * depth) + "/a.txt": base}
     elif kind == "manifest":
         c.files = {"a.txt": base, "manifest.json": rng.choice(MANIFESTS)}
@@ -488,7 +508,7 @@ def folder_case(k: int, base: bytes, rng: random.Random, ref: str) -> Case:
             ): base
         }
     else:
-        c.files = {f"{i:05d}.txt": base[:2000] for i in range(rng.choice([50, 400]))}
+        c.files = {f"{i:05d}.txt": base[:2000] for i in range(rng.choice(SIZES["many"]))}
     return c
 
 
