@@ -422,6 +422,7 @@ def m_garbage(b: bytes, rng: random.Random) -> bytes:
     return b[:k] + junk + b[k:]
 
 
+GROWING = [m_repeat, m_deep, m_huge_line]
 MUTATIONS = [m_flip, m_lines, m_names, m_repeat, m_deep, m_huge_line, m_truncate, m_garbage]
 PRESERVING = [
     "crlf",
@@ -537,7 +538,11 @@ def mutated_case(k: int, corpus: list[Path], rng: random.Random, bombs: dict[str
         )
     data = base
     names = []
-    for m in rng.sample(MUTATIONS, rng.randint(1, 3)):
+    picked = rng.sample(MUTATIONS, rng.randint(1, 3))
+    big = [m for m in picked if m in GROWING]
+    for m in big[1:]:  # one growing mutation a case: sizes add up, they do not multiply
+        picked.remove(m)
+    for m in picked:
         data = m(data, rng)
         names.append(m.__name__[2:])
     fname = "d.txt"
