@@ -380,6 +380,8 @@ def m_names(b: bytes, rng: random.Random) -> bytes:
 
 def blocks(b: bytes) -> list[bytes]:
     starts = [m.start() for m in HEADER.finditer(b)]
+    if not starts:
+        return []
     return [b[s:e] for s, e in zip(starts, [*starts[1:], len(b)], strict=True)]
 
 
