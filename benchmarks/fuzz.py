@@ -7,22 +7,23 @@
 Inputs come from benchmarks/fuzzgen.py: structured dumps drawn by a seeded hypothesis run (the
 property tests' model of debug=2 text in each log dialect, CR-only, CRLF, log prefixes, test2json,
 Docker json, gzip, debug=1 buckets, profile.proto whole and cut), and mutations of real dumps (the
-bundled datasets, /work-free: ``--corpus`` folders and $GOFORENSICS_REALDUMPS when set): byte flips,
+bundled datasets, or ``--corpus`` folders, and $GOFORENSICS_REALDUMPS when set): byte flips,
 line duplication, deletion and splicing, control characters and invalid UTF-8 in names, huge lines,
 deep stacks, repeated blocks, corrupt gzip, gzip and protobuf bombs, folders with copies, symlink
 loops, deep nesting, odd manifests and non-UTF-8 file names.
 
 Each input runs through ``api`` (load, cluster, triage, write_report) and a few of the commands
 (``--per-case``; every command is drawn in turn). Every run is a child process with a wall-time
-limit (``--timeout``) and an address-space limit (``--memory`` GiB on top of the interpreter's,
-RLIMIT_AS). Children are forked from this process once the library is imported (a command costs
-its own work, not Python's start); any run that is not OK or a clean error is run again from a
-fresh interpreter, and only that run's class counts. Classes:
+limit (``--timeout``) and a memory limit (``--memory`` GiB of resident memory over the run's
+process tree, watched; RLIMIT_AS cannot serve: the chart renderer's JavaScript engine reserves
+far more address space than it uses). Children are forked from this process once the library is
+imported (a command costs its own work, not Python's start); any run that is not OK or a clean
+error is run again from a fresh interpreter, and only that run's class counts. Classes:
 
 * ok; clean (a one-line error, exit 1 or 2, or a GoforensicsError from the API);
 * crash: a traceback, a signal, an abort, the CLI's "internal error" (exit 70), or an error
   blamed on an option that was not given;
-* hang: over the time limit; memory: over the memory limit (or MemoryError);
+* hang: over the time limit; memory: over the memory limit (or a MemoryError);
 * lost: the load's goroutines differ from what the generator wrote (or from the unmodified
   file's count under a transformation that must not change it), or one snapshot holds a
   goroutine id twice where the input does not.
