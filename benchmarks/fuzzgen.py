@@ -522,7 +522,9 @@ def mutated_case(k: int, corpus: list[Path], rng: random.Random, bombs: dict[str
     ref = str(src)
     r = rng.random()
     if r < 0.3:
-        kind = rng.choice(PRESERVING)
+        # a profile.proto is bytes, not lines: only gzip leaves it as it was
+        binary = b"\x00" in base[:4096] or ".pb" in src.name
+        kind = rng.choice(["gz"] if binary else PRESERVING)
         name, data = preserve(base, kind, rng)
         return Case(f"{kind}-{k}", {name: data}, expect_ref=(ref, 1), note=ref)
     if r < 0.42:
