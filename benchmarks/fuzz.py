@@ -107,7 +107,9 @@ def child_api(path: str, out: str, full: bool = True) -> int:
         goids = g["goid"] if "goid" in g else None
         dup = 0
         if goids is not None and len(g):
-            keyed = g.loc[goids.notna(), ["snapshot", "goid"]]
+            # a crash dump (gp=/m= headers) prints an M's current goroutine again, by design
+            plain = goids.notna() & (g["m"].isna() if "m" in g else True)
+            keyed = g.loc[plain, ["snapshot", "goid"]]
             dup = int(keyed.duplicated().sum())
         res.update(
             goroutines=int(np.asarray(g["count"]).sum()) if "count" in g else len(g),
