@@ -547,7 +547,7 @@ def _representative_functions(dumps: Dumps, stack_ids: pd.Series) -> dict:
     starts = (
         np.flatnonzero(np.r_[True, sid[1:] != sid[:-1]]) if len(sid) else np.array([], dtype=int)
     )
-    ends = np.r_[starts[1:], len(sid)]
+    ends = np.r_[starts[1:], len(sid)] if len(sid) else starts  # no frames: no stacks
     return {sid[s]: fns[s:e].tolist() for s, e in zip(starts, ends, strict=True)}
 
 

@@ -213,11 +213,15 @@ def triage_cmd(paths, fmt, top, output, app_modules, times, source, by, since, s
         d = load_paths(paths, "time", app_modules, times)
         bar.update()
         step(bar, "clustering and ranking")
+        if since is not None:  # checked apart: an error of the analysis is not the option's
+            import pandas as pd
+
+            try:
+                pd.Timestamp(since)
+            except ValueError as e:
+                raise click.BadParameter(str(e), param_hint="--since") from None
         labels = cluster(d)  # the html page's flame graph shows the same clusters
-        try:
-            report = triage(d, labels, top=top, source=source_roots_of(source), by=by, since=since)
-        except ValueError as e:  # a --since that is not a time
-            raise click.BadParameter(str(e), param_hint="--since") from None
+        report = triage(d, labels, top=top, source=source_roots_of(source), by=by, since=since)
         bar.update()
         step(bar, "writing")
         if fmt == "json":

@@ -293,6 +293,10 @@ LOG_PREFIX = re.compile(rb"^[\W_]*" + TS_PREFIX.pattern + rb"[\W_]*(?:[\w.:-]{1,
 KLOG_PREFIX = re.compile(rb"^[IWEF]\d{4} \d\d:\d\d:\d\d\.\d{6}\s+\d+ [^\s\]]+:\d+\] ?$")
 # docker compose: 'app-1  | ' (service and replica, padded, then a bar)
 COMPOSE_PREFIX = re.compile(rb"^(?:\x1b\[[\d;]*m)?[A-Za-z0-9][\w.-]*\s*\|(?:\x1b\[[\d;]*m)? ?$")
+# syslog (RFC 3164) and journalctl's default output: 'Nov 30 03:21:31 host app[42]: '
+SYSLOG_PREFIX = re.compile(
+    rb"^(?:<\d{1,3}>)?[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d(?:\.\d+)? \S+ [^\s:\[]+(?:\[\d+\])?: ?$"
+)
 
 
 def is_prefix(text: bytes) -> bool:
@@ -316,12 +320,15 @@ def is_prefix(text: bytes) -> bool:
     (True, True, False)
     >>> is_prefix(b"I1201 10:00:00.000000   12 file.go:34] "), is_prefix(b"app-1  | ")
     (True, True)
+    >>> is_prefix(b"Nov 30 03:21:31 host app[4242]: ")
+    True
     """
     return (
         re.search(rb"[A-Za-z0-9]", text) is None
         or LOG_PREFIX.match(text) is not None
         or KLOG_PREFIX.match(text) is not None
         or COMPOSE_PREFIX.match(text) is not None
+        or SYSLOG_PREFIX.match(text) is not None
     )
 
 
