@@ -342,6 +342,31 @@ def test_browser_draws_the_interactive_report_without_errors(browser, series_rep
     page.close()
 
 
+def test_inline_charts_zoom_pan_and_restore_in_the_browser(browser, series_report):
+    page, visit = browser.open(series_report)
+    page.set_viewport_size({"width": 1400, "height": 900})
+    svg = page.locator("figure.svg > svg").first
+    svg.scroll_into_view_if_needed()
+    full = [float(v) for v in svg.get_attribute("viewBox").split()]
+    box = svg.bounding_box()
+    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(cx, cy)
+    page.mouse.wheel(0, -300)  # zoom in around the pointer
+    page.wait_for_timeout(50)
+    zoomed = [float(v) for v in svg.get_attribute("viewBox").split()]
+    assert zoomed[2] < full[2] and zoomed[3] < full[3]
+    assert full[0] < zoomed[0] and zoomed[0] + zoomed[2] < full[0] + full[2]  # inside the chart
+    page.mouse.down()
+    page.mouse.move(cx + 60, cy)  # drag right: the view moves left
+    page.mouse.up()
+    panned = [float(v) for v in svg.get_attribute("viewBox").split()]
+    assert panned[0] < zoomed[0] and panned[2:] == zoomed[2:]
+    svg.dblclick()
+    assert [float(v) for v in svg.get_attribute("viewBox").split()] == full
+    _no_errors(page, visit)
+    page.close()
+
+
 @pytest.mark.parametrize("width", [1280, 1400, 1600])
 def test_the_answer_is_on_the_first_screen_with_no_horizontal_scroll(
     browser, series_report, static_report, hostile_report, hostile_interactive, width

@@ -249,3 +249,39 @@
 
   render();
 }());
+
+/* Zoom and pan on the report's inline charts: the wheel zooms around the pointer, a drag pans,
+ * a double click restores the whole chart. Only each chart's viewBox moves: nothing is drawn
+ * from data here, so no text of a dump passes through this code. */
+(function () {
+  "use strict";
+  document.querySelectorAll("figure.svg > svg[viewBox]").forEach(function (svg) {
+    var full = svg.getAttribute("viewBox").split(/\s+/).map(Number);
+    if (full.length !== 4 || !(full[2] > 0 && full[3] > 0)) { return; }
+    var view = full.slice();
+    var drag = null;
+    svg.classList.add("zoomable");
+    function set(v) { view = v; svg.setAttribute("viewBox", v.join(" ")); }
+    function point(ev) {  // the pointer in the chart's own coordinates
+      var r = svg.getBoundingClientRect();
+      return [view[0] + (ev.clientX - r.left) / r.width * view[2],
+              view[1] + (ev.clientY - r.top) / r.height * view[3]];
+    }
+    svg.addEventListener("wheel", function (ev) {
+      ev.preventDefault();
+      var k = ev.deltaY < 0 ? 0.8 : 1.25;
+      var w = Math.min(full[2], Math.max(full[2] / 20, view[2] * k));
+      var h = view[3] * w / view[2];
+      var p = point(ev);
+      set([p[0] - (p[0] - view[0]) * w / view[2], p[1] - (p[1] - view[1]) * h / view[3], w, h]);
+    }, { passive: false });
+    svg.addEventListener("mousedown", function (ev) { drag = point(ev); });
+    svg.addEventListener("mousemove", function (ev) {
+      if (!drag) { return; }
+      var p = point(ev);
+      set([view[0] + drag[0] - p[0], view[1] + drag[1] - p[1], view[2], view[3]]);
+    });
+    ["mouseup", "mouseleave"].forEach(function (n) { svg.addEventListener(n, function () { drag = null; }); });
+    svg.addEventListener("dblclick", function () { set(full.slice()); });
+  });
+}());

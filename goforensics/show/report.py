@@ -75,7 +75,9 @@ def _flame(dumps: Dumps, labels) -> str:
     return flame_section(flame_data(dumps, labels))
 
 
-_SVG_STYLE = "figure.svg svg{max-width:100%;height:auto;display:block}"
+_SVG_STYLE = (
+    "figure.svg svg{max-width:100%;height:auto;display:block}figure.svg svg.zoomable{cursor:grab}"
+)
 
 # --- the triage page --------------------------------------------------------------------------------
 
