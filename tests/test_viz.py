@@ -17,6 +17,7 @@ import pytest
 import goforensics as gf
 from goforensics.analyze.suspects import suspects
 from goforensics.show import charts as viz
+from goforensics.show.counts import count_chart
 
 ROOT = Path(__file__).resolve().parent.parent
 HEADER = re.compile(r"^goroutine (\d+) \[([^\],]*)", re.M)
@@ -202,3 +203,25 @@ def test_call_graph_chart_of_deep_stacks_draws_chains_as_one(series):
     # waitAll -> WaitGroup.Wait -> runtime_SemacquireWaitGroup is one chain in leakseries
     wait = nodes[nodes["name"].str.startswith("main.waitAll")]
     assert len(wait) == 1 and "frames)" in wait.iloc[0]["name"]
+
+
+def test_charts_over_time_zoom_and_pan_along_time_in_jupyter(series):
+    counts = pd.DataFrame(
+        {
+            "time": pd.date_range("2026-12-01", periods=4, freq="min", tz="UTC"),
+            "instance": "",
+            "goroutines": [10, 20, 30, 40],
+        }
+    )
+    for chart in (
+        viz.over_time_chart(series),
+        viz.states_chart(series),
+        count_chart(counts),
+    ):
+        spec = chart.to_dict()
+        params = spec.get("params") or [
+            p for layer in spec.get("layer", []) for p in layer.get("params", [])
+        ]
+        # Vega-Lite's scale binding: an interval selection bound to the x scale pans and zooms it
+        bound = [p for p in params if p.get("bind") == "scales"]
+        assert bound and bound[0]["select"]["encodings"] == ["x"], spec.get("title")

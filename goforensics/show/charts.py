@@ -202,18 +202,24 @@ def over_time_chart(
     many = len(axis) >= 3
     mark = chart(long).mark_area(opacity=0.85) if many else chart(long).mark_bar()
     tooltip = ["cluster:N", "snapshot:O", "goroutines:Q"]
-    return mark.encode(
-        x=x,
-        y=alt.Y("goroutines:Q", stack="zero", title="goroutines"),
-        color=alt.Color(
-            "cluster:N",
-            sort=order,
-            title="cluster",
-            legend=alt.Legend(labelLimit=360, orient="bottom", columns=2),
-        ),
-        order=alt.Order("rank:Q", sort="ascending"),
-        tooltip=tooltip,
-    ).properties(title="Goroutines over time, by cluster", width=width, height=height)
+    return (
+        mark.encode(
+            x=x,
+            y=alt.Y("goroutines:Q", stack="zero", title="goroutines"),
+            color=alt.Color(
+                "cluster:N",
+                sort=order,
+                title="cluster",
+                legend=alt.Legend(labelLimit=360, orient="bottom", columns=2),
+            ),
+            order=alt.Order("rank:Q", sort="ascending"),
+            tooltip=tooltip,
+        )
+        .properties(title="Goroutines over time, by cluster", width=width, height=height)
+        .interactive(
+            bind_y=False  # in Jupyter: zoom and pan along time (static images are unchanged)
+        )
+    )
 
 
 def states_chart(dumps: Dumps, *, top: int = 8, width: int = WIDTH, height: int = 200) -> alt.Chart:
@@ -263,12 +269,18 @@ def states_chart(dumps: Dumps, *, top: int = 8, width: int = WIDTH, height: int 
     axis, x = _snapshot_axis(dumps)
     long = long.merge(axis, on="snapshot", how="left")
     mark = chart(long).mark_area(opacity=0.85) if len(axis) >= 3 else chart(long).mark_bar()
-    return mark.encode(
-        x=x,
-        y=alt.Y("goroutines:Q", stack="zero"),
-        color=alt.Color("state:N", sort=list(wide.columns), legend=alt.Legend(orient="right")),
-        tooltip=["state:N", "snapshot:O", "goroutines:Q"],
-    ).properties(title="Goroutines over time, by state", width=width, height=height)
+    return (
+        mark.encode(
+            x=x,
+            y=alt.Y("goroutines:Q", stack="zero"),
+            color=alt.Color("state:N", sort=list(wide.columns), legend=alt.Legend(orient="right")),
+            tooltip=["state:N", "snapshot:O", "goroutines:Q"],
+        )
+        .properties(title="Goroutines over time, by state", width=width, height=height)
+        .interactive(
+            bind_y=False  # in Jupyter: zoom and pan along time
+        )
+    )
 
 
 # --- suspects ---------------------------------------------------------------------------------------

@@ -73,4 +73,5 @@ def count_chart(
             .mark_rule(color="#c0392b", strokeDash=[4, 3], strokeWidth=2)
             .encode(x=x, tooltip=[alt.Tooltip("time:T", title="growth started")])
         )
-    return alt.layer(*layers).properties(width=width, height=height)
+    # in Jupyter: zoom and pan along time (the report's images are drawn from the same spec)
+    return alt.layer(*layers).properties(width=width, height=height).interactive(bind_y=False)
