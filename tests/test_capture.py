@@ -259,6 +259,10 @@ def test_a_second_capture_into_the_same_directory_is_refused(server, tmp_path):
         capture(server, tmp_path / "s", count=1, progress=False)
 
 
+def _sigint_default() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_leaves_a_series_that_loads(server, tmp_path):
     out = tmp_path / "s"
     proc = subprocess.Popen(
@@ -276,6 +280,9 @@ def test_ctrl_c_leaves_a_series_that_loads(server, tmp_path):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # as from a terminal: a shell's background job starts with SIGINT ignored, and Python
+        # keeps an ignored SIGINT ignored (so a run of the suite in the background would hang)
+        preexec_fn=_sigint_default,
     )
     try:
         deadline = time.monotonic() + 60
