@@ -18,6 +18,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import os
 import random
 import re
 import sys
@@ -75,15 +76,33 @@ class Case:
         root.mkdir(parents=True)
         for rel, data in self.files.items():
             p = root / rel
-            p.parent.mkdir(parents=True, exist_ok=True)
+            _mkdirs(root, p.parent)
             p.write_bytes(data)
         for rel, target in self.links.items():
             p = root / rel
-            p.parent.mkdir(parents=True, exist_ok=True)
+            _mkdirs(root, p.parent)
             p.symlink_to(target)
         if self.folder or len(self.files) != 1 or self.links:
             return root
         return root / next(iter(self.files))
+
+
+def _mkdirs(root: Path, folder: Path) -> None:
+    """Make ``folder`` under ``root`` one level at a time: pathlib's ``mkdir(parents=True)``
+    recurses once per level and ran out of stack on the 1,100 nested folders of a case; each
+    level is made relative to the last, so no path outgrows the system's limit either."""
+    fd = os.open(root, os.O_RDONLY)
+    try:
+        for part in folder.relative_to(root).parts:
+            try:
+                os.mkdir(part, dir_fd=fd)
+            except FileExistsError:
+                pass
+            nxt = os.open(part, os.O_RDONLY, dir_fd=fd)
+            os.close(fd)
+            fd = nxt
+    finally:
+        os.close(fd)
 
 
 # --- containers and dialects the property tests do not draw ---------------------------------------
