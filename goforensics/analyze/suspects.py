@@ -214,7 +214,7 @@ def _cause_growth(best: pd.DataFrame, cause, counts: list[int], minutes) -> None
     (whose growth sentence stays in the evidence, said of that site)."""
     if len(counts) < 3:
         return
-    t = trend(np.asarray(counts, dtype=float), minutes if minutes is not None else None)
+    t = trend(np.asarray(counts, dtype=float), minutes)
     best.at[cause, "slope_per_min"] = round(t.slope, 4) if t.per_minute else None
     best.at[cause, "trend"] = t.mk_trend
     best.at[cause, "mk_p"] = round(t.mk_p, 6)

@@ -204,6 +204,13 @@ def triage_cmd(paths, fmt, top, output, app_modules, times, source, by, since, s
     from ..analyze.suspects import triage
     from ..show.text import account, triage_text
 
+    if since is not None:  # checked first, apart: an error of the analysis is not the option's
+        import pandas as pd
+
+        try:
+            pd.Timestamp(since)
+        except ValueError as e:
+            raise click.BadParameter(str(e), param_hint="--since") from None
     if fmt == "html":
         from ..show.draw import warm_renderer
 
@@ -213,13 +220,6 @@ def triage_cmd(paths, fmt, top, output, app_modules, times, source, by, since, s
         d = load_paths(paths, "time", app_modules, times)
         bar.update()
         step(bar, "clustering and ranking")
-        if since is not None:  # checked apart: an error of the analysis is not the option's
-            import pandas as pd
-
-            try:
-                pd.Timestamp(since)
-            except ValueError as e:
-                raise click.BadParameter(str(e), param_hint="--since") from None
         labels = cluster(d)  # the html page's flame graph shows the same clusters
         report = triage(d, labels, top=top, source=source_roots_of(source), by=by, since=since)
         bar.update()
