@@ -341,6 +341,7 @@ class Campaign:
         self.counts: dict[str, Counter] = defaultdict(Counter)
         self.runs: list[tuple[float, int, str, str, str]] = []  # secs, KiB, class, target, case
         self.findings: list[dict] = []
+        self.harness_errors: list[str] = []  # the harness's own failures, not goforensics'
         self.baseline: dict[str, tuple[int, int]] = {}  # corpus file -> (goroutines, duplicates)
         self.budget = int(args.memory * GiB)
         self.n = 0
@@ -357,7 +358,14 @@ class Campaign:
         if self.args.only and not re.search(self.args.only, case.name):
             return
         cdir = self.work / f"c{self.n}"
-        path = case.write(cdir)
+        try:
+            path = case.write(cdir)
+        except (OSError, RecursionError, ValueError) as e:
+            # A case the generator cannot write says nothing about goforensics; the run goes on
+            # and the summary names it, so a harness fault is never taken for a clean hour.
+            self.harness_errors.append(f"{case.name}: {type(e).__name__}: {e}"[:200])
+            shutil.rmtree(cdir, ignore_errors=True)
+            return
         expect, dup_ok = case.expect, False
         if case.expect_ref:
             base = self.baseline_of(case.expect_ref[0])
@@ -465,7 +473,12 @@ class Campaign:
             for case in fuzzgen.structured_cases(self.args.seed + batch, 20):
                 yield case
                 for _ in range(2 if corpus else 0):
-                    yield fuzzgen.mutated_case(self.n, corpus, self.rng, bombs)
+                    try:
+                        mutated = fuzzgen.mutated_case(self.n, corpus, self.rng, bombs)
+                    except (OSError, RecursionError, ValueError, MemoryError) as e:
+                        self.harness_errors.append(f"mutation: {type(e).__name__}: {e}"[:200])
+                        continue
+                    yield mutated
             batch += 1
 
     def corpus_dirs(self) -> list[Path]:
@@ -503,6 +516,9 @@ class Campaign:
         print("largest peak RSS:")
         for secs_, kib, cls, target, name in sorted(self.runs, key=lambda r: -r[1])[:5]:
             print(f"  {kib / 1024:6.0f} MiB  {secs_:7.1f} s  {cls:6} {target:22} {name}")
+        print(f"harness errors (cases not run): {len(self.harness_errors)}")
+        for h in self.harness_errors[:10]:
+            print(f"  {h}")
         for f in self.findings:
             print(f"saved: {f['class']} {f['target']} {f['case']}: {f['why']}  ({f['input']})")
 
