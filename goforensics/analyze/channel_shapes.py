@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from .evidence import Facts
+from .evidence import Facts, matched
 from .sync_shapes import single
 
 __all__ = [
@@ -40,10 +40,6 @@ _PARKED = ("chan receive", "select", "sync.Cond.Wait")
 _POOL_SIZE = 16  # in one dump, more goroutines parked in their own loop is more than a pool
 
 
-def _c(x: bool, conf: float, *why: str) -> tuple[float, list[str]] | None:
-    return (conf, list(why)) if x else None
-
-
 def nil_channel(f: Facts):
     r"""An operation on a nil channel: it blocks forever.
 
@@ -70,7 +66,7 @@ def nil_channel(f: Facts):
     >>> nil_channel(f)
     (1.0, ['[chan receive (nil chan)]: an operation on a nil channel blocks forever'])
     """
-    return _c(
+    return matched(
         f.state in ("chan receive (nil chan)", "chan send (nil chan)"),
         1.0,
         f"[{f.state}]: an operation on a nil channel blocks forever",
@@ -103,7 +99,7 @@ def select_no_cases(f: Facts):
     >>> select_no_cases(f)[0]
     1.0
     """
-    return _c(
+    return matched(
         f.state == "select (no cases)" and f.entry != "main.main",
         1.0,
         "[select (no cases)]: `select {}` outside main blocks forever",
@@ -173,7 +169,7 @@ def unconsumed(f: Facts):
     """
     conf = strength(f)
     ok = f.state == "chan send" and f.site_class == "application" and conf > 0
-    return _c(ok, conf, "blocked sending on a channel its receiver has stopped reading")
+    return matched(ok, conf, "blocked sending on a channel its receiver has stopped reading")
 
 
 def callbacks(f: Facts):
@@ -210,7 +206,7 @@ def callbacks(f: Facts):
         and f.growing
         and bool(_SUBSCRIBE.search(f.created_by))
     )
-    return _c(
+    return matched(
         ok,
         0.8,
         f"subscriber goroutines started by {f.created_by or f.entry} keep growing: "
@@ -248,7 +244,7 @@ def context_never_cancelled(f: Facts):
     0.8
     """
     ok = f.growing and (f.entry.startswith("context.") or f.has(r"^context\.propagateCancel"))
-    return _c(ok, 0.8, "context watcher goroutines grow: derived contexts are never cancelled")
+    return matched(ok, 0.8, "context watcher goroutines grow: derived contexts are never cancelled")
 
 
 def time_after(f: Facts):
@@ -279,7 +275,9 @@ def time_after(f: Facts):
     """
     conf = 0.65 if f.growing else strength(f) * 0.6
     ok = f.state == "select" and f.site_class == "application" and conf > 0
-    return _c(ok, conf, "blocked in a select none of whose cases will fire: no cancellation case")
+    return matched(
+        ok, conf, "blocked in a select none of whose cases will fire: no cancellation case"
+    )
 
 
 def worker_never_stopped(f: Facts):
@@ -318,7 +316,7 @@ def worker_never_stopped(f: Facts):
     )
     # a ticker loop parks on `<-t.C` (chan receive) or sleeps; a select is as likely a one-shot wait
     conf = 0.5 if f.state == "select" else 0.75
-    return _c(
+    return matched(
         ok,
         conf,
         f"background loops started in {f.entry} are started again and again, never stopped",
@@ -353,7 +351,7 @@ def receive_forever(f: Facts):
     """
     conf = strength(f) * 0.8
     ok = f.state == "chan receive" and f.site_class == "application" and conf > 0
-    return _c(ok, conf, "blocked receiving on a channel no sender will ever write to or close")
+    return matched(ok, conf, "blocked receiving on a channel no sender will ever write to or close")
 
 
 def parked_in_own_loop(f: Facts) -> bool:
@@ -420,14 +418,14 @@ def worker_pool(f: Facts):
     """
     if not f.multi:
         ok = parked_in_own_loop(f) and f.state in _PARKED and 2 <= f.n_now <= _POOL_SIZE
-        return _c(
+        return matched(
             ok,
             0.6,
             f"{f.n_now} goroutines parked in {f.entry} waiting for work: what an "
             "idle worker pool looks like in one dump",
         )
     ok = f.flat and f.n >= 2 and f.state in _PARKED and not f.growing
-    return _c(
+    return matched(
         ok, 0.8, f"{f.n} goroutines waiting for work at one place, count flat: an idle worker pool"
     )
 
@@ -466,7 +464,7 @@ def periodic_loop(f: Facts):
             and f.n_now == 1
             and not _CLOSURE.search(f.entry)
         )
-        return _c(
+        return matched(
             ok,
             0.6,
             f"one goroutine parked in its own loop {f.entry}: a ticker or "
@@ -480,4 +478,4 @@ def periodic_loop(f: Facts):
         and f.state in ("chan receive", "select", "sleep")
         and bool(_LOOP_NAME.search(f.entry.rsplit(".", 1)[-1] + " " + f.site.rsplit(".", 1)[-1]))
     )
-    return _c(ok, 0.7, f"{f.n} background loop(s) in {f.entry}, count flat: a periodic task")
+    return matched(ok, 0.7, f"{f.n} background loop(s) in {f.entry}, count flat: a periodic task")

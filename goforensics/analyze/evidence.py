@@ -46,10 +46,39 @@ from .graphs import deadlock_cycles, node_text, wait_for_graph
 from .lifetimes import last_snapshot, lifetimes, persistence
 from .trend import Trend, trend
 
-__all__ = ["Facts", "cluster_facts"]
+__all__ = ["Facts", "cluster_facts", "matched"]
 
 # States whose goroutines wait for goroutines they started (their blocked children matter).
 _WAITS_FOR_CHILDREN = frozenset({"sync.WaitGroup.Wait", "semacquire"})
+
+
+def matched(holds: bool, confidence: float, *why: str) -> tuple[float, list[str]] | None:
+    """A pattern's answer: its confidence and reasons when its condition holds, else None.
+
+    Every pattern function returns this shape, so the matcher can rank and explain them alike.
+
+    Parameters
+    ----------
+    holds : bool
+        Whether the pattern's condition is true of the cluster.
+    confidence : float
+        How sure the match is, in [0, 1].
+    *why : str
+        The facts that made it match, in words.
+
+    Returns
+    -------
+    tuple of (float, list of str) or None
+        ``(confidence, reasons)`` when ``holds``, else ``None``.
+
+    Examples
+    --------
+    >>> matched(True, 0.8, "blocked in chan send", "no receiver")
+    (0.8, ['blocked in chan send', 'no receiver'])
+    >>> matched(False, 0.8, "blocked in chan send") is None
+    True
+    """
+    return (confidence, list(why)) if holds else None
 
 
 @dataclass

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 from ..goruntime import IO_STATES
-from .evidence import Facts
+from .evidence import Facts, matched
 
 __all__ = [
     "accept_loop",
@@ -28,10 +28,6 @@ __all__ = [
 
 _RETRY = re.compile(r"(?i)(?:retry|retries|backoff|reconnect|redial|attempt)")
 _CONN_LOOPS = ("net/http.(*persistConn).readLoop", "net/http.(*persistConn).writeLoop")
-
-
-def _c(x: bool, conf: float, *why: str) -> tuple[float, list[str]] | None:
-    return (conf, list(why)) if x else None
 
 
 def http_server(f: Facts):
@@ -64,7 +60,7 @@ def http_server(f: Facts):
     0.9
     """
     ok = f.entry == "net/http.(*conn).serve" and f.state == "IO wait" and (f.growing or f.n >= 100)
-    return _c(
+    return matched(
         ok,
         0.9,
         "server connections parked reading the next request: clients hold them open and "
@@ -106,7 +102,7 @@ def response_body(f: Facts):
         and (f.growing or f.n >= 100)
         and f.readloops.get("select", 0) >= f.readloops.get("IO wait", 0)
     )
-    return _c(
+    return matched(
         ok,
         0.9,
         f"{f.entry} goroutines pile up, their readLoops done reading: each response body "
@@ -146,7 +142,7 @@ def client_no_timeout(f: Facts):
         f.growing
         and f.has(r"^net/http\.\(\*persistConn\)\.roundTrip$|^net/http\.\(\*Client\)\.do$")
     )
-    return _c(
+    return matched(
         ok,
         0.85,
         "client connections wait for responses that never come: calls with no timeout to "
@@ -187,7 +183,7 @@ def listener(f: Facts):
         f.has(r"\.\(\*(?:TCP|Unix)Listener\)\.Accept$|\(\*netFD\)\.accept$|\(\*FD\)\.Accept$")
         and f.growing
     )
-    return _c(ok, 0.85, "accept loops accumulate: listeners are opened and never closed")
+    return matched(ok, 0.85, "accept loops accumulate: listeners are opened and never closed")
 
 
 def per_request(f: Facts):
@@ -221,7 +217,9 @@ def per_request(f: Facts):
     """
     handler = re.compile(r"ServeHTTP|Handler|handler|Middleware|middleware")
     ok = f.growing and bool(handler.search(f.created_by)) and f.entry != "net/http.(*conn).serve"
-    return _c(ok, 0.92, f"a goroutine started per request by {f.created_by} outlives its request")
+    return matched(
+        ok, 0.92, f"a goroutine started per request by {f.created_by} outlives its request"
+    )
 
 
 def retry(f: Facts):
@@ -258,7 +256,7 @@ def retry(f: Facts):
         and any(_RETRY.search(x) for x in f.functions)
         and f.state in ("sleep", "select", "IO wait", "chan receive")
     )
-    return _c(
+    return matched(
         ok,
         0.88,
         "goroutines pile up in a retry loop: attempts have no deadline and the loop no ctx",
@@ -300,7 +298,7 @@ def io_no_deadline(f: Facts):
         and f.site_class == "application"
         and f.entry != "net/http.(*conn).serve"
     )
-    return _c(ok, 0.6, "reads with no deadline pile up")
+    return matched(ok, 0.6, "reads with no deadline pile up")
 
 
 def keepalive(f: Facts):
@@ -342,7 +340,7 @@ def keepalive(f: Facts):
         and not f.growing
         and (f.multi or f.n < 100)
     )
-    return _c(ok, 0.7, "idle keep-alive connections, not growing")
+    return matched(ok, 0.7, "idle keep-alive connections, not growing")
 
 
 def accept_loop(f: Facts):
@@ -378,7 +376,7 @@ def accept_loop(f: Facts):
         and not f.growing
         and f.n <= 4
     )
-    return _c(ok, 0.8, "a server's accept loop")
+    return matched(ok, 0.8, "a server's accept loop")
 
 
 def runtime(f: Facts):
@@ -418,4 +416,4 @@ def runtime(f: Facts):
             and f.state not in IO_STATES
         )
     )
-    return _c(ok, 0.9, "the runtime's or the standard library's own goroutine")
+    return matched(ok, 0.9, "the runtime's or the standard library's own goroutine")

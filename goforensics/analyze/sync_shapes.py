@@ -10,7 +10,7 @@ returning ``(confidence, reasons)`` or None.
 from __future__ import annotations
 
 from ..goruntime import CHANNEL_STATES, LOCK_STATES
-from .evidence import Facts
+from .evidence import Facts, matched
 
 __all__ = [
     "abba",
@@ -24,10 +24,6 @@ __all__ = [
     "waitgroup",
     "waits_for_blocked_children",
 ]
-
-
-def _c(x: bool, conf: float, *why: str) -> tuple[float, list[str]] | None:
-    return (conf, list(why)) if x else None
 
 
 def abba(f: Facts):
@@ -61,7 +57,7 @@ def abba(f: Facts):
     0.95
     """
     cyc = f.resources.get("cycle")
-    return _c(
+    return matched(
         bool(cyc), 0.95, f"part of a wait-for cycle (each waits for a lock the next holds): {cyc}"
     )
 
@@ -96,7 +92,7 @@ def recursive_rlock(f: Facts):
     0.85
     """
     ok = f.state == "sync.RWMutex.RLock" and f.resources.get("rw_writer_waiting")
-    return _c(
+    return matched(
         bool(ok),
         0.85,
         "readers wait in RLock on an RWMutex a writer is queued on: a reader that already holds "
@@ -292,7 +288,7 @@ def waitgroup(f: Facts):
     """
     ok = in_wait_group(f) and not f.blocked_children
     conf = 0.9 if f.growing else 0.9 * single(f)
-    return _c(
+    return matched(
         ok and conf > 0, conf, "waiting in WaitGroup.Wait: a Done is missing (or an Add too many)"
     )
 
@@ -329,7 +325,7 @@ def waits_for_blocked_children(f: Facts):
     """
     kids = f.blocked_children
     more = f" and {len(kids) - 3} more" if len(kids) > 3 else ""
-    return _c(
+    return matched(
         in_wait_group(f) and bool(kids),
         0.9,
         f"the goroutines it waits for are alive and blocked themselves: {'; '.join(kids[:3])}{more}",
@@ -412,7 +408,7 @@ def cond(f: Facts):
     (0.8, ['waiting in Cond.Wait for a Signal/Broadcast that never comes'])
     """
     conf = 0.8 if f.growing else 0.8 * single(f)
-    return _c(
+    return matched(
         f.state == "sync.Cond.Wait" and conf > 0,
         conf,
         "waiting in Cond.Wait for a Signal/Broadcast that never comes",
