@@ -315,4 +315,11 @@ def fleet_triage(
                 summary, outs = _distributed(runner, instances, opt, bars)
     finally:
         bars.close()
-    return _assemble(summary, outs, opt.parquet)
+    r = _assemble(summary, outs, opt.parquet)
+    if not int(r.instances["snapshots"].sum()):
+        w = r.warnings.head(1)
+        raise LoadError(
+            f"no goroutine dump found in the fleet's {int(r.instances['files'].sum())} file(s)"
+            + "".join(f"; {i}: {m}" for i, m in zip(w["instance"], w["message"], strict=True))
+        )
+    return r

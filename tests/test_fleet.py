@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import signal
+import subprocess
 import sys
 from pathlib import Path
 
@@ -303,3 +304,43 @@ def test_instances_are_sub_folders_and_hidden_folders_are_none(small, tmp_path):
     ]
     with pytest.raises(LoadError, match="no such file or directory"):
         discover(str(root / "nope"))
+
+
+def test_a_fleet_whose_files_hold_no_dump_is_an_error_naming_why(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "junk.bin").write_bytes(bytes(range(256)) * 8)
+    with pytest.raises(LoadError, match=r"no goroutine dump found in the fleet's 1 file\(s\); a: "):
+        fleet_triage(tmp_path, progress=False)
+    run = CliRunner().invoke(cli, ["fleet", str(tmp_path)])
+    assert run.exit_code == 1 and "no goroutine dump found" in run.output
+    assert len(run.output.strip().splitlines()) == 1
+
+
+def test_an_instance_without_a_dump_is_a_warning_beside_the_others(small, tmp_path):
+    root = tmp_path / "fleet"
+    shutil.copytree(small / "a", root / "a")
+    (root / "empty").mkdir()
+    (root / "empty" / "notes.txt").write_text("the on-call engineer's notes, not a dump\n")
+    r = fleet_triage(root, progress=False)
+    assert r.instances.set_index("instance")["snapshots"].to_dict() == {"a": 6, "empty": 0}
+    w = r.warnings.set_index("instance")
+    assert w.loc["empty", "kind"] == "no dump"
+    assert w.loc["empty", "message"].startswith("no goroutine dump in its 1 file(s)")
+
+
+def test_a_sequential_fleet_triage_needs_no_dask(small):
+    # a plain install has fsspec but not Dask: the default scheduler must not import it
+    code = (
+        "import sys; sys.modules['dask'] = sys.modules['distributed'] = None\n"
+        "from goforensics.fleet import fleet_triage\n"
+        f"r = fleet_triage({str(small)!r}, progress=False)\n"
+        "print(int(r.instances['snapshots'].sum()))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "18"
+    run = subprocess.run(
+        [sys.executable, "-c", code.replace("progress=False", "scheduler='local', progress=False")],
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 1 and "pip install 'goforensics[fleet]'" in run.stderr

@@ -318,6 +318,22 @@ def analyze_partition(
     sus = suspects(d, labels, top=top, by="cluster") if len(g) else pd.DataFrame()
     sus.insert(0, "instance", name)
     w = d.warnings[d.warnings["kind"].astype(str) == "unreadable"]
+    w = pd.DataFrame(
+        {
+            "source": w["source"].astype(str),
+            "kind": "unreadable",
+            "message": w["message"].astype(str),
+        }
+    )
+    if part.files and not len(snaps):
+        # files that hold no dump are said, not passed over: the instance is in the fleet
+        # but nothing in it can carry a cause
+        why = d.warnings["message"].astype(str).head(1).tolist()
+        w.loc[len(w)] = [
+            name,
+            "no dump",
+            f"no goroutine dump in its {part.files} file(s)" + (f" ({why[0]})" if why else ""),
+        ]
     facts = {
         "instance": name,
         "files": part.files,
@@ -334,14 +350,7 @@ def analyze_partition(
         "counts": long.reset_index(drop=True),
         "growth": _growth(name, wide, snaps),
         "suspects": sus.drop(columns=["instances"], errors="ignore"),
-        "warnings": pd.DataFrame(
-            {
-                "instance": name,
-                "source": w["source"].astype(str),
-                "kind": w["kind"].astype(str),
-                "message": w["message"].astype(str),
-            }
-        ),
+        "warnings": w.assign(instance=name)[["instance", "source", "kind", "message"]],
     }
 
 

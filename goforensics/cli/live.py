@@ -236,7 +236,8 @@ def watch_cmd(
     "--scheduler",
     default=None,
     help="sequential, threads, processes, local (a LocalCluster for this run) or a "
-    "scheduler address tcp://host:8786 [default: $GOFORENSICS_SCHEDULER, else sequential]",
+    "scheduler address tcp://host:8786; all but sequential need Dask: pip install "
+    "'goforensics[fleet]' [default: $GOFORENSICS_SCHEDULER, else sequential]",
 )
 @click.option(
     "--format",
@@ -263,7 +264,7 @@ def fleet_cmd(paths, scheduler, fmt, parquet, top, app_modules):
     """
     import json
 
-    # the fleet extra (fsspec, Dask) is optional: imported only when this command runs
+    # Dask (the fleet extra) is imported only when a scheduler other than sequential is asked for
     from ..fleet import fleet_triage
     from ..show.fleet import fleet_json, fleet_page, fleet_text
 
