@@ -191,7 +191,7 @@ def _scheduler(spec) -> Iterator[tuple[str, object]]:
         return
     try:
         if spec in ("threads", "processes", "sync", "synchronous"):
-            import dask  # noqa: F401
+            import dask
 
             yield "dask", spec
             return
