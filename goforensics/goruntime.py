@@ -32,9 +32,11 @@ __all__ = [
     "CRASH_KINDS",
     "DEADLOCK_MESSAGES",
     "FRAME_CLASSES",
+    "GOEXIT",
     "IO_STATES",
     "LOCK_STATES",
     "OWNED_KINDS",
+    "RUNTIME_MAIN",
     "STATES",
     "STATE_KIND",
     "SYNC_FRAMES",
@@ -135,6 +137,11 @@ UNWAKEABLE = frozenset({"chan receive (nil chan)", "chan send (nil chan)", "sele
 # Snapshot kinds that end a process with a goroutine that raised it (a panic, a fatal error);
 # a signal has no such goroutine.
 CRASH_KINDS = frozenset({"panic", "fatal error"})
+# The frame every goroutine returns into. Plain dumps hide it; crash tracebacks with runtime
+# frames (GOTRACEBACK=system, Go 1.21+'s "gp=" headers) print it last, below the real entry.
+GOEXIT = "runtime.goexit"
+# ... and above it, for the main goroutine, the runtime's own caller of main.main.
+RUNTIME_MAIN = "runtime.main"
 # The goroutine of a test binary that panics with "test timed out after ..." (testing.go).
 TEST_TIMEOUT_ALARM = "testing.(*M).startAlarm.func1"
 # ... and what it says ("panic: test timed out after 10m0s"), which stays when a test's own

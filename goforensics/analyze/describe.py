@@ -118,6 +118,11 @@ def _describe(dumps: Dumps, labels) -> pd.DataFrame:
     for col in ("state", "entry_function", "created_by"):
         t[col] = g[col].astype(str).to_numpy()
         out[col] = _top_value(t, col)
+    # The state said beside the site is that of the goroutines on the stack the site is read
+    # from: a request running into a crash, with its connection's reader parked in IO wait
+    # beside it, is "running" at the handler's line, not "IO wait" there.
+    on_rep = t["stack_id"].to_numpy() == out["representative"].reindex(t["cluster"]).to_numpy()
+    out["state"] = _top_value(t[on_rep], "state")
     out["states"] = _state_mix(t)
     out = out.rename_axis("cluster").reset_index()
     out["representative"] = out["representative"].astype(np.uint64)

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 import numpy as np
 import xxhash
 
+from ..goruntime import GOEXIT, RUNTIME_MAIN
+
 __all__ = ["Frame", "Seen", "Stack", "fingerprint"]
 
 
@@ -34,7 +36,14 @@ class Stack:
         self.stack_id = stack_id
         self.functions = functions
         self.top = functions[0] if functions else ""
-        self.entry = functions[-1] if functions else ""
+        # the entry is the function the goroutine started in, not the runtime frames that
+        # crash tracebacks print below it (goexit; runtime.main under main.main)
+        last = len(functions) - 1
+        if last > 0 and functions[last] == GOEXIT:
+            last -= 1
+        if last > 0 and functions[last] == RUNTIME_MAIN:
+            last -= 1
+        self.entry = functions[last] if functions else ""
 
 
 def fingerprint(sections: list[list[Frame]], elided: bool) -> int:
