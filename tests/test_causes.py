@@ -187,5 +187,22 @@ def test_a_cause_of_several_sites_grows_as_its_summed_counts_do():
         assert row["slope_per_min"] == pytest.approx(theilslopes(summed, minutes)[0], abs=1e-3)
         if row["suspected"]:  # a growing cause: its growth, then its main site's
             assert row["evidence"][0].startswith("its sites together: grows from")
-            assert row["evidence"][1].startswith(f"{row['site']} alone: grows from")
+            assert row["evidence"][1].startswith(
+                f"{row['site']} (line {row['line']}) alone: grows from"
+            )
     assert several["suspected"].any()
+
+
+def test_a_flat_cause_of_several_sites_says_its_own_counts_before_its_sites():
+    # the header counts the cause: the first sentence must count the same goroutines
+    d = gf.load("bundled:indexer")
+    by_cause = gf.suspects(d, top=50)
+    several = by_cause[(by_cause["clusters"].map(len) > 1) & ~by_cause["suspected"]]
+    assert len(several)
+    for _, row in several.iterrows():
+        counts = list(row["counts"])
+        first = row["evidence"][0]
+        assert first.startswith("its sites together: "), first
+        if first.startswith("its sites together: flat over"):
+            assert f"({counts[0]} -> {counts[-1]})" in first
+        assert row["evidence"][1].startswith(f"{row['site']} (line {row['line']}) alone: ")

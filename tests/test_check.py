@@ -403,3 +403,18 @@ def test_check_with_source_shows_the_leaking_send(go):
     marked = [x for x in c.code.splitlines() if x.lstrip().startswith(">")]
     assert len(marked) == 1 and f"{send}" in marked[0] and 'answers <- "answer' in marked[0]
     assert 'answers <- "answer' in ci.check_text(r)
+
+
+def test_a_hung_test_with_nothing_left_blocked_is_said_once_without_a_count(realdumps, capsys):
+    code = main(["check", str(realdumps / "016_gotestsum-test2json-timeout-go1.20rc1.txt")])
+    out = capsys.readouterr().out
+    assert code == 1
+    head = out.splitlines()[0]
+    assert head == "FAIL TestHello (github.com/mafredri/test): test hung: test timed out after 1s"
+    assert out.count("no goroutine of the test is left blocked in the dump") == 1
+
+
+def test_a_dump_s_failure_line_ends_with_its_counts_when_there_is_no_message(realdumps, capsys):
+    main(["check", str(realdumps / "019_goleak-http-go1.20.txt")])
+    head = capsys.readouterr().out.splitlines()[0]
+    assert head.endswith("goroutine leak, 4 goroutines, 4 causes"), head

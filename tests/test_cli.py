@@ -273,3 +273,22 @@ def test_progress_on_a_terminal_and_quiet_in_a_pipe(tmp_path):
     assert p.wait(timeout=300) == 0
     os.close(master)
     assert b"triage: " in seen and b"clustering and ranking" in seen
+
+
+def test_datasets_alone_lists_them():
+    alone = CliRunner().invoke(cli, ["datasets"])
+    listed = CliRunner().invoke(cli, ["datasets", "list"])
+    assert alone.exit_code == 0 and alone.output == listed.output
+    assert "checkout" in alone.output and "goker" in alone.output
+
+
+def test_summary_of_a_series_counts_its_last_snapshot_not_every_snapshot():
+    import goforensics as gf
+
+    run = CliRunner().invoke(cli, ["summary", "bundled:checkout"])
+    assert run.exit_code == 0, run.output
+    text = run.output.split("states in the last snapshot:\n", 1)[1].split("\n\n", 1)[0]
+    total = sum(int(line.split()[0].replace(",", "")) for line in text.splitlines())
+    g = gf.load("bundled:checkout").goroutines
+    assert total == int(g.loc[g["snapshot"] == g["snapshot"].max(), "count"].sum())
+    assert "largest groups (same stack, state and creator) in the last snapshot" in run.output

@@ -303,3 +303,14 @@ def test_more_negative_cases(tmp_path, go, rule):
     )
     assert r.returncode == 0, r.stderr
     assert rule not in set(scan(tmp_path, progress=False)["rule_id"])
+
+
+def test_a_folder_without_go_files_fails_the_scan(tmp_path):
+    from click.testing import CliRunner
+
+    from goforensics.cli import cli
+
+    (tmp_path / "README.md").write_text("no Go here\n")
+    run = CliRunner().invoke(cli, ["scan", str(tmp_path)])
+    assert run.exit_code == 1
+    assert f"no Go file found in {tmp_path}" in run.output

@@ -136,3 +136,31 @@ def test_a_crash_is_named_first(tmp_path):
     assert (
         json.loads(run("triage", str(p), "--format", "json").stdout)["series"]["ended_by"] is None
     )
+
+
+def test_text_ends_with_one_line_end_whichever_section_comes_last(tmp_path):
+    from test_crash_tracebacks import STACK_OVERFLOW
+
+    p = tmp_path / "crash.txt"
+    p.write_text(STACK_OVERFLOW)
+    r = run("triage", str(p))
+    assert r.returncode == 0, r.stderr
+    assert "also seen, with no evidence of a leak:" in r.stdout  # that section comes last
+    assert r.stdout.endswith("\n") and not r.stdout.endswith("\n\n")
+    assert re.search(r"^ +1 goroutine +\[", r.stdout, re.M)  # one goroutine, singular
+    assert "1 goroutines" not in r.stdout
+    # one file has no order to get wrong: its time source is said without a warning
+    assert "capture time from the file's modification time" in r.stderr
+    assert "the order may be wrong" not in r.stderr
+
+
+def test_a_cluster_gone_by_the_last_snapshot_is_not_said_to_be_blocked_now(realdumps):
+    import goforensics as gf
+
+    d = gf.load(realdumps / "044_readinglog-test-timeout-in-markdown-go1.26.txt")
+    s = gf.suspects(d, top=50)
+    gone = s[s["counts"].map(lambda c: len(c) > 0 and c[-1] == 0)]
+    assert len(gone)  # a test's goroutines exit before the process's last dump
+    for ev in gone["evidence"]:
+        assert not any(re.match(r"\d+ goroutine\(s\) blocked in", e) for e in ev), ev
+        assert any(e.startswith("gone by the last snapshot; ") for e in ev)

@@ -114,7 +114,7 @@ def _describe(dumps: Dumps, labels) -> pd.DataFrame:
         }
     )
     out = out.join(_counts_now(dumps, t))
-    out["representative"] = _top_value(t, "stack_id")
+    out["representative"] = _representative(dumps, t)
     for col in ("state", "entry_function", "created_by"):
         t[col] = g[col].astype(str).to_numpy()
         out[col] = _top_value(t, col)
@@ -287,6 +287,21 @@ def cluster_sites(dumps: Dumps, labels) -> pd.DataFrame:
             "goroutines": dc["goroutines"].astype(int),
         }
     )
+
+
+def _representative(dumps: Dumps, t: pd.DataFrame) -> pd.Series:
+    """Per cluster, the stack with the most goroutines; of stacks as many, one with
+    application code (a request and its connection's reader, one each: the request)."""
+    s = t.groupby(["cluster", "stack_id"], sort=True)["count"].sum().reset_index()
+    f = dumps.frames
+    app = f.loc[
+        (f["section"] == 0) & (f["frame_class"].astype(str) == "application"), "stack_id"
+    ].unique()
+    s["app"] = s["stack_id"].isin(app)
+    s = s.sort_values(
+        ["cluster", "count", "app", "stack_id"], ascending=[True, False, False, True], kind="stable"
+    )
+    return s.drop_duplicates("cluster").set_index("cluster")["stack_id"]
 
 
 def _top_value(t: pd.DataFrame, col: str) -> pd.Series:

@@ -475,7 +475,12 @@ def _growth(ser: _Series, column: np.ndarray | None) -> tuple:
         if column is not None:
             y[pos >= 0] = column[pos[pos >= 0]]
         t = trend(y, ser.minutes_of[inst])
-        if best is None or t.last - t.first > best[1].last - best[1].first:
+        # ties (flat everywhere) go to the instance that still holds the most of it, so
+        # the count said is one the cluster has, not an instance where it never was
+        if best is None or (t.last - t.first, t.last) > (
+            best[1].last - best[1].first,
+            best[1].last,
+        ):
             best = (inst, t, y)
         if t.grows:
             growing += 1

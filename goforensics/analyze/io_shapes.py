@@ -418,4 +418,6 @@ def runtime(f: Facts):
     )
     # the goroutine that ended the process is never "nothing to fix", runtime or not (a GC
     # worker that finds a pointer to a freed object reports corruption made elsewhere)
-    return matched(ok and not f.raised, 0.9, "the runtime's or the standard library's own goroutine")
+    return matched(
+        ok and not f.raised, 0.9, "the runtime's or the standard library's own goroutine"
+    )

@@ -219,13 +219,30 @@ def _cause_growth(best: pd.DataFrame, cause, counts: list[int], minutes) -> None
     best.at[cause, "trend"] = t.mk_trend
     best.at[cause, "mk_p"] = round(t.mk_p, 6)
     why = list(best.at[cause, "evidence"])
-    if why and why[0].startswith("grows from"):
-        site = best.at[cause, "site"]
+    if why and why[0].startswith(_GROWTH_OPENINGS):
+        # the header counts the cause; a sentence about its best site alone says so
+        site, line = best.at[cause, "site"], best.at[cause, "line"]
+        where = site if line is None or pd.isna(line) else f"{site} (line {int(line)})"
         why[0:1] = [
-            f"its sites together: {growth_sentence(t, len(counts))}",
-            f"{site} alone: {why[0]}",
+            f"its sites together: {_growth_words(t, len(counts))}",
+            f"{where} alone: {why[0]}",
         ]
         best.at[cause, "evidence"] = why
+
+
+# How the sentences of _growth_score open (the cause's replace its best site's).
+_GROWTH_OPENINGS = ("grows from", "flat over", "a burst that drains", "shrinking over")
+
+
+def _growth_words(t: Trend, n: int) -> str:
+    """What a count did over ``n`` snapshots, in the words :func:`_growth_score` uses."""
+    if t.grows:
+        return growth_sentence(t, n)
+    if t.peak > 0 and t.last <= 0.3 * t.peak and t.peak >= 2 * max(t.first, 1):
+        return f"a burst that drains: peaked at {int(t.peak)}, now {int(t.last)}"
+    if t.mk_trend == "decreasing" and t.mk_p < 0.05:
+        return "shrinking over the series"
+    return f"flat over {n} snapshots ({int(t.first)} -> {int(t.last)}): no growth"
 
 
 def growth_sentence(t: Trend, n: int) -> str:
@@ -319,11 +336,12 @@ def _growth_score(f: Facts) -> tuple[float, list[str], float | None]:
         if f.instances > 1:
             why.append(f"growing in {f.growing_instances} of {f.instances} instances")
         return score, why, f.persistence
-    if t.peak > 0 and t.last <= 0.3 * t.peak and t.peak >= 2 * max(t.first, 1):
-        return -1.0, [f"a burst that drains: peaked at {int(t.peak)}, now {int(t.last)}"], None
-    if t.mk_trend == "decreasing" and t.mk_p < 0.05:
-        return -0.5, ["shrinking over the series"], None
-    return 0.0, [f"flat over {n} snapshots ({int(t.first)} -> {int(t.last)}): no growth"], None
+    words = _growth_words(t, n)
+    if words.startswith("a burst"):
+        return -1.0, [words], None
+    if words.startswith("shrinking"):
+        return -0.5, [words], None
+    return 0.0, [words], None
 
 
 def _now_score(f: Facts, score: float) -> tuple[float, list[str]]:
@@ -359,13 +377,16 @@ def _now_score(f: Facts, score: float) -> tuple[float, list[str]]:
                 "nothing was left to wake them"
             )
         if (f.state in SYNC_STATES or f.state in IO_STATES) and app_site:
-            # LeakProf: many goroutines parked at one operation of the application's code
-            size = min(1.0, math.log10(f.n_now + 1) / 3.0) if f.n_now else 0.0
-            score += 1.5 * size if not f.multi else 0.5 * (0.6 + size)
             line = "<NA>" if f.line is None else f.line
-            why.append(
-                f"{f.n_now} goroutine(s) blocked in [{f.state}] at {f.site} ({_short(f.file)}:{line})"
-            )
+            where = f"blocked in [{f.state}] at {f.site} ({_short(f.file)}:{line})"
+            if len(f.counts) and not int(f.counts[-1]):
+                # gone before the end of the series: what it was is said, not scored
+                why.append(f"gone by the last snapshot; {f.n_now} goroutine(s) were {where}")
+            else:
+                # LeakProf: many goroutines parked at one operation of the application's code
+                size = min(1.0, math.log10(f.n_now + 1) / 3.0) if f.n_now else 0.0
+                score += 1.5 * size if not f.multi else 0.5 * (0.6 + size)
+                why.append(f"{f.n_now} goroutine(s) {where}")
         if f.creator_gone and f.state in SYNC_STATES:
             # true of every pool and loop whose constructor returned: over a series it backs
             # growth a little, alone it is no evidence

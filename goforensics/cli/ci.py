@@ -173,7 +173,8 @@ def scan_cmd(dirs, fmt, output, tests, cache, quiet):
     """Static rules for leak-prone Go code over the source trees DIRS (no Go toolchain needed).
 
     Each finding names its rule (GF101...), the fix, and the gosec/linter rule it overlaps;
-    --format sarif writes SARIF 2.1.0 for code scanning. Exit status 0 whatever is found.
+    --format sarif writes SARIF 2.1.0 for code scanning. Exit status 0 whatever is found;
+    1 when DIRS hold no Go file.
     """
     from ..analyze.rules import rules_frame
     from ..analyze.source import scan
@@ -184,6 +185,8 @@ def scan_cmd(dirs, fmt, output, tests, cache, quiet):
         found = scan(list(dirs), tests=tests, progress=False if quiet else None, cache=cache)
     except GoforensicsError as e:
         raise click.ClickException(str(e)) from None
+    if not found.attrs.get("files"):  # a mistyped folder must not pass a CI step unseen
+        raise click.ClickException(f"no Go file found in {', '.join(dirs)}")
     if fmt == "sarif":
         text = sarif_json(
             found.assign(

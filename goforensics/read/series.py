@@ -215,6 +215,8 @@ def series_notes(d: Dumps) -> list[str]:
     words = [_TIME_WORDS.get(k, k or "nowhere") for k in used.index]
     if list(used.index) == [""]:  # no times at all: worth saying only where order matters
         lines = [] if len(s) == 1 else ["no capture times: snapshots in the order given"]
+    elif list(used.index) == ["mtime"] and len(s) == 1:  # one snapshot: no order to get wrong
+        lines = ["capture time from the file's modification time"]
     elif len(used) == 1:
         lines = [f"capture times from {words[0]}"]
     else:

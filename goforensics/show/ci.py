@@ -178,13 +178,15 @@ def _cause_sentence(c, root) -> str:
 
 
 def _cause_lines(c, root) -> list[str]:
-    out = [f"  #{c.cause}  {_cause_sentence(c, root)}"]
+    sentence = _cause_sentence(c, root)
+    out = [f"  #{c.cause}  {sentence}"]
     if c.created_by:
         out.append(f"      created by {c.created_by}")
     if c.pattern:
         out.append(f"      pattern {c.title} ({c.pattern})")
     for e in c.evidence[:3]:
-        out.append(f"      - {e}")
+        if e != sentence:  # a cause with no goroutine is told by its evidence: once
+            out.append(f"      - {e}")
     if c.advice:
         out.append(f"      fix: {c.advice}")
     out += [f"      {x}" for x in str(getattr(c, "code", "") or "").splitlines()]
@@ -230,10 +232,12 @@ def check_text(
     """
     out = []
     for (pkg, test), cs in result.causes.groupby(["package", "test"], sort=False):
-        verdict = cs["verdict"].iloc[0]
+        verdict, message = cs["verdict"].iloc[0], str(cs["message"].iloc[0] or "")
+        n = int(cs["goroutines"].sum())
+        counted = f", {_n(n, 'goroutine')}, {_n(len(cs), 'cause')}" if n else ""
         out.append(
-            f"FAIL {test} ({pkg or 'package unknown'}): {_WHAT[verdict]}, "
-            f"{_n(int(cs['goroutines'].sum()), 'goroutine')}, {_n(len(cs), 'cause')}: {cs['message'].iloc[0]}"
+            f"FAIL {test} ({pkg or 'package unknown'}): {_WHAT[verdict]}{counted}"
+            + (f": {message}" if message else "")
         )
         for c in cs.itertuples(index=False):
             out.extend(_cause_lines(c, root))

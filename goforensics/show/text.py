@@ -216,6 +216,18 @@ def _snapshot_lines(d: Dumps) -> list[str]:
     return out
 
 
+def _now(d: Dumps) -> tuple[pd.DataFrame, str]:
+    """The goroutines of the last snapshot (of each instance), and those words, if a series:
+    counts summed over snapshots would count one goroutine once per snapshot it was in."""
+    s = d.snapshots
+    if len(s) < 2:
+        return d.goroutines, ""
+    inst = s["instance"].astype(str) if "instance" in s else pd.Series("", index=s.index)
+    last = s.groupby(inst.to_numpy(), sort=False)["snapshot"].max()
+    g = d.goroutines[d.goroutines["snapshot"].isin(last.to_numpy())]
+    return g, (" in the last snapshot" if len(last) == 1 else " in each instance's last snapshot")
+
+
 def overview(d: Dumps, top: int = 10) -> str:
     """A readable first look: goroutines per snapshot and state, and the biggest groups.
 
@@ -242,10 +254,11 @@ def overview(d: Dumps, top: int = 10) -> str:
     if g.empty:
         return "\n".join([*out, "no goroutines"])
     out += _snapshot_lines(d)
-    out += ["", "states:"]
+    g, when = _now(d)
+    out += ["", f"states{when}:"]
     states = g.groupby("state", observed=True)["count"].sum().sort_values(ascending=False)
-    out += [f"  {n:>9,}  {safe_text(st)}" for st, n in states.items()]
-    out += ["", f"largest groups (same stack, state and creator), top {top}:"]
+    out += [f"  {n:>9,}  {safe_text(st)}" for st, n in states.items() if n]
+    out += ["", f"largest groups (same stack, state and creator){when}, top {top}:"]
     grp = (
         g.groupby(["stack_id", "state", "created_by"], observed=True, sort=False)
         .agg(
@@ -290,7 +303,8 @@ def _suspect_lines(s: dict, style) -> list[str]:
         where = "(no frames)"
     counts = list(s["counts"]) or [s["goroutines"]]
     trend = trend_text(counts, s["slope_per_min"])
-    head = f"#{s['rank']}  score {s['score']:.2f}  [{safe_text(s['state'])}]  {trend} goroutines"
+    noun = "goroutine" if trend == "1" else "goroutines"
+    head = f"#{s['rank']}  score {s['score']:.2f}  [{safe_text(s['state'])}]  {trend} {noun}"
     if s.get("suspected") is False:  # evidence, but below the documented threshold
         head += f"  (a candidate: below the threshold {SUSPECT_THRESHOLD})"
     creator = f"   created by {safe_text(s['created_by'])}" if s["created_by"] else ""
@@ -358,8 +372,9 @@ def triage_text(report: dict, color: bool = False) -> str:
             if s["site"] and s["file"]:
                 line = "" if s["line"] is None else f":{s['line']}"
                 site += f" ({safe_text(s['file'])}{line})"
-            lines.append(f"    {trend:>12} goroutines  [{safe_text(s['state'])}]  {site}")
-    return "\n".join(lines)
+            noun = "goroutine " if trend == "1" else "goroutines"
+            lines.append(f"    {trend:>12} {noun}  [{safe_text(s['state'])}]  {site}")
+    return "\n".join(lines).rstrip("\n") + "\n"  # one line end, whatever section came last
 
 
 def diff_text(table: pd.DataFrame, a: Dumps, b: Dumps | None) -> str:
