@@ -82,10 +82,10 @@ created by net/http.(*connReader).startBackgroundRead in goroutine 21
 """
 
 # A GC worker that finds a pointer to a freed object (Go 1.26, darwin/arm64), shortened.
-FREED_OBJECT = f"""fatal error: found pointer to free object
+FREED_OBJECT = """fatal error: found pointer to free object
 
 runtime stack:
-runtime.throw({{0x105881781?, 0x8?}})
+runtime.throw({0x105881781?, 0x8?})
 \truntime/panic.go:1229 +0x38 fp=0x16bf82bb0 sp=0x16bf82b80 pc=0x104f0ca48
 
 goroutine 84 gp=0xee9de45c1e0 m=3 mp=0xee9de019008 [flushing proc caches]:
@@ -95,7 +95,7 @@ runtime.gcBgMarkWorker(0xee9de0a6000)
 \truntime/mgc.go:1463 +0x1d8 fp=0xee9de4fffb0 sp=0xee9de4fff10 pc=0x104ea1668
 runtime.gcBgMarkStartWorkers.gowrap1()
 \truntime/mgc.go:1373 +0x28 fp=0xee9de4fffd0 sp=0xee9de4fffb0 pc=0x104ea1478
-runtime.goexit({{}})
+runtime.goexit({})
 \truntime/asm_arm64.s:1268 +0x4 fp=0xee9de4fffd0 sp=0xee9de4fffd0 pc=0x104f14cb4
 created by runtime.gcBgMarkStartWorkers in goroutine 1
 \truntime/mgc.go:1373 +0x140
