@@ -50,6 +50,7 @@ __all__ = [
     "frame_class",
     "infer_state",
     "is_blocked",
+    "is_go_wrapper",
     "is_sync_plumbing",
     "is_wait",
     "is_wait_plumbing",
@@ -191,6 +192,33 @@ _CLUSTER_CLASS = {
     "cond": "sync",
 }
 _BUSY = frozenset({"running", "runnable", "syscall", "preempted"})
+
+
+_GO_WRAPPER = re.compile(r"\.(?:gowrap|deferwrap)\d+$")
+
+
+def is_go_wrapper(function: str) -> bool:
+    """Whether a function is a wrapper the compiler made for a ``go`` or ``defer`` statement.
+
+    Go 1.22+ names them ``pkg.F.gowrapN`` / ``deferwrapN``; plain tracebacks hide them, the
+    runtime's own (GOTRACEBACK=system, crashes) print them below the function they call.
+
+    Parameters
+    ----------
+    function : str
+        A function name as a traceback prints it.
+
+    Returns
+    -------
+    bool
+        True for ``main.start.gowrap1``, False for ``main.start.func1``.
+
+    Examples
+    --------
+    >>> is_go_wrapper("main.start.gowrap1"), is_go_wrapper("main.start.func1")
+    (True, False)
+    """
+    return bool(_GO_WRAPPER.search(function))
 
 
 def is_wait(state: str) -> bool:

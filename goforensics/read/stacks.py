@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import xxhash
 
-from ..goruntime import GOEXIT, RUNTIME_MAIN
+from ..goruntime import GOEXIT, RUNTIME_MAIN, is_go_wrapper
 
 __all__ = ["Frame", "Seen", "Stack", "fingerprint"]
 
@@ -36,12 +36,15 @@ class Stack:
         self.stack_id = stack_id
         self.functions = functions
         self.top = functions[0] if functions else ""
-        # the entry is the function the goroutine started in, not the runtime frames that
-        # crash tracebacks print below it (goexit; runtime.main under main.main)
+        # the entry is the function the goroutine started in, as a plain traceback shows it:
+        # not the frames crash tracebacks print below it (goexit; a go statement's wrapper;
+        # runtime.main under main.main), so every form of one dump gives one entry
         last = len(functions) - 1
         if last > 0 and functions[last] == GOEXIT:
             last -= 1
-        if last > 0 and functions[last] == RUNTIME_MAIN:
+        while last > 0 and is_go_wrapper(functions[last]):
+            last -= 1
+        if last > 0 and functions[last] == RUNTIME_MAIN and functions[last - 1] == "main.main":
             last -= 1
         self.entry = functions[last] if functions else ""
 
