@@ -160,3 +160,21 @@ def test_the_real_crash_dumps_lead_with_the_goroutine_that_ended_them(realdumps)
         assert s["site"] == site
         assert s["pattern"] != "runtime-internal", name
         assert s["evidence"][0].startswith("raised the process's end"), name
+
+
+def test_a_goroutine_the_runtime_found_deadlocked_in_application_code_is_a_suspect():
+    # testing/synctest (Go 1.25): the bubble's main goroutine returned, this one sleeps
+    # durably and nothing can wake it
+    text = (
+        "--- FAIL: TestDeadlock (0.00s)\n"
+        "panic: deadlock: main bubble goroutine has exited but blocked goroutines remain"
+        " [recovered, repanicked]\n\n"
+        "goroutine 10 [sleep (durable), synctest bubble 1]:\n"
+        "time.Sleep(0x1)\n\t/usr/local/go/src/runtime/time.go:361 +0x130\n"
+        "example.com/p.TestDeadlock.func1.1()\n\t/src/p/p_test.go:13 +0x20\n"
+        "created by example.com/p.TestDeadlock.func1 in goroutine 9\n"
+        "\t/src/p/p_test.go:11 +0x24\n"
+    )
+    s = suspects(gf.parse_text(text)).iloc[0]
+    assert s["site"] == "example.com/p.TestDeadlock.func1.1" and s["suspected"]
+    assert any("deadlock detector" in e for e in s["evidence"])

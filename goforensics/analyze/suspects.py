@@ -371,7 +371,9 @@ def _now_score(f: Facts, score: float) -> tuple[float, list[str]]:
                 f"the runtime's goroutineleak profile marked {f.leaked} of {f.n_now} as leaked"
             )
         if f.deadlocked:
-            score += 1.0
+            # the runtime's own verdict: blocked application code in a deadlock it detected
+            # is stuck for good, whatever else is known of it
+            score += SUSPECT_THRESHOLD if app_site else 1.0
             why.append(
                 "the runtime's deadlock detector stopped the program with these blocked: "
                 "nothing was left to wake them"
