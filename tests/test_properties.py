@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import string
 from dataclasses import dataclass, field
 
@@ -478,6 +479,19 @@ DIALECTS = [
 # --- what the parser must give --------------------------------------------------------------------
 
 
+def expected_entry(names: list[str]) -> str:
+    """The entry Go's own plain traceback would end with: below it, crash tracebacks print
+    runtime.goexit, a go statement's wrapper (``F.gowrapN``) and, under main.main, runtime.main."""
+    k = len(names) - 1
+    if k > 0 and names[k] == "runtime.goexit":
+        k -= 1
+    while k > 0 and re.search(r"\.(?:gowrap|deferwrap)\d+$", names[k]):
+        k -= 1
+    if k > 0 and names[k] == "runtime.main" and names[k - 1] == "main.main":
+        k -= 1
+    return names[k]
+
+
 def expected_row(g: G) -> dict:
     s = g.stack
     raw = g.state + (" (leaked)" if g.leaked else "")
@@ -490,7 +504,7 @@ def expected_row(g: G) -> dict:
         "leaked": g.leaked,
         "labels": json.dumps(g.labels, ensure_ascii=False, sort_keys=True) if g.labels else "",
         "top_function": s.frames[0].func.name,
-        "entry_function": s.frames[-1].func.name,
+        "entry_function": expected_entry([f.func.name for f in s.frames]),
         "created_by": s.created.func.name if s.created else "",
         "created_by_file": s.created.file if s.created else "",
         "created_by_line": s.created.line if s.created else None,
