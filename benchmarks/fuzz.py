@@ -271,6 +271,18 @@ MEM = re.compile(r"MemoryError|bad_alloc|Cannot allocate memory|out of memory|st
 OPTION_BLAMED = re.compile(r"Invalid value for '?(--[\w-]+)")
 
 
+def _remove(path: Path) -> None:
+    """Remove a case's folder. Cases nest folders deeper than Python's stack, which
+    shutil's recursive walk does not survive; rm walks them without recursion."""
+    subprocess.run(["rm", "-rf", "--", str(path)], check=False)
+
+
+def _copy(src: Path, dest: Path) -> None:
+    """Copy an input as it is (links kept), however deep (see :func:`_remove`)."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["cp", "-a", "--", str(src), str(dest)], check=True)
+
+
 def classify(target: str, rc, sig, timed_out: bool, over: bool, stderr: str):
     """(class, reason) of one run."""
     tail = stderr.strip().splitlines()[-1] if stderr.strip() else ""
@@ -364,7 +376,7 @@ class Campaign:
             # A case the generator cannot write says nothing about goforensics; the run goes on
             # and the summary names it, so a harness fault is never taken for a clean hour.
             self.harness_errors.append(f"{case.name}: {type(e).__name__}: {e}"[:200])
-            shutil.rmtree(cdir, ignore_errors=True)
+            _remove(cdir)
             return
         expect, dup_ok = case.expect, False
         if case.expect_ref:
@@ -383,7 +395,7 @@ class Campaign:
             res = wait_many(list(pids.values()), self.args.timeout, self.budget)
             for target in group:
                 self.record(case, target, str(path), cdir, expect, dup_ok, res[pids[target]])
-        shutil.rmtree(cdir, ignore_errors=True)
+        _remove(cdir)
 
     def record(self, case, target, path, cdir, expect, dup_ok, res) -> None:
         run_dir = cdir / target
@@ -416,7 +428,7 @@ class Campaign:
     def save(self, case, target, path, cdir, run_dir, cls, why, res, expect, dup_ok) -> None:
         rc, sig, secs, kib = res[:4]
         dest = self.out / f"{cls}-{len(self.findings):04d}-{target}-{case.name}"[:120]
-        shutil.copytree(cdir / "input", dest / "input", symlinks=True)
+        _copy(cdir / "input", dest / "input")
         rel = Path(path).relative_to(cdir / "input") if path != str(cdir / "input") else Path()
         inp = dest / "input" / rel
         for f in ("stdout", "stderr"):
@@ -498,7 +510,7 @@ class Campaign:
                 break
             self.run_case(case)
         self.print_summary(time.monotonic() - t0)
-        shutil.rmtree(self.work, ignore_errors=True)
+        _remove(self.work)
         bad = sum(self.counts["all"][c] for c in BAD)
         return 1 if bad else 0
 

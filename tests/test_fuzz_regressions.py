@@ -67,3 +67,24 @@ def test_debug1_profile_behind_syslog_prefixes_is_read(tmp_path: Path, fast: boo
     d = gf.load(p, fast=fast)
     assert d.goroutines["count"].sum() == 3
     assert sorted(d.goroutines["count"].tolist()) == [1, 2]
+
+
+def test_fleet_over_folders_deeper_than_python_s_stack_and_links_back(tmp_path: Path):
+    # fleet-folder-nested: fsspec's find recursed once per folder and the fleet command ended
+    # in "internal error: RecursionError" at 800 nested folders; links back are read once
+    from goforensics.read.series import bundled_path
+
+    deep = tmp_path / "deep"
+    d = deep
+    d.mkdir()
+    for _ in range(1100):
+        d = d / "d"
+        d.mkdir()
+    (d / "goroutines.txt").write_bytes(
+        (bundled_path("demo") / "goroutines-debug2.txt").read_bytes()
+    )
+    (deep / "d" / "self").symlink_to(".")
+    (deep / "d" / "up").symlink_to("..")
+    run = CliRunner().invoke(cli, ["fleet", str(deep)])
+    assert run.exit_code == 0, run.output
+    assert run.output.startswith("1 instance(s), 1 file(s), 1 snapshot(s)")

@@ -148,13 +148,41 @@ def _listing(fs, root: str) -> dict[str, dict]:
         raise LoadError(f"{root}: no such file or directory")
     if fs.isfile(root):
         return {root: fs.info(root)}
-    base = root.rstrip("/")
-    # hidden folders (.git, .cache ...) are no instance, as a directory load skips them
-    return {
-        p: i
-        for p, i in sorted(fs.find(root, detail=True).items())
-        if not any(part.startswith(".") for part in posixpath.relpath(p, base).split("/"))
-    }
+    return dict(sorted(_find(fs, root).items()))
+
+
+def _find(fs, root: str) -> dict[str, dict]:
+    """The files below ``root``: a walk without recursion (a tree can be deeper than Python's
+    stack), that reads a folder once (a link back to a folder already read is no cycle) and
+    skips hidden ones (.git, .cache ...: no instance, as a directory load skips them)."""
+    local = "file" in _protocols(fs)
+    out: dict[str, dict] = {}
+    seen: set[str] = set()
+    stack = [root.rstrip("/") or root]
+    while stack:
+        d = stack.pop()
+        key = os.path.realpath(d) if local else d
+        if key in seen:
+            continue
+        seen.add(key)
+        try:
+            entries = fs.ls(d, detail=True)
+        except (OSError, ValueError):  # unreadable: its files are not listed, the others are
+            continue
+        for info in entries:
+            name = str(info["name"]).rstrip("/")
+            if posixpath.basename(name).startswith(".") or name == d:
+                continue
+            if info.get("type") == "directory":
+                stack.append(name)
+            elif info.get("type") == "file":
+                out[name] = info
+    return out
+
+
+def _protocols(fs) -> tuple[str, ...]:
+    p = fs.protocol
+    return (p,) if isinstance(p, str) else tuple(p)
 
 
 def _group(fs, root: str, listing: dict[str, dict]) -> dict[str, list[tuple[str, dict]]]:
