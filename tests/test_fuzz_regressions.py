@@ -85,6 +85,37 @@ def test_fleet_over_folders_deeper_than_python_s_stack_and_links_back(tmp_path: 
     )
     (deep / "d" / "self").symlink_to(".")
     (deep / "d" / "up").symlink_to("..")
-    run = CliRunner().invoke(cli, ["fleet", str(deep)])
+    try:
+        run = CliRunner().invoke(cli, ["fleet", str(deep)])
+    finally:
+        _remove_deep(deep)  # pytest's own clean-up recurses, and would fail on this tree later
     assert run.exit_code == 0, run.output
     assert run.output.startswith("1 instance(s), 1 file(s), 1 snapshot(s)")
+
+
+def _remove_deep(root: Path) -> None:
+    """Remove a chain of nested folders from the bottom up, without recursion."""
+    chain = [root]
+    while (chain[-1] / "d").is_dir() and not (chain[-1] / "d").is_symlink():
+        chain.append(chain[-1] / "d")
+    for folder in reversed(chain):
+        for entry in folder.iterdir():
+            if entry.is_symlink() or entry.is_file():
+                entry.unlink()
+        folder.rmdir()
+
+
+@pytest.mark.parametrize("fmt", ["text", "sarif"])
+def test_check_of_a_file_whose_name_is_not_utf8(tmp_path: Path, fmt: str):
+    # folder-badname: check ended in "internal error: UnicodeEncodeError" (its source column)
+    import os
+
+    name = os.fsdecode(b"a\xff\xfe.txt")
+    (tmp_path / name).write_text(
+        "goroutine 7 [chan send]:\nexample.com/p.leak()\n\t/src/p/p.go:9 +0x1\n"
+        "created by example.com/p.Start in goroutine 1\n\t/src/p/p.go:5 +0x2\n"
+    )
+    run = CliRunner().invoke(cli, ["check", str(tmp_path), "--format", fmt])
+    assert run.exit_code == 1, run.output  # read and judged: its goroutine is a leak
+    assert "internal error" not in run.output
+    assert "1 leaked (1 goroutine, 1 cause)" in run.output

@@ -49,6 +49,7 @@ import pandas as pd
 
 from ..errors import LoadError
 from ..model import WARNING_COLUMNS, Dumps, _conform
+from .inputs import display_name
 from .parse import parse_file, parse_text, read_chunks
 
 __all__ = [
@@ -484,7 +485,8 @@ def read_go_test_file(path: str | Path, source: str | None = None) -> GoTestOutp
     >>> os.unlink(f.name)
     """
     path = Path(path)
-    source = str(path) if source is None else source
+    # a file name with bytes that are not UTF-8 is carried as text the tables can hold
+    source = display_name(path) if source is None else source
     data = b"".join(read_chunks(path))
     if b"\x00" in data[:4096]:  # a protobuf profile: no test output can be in it
         return _plain_dump(None, source, path)
