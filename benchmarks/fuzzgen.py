@@ -30,6 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
 import test_properties as tp  # noqa: E402  (the property tests' model of a dump)
+from hostile import varint  # noqa: E402  (the protobuf bombs' varints, one writer for both)
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import seed as hyp_seed  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
@@ -154,15 +155,6 @@ def wrap_json(text: bytes, kind: str) -> bytes:
             {"log": ln + "\n", "stream": "stderr", "time": "2026-11-30T03:21:31Z"} for ln in lines
         ]
     return "".join(json.dumps(r) + "\n" for r in recs).encode("utf-8", "surrogateescape")
-
-
-def varint(v: int) -> bytes:
-    out = bytearray()
-    while True:
-        b, v = v & 0x7F, v >> 7
-        out.append(b | 0x80 if v else b)
-        if not v:
-            return bytes(out)
 
 
 def _field(num: int, payload: bytes) -> bytes:

@@ -224,7 +224,7 @@ def _cause_growth(best: pd.DataFrame, cause, counts: list[int], minutes) -> None
         site, line = best.at[cause, "site"], best.at[cause, "line"]
         where = site if line is None or pd.isna(line) else f"{site} (line {int(line)})"
         why[0:1] = [
-            f"its sites together: {_growth_words(t, len(counts))}",
+            f"its sites together: {_growth_words(t, len(counts))[1]}",
             f"{where} alone: {why[0]}",
         ]
         best.at[cause, "evidence"] = why
@@ -234,15 +234,16 @@ def _cause_growth(best: pd.DataFrame, cause, counts: list[int], minutes) -> None
 _GROWTH_OPENINGS = ("grows from", "flat over", "a burst that drains", "shrinking over")
 
 
-def _growth_words(t: Trend, n: int) -> str:
-    """What a count did over ``n`` snapshots, in the words :func:`_growth_score` uses."""
+def _growth_words(t: Trend, n: int) -> tuple[float, str]:
+    """What a count that does not grow did over ``n`` snapshots: the score it weighs in
+    :func:`_growth_score`, and its words (a growing count: 0 and :func:`growth_sentence`)."""
     if t.grows:
-        return growth_sentence(t, n)
+        return 0.0, growth_sentence(t, n)
     if t.peak > 0 and t.last <= 0.3 * t.peak and t.peak >= 2 * max(t.first, 1):
-        return f"a burst that drains: peaked at {int(t.peak)}, now {int(t.last)}"
+        return -1.0, f"a burst that drains: peaked at {int(t.peak)}, now {int(t.last)}"
     if t.mk_trend == "decreasing" and t.mk_p < 0.05:
-        return "shrinking over the series"
-    return f"flat over {n} snapshots ({int(t.first)} -> {int(t.last)}): no growth"
+        return -0.5, "shrinking over the series"
+    return 0.0, f"flat over {n} snapshots ({int(t.first)} -> {int(t.last)}): no growth"
 
 
 def growth_sentence(t: Trend, n: int) -> str:
@@ -336,12 +337,8 @@ def _growth_score(f: Facts) -> tuple[float, list[str], float | None]:
         if f.instances > 1:
             why.append(f"growing in {f.growing_instances} of {f.instances} instances")
         return score, why, f.persistence
-    words = _growth_words(t, n)
-    if words.startswith("a burst"):
-        return -1.0, [words], None
-    if words.startswith("shrinking"):
-        return -0.5, [words], None
-    return 0.0, [words], None
+    score, words = _growth_words(t, n)
+    return score, [words], None
 
 
 def _now_score(f: Facts, score: float) -> tuple[float, list[str]]:
